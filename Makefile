@@ -1,0 +1,50 @@
+# paircert: every target bootstraps what it needs (venv, pip packages, system packages) itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.paircert-installed
+PYTEST_ARGS ?=
+
+.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium
+
+all: test
+
+# The venv is rebuilt only when pyproject.toml changes: a second `make test` skips straight to the checks.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# libzbar0 is the system library behind pyzbar. Installed with apt when we are root; otherwise say what to run.
+sysdeps:
+	@bash scripts/sysdeps.sh libzbar0
+
+mosquitto:
+	@bash scripts/sysdeps.sh mosquitto
+
+chromium:
+	@bash scripts/sysdeps.sh chromium
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness suites tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy --strict harness
+
+pytest: $(STAMP) sysdeps
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+test: $(STAMP) sysdeps lint types pytest
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python -m benchmarks
+
+demo: $(STAMP) sysdeps
+	$(BIN)/paircert run --profile camera-strong
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""paircert's conformance suites: one module per behaviour area, a TC id on every test."""
