@@ -1,0 +1,708 @@
+"""The ATOP activation API (PROTOCOL.md §4): query signing, body encryption, responses, records.
+
+Sans-IO, in the manner of h11: strings and bytes in, frozen records out, and back. The caller owns the
+HTTP, the clock (``t``) and the randomness (the et=3 ``nonce``). Every decoder here (:func:`parse_query`,
+:func:`parse_request`, :func:`decrypt_body`, :func:`decode_response`, the ``from_json`` of every record)
+either returns a value or raises :class:`~harness.protocol.errors.ProtocolError`, whatever it is fed.
+
+Two subclasses of :class:`RemoteProtocolError` let a cloud tell its errorCodes apart without parsing
+messages: :class:`SignatureMismatch` (the sign is well formed but wrong) and :class:`DecryptionFailed`
+(the ciphertext does not open under the key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from harness.protocol.errors import LocalProtocolError, RemoteProtocolError
+from harness.protocol.iotdns import (
+    ATOP_PATH,
+    DEFAULT_URL_CONFIG_KEYS,
+    UrlConfigKey,
+    UrlConfigRequest,
+    UrlConfigResponse,
+    UrlEntry,
+    plain_url_config_response,
+    self_url_config_response,
+)
+from harness.protocol.strictjson import MAX_JSON_BYTES, dumps_compact, loads_json
+
+S_REQ: Final = "§4.2"
+S_RESP: Final = "§4.3"
+
+# §4.2: "Headers: Content-Type: application/x-www-form-urlencoded;charset=UTF-8, User-Agent: TUYA_IOT_SDK".
+RECOMMENDED_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "User-Agent": "TUYA_IOT_SDK"}
+)
+
+# §4.2 "Activation API name and version".
+API_ACTIVE_V44: Final = ("tuya.device.active", "4.4")
+API_OPENSDK_ACTIVE: Final = ("thing.device.opensdk.active", "1.0")
+# §6 "TO tuya_iot_reset() sends MQTT-ATOP tuya.device.reset v4.0".
+API_RESET: Final = ("tuya.device.reset", "4.0")
+
+# §4.2 "Body encryption, selected by et": 1 = AES-128-ECB/PKCS#7, 3 = AES-128-GCM nonce‖ct‖tag.
+ET_ECB: Final = 1
+ET_GCM: Final = 3
+SUPPORTED_ET: Final = frozenset({ET_ECB, ET_GCM})
+# The default et of each activation API: CK/CC speak et=1 with v4.4, TO/AK et=3 with opensdk v1.0.
+ACTIVE_API_ET: Final[Mapping[tuple[str, str], int]] = MappingProxyType(
+    {API_ACTIVE_V44: ET_ECB, API_OPENSDK_ACTIVE: ET_GCM}
+)
+
+GCM_NONCE_LEN: Final = 12
+GCM_TAG_LEN: Final = 16
+AES_BLOCK: Final = 16
+MAX_BODY_BYTES: Final = MAX_JSON_BYTES // 4  # generous: an activation body is well under 1 KiB
+
+# §4.2: "Query parameters, in this order (it is also alphabetical): a, devId, et, t, uuid, v".
+SIGN_ORDER: Final = ("a", "devId", "et", "t", "uuid", "v")
+
+
+class SignatureMismatch(RemoteProtocolError):
+    """A well-formed ``sign`` that does not match the parameters under the key (§4.2, §4.3)."""
+
+
+class DecryptionFailed(RemoteProtocolError):
+    """Ciphertext that does not open under the key: bad GCM tag or bad PKCS#7 padding (§4.2, §4.3)."""
+
+
+# ---------------------------------------------------------------------------------------------- signing
+
+
+def sign_input(params: Mapping[str, str | int], key: str) -> str:
+    """The string that is MD5-hashed: ``"a=..||[devId=..||]et=..||t=..||[uuid=..||]v=..||" + key`` (§4.2)."""
+    return "".join(f"{name}={params[name]}||" for name in SIGN_ORDER if name in params) + key
+
+
+def sign(params: Mapping[str, str | int], key: str) -> str:
+    """§4.2: "sign = lower-case hex MD5" of :func:`sign_input`; parameters outside SIGN_ORDER are not signed."""
+    return hashlib.md5(sign_input(params, key).encode("utf-8")).hexdigest()
+
+
+def response_sign(result_b64: str, t: int, key: str) -> str:
+    """§4.3: "sign = MD5("result=<b64>||t=<t>||" + KEY) hex characters [8:24]"."""
+    return hashlib.md5(f"result={result_b64}||t={t}||{key}".encode()).hexdigest()[8:24]
+
+
+# ----------------------------------------------------------------------------------------- encryption
+
+
+def _aes_key(key: str) -> bytes:
+    # §4.2: "key = first 16 bytes of authKey (or secKey)". A short key is the caller's mistake.
+    raw = key.encode("utf-8")[:AES_BLOCK]
+    if len(raw) != AES_BLOCK:
+        raise LocalProtocolError(f"an ATOP key needs at least 16 bytes, got {len(raw)}", section=S_REQ)
+    return raw
+
+
+def _check_et_local(et: int) -> None:
+    if type(et) is not int or et not in SUPPORTED_ET:
+        raise LocalProtocolError(f"et must be one of {sorted(SUPPORTED_ET)}, got {et!r}", section=S_REQ)
+
+
+def _encrypt(plaintext: bytes, key: str, et: int, nonce: bytes | None) -> bytes:
+    _check_et_local(et)
+    aes_key = _aes_key(key)
+    if et == ET_ECB:
+        # §4.2 "et=1: AES-128-ECB, PKCS#7". The nonce, if any, is unused.
+        pad = AES_BLOCK - len(plaintext) % AES_BLOCK
+        enc = Cipher(algorithms.AES(aes_key), modes.ECB()).encryptor()
+        return enc.update(plaintext + bytes([pad]) * pad) + enc.finalize()
+    # §4.2 "et=3: AES-128-GCM, body = 12-byte random nonce ‖ ciphertext ‖ 16-byte tag (no AAD)".
+    if nonce is None:
+        raise LocalProtocolError("et=3 needs a nonce: this package draws no randomness", section=S_REQ)
+    if len(nonce) != GCM_NONCE_LEN:
+        raise LocalProtocolError(f"the et=3 nonce is 12 bytes, got {len(nonce)}", section=S_REQ)
+    return bytes(nonce) + AESGCM(aes_key).encrypt(bytes(nonce), plaintext, None)
+
+
+def _decrypt(blob: bytes, key: str, et: int, section: str) -> bytes:
+    if type(et) is not int or et not in SUPPORTED_ET:
+        raise RemoteProtocolError(f"et must be one of {sorted(SUPPORTED_ET)}, got {et!r}", section=section)
+    aes_key = _aes_key(key)
+    if et == ET_ECB:
+        if not blob or len(blob) % AES_BLOCK:
+            raise RemoteProtocolError(
+                f"et=1 ciphertext must be a non-empty multiple of 16 bytes, got {len(blob)}", section=section
+            )
+        dec = Cipher(algorithms.AES(aes_key), modes.ECB()).decryptor()
+        padded = dec.update(blob) + dec.finalize()
+        pad = padded[-1]
+        if not 1 <= pad <= AES_BLOCK or padded[-pad:] != bytes([pad]) * pad:
+            raise DecryptionFailed("bad PKCS#7 padding: wrong key or corrupt ciphertext", section=section)
+        return padded[:-pad]
+    if len(blob) < GCM_NONCE_LEN + GCM_TAG_LEN:
+        raise RemoteProtocolError(f"et=3 ciphertext needs nonce and tag (28 bytes), got {len(blob)}", section=section)
+    try:
+        return AESGCM(aes_key).decrypt(blob[:GCM_NONCE_LEN], blob[GCM_NONCE_LEN:], None)
+    except InvalidTag:
+        raise DecryptionFailed("GCM tag does not verify: wrong key or corrupt ciphertext", section=section) from None
+
+
+def encrypt_body(plaintext: bytes, key: str, et: int, *, nonce: bytes | None = None) -> str:
+    """The UPPERCASE hex that follows ``data=`` in a request body (§4.2)."""
+    return _encrypt(plaintext, key, et, nonce).hex().upper()
+
+
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
+
+
+def decrypt_body(hex_text: str, key: str, et: int) -> bytes:
+    """Open the hex after ``data=`` (§4.2). Lower-case hex is accepted; the spec writes UPPERCASE."""
+    if not isinstance(hex_text, str) or not _HEX.fullmatch(hex_text):
+        raise RemoteProtocolError("request body data is not an even-length hex string", section=S_REQ)
+    if len(hex_text) > 2 * MAX_BODY_BYTES:
+        raise RemoteProtocolError(f"request body over {MAX_BODY_BYTES} bytes", section=S_REQ)
+    return _decrypt(bytes.fromhex(hex_text), key, et, S_REQ)
+
+
+# ---------------------------------------------------------------------------------------------- query
+
+# Forms of the query values. Values are signed as received, so only canonical forms are accepted:
+# a "t" of "017" would sign differently from the t=17 we hold.
+_API = re.compile(r"[A-Za-z0-9_.]{1,128}")
+_VERSION = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4}){0,3}")
+_ET = re.compile(r"[13]")
+_T = re.compile(r"0|[1-9][0-9]{0,11}")
+# §8 "UUID is 16 or 20 characters in the wild, with buffers up to 25"; §4.3 "devId ... TO allows 25".
+_IDENT = re.compile(r"[A-Za-z0-9_.\-]{1,25}")
+_SIGN = re.compile(r"[0-9a-f]{32}")
+
+_FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = MappingProxyType(
+    {
+        "a": (_API, "an API name of letters, digits, '.' and '_'"),
+        "v": (_VERSION, "a dotted version such as 4.4"),
+        "et": (_ET, "1 or 3"),
+        "t": (_T, "unix seconds as a canonical decimal integer"),
+        "uuid": (_IDENT, "1 to 25 of [A-Za-z0-9_.-]"),
+        "devId": (_IDENT, "1 to 25 of [A-Za-z0-9_.-]"),
+        "sign": (_SIGN, "32 lower-case hex digits"),
+    }
+)
+
+
+def _form_problem(name: str, value: object) -> str | None:
+    pattern, wanted = _FORMS[name]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return f"query parameter {name}={value!r} is not {wanted}"
+    return None
+
+
+@dataclass(frozen=True)
+class AtopQuery:
+    """The parsed query string of an ATOP call (§4.2). ``uuid`` before activation, ``dev_id`` after."""
+
+    a: str
+    v: str
+    et: int
+    t: int
+    uuid: str | None
+    dev_id: str | None
+    sign: str
+
+    def __post_init__(self) -> None:
+        for name, value in self._wire_items():
+            problem = _form_problem(name, value)
+            if problem:
+                raise LocalProtocolError(problem, section=S_REQ)
+        if self.uuid is None and self.dev_id is None:
+            raise LocalProtocolError("an ATOP query names a uuid or a devId", section=S_REQ)
+
+    def _wire_items(self) -> list[tuple[str, str]]:
+        items = [("a", self.a), ("devId", self.dev_id), ("et", str(self.et)), ("t", str(self.t))]
+        items += [("uuid", self.uuid), ("v", self.v), ("sign", self.sign)]
+        return [(name, value) for name, value in items if value is not None]
+
+    def sign_params(self) -> dict[str, str]:
+        """The signed parameters, as strings, in SIGN_ORDER."""
+        return {name: value for name, value in self._wire_items() if name != "sign"}
+
+    def to_query_string(self) -> str:
+        """``a=..&[devId=..&]et=..&t=..&[uuid=..&]v=..&sign=..``: CK/TO order, sign last (§4.2)."""
+        return "&".join(f"{name}={quote(value, safe='.')}" for name, value in self._wire_items())
+
+
+def _query_pairs(query: str | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(query, Mapping):
+        pairs = list(query.items())
+    elif isinstance(query, str):
+        text = query.split("?", 1)[1] if "?" in query else query
+        if len(text) > 4096:
+            raise RemoteProtocolError("query string over 4096 characters", section=S_REQ)
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        except ValueError as exc:  # includes UnicodeDecodeError from bad %-escapes
+            raise RemoteProtocolError(f"malformed query string: {exc}", section=S_REQ) from None
+    else:
+        raise RemoteProtocolError(f"a query is a string or a mapping, not {type(query).__name__}", section=S_REQ)
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise RemoteProtocolError(f"query parameter {name!r} is not text", section=S_REQ)
+        if name in found:
+            raise RemoteProtocolError(f"query parameter {name} given twice", section=S_REQ)
+        found[name] = value
+    return found
+
+
+def parse_query(query: str | Mapping[str, str]) -> AtopQuery:
+    """Parse and validate an ATOP query (a string, with or without ``path?``, or a mapping).
+
+    The server reads ``uuid``/``devId`` from here before it knows which key checks the sign (§4.2:
+    "KEY is the full authKey string ... before activation, and the secKey after"). Parameters outside
+    §4.2's list are ignored: they are not covered by the sign.
+    """
+    found = _query_pairs(query)
+    for name in ("a", "et", "t", "v", "sign"):
+        if name not in found:
+            raise RemoteProtocolError(f"query parameter {name} is missing", section=S_REQ)
+    for name in _FORMS:
+        if name in found:
+            problem = _form_problem(name, found[name])
+            if problem:
+                raise RemoteProtocolError(problem, section=S_REQ)
+    if "uuid" not in found and "devId" not in found:
+        raise RemoteProtocolError("query names neither uuid nor devId: no key to check it with", section=S_REQ)
+    return AtopQuery(
+        a=found["a"], v=found["v"], et=int(found["et"]), t=int(found["t"]),
+        uuid=found.get("uuid"), dev_id=found.get("devId"), sign=found["sign"],
+    )
+
+
+def verify_sign(query: AtopQuery, key: str) -> bool:
+    """True when ``query.sign`` is the §4.2 sign of its parameters under ``key`` (constant-time compare)."""
+    return hmac.compare_digest(sign(query.sign_params(), key), query.sign)
+
+
+# -------------------------------------------------------------------------------------------- request
+
+
+@dataclass(frozen=True)
+class AtopRequest:
+    """One ATOP call: which API, the query's et/t/uuid/devId, and the decrypted body (§4.2)."""
+
+    api: str
+    version: str
+    et: int
+    t: int
+    uuid: str | None
+    dev_id: str | None
+    body: bytes
+
+    def __post_init__(self) -> None:
+        # Building the query validates every field against the same forms parse_query enforces.
+        self._query(sign="0" * 32)
+        if not isinstance(self.body, bytes):
+            raise LocalProtocolError("an ATOP request body is bytes", section=S_REQ)
+
+    def _query(self, *, sign: str) -> AtopQuery:
+        return AtopQuery(
+            a=self.api, v=self.version, et=self.et, t=self.t, uuid=self.uuid, dev_id=self.dev_id, sign=sign
+        )
+
+    def signed_query(self, key: str) -> AtopQuery:
+        """The query of this request, signed with ``key``."""
+        unsigned = self._query(sign="0" * 32)
+        return self._query(sign=sign(unsigned.sign_params(), key))
+
+
+def build_request(req: AtopRequest, key: str, *, nonce: bytes | None = None) -> tuple[str, bytes]:
+    """(query string ending in ``&sign=..``, form body ``data=<HEX>``) for ``POST /d.json?<query>`` (§4.2)."""
+    query = req.signed_query(key).to_query_string()
+    return query, b"data=" + encrypt_body(req.body, key, req.et, nonce=nonce).encode("ascii")
+
+
+def parse_form_body(body: bytes) -> str:
+    """The hex text of a form body ``data=<HEX>`` (§4.2), without decrypting it."""
+    if not isinstance(body, bytes | bytearray):
+        raise RemoteProtocolError("a request body is bytes", section=S_REQ)
+    if len(body) > 2 * MAX_BODY_BYTES + 16:
+        raise RemoteProtocolError(f"request body over {MAX_BODY_BYTES} bytes", section=S_REQ)
+    try:
+        pairs = parse_qsl(bytes(body).decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise RemoteProtocolError("request body is not a form 'data=<HEX>'", section=S_REQ) from None
+    if len(pairs) != 1 or pairs[0][0] != "data":
+        raise RemoteProtocolError("request body must hold exactly one field, data", section=S_REQ)
+    return pairs[0][1]
+
+
+def parse_request(query: str | Mapping[str, str], body: bytes, key: str) -> AtopRequest:
+    """Check the sign, decode the ``data=`` form body and decrypt it (§4.2).
+
+    Raises :class:`SignatureMismatch` for a wrong sign and :class:`DecryptionFailed` for a body that
+    does not open, so a cloud can answer with distinct errorCodes.
+    """
+    parsed = parse_query(query)
+    if not verify_sign(parsed, key):
+        raise SignatureMismatch("sign does not match the query under this key", section=S_REQ)
+    plaintext = decrypt_body(parse_form_body(body), key, parsed.et)
+    return AtopRequest(
+        api=parsed.a, version=parsed.v, et=parsed.et, t=parsed.t, uuid=parsed.uuid, dev_id=parsed.dev_id,
+        body=plaintext,
+    )
+
+
+# -------------------------------------------------------------------------------------------- response
+
+
+def success_payload(result: Any, *, t: int) -> dict[str, Any]:
+    """The decrypted success form ``{"result":{...},"t":..,"success":true}`` (§4.3)."""
+    return {"result": result, "t": t, "success": True}
+
+
+def error_payload(error_code: str, error_msg: str, *, t: int | None = None) -> dict[str, Any]:
+    """The decrypted failure form ``{"success":false,"errorCode":..,"errorMsg":..}`` (§4.3), optionally with t."""
+    payload: dict[str, Any] = {"success": False, "errorCode": error_code, "errorMsg": error_msg}
+    if t is not None:
+        payload["t"] = t
+    return payload
+
+
+def encode_response(
+    payload: Mapping[str, Any], key: str, et: int, *, t: int, nonce: bytes | None = None
+) -> bytes:
+    """Wire JSON ``{"result":"<b64>","t":..,"sign":"<16 hex>"}`` carrying the encrypted ``payload`` (§4.3)."""
+    if type(t) is not int:
+        raise LocalProtocolError(f"t is an integer, got {t!r}", section=S_RESP)
+    try:
+        plaintext = dumps_compact(dict(payload)).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise LocalProtocolError(f"response payload is not JSON-serialisable: {exc}", section=S_RESP) from None
+    b64 = base64.b64encode(_encrypt(plaintext, key, et, nonce)).decode("ascii")
+    return dumps_compact({"result": b64, "t": t, "sign": response_sign(b64, t, key)}).encode("utf-8")
+
+
+def encode_plain_error(error_code: str, error_msg: str, *, t: int | None = None) -> bytes:
+    """An unencrypted error reply, for when the server cannot know the key (e.g. an unknown licence).
+
+    §4.3: "TO first tries to decrypt; if that fails it parses the raw body as plaintext JSON".
+    """
+    return dumps_compact(error_payload(error_code, error_msg, t=t)).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class AtopResponse:
+    """A decoded ATOP reply (§4.3). ``payload`` is the whole decrypted (or plaintext) object."""
+
+    success: bool
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_msg: str | None
+    t: int | None
+    encrypted: bool = True
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+_SIGN16 = re.compile(r"[0-9a-f]{16}")
+
+
+def _interpret(obj: Any, *, encrypted: bool, outer_t: int | None) -> AtopResponse:
+    if not isinstance(obj, dict):
+        raise RemoteProtocolError("ATOP reply is not a JSON object", section=S_RESP)
+    success = obj.get("success")
+    if not isinstance(success, bool):
+        raise RemoteProtocolError("ATOP reply lacks a boolean 'success'", section=S_RESP)
+    t = obj.get("t", outer_t)
+    if t is not None and type(t) is not int:
+        raise RemoteProtocolError(f"ATOP reply t is not an integer: {t!r}", section=S_RESP)
+    if success:
+        result = obj.get("result")
+        return AtopResponse(
+            success=True, result=result if isinstance(result, dict) else None, error_code=None, error_msg=None,
+            t=t, encrypted=encrypted, payload=obj,
+        )
+    code, msg = obj.get("errorCode"), obj.get("errorMsg")
+    if not isinstance(code, str):
+        raise RemoteProtocolError("a failed ATOP reply carries a string errorCode", section=S_RESP)
+    if msg is not None and not isinstance(msg, str):
+        raise RemoteProtocolError("ATOP errorMsg is not a string", section=S_RESP)
+    return AtopResponse(
+        success=False, result=None, error_code=code, error_msg=msg, t=t, encrypted=encrypted, payload=obj
+    )
+
+
+def decode_response(wire: bytes, key: str, et: int) -> AtopResponse:
+    """Verify the 16-character sign, decrypt and interpret an ATOP reply (§4.3).
+
+    A reply without the ``result``-string-plus-``sign`` shape is read as plaintext JSON, as TO does.
+    A reply with that shape whose sign or ciphertext is wrong is an error, not plaintext.
+    """
+    outer = loads_json(wire, section=S_RESP, what="ATOP reply")
+    if isinstance(outer, dict) and isinstance(outer.get("result"), str) and "sign" in outer:
+        b64, t, given = outer["result"], outer.get("t"), outer["sign"]
+        if type(t) is not int:
+            raise RemoteProtocolError(f"encrypted ATOP reply t is not an integer: {t!r}", section=S_RESP)
+        if not isinstance(given, str) or not _SIGN16.fullmatch(given):
+            raise RemoteProtocolError("ATOP reply sign is not 16 lower-case hex digits", section=S_RESP)
+        if not hmac.compare_digest(response_sign(b64, t, key), given):
+            raise SignatureMismatch("ATOP reply sign does not match under this key", section=S_RESP)
+        try:
+            blob = base64.b64decode(b64.encode("ascii"), validate=True)
+        except (ValueError, binascii.Error):
+            raise RemoteProtocolError("ATOP reply result is not base64", section=S_RESP) from None
+        inner = loads_json(_decrypt(blob, key, et, S_RESP), section=S_RESP, what="decrypted ATOP reply")
+        return _interpret(inner, encrypted=True, outer_t=t)
+    return _interpret(outer, encrypted=False, outer_t=None)
+
+
+# ------------------------------------------------------------------------------------- typed records
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One member of a JSON record: its wire name, type, whether required, its size limits."""
+
+    wire: str
+    attr: str
+    kind: type
+    required: bool
+    max_len: int = 0  # for str: the longest allowed; for int: the largest allowed value
+    min_len: int = 1
+    embedded: type | None = None  # for str: the JSON type the string must hold (§4.2 options, modules)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _field_problem(f: _Field, value: Any) -> str | None:
+    if f.kind is int:
+        if type(value) is not int:
+            return f"{f.wire} must be an integer, got {type(value).__name__}"
+        if not 0 <= value <= f.max_len:
+            return f"{f.wire}={value} is outside 0..{f.max_len}"
+        return None
+    if f.kind is bool:
+        return None if isinstance(value, bool) else f"{f.wire} must be a boolean, got {type(value).__name__}"
+    if f.kind is list:
+        return None if isinstance(value, list | tuple) else f"{f.wire} must be an array, got {type(value).__name__}"
+    if not isinstance(value, str):
+        return f"{f.wire} must be a string, got {type(value).__name__}"
+    if not _is_unicode(value):
+        return f"{f.wire} holds a lone surrogate: not Unicode text"
+    if len(value) > f.max_len:
+        return f"{f.wire} is oversize: {len(value)} characters, at most {f.max_len}"
+    if len(value) < f.min_len:
+        return f"{f.wire} is too short: {len(value)} characters, at least {f.min_len}"
+    if f.embedded is not None:
+        try:
+            inner = loads_json(value, section=S_REQ, what=f.wire)
+        except RemoteProtocolError:
+            return f"{f.wire} must be a string holding JSON"
+        if not isinstance(inner, f.embedded):
+            return f"{f.wire} must hold a JSON {'object' if f.embedded is dict else 'array'}"
+    return None
+
+
+_ErrorType = type[LocalProtocolError] | type[RemoteProtocolError]
+
+
+def _check_record(obj: Mapping[str, Any], fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    for f in fields:
+        if f.wire not in obj or obj[f.wire] is None:
+            if f.required:
+                raise error(f"{f.wire} is missing", section=section)
+            continue
+        problem = _field_problem(f, obj[f.wire])
+        if problem:
+            raise error(problem, section=section)
+
+
+def _record_dict(record: Any, fields: tuple[_Field, ...], order: tuple[str, ...]) -> dict[str, Any]:
+    by_wire = {f.wire: f for f in fields}
+    out: dict[str, Any] = {}
+    for wire in order:
+        value = getattr(record, by_wire[wire].attr)
+        if value is not None:
+            out[wire] = list(value) if isinstance(value, tuple) else value
+    out.update(record.extras)
+    return out
+
+
+def _record_kwargs(obj: Mapping[str, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
+    known = {f.wire for f in fields}
+    kwargs: dict[str, Any] = {f.attr: obj[f.wire] for f in fields if obj.get(f.wire) is not None}
+    kwargs["extras"] = {k: v for k, v in obj.items() if k not in known}
+    return kwargs
+
+
+def _check_extras(extras: Mapping[str, Any], fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    clash = {f.wire for f in fields} & set(extras)
+    if clash:
+        raise error(f"extras repeat record fields {sorted(clash)}", section=section)
+    try:
+        dumps_compact(dict(extras)).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise error(f"members outside the record are not JSON text: {exc}", section=section) from None
+
+
+_MAX_T = 2**40
+_MAX_STR = 64 * 1024
+
+# §4.2 "Activation body fields". devAttribute is optional here: CC's request (vectors/atop_mqtt.json) omits it.
+ACTIVATION_FIELDS: Final = (
+    _Field("token", "token", str, True, 8),  # §0: the middle 8 characters of the 14-character token
+    _Field("softVer", "soft_ver", str, True, 32),
+    _Field("productKey", "product_key", str, True, 16),  # §8: "PID (productKey) is 16 characters"
+    _Field("protocolVer", "protocol_ver", str, True, 16),
+    _Field("baselineVer", "baseline_ver", str, True, 16),
+    _Field("options", "options", str, True, 1024, embedded=dict),  # "a *string* holding JSON"
+    _Field("productKeyStr", "product_key_str", str, False, 32),
+    _Field("devId", "dev_id", str, False, 25),
+    _Field("modules", "modules", str, False, 8192, embedded=list),
+    _Field("devAttribute", "dev_attribute", int, False, 2**32 - 1),
+    _Field("cadVer", "cad_ver", str, True, 16),
+    _Field("cdVer", "cd_ver", str, True, 16),
+    _Field("t", "t", int, True, _MAX_T),
+    _Field("hid", "hid", str, False, 32),  # MAC without colons (CC)
+)
+# Key orders as the two SDK families build the body (§4.2): TO/CK, and CC's (the vector's).
+ACTIVATION_ORDER_TO: Final = tuple(f.wire for f in ACTIVATION_FIELDS)
+ACTIVATION_ORDER_CC: Final = (
+    "token", "softVer", "productKey", "protocolVer", "baselineVer", "productKeyStr", "devId", "modules",
+    "devAttribute", "cadVer", "cdVer", "options", "t", "hid",
+)
+
+
+@dataclass(frozen=True)
+class ActivationRequest:
+    """The JSON body of ``tuya.device.active`` v4.4 (et=1) and ``thing.device.opensdk.active`` v1.0 (et=3).
+
+    ``options`` and ``modules`` are *strings* holding JSON, as on the wire (§4.2). ``extras`` keeps
+    members outside the list (``feature``, ``skillParam``, ...), emitted after the known ones.
+    """
+
+    token: str
+    soft_ver: str
+    product_key: str
+    protocol_ver: str
+    baseline_ver: str
+    options: str
+    cad_ver: str
+    cd_ver: str
+    t: int
+    product_key_str: str | None = None
+    dev_id: str | None = None
+    modules: str | None = None
+    dev_attribute: int | None = None
+    hid: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_extras(self.extras, ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
+        _check_record(self.to_dict(), ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
+
+    def to_dict(self, *, order: tuple[str, ...] = ACTIVATION_ORDER_TO) -> dict[str, Any]:
+        return _record_dict(self, ACTIVATION_FIELDS, order)
+
+    def to_json(self, *, order: tuple[str, ...] = ACTIVATION_ORDER_TO) -> str:
+        """Compact JSON; ``order=ACTIVATION_ORDER_CC`` reproduces cloudcutter's key order."""
+        return dumps_compact(self.to_dict(order=order))
+
+    @property
+    def options_obj(self) -> dict[str, Any]:
+        """The decoded ``options`` object (``otaChannel``, ``isFK``)."""
+        value: dict[str, Any] = json.loads(self.options)
+        return value
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> ActivationRequest:
+        """Strict: a RemoteProtocolError names the member that is missing, mistyped or oversize (§4.2)."""
+        obj = loads_json(data, section=S_REQ, what="activation body")
+        if not isinstance(obj, dict):
+            raise RemoteProtocolError("activation body is not a JSON object", section=S_REQ)
+        _check_record(obj, ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
+        kwargs = _record_kwargs(obj, ACTIVATION_FIELDS)
+        _check_extras(kwargs["extras"], ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
+        return cls(**kwargs)
+
+
+# §4.3 "Activation result fields": required by TO devId, secKey, localKey, schemaId, schema.
+RESULT_FIELDS: Final = (
+    _Field("devId", "dev_id", str, True, 25),  # "devId is 20 characters in the CC emulation (TO allows 25)"
+    _Field("secKey", "sec_key", str, True, 16, min_len=16),  # "secKey and localKey are 16 characters each"
+    _Field("localKey", "local_key", str, True, 16, min_len=16),
+    _Field("schemaId", "schema_id", str, True, 32),
+    _Field("schema", "schema", str, True, _MAX_STR, embedded=list),  # "a *string* containing a JSON array"
+    _Field("resetFactory", "reset_factory", bool, False),
+    _Field("timeZone", "time_zone", str, False, 16),
+    _Field("stdTimeZone", "std_time_zone", str, False, 16),
+    _Field("dstIntervals", "dst_intervals", list, False),
+    _Field("capability", "capability", int, False, 2**32 - 1),
+)
+RESULT_ORDER: Final = tuple(f.wire for f in RESULT_FIELDS)
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    """The ``result`` of a successful activation (§4.3). ``reset_factory`` true makes TO wipe its data (§6)."""
+
+    dev_id: str
+    sec_key: str
+    local_key: str
+    schema_id: str
+    schema: str
+    reset_factory: bool = False
+    time_zone: str | None = None
+    std_time_zone: str | None = None
+    dst_intervals: Sequence[Any] | None = None
+    capability: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dst_intervals is not None and not isinstance(self.dst_intervals, tuple):
+            object.__setattr__(self, "dst_intervals", tuple(self.dst_intervals))
+        _check_extras(self.extras, RESULT_FIELDS, LocalProtocolError, S_RESP)
+        _check_record(self.to_dict(), RESULT_FIELDS, LocalProtocolError, S_RESP)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _record_dict(self, RESULT_FIELDS, RESULT_ORDER)
+
+    def to_json(self) -> str:
+        return dumps_compact(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, obj: Any) -> ActivationResult:
+        """From the decoded ``result`` object; RemoteProtocolError names the offending member (§4.3)."""
+        if not isinstance(obj, dict):
+            raise RemoteProtocolError("activation result is not a JSON object", section=S_RESP)
+        _check_record(obj, RESULT_FIELDS, RemoteProtocolError, S_RESP)
+        kwargs = _record_kwargs(obj, RESULT_FIELDS)
+        _check_extras(kwargs["extras"], RESULT_FIELDS, RemoteProtocolError, S_RESP)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> ActivationResult:
+        return cls.from_dict(loads_json(data, section=S_RESP, what="activation result"))
+
+
+__all__ = [
+    "ACTIVATION_FIELDS", "ACTIVATION_ORDER_CC", "ACTIVATION_ORDER_TO", "ACTIVE_API_ET", "API_ACTIVE_V44",
+    "API_OPENSDK_ACTIVE", "API_RESET", "ATOP_PATH", "DEFAULT_URL_CONFIG_KEYS", "ET_ECB", "ET_GCM", "GCM_NONCE_LEN",
+    "RECOMMENDED_HEADERS", "RESULT_FIELDS", "SIGN_ORDER", "SUPPORTED_ET", "ActivationRequest", "ActivationResult",
+    "AtopQuery", "AtopRequest", "AtopResponse", "DecryptionFailed", "SignatureMismatch", "UrlConfigKey",
+    "UrlConfigRequest", "UrlConfigResponse", "UrlEntry", "build_request", "decode_response", "decrypt_body",
+    "encode_plain_error", "encode_response", "encrypt_body", "error_payload", "parse_form_body", "parse_query",
+    "parse_request", "plain_url_config_response", "response_sign", "self_url_config_response", "sign",
+    "sign_input", "success_payload", "verify_sign",
+]
