@@ -1,0 +1,409 @@
+"""QR pairing payload: the JSON text the app shows and the device scans (PROTOCOL.md §1).
+
+Sans-IO, like the rest of :mod:`harness.protocol`: text in, :class:`QrPayload` out (:func:`parse_qr_text`),
+and back (:meth:`QrPayload.to_text`). :func:`render_qr` and :func:`decode_qr` turn the text into a QR image and
+an image back into the exact bytes of each symbol, with zbar (binary mode, or its charset-guessing default to
+model naive firmware) or zxing-cpp. The image libraries are imported lazily, inside the functions that use them.
+
+Unknown members: §1.2 found no extra keys in public sources, but device parsers look the three keys up by
+name (cJSON) and ignore anything else, so :func:`parse_qr_text` accepts unknown members and keeps them, in
+document order, in :attr:`QrPayload.extras` as compact JSON text; :meth:`QrPayload.to_text` writes them back
+after ``s``, ``p`` and ``t``. Suites decide whether a device must tolerate them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, NoReturn
+
+from .errors import LocalProtocolError, RemoteProtocolError
+from .token import PairingToken
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+SSID_MAX_BYTES = 32
+PASSWORD_MAX_CHARS = 64
+MEMBERS = ("s", "p", "t")
+DEFAULT_KEY_ORDER = "spt"
+
+_PAYLOAD = "§1.1"  # what the object must hold
+_ENCODING = "§1.2"  # how it is encoded and escaped
+
+# Largest byte-mode payload of a version 40 symbol, per error-correction level (ISO/IEC 18004 table 7).
+_BYTE_CAPACITY = {"L": 2953, "M": 2331, "Q": 1663, "H": 1273}
+# zbar's ZBAR_CFG_BINARY (zbar >= 0.23, the entry after ZBAR_CFG_ASCII in zbar_config_t): "don't convert
+# binary data to text". pyzbar's ZBarConfig enum predates it, so the value is spelt out here.
+_ZBAR_CFG_BINARY = 4
+_ZBAR_Y800 = int.from_bytes(b"Y800", "little")  # fourcc of 8-bit greyscale
+
+
+class QrBackendError(RuntimeError):
+    """A QR library is missing or lacks a feature: lab trouble, never the device's fault."""
+
+
+class _Object(list[tuple[str, object]]):
+    """A JSON object as parsed: its members in document order."""
+
+
+class _Number(str):
+    """A JSON number kept as its literal, so that nothing is lost to float or int conversion."""
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> _Object:
+    # Duplicates are ambiguous: cJSON's lookup finds the first, Python's dict keeps the last.
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise RemoteProtocolError(f"QR text has a duplicate member {key!r}", section=_PAYLOAD)
+        seen.add(key)
+    return _Object(pairs)
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise RemoteProtocolError(f"QR text is not valid JSON: {name} is not a JSON value", section=_ENCODING)
+
+
+def _loads(text: str) -> object:
+    """Strict RFC 8259 parse: no NaN/Infinity, no duplicate members, numbers kept as literals."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant,
+                          parse_int=_Number, parse_float=_Number)
+    except RecursionError:
+        raise RemoteProtocolError("QR text is JSON nested too deeply to parse", section=_ENCODING) from None
+    except json.JSONDecodeError as exc:
+        raise RemoteProtocolError(f"QR text is not valid JSON: {exc.msg} at character {exc.pos}",
+                                  section=_ENCODING) from None
+
+
+def _dump_string(value: str, *, ascii_only: bool, escape_slash: bool) -> str:
+    # §1.2: UTF-8 written raw (NSJSONSerialization does not \u-escape), `"` and `\` escaped as in standard
+    # JSON; Apple escapes `/` as `\/` unless told otherwise. json.dumps never emits `/` inside an escape.
+    out = json.dumps(value, ensure_ascii=ascii_only)
+    return out.replace("/", "\\/") if escape_slash else out
+
+
+def _dump(value: object, *, ascii_only: bool, escape_slash: bool) -> str:
+    """Compact JSON text of a value as :func:`_loads` returns it."""
+    if isinstance(value, _Number):
+        return str(value)
+    if isinstance(value, str):
+        return _dump_string(value, ascii_only=ascii_only, escape_slash=escape_slash)
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, _Object):
+        return "{" + ",".join(_dump(k, ascii_only=ascii_only, escape_slash=escape_slash) + ":"
+                              + _dump(v, ascii_only=ascii_only, escape_slash=escape_slash) for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v, ascii_only=ascii_only, escape_slash=escape_slash) for v in value) + "]"
+    raise LocalProtocolError(f"not a JSON value: {type(value).__name__}")  # pragma: no cover - _loads never
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, _Number):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, _Object):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else type(value).__name__
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """Index of the first character UTF-8 cannot encode (a lone surrogate), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _utf8(text: str | bytes, what: str) -> bytes:
+    """The UTF-8 bytes of caller-supplied text; text UTF-8 cannot encode is the caller's mistake."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        return bytes(text)
+    if not isinstance(text, str):
+        raise LocalProtocolError(f"{what} must be str or bytes, not {type(text).__name__}")
+    where = _lone_surrogate(text)
+    if where is not None:
+        raise LocalProtocolError(f"{what} has a lone surrogate U+{ord(text[where]):04X} at index {where}")
+    return text.encode("utf-8")
+
+
+def _canonical_extra(key: str, value: str) -> str:
+    try:
+        parsed = _loads(value)
+        canonical = _dump(parsed, ascii_only=False, escape_slash=False)
+    except RemoteProtocolError as exc:
+        raise LocalProtocolError(f"QR extra member {key!r} is not JSON text: {exc.message}") from None
+    except RecursionError:
+        raise LocalProtocolError(f"QR extra member {key!r} is nested too deeply") from None
+    if _lone_surrogate(canonical) is not None:
+        raise LocalProtocolError(f"QR extra member {key!r} has a string with a lone surrogate")
+    return canonical
+
+
+@dataclass(frozen=True)
+class QrPayload:
+    """What a pairing QR code carries (§1.1): SSID, Wi-Fi password, and the 14-character token string.
+
+    The codec is deliberately permissive so that fuzzers can reach the device with odd but encodable
+    payloads: the SSID is 1..32 UTF-8 bytes (any characters, controls included), the password 0..64
+    characters (WPA's 8..63 printable or 64 hex is for strategies to narrow), the token any string
+    (:attr:`pairing_token` checks it). ``extras`` are unknown members as ``(key, JSON text)`` pairs.
+    """
+
+    ssid: str
+    password: str
+    token: str
+    extras: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+
+    def __post_init__(self) -> None:
+        for name in ("ssid", "password", "token"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise LocalProtocolError(f"QR payload {name} must be a str, got {type(value).__name__}")
+            where = _lone_surrogate(value)
+            if where is not None:
+                raise LocalProtocolError(f"QR payload {name} cannot be UTF-8 encoded: lone surrogate "
+                                         f"U+{ord(value[where]):04X} at index {where} (§1.2)")
+        ssid_bytes = len(self.ssid.encode("utf-8"))
+        if not 1 <= ssid_bytes <= SSID_MAX_BYTES:
+            raise LocalProtocolError(
+                f"QR payload SSID must be 1..{SSID_MAX_BYTES} UTF-8 bytes, got {ssid_bytes} (§1.1)")
+        if len(self.password) > PASSWORD_MAX_CHARS:
+            raise LocalProtocolError(
+                f"QR payload password must be at most {PASSWORD_MAX_CHARS} characters, got {len(self.password)} (§1.1)")
+        object.__setattr__(self, "extras", self._checked_extras(self.extras))
+
+    @staticmethod
+    def _checked_extras(extras: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(extras, tuple):
+            raise LocalProtocolError(f"QR payload extras must be a tuple of (key, JSON text) pairs, "
+                                     f"got {type(extras).__name__}")
+        checked: list[tuple[str, str]] = []
+        seen: set[str] = set(MEMBERS)
+        for pair in extras:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                raise LocalProtocolError(f"QR extra member must be a (key, JSON text) pair of str, got {pair!r}")
+            key, value = pair
+            if key in seen:
+                raise LocalProtocolError(f"QR extra member {key!r} duplicates another member")
+            if _lone_surrogate(key) is not None:
+                raise LocalProtocolError(f"QR extra member name {key!r} has a lone surrogate")
+            seen.add(key)
+            checked.append((key, _canonical_extra(key, value)))
+        return tuple(checked)
+
+    @property
+    def pairing_token(self) -> PairingToken:
+        """The token string parsed (§1.3); raises :class:`RemoteProtocolError` if it is malformed."""
+        return PairingToken.parse(self.token)
+
+    def to_text(self, key_order: str = DEFAULT_KEY_ORDER, escape_slash: bool = False,
+                ascii_only: bool = False) -> str:
+        """Compact JSON text, no spaces (§1.1), as the app serializes it.
+
+        ``key_order`` is any permutation of ``"spt"`` (§1.2: docs use s,p,t, IPC SDK examples p,s,t);
+        ``escape_slash`` writes ``/`` as ``\\/`` like Apple's serializer; ``ascii_only`` writes non-ASCII as
+        ``\\uXXXX`` (surrogate pairs beyond the BMP). Extras follow the three members.
+        """
+        if not isinstance(key_order, str) or sorted(key_order) != sorted(MEMBERS):
+            raise LocalProtocolError(f"key_order must be a permutation of 'spt', got {key_order!r}")
+        values = {"s": self.ssid, "p": self.password, "t": self.token}
+        members = [(key, _dump_string(values[key], ascii_only=ascii_only, escape_slash=escape_slash))
+                   for key in key_order]
+        members += [(key, _dump(_loads(text), ascii_only=ascii_only, escape_slash=escape_slash))
+                    for key, text in self.extras]
+        return "{" + ",".join(_dump_string(key, ascii_only=ascii_only, escape_slash=escape_slash) + ":" + value
+                              for key, value in members) + "}"
+
+    def to_bytes(self, key_order: str = DEFAULT_KEY_ORDER, escape_slash: bool = False,
+                 ascii_only: bool = False) -> bytes:
+        """:meth:`to_text` as the UTF-8 bytes a QR code carries in byte mode (§1.2)."""
+        return self.to_text(key_order, escape_slash, ascii_only).encode("utf-8")
+
+
+def parse_qr_text(text: str | bytes) -> QrPayload:
+    """Parse QR text as a device should (§1.1, §1.2), or raise :class:`RemoteProtocolError` saying why.
+
+    Any key order, ``\\/``, ``\\uXXXX`` (surrogate pairs included) and the standard escapes are accepted,
+    as is insignificant whitespace between tokens. Rejected: bytes that are not UTF-8, text that is not one
+    strict JSON object, duplicate members, a missing or non-string ``s``/``p``/``t``, lone surrogates, an
+    SSID of 0 or more than 32 UTF-8 bytes, a password of more than 64 characters. Unknown members are kept
+    in ``extras``. Whatever the input, nothing but a ProtocolError escapes.
+    """
+    if isinstance(text, bytes | bytearray | memoryview):
+        raw = bytes(text)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"QR text is not valid UTF-8: {exc.reason} at byte {exc.start} "
+                                      f"(0x{raw[exc.start]:02x})", section=_ENCODING) from None
+    elif not isinstance(text, str):
+        raise LocalProtocolError(f"parse_qr_text takes str or bytes, not {type(text).__name__}")
+    else:
+        where = _lone_surrogate(text)
+        if where is not None:
+            raise RemoteProtocolError(f"QR text has a lone surrogate U+{ord(text[where]):04X} at index {where}, "
+                                      f"which UTF-8 cannot carry", section=_ENCODING)
+    document = _loads(text)
+    if not isinstance(document, _Object):
+        raise RemoteProtocolError(f"QR text must be a JSON object, got {_json_type(document)}", section=_PAYLOAD)
+    members = dict(document)
+    for key in MEMBERS:
+        if key not in members:
+            raise RemoteProtocolError(f"QR text has no member {key!r}", section=_PAYLOAD)
+        value = members[key]
+        if not isinstance(value, str) or isinstance(value, _Number):
+            raise RemoteProtocolError(f"QR member {key!r} must be a JSON string, got {_json_type(value)}",
+                                      section=_PAYLOAD)
+        where = _lone_surrogate(value)
+        if where is not None:
+            raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate U+{ord(value[where]):04X} at "
+                                      f"index {where}", section=_ENCODING)
+    ssid, password, token = (str(members[key]) for key in MEMBERS)
+    ssid_bytes = len(ssid.encode("utf-8"))
+    if not 1 <= ssid_bytes <= SSID_MAX_BYTES:
+        raise RemoteProtocolError(f"QR SSID must be 1..{SSID_MAX_BYTES} UTF-8 bytes, got {ssid_bytes}",
+                                  section=_PAYLOAD)
+    if len(password) > PASSWORD_MAX_CHARS:
+        raise RemoteProtocolError(f"QR password must be at most {PASSWORD_MAX_CHARS} characters, got {len(password)}",
+                                  section=_PAYLOAD)
+    extras: list[tuple[str, str]] = []
+    for key, value in document:
+        if key in MEMBERS:
+            continue
+        try:
+            dumped = _dump(value, ascii_only=False, escape_slash=False)
+        except RecursionError:
+            raise RemoteProtocolError(f"QR member {key!r} is nested too deeply", section=_ENCODING) from None
+        if _lone_surrogate(key) is not None or _lone_surrogate(dumped) is not None:
+            raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate", section=_ENCODING)
+        extras.append((key, dumped))
+    try:
+        return QrPayload(ssid, password, token, extras=tuple(extras))
+    except (LocalProtocolError, RecursionError) as exc:  # defensive: the checks above should make this unreachable
+        raise RemoteProtocolError(f"QR text is not a valid payload: {exc}", section=_PAYLOAD) from None
+
+
+ErrorCorrection = Literal["L", "M", "Q", "H"]
+
+
+def render_qr(text: str | bytes, *, error_correction: ErrorCorrection = "M", box_size: int = 8,
+              border: int = 4) -> Image.Image:
+    """Render ``text`` as a QR code in byte mode with its UTF-8 bytes (§1.2), so that non-ASCII survives."""
+    data = _utf8(text, "QR text")
+    if error_correction not in _BYTE_CAPACITY:
+        raise LocalProtocolError(f"error_correction must be one of L, M, Q, H, got {error_correction!r}")
+    for name, value, least in (("box_size", box_size, 1), ("border", border, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise LocalProtocolError(f"{name} must be an int >= {least}, got {value!r}")
+    if len(data) > _BYTE_CAPACITY[error_correction]:
+        raise LocalProtocolError(f"{len(data)} bytes do not fit in a QR code at error correction {error_correction} "
+                                 f"(at most {_BYTE_CAPACITY[error_correction]})")
+    import qrcode
+    from qrcode.exceptions import DataOverflowError
+    from qrcode.util import MODE_8BIT_BYTE, QRData
+
+    levels = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
+              "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
+    code = qrcode.QRCode(error_correction=levels[error_correction], box_size=box_size, border=border)
+    code.add_data(QRData(data, mode=MODE_8BIT_BYTE))
+    try:
+        code.make(fit=True)
+    except DataOverflowError:
+        raise LocalProtocolError(f"{len(data)} bytes do not fit in a QR code at error correction "
+                                 f"{error_correction}") from None
+    image: Image.Image = code.make_image().get_image()
+    return image
+
+
+Backend = Literal["zbar", "zxing"]
+
+
+def decode_qr(image: Image.Image, *, backend: Backend = "zbar", zbar_binary: bool = True) -> list[bytes]:
+    """The exact bytes of every QR symbol found in ``image``, sorted; an empty list if there is none.
+
+    ``backend="zbar"`` reads with libzbar through pyzbar. With ``zbar_binary=True`` (the default) zbar runs in
+    its binary mode and returns the raw bytes; ``zbar_binary=False`` keeps zbar's default, which guesses a
+    charset and re-encodes, mangling some UTF-8 (Latin-1 letters such as "é" come out as Shift-JIS kanji):
+    what naive firmware built on zbar gets. ``backend="zxing"`` reads with zxing-cpp and returns its raw bytes.
+    """
+    if backend not in ("zbar", "zxing"):
+        raise LocalProtocolError(f"unknown QR decoder backend {backend!r}: use 'zbar' or 'zxing'")
+    from PIL import Image as PILImage
+
+    if not isinstance(image, PILImage.Image):
+        raise LocalProtocolError(f"decode_qr needs a PIL image, got {type(image).__name__}")
+    grey = image if image.mode == "L" else image.convert("L")
+    found = _decode_zbar(grey, binary=zbar_binary) if backend == "zbar" else _decode_zxing(grey)
+    return sorted(found)
+
+
+def _decode_zbar(grey: Image.Image, *, binary: bool) -> list[bytes]:
+    import ctypes
+
+    try:
+        from pyzbar import wrapper as zbar
+    except ImportError as exc:
+        raise QrBackendError(f"zbar is not available ({exc}); install libzbar0") from None
+    width, height = grey.size
+    pixels = ctypes.create_string_buffer(grey.tobytes(), width * height)  # alive until the scan is over
+    found: list[bytes] = []
+    scanner = zbar.zbar_image_scanner_create()
+    if not scanner:
+        raise QrBackendError("zbar could not create an image scanner")
+    try:
+        zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.NONE, zbar.ZBarConfig.CFG_ENABLE, 0)
+        zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.QRCODE, zbar.ZBarConfig.CFG_ENABLE, 1)
+        if binary and zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.QRCODE, _ZBAR_CFG_BINARY, 1):
+            raise QrBackendError("this libzbar has no binary mode (ZBAR_CFG_BINARY needs zbar 0.23 or later)")
+        zimage = zbar.zbar_image_create()
+        if not zimage:
+            raise QrBackendError("zbar could not create an image")
+        try:
+            zbar.zbar_image_set_format(zimage, _ZBAR_Y800)
+            zbar.zbar_image_set_size(zimage, width, height)
+            zbar.zbar_image_set_data(zimage, ctypes.cast(pixels, ctypes.c_void_p), width * height, None)
+            if zbar.zbar_scan_image(scanner, zimage) < 0:
+                raise QrBackendError("zbar failed to scan the image")
+            symbol = zbar.zbar_image_first_symbol(zimage)
+            while symbol:
+                found.append(ctypes.string_at(zbar.zbar_symbol_get_data(symbol),
+                                              zbar.zbar_symbol_get_data_length(symbol)))
+                symbol = zbar.zbar_symbol_next(symbol)
+        finally:
+            zbar.zbar_image_destroy(zimage)
+    finally:
+        zbar.zbar_image_scanner_destroy(scanner)
+    return found
+
+
+def _decode_zxing(grey: Image.Image) -> list[bytes]:
+    try:
+        import zxingcpp
+    except ImportError as exc:
+        raise QrBackendError(f"zxing-cpp is not available ({exc})") from None
+    results = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    return [result.bytes for result in results]
+
+
+__all__ = [
+    "DEFAULT_KEY_ORDER",
+    "MEMBERS",
+    "PASSWORD_MAX_CHARS",
+    "SSID_MAX_BYTES",
+    "Backend",
+    "ErrorCorrection",
+    "QrBackendError",
+    "QrPayload",
+    "decode_qr",
+    "parse_qr_text",
+    "render_qr",
+]
