@@ -1,0 +1,690 @@
+"""The emulated cloud's MQTT broker: per-device credentials and topic ACLs (PROTOCOL.md §5, §8).
+
+One :class:`CredentialAuthority` holds who may log in and what each login may touch; the cloud updates it
+as devices activate and are removed. Two brokers consult it:
+
+- :class:`EmbeddedBroker`: amqtt in a background thread with its own event loop, on a free loopback port.
+  The authority reaches amqtt's plugin classes through their ``Config`` dataclass: the broker puts a
+  :class:`_PluginBridge` object in each plugin's configuration entry, and amqtt hands that config to the
+  plugin instance it builds (``plugin.config.bridge``). No module-level registry, no globals.
+- :class:`MosquittoBroker`: the real Mosquitto (optional), driven by generated password and ACL files that
+  are rewritten and reloaded (SIGHUP) whenever the authority changes.
+
+Secrets (secKey, authKey, derived MQTT passwords) are never logged and never appear in a ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from amqtt.adapters import ReaderAdapter, StreamWriterAdapter
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
+
+log = logging.getLogger(__name__)
+
+IdentityKind = Literal["device", "preactivation", "cloud"]
+ConnectionCallback = Callable[[str, "BrokerIdentity | None"], None]
+
+PREACTIVATION_PREFIX = "acon_"
+# §5: the pre-activation username is ``acon_<uuid>`` (CK) or ``acon_<uuid>|pv=2.3`` (TO, AK).
+_PV_SUFFIX = re.compile(r"\|pv=\d+\.\d+")
+_WILDCARDS = ("+", "#")
+
+
+@dataclass(frozen=True)
+class BrokerIdentity:
+    """Who an authenticated MQTT connection is: a device (devId), a pre-activation licence (uuid) or the cloud."""
+
+    kind: IdentityKind
+    id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("device", "preactivation", "cloud"):
+            raise ValueError(f"unknown identity kind {self.kind!r}")
+        if not self.id:
+            raise ValueError("an identity needs a non-empty id")
+
+
+@dataclass(frozen=True)
+class AclRule:
+    """What one username may do, in Mosquitto's terms: ``read`` covers subscribe and receive."""
+
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthoritySnapshot:
+    """A consistent copy of the authority, for brokers driven by files (Mosquitto).
+
+    ``passwords`` maps each username to its MQTT password (kept out of ``repr``); ``acl`` maps the same
+    usernames to their rules. With ``enforce_acl`` false every user may read and write every topic.
+    """
+
+    passwords: dict[str, str] = field(repr=False)
+    acl: dict[str, AclRule]
+    enforce_acl: bool
+
+
+def mqtt_password(secret: str) -> str:
+    """§5: the MQTT password of a key is ``md5(key).hexdigest()[8:24]`` (secKey for devices, authKey before)."""
+    return hashlib.md5(secret.encode("utf-8")).hexdigest()[8:24]
+
+
+def preactivation_topic(uuid: str) -> str:
+    """§5: the only topic a licence reaches before activation."""
+    return f"d/ai/{uuid}"
+
+
+def device_subscribe_topics(dev_id: str) -> tuple[str, ...]:
+    """§5: a device subscribes to its command topic and its RPC answers, nothing else."""
+    return (f"smart/device/in/{dev_id}", f"rpc/rsp/{dev_id}", f"rpc/file/{dev_id}")
+
+
+def device_publish_topics(dev_id: str) -> tuple[str, ...]:
+    """§5: a device publishes its reports and its RPC requests, nothing else."""
+    return (f"smart/device/out/{dev_id}", f"rpc/req/{dev_id}")
+
+
+class CredentialAuthority:
+    """Who may log in to the broker and which topics each login reaches. Thread-safe.
+
+    Only derived MQTT passwords are kept (md5(secKey)[8:24], md5(authKey)[8:24]), never the keys.
+    ``enforce_acl=False`` is the "broker without ACLs" fault: logins are still checked, topics are not.
+    """
+
+    def __init__(self, *, enforce_acl: bool = True) -> None:
+        self._lock = threading.RLock()
+        self._devices: dict[str, str] = {}
+        self._preactivation: dict[str, str] = {}
+        self._cloud: dict[str, str] = {}
+        self._enforce_acl = enforce_acl
+        self._listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (
+                f"CredentialAuthority(devices={len(self._devices)}, preactivation={len(self._preactivation)}, "
+                f"cloud={len(self._cloud)}, enforce_acl={self._enforce_acl})"
+            )
+
+    # -- updates (the cloud calls these) ---------------------------------------------------------------
+
+    def set_device(self, dev_id: str, sec_key: str) -> None:
+        """Let an activated device log in (§5: clientId = username = devId, password md5(secKey)[8:24])."""
+        password = mqtt_password(sec_key)
+        with self._lock:
+            self._devices[dev_id] = password
+        self._changed()
+
+    def remove_device(self, dev_id: str) -> None:
+        """Refuse the device's next login; a connection it already has loses its topics too."""
+        with self._lock:
+            removed = self._devices.pop(dev_id, None) is not None
+        if removed:
+            self._changed()
+
+    def set_preactivation(self, uuid: str, auth_key: str) -> None:
+        """Let a licence log in before activation (§5: ``acon_<uuid>``, password md5(authKey)[8:24])."""
+        password = mqtt_password(auth_key)
+        with self._lock:
+            self._preactivation[uuid] = password
+        self._changed()
+
+    def remove_preactivation(self, uuid: str) -> None:
+        with self._lock:
+            removed = self._preactivation.pop(uuid, None) is not None
+        if removed:
+            self._changed()
+
+    def set_cloud(self, username: str, password: str) -> None:
+        """Register a privileged cloud login: it may subscribe and publish anywhere."""
+        if not username or username.startswith(PREACTIVATION_PREFIX):
+            raise ValueError(f"a cloud username must be non-empty and not start with {PREACTIVATION_PREFIX!r}")
+        with self._lock:
+            self._cloud[username] = password
+        self._changed()
+
+    @property
+    def enforce_acl(self) -> bool:
+        with self._lock:
+            return self._enforce_acl
+
+    @enforce_acl.setter
+    def enforce_acl(self, value: bool) -> None:
+        with self._lock:
+            self._enforce_acl = value
+        self._changed()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the updating thread) after every change."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("credential authority listener failed")
+
+    # -- decisions (the brokers call these) ------------------------------------------------------------
+
+    def authenticate(self, client_id: str, username: str | None, password: str | None) -> BrokerIdentity | None:
+        """The identity behind a CONNECT, or None when the broker must answer "not authorised"."""
+        if username is None or password is None:
+            return None
+        with self._lock:
+            cloud_password = self._cloud.get(username)
+            if cloud_password is not None:
+                return BrokerIdentity("cloud", username) if _same(password, cloud_password) else None
+            if username.startswith(PREACTIVATION_PREFIX):
+                return self._authenticate_preactivation(client_id, username, password)
+            expected = self._devices.get(username)
+            if expected is not None and client_id == username and _same(password, expected):
+                return BrokerIdentity("device", username)
+        return None
+
+    def _authenticate_preactivation(self, client_id: str, username: str, password: str) -> BrokerIdentity | None:
+        base, bar, suffix = username.partition("|")
+        if bar and not _PV_SUFFIX.fullmatch(bar + suffix):
+            return None
+        uuid = base.removeprefix(PREACTIVATION_PREFIX)
+        expected = self._preactivation.get(uuid)
+        if expected is None or client_id != base or not _same(password, expected):
+            return None
+        return BrokerIdentity("preactivation", uuid)
+
+    def is_current(self, identity: BrokerIdentity) -> bool:
+        """True while the identity's credentials are still registered."""
+        with self._lock:
+            match identity.kind:
+                case "device":
+                    return identity.id in self._devices
+                case "preactivation":
+                    return identity.id in self._preactivation
+                case _:
+                    return identity.id in self._cloud
+
+    def may_subscribe(self, identity: BrokerIdentity | None, topic_filter: str) -> bool:
+        """§5 ACL for SUBSCRIBE. A device's filter must name one of its own topics exactly (no wildcards)."""
+        if not self.enforce_acl:
+            return True
+        if identity is None or not self.is_current(identity):
+            return False
+        if identity.kind == "cloud":
+            return True
+        if any(w in topic_filter for w in _WILDCARDS):
+            return False
+        if identity.kind == "device":
+            return topic_filter in device_subscribe_topics(identity.id)
+        return topic_filter == preactivation_topic(identity.id)
+
+    def may_publish(self, identity: BrokerIdentity | None, topic: str) -> bool:
+        """§5 ACL for PUBLISH: a device writes only its own report and RPC topics; pre-activation never."""
+        if not self.enforce_acl:
+            return True
+        if identity is None or not self.is_current(identity):
+            return False
+        if identity.kind == "cloud":
+            return True
+        if identity.kind == "device":
+            return topic in device_publish_topics(identity.id)
+        return False
+
+    def snapshot(self) -> AuthoritySnapshot:
+        """Users, passwords and ACL rules, for Mosquitto's password and ACL files."""
+        with self._lock:
+            passwords: dict[str, str] = {}
+            acl: dict[str, AclRule] = {}
+            for dev_id, password in self._devices.items():
+                passwords[dev_id] = password
+                acl[dev_id] = AclRule(read=device_subscribe_topics(dev_id), write=device_publish_topics(dev_id))
+            for uuid, password in self._preactivation.items():
+                rule = AclRule(read=(preactivation_topic(uuid),))
+                for username in (f"{PREACTIVATION_PREFIX}{uuid}", f"{PREACTIVATION_PREFIX}{uuid}|pv=2.3"):
+                    passwords[username] = password
+                    acl[username] = rule
+            for username, password in self._cloud.items():
+                passwords[username] = password
+                acl[username] = AclRule(read=("#",), write=("#",))
+            return AuthoritySnapshot(passwords=passwords, acl=acl, enforce_acl=self._enforce_acl)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
+class MqttBroker(Protocol):
+    """What the cloud needs of a broker, whichever one runs."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def disconnect(self, client_id: str) -> bool: ...
+
+    def connected_clients(self) -> set[str]: ...
+
+
+class _PluginBridge:
+    """The broker's side of amqtt's plugins: authority decisions and connection bookkeeping.
+
+    amqtt calls these on the broker's event loop; ``connected_clients`` is read from other threads.
+    """
+
+    def __init__(self, authority: CredentialAuthority, on_connect: ConnectionCallback | None,
+                 on_disconnect: ConnectionCallback | None) -> None:
+        self.authority = authority
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._lock = threading.Lock()
+        # client id -> (amqtt session object, identity) for connections that passed authentication
+        self._pending: dict[str, tuple[object, BrokerIdentity]] = {}
+        self._connected: dict[str, tuple[object, BrokerIdentity]] = {}
+
+    def authenticate(self, session: Any) -> bool:
+        client_id = str(session.client_id or "")
+        identity = self.authority.authenticate(client_id, session.username, session.password)
+        if identity is None:
+            log.info("MQTT login refused for client %r", client_id)
+            return False
+        with self._lock:
+            self._pending[client_id] = (session, identity)
+        return True
+
+    def identity_of(self, session: Any) -> BrokerIdentity | None:
+        with self._lock:
+            for table in (self._connected, self._pending):
+                entry = table.get(str(session.client_id))
+                if entry is not None and entry[0] is session:
+                    return entry[1]
+        return None
+
+    def allowed(self, session: Any, topic: str, action: Any) -> bool:
+        identity = self.identity_of(session)
+        if action == Action.SUBSCRIBE:
+            return self.authority.may_subscribe(identity, topic)
+        if action == Action.PUBLISH:
+            allowed = self.authority.may_publish(identity, topic)
+            if not allowed:
+                log.info("MQTT publish refused: client %r on %r", session.client_id, topic)
+            return allowed
+        # Action.RECEIVE: delivery to a subscription that was itself checked when it was made.
+        return True
+
+    def connected(self, client_id: str, session: Any) -> None:
+        with self._lock:
+            entry = self._pending.pop(client_id, None)
+            identity = entry[1] if entry is not None and entry[0] is session else None
+            if identity is not None:
+                self._connected[client_id] = (session, identity)
+        _call(self._on_connect, client_id, identity)
+
+    def disconnected(self, client_id: str, session: Any) -> None:
+        with self._lock:
+            entry = self._connected.get(client_id)
+            if entry is None or entry[0] is not session:
+                return
+            del self._connected[client_id]
+        _call(self._on_disconnect, client_id, entry[1])
+
+    def connected_clients(self) -> set[str]:
+        with self._lock:
+            return set(self._connected)
+
+
+def _call(callback: ConnectionCallback | None, client_id: str, identity: BrokerIdentity | None) -> None:
+    if callback is None:
+        return
+    try:
+        callback(client_id, identity)
+    except Exception:
+        log.exception("broker connection callback failed for client %r", client_id)
+
+
+# amqtt loads plugins by dotted path and builds each one's ``Config`` from the dict we give it; the bridge
+# object travels in that dict. amqtt ships no type information, so its base classes are ``Any`` to mypy.
+
+
+@dataclass
+class _BridgeConfig:
+    bridge: Any = None
+
+
+class AuthorityAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
+    """amqtt authentication: a CONNECT passes only when the authority names an identity (else CONNACK 5)."""
+
+    Config = _BridgeConfig
+
+    async def authenticate(self, *, session: Any) -> bool:
+        bridge: _PluginBridge = self.config.bridge
+        return bridge.authenticate(session)
+
+
+class AuthorityTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    """amqtt topic checking: refused subscriptions get SUBACK 0x80, refused publishes are dropped."""
+
+    Config = _BridgeConfig
+
+    async def topic_filtering(self, *, session: Any = None, topic: str | None = None, action: Any = None) -> bool:
+        bridge: _PluginBridge = self.config.bridge
+        if session is None or topic is None:
+            return False
+        return bridge.allowed(session, topic, action)
+
+
+class ConnectionEventsPlugin(BasePlugin):  # type: ignore[misc]
+    """amqtt broker events: who is connected, and the owner's connect/disconnect callbacks."""
+
+    Config = _BridgeConfig
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Any) -> None:
+        bridge: _PluginBridge = self.config.bridge
+        bridge.connected(client_id, client_session)
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Any) -> None:
+        bridge: _PluginBridge = self.config.bridge
+        bridge.disconnected(client_id, client_session)
+
+
+class EmbeddedBroker:
+    """amqtt in a background thread with its own event loop, serving MQTT 3.1.1 on a loopback port.
+
+    The listening socket is ours (bound to ``port``, 0 meaning a free one) and every accepted stream is
+    handed to amqtt as an external connection, so the real port is known without reaching into amqtt.
+    """
+
+    def __init__(self, authority: CredentialAuthority, *, host: str = "127.0.0.1", port: int = 0,
+                 on_connect: ConnectionCallback | None = None, on_disconnect: ConnectionCallback | None = None,
+                 timeout_s: float = 10.0) -> None:
+        self.authority = authority
+        self._host = host
+        self._requested_port = port
+        self._port = 0
+        self._timeout_s = timeout_s
+        self._bridge = _PluginBridge(authority, on_connect, on_disconnect)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
+        self._broker: Any = None
+
+    def __repr__(self) -> str:
+        return f"EmbeddedBroker(host={self._host!r}, port={self._port}, running={self.running})"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("the broker has not been started")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._ready.is_set()
+
+    def start(self) -> None:
+        """Start serving; returns once the listening socket accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the broker is already started")
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-broker-{self._host}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self._timeout_s):
+            raise TimeoutError(f"the MQTT broker did not start within {self._timeout_s} s")
+        if self._startup_error is not None:
+            self._thread.join(self._timeout_s)
+            self._thread = None
+            raise RuntimeError(f"the MQTT broker failed to start: {self._startup_error}") from self._startup_error
+
+    def stop(self) -> None:
+        """Close every connection and the listener, and end the thread (bounded by the timeout)."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join(self._timeout_s)
+        if thread.is_alive():
+            log.warning("the MQTT broker thread did not end within %s s", self._timeout_s)
+        self._thread = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def connected_clients(self) -> set[str]:
+        """Client ids of the authenticated connections open now."""
+        return self._bridge.connected_clients()
+
+    def identity_of(self, client_id: str) -> BrokerIdentity | None:
+        with self._bridge._lock:
+            entry = self._bridge._connected.get(client_id)
+        return entry[1] if entry is not None else None
+
+    def disconnect(self, client_id: str) -> bool:
+        """Drop a connected client now (its will, if any, is sent). False when it was not connected."""
+        loop = self._loop
+        if loop is None or client_id not in self._bridge.connected_clients():
+            return False
+        future = asyncio.run_coroutine_threadsafe(self._drop(client_id), loop)
+        return future.result(self._timeout_s)
+
+    async def _drop(self, client_id: str) -> bool:
+        entry = self._broker.sessions.get(client_id) if self._broker is not None else None
+        if entry is None:
+            return False
+        _, handler = entry
+        # Resolves the session's disconnect waiter as if the socket had closed: amqtt then stops the
+        # handler, closes the stream and fires broker_client_disconnected.
+        await handler.handle_connection_closed()
+        return True
+
+    # -- the broker thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start() when it happens before readiness
+            if not self._ready.is_set():
+                self._startup_error = exc
+            else:
+                log.exception("the MQTT broker stopped on an error")
+        finally:
+            self._ready.set()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _config(self) -> dict[str, Any]:
+        plugin_config = {"bridge": self._bridge}
+        return {
+            "listeners": {"default": {"type": "external"}},
+            "plugins": {
+                f"{__name__}.AuthorityAuthPlugin": plugin_config,
+                f"{__name__}.AuthorityTopicPlugin": plugin_config,
+                f"{__name__}.ConnectionEventsPlugin": plugin_config,
+            },
+        }
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        broker = Broker(self._config(), loop=asyncio.get_running_loop())
+        self._broker = broker
+        await broker.start()
+        server = await asyncio.start_server(self._accept, self._host, self._requested_port)
+        try:
+            self._port = int(server.sockets[0].getsockname()[1])
+            self._ready.set()
+            log.info("embedded MQTT broker listening on %s:%d", self._host, self._port)
+            await self._stopping.wait()
+        finally:
+            server.close()
+            try:
+                await asyncio.wait_for(broker.shutdown(), self._timeout_s / 2)
+            except (TimeoutError, Exception):
+                log.warning("the MQTT broker did not shut down cleanly", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Gate every connection on its CONNECT before amqtt sees it.
+
+        amqtt 0.12 deletes the existing session of a client id (its subscriptions) *before* it authenticates
+        the new CONNECT, so a wrong password under an online device's client id would silently cut that
+        device off its commands. Here a refused CONNECT gets CONNACK 5 and never reaches amqtt; an accepted
+        one first drops the connection it takes over [MQTT-3.1.4-2], then amqtt is replayed the same bytes
+        (and its authentication plugin decides again, with the same authority).
+        """
+        try:
+            try:
+                raw, connect = await asyncio.wait_for(_read_connect(reader), self._timeout_s)
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+                return
+            if connect is None:
+                return
+            if connect.level == _MQTT_311:
+                if self.authority.authenticate(connect.client_id, connect.username, connect.password) is None:
+                    log.info("MQTT login refused for client %r", connect.client_id)
+                    writer.write(_CONNACK_NOT_AUTHORISED)
+                    with contextlib.suppress(ConnectionError):
+                        await writer.drain()
+                    return
+                if connect.client_id in self._bridge.connected_clients():
+                    await self._drop(connect.client_id)
+            await self._broker.external_connected(_ReplayReader(reader, raw), StreamWriterAdapter(writer), "default")
+        except Exception:
+            log.debug("MQTT connection ended on an error", exc_info=True)
+        finally:
+            writer.close()
+
+
+_MQTT_311 = 4
+_CONNACK_NOT_AUTHORISED = bytes((0x20, 0x02, 0x00, 0x05))  # MQTT 3.1.1 §3.2.2.3: return code 5
+_MAX_CONNECT_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class _Connect:
+    level: int
+    client_id: str
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+
+async def _read_connect(reader: asyncio.StreamReader) -> tuple[bytes, _Connect | None]:
+    """Read the first packet; return its bytes and, when it is a well-formed CONNECT, its login fields."""
+    head = await reader.readexactly(1)
+    if head[0] != 0x10:
+        return head, None
+    length_bytes = b""
+    length = 0
+    for shift in range(0, 28, 7):
+        byte = await reader.readexactly(1)
+        length_bytes += byte
+        length |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            break
+    else:
+        return head + length_bytes, None
+    if length > _MAX_CONNECT_BYTES:
+        raise ValueError("CONNECT too large")
+    body = await reader.readexactly(length)
+    return head + length_bytes + body, _parse_connect(body)
+
+
+def _parse_connect(body: bytes) -> _Connect | None:
+    """MQTT 3.1.1 §3.1: protocol name, level, flags, keep-alive, then client id, will, username, password."""
+    pos = 0
+
+    def field_bytes() -> bytes:
+        nonlocal pos
+        if pos + 2 > len(body):
+            raise ValueError("truncated")
+        size = int.from_bytes(body[pos:pos + 2], "big")
+        if pos + 2 + size > len(body):
+            raise ValueError("truncated")
+        value = body[pos + 2:pos + 2 + size]
+        pos += 2 + size
+        return value
+
+    try:
+        field_bytes()  # protocol name
+        if pos + 4 > len(body):
+            return None
+        level, flags = body[pos], body[pos + 1]
+        pos += 4
+        client_id = field_bytes().decode("utf-8")
+        if flags & 0x04:
+            field_bytes()
+            field_bytes()
+        username = field_bytes().decode("utf-8") if flags & 0x80 else None
+        password = field_bytes().decode("utf-8", "surrogateescape") if flags & 0x40 else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return _Connect(level, client_id, username, password)
+
+
+class _ReplayReader(ReaderAdapter):  # type: ignore[misc]
+    """amqtt's view of a stream whose first bytes we have already read."""
+
+    def __init__(self, reader: asyncio.StreamReader, prefix: bytes) -> None:
+        self._reader = reader
+        self._prefix = prefix
+
+    async def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            data, self._prefix = self._prefix, b""
+            return data + await self._reader.read(-1)
+        taken, self._prefix = self._prefix[:n], self._prefix[n:]
+        if len(taken) < n:
+            taken += await self._reader.readexactly(n - len(taken))
+        return taken
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+
+BrokerKind = Literal["amqtt", "mosquitto"]
+
+
+def make_broker(kind: BrokerKind, authority: CredentialAuthority, **kw: Any) -> MqttBroker:
+    """Build the broker the cloud runs: ``"amqtt"`` (embedded, the default) or ``"mosquitto"`` (optional)."""
+    if kind == "amqtt":
+        return EmbeddedBroker(authority, **kw)
+    if kind == "mosquitto":
+        raise NotImplementedError("mosquitto")
+    raise ValueError(f"unknown broker kind {kind!r}: expected 'amqtt' or 'mosquitto'")
