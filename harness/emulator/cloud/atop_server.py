@@ -1,0 +1,217 @@
+"""ATOP over HTTP (PROTOCOL.md §4): ``POST /d.json`` activation and reset, and the iot-dns ``url_config``.
+
+Every answer is well-formed JSON with HTTP 200, whatever the request: an error the server cannot encrypt
+(unknown licence, bad sign, body that does not open) is plaintext ``{"success":false,"errorCode":..}``
+(§4.3: "TO first tries to decrypt; if that fails it parses the raw body as plaintext JSON"); an error after
+the body opened is encrypted under the same key and et. The wrapping middleware (in ``http.py``) turns
+anything unexpected into a well-formed error too, and logs it loudly: that is a harness bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from harness.model.errors import CloudError
+from harness.protocol.atop import (
+    API_ACTIVE_V44,
+    API_OPENSDK_ACTIVE,
+    API_RESET,
+    ET_GCM,
+    ActivationRequest,
+    AtopQuery,
+    DecryptionFailed,
+    UrlConfigRequest,
+    UrlConfigResponse,
+    UrlEntry,
+    decrypt_body,
+    encode_plain_error,
+    encode_response,
+    error_payload,
+    parse_form_body,
+    parse_query,
+    success_payload,
+    verify_sign,
+)
+from harness.protocol.errors import ProtocolError
+from harness.protocol.strictjson import loads_json
+
+from .faults import CloudFault
+from .state import CloudState
+
+log = logging.getLogger(__name__)
+
+ACTIVATION_APIS = frozenset({API_ACTIVE_V44, API_OPENSDK_ACTIVE})
+URL_CONFIG_PATHS = ("/v2/url_config", "/v1/url_config", "/device/url_config")
+# §4.4: "GATEWAY_NOT_EXISTS: device no longer exists or is unbound".
+GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+def code_text(code: CloudError | str) -> str:
+    """The wire form of an errorCode."""
+    return code.value if isinstance(code, CloudError) else str(code)
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Where this cloud is reachable, for url_config: the ATOP URL and the MQTT host:port."""
+
+    http_url: str
+    mqtt_host: str
+    mqtt_port: int
+
+
+class AtopService:
+    """The device-facing HTTP endpoints of one cloud."""
+
+    def __init__(self, state: CloudState, addresses: Callable[[web.Request], Addresses]) -> None:
+        self.state = state
+        self._addresses = addresses
+
+    def now(self) -> int:
+        return int(self.state.clock.time())
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/d.json", self.d_json)
+        app.router.add_route("*", "/gw.json", self.d_json)  # §4.1: "Very old ESP SDKs also used /gw.json"
+        for path in URL_CONFIG_PATHS:
+            app.router.add_route("*", path, self.url_config)
+
+    # --------------------------------------------------------------------------------------- answers
+
+    def plain_error(self, code: CloudError | str, message: str) -> web.Response:
+        body = encode_plain_error(code_text(code), message, t=self.now())
+        return web.Response(body=body, content_type="application/json")
+
+    def encrypted(self, payload: dict[str, Any], key: str, et: int) -> web.Response:
+        nonce = os.urandom(12) if et == ET_GCM else None
+        body = encode_response(payload, key, et, t=self.now(), nonce=nonce)
+        return web.Response(body=body, content_type="application/json")
+
+    def encrypted_error(self, code: CloudError | str, message: str, key: str, et: int) -> web.Response:
+        return self.encrypted(error_payload(code_text(code), message, t=self.now()), key, et)
+
+    # ---------------------------------------------------------------------------------------- /d.json
+
+    async def d_json(self, request: web.Request) -> web.Response:
+        if request.method != "POST":
+            return self.plain_error(CloudError.ILLEGAL_PARAM, f"ATOP is POST only, not {request.method}")
+        body = await request.read()
+        try:
+            query = parse_query(request.rel_url.raw_query_string)
+        except ProtocolError as exc:
+            return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
+        api = (query.a, query.v)
+        if api in ACTIVATION_APIS:
+            return self._activate(query, body)
+        if api == API_RESET:
+            return self._reset(query, body)
+        return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
+
+    def _open(self, query: AtopQuery, body: bytes, key: str, *, check_sign: bool) -> bytes | web.Response:
+        """The decrypted body, or the plaintext error to answer with."""
+        if check_sign and not verify_sign(query, key):
+            return self.plain_error(CloudError.SIGN_INVALID, "sign does not match the query under the key")
+        try:
+            hex_text = parse_form_body(body)
+        except ProtocolError as exc:
+            return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
+        try:
+            return decrypt_body(hex_text, key, query.et)
+        except DecryptionFailed as exc:
+            return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
+        except ProtocolError as exc:
+            return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
+
+    def _resolve_unchecked(self, query: AtopQuery, body: bytes) -> tuple[str, str] | None:
+        """licence-unchecked fault: find any issued licence whose AuthKey opens the body (a cloned key)."""
+        with self.state.lock:
+            candidates = [(lic.uuid, lic.auth_key) for lic in self.state.licences.values()]
+        for uuid, key in candidates:
+            opened = self._open(query, body, key, check_sign=False)
+            if isinstance(opened, bytes):
+                try:
+                    ActivationRequest.from_json(opened)
+                except ProtocolError:
+                    continue
+                return uuid, key
+        return None
+
+    def _activate(self, query: AtopQuery, body: bytes) -> web.Response:
+        if query.uuid is None:
+            return self.plain_error(CloudError.ILLEGAL_PARAM, "activation needs the licence uuid in the query")
+        unchecked = CloudFault.LICENCE_UNCHECKED in self.state.faults
+        uuid = query.uuid
+        key = self.state.license_key(uuid)
+        if key is None and unchecked:
+            found = self._resolve_unchecked(query, body)
+            if found is not None:
+                uuid, key = found
+        if key is None:
+            return self.plain_error(CloudError.LICENSE_NOT_EXISTS, f"licence {query.uuid} was never issued")
+        opened = self._open(query, body, key, check_sign=not unchecked)
+        if isinstance(opened, web.Response):
+            return opened
+        try:
+            req = ActivationRequest.from_json(opened)
+        except ProtocolError as exc:
+            return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
+        outcome = self.state.activate(uuid, req)
+        if outcome.result is None:
+            return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
+        log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
+        return self.encrypted(success_payload(outcome.result.to_dict(), t=self.now()), key, query.et)
+
+    def _reset(self, query: AtopQuery, body: bytes) -> web.Response:
+        """``tuya.device.reset`` v4.0, signed with the secKey and naming the devId (§6)."""
+        if query.dev_id is None:
+            return self.plain_error(CloudError.ILLEGAL_PARAM, "reset needs the devId in the query")
+        key = self.state.device_key(query.dev_id)
+        if key is None:
+            return self.plain_error(GATEWAY_NOT_EXISTS, f"device {query.dev_id} does not exist or is not bound")
+        opened = self._open(query, body, key, check_sign=True)
+        if isinstance(opened, web.Response):
+            return opened
+        try:
+            obj = loads_json(opened, section="§6", what="reset body") if opened else {}
+        except ProtocolError as exc:
+            return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
+        if not isinstance(obj, dict):
+            return self.encrypted_error(CloudError.ILLEGAL_PARAM, "reset body is not a JSON object", key, query.et)
+        factory = obj.get("type") == "reset_factory"
+        if not self.state.device_reset(query.dev_id, factory=factory):
+            return self.encrypted_error(GATEWAY_NOT_EXISTS, "device is not bound", key, query.et)
+        log.info("device %s reset itself (factory=%s)", query.dev_id, factory)
+        return self.encrypted(success_payload(True, t=self.now()), key, query.et)
+
+    # ---------------------------------------------------------------------------------------- url_config
+
+    async def url_config(self, request: web.Request) -> web.Response:
+        """§4.1: point the device at this cloud's ATOP and MQTT addresses, in both answer styles."""
+        if request.method != "POST":
+            return self.plain_error(CloudError.ILLEGAL_PARAM, f"url_config is POST only, not {request.method}")
+        body = await request.read()
+        if body.strip():
+            try:
+                UrlConfigRequest.from_json(body)
+            except ProtocolError as exc:
+                return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
+        where = self._addresses(request)
+        mqtt_addr = f"{where.mqtt_host}:{where.mqtt_port}"
+        urls = {
+            "httpsSelfUrl": UrlEntry(where.http_url),
+            "mqttsSelfUrl": UrlEntry(mqtt_addr),
+            "httpUrl": UrlEntry(where.http_url, (where.mqtt_host,)),
+            "mqttUrl": UrlEntry(mqtt_addr, (where.mqtt_host,)),
+        }
+        answer = UrlConfigResponse(urls=urls, ca_arr=None, ttl=600)
+        return web.Response(text=answer.to_json(), content_type="application/json")
+
+
+__all__ = ["ACTIVATION_APIS", "GATEWAY_NOT_EXISTS", "INTERNAL_ERROR", "Addresses", "AtopService", "code_text"]

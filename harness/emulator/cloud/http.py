@@ -1,0 +1,137 @@
+"""The cloud's aiohttp application and the thread that serves it.
+
+:func:`build_app` composes the ATOP endpoints and the app API behind one middleware that keeps the promise
+of the issue: whatever arrives, the answer is well-formed JSON and never a 500. ATOP paths answer HTTP 200
+with ``{"success":false,"errorCode":..}`` (what a device parses); the app API and unknown paths answer a 4xx
+status with the same JSON shape. An exception nobody expected is a harness bug: it is answered the same way
+and logged at ERROR with its traceback.
+
+:class:`HttpServerThread` runs the application on its own event loop in a background thread, on a loopback
+port (0 = a free one), so synchronous tests and adapters can use the cloud as well as async code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from harness.model.errors import CloudError
+
+from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
+from .atop_server import URL_CONFIG_PATHS, Addresses, AtopService
+from .records import CloudInputError
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 256 * 1024
+ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
+
+
+def build_app(atop: AtopService, app_http: AppHttp) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config`` and ``/app/v1/...``."""
+
+    @web.middleware
+    async def well_formed(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        device_side = request.path in ATOP_PATHS
+        try:
+            return await handler(request)
+        except CloudInputError as exc:
+            return app_error(exc.code, exc.message, exc.status)
+        except web.HTTPException as exc:  # 404, 405, 413 (client_max_size), ... raised by aiohttp itself
+            if device_side:
+                return atop.plain_error(CloudError.ILLEGAL_PARAM, f"HTTP {exc.status}: {exc.reason}")
+            code = "NOT_FOUND" if exc.status == 404 else "ILLEGAL_PARAM"
+            status = exc.status if 400 <= exc.status < 500 else 400
+            return app_error(code, f"HTTP {exc.status}: {exc.reason}", status)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
+            if device_side:
+                return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
+            return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
+
+    app = web.Application(middlewares=[well_formed], client_max_size=MAX_REQUEST_BYTES)
+    atop.add_routes(app)
+    app_http.add_routes(app)
+    return app
+
+
+class HttpServerThread:
+    """An aiohttp application served from a background thread with its own event loop."""
+
+    def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
+                 timeout_s: float = 10.0) -> None:
+        self._make_app = make_app
+        self.host = host
+        self._requested_port = port
+        self.port = 0
+        self._timeout_s = timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the HTTP server is already started")
+        self._thread = threading.Thread(target=self._run, name="paircert-cloud-http", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self._timeout_s):
+            raise TimeoutError(f"the cloud's HTTP server did not start within {self._timeout_s} s")
+        if self._error is not None:
+            self._thread.join(self._timeout_s)
+            self._thread = None
+            raise RuntimeError(f"the cloud's HTTP server failed to start: {self._error}") from self._error
+
+    def stop(self) -> None:
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None:
+            return
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        thread.join(self._timeout_s)
+        if thread.is_alive():
+            log.warning("the cloud's HTTP thread did not end within %s s", self._timeout_s)
+        self._thread = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:
+            if not self._ready.is_set():
+                self._error = exc
+            else:
+                log.exception("the cloud's HTTP server stopped on an error")
+        finally:
+            self._ready.set()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
+            await site.start()
+            address = runner.addresses[0]
+            self.port = int(address[1])
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "build_app"]

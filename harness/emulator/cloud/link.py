@@ -1,0 +1,132 @@
+"""The cloud's MQTT side (PROTOCOL.md §5): broker credentials, online state, DP reports and commands.
+
+:class:`BrokerLink` is the :class:`~harness.emulator.cloud.state.DeviceLink` of a running cloud. It keeps the
+broker's :class:`CredentialAuthority` in step with the registry (a licence may log in as ``acon_<uuid>``
+before activation; an activated device as its devId with md5(secKey)[8:24]; a removed device not at all),
+marks devices online and offline from the broker's connect and disconnect callbacks, and drives the cloud's
+own privileged MQTT client, which records protocol-4 DP reports and publishes commands (5 DP set,
+8 unbind, 11 reset).
+
+The privileged client is :class:`harness.emulator.cloud_mqtt.CloudMqttClient`; it is imported when the link
+starts, so a cloud without it still serves HTTP and tracks online state (commands are then not sent, and
+:meth:`BrokerLink.send` says so by returning False).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from harness.emulator.broker import BrokerIdentity, CredentialAuthority, make_broker
+from harness.protocol.mqtt import MqttMessage, MqttProtocol
+
+log = logging.getLogger(__name__)
+
+CLOUD_USERNAME = "paircert-cloud"
+
+
+class BrokerLink:
+    """Broker + credentials + the cloud's privileged client, for one cloud."""
+
+    def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0, enforce_acl: bool = True,
+                 now: Callable[[], float], on_online: Callable[[str, bool], None],
+                 on_report: Callable[[str, dict[str, Any]], None]) -> None:
+        self.authority = CredentialAuthority(enforce_acl=enforce_acl)
+        self._now = now
+        self._on_online = on_online
+        self._on_report = on_report
+        self._local_keys: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._cloud_password = secrets.token_hex(16)
+        self.authority.set_cloud(CLOUD_USERNAME, self._cloud_password)
+        self.broker = make_broker(broker_kind, self.authority, host=host, port=port,  # type: ignore[arg-type]
+                                  on_connect=self._connected, on_disconnect=self._disconnected)
+        self._client: Any = None
+
+    @property
+    def host(self) -> str:
+        return self.broker.host
+
+    @property
+    def port(self) -> int:
+        return self.broker.port
+
+    def start(self) -> None:
+        self.broker.start()
+        try:
+            module = importlib.import_module("harness.emulator.cloud_mqtt")
+        except ModuleNotFoundError:
+            log.warning("harness.emulator.cloud_mqtt is missing: the cloud will not send MQTT commands")
+            return
+        client = module.CloudMqttClient(self.broker.host, self.broker.port, CLOUD_USERNAME, self._cloud_password,
+                                        self._local_key, self._message)
+        client.start()
+        self._client = client
+
+    def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.stop()
+            except Exception:
+                log.exception("the cloud's MQTT client did not stop cleanly")
+        self.broker.stop()
+
+    # ------------------------------------------------------------------------------- broker callbacks
+
+    def _connected(self, client_id: str, identity: BrokerIdentity | None) -> None:
+        if identity is not None and identity.kind == "device":
+            self._on_online(identity.id, True)
+
+    def _disconnected(self, client_id: str, identity: BrokerIdentity | None) -> None:
+        if identity is not None and identity.kind == "device":
+            self._on_online(identity.id, False)
+
+    def _local_key(self, dev_id: str) -> str | None:
+        with self._lock:
+            return self._local_keys.get(dev_id)
+
+    def _message(self, dev_id: str, message: MqttMessage) -> None:
+        if message.protocol == MqttProtocol.DP_REPORT:
+            dps = message.data.get("dps")
+            if isinstance(dps, dict):
+                self._on_report(dev_id, dict(dps))
+
+    # -------------------------------------------------------------------------------- DeviceLink
+
+    def licence_issued(self, uuid: str, auth_key: str) -> None:
+        self.authority.set_preactivation(uuid, auth_key)
+
+    def licence_revoked(self, uuid: str) -> None:
+        self.authority.remove_preactivation(uuid)
+
+    def device_activated(self, dev_id: str, sec_key: str, local_key: str) -> None:
+        with self._lock:
+            self._local_keys[dev_id] = local_key
+        self.authority.set_device(dev_id, sec_key)
+
+    def device_removed(self, dev_id: str) -> None:
+        """§6: "If the device was removed while offline, its next MQTT CONNACK is 'not authorized'"."""
+        self.authority.remove_device(dev_id)
+
+    def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
+             root: dict[str, Any] | None = None) -> bool:
+        client = self._client
+        if client is None:
+            return False
+        message = MqttMessage(protocol, int(self._now()), data, root or {})
+        with self._lock:
+            self._local_keys[dev_id] = local_key
+        try:
+            client.publish(dev_id, message)
+        except Exception:
+            log.exception("could not publish protocol %d to %s", protocol, dev_id)
+            return False
+        return True
+
+
+__all__ = ["CLOUD_USERNAME", "BrokerLink"]
