@@ -224,7 +224,7 @@ BAD_PAYLOADS: list[tuple[str, bytes, str]] = [
     ("not json", b"ssid=x", "not valid JSON"),
     ("array", b'["ssid"]', "must be a JSON object"),
     ("string", b'"x"', "must be a JSON object"),
-    ("invalid utf-8", b'{"ssid":"\xff"}', "UTF-8"),
+    ("invalid utf-8", b'{"ssid":"\xff"}', "(?i)utf-8"),
     ("no ssid", b'{"passwd":"hunter22","token":"t"}', "no ssid"),
     ("empty ssid", b'{"ssid":""}', "ssid must be 1 to 32"),
     ("ssid 33 bytes", b'{"ssid":"' + b"a" * 33 + b'"}', "ssid must be 1 to 32"),
@@ -240,7 +240,7 @@ BAD_PAYLOADS: list[tuple[str, bytes, str]] = [
     ("duplicate ssid", b'{"ssid":"a","ssid":"b"}', "duplicate key"),
     ("NaN", b'{"ssid":"a","x":NaN}', "NaN"),
     ("lone surrogate", b'{"ssid":"\\ud800"}', "UTF-8"),
-    ("deep nesting", b'{"ssid":"a","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ("deep nesting", b'{"ssid":"a","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "recursion"),
 ]
 
 

@@ -1,46 +1,23 @@
-"""Strict JSON text for the codecs that carry JSON (AP config §3, MQTT §5).
+"""JSON objects for the AP (§3) and MQTT (§5) codecs, on top of :mod:`strictjson`.
 
-The devices parse with small C parsers (cJSON); Python's ``json`` accepts things they do not and that
-the specification never produces: ``NaN``/``Infinity``, duplicate keys (which one wins differs between
-parsers, so a duplicated ``ssid`` is ambiguous), and nesting deep enough to exhaust the recursion limit.
-Every failure here surfaces as a :class:`RemoteProtocolError` naming the section the caller passes, so
-that decoders keep the fuzz invariant: any input parses or raises ProtocolError, nothing else.
+Parsing is :func:`strictjson.loads_json` (UTF-8 only, no NaN, no duplicate keys, bounded size and depth,
+nothing but RemoteProtocolError escaping) plus "the top level is an object". Encoding takes the
+separators and escaping the AP payload styles need, and reports an unencodable value as the caller's
+mistake (LocalProtocolError).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 from .errors import LocalProtocolError, RemoteProtocolError
-
-
-def _no_constants(name: str) -> NoReturn:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
-        obj[key] = value
-    return obj
+from .strictjson import loads_json
 
 
 def load_json_object(data: bytes, *, what: str, section: str) -> dict[str, Any]:
-    """Decode ``data`` as UTF-8 JSON whose top level is an object, or raise RemoteProtocolError."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RemoteProtocolError(f"{what} is not valid UTF-8: {exc.reason} at byte {exc.start}",
-                                  section=section) from None
-    try:
-        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constants)
-    except RecursionError:
-        raise RemoteProtocolError(f"{what} is JSON nested too deeply to parse", section=section) from None
-    except ValueError as exc:  # JSONDecodeError, duplicate keys, constants, over-long integers
-        raise RemoteProtocolError(f"{what} is not valid JSON: {exc}", section=section) from None
+    """Decode ``data`` as strict UTF-8 JSON (:func:`strictjson.loads_json`) whose top level is an object."""
+    value = loads_json(data, what=what, section=section)
     if not isinstance(value, dict):
         raise RemoteProtocolError(f"{what} must be a JSON object, got {type(value).__name__}", section=section)
     return value

@@ -20,42 +20,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._json import dump_json, load_json_object
-from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .errors import LocalProtocolError, RemoteProtocolError
+from .framing import MAX_FRAME_LEN, FrameBuffer, FrameError, FrameFault, check_prefix
 
 LEGACY = "§3.1"
 LPV35 = "§3.2"
-
-#: A framing sanity limit of this harness, not of the specification: a declared frame length above it
-#: is refused, so a stream buffer never waits for gigabytes behind a corrupted length field. 65,535 is
-#: above any UDP datagram (§3.1) and far above anything the TLS config channel (§3.2) carries.
-MAX_FRAME_LEN = 0xFFFF
-
 U32_MAX = 0xFFFF_FFFF
-
-
-class FrameFault(enum.StrEnum):
-    """Which framing check a frame failed (the machine-readable ``FrameError.reason``)."""
-
-    PREFIX = "prefix"
-    SUFFIX = "suffix"
-    LENGTH = "length"
-    CRC = "crc"
-    TAG = "tag"
-    RESERVED = "reserved"
-
-
-class FrameError(RemoteProtocolError):
-    """A frame broke its framing; ``reason`` says which check failed."""
-
-    def __init__(self, message: str, *, reason: FrameFault, section: str) -> None:
-        super().__init__(message, section=section)
-        self.reason = reason
 
 
 def _u32(value: int, what: str) -> int:
@@ -78,79 +54,6 @@ def _utf8_len(text: str, what: str) -> int:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise LocalProtocolError(f"{what} is not encodable as UTF-8 (lone surrogate)") from None
-
-
-def _check_prefix(data: bytes, prefix: bytes, section: str) -> None:
-    if data.startswith(prefix):
-        return
-    if prefix.startswith(data):
-        raise FrameError(f"frame of {len(data)} bytes is cut off inside its prefix {prefix.hex()}",
-                         reason=FrameFault.LENGTH, section=section)
-    raise FrameError(f"frame does not start with {prefix.hex().upper()} (got {data[:4].hex()})",
-                     reason=FrameFault.PREFIX, section=section)
-
-
-# --------------------------------------------------------------------------------------------------
-# Streaming: one buffer shape for both framings
-
-
-F = TypeVar("F")
-
-
-class _FrameBuffer(Generic[F]):
-    """Reassemble frames from a byte stream, resynchronising on the prefix after garbage.
-
-    After each ``receive_data`` call ``next_frame()`` until it returns None. A candidate frame that fails
-    its checks raises FrameError once and only its prefix is dropped, so a corrupted length cannot swallow
-    the next good frame. The frames and errors produced depend only on the bytes, never on how they were
-    chunked.
-    """
-
-    _prefix: bytes
-    _header_len: int
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.discarded = 0
-        """Bytes dropped while hunting for a prefix (garbage between frames)."""
-
-    def receive_data(self, data: bytes) -> None:
-        self._buffer += data
-
-    def _frame_len(self, header: bytes) -> int:
-        raise NotImplementedError
-
-    def _decode(self, frame: bytes) -> F:
-        raise NotImplementedError
-
-    def _drop(self, count: int) -> None:
-        del self._buffer[:count]
-        self.discarded += count
-
-    def next_frame(self) -> F | None:
-        start = self._buffer.find(self._prefix)
-        if start < 0:
-            # Keep a tail that may be the start of a prefix still arriving.
-            self._drop(max(0, len(self._buffer) - (len(self._prefix) - 1)))
-            return None
-        self._drop(start)
-        if len(self._buffer) < self._header_len:
-            return None
-        try:
-            total = self._frame_len(bytes(self._buffer[: self._header_len]))
-            if len(self._buffer) < total:
-                return None
-            frame = self._decode(bytes(self._buffer[:total]))
-        except ProtocolError:
-            self._drop(len(self._prefix))
-            raise
-        del self._buffer[:total]
-        return frame
-
-    @property
-    def pending(self) -> int:
-        """Bytes received and not yet returned as a frame or dropped."""
-        return len(self._buffer)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,7 +107,7 @@ def decode_ap_frame(data: bytes, *, check_crc: bool = True) -> ApFrame:
 
     ``check_crc=False`` models the firmware CC disassembled, which "does not check seq or the CRC" (§3.1).
     """
-    _check_prefix(data, AP_PREFIX, LEGACY)
+    check_prefix(data, AP_PREFIX, LEGACY)
     if len(data) < _AP_OVERHEAD:
         raise FrameError(f"frame of {len(data)} bytes is shorter than the {_AP_OVERHEAD}-byte minimum",
                          reason=FrameFault.LENGTH, section=LEGACY)
@@ -223,7 +126,7 @@ def decode_ap_frame(data: bytes, *, check_crc: bool = True) -> ApFrame:
     return ApFrame(seq=seq, cmd=cmd, payload=bytes(data[_AP_HEADER.size : -8]))
 
 
-class ApFrameBuffer(_FrameBuffer[ApFrame]):
+class ApFrameBuffer(FrameBuffer[ApFrame]):
     """Legacy 55AA frames from a byte stream (one datagram per frame on the air, §3.1)."""
 
     _prefix = AP_PREFIX
@@ -448,7 +351,7 @@ def _lpv35_frame_len(header: bytes) -> int:
 def decode_lpv35_frame(data: bytes, *, key: bytes) -> Lpv35Frame:
     """Open one whole §3.2 frame, saying which check failed; a wrong key or any altered byte fails the tag."""
     aesgcm = _aes128(key)
-    _check_prefix(data, LPV35_PREFIX, LPV35)
+    check_prefix(data, LPV35_PREFIX, LPV35)
     if len(data) < _LPV35_OVERHEAD:
         raise FrameError(f"frame of {len(data)} bytes is shorter than the {_LPV35_OVERHEAD}-byte minimum",
                          reason=FrameFault.LENGTH, section=LPV35)
@@ -473,7 +376,7 @@ def decode_lpv35_frame(data: bytes, *, key: bytes) -> Lpv35Frame:
     return Lpv35Frame(seq=seq, type=frame_type, data=plain, nonce=nonce)
 
 
-class Lpv35FrameBuffer(_FrameBuffer[Lpv35Frame]):
+class Lpv35FrameBuffer(FrameBuffer[Lpv35Frame]):
     """LPV3.5 frames from the TLS plaintext stream of the config channel (§3.2)."""
 
     _prefix = LPV35_PREFIX
