@@ -1,0 +1,242 @@
+"""The emulated cloud's ATOP endpoint over real HTTP: activation, every refusal, binding rules, reset, url_config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from _cloud_helpers import (
+    World,
+    activate,
+    build_activation,
+    build_reset,
+    make_world,
+    post,
+    post_atop,
+)
+
+from harness.clock import VirtualClock
+from harness.emulator.cloud import EmulatedCloud
+from harness.protocol.atop import UrlConfigRequest, UrlConfigResponse, decode_response
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[EmulatedCloud]:
+    with EmulatedCloud(clock=VirtualClock(), broker="none") as c:
+        yield c
+
+
+@pytest.fixture
+def world(cloud: EmulatedCloud) -> World:
+    return make_world(cloud)
+
+
+def test_activation_v44_et1_answers_the_device_keys_and_binds_to_the_tokens_home(world: World) -> None:
+    lic = world.licence()
+    answer = activate(world.cloud, lic, world.token(), et=1)
+    assert answer.success and answer.encrypted
+    result = answer.result
+    assert result is not None
+    assert len(result["devId"]) == 20 and len(result["secKey"]) == 16 and len(result["localKey"]) == 16
+    assert isinstance(result["schema"], str) and json.loads(result["schema"])[0]["id"] == 1
+    assert result["resetFactory"] is False and result["timeZone"] == result["stdTimeZone"] == "+01:00"
+    assert [d["devId"] for d in world.cloud.app.list_devices(world.owner, world.home)] == [result["devId"]]
+
+
+def test_activation_opensdk_et3(world: World) -> None:
+    lic = world.licence()
+    answer = activate(world.cloud, lic, world.token(), et=3)
+    assert answer.success and answer.result is not None
+    assert world.cloud.app.device(world.owner, answer.result["devId"])["home"] == world.home
+
+
+def test_same_licence_reactivating_keeps_its_dev_id(world: World) -> None:
+    lic = world.licence()
+    first = activate(world.cloud, lic, world.token())
+    second = activate(world.cloud, lic, world.token())
+    assert first.result and second.result and first.result["devId"] == second.result["devId"]
+    assert first.result["secKey"] != second.result["secKey"]
+
+
+def test_unknown_uuid_is_refused_in_plaintext(world: World) -> None:
+    lic = world.licence()
+    query, body = build_activation("pcunknownunknownunk0", lic.auth_key, lic.pid, world.token())
+    answer = decode_response(post_atop(world.cloud, query, body), lic.auth_key, 1)
+    assert not answer.success and not answer.encrypted and answer.error_code == "LICENSE_NOT_EXISTS"
+
+
+def test_bad_sign_is_refused(world: World) -> None:
+    lic = world.licence()
+    query, body = build_activation(lic.uuid, lic.auth_key, lic.pid, world.token())
+    query = query[:-32] + ("0" * 32 if not query.endswith("0" * 32) else "1" * 32)
+    answer = decode_response(post_atop(world.cloud, query, body), lic.auth_key, 1)
+    assert answer.error_code == "SIGN_INVALID"
+
+
+def test_wrong_key_body_does_not_decrypt(world: World) -> None:
+    lic = world.licence()
+    other = world.licence()
+    good_query, _ = build_activation(lic.uuid, lic.auth_key, lic.pid, world.token())
+    _, foreign_body = build_activation(lic.uuid, other.auth_key, lic.pid, world.token())
+    answer = decode_response(post_atop(world.cloud, good_query, foreign_body), lic.auth_key, 1)
+    assert answer.error_code in {"DECRYPT_FAILED", "ILLEGAL_PARAM"}
+
+
+def test_revoked_licence_is_refused(world: World) -> None:
+    lic = world.licence()
+    world.cloud.app.revoke_license(lic.uuid)
+    assert activate(world.cloud, lic, world.token()).error_code == "LICENSE_REVOKED"
+
+
+def test_product_mismatch_is_refused(world: World) -> None:
+    lic = world.licence()
+    answer = activate(world.cloud, lic, world.token(), pid="zzzzzzzzzzzzzzzz")
+    assert answer.error_code == "FIRMWARE_NOT_MATCH" and answer.encrypted
+
+
+def test_licence_in_use_by_another_hid(world: World) -> None:
+    lic = world.licence()
+    assert activate(world.cloud, lic, world.token(), hid="aaaaaaaaaaaa").success
+    token = world.token()
+    assert activate(world.cloud, lic, token, hid="bbbbbbbbbbbb").error_code == "LICENSE_IN_USE"
+    assert activate(world.cloud, lic, token, hid="aaaaaaaaaaaa").success
+
+
+def test_token_valid_just_before_600_s_and_expired_after(world: World) -> None:
+    clock = world.cloud.clock
+    assert isinstance(clock, VirtualClock)
+    early, late = world.token(), world.token()
+    clock.advance(599.0)
+    assert activate(world.cloud, world.licence(), early).success
+    clock.advance(1.5)
+    answer = activate(world.cloud, world.licence(), late)
+    assert answer.error_code == "EXPIRE" and "expired" in (answer.error_msg or "")
+
+
+def test_consumed_token_is_refused(world: World) -> None:
+    token = world.token()
+    assert activate(world.cloud, world.licence(), token).success
+    answer = activate(world.cloud, world.licence(), token)
+    assert answer.error_code == "EXPIRE" and "used" in (answer.error_msg or "")
+
+
+def test_unknown_token_is_refused(world: World) -> None:
+    answer = activate(world.cloud, world.licence(), "ZZZZZZZZ")
+    assert answer.error_code == "EXPIRE" and "unknown" in (answer.error_msg or "")
+
+
+def test_wrong_region_token_is_refused(world: World) -> None:
+    foreign = world.cloud.state.create_token(world.home, world.owner, region="AY")
+    answer = activate(world.cloud, world.licence(), foreign.token)
+    assert answer.error_code == "EXPIRE" and "region" in (answer.error_msg or "")
+
+
+def test_strong_rebind_by_another_account_is_refused_until_removed(world: World) -> None:
+    app = world.cloud.app
+    lic = world.licence()
+    first = activate(world.cloud, lic, world.token())
+    assert first.result is not None
+    dev_id = first.result["devId"]
+    thief = app.create_account("other")
+    thief_home = app.create_home(thief, "elsewhere")
+    assert activate(world.cloud, lic, world.token(thief, thief_home)).error_code == "DEVICE_ALREADY_BIND"
+    second_home = app.create_home(world.owner, "second home")
+    moved = activate(world.cloud, lic, world.token(world.owner, second_home))
+    assert moved.success, "the same account may move its strong-bound device between its homes"
+    app.remove_device(world.owner, dev_id)
+    again = activate(world.cloud, lic, world.token(thief, thief_home))
+    assert again.success and again.result and again.result["devId"] == dev_id
+
+
+def test_guest_cannot_pair_a_strong_device(world: World) -> None:
+    app = world.cloud.app
+    guest = app.create_account("guest")
+    app.set_member(world.owner, world.home, guest, "member")
+    answer = activate(world.cloud, world.licence(), world.token(guest, world.home))
+    assert answer.error_code == "GUEST_NOT_SUPPORT_STRONG_BIND"
+
+
+def _rebind(cloud: EmulatedCloud, mode: str) -> tuple[World, str, dict[str, object]]:
+    world = make_world(cloud, category="cz", mode=mode)
+    app = cloud.app
+    admin = app.create_account("admin")
+    app.set_member(world.owner, world.home, admin, "admin")
+    lic = world.licence()
+    assert activate(cloud, lic, world.token()).success
+    other = app.create_account("new owner")
+    other_home = app.create_home(other, "new home")
+    answer = activate(cloud, lic, world.token(other, other_home))
+    assert answer.success and answer.result is not None
+    return world, admin, answer.result
+
+
+def test_medium_rebind_notifies_previous_home_admins_and_resets(cloud: EmulatedCloud) -> None:
+    world, admin, result = _rebind(cloud, "medium")
+    assert result["resetFactory"] is True
+    for account in (world.owner, admin):
+        notes = cloud.app.notifications(account)
+        assert [n["devId"] for n in notes] == [result["devId"]] and notes[0]["home"] == world.home
+
+
+def test_weak_rebind_resets_without_notifying(cloud: EmulatedCloud) -> None:
+    world, admin, result = _rebind(cloud, "weak")
+    assert result["resetFactory"] is True
+    assert cloud.app.notifications(world.owner) == [] and cloud.app.notifications(admin) == []
+
+
+def test_remove_and_wipe_then_repair_answers_reset_factory(world: World) -> None:
+    lic = world.licence()
+    first = activate(world.cloud, lic, world.token())
+    assert first.result is not None
+    dev_id = first.result["devId"]
+    world.cloud.app.remove_device(world.owner, dev_id, wipe=True)
+    assert world.cloud.app.list_devices(world.owner, world.home) == []
+    again = activate(world.cloud, lic, world.token())
+    assert again.result is not None and again.result["devId"] == dev_id and again.result["resetFactory"] is True
+    plain_removal = activate(world.cloud, lic, world.token())
+    assert plain_removal.result is not None and plain_removal.result["resetFactory"] is False
+
+
+def test_device_initiated_reset_unbinds(world: World) -> None:
+    lic = world.licence()
+    result = activate(world.cloud, lic, world.token()).result
+    assert result is not None
+    query, body = build_reset(result["devId"], result["secKey"])
+    answer = decode_response(post_atop(world.cloud, query, body), result["secKey"], 1)
+    assert answer.success and answer.encrypted
+    assert world.cloud.app.list_devices(world.owner, world.home) == []
+    history = world.cloud.state.devices[result["devId"]].history
+    assert [h.event for h in history] == ["activated", "device-reset"]
+    again = decode_response(post_atop(world.cloud, query, body), result["secKey"], 1)
+    assert again.error_code == "GATEWAY_NOT_EXISTS"
+
+
+def test_reset_with_a_bad_sign_is_refused(world: World) -> None:
+    result = activate(world.cloud, world.licence(), world.token()).result
+    assert result is not None
+    query, body = build_reset(result["devId"], "x" * 16)
+    answer = decode_response(post_atop(world.cloud, query, body), result["secKey"], 1)
+    assert answer.error_code == "SIGN_INVALID"
+    assert world.cloud.app.device(world.owner, result["devId"])["home"] == world.home
+
+
+@pytest.mark.parametrize("path", ["/v2/url_config", "/v1/url_config", "/device/url_config"])
+def test_url_config_points_at_this_cloud(cloud: EmulatedCloud, path: str) -> None:
+    status, raw = post(cloud.http_url + path, UrlConfigRequest(region="EU").to_json().encode())
+    assert status == 200
+    answer = UrlConfigResponse.from_json(raw)
+    assert answer.addr("httpsSelfUrl") == cloud.atop_url == answer.addr("httpUrl")
+    assert answer.addr("mqttsSelfUrl") == answer.addr("mqttUrl") == f"{cloud.mqtt_host}:{cloud.mqtt_port}"
+
+
+def test_attempts_are_recorded_per_token(world: World) -> None:
+    token = world.token()
+    lic = world.licence()
+    assert activate(world.cloud, lic, token, pid="zzzzzzzzzzzzzzzz").error_code == "FIRMWARE_NOT_MATCH"
+    assert activate(world.cloud, lic, token).success
+    assert activate(world.cloud, world.licence(), token).error_code == "EXPIRE"
+    attempts = world.cloud.app.token_attempts(world.owner, token)
+    assert [(a["outcome"], a["errorCode"]) for a in attempts] == [
+        ("refused", "FIRMWARE_NOT_MATCH"), ("activated", None), ("refused", "EXPIRE")]
+    assert attempts[1]["home"] == world.home and attempts[1]["devId"]
