@@ -146,6 +146,12 @@ class Outcome:
     message: str
     dev_id: str | None
     rule: str
+    cloud_error: str | None = None  # the cloud errorCode behind a refusal, when one decided it
+
+    @property
+    def error_code(self) -> ActivatorErrorCode | None:
+        """The §7 code of a failure (the same as ``error``), None on success or while pending."""
+        return self.error
 
     @property
     def success(self) -> bool:
@@ -216,6 +222,7 @@ def outcome_for(attempts: Sequence[AttemptSummary], *, device_online: bool, boun
 
     ``device_online``: the device is connected to MQTT; ``bound_home_matches``: it is bound to the token's
     home; ``timed_out``: the activator's deadline has passed (then the answer is never PENDING).
+    Attempts are ordered by ``at``; ties keep the order of ``attempts`` (the cloud's recording order).
     """
     ordered = sorted(attempts, key=lambda a: a.at)
     activations = [a for a in ordered if a.outcome == "activated"]
@@ -234,7 +241,7 @@ def outcome_for(attempts: Sequence[AttemptSummary], *, device_online: bool, boun
     # §7: 4000 is "CommonDeviceActive (generic, with a message from the backend)".
     detail = latest.error_msg or latest.error_code
     message = detail if code is _E.COMMON_DEVICE_ACTIVE else f"{rule.message}: {latest.error_code}: {detail}"
-    return Outcome(_F, code, message, latest.dev_id, rule.name)
+    return Outcome(_F, code, message, latest.dev_id, rule.name, cloud_error=latest.error_code)
 
 
 __all__ = [
