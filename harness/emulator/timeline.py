@@ -1,0 +1,85 @@
+"""A device's event timeline: (clock time, event name, details), with secrets redacted on the way in.
+
+DESIGN.md "Evidence": every test keeps a timeline on the run's clock, and secrets (Wi-Fi password, AuthKey,
+secKey, localKey, MQTT passwords) are redacted everywhere evidence is written. The timeline redacts when an
+event is recorded, so an unredacted secret never sits in it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.clock import Clock
+
+# Detail keys whose values are secrets, in every spelling the codecs and the wire use.
+SECRET_KEYS = frozenset({
+    "password", "passwd", "pwd", "p", "wifi_password", "auth_key", "authKey", "authkey", "auzkey",
+    "sec_key", "secKey", "local_key", "localKey", "mqtt_password", "pskKey", "psk_key",
+})
+
+
+def redact_value(value: Any) -> str:
+    """A secret's stand-in: its length only (an empty secret stays visibly empty)."""
+    size = len(value) if isinstance(value, str | bytes) else 0
+    return f"<redacted {size}>"
+
+
+def redact(details: Mapping[str, Any]) -> dict[str, Any]:
+    """``details`` with every secret replaced, nested mappings included; bytes shown as text where possible."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in SECRET_KEYS:
+            out[key] = redact_value(value)
+        elif isinstance(value, Mapping):
+            out[key] = redact(value)
+        elif isinstance(value, bytes):
+            out[key] = value.decode("utf-8", "backslashreplace")
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One thing a device did, on the world's clock."""
+
+    t: float
+    name: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "event": self.name, "details": dict(self.details)}
+
+
+class Timeline:
+    """An append-only, bounded, thread-safe list of :class:`TimelineEvent`."""
+
+    def __init__(self, clock: Clock, limit: int = 10_000) -> None:
+        self._clock = clock
+        self._events: deque[TimelineEvent] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def record(self, name: str, **details: Any) -> TimelineEvent:
+        event = TimelineEvent(self._clock.time(), name, redact(details))
+        with self._lock:
+            self._events.append(event)
+        return event
+
+    def events(self, name: str | None = None) -> list[TimelineEvent]:
+        with self._lock:
+            events = list(self._events)
+        return events if name is None else [e for e in events if e.name == name]
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events()]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+
+__all__ = ["SECRET_KEYS", "Timeline", "TimelineEvent", "redact", "redact_value"]
