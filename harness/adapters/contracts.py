@@ -1,0 +1,211 @@
+"""The contracts between the suites (and the activator) and whatever plays the cloud, the device and the air.
+
+Each contract is small and capability-based, as labgrid's protocols are: a suite asks for a contract,
+never for a class, so the same suite runs against the emulated world, a real cloud, or a real camera.
+Whatever an implementation cannot do (time travel on a real cloud, issuing licences on someone else's
+platform) it leaves out of ``capabilities``; the tests that need it report N/A with the reason instead
+of failing.
+
+Errors: an adapter that cannot do its job (the lab is broken, a hook timed out, the cloud is
+unreachable) raises :class:`AdapterError`; that is a harness or lab problem (ERROR), never reported
+as the device's fault.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+from harness.clock import Clock
+from harness.model import AttemptSummary, BindingMode, Role
+
+
+class AdapterError(Exception):
+    """The adapter, the lab or the harness failed: an ERROR verdict, never the device's FAIL."""
+
+
+class CapabilityMissing(AdapterError):
+    """The adapter does not offer a capability the caller needs (the test is N/A)."""
+
+    def __init__(self, adapter: str, capability: str) -> None:
+        self.adapter = adapter
+        self.capability = capability
+        super().__init__(f"the {adapter} adapter does not offer the capability '{capability}'")
+
+
+class CloudCapability(enum.StrEnum):
+    """Lab controls a cloud adapter may offer beyond the app API."""
+
+    ISSUE_LICENSES = "issue-licenses"
+    REVOKE_LICENSES = "revoke-licenses"
+    CREATE_PRODUCTS = "create-products"
+    TIME_TRAVEL = "time-travel"
+    INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
+
+
+class DeviceCapability(enum.StrEnum):
+    """Things a device adapter can make its device do."""
+
+    RESET = "reset"
+    FACTORY_RESET = "factory-reset"
+    POWER_CYCLE = "power-cycle"
+    SCAN_QR = "scan-qr"
+    AP_MODE = "ap-mode"
+    EZ_MODE = "ez-mode"
+    EVENTS = "events"
+    LIVENESS = "liveness"
+
+
+@dataclass(frozen=True)
+class Licence:
+    """A device licence: UUID and AuthKey (§8). ``auth_key`` is a secret: its repr is redacted."""
+
+    uuid: str
+    auth_key: str = field(repr=False)
+    pid: str = ""
+
+
+@dataclass(frozen=True)
+class Product:
+    pid: str
+    name: str
+    category: str
+    binding_mode: BindingMode
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What the cloud knows of a device, as the app API shows it."""
+
+    dev_id: str
+    uuid: str
+    pid: str
+    name: str
+    home: str | None
+    online: bool
+    dps: Mapping[str, Any] = field(default_factory=dict)
+    activations: int = 0
+
+
+@dataclass(frozen=True)
+class Notification:
+    account: str
+    kind: str
+    text: str
+    dev_id: str | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    """One entry of a device's timeline, on the world's clock. Never holds a secret in clear."""
+
+    at: float
+    name: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApAddress:
+    """Where a device in AP mode listens: legacy 55AA over UDP, LPV3.5 6699 over TCP (§3)."""
+
+    host: str
+    udp_port: int | None
+    tcp_port: int | None
+
+
+@runtime_checkable
+class CloudAdapter(Protocol):
+    """The cloud as the app and the lab see it."""
+
+    name: str
+    capabilities: frozenset[str]
+    clock: Clock
+    region: str
+
+    # The app API.
+    def create_account(self, name: str) -> str: ...
+    def create_home(self, account: str, name: str) -> str: ...
+    def add_member(self, home: str, account: str, role: Role) -> None: ...
+    def get_token(self, home: str, account: str) -> str: ...
+    def token_attempts(self, token: str) -> Sequence[AttemptSummary]: ...
+    def list_devices(self, home: str) -> Sequence[DeviceRecord]: ...
+    def device(self, dev_id: str) -> DeviceRecord | None: ...
+    def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None: ...
+    def notifications(self, account: str) -> Sequence[Notification]: ...
+    def send_dps(self, dev_id: str, dps: Mapping[str, Any], *, account: str) -> None: ...
+
+    # Lab controls, each behind a capability (CapabilityMissing when absent).
+    def create_product(self, name: str, category: str, binding_mode: BindingMode) -> Product: ...
+    def issue_license(self, pid: str) -> Licence: ...
+    def revoke_license(self, uuid: str) -> None: ...
+    def device_by_uuid(self, uuid: str) -> DeviceRecord | None: ...
+    def advance_time(self, seconds: float) -> None: ...
+
+    def info(self) -> Mapping[str, Any]: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class DeviceAdapter(Protocol):
+    """The device under test, emulated or real."""
+
+    name: str
+    capabilities: frozenset[str]
+    licence: Licence
+    pid: str
+
+    def factory_reset(self) -> None: ...
+    def reset(self) -> None: ...
+    def power_cycle(self) -> None: ...
+    def wait_pairing_mode(self, timeout: float) -> None: ...
+    def present_qr(self, image: Image.Image) -> None: ...
+    def ap_address(self) -> ApAddress | None: ...
+    def events(self) -> Sequence[DeviceEvent]: ...
+    def is_alive(self) -> bool: ...
+    def info(self) -> Mapping[str, Any]: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class NetworkAdapter(Protocol):
+    """The Wi-Fi air: access points, EZ datagrams, AP frames."""
+
+    name: str
+
+    def add_access_point(self, ssid: bytes, password: bytes) -> None: ...
+    def remove_access_point(self, ssid: bytes) -> None: ...
+    def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
+                channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None: ...
+    def send_ap_legacy(self, address: ApAddress, frame: bytes) -> None: ...
+    def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]: ...
+    def info(self) -> Mapping[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
+    """Raise :class:`CapabilityMissing` unless ``adapter`` offers ``capability``."""
+    if capability not in adapter.capabilities:
+        raise CapabilityMissing(adapter.name, capability)
+
+
+__all__ = [
+    "AdapterError",
+    "ApAddress",
+    "CapabilityMissing",
+    "CloudAdapter",
+    "CloudCapability",
+    "DeviceAdapter",
+    "DeviceCapability",
+    "DeviceEvent",
+    "DeviceRecord",
+    "Licence",
+    "NetworkAdapter",
+    "Notification",
+    "Product",
+    "require",
+]
