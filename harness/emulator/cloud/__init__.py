@@ -64,7 +64,7 @@ class EmulatedCloud:
 
             self._broker_link = BrokerLink(
                 broker_kind=broker, host=host, port=mqtt_port,
-                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults, now=self.clock.time,
+                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults, clock=self.clock,
                 on_online=self._set_online, on_report=self._record_report,
             )
             self._link = self._broker_link

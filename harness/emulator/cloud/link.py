@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from harness.clock import Clock
 from harness.emulator.broker import BrokerIdentity, CredentialAuthority, make_broker
 from harness.protocol.mqtt import MqttMessage, MqttProtocol
 
@@ -33,10 +34,10 @@ class BrokerLink:
     """Broker + credentials + the cloud's privileged client, for one cloud."""
 
     def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0, enforce_acl: bool = True,
-                 now: Callable[[], float], on_online: Callable[[str, bool], None],
+                 clock: Clock, on_online: Callable[[str, bool], None],
                  on_report: Callable[[str, dict[str, Any]], None]) -> None:
         self.authority = CredentialAuthority(enforce_acl=enforce_acl)
-        self._now = now
+        self._clock = clock
         self._on_online = on_online
         self._on_report = on_report
         self._local_keys: dict[str, str] = {}
@@ -63,7 +64,7 @@ class BrokerLink:
             log.warning("harness.emulator.cloud_mqtt is missing: the cloud will not send MQTT commands")
             return
         client = module.CloudMqttClient(self.broker.host, self.broker.port, CLOUD_USERNAME, self._cloud_password,
-                                        self._local_key, self._message)
+                                        key_lookup=self._local_key, on_message=self._message, clock=self._clock)
         client.start()
         self._client = client
 
@@ -118,11 +119,11 @@ class BrokerLink:
         client = self._client
         if client is None:
             return False
-        message = MqttMessage(protocol, int(self._now()), data, root or {})
+        message = MqttMessage(protocol, int(self._clock.time()), data, root or {})
         with self._lock:
             self._local_keys[dev_id] = local_key
         try:
-            client.publish(dev_id, message)
+            client.publish(dev_id, message, pv=client.pv_for(dev_id))
         except Exception:
             log.exception("could not publish protocol %d to %s", protocol, dev_id)
             return False
