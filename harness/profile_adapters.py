@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from harness._profile_support import FieldProblems, SecretRef, Section, no_duplicates
 
@@ -34,6 +34,17 @@ def _with_secret_refs(args: dict[str, Any]) -> dict[str, Any]:
     return {k: convert(v) for k, v in args.items()}
 
 
+def _references(value: Any) -> Any:
+    """The arguments as written: every SecretRef back to its ``env:NAME`` (for dumps and the profile hash)."""
+    if isinstance(value, SecretRef):
+        return value.reference
+    if isinstance(value, dict):
+        return {k: _references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_references(v) for v in value]
+    return value
+
+
 def _resolved(value: Any, environ: Mapping[str, str] | None) -> Any:
     if isinstance(value, SecretRef):
         return value.resolve(environ).get_secret_value()
@@ -52,6 +63,10 @@ class AdapterSpec(Section):
 
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("args")
+    def _dump_args(self, args: dict[str, Any]) -> Any:
+        return _references(args)
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +121,10 @@ class PoolMember(Section):
 
     id: str = Field(min_length=1)
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("args")
+    def _dump_args(self, args: dict[str, Any]) -> Any:
+        return _references(args)
 
     @model_validator(mode="before")
     @classmethod

@@ -393,8 +393,11 @@ def _looks_like_path(text: str) -> bool:
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     """Load a profile by bundled name (``camera-strong``) or by path (``my-camera.toml``)."""
+    path = Path(name_or_path)
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
-        return read_profile_file(Path(name_or_path))
+        if path.exists() or path.parent != Path(".") or path.suffix != ".toml":
+            return read_profile_file(path)
+        name_or_path = path.stem  # "camera-strong.toml" typed where no such file is: try the name
     name = str(name_or_path)
     for directory in profile_search_path():
         candidate = directory / f"{name}.toml"
