@@ -1,0 +1,178 @@
+"""``paircert cloud serve``: a long-running lab cloud for real devices.
+
+It prints its URLs (ATOP, url_config, app API, MQTT) and the licences it issued, then serves until SIGINT or
+SIGTERM. With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
+notifications, attempts) survives a restart.
+
+AuthKeys are secrets. They are printed only to an interactive terminal (or with ``--print-secrets``), never
+to a log; ``--licences-out FILE`` writes them as JSON with 0600 permissions for scripts.
+
+``--products FILE.toml`` declares products::
+
+    [[product]]
+    pid = "abcdefghijklmnop"    # optional: 16 characters; generated when absent
+    name = "Lab camera"
+    category = "sp"             # "sp"/"camera"/"ipc" are cameras: always strong-bound
+    binding_mode = "strong"     # strong | medium | weak (optional; strong by default)
+    [[product.dp]]
+    id = 1
+    code = "switch"
+    type = "bool"
+    mode = "rw"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import tomllib
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from .faults import CloudFault
+from .records import DpSchema, License, Product
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRODUCT = {"name": "paircert lab camera", "category": "sp", "binding_mode": "strong"}
+
+
+def load_products(path: Path) -> list[dict[str, Any]]:
+    """The ``[[product]]`` tables of a products file, checked enough to give a clear error."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--products") from None
+    products = data.get("product")
+    if not isinstance(products, list) or not products or not all(isinstance(p, dict) for p in products):
+        raise click.BadParameter(f"{path}: expected one or more [[product]] tables", param_hint="--products")
+    for index, product in enumerate(products):
+        for key in ("name", "category"):
+            if not isinstance(product.get(key), str):
+                raise click.BadParameter(f"{path}: product[{index}].{key} must be a string", param_hint="--products")
+    return products
+
+
+def _ensure_products(cloud: Any, declared: list[dict[str, Any]]) -> list[Product]:
+    """Create the declared products that the (possibly restored) state does not have yet."""
+    state = cloud.state
+    out: list[Product] = []
+    for spec in declared:
+        pid = spec.get("pid")
+        existing = state.products.get(pid) if pid else next(
+            (p for p in state.products.values() if p.name == spec["name"]), None)
+        if existing is not None:
+            out.append(existing)
+            continue
+        schema = [DpSchema.from_dict(dp) for dp in spec.get("dp", [])] or None
+        out.append(state.create_product(name=spec["name"], category=spec["category"],
+                                        binding_mode=spec.get("binding_mode"), pid=pid, schema=schema))
+    return out
+
+
+def _write_licences(path: Path, licences: list[License]) -> None:
+    rows = [{"uuid": lic.uuid, "authKey": lic.auth_key, "pid": lic.pid} for lic in licences]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    os.chmod(path, 0o600)
+
+
+@click.group(name="cloud")
+def cli_command() -> None:
+    """The emulated cloud."""
+
+
+@cli_command.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (HTTP and MQTT).")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTP port (0: free).")
+@click.option("--mqtt-port", default=0, show_default=True, type=click.IntRange(0, 65535), help="MQTT port (0: free).")
+@click.option("--advertise-host", default=None, help="Host name devices should use (url_config answers).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SQLite file: everything survives a restart.")
+@click.option("--products", "products_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="TOML file of [[product]] tables.")
+@click.option("--region", default="EU", show_default=True, help="This cloud's region (token prefix).")
+@click.option("--token-ttl", default=600.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Pairing token lifetime in seconds.")
+@click.option("--broker", type=click.Choice(["amqtt", "mosquitto", "none"]), default="amqtt", show_default=True)
+@click.option("--licences", "licence_count", default=0, show_default=True, type=click.IntRange(0, 10_000),
+              help="Issue N new licences per product at start.")
+@click.option("--licences-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every unrevoked licence (with its AuthKey) as JSON, mode 0600.")
+@click.option("--print-secrets/--no-print-secrets", default=None,
+              help="Print AuthKeys on stdout (default: only when stdout is a terminal).")
+@click.option("--fault", "faults", multiple=True, type=click.Choice([f.value for f in CloudFault]),
+              help="Run a faulted cloud (repeatable).")
+def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, state_path: Path | None,
+          products_path: Path | None, region: str, token_ttl: float, broker: str, licence_count: int,
+          licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...]) -> None:
+    """Serve a lab cloud for real devices until SIGINT or SIGTERM."""
+    from . import EmulatedCloud
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    declared = load_products(products_path) if products_path else None
+    try:
+        cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
+                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cloud.start()
+    try:
+        if declared is not None or not cloud.state.products:
+            products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
+        else:
+            products = list(cloud.state.products.values())
+        for product in products:
+            for _ in range(licence_count):
+                cloud.state.issue_license(product.pid)
+        with cloud.state.lock:
+            licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
+        show = sys.stdout.isatty() if print_secrets is None else print_secrets
+        _announce(cloud, products, licences, show_secrets=show, licences_out=licences_out)
+        if licences_out is not None:
+            _write_licences(licences_out, licences)
+        click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)
+        sys.stdout.flush()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        click.echo("stopping", err=True)
+        cloud.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _announce(cloud: Any, products: list[Product], licences: list[License], *, show_secrets: bool,
+              licences_out: Path | None) -> None:
+    click.echo(f"paircert cloud (region {cloud.region}, faults: {', '.join(sorted(cloud.faults)) or 'none'})")
+    click.echo(f"  ATOP        {cloud.atop_url}")
+    click.echo(f"  url_config  {cloud.http_url}/v2/url_config")
+    click.echo(f"  app API     {cloud.app_url}")
+    click.echo(f"  MQTT        {cloud.mqtt_host}:{cloud.mqtt_port}")
+    for product in products:
+        click.echo(f"  product     {product.pid}  {product.binding_mode.value:<6}  {product.category}  {product.name}")
+    for lic in licences:
+        key = lic.auth_key if show_secrets else "<hidden>"
+        used = f"  device {lic.dev_id}" if lic.dev_id else ""
+        click.echo(f"  licence     {lic.uuid}  {key}  {lic.pid}{used}")
+    if licences and not show_secrets:
+        where = f"written to {licences_out} (0600)" if licences_out else "use --licences-out FILE or --print-secrets"
+        click.echo(f"  AuthKeys are not shown on a non-terminal stdout: {where}")
+
+
+__all__ = ["cli_command", "load_products"]
