@@ -223,7 +223,8 @@ _FAMILY_VALUES: dict[str, tuple[str, ...]] = {
     "activation_api": ("tuya.device.active", "thing.device.opensdk.active"),
 }
 
-#: Every capability string :meth:`Profile.claims` understands (plus the aliases ``qr``, ``ez``, ``ap``).
+#: Every capability string :meth:`Profile.claims` understands (plus the aliases ``qr``, ``ez``, ``ap``, and
+#: hyphens for underscores in the part before the colon, e.g. ``power-cycle``).
 CAPABILITIES: tuple[str, ...] = (
     *(f"{family}:{value}" for family, values in _FAMILY_VALUES.items() for value in values),
     *_FLAGS,
@@ -281,8 +282,9 @@ class Profile(Section):
         return None
 
     def _reason(self, capability: str) -> str | None:
-        canonical = _ALIASES.get(capability, capability)
-        family, _, value = canonical.partition(":")
+        family, _, value = _ALIASES.get(capability, capability).partition(":")
+        family = family.replace("-", "_")  # "power-cycle" as the adapter contracts spell it
+        canonical = f"{family}:{value}" if value else family
         caps = self.capabilities
         if family in _LIST_FAMILIES and value in _FAMILY_VALUES[family]:
             words, attribute = _LIST_FAMILIES[family]

@@ -284,6 +284,7 @@ def test_claims_and_the_reason_a_capability_is_not_claimed() -> None:
         "profile camera-strong does not claim real-time waits (parameters.real_time_waits)")
     assert camera.na_reason("licence") == "profile camera-strong does not claim a licence (parameters.licence)"
     assert camera.na_reason("ez", "ap", "power_cycle") is None
+    assert camera.claims("factory-reset") and bulb.claims("ez-channel:broadcast")
 
 
 def test_every_listed_capability_is_understood_and_typos_are_not() -> None:
