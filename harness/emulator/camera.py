@@ -43,6 +43,7 @@ from PIL import Image
 from harness.emulator.air import Air, AirObservation, ListenHandle
 from harness.emulator.camera_ap import ApServer
 from harness.emulator.camera_mqtt import LoopMqttClient
+from harness.emulator.camera_online import OnlineMixin
 from harness.emulator.camera_pairing import PairingConfig, PairingMixin
 from harness.emulator.camera_states import Event, Lifecycle, State
 from harness.emulator.timeline import Timeline, TimelineEvent
@@ -93,7 +94,7 @@ class _Waiter:
     future: asyncio.Future[None] = field(repr=False)
 
 
-class EmulatedCamera(PairingMixin):
+class EmulatedCamera(PairingMixin, OnlineMixin):
     """A Tuya-style IPC firmware model; see the module docstring. Starts powered off: call :meth:`power_on`."""
 
     fault_names: tuple[str, ...] = ()
@@ -143,7 +144,7 @@ class EmulatedCamera(PairingMixin):
         self._waiters: list[_Waiter] = []
         self._mqtt: LoopMqttClient | None = None
         self._mqtt_seq = 0
-        self._booted_activated = False
+        self._fresh_activation = False
         self._air_handle: ListenHandle | None = None
         self._ap = ApServer(self, host=ap_host)
         self._init_pairing()
@@ -317,8 +318,8 @@ class EmulatedCamera(PairingMixin):
     # -- power and buttons -------------------------------------------------------------------------------------
 
     async def power_on_async(self) -> None:
-        self._booted_activated = self.activation is not None
-        self._fire(Event.BOOT_ACTIVATED if self._booted_activated else Event.BOOT, activated=self._booted_activated)
+        activated = self.activation is not None
+        self._fire(Event.BOOT_ACTIVATED if activated else Event.BOOT, activated=activated)
 
     async def power_off_async(self) -> None:
         self._fire(Event.POWER_OFF)
@@ -331,7 +332,7 @@ class EmulatedCamera(PairingMixin):
     async def reset_async(self) -> None:
         """The reset button (§6 normal reset): activation wiped, devId kept, back to pairing mode."""
         if self.state is not State.CRASHED:
-            self._unactivate(forget_dev_id=False)
+            self._unactivate(forget_dev_id=not self.keeps_dev_id_on_reset())
         self._fire(Event.RESET)
 
     async def factory_reset_async(self) -> None:
@@ -426,7 +427,7 @@ class EmulatedCamera(PairingMixin):
             return
         self.activation = activation
         self.kept_dev_id = activation.dev_id
-        self._booted_activated = False
+        self._fresh_activation = True
         self._fire(Event.ACTIVATED, dev_id=activation.dev_id)
 
     def _fail_activation(self, reason: str, **details: Any) -> None:
@@ -488,96 +489,6 @@ class EmulatedCamera(PairingMixin):
             return self.cloud
         return self.cloud.get(region) or self.cloud.get("*")
 
-    # -- MQTT (§5) -----------------------------------------------------------------------------------------------
-
-    async def _mqtt_session(self) -> None:
-        activation = self.activation
-        assert activation is not None
-        if self._booted_activated and not self.reconnects():
-            self.record("mqtt-not-attempted")
-            return
-        client_id, username, password = self.mqtt_credentials(activation.dev_id, activation.sec_key)
-        while self.in_state(State.CONNECTING):
-            client = LoopMqttClient(self.world.loop, client_id=client_id, username=username, password=password,
-                                    on_message=self._on_mqtt_message, on_lost=self._on_mqtt_lost,
-                                    keepalive=self.mqtt_keepalive)
-            self.record("mqtt-connect", host=activation.endpoint.mqtt_host, port=activation.endpoint.mqtt_port,
-                        client_id=client_id, username=username, mqtt_password=password)
-            outcome = await client.connect(activation.endpoint.mqtt_host, activation.endpoint.mqtt_port)
-            if not self.in_state(State.CONNECTING):
-                client.abort()
-                return
-            if outcome.accepted:
-                self._mqtt = client
-                client.subscribe(mq.topic_in(activation.dev_id), 1)
-                self._fire(Event.MQTT_CONNECTED)
-                return
-            if outcome.refused:
-                # Emulator-defined: removed while offline (§6), so un-activate and go back to pairing mode.
-                self.record("mqtt-refused", code=outcome.code, reason=outcome.reason)
-                self._unactivate(forget_dev_id=False)
-                self._fire(Event.MQTT_REFUSED, code=outcome.code)
-                return
-            self.record("mqtt-unreachable", reason=outcome.reason)
-            self._fire(Event.MQTT_RETRY)
-            await self.clock.sleep(self.mqtt_retry_s)
-
-    def _drop_mqtt(self, *, graceful: bool) -> None:
-        client, self._mqtt = self._mqtt, None
-        if client is None:
-            return
-        if graceful:
-            self.world.loop.create_task(client.disconnect())
-        else:
-            client.abort()
-
-    def _on_mqtt_lost(self, reason: str) -> None:
-        self._mqtt = None
-        self.record("mqtt-lost", reason=reason)
-        if self.state is State.ONLINE:
-            self._fire(Event.MQTT_LOST)
-
-    def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
-        self._spawn(self._handle_message(topic, payload))
-
-    async def _handle_message(self, topic: str, payload: bytes) -> None:
-        activation = self.activation
-        if activation is None or self.state is not State.ONLINE:
-            return
-        try:
-            message = mq.decode_message(payload, local_key=activation.local_key)
-        except ProtocolError as exc:
-            self.record("mqtt-bad-message", topic=topic, error=str(exc))
-            return
-        self.record("mqtt-message", topic=topic, protocol=message.protocol, data=dict(message.data))
-        if message.protocol == mq.MqttProtocol.DP_COMMAND:
-            try:
-                dps = dict(message.dps)
-            except ProtocolError as exc:
-                self.record("mqtt-bad-message", topic=topic, error=str(exc))
-                return
-            await self.on_dp_command(dps)
-        elif message.protocol == mq.MqttProtocol.UNBIND:
-            await self.on_unbind(message)
-        elif message.protocol == mq.MqttProtocol.RESET:
-            await self.on_remote_reset(message)
-
-    async def _after_online(self) -> None:
-        self.record("online", dev_id=self.dev_id)
-        await self.report_dps(dict(self.dps))
-
-    async def publish_async(self, message: mq.MqttMessage) -> None:
-        """Publish ``message`` on ``smart/device/out/<devId>`` in the camera's envelope (§5)."""
-        activation, client = self.activation, self._mqtt
-        if activation is None or client is None:
-            return
-        self._mqtt_seq += 1
-        nonce = secrets.token_bytes(mq.NONCE_LEN) if self.mqtt_pv == "2.3" else None
-        payload = mq.encode_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq,
-                                    nonce=nonce)
-        client.publish(mq.topic_out(activation.dev_id), payload, 1)
-        self.record("mqtt-publish", protocol=message.protocol, data=dict(message.data))
-
     # -- hooks: the small decisions a fault overrides ----------------------------------------------------------
 
     def decode_qr_image(self, image: Image.Image) -> list[bytes]:
@@ -611,35 +522,9 @@ class EmulatedCamera(PairingMixin):
         """Hook: associate with the access point; "ok", "no-such-ssid" or "wrong-password"."""
         return self.air.join(ssid, password)
 
-    def mqtt_credentials(self, dev_id: str, sec_key: str) -> tuple[str, str, str]:
-        """Hook: §5 clientId = username = devId, password = md5(secKey) hex [8:24]."""
-        creds = mq.device_credentials(dev_id, sec_key)
-        return creds.client_id, creds.username, creds.password
-
-    def reconnects(self) -> bool:
-        """Hook: whether an activated camera logs in again by itself after a power cycle or a lost link."""
+    def keeps_dev_id_on_reset(self) -> bool:
+        """Hook: §6 TO "wipes its activation data but keeps <uuid>.devid" on a normal reset."""
         return True
-
-    async def report_dps(self, dps: Mapping[str, Any]) -> None:
-        """Hook: report DPs (protocol 4) after connecting and after applying a command."""
-        await self.publish_async(mq.dp_report(dps, t=int(self.clock.time())))
-
-    async def on_dp_command(self, dps: Mapping[str, Any]) -> None:
-        """Hook: protocol 5: apply the DPs and report them back."""
-        self._fire(Event.DP_COMMAND, dps=dict(dps))
-        self.dps.update(dps)
-        await self.report_dps(dps)
-
-    async def on_unbind(self, message: mq.MqttMessage) -> None:
-        """Hook: protocol 8, the app removed the device: un-activate, keep the devId, pairing mode."""
-        self._unactivate(forget_dev_id=False)
-        self._fire(Event.REMOTE_UNBIND)
-
-    async def on_remote_reset(self, message: mq.MqttMessage) -> None:
-        """Hook: protocol 11; root ``"type":"reset_factory"`` wipes everything, else a remote un-activate."""
-        factory = message.is_factory_reset
-        self._unactivate(forget_dev_id=factory)
-        self._fire(Event.REMOTE_RESET, factory=factory)
 
     def keeps_ap_open_after_config(self) -> bool:
         """Hook: §3 the device leaves AP mode once it has its config."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from harness.emulator.air import AirObservation, ListenHandle
 from harness.emulator.camera_states import Event, State
@@ -42,7 +42,7 @@ class PairingConfig:
         return {"mode": self.mode, "ssid": self.ssid, "password": self.password, "token": self.token}
 
 
-class EzReceiver:
+class EzReceiver(Protocol):
     """What the camera needs of an EZ receiver (the codec's :class:`SmartConfigReceiver` has it)."""
 
     def feed_length(self, length: int) -> None: ...

@@ -1,0 +1,351 @@
+"""Named deviations of the emulated camera: the camera half of the fault zoo (DESIGN.md "Faults").
+
+Each fault is a real change of behaviour, made by overriding one of the camera's small hook methods
+(``decode_qr_image``, ``parse_qr_payload``, ``accept_config``, ``split_token``, ``activation_body``,
+``mqtt_credentials``, ``report_dps``, ``on_unbind``, ...; see :mod:`harness.emulator.camera` and
+:mod:`harness.emulator.camera_pairing`). A fault is therefore just a subclass of
+:class:`~harness.emulator.camera.EmulatedCamera`, and several combine by multiple inheritance.
+:data:`CAMERA_FAULTS` lists every built-in one with what it breaks, and :func:`camera_class` builds the
+camera class for a list of fault names or classes.
+
+Adding a fault from outside the package takes a subclass, and (optionally) registering it by name::
+
+    from harness.emulator.camera import EmulatedCamera
+    from harness.emulator.faults import camera_class, register_camera_fault
+
+    @register_camera_fault("token-region-ignored", "always activates at the first endpoint",
+                           requirement="PROTOCOL.md §1.4: the region picks the endpoint")
+    class IgnoresRegion(EmulatedCamera):
+        def endpoint_for(self, region):
+            return super().endpoint_for("*")
+
+    Camera = camera_class(["token-region-ignored", "no-prompt-sound"])  # or camera_class([IgnoresRegion])
+    camera = Camera(world, air, uuid=..., auth_key=..., pid=..., mac=..., cloud=...)
+
+A fault that must kill the firmware calls ``self.crash(reason)``: the camera goes to CRASHED, closes its
+sockets and answers nothing until power cycled; no exception escapes into the harness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from harness.emulator.camera import EmulatedCamera
+from harness.emulator.camera_pairing import EzReceiver, PairingChannel, PairingConfig
+from harness.protocol import apconfig as ap
+from harness.protocol import mqtt as mq
+from harness.protocol.errors import ProtocolError, RemoteProtocolError
+from harness.protocol.qr import decode_qr
+from harness.protocol.smartconfig import EzCredentials, SmartConfigReceiver
+
+
+@dataclass(frozen=True)
+class CameraFault:
+    """A catalogue entry: the fault's name, what the camera does wrong, and the requirement it breaks."""
+
+    name: str
+    description: str
+    requirement: str
+    cls: type[EmulatedCamera]
+
+
+CAMERA_FAULTS: dict[str, CameraFault] = {}
+
+C = TypeVar("C", bound=type[EmulatedCamera])
+
+
+def register_camera_fault(name: str, description: str, *, requirement: str) -> Callable[[C], C]:
+    """Class decorator: list a fault subclass in :data:`CAMERA_FAULTS` under ``name``."""
+    def decorate(cls: C) -> C:
+        if name in CAMERA_FAULTS and CAMERA_FAULTS[name].cls is not cls:
+            raise ValueError(f"a camera fault called {name!r} is already registered")
+        CAMERA_FAULTS[name] = CameraFault(name, description, requirement, cls)
+        return cls
+
+    return decorate
+
+
+def camera_class(faults: Iterable[str | type[EmulatedCamera]] = ()) -> type[EmulatedCamera]:
+    """The camera class that makes every one of ``faults`` (names from :data:`CAMERA_FAULTS`, or classes)."""
+    classes: list[type[EmulatedCamera]] = []
+    names: list[str] = []
+    for fault in faults:
+        if isinstance(fault, str):
+            entry = CAMERA_FAULTS.get(fault)
+            if entry is None:
+                raise ValueError(f"unknown camera fault {fault!r}; known: {', '.join(sorted(CAMERA_FAULTS))}")
+            cls, name = entry.cls, entry.name
+        elif isinstance(fault, type) and issubclass(fault, EmulatedCamera):
+            cls = fault
+            name = next((e.name for e in CAMERA_FAULTS.values() if e.cls is fault), fault.__name__)
+        else:
+            raise TypeError(f"a camera fault is a name or an EmulatedCamera subclass, not {fault!r}")
+        if cls not in classes:
+            classes.append(cls)
+            names.append(name)
+    if not classes:
+        return EmulatedCamera
+    bases = tuple(c for c in classes if c is not EmulatedCamera)
+    if len(bases) == 1 and bases[0].fault_names == (names[0],):
+        return bases[0]
+    return type("FaultyCamera", bases or (EmulatedCamera,), {"fault_names": tuple(names)})
+
+
+def make_camera(*args: Any, faults: Iterable[str | type[EmulatedCamera]] = (), **kwargs: Any) -> EmulatedCamera:
+    """Build a camera making ``faults``; the other arguments are :class:`EmulatedCamera`'s."""
+    return camera_class(faults)(*args, **kwargs)
+
+
+def _fault(name: str, description: str, requirement: str) -> Callable[[C], C]:
+    def decorate(cls: C) -> C:
+        cls.fault_names = (name,)
+        return register_camera_fault(name, description, requirement=requirement)(cls)
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------------- QR
+
+
+@_fault("qr-mangles-utf8", "decodes QR codes with zbar's default charset guessing, which mangles UTF-8",
+        "PROTOCOL.md §1.2: the payload is UTF-8 (non-ASCII written raw)")
+class QrManglesUtf8(EmulatedCamera):
+    def decode_qr_image(self, image: Image.Image) -> list[bytes]:
+        return decode_qr(image, backend="zbar", zbar_binary=False)
+
+
+@_fault("qr-fixed-key-order", "refuses a QR payload whose members are not in s, p, t order",
+        "PROTOCOL.md §1.2: key order is not fixed (s,p,t and p,s,t both occur)")
+class QrFixedKeyOrder(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        try:
+            pairs = json.loads(data, object_pairs_hook=lambda p: [k for k, _ in p])
+        except ValueError:
+            pairs = None
+        if not isinstance(pairs, list) or pairs[:3] != ["s", "p", "t"]:
+            raise RemoteProtocolError("members are not in the order s, p, t", section="§1.2")
+        return super().parse_qr_payload(data)
+
+
+_RAW_MEMBER = re.compile(rb'"([spt])"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+@_fault("qr-ignores-escapes", "takes the QR members' text as written, without undoing \\/, \\\" or \\uXXXX",
+        "PROTOCOL.md §1.2: a conformant device must accept \\/, \\\", \\\\ and \\uXXXX")
+class QrIgnoresEscapes(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        members = {m.group(1).decode(): m.group(2) for m in _RAW_MEMBER.finditer(data)}
+        if set(members) != {"s", "p", "t"}:
+            raise RemoteProtocolError("QR text lacks one of s, p, t", section="§1.1")
+        return PairingConfig("qr", members["s"], members["p"], members["t"].decode("utf-8", "replace"))
+
+
+@_fault("no-prompt-sound", "captures a QR payload without sounding the prompt",
+        "seed: the device will sound a prompt after capturing the information of the QR code")
+class NoPromptSound(EmulatedCamera):
+    def prompt_sound(self) -> None:
+        return None
+
+
+# ----------------------------------------------------------------------------------------- config limits
+
+
+@_fault("ssid-truncate-32", "drops the last byte of a 32-byte SSID (a 32-byte buffer with its terminator)",
+        "PROTOCOL.md §2.1/§3.2: an SSID is up to 32 bytes, all of them kept")
+class SsidTruncate32(EmulatedCamera):
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        if len(config.ssid) == 32:
+            config = PairingConfig(config.mode, config.ssid[:31], config.password, config.token)
+        return super().accept_config(config)
+
+
+def _raw_ssid(raw: bytes) -> bytes | None:
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get("s", obj.get("ssid"))
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else None
+
+
+@_fault("crashes-on-long-ssid", "overflows its SSID buffer on an SSID over 32 bytes and dies",
+        "PROTOCOL.md §3.2 fuzz lead: an SSID over 32 bytes must be refused, never overflow")
+class CrashesOnLongSsid(EmulatedCamera):
+    def refuse_config(self, mode: PairingChannel, raw: bytes, error: ProtocolError) -> None:
+        ssid = _raw_ssid(raw)
+        if ssid is not None and len(ssid) > 32:
+            self.crash(f"stack overflow copying a {len(ssid)}-byte SSID")
+            return
+        super().refuse_config(mode, raw, error)
+
+
+# -------------------------------------------------------------------------------------------------- EZ
+
+
+class LaxEzReceiver:
+    """A broadcast-only EZ decoder that checks no CRC: the first copy of each group wins (§2.3, wrongly)."""
+
+    def __init__(self) -> None:
+        self._header: dict[int, int] = {}
+        self._groups: dict[int, bytes] = {}
+        self._control: list[int] = []
+        self._current: tuple[int, bytearray] | None = None
+        self._result: EzCredentials | None = None
+
+    @property
+    def result(self) -> EzCredentials | None:
+        return self._result
+
+    def feed_address(self, address: str) -> None:
+        return None
+
+    def feed_length(self, length: int) -> None:
+        if self._result is not None:
+            return
+        if 16 <= length < 80:
+            self._header[length >> 4] = length & 0xF
+            self._control.clear()
+        elif 128 <= length < 256:
+            self._flush()
+            self._control.append(length & 0x7F)
+            if len(self._control) == 2:
+                self._current = (self._control[1], bytearray())
+                self._control.clear()
+        elif 256 <= length < 512 and self._current is not None:
+            self._current[1].append(length & 0xFF)
+            total = self._total()
+            if total is not None and len(self._current[1]) >= min(4, total - 4 * self._current[0]):
+                self._flush()
+
+    def _total(self) -> int | None:
+        if 1 in self._header and 2 in self._header:
+            return (self._header[1] << 4) | self._header[2]
+        return None
+
+    def _flush(self) -> None:
+        current, self._current = self._current, None
+        total = self._total()
+        if current is None or total is None:
+            return
+        seq, data = current
+        want = min(4, total - 4 * seq)
+        if want > 0 and len(data) >= want and seq not in self._groups:
+            self._groups[seq] = bytes(data[:want])
+        groups = (total + 3) // 4
+        if all(s in self._groups for s in range(groups)):
+            d = b"".join(self._groups[s] for s in range(groups))
+            pw_len = d[0]
+            tok_len = d[1 + pw_len] if len(d) > 1 + pw_len else 0
+            try:
+                self._result = EzCredentials(ssid=d[2 + pw_len + tok_len:], password=d[1:1 + pw_len],
+                                             token=d[2 + pw_len:2 + pw_len + tok_len])
+            except ProtocolError:
+                self._groups.clear()
+
+
+@_fault("ez-skips-crc", "accepts EZ broadcast groups without checking their CRC-8 (first copy wins)",
+        "PROTOCOL.md §2.2/§2.3: corrupted CRCs are ignored, never accepted")
+class EzSkipsCrc(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return LaxEzReceiver()
+
+
+# -------------------------------------------------------------------------------------------------- AP
+
+
+@_fault("ap-skips-crc", "accepts legacy AP frames whatever their CRC-32",
+        "PROTOCOL.md §3.1 (and issue 6): a frame with a bad CRC is refused, the device stays in pairing mode")
+class ApSkipsCrc(EmulatedCamera):
+    def decode_legacy_ap_frame(self, data: bytes) -> ap.ApFrame:
+        return ap.decode_ap_frame(data, check_crc=False)
+
+
+@_fault("keeps-ap-open-after-success", "leaves its SoftAP config sockets open after taking a config",
+        "PROTOCOL.md §3 / issue 6: the device leaves AP mode after success")
+class KeepsApOpen(EmulatedCamera):
+    def keeps_ap_open_after_config(self) -> bool:
+        return True
+
+
+# ------------------------------------------------------------------------------------------ activation
+
+
+@_fault("token-split-wrong", "splits the 14-character token 3/8/3 instead of 2/8/4",
+        "PROTOCOL.md §1.4: region [0,2), token [2,10), secret [10,14)")
+class TokenSplitWrong(EmulatedCamera):
+    def split_token(self, text: str) -> tuple[str, str, str]:
+        return text[:3], text[3:11], text[11:14]
+
+
+@_fault("activates-without-token", "leaves the pairing token out of the activation body",
+        "PROTOCOL.md §0 step 3 / §4.2: activation carries the 8-character token")
+class ActivatesWithoutToken(EmulatedCamera):
+    def activation_body(self, *, token: str, t: int) -> dict[str, Any]:
+        body = super().activation_body(token=token, t=t)
+        body.pop("token", None)
+        return body
+
+
+@_fault("forgets-dev-id-on-reset", "a normal reset also forgets the devId, so re-activation sends none",
+        "PROTOCOL.md §6: a reset keeps <uuid>.devid and re-activation sends the same devId")
+class ForgetsDevIdOnReset(EmulatedCamera):
+    def keeps_dev_id_on_reset(self) -> bool:
+        return False
+
+
+# ------------------------------------------------------------------------------------------------ MQTT
+
+
+@_fault("mqtt-password-wrong", "derives its MQTT password from the wrong MD5 slice (md5(secKey)[0:16])",
+        "PROTOCOL.md §5: password = md5(secKey).hexdigest()[8:24]")
+class MqttPasswordWrong(EmulatedCamera):
+    def mqtt_credentials(self, dev_id: str, sec_key: str) -> tuple[str, str, str]:
+        client_id, username, _ = super().mqtt_credentials(dev_id, sec_key)
+        return client_id, username, hashlib.md5(sec_key.encode("utf-8")).hexdigest()[:16]
+
+
+@_fault("never-reports-dps", "never publishes a DP report (protocol 4)",
+        "PROTOCOL.md §5 / issue 6: its DP reports reach the cloud; commands are reported back")
+class NeverReportsDps(EmulatedCamera):
+    async def report_dps(self, dps: Mapping[str, Any]) -> None:
+        return None
+
+
+@_fault("ignores-dp-commands", "drops DP commands (protocol 5) without applying or reporting them",
+        "PROTOCOL.md §5: cloud DP commands reach the device and are reported back")
+class IgnoresDpCommands(EmulatedCamera):
+    async def on_dp_command(self, dps: Mapping[str, Any]) -> None:
+        self.record("dp-command-ignored", dps=dict(dps))
+
+
+@_fault("ignores-remote-unbind", "stays activated and online after an unbind (protocol 8)",
+        "PROTOCOL.md §5/§6: after removal the device is told and un-activates")
+class IgnoresRemoteUnbind(EmulatedCamera):
+    async def on_unbind(self, message: mq.MqttMessage) -> None:
+        self.record("unbind-ignored")
+
+
+@_fault("ignores-remote-reset", "stays activated and online after a remote reset (protocol 11)",
+        "PROTOCOL.md §5/§6: a remote reset un-activates (reset_factory also wipes)")
+class IgnoresRemoteReset(EmulatedCamera):
+    async def on_remote_reset(self, message: mq.MqttMessage) -> None:
+        self.record("reset-ignored", factory=message.is_factory_reset)
+
+
+@_fault("reconnect-never", "does not log in to MQTT again by itself after a power cycle or a lost link",
+        "issue 6: after a power cycle it reconnects by itself")
+class ReconnectNever(EmulatedCamera):
+    def reconnects(self) -> bool:
+        return False
+
+
+__all__ = ["CAMERA_FAULTS", "CameraFault", "LaxEzReceiver", "camera_class", "make_camera", "register_camera_fault"]
