@@ -1,0 +1,238 @@
+"""The emulated cloud's privileged MQTT client (PROTOCOL.md §5).
+
+It logs in with the cloud's own credentials, subscribes to every device's report and RPC-request topics,
+opens each payload with that device's localKey and hands the message to the cloud; and it sends the cloud's
+commands (protocol 5 DP set, 8 unbind, 11 reset, ...) sealed with the device's localKey. A payload that
+does not decode is recorded, never raised: a device under test sending garbage must not stop the cloud.
+
+Callbacks run on paho's network thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from harness.clock import Clock, SystemClock
+from harness.protocol import mqtt
+from harness.protocol.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+MessageCallback = Callable[[str, mqtt.MqttMessage], None]
+#: Emulator-defined: the cmd_from / source written in the cloud's 2.2 and 2.3 envelopes (§5 names only
+#: 1 = device).
+CLOUD_SOURCE = 0
+SUBSCRIPTIONS = (f"{mqtt.TopicKind.OUT.value}/+", f"{mqtt.TopicKind.RPC_REQ.value}/+")
+
+
+class CloudMqttError(Exception):
+    """The cloud's MQTT client could not do what it was asked (lab or harness trouble, not the device's)."""
+
+
+@dataclass(frozen=True)
+class MalformedPayload:
+    """A PUBLISH the cloud could not turn into a message: when, on which topic, and why."""
+
+    at: float
+    topic: str
+    reason: str
+    size: int
+
+
+class CloudMqttClient:
+    """paho-mqtt 2.x client of the emulated cloud: decodes device reports, encodes commands."""
+
+    def __init__(self, host: str, port: int, username: str, password: str, *,
+                 key_lookup: Callable[[str], str | None], on_message: MessageCallback,
+                 clock: Clock | None = None, client_id: str | None = None, keepalive_s: int = 60,
+                 timeout_s: float = 10.0, malformed_kept: int = 1000) -> None:
+        self._host = host
+        self._port = port
+        self._key_lookup = key_lookup
+        self._on_message = on_message
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._keepalive_s = keepalive_s
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._pv: dict[str, mqtt.ProtocolVersion] = {}
+        self._seq: dict[str, int] = {}
+        self._malformed: collections.deque[MalformedPayload] = collections.deque(maxlen=malformed_kept)
+        self._malformed_count = 0
+        self._received_count = 0
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._pending_subscribe: int | None = None
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"cloud-{username}",
+                                   protocol=paho.MQTTv311, clean_session=True)
+        self._client.username_pw_set(username, password)
+        self._client.on_connect = self._handle_connect
+        self._client.on_subscribe = self._handle_subscribe
+        self._client.on_message = self._handle_message
+        self._client.on_disconnect = self._handle_disconnect
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"CloudMqttClient({self._host}:{self._port}, connected={self.connected})"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and subscribe; returns once both are acknowledged, raises CloudMqttError otherwise."""
+        if self._started:
+            raise RuntimeError("the cloud MQTT client is already started")
+        self._ready.clear()
+        self._failure = None
+        try:
+            self._client.connect(self._host, self._port, keepalive=self._keepalive_s)
+        except OSError as exc:
+            raise CloudMqttError(f"cannot reach the MQTT broker at {self._host}:{self._port}: {exc}") from exc
+        self._client.loop_start()
+        self._started = True
+        if not self._ready.wait(self._timeout_s):
+            self.stop()
+            raise CloudMqttError(f"the MQTT broker did not accept the cloud within {self._timeout_s} s")
+        failure = self._take_failure()
+        if failure is not None:
+            self.stop()
+            raise CloudMqttError(failure)
+
+    def _take_failure(self) -> str | None:
+        failure, self._failure = self._failure, None
+        return failure
+
+    def stop(self) -> None:
+        """Disconnect and stop paho's network thread."""
+        if not self._started:
+            return
+        self._started = False
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def __enter__(self) -> CloudMqttClient:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._started and self._client.is_connected()
+
+    # -- sending ---------------------------------------------------------------------------------------
+
+    def publish(self, dev_id: str, message: mqtt.MqttMessage, *, pv: mqtt.ProtocolVersion = "2.2",
+                qos: int = 1) -> paho.MQTTMessageInfo:
+        """Seal ``message`` with the device's localKey and publish it on ``smart/device/in/<devId>``.
+
+        Pass ``pv=client.pv_for(dev_id)`` to answer a device in the version it speaks.
+        """
+        local_key = self._key_lookup(dev_id)
+        if local_key is None:
+            raise CloudMqttError(f"no localKey for device {dev_id!r}: it is not registered")
+        with self._lock:
+            seq = self._seq.get(dev_id, 0) + 1
+            self._seq[dev_id] = seq
+        nonce = os.urandom(mqtt.NONCE_LEN) if pv == "2.3" else None
+        payload = mqtt.encode_message(message, local_key=local_key, pv=pv, seq=seq, source=CLOUD_SOURCE, nonce=nonce)
+        info = self._client.publish(mqtt.topic_in(dev_id), payload, qos=qos)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise CloudMqttError(f"publish to {dev_id!r} failed: {paho.error_string(info.rc)}")
+        return info
+
+    def pv_for(self, dev_id: str, default: mqtt.ProtocolVersion = "2.2") -> mqtt.ProtocolVersion:
+        """The envelope version the device used last, so that a reply matches it."""
+        with self._lock:
+            return self._pv.get(dev_id, default)
+
+    # -- what was received -----------------------------------------------------------------------------
+
+    @property
+    def received_count(self) -> int:
+        """Messages decoded and handed to ``on_message``."""
+        with self._lock:
+            return self._received_count
+
+    @property
+    def malformed_count(self) -> int:
+        with self._lock:
+            return self._malformed_count
+
+    @property
+    def malformed(self) -> list[MalformedPayload]:
+        """The most recent payloads that did not decode (oldest first)."""
+        with self._lock:
+            return list(self._malformed)
+
+    # -- paho callbacks (network thread) ---------------------------------------------------------------
+
+    def _handle_connect(self, client: paho.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            self._failure = f"the MQTT broker refused the cloud's login: {reason}"
+            client.disconnect()  # no retrying with credentials the broker refuses
+            self._ready.set()
+            return
+        result, mid = client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        if result != paho.MQTT_ERR_SUCCESS:
+            self._failure = f"subscribing failed: {paho.error_string(result)}"
+            self._ready.set()
+            return
+        self._pending_subscribe = mid
+
+    def _handle_subscribe(self, _client: paho.Client, _userdata: Any, mid: int, reasons: list[Any],
+                          _props: Any) -> None:
+        if mid != self._pending_subscribe:
+            return
+        refused = [topic for topic, reason in zip(SUBSCRIPTIONS, reasons, strict=False) if reason.is_failure]
+        if refused:
+            self._failure = f"the MQTT broker refused the cloud's subscriptions {refused}"
+        self._ready.set()
+
+    def _handle_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
+                           _props: Any) -> None:
+        if self._started:
+            log.warning("the cloud's MQTT connection dropped (%s); paho reconnects", reason)
+
+    def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
+        parsed = mqtt.parse_topic(msg.topic)
+        if parsed is None or parsed.kind not in (mqtt.TopicKind.OUT, mqtt.TopicKind.RPC_REQ):
+            self._record(msg.topic, "not a device report or RPC topic", payload)
+            return
+        dev_id = parsed.id
+        local_key = self._key_lookup(dev_id)
+        if local_key is None:
+            self._record(msg.topic, "unknown device", payload)
+            return
+        try:
+            envelope = mqtt.decode_envelope(payload, local_key=local_key)
+            message = mqtt.parse_message_json(envelope.plaintext)
+        except ProtocolError as exc:
+            self._record(msg.topic, str(exc), payload)
+            return
+        with self._lock:
+            self._pv[dev_id] = envelope.pv
+            self._received_count += 1
+        try:
+            self._on_message(dev_id, message)
+        except Exception:
+            log.exception("the cloud's handler failed on a message from %r", dev_id)
+
+    def _record(self, topic: str, reason: str, payload: bytes) -> None:
+        entry = MalformedPayload(at=self._clock.time(), topic=topic, reason=reason, size=len(payload))
+        with self._lock:
+            self._malformed.append(entry)
+            self._malformed_count += 1
+        log.info("undecodable MQTT payload on %r (%d bytes): %s", topic, len(payload), reason)
+
+
+__all__ = ["CLOUD_SOURCE", "SUBSCRIPTIONS", "CloudMqttClient", "CloudMqttError", "MalformedPayload"]
