@@ -1,0 +1,306 @@
+"""The emulated implementations of the contracts: the in-process cloud, the emulated camera, the in-memory air.
+
+These are what ``make demo``, every CI run and the self-check use, and the reference a real device is
+compared with. They wrap :mod:`harness.emulator` behind the contracts of :mod:`harness.adapters.contracts`,
+so the suites never see the emulator itself (DESIGN.md layer rules).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from PIL import Image
+
+from harness.adapters.contracts import (
+    AdapterError,
+    ApAddress,
+    CloudCapability,
+    DeviceCapability,
+    DeviceEvent,
+    DeviceRecord,
+    Licence,
+    Notification,
+    Product,
+)
+from harness.clock import Clock
+from harness.emulator.air import Air
+from harness.emulator.camera import CloudEndpoint, EmulatedCamera
+from harness.emulator.cloud import CloudInputError, EmulatedCloud
+from harness.emulator.world import DeviceWorld
+from harness.model import AttemptSummary, BindingMode, Role
+from harness.protocol import apconfig, smartconfig
+
+
+def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str]) -> DeviceRecord:
+    pid = str(raw.get("productKey", ""))
+    history = raw.get("history") or []
+    return DeviceRecord(dev_id=str(raw["devId"]), uuid=str(raw.get("uuid", "")), pid=pid,
+                        name=pid_names.get(pid, pid), home=raw.get("home"), online=bool(raw.get("online")),
+                        dps=dict(raw.get("dps") or {}), activations=len(history))
+
+
+class EmulatedCloudAdapter:
+    """The emulated cloud through the app API plus every lab control (it owns the cloud's lifecycle)."""
+
+    name = "emulated"
+
+    def __init__(self, cloud: EmulatedCloud) -> None:
+        self._cloud = cloud
+        self.clock: Clock = cloud.clock
+        caps = {c.value for c in CloudCapability}
+        if not cloud.clock.is_virtual:
+            caps.discard(CloudCapability.TIME_TRAVEL.value)
+        self.capabilities = frozenset(caps)
+        self._owners: dict[str, str] = {}
+
+    @property
+    def region(self) -> str:
+        return self._cloud.region
+
+    @property
+    def emulated_cloud(self) -> EmulatedCloud:
+        """The cloud itself, for the world that builds emulated devices pointed at it (never for suites)."""
+        return self._cloud
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CloudInputError as exc:
+            raise AdapterError(f"the emulated cloud refused the request: {exc}") from exc
+
+    # -- the app API -------------------------------------------------------------------------------------
+
+    def create_account(self, name: str) -> str:
+        return str(self._call(self._cloud.app.create_account, name))
+
+    def create_home(self, account: str, name: str) -> str:
+        home = str(self._call(self._cloud.app.create_home, account, name))
+        self._owners[home] = account
+        return home
+
+    def add_member(self, home: str, account: str, role: Role) -> None:
+        owner = self._owners.get(home) or self._cloud.state.require_home(home).owner
+        self._call(self._cloud.app.set_member, owner, home, account, role)
+
+    def get_token(self, home: str, account: str) -> str:
+        return str(self._call(self._cloud.app.get_token, account, home).pairing_token)
+
+    def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
+        short = token[2:10] if len(token) == 14 else token
+        return [AttemptSummary(at=a.at, outcome="activated" if a.outcome == "activated" else "refused",
+                               error_code=a.error_code, error_msg=a.error_msg, dev_id=a.dev_id, home=a.home)
+                for a in self._cloud.state.token_attempts(short)]
+
+    def _pid_names(self) -> dict[str, str]:
+        return {pid: p.name for pid, p in self._cloud.state.products.items()}
+
+    def list_devices(self, home: str) -> Sequence[DeviceRecord]:
+        with self._cloud.state.lock:
+            raws = [d.public_dict() for d in self._cloud.state.devices.values() if d.home == home]
+        names = self._pid_names()
+        return [_record(raw, pid_names=names) for raw in raws]
+
+    def device(self, dev_id: str) -> DeviceRecord | None:
+        dev = self._cloud.device(dev_id)
+        return None if dev is None else _record(dev.public_dict(), pid_names=self._pid_names())
+
+    def device_by_uuid(self, uuid: str) -> DeviceRecord | None:
+        with self._cloud.state.lock:
+            found = [d.public_dict() for d in self._cloud.state.devices.values() if d.uuid == uuid]
+        return _record(found[-1], pid_names=self._pid_names()) if found else None
+
+    def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
+        self._call(self._cloud.app.remove_device, account, dev_id, wipe=wipe)
+
+    def notifications(self, account: str) -> Sequence[Notification]:
+        return [Notification(account=account, kind=str(n["kind"]), text=str(n["message"]), dev_id=n.get("devId"),
+                             at=float(n["at"]))
+                for n in self._call(self._cloud.app.notifications, account)]
+
+    def send_dps(self, dev_id: str, dps: Mapping[str, Any], *, account: str) -> None:
+        self._call(self._cloud.app.send_dps, account, dev_id, dict(dps))
+
+    # -- lab controls --------------------------------------------------------------------------------------
+
+    def create_product(self, name: str, category: str, binding_mode: BindingMode, *, pid: str | None = None) -> Product:
+        product = self._call(self._cloud.app.create_product, name=name, category=category,
+                             binding_mode=str(binding_mode), pid=pid)
+        return Product(pid=product.pid, name=product.name, category=product.category,
+                       binding_mode=BindingMode(product.binding_mode))
+
+    def product(self, pid: str) -> Product | None:
+        p = self._cloud.state.products.get(pid)
+        return None if p is None else Product(p.pid, p.name, p.category, BindingMode(p.binding_mode))
+
+    def issue_license(self, pid: str) -> Licence:
+        lic = self._call(self._cloud.app.issue_license, pid)
+        return Licence(uuid=lic.uuid, auth_key=lic.auth_key, pid=lic.pid)
+
+    def revoke_license(self, uuid: str) -> None:
+        self._call(self._cloud.app.revoke_license, uuid)
+
+    def advance_time(self, seconds: float) -> None:
+        self._call(self._cloud.app.advance_clock, seconds)
+
+    def device_endpoint(self) -> CloudEndpoint:
+        """Where emulated devices activate and log in."""
+        return CloudEndpoint(self._cloud.atop_url, self._cloud.mqtt_host, self._cloud.mqtt_port)
+
+    def info(self) -> Mapping[str, Any]:
+        return {"adapter": "emulated", "region": self.region, "atop_url": self._cloud.atop_url,
+                "app_url": self._cloud.app_url, "mqtt": f"{self._cloud.mqtt_host}:{self._cloud.mqtt_port}",
+                "faults": sorted(f.value for f in self._cloud.faults)}
+
+    def close(self) -> None:
+        self._cloud.stop()
+
+
+class EmulatedDeviceAdapter:
+    """An emulated camera behind the device contract."""
+
+    name = "emulated"
+    capabilities = frozenset(c.value for c in DeviceCapability)
+
+    def __init__(self, camera: EmulatedCamera, licence: Licence) -> None:
+        self.camera = camera
+        self.licence = licence
+        self.pid = camera.pid
+
+    def factory_reset(self) -> None:
+        self.camera.factory_reset()
+
+    def reset(self) -> None:
+        self.camera.reset()
+
+    def power_cycle(self) -> None:
+        self.camera.power_cycle()
+
+    def wait_pairing_mode(self, timeout: float) -> None:
+        from harness.emulator.camera_states import State
+
+        try:
+            self.camera.wait_for_state(State.PAIRING, timeout=timeout)
+        except Exception as exc:
+            raise AdapterError(f"the emulated camera did not reach pairing mode within {timeout} s: {exc}") from exc
+
+    def present_qr(self, image: Image.Image) -> None:
+        self.camera.present_qr(image)
+
+    def ap_address(self) -> ApAddress | None:
+        address = self.camera.ap_address
+        if address is None:
+            return None
+        host, udp_port, tcp_port = address
+        return ApAddress(host, udp_port, tcp_port)
+
+    def events(self) -> Sequence[DeviceEvent]:
+        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details)) for e in self.camera.events()]
+
+    def is_alive(self) -> bool:
+        return bool(self.camera.alive)
+
+    def info(self) -> Mapping[str, Any]:
+        return {"adapter": "emulated", "name": self.camera.name, "pid": self.pid, "uuid": self.licence.uuid,
+                "firmware": self.camera.firmware, "mac": self.camera.mac,
+                "faults": list(getattr(self.camera, "fault_names", ()))}
+
+    def close(self) -> None:
+        # closing a crashed or stopped camera must not mask the test's own outcome
+        with contextlib.suppress(Exception):
+            self.camera.power_off()
+
+
+class AirNetworkAdapter:
+    """The in-memory air for EZ, and loopback UDP/TCP sockets for a device's SoftAP (§3)."""
+
+    name = "air"
+
+    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3) -> None:
+        self.air = air
+        self.preamble_rounds = preamble_rounds
+        self.data_rounds = data_rounds
+
+    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+        self.air.add_access_point(ssid, password)
+
+    def remove_access_point(self, ssid: bytes) -> None:
+        self.air.remove_access_point(ssid)
+
+    def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
+                channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None:
+        """One attempt of §2.5 (shortened: the in-memory air needs no timing), played onto the air."""
+        schedule = smartconfig.transmission_schedule(
+            ssid, password, token, channels=tuple(channels),  # type: ignore[arg-type]
+            tail=tail,  # type: ignore[arg-type]
+            preamble_rounds=self.preamble_rounds, data_rounds=self.data_rounds)
+        self.air.send_all(schedule)
+        self.air.flush()
+
+    def send_ap_legacy(self, address: ApAddress, frame: bytes) -> None:
+        if address.udp_port is None:
+            raise AdapterError("the device's AP offers no legacy UDP config port")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(frame, (address.host, address.udp_port))
+
+    def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]:
+        """Send LPV3.5 frames over TCP (plain: Python's ssl has no TLS-PSK, §3.2) and collect the replies."""
+        if address.tcp_port is None:
+            raise AdapterError("the device's AP offers no LPV3.5 TCP config port")
+        replies: list[bytes] = []
+        buffer = apconfig.Lpv35FrameBuffer(key=apconfig.LPV35_APP_KEY)
+        try:
+            with socket.create_connection((address.host, address.tcp_port), timeout=timeout) as sock:
+                for frame in frames:
+                    sock.sendall(frame)
+                sock.settimeout(timeout)
+                while len(replies) < len(frames):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    buffer.receive_data(chunk)
+                    while (reply := buffer.next_frame()) is not None:
+                        replies.append(apconfig.encode_lpv35_frame(reply.type, reply.data, seq=reply.seq,
+                                                                   key=apconfig.LPV35_APP_KEY, nonce=reply.nonce))
+        except TimeoutError:
+            pass  # no (or too few) replies: what the device did is judged by the suites, not here
+        except OSError as exc:
+            raise AdapterError(f"could not reach the device's AP at {address.host}:{address.tcp_port}: {exc}") from exc
+        return replies
+
+    def info(self) -> Mapping[str, Any]:
+        return {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+
+    def close(self) -> None:
+        return None
+
+
+CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
+
+
+def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
+                          region: str, pid: str, firmware: str, mac: str, activation_api: str,
+                          pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
+                          pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = ()) -> EmulatedCamera:
+    """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.faults`)."""
+    from harness.emulator import faults as camera_faults
+
+    cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
+    camera = cls(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
+                 cloud={region: endpoint}, firmware=firmware,
+                 activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
+                 pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
+                 pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv)  # type: ignore[arg-type]
+    camera.power_on()
+    return camera
+
+
+__all__ = [
+    "CATEGORY_BY_KIND",
+    "AirNetworkAdapter",
+    "EmulatedCloudAdapter",
+    "EmulatedDeviceAdapter",
+    "build_emulated_camera",
+]

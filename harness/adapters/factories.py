@@ -1,0 +1,129 @@
+"""Factories of the built-in emulated adapters, called by :func:`harness.adapters.registry.build_world`.
+
+``emulated_cloud(context, faults=(), broker="amqtt", state_path=None)`` starts an :class:`EmulatedCloud` on the
+world's clock with the profile's region and token lifetime, and creates the profile's product on it.
+``emulated_device(context, faults=(), mac=None)`` makes an emulated camera of the profile's shape, with a
+licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
+cloud's ATOP and MQTT addresses, on a device world (one shared event loop) and the world's air.
+``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from harness.adapters.contracts import AdapterError, CloudCapability, Licence
+from harness.adapters.emulated import (
+    CATEGORY_BY_KIND,
+    AirNetworkAdapter,
+    EmulatedCloudAdapter,
+    EmulatedDeviceAdapter,
+    build_emulated_camera,
+)
+from harness.adapters.registry import WorldContext
+from harness.emulator.air import Air
+from harness.emulator.camera import CloudEndpoint
+from harness.emulator.cloud import EmulatedCloud
+from harness.emulator.world import DeviceWorld
+from harness.model import BindingMode
+
+_macs = itertools.count(1)
+
+
+def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
+                reorder: float = 0.0, noise: float = 0.0, **_: Any) -> AirNetworkAdapter:
+    air = Air(seed=context.seed if seed is None else seed, loss=loss, duplicate=duplicate, reorder=reorder,
+              noise=noise)
+    context.shared["air"] = air
+    return AirNetworkAdapter(air)
+
+
+def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker: str = "amqtt",
+                   state_path: str | None = None) -> EmulatedCloudAdapter:
+    profile = context.profile
+    cloud = EmulatedCloud(clock=context.clock, region=profile.parameters.region,
+                          token_ttl_s=profile.parameters.token_ttl_s, faults=faults,
+                          broker=broker, state_path=state_path)  # type: ignore[arg-type]
+    cloud.start()
+    adapter = EmulatedCloudAdapter(cloud)
+    try:
+        if adapter.product(profile.device.pid) is None:
+            adapter.create_product(profile.device.name, CATEGORY_BY_KIND.get(profile.device.kind, "qt"),
+                                   BindingMode(profile.capabilities.binding_mode), pid=profile.device.pid)
+    except BaseException:
+        cloud.stop()
+        raise
+    return adapter
+
+
+def _device_endpoint(context: WorldContext) -> CloudEndpoint:
+    cloud = context.cloud
+    endpoint = getattr(cloud, "device_endpoint", None)
+    if endpoint is not None:
+        found: CloudEndpoint = endpoint()
+        return found
+    info = dict(cloud.info()) if cloud is not None else {}
+    try:
+        host, _, port = str(info["mqtt"]).rpartition(":")
+        return CloudEndpoint(str(info["atop_url"]), host, int(port))
+    except (KeyError, ValueError) as exc:
+        raise AdapterError("the cloud adapter does not say where devices activate (atop_url, mqtt)") from exc
+
+
+def _licence(context: WorldContext) -> Licence:
+    cloud = context.cloud
+    assert cloud is not None
+    if CloudCapability.ISSUE_LICENSES.value in cloud.capabilities:
+        return cloud.issue_license(context.profile.device.pid)
+    configured = context.profile.parameters.licence
+    if configured is None:
+        raise AdapterError("the cloud cannot issue licences and the profile gives none ([parameters.licence])")
+    resolved = configured.resolve()
+    return Licence(uuid=resolved.uuid.get_secret_value(), auth_key=resolved.authkey.get_secret_value(),
+                   pid=context.profile.device.pid)
+
+
+def _device_world(context: WorldContext) -> DeviceWorld:
+    world = context.shared.get("device_world")
+    if world is None:
+        world = DeviceWorld(context.clock).start()
+        context.shared["device_world"] = world
+        context.closers.insert(0, world.stop)  # stopped last, after every camera on it
+    assert isinstance(world, DeviceWorld)
+    return world
+
+
+def _air(context: WorldContext) -> Air:
+    air = context.shared.get("air")
+    if air is None:
+        raise AdapterError("an emulated device needs the in-memory air (network adapter 'air')")
+    assert isinstance(air, Air)
+    return air
+
+
+def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
+                    **_: Any) -> EmulatedDeviceAdapter:
+    profile = context.profile
+    caps = profile.capabilities
+
+    def make(mac_address: str | None = None) -> EmulatedDeviceAdapter:
+        licence = _licence(context)
+        n = next(_macs)
+        mac_address = (mac_address or profile.device.mac
+                       or f"02:00:00:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}")
+        camera = build_emulated_camera(
+            _device_world(context), _air(context), _device_endpoint(context), licence,
+            region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
+            mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
+            ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
+            mqtt_pv=caps.mqtt_protocol_version, faults=faults)
+        adapter = EmulatedDeviceAdapter(camera, licence)
+        adapter.make_another = make  # type: ignore[attr-defined]
+        return adapter
+
+    return make(mac)
+
+
+__all__ = ["air_network", "emulated_cloud", "emulated_device"]
