@@ -36,9 +36,10 @@ from typing import Any
 from aiohttp import web
 
 from harness.model.binding import Role
+from harness.model.outcomes import AttemptSummary
 
 from .faults import CloudFault, parse_faults
-from .records import AttemptSummary, CloudInputError, Device, DpSchema, Home, License, Product
+from .records import CloudInputError, Device, DpSchema, Home, License, Product
 from .state import CloudState
 
 log = logging.getLogger(__name__)

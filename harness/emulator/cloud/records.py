@@ -237,26 +237,6 @@ class Device:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
-class AttemptSummary:
-    """One activation attempt with a token: when, how it ended and why (what the app reads when pairing fails)."""
-
-    at: float
-    outcome: str  # "activated" or "refused"
-    error_code: str | None
-    error_msg: str | None
-    dev_id: str | None
-    home: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "outcome": self.outcome, "error_code": self.error_code, "error_msg": self.error_msg,
-                "dev_id": self.dev_id, "home": self.home}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> AttemptSummary:
-        return cls(**raw)
-
-
 @dataclass
 class Notification:
     """A push to an account: the medium-mode "your device was bound elsewhere" (§6), and the like."""
@@ -280,6 +260,6 @@ class Notification:
 
 __all__ = [
     "AUTH_KEY_LEN", "DEFAULT_SCHEMA", "DEV_ID_LEN", "KEY_LEN", "PID_LEN", "UUID_LEN",
-    "Account", "ActivationEvent", "AttemptSummary", "CloudInputError", "Device", "DpSchema", "Home", "License",
+    "Account", "ActivationEvent", "CloudInputError", "Device", "DpSchema", "Home", "License",
     "Notification", "Product",
 ]

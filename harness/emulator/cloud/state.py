@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from harness.clock import Clock
 from harness.model.binding import Binding, BindingMode, Claim, Role, decide_binding, product_binding_mode
 from harness.model.errors import CloudError
+from harness.model.outcomes import AttemptSummary
 from harness.model.token import TokenRecord, check_token
 from harness.protocol.atop import ActivationRequest, ActivationResult
 from harness.protocol.errors import ProtocolError
@@ -41,7 +42,6 @@ from .records import (
     DEFAULT_SCHEMA,
     Account,
     ActivationEvent,
-    AttemptSummary,
     CloudInputError,
     Device,
     DpSchema,
@@ -62,8 +62,16 @@ REGION_TIME_ZONES = {"AY": "+08:00", "AZ": "-08:00", "UE": "-05:00", "EU": "+01:
 
 
 def random_text(length: int, alphabet: str = ALNUM) -> str:
-    """``length`` characters from a cryptographic RNG."""
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """``length`` characters of ``alphabet`` from a cryptographic RNG, uniformly (bytes past the largest
+    multiple of the alphabet's size are rejected, so no character is likelier than another)."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    out: list[str] = []
+    for _ in range(64):  # each round keeps over 3/4 of its bytes: 64 rounds never run out in practice
+        out.extend(alphabet[b % size] for b in secrets.token_bytes(length) if b < limit)
+        if len(out) >= length:
+            return "".join(out[:length])
+    raise RuntimeError("the system RNG kept returning rejected bytes")
 
 
 class DeviceLink(Protocol):
@@ -130,7 +138,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _attempt_from_dict(raw: dict[str, Any]) -> AttemptSummary:
-    return AttemptSummary.from_dict(raw)
+    return AttemptSummary(**raw)
 
 
 class CloudState:
