@@ -23,11 +23,14 @@ Choices this module makes where PROTOCOL.md leaves room:
   does for characters above U+00FF (§2.6); no socket stack would have put such a datagram on the air.
 - **Checks**: nothing is accepted unless its check passes: the header CRC-8 of L, every group CRC-8 (of which
   the wire carries only 7 bits, §2.3 step 4) and every multicast section CRC-32 (§2.4 step 1), and for the
-  password also the zero padding after decryption. On the broadcast channel the receiver votes: a header or
-  group value is taken only when it is the unique most frequent CRC-passing value for its slot, seen at least
-  ``broadcast_votes`` times (default 1, enough for one clean round). A corruption that happens to pass a 7-bit
-  group check (about 1 in 128) cannot be told from data by the check alone; voting across rounds outweighs it,
-  and ``broadcast_votes=2`` makes a one-off fluke unable to complete a message.
+  password also the zero padding after decryption. Because 1 corrupted group in 128 passes a 7-bit check, the
+  broadcast side also votes. A group's value counts only from a *cleanly ended* window: its control pair, then
+  exactly the data values a sender emits for it, then the next control or header value (the last group of a
+  burst, which nothing ends, counts as soon as it passes). A header or group value is taken when it is the
+  unique most frequent one for its slot and has ``broadcast_votes`` votes (default 1, so one clean round is
+  enough), one more once the air has shown damage (a dirty window, an orphan control value). A noise value in
+  256..511 after a control pair therefore makes a window dirty, and even a fluke that looks clean and passes
+  the check cannot outvote the real group, which every later round repeats.
 - **The password/token collision of §2.4 step 6**: a 49-64 byte password needs 35 addresses, sequence numbers
   0-34, and 32-34 are also the first three addresses of the token section (base 32). PROTOCOL.md could not
   establish what firmware does. This receiver keeps *every* byte pair seen at a sequence number (with a
@@ -36,19 +39,22 @@ Choices this module makes where PROTOCOL.md leaves room:
   the AES zero padding) checks is accepted. The token section's own ``[len, len]`` and CRC-32 pick its pairs,
   the password's CRC-32 picks the others, so such passwords decode from the multicast channel alone. The same
   search is what makes unrelated ``226.x`` traffic harmless.
+- **Bounds**: a flood cannot exhaust the receiver: at most 32 candidates are kept per slot (the weakest is
+  dropped), and a section is searched, at most 256 combinations, only when a new candidate changes a ranking.
 """
 
 from __future__ import annotations
 
-import heapq
 import ipaddress
 import zlib
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from itertools import chain
+from typing import Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from harness.protocol._candidates import Votes, best_first
 from harness.protocol.errors import LocalProtocolError, RemoteProtocolError
 
 Tail = Literal["padded", "tuya-convert"]
@@ -358,57 +364,6 @@ class ReceiverProgress:
     completed_by: Channel | None
 
 
-K = TypeVar("K", bound=Hashable)
-
-
-class _Votes(Generic[K]):
-    """A bounded tally: counts per value and first-seen order, ranked most votes first, oldest first on ties."""
-
-    __slots__ = ("_cap", "_counts", "_next", "_order")
-
-    def __init__(self, cap: int) -> None:
-        self._cap = cap
-        self._counts: dict[K, int] = {}
-        self._order: dict[K, int] = {}
-        self._next = 0
-
-    def add(self, key: K) -> bool:
-        """Count one sighting; True when the ranking changed (a new value, or one overtook another)."""
-        old = self._counts.get(key)
-        if old is None:
-            if len(self._counts) >= self._cap:
-                # Under a flood, drop the value with fewest votes that had longest to gather more.
-                weakest = min(self._counts, key=lambda k: (self._counts[k], self._order[k]))
-                del self._counts[weakest], self._order[weakest]
-            self._counts[key] = 1
-            self._order[key] = self._next
-            self._next += 1
-            return True
-        self._counts[key] = old + 1
-        mine = self._order[key]
-        return any(
-            (count == old and self._order[k] < mine) or (count == old + 1 and self._order[k] > mine)
-            for k, count in self._counts.items()
-            if k != key
-        )
-
-    def ranked(self) -> list[K]:
-        return sorted(self._counts, key=lambda k: (-self._counts[k], self._order[k]))
-
-    def winner(self, min_votes: int, accept: Callable[[K], bool] = lambda key: True) -> K | None:
-        """The unique most-voted value (among those ``accept`` allows) with at least ``min_votes`` votes."""
-        best: K | None = None
-        best_count = tied = 0
-        for key, count in self._counts.items():
-            if not accept(key):
-                continue
-            if count > best_count:
-                best, best_count, tied = key, count, 0
-            elif count == best_count:
-                tied += 1
-        return best if best_count >= min_votes and not tied else None
-
-
 _CANDIDATE_CAP = 32
 _SEARCH_BUDGET = 256
 # Sections by name: (base, shortest plaintext, longest plaintext); §2.4 step 3 and the valid input space above.
@@ -432,26 +387,6 @@ _SPANS = {name: _span(name) for name in _SECTIONS}
 _PREAMBLE_PAIRS = {
     PREAMBLE_BASE + k: (PREAMBLE_MAGIC[2 * k], PREAMBLE_MAGIC[2 * k + 1]) for k in range(len(PREAMBLE_MAGIC) // 2)
 }
-
-
-def _best_first(choices: list[list[tuple[int, int]]]) -> Iterable[list[tuple[int, int]]]:
-    """Combinations of one candidate per position, fewest demotions from the top-ranked first."""
-    variable = [i for i, options in enumerate(choices) if len(options) > 1]
-    start = (0,) * len(variable)
-    heap: list[tuple[int, tuple[int, ...]]] = [(0, start)]
-    seen = {start}
-    while heap:
-        cost, picks = heapq.heappop(heap)
-        combo = [options[0] for options in choices]
-        for position, pick in zip(variable, picks, strict=True):
-            combo[position] = choices[position][pick]
-        yield combo
-        for j, position in enumerate(variable):
-            if picks[j] + 1 < len(choices[position]):
-                following = (*picks[:j], picks[j] + 1, *picks[j + 1:])
-                if following not in seen:
-                    seen.add(following)
-                    heapq.heappush(heap, (cost + 1, following))
 
 
 def _parse_broadcast_data(data: bytes) -> EzCredentials | None:
@@ -487,14 +422,18 @@ class SmartConfigReceiver:
         self._recent: tuple[int, ...] = ()
         self._preamble_lengths = False
         self._header: list[int] | None = None
-        self._lengths: _Votes[int] = _Votes(64)
+        self._lengths: Votes[int] = Votes(64)
         self._pending_control: int | None = None
+        self._damaged = False
         self._window: tuple[int, int, list[int]] | None = None
-        self._groups: list[_Votes[tuple[int, ...]]] = [_Votes(_CANDIDATE_CAP) for _ in range(128)]
+        self._sightings: list[Votes[tuple[int, ...]]] = [Votes(_CANDIDATE_CAP) for _ in range(128)]
+        self._confirmed: list[Votes[tuple[int, ...]]] = [Votes(_CANDIDATE_CAP) for _ in range(128)]
         # Multicast channel (§2.4).
         self._preamble_seen: set[int] = set()
-        self._pairs: list[_Votes[tuple[int, int]]] = [_Votes(_CANDIDATE_CAP) for _ in range(SSID_BASE + 19)]
+        self._pairs: list[Votes[tuple[int, int]]] = [Votes(_CANDIDATE_CAP) for _ in range(SSID_BASE + 19)]
         self._sections: dict[str, bytes] = {}
+        self._decryptor = _aes().decryptor()
+        self._blocks: dict[bytes, bytes] = {}
 
     @property
     def result(self) -> EzCredentials | None:
@@ -505,7 +444,7 @@ class SmartConfigReceiver:
         return self._completed_by
 
     def progress(self) -> ReceiverProgress:
-        length = self._lengths.winner(self._votes)
+        length = self._lengths.winner(self._required_votes())
         total = None if length is None else (length + 3) // 4
         known = 0
         if total is not None and length is not None:
@@ -555,7 +494,7 @@ class SmartConfigReceiver:
 
     def _header_value(self, kind: int, nibble: int) -> None:
         # §2.3 step 3: 0x10|L>>4, 0x20|L&0xF, 0x30|c>>4, 0x40|c&0xF, in this order; a gap spoils the round's copy.
-        self._window = None
+        self._close_window()
         self._pending_control = None
         if kind == 1:
             self._header = [nibble]
@@ -574,32 +513,63 @@ class SmartConfigReceiver:
     def _control_value(self, value: int) -> None:
         # §2.3 step 4: 0x80|crc then 0x80|s. One control value alone (its partner lost) opens nothing.
         if self._pending_control is None:
-            self._window = None
+            self._close_window()
             self._pending_control = value
         else:
             self._window = (value & 0x7F, self._pending_control & 0x7F, [])
             self._pending_control = None
 
     def _data_value(self, byte: int) -> None:
+        if self._pending_control is not None:
+            self._damaged = True  # a control value without its partner
         self._pending_control = None
         if self._window is None:
             return
         seq, check, values = self._window
-        if len(values) >= 4:
-            return  # a tail of 256s (§2.3 step 5) or noise: a group holds four bytes at most
+        if len(values) > 8:
+            return  # already more than any group sends, tail included: this window can only be dirty
         values.append(byte)
-        # Record every prefix that passes the group check: which length counts is known only once L is (§2.3 5).
-        if _group_crc(seq, bytes(values)) == check:
-            self._groups[seq].add(tuple(values))
+        # Every prefix of up to four bytes that passes the group check is a candidate: which length counts is
+        # known only once L is (§2.3 step 5). These sightings count at once, but only for the last group.
+        if len(values) <= 4 and _group_crc(seq, bytes(values)) == check:
+            self._sightings[seq].add(tuple(values))
             self._check_broadcast()
 
+    def _close_window(self) -> None:
+        """The next control or header value ends a group's data; a cleanly ended group confirms its value.
+
+        Clean means exactly what a sender emits for a group of p bytes: p data values then zero pads, 4 values
+        in all (every group, and the "padded" last group) or 2p (tuya-convert's last group, §2.3 step 5). A
+        window with a datagram too many (noise, a duplicate) or too few (a loss) confirms nothing.
+        """
+        if self._window is None:
+            return
+        seq, check, values = self._window
+        self._window = None
+        damaged = True
+        for size in range(1, 5):
+            clean = len(values) in (4, 2 * size) and not any(values[size:])
+            if clean and _group_crc(seq, bytes(values[:size])) == check:
+                damaged = False
+                self._confirmed[seq].add(tuple(values[:size]))
+        self._damaged = self._damaged or damaged
+        self._check_broadcast()
+
     def _group_winner(self, length: int, seq: int) -> tuple[int, ...] | None:
-        # Group seq of a length-L message holds 4 bytes, the last one L - 4 * (groups - 1) (§2.3 step 4).
-        size = 4 if seq < (length - 1) // 4 else length - 4 * ((length - 1) // 4)
-        return self._groups[seq].winner(self._votes, lambda chunk: len(chunk) == size)
+        # Group seq of a length-L message holds 4 bytes, the last one L - 4 * (groups - 1) (§2.3 step 4). The
+        # last group of a burst has no next control value to end it, so it alone may count unconfirmed sightings.
+        last = (length - 1) // 4
+        size = 4 if seq < last else length - 4 * last
+        votes = self._sightings[seq] if seq == last else self._confirmed[seq]
+        return votes.winner(self._required_votes(), lambda chunk: len(chunk) == size)
+
+    def _required_votes(self) -> int:
+        # One clean sighting is proof enough only on an air that has shown no damage; once a window came out
+        # dirty, a fluke passing the 7-bit group check (§2.3 step 4) is possible, so one more vote is required.
+        return self._votes + self._damaged
 
     def _check_broadcast(self) -> None:
-        length = self._lengths.winner(self._votes)
+        length = self._lengths.winner(self._required_votes())
         if length is None or length < 4:
             return
         data = bytearray()
@@ -652,7 +622,7 @@ class SmartConfigReceiver:
                     break
                 choices.append(options)
             else:
-                for combo in _best_first(choices):
+                for combo in best_first(choices):
                     budget -= 1
                     plain = self._check_section(name, first, size, combo)
                     if plain is not None:
@@ -661,20 +631,29 @@ class SmartConfigReceiver:
                         return None
         return None
 
-    @staticmethod
-    def _check_section(name: str, length: int, size: int, combo: list[tuple[int, int]]) -> bytes | None:
-        section = bytes([length, length, *(byte for pair in combo for byte in pair)])
-        payload = section[6:6 + size]
+    def _check_section(self, name: str, length: int, size: int, combo: list[tuple[int, int]]) -> bytes | None:
+        # combo holds pairs 1.. of the section: the CRC-32 bytes, then the payload (§2.4 step 1).
+        raw = bytes(chain.from_iterable(combo))
+        plain = raw[4:4 + size]
         if name == "password":
-            try:
-                plain = decrypt_password(payload, length)
-            except RemoteProtocolError:
-                return None
-        else:
-            plain = payload
+            plain = self._decrypt(plain)
+            if any(plain[length:]):
+                return None  # §2.2: the padding after the plaintext is zero bytes
+            plain = plain[:length]
         # §2.4 step 1: the CRC-32 is of the plaintext, little-endian.
-        return plain if crc32(plain) == int.from_bytes(section[2:6], "little") else None
+        return plain if crc32(plain) == int.from_bytes(raw[:4], "little") else None
 
+    def _decrypt(self, ciphertext: bytes) -> bytes:
+        """AES-ECB decryption block by block (§2.2); the search retries the same blocks, so they are cached."""
+        if len(self._blocks) > 4096:
+            self._blocks.clear()
+        plain = bytearray()
+        for start in range(0, len(ciphertext), 16):
+            block = ciphertext[start:start + 16]
+            if block not in self._blocks:
+                self._blocks[block] = self._decryptor.update(block)
+            plain += self._blocks[block]
+        return bytes(plain)
 
 __all__ = [
     "BROADCAST_ADDRESS",
