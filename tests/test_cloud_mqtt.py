@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import shutil
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,9 +17,16 @@ from harness.emulator.cloud import EmulatedCloud
 from harness.protocol import mqtt
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[EmulatedCloud]:
-    with EmulatedCloud() as c:
+def _mosquitto_installed() -> bool:
+    return shutil.which("mosquitto", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin") is not None
+
+
+@pytest.fixture(scope="module", params=[
+    "amqtt",
+    pytest.param("mosquitto", marks=pytest.mark.skipif(not _mosquitto_installed(), reason="mosquitto not installed")),
+])
+def cloud(request: pytest.FixtureRequest) -> Iterator[EmulatedCloud]:
+    with EmulatedCloud(broker=request.param) as c:
         yield c
 
 
