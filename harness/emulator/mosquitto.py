@@ -250,6 +250,8 @@ class MosquittoBroker:
             f"password_file {self._dir / 'passwd'}",
             f"acl_file {self._dir / 'acl'}",
             "persistence false",
+            # The default (1000) silently drops device reports queued for a busy cloud client.
+            "max_queued_messages 100000",
             "log_dest topic",
             "log_type error",
             "log_type warning",
