@@ -430,7 +430,9 @@ class SmartConfigReceiver:
         self._confirmed: list[Votes[tuple[int, ...]]] = [Votes(_CANDIDATE_CAP) for _ in range(128)]
         # Multicast channel (§2.4).
         self._preamble_seen: set[int] = set()
-        self._pairs: list[Votes[tuple[int, int]]] = [Votes(_CANDIDATE_CAP) for _ in range(SSID_BASE + 19)]
+        self._pairs: list[Votes[tuple[int, int]]] = [
+            Votes(_CANDIDATE_CAP) for _ in range(max(span.stop for span in _SPANS.values()))
+        ]
         self._sections: dict[str, bytes] = {}
         self._decryptor = _aes().decryptor()
         self._blocks: dict[bytes, bytes] = {}
@@ -448,9 +450,7 @@ class SmartConfigReceiver:
         total = None if length is None else (length + 3) // 4
         known = 0
         if total is not None and length is not None:
-            known = sum(
-                self._group_winner(length, seq) is not None for seq in range(total)
-            )
+            known = sum(self._group_winner(length, seq) is not None for seq in range(total))
         return ReceiverProgress(
             preamble_lengths=self._preamble_lengths,
             preamble_addresses=len(self._preamble_seen) == len(_PREAMBLE_PAIRS),
