@@ -325,6 +325,25 @@ def test_disconnect_drops_a_client_and_removal_keeps_it_out(broker: MqttBroker, 
     assert again.connect() == "Not authorized"
 
 
+def test_stopping_the_broker_is_bounded_and_reports_who_was_connected(authority: CredentialAuthority,
+                                                                      kind: str) -> None:
+    gone: list[str] = []
+    other = make_broker(kind, authority, on_disconnect=lambda c, _i: gone.append(c))  # type: ignore[arg-type]
+    other.start()
+    peer = Peer(other, *mqtt.device_credentials(DEV_A, SEC_A))
+    try:
+        assert not peer.connect().is_failure
+        assert wait_until(lambda: DEV_A in other.connected_clients())
+        started = time.monotonic()
+        other.stop()
+        assert time.monotonic() - started < WAIT_S
+        assert other.connected_clients() == set() and gone == [DEV_A]
+        assert peer.dropped.wait(WAIT_S)
+    finally:
+        peer.close()
+        other.stop()
+
+
 def test_a_refused_login_under_an_online_devices_id_does_not_cut_it_off(broker: MqttBroker,
                                                                         peers: Callable[..., Peer]) -> None:
     a = device(peers, DEV_A, SEC_A)

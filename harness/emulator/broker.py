@@ -109,6 +109,20 @@ class _PluginBridge:
         with self._lock:
             return set(self._connected)
 
+    def connected_identity(self, client_id: str) -> BrokerIdentity | None:
+        with self._lock:
+            entry = self._connected.get(client_id)
+        return entry[1] if entry is not None else None
+
+    def forget_all(self) -> None:
+        """The broker stopped: every connection is gone (amqtt sends no events for them at shutdown)."""
+        with self._lock:
+            gone = [(client_id, identity) for client_id, (_, identity) in self._connected.items()]
+            self._connected.clear()
+            self._pending.clear()
+        for client_id, identity in gone:
+            _call(self._on_disconnect, client_id, identity)
+
 
 def _call(callback: ConnectionCallback | None, client_id: str, identity: BrokerIdentity | None) -> None:
     if callback is None:
@@ -242,15 +256,21 @@ class EmbeddedBroker:
         return self._bridge.connected_clients()
 
     def identity_of(self, client_id: str) -> BrokerIdentity | None:
-        with self._bridge._lock:
-            entry = self._bridge._connected.get(client_id)
-        return entry[1] if entry is not None else None
+        """Who the connected client ``client_id`` logged in as."""
+        return self._bridge.connected_identity(client_id)
 
     def disconnect(self, client_id: str) -> bool:
-        """Drop a connected client now (its will, if any, is sent). False when it was not connected."""
+        """Drop a connected client now (its will, if any, is sent). False when it was not connected.
+
+        From another thread this waits until amqtt has let go of the connection; from a callback on the
+        broker's own thread it only schedules the drop.
+        """
         loop = self._loop
-        if loop is None or client_id not in self._bridge.connected_clients():
+        if loop is None or loop.is_closed() or client_id not in self._bridge.connected_clients():
             return False
+        if threading.current_thread() is self._thread:
+            loop.create_task(self._drop(client_id))
+            return True
         future = asyncio.run_coroutine_threadsafe(self._drop(client_id), loop)
         return future.result(self._timeout_s)
 
@@ -312,6 +332,7 @@ class EmbeddedBroker:
                 log.warning("the MQTT broker did not shut down cleanly", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
+            self._bridge.forget_all()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Gate every connection on its CONNECT before amqtt sees it.

@@ -186,7 +186,10 @@ class MosquittoBroker:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         with self._lock:
+            gone = list(self._connected.items())
             self._connected.clear()
+        for client_id, identity in gone:
+            _notify(self._on_disconnect, client_id, identity)
 
     def __enter__(self) -> MosquittoBroker:
         self.start()
