@@ -16,6 +16,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from harness.emulator.broker import (
@@ -23,6 +25,7 @@ from harness.emulator.broker import (
     CredentialAuthority,
     EmbeddedBroker,
     MqttBroker,
+    _parse_connect,
     make_broker,
 )
 from harness.emulator.cloud_mqtt import CloudMqttClient, CloudMqttError
@@ -519,3 +522,20 @@ def test_the_mosquitto_password_line_format() -> None:
     line = password_line("dev", "pw", salt=b"\x00" * 12)
     user, _, hashed = line.partition(":")
     assert user == "dev" and hashed.startswith("$6$AAAAAAAAAAAAAAAA$")
+
+
+@given(st.binary(max_size=300))
+def test_the_connect_gate_never_raises_on_garbage(body: bytes) -> None:
+    parsed = _parse_connect(body)
+    assert parsed is None or isinstance(parsed.client_id, str)
+
+
+def test_the_connect_gate_reads_a_real_connect() -> None:
+    creds = mqtt.preactivation_credentials(UUID, AUTH_KEY)
+    body = (b"\x00\x04MQTT\x04\xc2\x00\x3c" + len(creds.client_id).to_bytes(2, "big") + creds.client_id.encode()
+            + len(creds.username).to_bytes(2, "big") + creds.username.encode()
+            + len(creds.password).to_bytes(2, "big") + creds.password.encode())
+    parsed = _parse_connect(body)
+    assert parsed is not None
+    assert (parsed.level, parsed.client_id, parsed.username, parsed.password) == (4, *creds)
+    assert creds.password not in repr(parsed)
