@@ -245,11 +245,14 @@ class Activator:
         clock = self.cloud.clock
         deadline = clock.time() + timeout
         home = self._token_homes.get(token)
+        # Only what happens after this start counts: an earlier pairing's attempts with the same token are
+        # history, not this outcome (a consumed token must read as 3718, not as the old success).
+        baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
         await asyncio.to_thread(self._deliver, mode, ssid, password, token)
         last_ez = clock.time()
         steps: set[ActivatorStep] = set()
         while self._current(run):
-            attempts: Sequence[AttemptSummary] = await asyncio.to_thread(self.cloud.token_attempts, token)
+            attempts: Sequence[AttemptSummary] = (await asyncio.to_thread(self.cloud.token_attempts, token))[baseline:]
             activated = [a for a in attempts if a.outcome == "activated" and a.dev_id]
             online = False
             home_matches = False

@@ -89,6 +89,7 @@ class DeviceRecord:
     online: bool
     dps: Mapping[str, Any] = field(default_factory=dict)
     activations: int = 0
+    owner: str | None = None  # the owner account of the home it is bound to (who may remove it)
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
 
 
-def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str]) -> DeviceRecord:
+def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
     pid = str(raw.get("productKey", ""))
     history = raw.get("history") or []
     return DeviceRecord(dev_id=str(raw["devId"]), uuid=str(raw.get("uuid", "")), pid=pid,
                         name=pid_names.get(pid, pid), home=raw.get("home"), online=bool(raw.get("online")),
-                        dps=dict(raw.get("dps") or {}), activations=len(history))
+                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner)
 
 
 class EmulatedCloudAdapter:
@@ -97,20 +97,26 @@ class EmulatedCloudAdapter:
     def _pid_names(self) -> dict[str, str]:
         return {pid: p.name for pid, p in self._cloud.state.products.items()}
 
+    def _to_record(self, raw: Mapping[str, Any]) -> DeviceRecord:
+        home = raw.get("home")
+        with self._cloud.state.lock:
+            found = self._cloud.state.homes.get(home) if home else None
+            owner = found.owner if found is not None else None
+        return _record(raw, pid_names=self._pid_names(), owner=owner)
+
     def list_devices(self, home: str) -> Sequence[DeviceRecord]:
         with self._cloud.state.lock:
             raws = [d.public_dict() for d in self._cloud.state.devices.values() if d.home == home]
-        names = self._pid_names()
-        return [_record(raw, pid_names=names) for raw in raws]
+        return [self._to_record(raw) for raw in raws]
 
     def device(self, dev_id: str) -> DeviceRecord | None:
         dev = self._cloud.device(dev_id)
-        return None if dev is None else _record(dev.public_dict(), pid_names=self._pid_names())
+        return None if dev is None else self._to_record(dev.public_dict())
 
     def device_by_uuid(self, uuid: str) -> DeviceRecord | None:
         with self._cloud.state.lock:
             found = [d.public_dict() for d in self._cloud.state.devices.values() if d.uuid == uuid]
-        return _record(found[-1], pid_names=self._pid_names()) if found else None
+        return self._to_record(found[-1]) if found else None
 
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call(self._cloud.app.remove_device, account, dev_id, wipe=wipe)

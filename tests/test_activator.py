@@ -1,0 +1,202 @@
+"""The activator end to end on the emulated world: every mode, every refusal, and the exactly-once delegate."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from harness.activator import (
+    Activator,
+    ActivatorBusy,
+    ActivatorError,
+    ActivatorMode,
+    ActivatorStep,
+    ApOptions,
+    DeviceModel,
+    EzOptions,
+    pair,
+)
+from harness.adapters.registry import World, build_world
+from harness.model import ActivatorErrorCode, Role
+from harness.profiles import load_profile
+
+SSID, PASSWORD = "HomeNet", "hunter22"
+MODES = [
+    pytest.param(ActivatorMode.QR, ApOptions(), id="qr"),
+    pytest.param(ActivatorMode.EZ, ApOptions(), id="ez"),
+    pytest.param(ActivatorMode.AP, ApOptions(variant="legacy"), id="ap-legacy"),
+    pytest.param(ActivatorMode.AP, ApOptions(variant="lpv35"), id="ap-lpv35"),
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    w = build_world(load_profile("camera-strong"), seed=7)
+    w.network.add_access_point(SSID.encode(), PASSWORD.encode())
+    yield w
+    w.close()
+
+
+@dataclass
+class Home:
+    account: str
+    home: str
+
+
+@pytest.fixture
+def alice(world: World) -> Home:
+    account = world.cloud.create_account("alice")
+    return Home(account, world.cloud.create_home(account, "flat"))
+
+
+def clean_slate(world: World) -> None:
+    """The lab's start position: the device removed (and wiped) by its owner, factory-reset, in pairing mode."""
+    record = world.cloud.device_by_uuid(world.device.licence.uuid)
+    if record is not None and record.home is not None and record.owner is not None:
+        world.cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+    world.device.factory_reset()
+    world.device.wait_pairing_mode(10)
+
+
+@pytest.fixture
+def fresh(world: World) -> World:
+    clean_slate(world)
+    return world
+
+
+def activator_for(world: World, who: Home, ap: ApOptions = ApOptions(), **kw: object) -> Activator:
+    return Activator(world.cloud, account=who.account, device=world.device, network=world.network, ap=ap,
+                     **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("mode", "ap"), MODES)
+def test_pairing_succeeds_in_every_mode(fresh: World, alice: Home, mode: ActivatorMode, ap: ApOptions) -> None:
+    act = activator_for(fresh, alice, ap)
+    outcome = pair(act, mode, SSID, PASSWORD, act.get_token(alice.home))
+    assert outcome.ok, outcome.error
+    assert outcome.calls == 1
+    model = outcome.device_model
+    assert model is not None
+    assert model.home == alice.home
+    assert model.pid == fresh.device.pid and model.uuid == fresh.device.licence.uuid
+    record = fresh.cloud.device(model.dev_id)
+    assert record is not None and record.online and record.home == alice.home
+    assert outcome.steps == [ActivatorStep.FOUND, ActivatorStep.REGISTERED, ActivatorStep.INITIALIZED]
+
+
+@pytest.mark.parametrize(("mode", "ap"), MODES)
+def test_a_wrong_wifi_password_never_activates(fresh: World, alice: Home, mode: ActivatorMode, ap: ApOptions) -> None:
+    act = activator_for(fresh, alice, ap)
+    token = act.get_token(alice.home)
+    outcome = pair(act, mode, SSID, "not-the-password", token, timeout=30)
+    assert not outcome.ok
+    assert outcome.code == ActivatorErrorCode.TIMEOUT
+    assert fresh.cloud.token_attempts(token) == []
+    assert fresh.cloud.device_by_uuid(fresh.device.licence.uuid) is None or \
+        fresh.cloud.device_by_uuid(fresh.device.licence.uuid).home is None  # type: ignore[union-attr]
+    assert any(e.name == "wifi-join" and e.details.get("outcome") != "ok" for e in fresh.device.events())
+
+
+def test_an_expired_token_is_refused_with_3718(fresh: World, alice: Home) -> None:
+    act = activator_for(fresh, alice)
+    token = act.get_token(alice.home)
+    fresh.cloud.advance_time(fresh.profile.parameters.token_ttl_s + 1)
+    outcome = pair(act, ActivatorMode.QR, SSID, PASSWORD, token)
+    assert outcome.code == ActivatorErrorCode.TOKEN_EXPIRED
+    assert outcome.error is not None and outcome.error.cloud_error == "EXPIRE"
+
+
+def test_a_consumed_token_cannot_pair_again(fresh: World, alice: Home) -> None:
+    act = activator_for(fresh, alice)
+    token = act.get_token(alice.home)
+    assert pair(act, ActivatorMode.QR, SSID, PASSWORD, token).ok
+    clean_slate(fresh)
+    again = pair(act, ActivatorMode.QR, SSID, PASSWORD, token)
+    assert again.code == ActivatorErrorCode.TOKEN_EXPIRED
+    clean_slate(fresh)  # a refused camera holds in FAILED for a while; the user resets it and scans a new QR
+    assert pair(act, ActivatorMode.QR, SSID, PASSWORD, act.get_token(alice.home)).ok
+
+
+def test_a_strong_bound_device_refuses_another_account_with_3711(fresh: World, alice: Home) -> None:
+    first = activator_for(fresh, alice)
+    assert pair(first, ActivatorMode.QR, SSID, PASSWORD, first.get_token(alice.home)).ok
+    fresh.device.reset()
+    fresh.device.wait_pairing_mode(10)
+    bob_account = fresh.cloud.create_account("bob")
+    bob = Home(bob_account, fresh.cloud.create_home(bob_account, "bobs"))
+    second = activator_for(fresh, bob)
+    outcome = pair(second, ActivatorMode.QR, SSID, PASSWORD, second.get_token(bob.home))
+    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
+    assert fresh.cloud.list_devices(bob.home) == []
+
+
+def test_a_guest_cannot_add_a_strong_binding_device(fresh: World, alice: Home) -> None:
+    guest = fresh.cloud.create_account("guest")
+    fresh.cloud.add_member(alice.home, guest, Role.MEMBER)
+    act = activator_for(fresh, Home(guest, alice.home))
+    outcome = pair(act, ActivatorMode.QR, SSID, PASSWORD, act.get_token(alice.home))
+    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND
+
+
+def test_no_device_means_a_timeout_that_costs_no_wall_time(world: World, alice: Home) -> None:
+    world.device.power_cycle()  # any state; the QR below is never shown to it
+    act = Activator(world.cloud, account=alice.account, network=world.network)
+    token = act.get_token(alice.home)
+    started = time.monotonic()
+    outcome = pair(act, ActivatorMode.EZ, "NoSuchNetwork", PASSWORD, token, timeout=100)
+    assert outcome.code == ActivatorErrorCode.TIMEOUT and outcome.calls == 1
+    assert ActivatorStep.TIMEOUT in outcome.steps
+    assert time.monotonic() - started < 20  # 100 s of world time, a fraction of that in wall time
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[DeviceModel | None, ActivatorError | None]] = []
+        self.heard = threading.Event()
+
+    def did_receive_device(self, activator: Activator, device_model: DeviceModel | None,
+                           error: ActivatorError | None) -> None:
+        self.calls.append((device_model, error))
+        self.heard.set()
+
+
+def test_nothing_is_heard_after_stop_and_a_new_start_works(fresh: World, alice: Home) -> None:
+    recorder = Recorder()
+    act = Activator(fresh.cloud, account=alice.account, network=fresh.network, device=fresh.device,
+                    delegate=recorder)
+    act.start_config_wifi(ActivatorMode.EZ, "NoSuchNetwork", PASSWORD, act.get_token(alice.home), timeout=100)
+    with pytest.raises(ActivatorBusy):
+        act.start_config_wifi(ActivatorMode.EZ, "NoSuchNetwork", PASSWORD, act.get_token(alice.home))
+    act.stop_config_wifi()
+    assert not recorder.heard.wait(0.5)
+    assert recorder.calls == []
+    act.start_config_wifi(ActivatorMode.QR, SSID, PASSWORD, act.get_token(alice.home), timeout=100)
+    assert recorder.heard.wait(30)
+    act.join(10)
+    assert len(recorder.calls) == 1
+    model, error = recorder.calls[0]
+    assert model is not None and error is None
+
+
+def test_stop_racing_the_outcome_never_gives_two_callbacks(fresh: World, alice: Home) -> None:
+    for _ in range(5):
+        clean_slate(fresh)
+        recorder = Recorder()
+        act = activator_for(fresh, alice, delegate=recorder)
+        act.start_config_wifi(ActivatorMode.AP, SSID, PASSWORD, act.get_token(alice.home), timeout=100)
+        time.sleep(0.005)
+        act.stop_config_wifi()
+        time.sleep(0.05)
+        assert len(recorder.calls) <= 1
+        for model, error in recorder.calls:
+            assert (model is None) != (error is None)
+
+
+@pytest.mark.parametrize("channels", [("broadcast",), ("multicast",)], ids=["broadcast", "multicast"])
+def test_ez_pairs_from_either_channel_alone(fresh: World, alice: Home, channels: tuple[str, ...]) -> None:
+    act = activator_for(fresh, alice, ez=EzOptions(channels=channels, tail="tuya-convert"))
+    assert pair(act, ActivatorMode.EZ, SSID, PASSWORD, act.get_token(alice.home)).ok
