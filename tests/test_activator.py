@@ -68,9 +68,9 @@ def fresh(world: World) -> World:
     return world
 
 
-def activator_for(world: World, who: Home, ap: ApOptions = ApOptions(), **kw: object) -> Activator:
-    return Activator(world.cloud, account=who.account, device=world.device, network=world.network, ap=ap,
-                     **kw)  # type: ignore[arg-type]
+def activator_for(world: World, who: Home, ap: ApOptions | None = None, **kw: object) -> Activator:
+    return Activator(world.cloud, account=who.account, device=world.device, network=world.network,
+                     ap=ap or ApOptions(), **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("mode", "ap"), MODES)
