@@ -1,0 +1,262 @@
+"""Small lab probes the suites use where no contract method exists: a raw ATOP activation, an MQTT login, raw EZ
+air traffic and an impaired air.
+
+Each probe speaks the wire through the sans-IO codecs of :mod:`harness.protocol`; the endpoints come from the
+cloud adapter's ``info()`` (``atop_url``, ``mqtt`` as ``host:port``), so the probes work against the emulated cloud
+and against ``paircert cloud serve`` alike. A probe that cannot do its job against the adapters it is given raises
+:class:`~harness.adapters.contracts.CapabilityMissing` (the test is N/A); one whose lab I/O fails raises
+:class:`~harness.adapters.contracts.AdapterError` (ERROR, never the device's FAIL).
+
+Every wait here is bounded, and every socket goes to the address the cloud adapter names (loopback in the lab).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, NetworkAdapter
+from harness.protocol import atop
+from harness.protocol.errors import ProtocolError
+from harness.protocol.mqtt import MqttCredentials
+from harness.protocol.token import split_token_fixed
+
+WAIT_S = 5.0
+_OPTIONS = '{"otaChannel":0,"isFK":true}'
+
+
+@dataclass(frozen=True)
+class CloudEndpoints:
+    """Where devices talk to the cloud: the ATOP URL and the MQTT broker."""
+
+    atop_url: str
+    mqtt_host: str
+    mqtt_port: int
+
+
+def cloud_endpoints(cloud: CloudAdapter) -> CloudEndpoints:
+    """The device-facing endpoints the cloud adapter names in ``info()``; N/A when it names none."""
+    info = dict(cloud.info())
+    url, mqtt = info.get("atop_url"), info.get("mqtt")
+    if not isinstance(url, str) or not isinstance(mqtt, str) or ":" not in mqtt:
+        raise CapabilityMissing(cloud.name, "device endpoints in info() (atop_url, mqtt)")
+    host, _, port = mqtt.rpartition(":")
+    try:
+        return CloudEndpoints(url, host, int(port))
+    except ValueError:
+        raise CapabilityMissing(cloud.name, "device endpoints in info() (atop_url, mqtt)") from None
+
+
+# ----------------------------------------------------------------------------------------------- ATOP (§4)
+
+
+@dataclass(frozen=True)
+class ActivationReply:
+    """What the cloud answered one raw activation: accepted with an identity, or refused with an errorCode."""
+
+    accepted: bool
+    error_code: str | None = None
+    error_msg: str | None = None
+    dev_id: str | None = None
+    sec_key: str | None = field(default=None, repr=False)
+    local_key: str | None = field(default=None, repr=False)
+    reset_factory: bool | None = None
+
+
+def new_hid() -> str:
+    """A fresh hardware id (a MAC as 12 hex digits), as a device that never activated would send."""
+    return secrets.token_hex(6)
+
+
+def activate_raw(atop_url: str, *, uuid: str, auth_key: str, pid: str, token: str, hid: str,
+                 t: int | None = None, et: int = 1, timeout_s: float = 10.0) -> ActivationReply:
+    """One activation (§4.2, ``tuya.device.active`` v4.4 for ``et=1``, opensdk for ``et=3``), signed and
+    encrypted with ``auth_key``, carrying the 8-character part of the 14-character ``token``."""
+    when = int(time.time()) if t is None else t
+    short = split_token_fixed(token)[1] if len(token) == 14 else token
+    body = atop.ActivationRequest(token=short, soft_ver="1.0.0", product_key=pid, protocol_ver="2.3",
+                                  baseline_ver="40.07", options=_OPTIONS, cad_ver="1.0.3", cd_ver="1.0.0", t=when,
+                                  dev_attribute=2048, hid=hid)
+    api, version = atop.API_ACTIVE_V44 if et == 1 else atop.API_OPENSDK_ACTIVE
+    request = atop.AtopRequest(api=api, version=version, et=et, t=when, uuid=uuid, dev_id=None,
+                               body=body.to_json().encode("utf-8"))
+    query, form = atop.build_request(request, auth_key, nonce=os.urandom(12) if et == 3 else None)
+    raw = _post(f"{atop_url}?{query}", form, timeout_s)
+    try:
+        reply = atop.decode_response(raw, auth_key, et)
+    except ProtocolError as exc:  # an answer sealed under another key is a refusal as far as this key goes
+        return ActivationReply(False, error_code="UNREADABLE", error_msg=exc.message)
+    if not reply.success:
+        return ActivationReply(False, error_code=reply.error_code, error_msg=reply.error_msg)
+    result: dict[str, Any] = reply.result or {}
+    return ActivationReply(True, dev_id=_str(result.get("devId")), sec_key=_str(result.get("secKey")),
+                           local_key=_str(result.get("localKey")), reset_factory=bool(result.get("resetFactory")))
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _post(url: str, body: bytes, timeout_s: float) -> bytes:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            data: bytes = answer.read()
+            return data
+    except urllib.error.HTTPError as exc:
+        data = exc.read()
+        return data
+    except (OSError, urllib.error.URLError) as exc:
+        raise AdapterError(f"the activation endpoint {url.split('?')[0]} could not be reached: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------------------------- MQTT (§5)
+
+
+class MqttSession:
+    """One MQTT login as a device would make it; what the broker granted and what arrived."""
+
+    def __init__(self, host: str, port: int, credentials: MqttCredentials) -> None:
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=credentials.client_id,
+                                   protocol=paho.MQTTv311)
+        self._client.username_pw_set(credentials.username, credentials.password)
+        self._answered = threading.Event()
+        self._lock = threading.Lock()
+        self._connack: Any = None
+        self._subacks: dict[int, list[Any]] = {}
+        self._messages: list[tuple[str, bytes]] = []
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._host, self._port = host, port
+        self._looping = False
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self._connack is None:
+            self._connack = reason
+        self._answered.set()
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, codes: list[Any], _p: Any) -> None:
+        with self._lock:
+            self._subacks[mid] = list(codes)
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        with self._lock:
+            self._messages.append((str(message.topic), bytes(message.payload)))
+
+    def connect(self, timeout_s: float = WAIT_S) -> bool:
+        """True when the broker accepted the login (CONNACK 0)."""
+        try:
+            self._client.connect(self._host, self._port, keepalive=30)
+        except OSError as exc:
+            raise AdapterError(f"the MQTT broker at {self._host}:{self._port} could not be reached: {exc}") from exc
+        deadline = time.monotonic() + timeout_s
+        while not self._answered.is_set() and time.monotonic() < deadline:
+            self._client.loop(timeout=0.02)
+        if not self._answered.is_set():
+            return False  # no CONNACK: not accepted
+        accepted = not self._connack.is_failure
+        if accepted:
+            self._client.loop_start()
+            self._looping = True
+        return bool(accepted)
+
+    def subscribe(self, topic_filter: str, timeout_s: float = WAIT_S) -> bool:
+        """True when the broker granted the subscription (a SUBACK without the failure code)."""
+        result, mid = self._client.subscribe(topic_filter, qos=1)
+        if result != paho.MQTT_ERR_SUCCESS or mid is None:
+            return False
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                codes = self._subacks.get(mid)
+            if codes is not None:
+                return bool(codes) and not codes[0].is_failure
+            time.sleep(0.01)
+        return False
+
+    def publish(self, topic: str, payload: bytes, timeout_s: float = WAIT_S) -> None:
+        info = self._client.publish(topic, payload, qos=1)
+        with contextlib.suppress(RuntimeError, ValueError):
+            info.wait_for_publish(timeout_s)
+
+    def received(self, topic: str | None = None) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return [(t, p) for t, p in self._messages if topic is None or t == topic]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.disconnect()
+        if self._looping:
+            self._client.loop_stop()
+            self._looping = False
+
+
+@contextlib.contextmanager
+def mqtt_session(endpoints: CloudEndpoints, credentials: MqttCredentials) -> Iterator[MqttSession]:
+    """An MQTT login with ``credentials`` (connected or not: see :meth:`MqttSession.connect`), closed after."""
+    session = MqttSession(endpoints.mqtt_host, endpoints.mqtt_port, credentials)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def mqtt_login(endpoints: CloudEndpoints, credentials: MqttCredentials, timeout_s: float = WAIT_S) -> bool:
+    """Whether the broker accepts a login with ``credentials``; the session is closed at once."""
+    with mqtt_session(endpoints, credentials) as session:
+        return session.connect(timeout_s)
+
+
+# ----------------------------------------------------------------------------------------------- EZ air (§2)
+
+
+def _air(network: NetworkAdapter, what: str) -> Any:
+    air = getattr(network, "air", None)
+    if air is None or not hasattr(air, "send_length"):
+        raise CapabilityMissing(network.name, what)
+    return air
+
+
+def send_ez_lengths(network: NetworkAdapter, lengths: Sequence[int]) -> None:
+    """Put raw EZ broadcast datagram lengths on the air (§2.3), e.g. a frame with a corrupted CRC."""
+    air = _air(network, "raw EZ datagrams")
+    for value in lengths:
+        air.send_length(int(value))
+    air.flush()
+
+
+@contextlib.contextmanager
+def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+                 noise: float = 0.0) -> Iterator[None]:
+    """A lossy, noisy air for the duration of the block (§2.5), restored after."""
+    air = _air(network, "air impairments (loss, duplication, reordering, noise)")
+    saved = (air.loss, air.duplicate, air.reorder, air.noise)
+    air.loss, air.duplicate, air.reorder, air.noise = loss, duplicate, reorder, noise
+    try:
+        yield
+    finally:
+        air.loss, air.duplicate, air.reorder, air.noise = saved
+
+
+def describe(reply: ActivationReply) -> str:
+    """A one-line account of a raw activation for an assertion message (no secret in it)."""
+    return json.dumps({"accepted": reply.accepted, "errorCode": reply.error_code, "errorMsg": reply.error_msg,
+                       "devId": reply.dev_id})
+
+
+__all__ = ["ActivationReply", "CloudEndpoints", "MqttSession", "activate_raw", "cloud_endpoints", "describe",
+           "impaired_air", "mqtt_login", "mqtt_session", "new_hid", "send_ez_lengths"]

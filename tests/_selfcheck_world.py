@@ -1,0 +1,30 @@
+"""A world builder for the self-check: the profile's world with the camera and cloud faults the environment names.
+
+Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS`` and
+``PAIRCERT_CLOUD_FAULTS`` are comma-separated fault names (:mod:`harness.emulator.faults`,
+:class:`harness.emulator.cloud.faults.CloudFault`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+
+def _names(variable: str) -> list[str]:
+    return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_paircert_make_world(config: pytest.Config, profile: Any, cloud: str | None, device: str | None,
+                               network: str | None, seed: int) -> Any:
+    from harness.adapters.registry import build_world
+
+    overrides: dict[str, dict[str, Any]] = {}
+    if _names("PAIRCERT_DEVICE_FAULTS"):
+        overrides["device"] = {"faults": _names("PAIRCERT_DEVICE_FAULTS")}
+    if _names("PAIRCERT_CLOUD_FAULTS"):
+        overrides["cloud"] = {"faults": _names("PAIRCERT_CLOUD_FAULTS")}
+    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
