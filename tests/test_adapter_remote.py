@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from _cloud_helpers import build_activation, post
+from _serve_helpers import ServedCloud
 
 from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, CloudCapability, Licence
 from harness.adapters.registry import WorldContext
@@ -28,51 +25,6 @@ from harness.model import BindingMode, Role
 from harness.profiles import load_profile
 from harness.protocol.atop import AtopResponse, decode_response
 from harness.protocol.token import PairingToken
-
-PAIRCERT = [sys.executable, "-c", "from harness.cli import main; main()"]
-START_TIMEOUT_S = 20.0
-
-
-class ServedCloud:
-    """`paircert cloud serve` in a subprocess: its printed URLs, and a bounded stop."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", "--host", "127.0.0.1", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.urls: dict[str, str] = {}
-        self._read_banner()
-
-    def _read_banner(self) -> None:
-        assert self.proc.stdout is not None
-        lines: list[str] = []
-        found = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                lines.append(line)
-                match = re.match(r"\s+(ATOP|app API|MQTT|url_config)\s+(\S+)", line)
-                if match:
-                    self.urls[match.group(1)] = match.group(2)
-                if line.startswith("serving"):
-                    found.set()
-                    return
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        if not found.wait(START_TIMEOUT_S):
-            self.stop()
-            raise AssertionError(f"paircert cloud serve did not start: {''.join(lines)}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.communicate(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate(timeout=5)
 
 
 @pytest.fixture(scope="module")
