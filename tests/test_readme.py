@@ -1,0 +1,40 @@
+"""The README is the user's manual: its Python examples run, and its safe commands work as shown."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, flags=re.S)
+PYTHON = [code for lang, code in BLOCKS if lang == "python"]
+# Shell lines the tests can run as they are: they read the bundled profiles and start nothing.
+SAFE = ("paircert profiles",)
+COMMANDS = [line.strip() for lang, code in BLOCKS if lang == "sh" for line in code.splitlines()
+            if line.strip().startswith(SAFE)]
+
+
+def test_the_readme_has_examples_of_each_kind() -> None:
+    assert len(PYTHON) >= 3
+    assert COMMANDS
+    assert "make demo" in README and "make test" in README
+
+
+@pytest.mark.parametrize("code", PYTHON, ids=[f"python-{i}" for i in range(len(PYTHON))])
+def test_python_example_runs(code: str) -> None:
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_shell_example_works(command: str) -> None:
+    argv = shlex.split(command.split("#", 1)[0])
+    binary = Path(sys.executable).parent / argv[0]
+    done = subprocess.run([str(binary), *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "camera-strong" in done.stdout
