@@ -29,7 +29,9 @@ from typing import Any
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Packet
+from scapy.utils import rdpcap
 
+from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, bind_ap_ports
 from harness.net.sniff import PacketTap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,4 +212,25 @@ def test_ap_pairing_across_the_veth_pair(lab: Lab, device: Device, variant: str,
         assert sent["replies"] == [{"ret_code": 0, "ok": True}]
     result = device.ask("wait 20")
     assert result["ok"], result
+    _assert_nothing_leaked(default_namespace_watch)
+
+
+def test_a_profile_world_on_the_scapy_adapter_pairs_by_ez_and_ap(lab: Lab, tmp_path: Path,
+                                                                  default_namespace_watch: list[PacketTap]) -> None:
+    """build_world with network = scapy: the activator sends on the interface, the camera sniffs it."""
+    pcap = tmp_path / "sent.pcap"
+    done = lab.run_in(lab.app_ns, str(ROOT / "tests" / "_netns_world.py"), lab.app_if, str(pcap), timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcomes["ez"] == {"ok": True, "error": None}
+    assert outcomes["ap"] == {"ok": True, "error": None}
+    assert outcomes["network"]["sniffer"]["observations"] > 0
+    packets = rdpcap(str(pcap))
+    assert len(packets) == outcomes["packets"] > 0
+    assert any(EzLength in p for p in packets) and any(EzAddress in p for p in packets)
+    # the camera of this world serves its AP on loopback, on an ephemeral port: dissected once that is bound
+    ap_datagrams = [p for p in packets if UDP in p and p[IP].dst == "127.0.0.1"]
+    assert ap_datagrams
+    bind_ap_ports(udp_port=ap_datagrams[0][UDP].dport)
+    assert TuyaAp55AA in ap_datagrams[0].__class__(bytes(ap_datagrams[0]))
     _assert_nothing_leaked(default_namespace_watch)
