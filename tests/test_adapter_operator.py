@@ -103,7 +103,8 @@ class Person:
     def __init__(self, answers: list[str]) -> None:
         self.screen = io.StringIO()
         read_fd, self._write_fd = os.pipe()
-        self.terminal = Terminal(self.screen, os.fdopen(read_fd, "r", encoding="utf-8"))
+        self._read_fd = read_fd
+        self.terminal = Terminal(self.screen, read_fd)
         self._answers = answers
         self._thread = threading.Thread(target=self._answer, daemon=True)
         self._thread.start()
@@ -118,7 +119,9 @@ class Person:
             time.sleep(0.01)
 
     def close(self) -> None:
+        self.terminal.close()
         os.close(self._write_fd)
+        os.close(self._read_fd)
 
 
 def adapter_with(person: Person, tmp_path: Path, **kwargs: Any) -> OperatorDeviceAdapter:
@@ -377,3 +380,17 @@ def test_a_qr_pairing_through_the_remote_cloud_and_the_operator_device(
         assert DeviceCapability.SCAN_QR.value in world.device.capabilities
     finally:
         world.close()
+
+
+def test_the_example_real_camera_profile_builds_an_operator_device(tmp_path: Path) -> None:
+    profile = load_profile(Path(__file__).parent.parent / "profiles" / "example-real-camera.toml")
+    context = WorldContext(profile=profile, clock=SystemClock(), seed=1)
+    args = {**profile.adapters.device.resolved_args(), "interactive": False, "output_dir": str(tmp_path)}
+    device = operator_device(context, **args)
+    try:
+        assert device.show_qr == "window" and device.prompt_timeout_s == 300
+        assert device.ap_address() is not None and device.ap_address().host == "192.168.176.1"  # type: ignore[union-attr]
+        assert device.capabilities == {"reset", "factory-reset", "power-cycle", "liveness", "ap-mode", "ez-mode"}
+        assert device.info()["hooks"]["power_cycle"].startswith("./lab/relay.sh off")  # type: ignore[index]
+    finally:
+        device.close()

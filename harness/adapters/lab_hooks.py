@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -155,16 +156,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 class Terminal:
     """Where a person at the lab bench sees the QR and prompts and answers them, with timeouts.
 
-    Input is read by one background thread into a queue, so that waiting for an answer is bounded and
-    lines typed before a prompt are not taken as its answer.
+    Input is read from a file descriptor by one background thread into a queue, so that waiting for an answer
+    is bounded and lines typed before a prompt are not taken as its answer. The thread polls (``select``) so
+    that :meth:`close` ends it without waiting for a keypress.
     """
 
-    def __init__(self, output: IO[str], input_stream: IO[str] | None = None, *, owned: bool = False) -> None:
+    def __init__(self, output: IO[str], input_fd: int | None = None, *, owned: bool = False) -> None:
         self.output = output
-        self.input = input_stream
+        self.input_fd = input_fd
         self._owned = owned
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
+        self._closing = threading.Event()
         self._lock = threading.Lock()
 
     @classmethod
@@ -174,22 +177,27 @@ class Terminal:
         ``interactive`` False: output only (to stderr), no person. None: a person is present when there is a
         terminal. True: a person must be present (AdapterError when there is no terminal to reach them).
         """
+        fallback = sys.__stderr__ or sys.stderr
         if interactive is False:
-            return cls(sys.__stderr__ or sys.stderr)
+            return cls(fallback)
         try:
-            tty = open("/dev/tty", "r+", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed by close())
+            read_fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
         except OSError:
-            stdin = sys.__stdin__
-            if stdin is not None and stdin.isatty():
-                return cls(sys.__stdout__ or sys.stdout, stdin)
             if interactive:
                 raise AdapterError("interactive = true, but there is no terminal to prompt a person on") from None
-            return cls(sys.__stderr__ or sys.stderr)
-        return cls(tty, tty, owned=True)
+            return cls(fallback)
+        try:
+            output = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        except OSError:
+            os.close(read_fd)
+            if interactive:
+                raise AdapterError("interactive = true, but the terminal cannot be written to") from None
+            return cls(fallback)
+        return cls(output, read_fd, owned=True)
 
     @property
     def person_present(self) -> bool:
-        return self.input is not None
+        return self.input_fd is not None
 
     def show(self, text: str) -> None:
         with self._lock:
@@ -200,18 +208,28 @@ class Terminal:
                 log.warning("could not write to the terminal: %s", exc)
 
     def _read_lines(self) -> None:
-        stream = self.input
-        assert stream is not None
-        try:
-            for line in stream:
-                self._lines.put(line.rstrip("\r\n"))
-        except (OSError, ValueError):
-            pass
-        self._lines.put(None)  # end of input
+        fd = self.input_fd
+        assert fd is not None
+        pending = b""
+        while not self._closing.is_set():
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                chunk = os.read(fd, 4096) if ready else None
+            except (OSError, ValueError):
+                break
+            if chunk is None:
+                continue
+            if not chunk:
+                break  # end of input
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._lines.put(line.decode("utf-8", "replace").rstrip("\r"))
+        self._lines.put(None)
 
     def ask(self, message: str, timeout_s: float) -> str:
         """Show ``message`` and wait up to ``timeout_s`` for a line; AdapterError when nobody answers."""
-        if self.input is None:
+        if self.input_fd is None:
             raise AdapterError("no person at a terminal to ask: " + message)
         if self._reader is None:
             self._reader = threading.Thread(target=self._read_lines, name="operator-terminal", daemon=True)
@@ -235,9 +253,15 @@ class Terminal:
         return answer
 
     def close(self) -> None:
+        self._closing.set()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
         if self._owned:
             with contextlib.suppress(OSError, ValueError):
                 self.output.close()
+            if self.input_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self.input_fd)
 
 
 __all__ = ["HookFailed", "HookResult", "HookRunner", "HookSpec", "Terminal", "hook_environment"]

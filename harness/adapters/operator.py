@@ -183,7 +183,9 @@ class OperatorDeviceAdapter:
     def _ask(self, action: str, message: str, timeout_s: float) -> str:
         capability = _CAPABILITY_OF.get(action, DeviceCapability.SCAN_QR).value
         if not self.terminal.person_present:
-            raise CapabilityMissing(self.name, f"{capability} (no '{action}' hook and no person at a terminal)")
+            missing = CapabilityMissing(self.name, capability)
+            missing.args = (f"{missing}: no '{action}' hook and no person at a terminal",)
+            raise missing
         answer = self.terminal.ask(message, timeout_s)
         self._event(f"person:{action}", answer=answer[:200])
         return answer
