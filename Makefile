@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# libzbar0 is the system library behind pyzbar. Installed with apt when we are root; otherwise say what to run.
+# libzbar0 is the system library behind pyzbar; iproute2 (ip netns, veth) carries the real-network tests.
+# Installed with apt when we are root; otherwise say exactly what to run.
 sysdeps:
-	@bash scripts/sysdeps.sh libzbar0
+	@bash scripts/sysdeps.sh libzbar0 iproute2
 
 mosquitto:
 	@bash scripts/sysdeps.sh mosquitto

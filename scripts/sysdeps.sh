@@ -8,6 +8,7 @@ present() {
         libzbar0) ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' ;;
         mosquitto) command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto ;;
         chromium) command -v chromium >/dev/null 2>&1 ;;
+        iproute2) command -v ip >/dev/null 2>&1 ;;
         *) dpkg -s "$1" >/dev/null 2>&1 ;;
     esac
 }

@@ -289,7 +289,8 @@ CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
 def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
-                          pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = ()) -> EmulatedCamera:
+                          pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = (),
+                          ap_host: str = "127.0.0.1") -> EmulatedCamera:
     """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.faults`)."""
     from harness.emulator import faults as camera_faults
 
@@ -298,7 +299,8 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                  cloud={region: endpoint}, firmware=firmware,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
-                 pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv)  # type: ignore[arg-type]
+                 pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv,  # type: ignore[arg-type]
+                 ap_host=ap_host)
     camera.power_on()
     return camera
 

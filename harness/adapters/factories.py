@@ -2,7 +2,7 @@
 
 ``emulated_cloud(context, faults=(), broker="amqtt", state_path=None)`` starts an :class:`EmulatedCloud` on the
 world's clock with the profile's region and token lifetime, and creates the profile's product on it.
-``emulated_device(context, faults=(), mac=None)`` makes an emulated camera of the profile's shape, with a
+``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's shape, with a
 licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
 cloud's ATOP and MQTT addresses, on a device world (one shared event loop) and the world's air.
 ``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
@@ -104,7 +104,7 @@ def _air(context: WorldContext) -> Air:
 
 
 def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
-                    **_: Any) -> EmulatedDeviceAdapter:
+                    ap_host: str = "127.0.0.1", **_: Any) -> EmulatedDeviceAdapter:
     profile = context.profile
     caps = profile.capabilities
 
@@ -118,7 +118,7 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
-            mqtt_pv=caps.mqtt_protocol_version, faults=faults)
+            mqtt_pv=caps.mqtt_protocol_version, faults=faults, ap_host=ap_host)
         adapter = EmulatedDeviceAdapter(camera, licence)
         adapter.make_another = make  # type: ignore[attr-defined]
         return adapter
