@@ -2,8 +2,8 @@
 
 ``emulated_cloud(context, faults=(), broker="amqtt", state_path=None)`` starts an :class:`EmulatedCloud` on the
 world's clock with the profile's region and token lifetime, and creates the profile's product on it.
-``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's shape, with a
-licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
+``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's
+shape, with a licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
 cloud's ATOP and MQTT addresses, on a device world (one shared event loop) and the world's air.
 ``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
 """
