@@ -394,3 +394,22 @@ def test_the_example_real_camera_profile_builds_an_operator_device(tmp_path: Pat
         assert device.info()["hooks"]["power_cycle"].startswith("./lab/relay.sh off")  # type: ignore[index]
     finally:
         device.close()
+
+
+def test_hook_output_and_the_qr_become_the_running_tests_evidence(tmp_path: Path) -> None:
+    from harness import evidence
+
+    device = make(tmp_path, {"reset": '"echo key=$LAB_KEY"'}, qr_hook="true", hook_env={"LAB_KEY": AUTH_KEY})
+    recorder = evidence.EvidenceRecorder("TC-OPERATOR", "test")
+    evidence.activate(recorder)
+    try:
+        device.reset()
+        device.present_qr(render_qr("x"))
+    finally:
+        evidence.activate(None)
+    assert recorder.texts == {"hook reset": f"key={MASK}\n"}
+    assert list(recorder.images) == ["qr shown to the device"]
+    steps = [e.name for e in recorder.timeline if e.kind == "step"]
+    assert steps == ["operator OperatorDeviceAdapter.reset", "operator OperatorDeviceAdapter.present_qr"]
+    written = recorder.write(tmp_path / "evidence")
+    assert AUTH_KEY not in "".join(p.read_text(errors="replace") for p in written.iterdir() if p.suffix != ".png")

@@ -224,7 +224,7 @@ class OperatorDeviceAdapter:
     def present_qr(self, image: Image.Image) -> None:
         """Save the QR as PNG, show it, and have it delivered: ``qr_hook``, or a person holding it up."""
         path = self.save_qr(image)
-        if self.show_qr != "none":
+        if self.show_qr != "none" and ("qr" in self._hooks or self.terminal.person_present):
             self._show(image, path)
         if "qr" in self._hooks:
             self._run_hook("qr", env={"PAIRCERT_ACTION": "present-qr"})

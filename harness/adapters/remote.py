@@ -37,6 +37,7 @@ from harness.adapters.contracts import (
     Product,
 )
 from harness.clock import Clock, SystemClock
+from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 
 if TYPE_CHECKING:
@@ -214,12 +215,14 @@ class RemoteCloudAdapter:
         """The cloud's region: as its lab API states it, else as configured, else from the first token it issued."""
         return self._region or ""
 
+    @step
     def create_account(self, name: str) -> str:
         result = self._call("POST", "/accounts", {"name": name})
         account = str(_field(result, "account"))
         self._remember_account(account)
         return account
 
+    @step
     def create_home(self, account: str, name: str) -> str:
         home = str(_field(self._call("POST", "/homes", {"name": name}, account=account), "home"))
         self._remember_account(account)
@@ -228,6 +231,7 @@ class RemoteCloudAdapter:
             self._members.setdefault(home, {})[account] = Role.OWNER
         return home
 
+    @step
     def add_member(self, home: str, account: str, role: Role) -> None:
         caller = self._home_caller(home, admin=True)
         self._call("POST", f"/homes/{_quote(home)}/members", {"account": account, "role": Role(role).value},
@@ -236,6 +240,7 @@ class RemoteCloudAdapter:
         with self._lock:
             self._members.setdefault(home, {})[account] = Role(role)
 
+    @step
     def get_token(self, home: str, account: str) -> str:
         grant = self._call("POST", f"/homes/{_quote(home)}/token", {}, account=account)
         token = str(_field(grant, "pairingToken"))
@@ -291,6 +296,7 @@ class RemoteCloudAdapter:
                 return None
             raise
 
+    @step
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call("POST", f"/devices/{_quote(dev_id)}/remove", {"wipe": bool(wipe)}, account=account)
 
@@ -305,6 +311,7 @@ class RemoteCloudAdapter:
                                     dev_id=None if dev_id is None else str(dev_id), at=float(raw.get("at") or 0.0)))
         return out
 
+    @step
     def send_dps(self, dev_id: str, dps: Mapping[str, Any], *, account: str) -> None:
         """Send DPs; a device that is offline does not get them (``sent`` false), which is no lab fault."""
         result = self._call("POST", f"/devices/{_quote(dev_id)}/dps", {"dps": dict(dps)}, account=account)
@@ -317,6 +324,7 @@ class RemoteCloudAdapter:
         if capability.value not in self.capabilities:
             raise CapabilityMissing(self.name, capability.value)
 
+    @step
     def create_product(self, name: str, category: str, binding_mode: BindingMode, *,
                        pid: str | None = None) -> Product:
         self._require(CloudCapability.CREATE_PRODUCTS)
@@ -340,6 +348,7 @@ class RemoteCloudAdapter:
             with self._lock:
                 self._pid_names.setdefault(pid, name)
 
+    @step
     def issue_license(self, pid: str) -> Licence:
         self._require(CloudCapability.ISSUE_LICENSES)
         raw = self._call("POST", "/lab/licences", {"pid": pid})
@@ -347,10 +356,12 @@ class RemoteCloudAdapter:
         redaction.learn(auth_key)
         return Licence(uuid=str(_field(raw, "uuid")), auth_key=auth_key, pid=str(raw.get("pid") or pid))
 
+    @step
     def revoke_license(self, uuid: str) -> None:
         self._require(CloudCapability.REVOKE_LICENSES)
         self._call("POST", f"/lab/licences/{_quote(uuid)}/revoke", {})
 
+    @step
     def advance_time(self, seconds: float) -> None:
         self._require(CloudCapability.TIME_TRAVEL)
         self._call("POST", "/lab/clock/advance", {"seconds": seconds})
