@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,9 +180,13 @@ def cli_command() -> None:
 @click.option("--wifi", "wifi", multiple=True, help="A Wi-Fi network as SSID=PASSWORD (repeatable).")
 @click.option("--fault", "faults", multiple=True, type=click.Choice(sorted(CAMERA_FAULTS)),
               help="A camera fault to make (repeatable).")
+@click.option("--ap-host", default="127.0.0.1", show_default=True,
+              help="The address the camera's SoftAP config sockets listen on (a lab interface's address).")
+@click.option("--sniff", "sniff_interface", default=None,
+              help="Sniff EZ traffic on this interface (scapy, needs root) and feed it to the camera.")
 def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, region: str, uuid: str,
           auth_key: str, pid: str, mac: str, firmware: str, activation_api: str, control_addr: str,
-          wifi: tuple[str, ...], faults: tuple[str, ...]) -> None:
+          wifi: tuple[str, ...], faults: tuple[str, ...], ap_host: str, sniff_interface: str | None) -> None:
     """Run one emulated camera until SIGTERM or SIGINT; print its control URL."""
     control_host, control_port = _address(control_addr)
     if url_config is None and (cloud_url is None or mqtt_addr is None):
@@ -201,10 +206,16 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
                 raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
         camera = make_camera(world, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
-                             cloud=endpoint, activation_api=activation_api, faults=faults)
+                             cloud=endpoint, activation_api=activation_api, faults=faults, ap_host=ap_host)
         control = ControlServer(camera)
         url = world.run(control.start(control_host, control_port))
         camera.power_on()
+        if sniff_interface is not None:
+            from harness.net.sniff import EzSniffer  # the real-network bridge: only when asked
+
+            sniffer = EzSniffer(sniff_interface, camera.air, keep_outgoing=False)
+            sniffer.start()
+            world.on_stop(_stopper(sniffer))
         click.echo(f"paircert device: control {url}", nl=True)
         click.echo(json.dumps({"control": url, "uuid": uuid, "faults": list(faults)}), nl=True)
         _wait_for_signal()
@@ -213,6 +224,13 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
         raise click.ClickException(str(exc)) from exc
     finally:
         world.stop()
+
+
+def _stopper(sniffer: Any) -> Callable[[], Awaitable[None]]:
+    async def stop() -> None:
+        sniffer.stop()
+
+    return stop
 
 
 def _wait_for_signal() -> None:
