@@ -166,10 +166,11 @@ class CloudApp:
 
     # ---------------------------------------------------------------------------------- lab controls
 
-    def capabilities(self) -> dict[str, bool]:
-        """What this cloud can do for a test (DESIGN.md: a capability a contract cannot honour is declared)."""
+    def capabilities(self) -> dict[str, Any]:
+        """What this cloud can do for a test (DESIGN.md: a capability a contract cannot honour is declared),
+        and the region its tokens carry."""
         return {"time_travel": bool(self.state.clock.is_virtual), "issue_licences": True, "create_products": True,
-                "faults": True, "mqtt": True}
+                "faults": True, "mqtt": True, "region": self.state.region}
 
     def create_product(self, *, name: str, category: str, binding_mode: str | None = None, pid: str | None = None,
                        schema: list[dict[str, Any]] | None = None) -> Product:
