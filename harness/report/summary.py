@@ -84,7 +84,9 @@ class RunSummary:
         if interrupted and code == 0:
             code = 3
         self.exit_code = code
-        overall = worst(verdicts)
+        # N/A does not lower a certificate: PASS with some N/A is PASS; only all N/A is N/A.
+        applicable = [v for v in verdicts if v is not Verdict.NA]
+        overall = worst(applicable) if applicable else Verdict.NA
         if interrupted and overall not in (Verdict.FAIL, Verdict.ERROR):
             overall = Verdict.ERROR
         self.verdict = overall.value if self.results or interrupted else "ERROR"
