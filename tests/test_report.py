@@ -1,0 +1,258 @@
+"""The report pieces without a pytest run: summary schema, HTML, manifest, sweep, results reader, CLI, Chromium."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.protocol.qr import render_qr
+from harness.report import cli as report_cli
+from harness.report.html import render_html, write_html
+from harness.report.manifest import verify_manifest, write_manifest
+from harness.report.results import JsonlTail, RunState, area_of
+from harness.report.summary import SummaryError, load_summary, summary_from_json
+from harness.report.sweep import SweepRedactor, placeholder_png, sweep_directory
+from harness.runner import new_run_id, point_latest, resolve_run_dir
+from tests._report_helpers import sample_summary
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A run directory as a run leaves it: summary, evidence of the failure, report, manifest."""
+    directory = tmp_path / "20250101T000000000Z-abcdef"
+    evidence = directory / "evidence" / "TC-QR-001"
+    evidence.mkdir(parents=True)
+    render_qr('{"s":"lab","p":"x","t":"AYabcdefghijkl"}').save(evidence / "qr-shown.png")
+    (evidence / "timeline.txt").write_text("0.000 step   present_qr {}\n0.120 device decoded <bytes>\n")
+    summary = sample_summary()
+    summary.save(directory / "summary.json")
+    write_html(summary, directory)
+    write_manifest(directory, run_id=summary.run_id)
+    return directory
+
+
+# -- summary.json ------------------------------------------------------------------------------------------------
+
+def test_the_summary_round_trips_and_counts_every_verdict(tmp_path: Path) -> None:
+    summary = sample_summary()
+    assert summary.counts == {"PASS": 1, "FAIL": 1, "ERROR": 1, "N/A": 1, "INCONCLUSIVE": 0}
+    assert (summary.verdict, summary.exit_code) == ("FAIL", 1)
+    summary.save(tmp_path / "summary.json")
+    assert load_summary(tmp_path / "summary.json") == summary
+
+
+@pytest.mark.parametrize(("verdicts", "interrupted", "overall", "code"), [
+    (["PASS", "N/A"], False, "PASS", 0),
+    (["N/A"], False, "N/A", 0),
+    (["PASS", "INCONCLUSIVE"], False, "INCONCLUSIVE", 0),
+    (["PASS", "ERROR"], False, "ERROR", 3),
+    (["ERROR", "FAIL"], False, "FAIL", 1),
+    (["PASS"], True, "ERROR", 3),
+    (["FAIL"], True, "FAIL", 1),
+])
+def test_overall_verdict_and_exit_code(verdicts: list[str], interrupted: bool, overall: str, code: int) -> None:
+    from harness.report.summary import TestCaseResult
+
+    summary = sample_summary([TestCaseResult(f"TC-X-{i:03d}", v) for i, v in enumerate(verdicts)])
+    summary.finish(interrupted=interrupted, reason="SIGINT received")
+    assert (summary.verdict, summary.exit_code, summary.interrupted) == (overall, code, interrupted)
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: d.pop("run_id"), "missing field(s) run_id"),
+    (lambda d: d.update(interrupted="yes"), "interrupted: expected bool"),
+    (lambda d: d["results"][0].update(verdict="MAYBE"), "results[0].verdict: expected one of"),
+    (lambda d: d.update(surprise=1), "unknown field 'surprise'"),
+    (lambda d: d.update(schema_version=99), "newer than this paircert"),
+])
+def test_a_bad_summary_names_the_field(mutate: object, expected: str) -> None:
+    data = sample_summary().to_json()
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(SummaryError, match=re.escape(expected)):
+        summary_from_json(data)
+
+
+# -- report.html ---------------------------------------------------------------------------------------------------
+
+def test_the_report_is_self_contained_escaped_and_complete(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link|iframe)\b", page, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
+    assert "@import" not in page and "url(http" not in page
+    assert "decoded <b>bytes</b>" not in page and "decoded &lt;b&gt;bytes&lt;/b&gt;" in page
+    assert 'data:image/png;base64,' in page and "device decoded &lt;bytes&gt;" in page
+    assert 'id="overall-verdict" data-verdict="FAIL"' in page
+    for verdict, count in (("pass", 1), ("fail", 1), ("error", 1), ("na", 1), ("inconclusive", 0)):
+        assert re.search(rf'id="count-{verdict}"[^>]*>{count}<', page), verdict
+    assert "REQ-TOKEN-001" in page and "A pairing token activates a device" in page  # requirement text
+    assert page.count(">not covered<") >= 50  # catalogue entries without a TC in this run
+    assert "pcertcamstrong01" in page and "emulated" in page and "1234" in page  # device, adapters, seed
+
+
+def test_an_interrupted_report_says_so() -> None:
+    summary = sample_summary(not_run=["suites/test_qr.py::test_z"])
+    summary.finish(interrupted=True, reason="SIGTERM received")
+    page = render_html(summary, Path("/nonexistent"))
+    assert 'id="interrupted"' in page and "SIGTERM received" in page and "suites/test_qr.py::test_z" in page
+
+
+def test_evidence_outside_the_run_dir_is_never_inlined(tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_text("do not show me")
+    summary = sample_summary()
+    summary.results[1].evidence = "../outside.txt"
+    assert "do not show me" not in render_html(summary, tmp_path / "run")
+
+
+# -- manifest ------------------------------------------------------------------------------------------------------
+
+def test_the_manifest_finds_changed_missing_and_added_files(run_dir: Path) -> None:
+    assert verify_manifest(run_dir).ok and verify_manifest(run_dir).checked == 4
+    (run_dir / "evidence" / "TC-QR-001" / "timeline.txt").write_text("rewritten")
+    (run_dir / "junk.txt").write_text("new")
+    (run_dir / "report.html").unlink()
+    result = verify_manifest(run_dir)
+    assert not result.ok
+    assert (result.changed, result.missing, result.unexpected) == (
+        ["evidence/TC-QR-001/timeline.txt"], ["report.html"], ["junk.txt"])
+
+
+def test_no_manifest_does_not_verify(tmp_path: Path) -> None:
+    assert "no manifest" in verify_manifest(tmp_path).problem
+
+
+# -- the secret sweep ----------------------------------------------------------------------------------------------
+
+def test_the_sweep_masks_every_spelling_and_withholds_qr_images_that_encode_a_secret(tmp_path: Path) -> None:
+    secret = "SENTINEL-pw-0123456789"
+    (tmp_path / "a.json").write_text(json.dumps({"m": f"x {secret} y"}))
+    (tmp_path / "b.bin").write_bytes(secret.encode().hex().encode() + b" " + b"U0VOVElORUwtcHctMDEyMzQ1Njc4OQ")
+    render_qr(json.dumps({"s": "lab", "p": secret, "t": "AYabcdefghijkl"})).save(tmp_path / "qr.png")
+    render_qr("harmless").save(tmp_path / "ok.png")
+    changed = sweep_directory(tmp_path, SweepRedactor([secret]))
+    assert changed == ["a.json", "b.bin", "qr.png"]
+    assert (tmp_path / "qr.png").read_bytes() == placeholder_png()
+    assert secret.encode() not in (tmp_path / "a.json").read_bytes()
+    assert (tmp_path / "b.bin").read_bytes() == "«redacted» «redacted»".encode()
+
+
+# -- results reader -----------------------------------------------------------------------------------------------
+
+def test_the_tail_keeps_a_half_written_line_for_later(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_bytes(b'{"tc": "TC-A-001", "verdict": "PASS"}\n{"tc": "TC-A-0')
+    tail = JsonlTail(path)
+    assert [r["tc"] for r in tail.poll()] == ["TC-A-001"]
+    with path.open("ab") as handle:
+        handle.write(b'02", "verdict": "FAIL"}\nnot json\n')
+    assert [r["tc"] for r in tail.poll()] == ["TC-A-002"]
+
+
+def test_pytest_reports_give_a_verdict_where_the_plugin_wrote_none(tmp_path: Path) -> None:
+    events = [{"event": "collected", "nodeids": ["suites/test_qr.py::a", "suites/test_qr.py::b",
+                                                 "suites/test_qr.py::c"]},
+              {"event": "report", "nodeid": "suites/test_qr.py::a", "when": "setup", "outcome": "passed"},
+              {"event": "report", "nodeid": "suites/test_qr.py::a", "when": "call", "outcome": "failed",
+               "message": "boom", "duration": 0.5},
+              {"event": "report", "nodeid": "suites/test_qr.py::b", "when": "setup", "outcome": "failed"},
+              {"event": "start", "nodeid": "suites/test_qr.py::c"}]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    state = RunState(tmp_path)
+    state.update(final=True)
+    assert [(r.nodeid, r.verdict, r.area) for r in state.merged()] == [
+        ("suites/test_qr.py::a", "FAIL", "qr"), ("suites/test_qr.py::b", "ERROR", "qr")]
+    assert state.not_run() == ["suites/test_qr.py::c"] and list(state.running) == ["suites/test_qr.py::c"]
+
+
+def test_areas_come_from_tc_ids_then_file_names() -> None:
+    assert area_of("TC-TOKEN-002") == "token"
+    assert area_of("x", "suites/test_mqtt_session.py::test_a") == "mqtt"
+    assert area_of("x", "odd.py::t") == "other"
+
+
+# -- run ids and the latest link ------------------------------------------------------------------------------------
+
+def test_run_ids_sort_by_time_and_latest_points_at_the_newest(tmp_path: Path) -> None:
+    first, second = new_run_id(), new_run_id()
+    assert first[:19] <= second[:19] and first != second and re.fullmatch(r"\d{8}T\d{9}Z-[0-9a-f]{6}", first)
+    for run_id in (first, second):
+        (tmp_path / run_id).mkdir()
+        point_latest(tmp_path, run_id)
+    assert resolve_run_dir(tmp_path / "latest") == (tmp_path / second).resolve()
+    assert resolve_run_dir(tmp_path) == (tmp_path / second).resolve()
+
+
+def test_latest_falls_back_to_a_text_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_symlinks(*args: object, **kwargs: object) -> None:
+        raise OSError("symlinks are not supported here")
+
+    monkeypatch.setattr("os.symlink", no_symlinks)
+    (tmp_path / "run-1").mkdir()
+    point_latest(tmp_path, "run-1")
+    assert (tmp_path / "latest").read_text().strip() == "run-1"
+    assert resolve_run_dir(tmp_path / "latest") == tmp_path / "run-1"
+
+
+# -- paircert report ----------------------------------------------------------------------------------------------
+
+def test_report_rerenders_and_refuses_a_tampered_bundle(run_dir: Path) -> None:
+    (run_dir / "report.html").write_text("stale")
+    write_manifest(run_dir)
+    done = CliRunner().invoke(report_cli.cli_command, [str(run_dir)])
+    assert done.exit_code == 0, done.output
+    assert "TC-QR-001" in (run_dir / "report.html").read_text() and verify_manifest(run_dir).ok
+    (run_dir / "summary.json").write_text((run_dir / "summary.json").read_text().replace('"FAIL"', '"PASS"'))
+    done = CliRunner().invoke(report_cli.cli_command, [str(run_dir)])
+    assert done.exit_code == 1 and "changed: summary.json" in done.output
+
+
+def test_report_allure_without_node_says_what_to_install(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (run_dir / "allure-results").mkdir()
+    write_manifest(run_dir)
+    monkeypatch.setenv("PATH", str(run_dir))  # no npx on it
+    done = CliRunner().invoke(report_cli.cli_command, [str(run_dir), "--allure"])
+    assert done.exit_code == 2 and "npx was not found" in done.output and "nodejs" in done.output
+    assert report_cli.allure_command(run_dir)[:4] == ["npx", "--yes", "allure", "generate"]
+
+
+def test_report_of_a_directory_that_is_no_run_is_a_usage_error(tmp_path: Path) -> None:
+    done = CliRunner().invoke(report_cli.cli_command, [str(tmp_path / "nope")])
+    assert done.exit_code == 2
+
+
+# -- in a real browser -----------------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: `make chromium` (apt-get install -y chromium)")
+def test_chromium_renders_the_report_with_the_summarys_verdict_and_counts(run_dir: Path, tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+               (run_dir / "report.html").as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    summary = load_summary(run_dir / "summary.json")
+
+    def shown(element_id: str) -> str:
+        match = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', dom)
+        assert match, f"#{element_id} is not in the rendered page"
+        return html.unescape(match.group(1)).strip()
+
+    assert "paircert conformance report" in dom
+    assert shown("overall-verdict") == summary.verdict
+    for verdict, key in (("PASS", "pass"), ("FAIL", "fail"), ("ERROR", "error"), ("N/A", "na"),
+                         ("INCONCLUSIVE", "inconclusive")):
+        assert int(shown(f"count-{key}")) == summary.counts[verdict], verdict
+    assert int(shown("count-total")) == len(summary.results)
+    rows = re.findall(r'<tr data-verdict="([^"]+)"', dom)
+    assert sorted(rows) == sorted(r.verdict for r in summary.results)
