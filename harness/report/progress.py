@@ -65,10 +65,16 @@ class Progress:
         for result in new:
             line = Text()
             line.append(f"{result.verdict:<12}", style=STYLES.get(result.verdict, ""))
-            line.append(f" {result.tc}  {result.duration_s:.2f}s")
+            line.append(f" {label(result)}  {result.duration_s:.2f}s")
             if result.message and result.verdict != "PASS":
                 line.append(f"  {_short(result.message)}", style="dim")
             self.console.print(line, highlight=False, soft_wrap=True)
+
+
+def label(result: TestCaseResult) -> str:
+    """The TC id, with the case's parameters when the test is parametrized (``TC-QR-003[pst]``)."""
+    head, bracket, params = result.nodeid.partition("[")
+    return f"{result.tc}[{params}" if bracket and head else result.tc
 
 
 def _short(text: str) -> str:
@@ -95,7 +101,7 @@ def verdict_tables(summary: RunSummary) -> Group:
         detail.add_column("verdict")
         detail.add_column("message", overflow="fold")
         for result in notable:
-            detail.add_row(result.tc, Text(result.verdict, style=STYLES[result.verdict]), _short(result.message))
+            detail.add_row(label(result), Text(result.verdict, style=STYLES[result.verdict]), _short(result.message))
         parts.append(detail)
     overall = Text("Overall: ", style="bold")
     overall.append(summary.verdict, style=STYLES.get(summary.verdict, "bold"))
@@ -105,4 +111,4 @@ def verdict_tables(summary: RunSummary) -> Group:
     return Group(*parts)
 
 
-__all__ = ["Progress", "progress_table", "verdict_tables"]
+__all__ = ["Progress", "label", "progress_table", "verdict_tables"]
