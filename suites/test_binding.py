@@ -1,0 +1,195 @@
+"""Binding modes: who may pair a device that is already bound, and who is told (seed "device-pairing-qr-mode",
+"Binding modes"; PROTOCOL.md §6, §7).
+
+The device under test is checked in the mode its profile claims; where the cloud can create products and issue
+licences, the cloud is also checked in all three modes with a product of each (a lab probe activating as a device)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.adapters import probes
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
+from harness.lab import Lab
+from harness.model import ActivatorErrorCode, BindingMode, Role
+
+PAIRING_MODE_TIMEOUT_S = 60.0
+
+
+def reset(device: DeviceAdapter) -> None:
+    """The user presses reset (not a factory reset): the device forgets its Wi-Fi and is in pairing mode again."""
+    device.reset()
+    device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+
+
+def holds(cloud: CloudAdapter, home: str, device: DeviceAdapter) -> bool:
+    return any(d.uuid == device.licence.uuid for d in cloud.list_devices(home))
+
+
+@pytest.mark.tc("TC-BINDING-001", reqs=["REQ-BINDING-001"])
+@pytest.mark.requires("binding:strong", "device:reset")
+def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                             mode: str) -> None:
+    """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
+    and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
+    assert lab.pair(mode).ok
+    reset(device)
+    bob = lab.account()
+    bobs_home = lab.home(bob)
+    outcome = lab.pair(mode, account=bob, home=bobs_home)
+    assert not outcome.ok, "another account took a strong-bound device"
+    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
+    assert not holds(cloud, bobs_home, device)
+
+
+@pytest.mark.tc("TC-BINDING-002", reqs=["REQ-BINDING-002"])
+@pytest.mark.requires("binding:strong", "device:reset")
+def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud: CloudAdapter,
+                                                                 device: DeviceAdapter, mode: str) -> None:
+    """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
+    and bound to another account" (seed): after removal, another account pairs it."""
+    first = lab.pair(mode)
+    assert first.ok and first.device_model is not None
+    cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
+    reset(device)
+    bob = lab.account()
+    bobs_home = lab.home(bob)
+    outcome = lab.pair(mode, account=bob, home=bobs_home)
+    assert outcome.ok, outcome.error
+    assert holds(cloud, bobs_home, device)
+
+
+@pytest.mark.tc("TC-BINDING-003", reqs=["REQ-BINDING-003"])
+@pytest.mark.requires("binding:strong")
+def test_a_guest_cannot_add_a_strong_binding_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                    mode: str) -> None:
+    """PROTOCOL.md §6/§7: a member (guest) of a home pairing a strong-binding device gets 3712."""
+    home = lab.home()
+    guest = lab.member(home, Role.MEMBER)
+    outcome = lab.pair(mode, account=guest, home=home)
+    assert not outcome.ok, "a guest added a strong-binding device"
+    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND
+    assert not holds(cloud, home, device)
+
+
+@pytest.mark.tc("TC-BINDING-004", reqs=["REQ-BINDING-004"])
+@pytest.mark.requires("binding:strong", "device:reset")
+def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                             mode: str) -> None:
+    """PROTOCOL.md §6: strong binding is about accounts; its owner may pair it into another of their homes."""
+    kitchen, attic = lab.home(), lab.home()
+    assert lab.pair(mode, home=kitchen).ok
+    reset(device)
+    outcome = lab.pair(mode, home=attic)
+    assert outcome.ok, outcome.error
+    assert holds(cloud, attic, device) and not holds(cloud, kitchen, device)
+
+
+@pytest.mark.tc("TC-BINDING-005", reqs=["REQ-BINDING-005", "REQ-BINDING-007"])
+@pytest.mark.requires("binding:medium", "device:reset")
+def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: Lab, cloud: CloudAdapter,
+                                                                         device: DeviceAdapter, mode: str) -> None:
+    """"Medium mode: Without the previous user removing the device from the App, the device can be reconfigured
+    and bound to another account, but a PUSH notification will be sent to the previous account" (seed); the
+    device's data is reset."""
+    home = lab.home()
+    admin = lab.member(home, Role.ADMIN)
+    assert lab.pair(mode, home=home).ok
+    reset(device)
+    bob = lab.account()
+    bobs_home = lab.home(bob)
+    outcome = lab.pair(mode, account=bob, home=bobs_home)
+    assert outcome.ok, outcome.error
+    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    for previous in (lab.default_account, admin):
+        assert cloud.notifications(previous), f"{previous}, an admin of the previous home, was not notified"
+    assert cloud.notifications(bob) == []
+
+
+@pytest.mark.tc("TC-BINDING-006", reqs=["REQ-BINDING-006", "REQ-BINDING-007"])
+@pytest.mark.requires("binding:weak", "device:reset")
+def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, cloud: CloudAdapter,
+                                                                  device: DeviceAdapter, mode: str) -> None:
+    """"Weak mode: Without the previous user removing the device from the App, you can reconfigure the device to
+    bind to another account" (seed), and no notification is sent."""
+    home = lab.home()
+    admin = lab.member(home, Role.ADMIN)
+    assert lab.pair(mode, home=home).ok
+    reset(device)
+    bob = lab.account()
+    bobs_home = lab.home(bob)
+    outcome = lab.pair(mode, account=bob, home=bobs_home)
+    assert outcome.ok, outcome.error
+    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    for previous in (lab.default_account, admin):
+        assert cloud.notifications(previous) == [], f"{previous} was notified of a weak rebind"
+
+
+@pytest.mark.tc("TC-BINDING-007", reqs=["REQ-BINDING-009"])
+@pytest.mark.requires("device:reset")
+def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                         mode: str) -> None:
+    """"After the device is successfully activated in a home of the account, different binding modes and different
+    verification methods are required for unbinding" (seed): its owner re-pairs it in every mode."""
+    home = lab.home()
+    assert lab.pair(mode, home=home).ok
+    reset(device)
+    outcome = lab.pair(mode, home=home)
+    assert outcome.ok, outcome.error
+    assert holds(cloud, home, device)
+
+
+# ------------------------------------------------------------------ all three modes, on a cloud that makes products
+
+
+EXPECTED = {  # mode -> (another account may rebind, the previous home's admins are notified)
+    BindingMode.STRONG: (False, False),
+    BindingMode.MEDIUM: (True, True),
+    BindingMode.WEAK: (True, False),
+}
+
+
+@pytest.mark.tc("TC-BINDING-008", reqs=["REQ-BINDING-001", "REQ-BINDING-005", "REQ-BINDING-006", "REQ-BINDING-007",
+                                        "REQ-BINDING-009"])
+@pytest.mark.requires("cloud:create-products", "cloud:issue-licenses")
+@pytest.mark.parametrize("binding", list(EXPECTED), ids=[str(m) for m in EXPECTED])
+def test_the_cloud_rebinds_each_mode_as_the_mode_says(lab: Lab, cloud: CloudAdapter, binding: BindingMode) -> None:
+    """PROTOCOL.md §6 for a product of each mode: the owner re-pairs; another account is refused (3711) in strong
+    mode and rebinds (with a data reset) in medium and weak; only medium tells the previous home's admins."""
+    product = cloud.create_product(f"paircert {binding} plug", "cz", binding)
+    licence = cloud.issue_license(product.pid)
+    lab.redactor.add(licence.auth_key)
+    atop_url, hid = probes.cloud_endpoints(cloud).atop_url, probes.new_hid()
+    home = lab.home()
+    admin = lab.member(home, Role.ADMIN)
+
+    def activate(account: str, into: str) -> probes.ActivationReply:
+        return probes.activate_raw(atop_url, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
+                                   token=lab.activator(account).get_token(into), hid=hid, t=int(cloud.clock.time()))
+
+    for _ in range(2):  # the owner pairs it, and pairs it again
+        owner_pairs = activate(lab.default_account, home)
+        assert owner_pairs.accepted, probes.describe(owner_pairs)
+    bob = lab.account()
+    rebinds, notifies = EXPECTED[binding]
+    other = activate(bob, lab.home(bob))
+    assert other.accepted is rebinds, f"{binding}: another account's pairing: {probes.describe(other)}"
+    if rebinds:
+        assert other.reset_factory, f"{binding}: a rebind into another account did not reset the device's data"
+    else:
+        assert other.error_code == "DEVICE_ALREADY_BIND", probes.describe(other)
+    for previous in (lab.default_account, admin):
+        told = bool(cloud.notifications(previous))
+        assert told is notifies, f"{binding}: {previous} notified: {told}, expected {notifies}"
+
+
+@pytest.mark.tc("TC-BINDING-009", reqs=["REQ-BINDING-008"])
+@pytest.mark.requires("cloud:create-products")
+@pytest.mark.parametrize("binding", [BindingMode.MEDIUM, BindingMode.WEAK], ids=["medium", "weak"])
+def test_a_camera_product_is_strong_and_cannot_be_changed(cloud: CloudAdapter, binding: BindingMode) -> None:
+    """"Powered by Tuya cameras support the strong binding mode, and cannot change to other modes" (seed)."""
+    try:
+        product = cloud.create_product(f"paircert {binding} camera", "sp", binding)
+    except AdapterError:
+        return  # refused: a camera cannot be made medium or weak
+    assert product.binding_mode is BindingMode.STRONG, f"a camera product was made {product.binding_mode}"
