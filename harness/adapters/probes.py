@@ -28,7 +28,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, NetworkAdapter
-from harness.protocol import atop
+from harness.protocol import atop, smartconfig
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import MqttCredentials
 from harness.protocol.token import split_token_fixed
@@ -239,6 +239,18 @@ def send_ez_lengths(network: NetworkAdapter, lengths: Sequence[int]) -> None:
     air.flush()
 
 
+def send_ez_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, token: bytes, *,
+                      rounds: int = 3) -> None:
+    """Broadcast EZ rounds whose first data group has one value flipped, so its CRC-8 disagrees (§2.2, §2.3): a
+    receiver that checks CRCs takes nothing from them; one that does not takes a corrupted password."""
+    clean = smartconfig.encode_broadcast(ssid, password, token)
+    corrupted = list(clean)
+    first_data = next(i for i, value in enumerate(clean) if value >= 256)
+    corrupted[first_data + 1] ^= 0x01  # the password's first byte
+    for _ in range(rounds):
+        send_ez_lengths(network, [*smartconfig.BROADCAST_PREAMBLE, *corrupted])
+
+
 @contextlib.contextmanager
 def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  noise: float = 0.0) -> Iterator[None]:
@@ -259,4 +271,5 @@ def describe(reply: ActivationReply) -> str:
 
 
 __all__ = ["ActivationReply", "CloudEndpoints", "MqttSession", "activate_raw", "cloud_endpoints", "describe",
-           "impaired_air", "mqtt_login", "mqtt_session", "new_hid", "send_ez_lengths"]
+           "impaired_air", "mqtt_login", "mqtt_session", "new_hid", "send_ez_corrupted",
+           "send_ez_lengths"]

@@ -1,0 +1,103 @@
+"""EZ mode (SmartConfig): the device pairs from datagram lengths and multicast addresses, over an imperfect air,
+and never from corrupted or wrong credentials (seed "device-pairing-qr-mode": "Wi-Fi Easy Connect (EZ) mode,
+also known as the SmartConfig mode"; PROTOCOL.md §2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.activator import EzOptions, Outcome, pair
+from harness.adapters import probes
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.lab import Lab
+
+TAILS = ["padded", "tuya-convert"]
+
+
+def pair_by_ez(lab: Lab, channels: tuple[str, ...], tail: str = "padded", *, ssid: str | None = None,
+               password: str | None = None, token: str | None = None) -> Outcome:
+    """Pair in EZ mode with the app sending on ``channels`` with ``tail``."""
+    activator = lab.activator()
+    activator.ez = EzOptions(channels=channels, tail=tail)
+    wifi = lab.default_wifi
+    return pair(activator, "ez", wifi.ssid if ssid is None else ssid, wifi.password if password is None else password,
+                token or activator.get_token(lab.home()), timeout=lab.activator_timeout_s)
+
+
+def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
+    record = cloud.device_by_uuid(device.licence.uuid)
+    return record is not None and record.home is not None
+
+
+@pytest.mark.tc("TC-EZ-001", reqs=["REQ-EZ-001"])
+@pytest.mark.requires("mode:ez", "ez:broadcast")
+def test_the_device_pairs_from_the_broadcast_channel_alone(lab: Lab, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §2.3: datagram lengths to 255.255.255.255:30011 carry everything the device needs."""
+    outcome = pair_by_ez(lab, ("broadcast",))
+    assert outcome.ok, outcome.error
+
+
+@pytest.mark.tc("TC-EZ-002", reqs=["REQ-EZ-002"])
+@pytest.mark.requires("mode:ez", "ez:multicast")
+def test_the_device_pairs_from_the_multicast_channel_alone(lab: Lab, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §2.4: multicast addresses 226.x.y.z:30012 carry everything a device claiming them needs."""
+    outcome = pair_by_ez(lab, ("multicast",))
+    assert outcome.ok, outcome.error
+
+
+@pytest.mark.tc("TC-EZ-003", reqs=["REQ-EZ-003"])
+@pytest.mark.requires("mode:ez", "ez:broadcast")
+@pytest.mark.parametrize("tail", TAILS)
+def test_the_device_pairs_with_either_broadcast_tail(lab: Lab, device: DeviceAdapter, tail: str) -> None:
+    """PROTOCOL.md §2.3: trailing 256 values after the last chunk, or a last chunk padded to 4 data values."""
+    outcome = pair_by_ez(lab, ("broadcast",), tail)
+    assert outcome.ok, f"tail {tail}: {outcome.error}"
+
+
+@pytest.mark.tc("TC-EZ-004", reqs=["REQ-EZ-004"])
+@pytest.mark.requires("mode:ez")
+@pytest.mark.parametrize("tail", TAILS)
+def test_the_device_pairs_over_a_lossy_noisy_air(lab: Lab, device: DeviceAdapter, network: NetworkAdapter,
+                                                 tail: str) -> None:
+    """PROTOCOL.md §2.5: with datagrams dropped, duplicated, reordered and stray ones added, the device still pairs
+    as the app repeats its rounds."""
+    with probes.impaired_air(network, loss=0.08, duplicate=0.05, reorder=0.05, noise=0.05):
+        outcome = pair_by_ez(lab, ("broadcast", "multicast"), tail)
+    assert outcome.ok, f"tail {tail} over a lossy air: {outcome.error}"
+
+
+@pytest.mark.tc("TC-EZ-005", reqs=["REQ-EZ-005"])
+@pytest.mark.requires("mode:ez", "ez:broadcast", "device:events")
+def test_the_device_ignores_ez_data_with_a_bad_crc(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                   network: NetworkAdapter) -> None:
+    """PROTOCOL.md §2.2/§2.3: a group whose CRC-8 does not match is ignored, never used: the device joins nothing
+    with the corrupted password and pairs from the clean rounds that follow."""
+    started = cloud.clock.time()
+    wifi = lab.default_wifi
+    token = lab.activator().get_token(lab.home())
+    probes.send_ez_corrupted(network, wifi.ssid.encode(), wifi.password.encode(), token.encode())
+    outcome = pair_by_ez(lab, ("broadcast",), token=token)
+    joins = [e for e in device.events() if e.name == "wifi-join" and e.at >= started]
+    assert all(e.details.get("outcome") == "ok" for e in joins), f"the device joined with corrupted data: {joins}"
+    assert outcome.ok, outcome.error
+
+
+@pytest.mark.tc("TC-EZ-006", reqs=["REQ-EZ-006"])
+@pytest.mark.requires("mode:ez")
+def test_the_device_joins_exactly_the_network_sent_over_ez(lab: Lab, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §2.1/§2.6: SSID and password travel as their exact UTF-8 bytes."""
+    ssid, password = "Wohnzimmer-Ü 📶", "pässwörd-ß-123"
+    lab.wifi(ssid, password)
+    outcome = pair_by_ez(lab, ("broadcast", "multicast"), ssid=ssid, password=password)
+    assert outcome.ok, outcome.error
+
+
+@pytest.mark.tc("TC-EZ-007", reqs=["REQ-EZ-007"])
+@pytest.mark.requires("mode:ez")
+def test_a_wrong_wifi_password_never_activates(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §0 step 3: a device that cannot join the network activates nothing."""
+    token = lab.activator().get_token(lab.home())
+    outcome = pair_by_ez(lab, ("broadcast", "multicast"), password="not-the-password", token=token)
+    assert not outcome.ok, "the device paired with a wrong Wi-Fi password"
+    assert not bound(cloud, device)
+    assert list(cloud.token_attempts(token)) == []
