@@ -10,7 +10,7 @@ from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
 from harness.lab import Lab
 from harness.protocol.qr import QrPayload, decode_qr, parse_qr_text, render_qr
 
-RETURN_TO_PAIRING_S = 10.0
+RETURN_TO_PAIRING_S = 5.0
 TOKEN = "AYabcdefgh1234"  # only for what the harness renders; the device is always given a token the cloud issued
 
 # The hard cases of PROTOCOL.md §1.2: (SSID, password).

@@ -27,8 +27,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, NetworkAdapter
-from harness.protocol import atop, smartconfig
+from harness.adapters.contracts import AdapterError, ApAddress, CapabilityMissing, CloudAdapter, NetworkAdapter
+from harness.protocol import apconfig, atop, smartconfig
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import MqttCredentials
 from harness.protocol.token import split_token_fixed
@@ -264,12 +264,72 @@ def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float
         air.loss, air.duplicate, air.reorder, air.noise = saved
 
 
+# ----------------------------------------------------------------------------------------------- AP (§3)
+
+
+def lpv35_configure(network: NetworkAdapter, address: ApAddress, ssid: str, password: str, token: str) -> int | None:
+    """Send one LPV3.5 0x14 config request (§3.2) and return the device's ret_code (None: no readable answer)."""
+    frame = apconfig.encode_ap_cfg_request(ssid, password, token, seq=1, nonce=os.urandom(apconfig.NONCE_LEN))
+    for reply in network.send_ap_lpv35(address, [frame]):
+        try:
+            decoded = apconfig.decode_lpv35_frame(reply, key=apconfig.LPV35_APP_KEY)
+            if decoded.type == apconfig.Lpv35Type.AP_CFG_WF_V40:
+                return apconfig.parse_ap_cfg_ack(decoded.data).ret_code
+        except ProtocolError:
+            continue
+    return None
+
+
+def _flip(frame: bytes, index: int) -> bytes:
+    return frame[:index] + bytes([frame[index] ^ 0xFF]) + frame[index + 1:]
+
+
+def broken_ap_frames(ssid: str, password: str, token: str) -> dict[str, tuple[str, bytes]]:
+    """AP frames a device must refuse (§3.1 framing, §3.2 authentication), by name: (variant, frame).
+
+    Each carries a good config, so a device that skips the check would pair from it."""
+    legacy = apconfig.encode_ap_config(ssid, password, token)
+    lpv35 = apconfig.encode_ap_cfg_request(ssid, password, token, seq=1, nonce=os.urandom(apconfig.NONCE_LEN))
+    length_at = 15  # prefix(4) seq(4) cmd(4) len(4): the length field's last byte
+    return {
+        "legacy-bad-crc": ("legacy", _flip(legacy, len(legacy) - 8)),
+        "legacy-wrong-length": ("legacy", legacy[:length_at] + bytes([legacy[length_at] ^ 0x04]) +
+                                legacy[length_at + 1:]),
+        "lpv35-bad-tag": ("lpv35", _flip(lpv35, len(lpv35) - len(apconfig.LPV35_SUFFIX) - 1)),
+    }
+
+
+def oversize_ap_payloads(token: str) -> dict[str, bytes]:
+    """§3.1/§3.2: legacy frames whose payload a device must refuse without crashing, by name."""
+    payloads: dict[str, dict[str, Any]] = {
+        "ssid-over-32-bytes": {"ssid": "x" * 40, "passwd": "pw123456", "token": token},
+        "password-over-64-bytes": {"ssid": "lab-net", "passwd": "p" * 70, "token": token},
+        "ssid-not-a-string": {"ssid": 12345, "passwd": "pw123456", "token": token},
+        "token-not-a-string": {"ssid": "lab-net", "passwd": "pw123456", "token": ["x"]},
+    }
+    return {name: apconfig.encode_ap_frame(json.dumps(body).encode("utf-8")) for name, body in payloads.items()}
+
+
 def describe(reply: ActivationReply) -> str:
     """A one-line account of a raw activation for an assertion message (no secret in it)."""
     return json.dumps({"accepted": reply.accepted, "errorCode": reply.error_code, "errorMsg": reply.error_msg,
                        "devId": reply.dev_id})
 
 
-__all__ = ["ActivationReply", "CloudEndpoints", "MqttSession", "activate_raw", "cloud_endpoints", "describe",
-           "impaired_air", "mqtt_login", "mqtt_session", "new_hid", "send_ez_corrupted",
-           "send_ez_lengths"]
+__all__ = [
+    "ActivationReply",
+    "CloudEndpoints",
+    "MqttSession",
+    "activate_raw",
+    "broken_ap_frames",
+    "cloud_endpoints",
+    "describe",
+    "impaired_air",
+    "lpv35_configure",
+    "mqtt_login",
+    "mqtt_session",
+    "new_hid",
+    "oversize_ap_payloads",
+    "send_ez_corrupted",
+    "send_ez_lengths",
+]
