@@ -1,15 +1,644 @@
-"""paircert's pytest plugin (entry point ``pytest11``).
+"""paircert's pytest plugin (entry point ``pytest11``): options, fixtures, markers, verdicts, report header.
 
-The fixtures, markers and verdict mapping arrive with the plugin issue; until then the plugin only
-registers the markers so that suites and tests can already carry them.
+A thin layer over libraries that know nothing of pytest (the adapters, the activator, :mod:`harness.lab`,
+:mod:`harness.evidence`, :mod:`harness.verdicts`, :mod:`harness.redaction`).
+
+Inert without a profile: in a run with no ``--profile`` (nor ``PAIRCERT_PROFILE``, nor ini ``paircert_profile``)
+the plugin only registers its markers; no world is built and no marker is required.
+
+Options (group ``paircert``), each also an environment variable and an ini key; **precedence: command line,
+then environment, then ini** (then the profile, for the adapters): ``--profile`` / ``PAIRCERT_PROFILE`` /
+``paircert_profile``, and likewise ``--cloud``, ``--device``, ``--network``, ``--report-dir``,
+``--evidence-dir``, ``--paircert-seed``. Ini ``paircert_suites``: the directories whose tests must carry a
+``tc`` marker (default: the bundled ``suites/``); ini ``paircert_requirements``: another requirement catalogue.
+
+Fixtures: ``profile``, ``world``, ``clock``, ``cloud``, ``network`` (session); ``device`` (the world's device,
+brought to "factory reset, in pairing mode" before each test), ``lab``, ``activator``, ``evidence`` (function).
+
+Markers: ``tc("TC-AREA-NNN", reqs=[...])`` (required on suite tests), ``requires(*capabilities)`` (N/A with
+the profile's reason when not claimed, see :mod:`harness.plugin_markers`), ``slow``.
+
+Verdicts (:mod:`harness.verdicts`) go on each report (``report.paircert_verdict``), into ``user_properties``
+(JUnit XML), into the terminal (``.`` ``F`` ``E`` ``N`` ``I`` and a verdict summary), and into
+``<report-dir>/results.jsonl``, one line per test as it finishes. The exit status follows DESIGN.md: 0 all
+PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+from harness import __version__, plugin_hooks
+from harness.plugin_options import PRECEDENCE, Settings, add_options, check_adapter_names, resolve, session_seed
+
+if TYPE_CHECKING:
+    from harness.activator import Activator
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
+    from harness.clock import Clock
+    from harness.evidence import EvidenceRecorder
+    from harness.lab import Lab, WorldLike
+    from harness.plugin_markers import TcMark
+    from harness.profiles import Profile
+    from harness.verdicts import Verdict
+
+RUN_KEY = pytest.StashKey["_Run | None"]()
+TC_KEY = pytest.StashKey["TcMark"]()
+NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
+STATE_KEY = pytest.StashKey["_ItemState"]()
+
+_STATUS = {  # verdict -> (terminal category, letter, word colour)
+    "PASS": ("passed", ".", "green"), "FAIL": ("failed", "F", "red"), "ERROR": ("error", "E", "red"),
+    "N/A": ("n/a", "N", "yellow"), "INCONCLUSIVE": ("inconclusive", "I", "yellow"),
+}
+
+
+class _ItemState:
+    """What the plugin keeps for one suite test while it runs."""
+
+    def __init__(self, recorder: EvidenceRecorder, started: float | None) -> None:
+        self.recorder = recorder
+        self.started = started
+        self.phases: list[tuple[str, Verdict | None, str]] = []
+        self.duration = 0.0
+        self.start: float | None = None
+        self.devices: list[DeviceAdapter] = []
+        self.lab: Lab | None = None
+        self.attached = False
+
+
+class _Run:
+    """The state of one paircert run in one process (the controller, or an xdist worker)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, profile: Profile, seed: int) -> None:
+        from harness.lab import DevicePreparer
+        from harness.redaction import Redactor, register
+
+        self.config = config
+        self.settings = settings
+        self.profile = profile
+        self.seed = seed
+        self.redactor = Redactor()
+        register(self.redactor)
+        self._learn_profile_secrets()
+        workerinput = getattr(config, "workerinput", None)
+        self.worker: str | None = workerinput["workerid"] if workerinput else None
+        self.report_dir = settings.path("report_dir")
+        evidence = settings.path("evidence_dir")
+        self.evidence_dir = evidence or (self.report_dir / "evidence" if self.report_dir else None)
+        self.allure_dir: str | None = config.getoption("allure_report_dir", None)
+        suites = [Path(p) for p in config.getini("paircert_suites")]
+        from harness.profiles import PROJECT_ROOT
+
+        self.suite_dirs = [p.resolve() for p in suites] or [PROJECT_ROOT / "suites"]
+        self.tc_seen: dict[str, str] = {}
+        self._requirements: dict[str, Any] | None = None
+        self._world: WorldLike | None = None
+        self._world_error: str | None = None
+        self._world_lock = threading.Lock()
+        self.preparer = DevicePreparer()
+        self.results: list[dict[str, Any]] = []
+        self.started = time.time()
+
+    def _learn_profile_secrets(self) -> None:
+        from pydantic import BaseModel
+
+        from harness.profiles import SecretRef
+
+        def walk(node: Any) -> None:
+            if isinstance(node, SecretRef):
+                with contextlib.suppress(Exception):  # unset: it errs where it is used
+                    self.redactor.add(node.resolve())
+            elif isinstance(node, BaseModel):
+                for name in type(node).model_fields:
+                    walk(getattr(node, name))
+            elif isinstance(node, dict):
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.profile)
+
+    # -- requirements -----------------------------------------------------------------------------------
+
+    def requirements(self) -> dict[str, Any]:
+        if self._requirements is None:
+            from harness.requirements import CatalogueError, load_requirements
+
+            path = self.config.getini("paircert_requirements")
+            base = self.config.inipath.parent if self.config.inipath else self.config.rootpath
+            try:
+                self._requirements = dict(load_requirements(base / str(path) if path else None))
+            except CatalogueError as exc:
+                raise pytest.UsageError(f"paircert_requirements: {exc}") from None
+        return self._requirements
+
+    # -- the world --------------------------------------------------------------------------------------
+
+    def world(self) -> WorldLike:
+        from harness.adapters.contracts import AdapterError
+
+        with self._world_lock:
+            if self._world is not None:
+                return self._world
+            if self._world_error is not None:
+                raise AdapterError(f"the world could not be built ({self._world_error}); not trying again")
+            try:
+                world: WorldLike | None = self.config.hook.pytest_paircert_make_world(
+                    config=self.config, profile=self.profile, cloud=self.settings.get("cloud"),
+                    device=self.settings.get("device"), network=self.settings.get("network"), seed=self.seed)
+                if world is None:
+                    raise AdapterError("no pytest_paircert_make_world implementation returned a world")
+            except Exception as exc:
+                self._world_error = f"{type(exc).__name__}: {exc}"
+                raise AdapterError(f"building the world failed: {self._world_error}") from exc
+            self._world = world
+        self.redactor.add(world.device.licence.auth_key)
+        secrets = getattr(world, "secrets", None)
+        for secret in (secrets() if callable(secrets) else ()):
+            self.redactor.add(secret)
+        if self.report_dir is not None:
+            line = json.dumps(self.redactor.redact_obj({"worker": self.worker, "info": dict(world.info())}))
+            with (self.report_dir / "worlds.jsonl").open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        return world
+
+    @property
+    def world_built(self) -> bool:
+        return self._world is not None
+
+    def now(self) -> float:
+        world = self._world
+        return world.clock.time() if world is not None else time.time()
+
+    def close_world(self) -> None:
+        world, self._world = self._world, None
+        if world is not None:
+            world.close()
+
+    # -- results (controller only) ----------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A hook of this object (registered as a plugin): the controller records each finished test."""
+        result = getattr(report, "paircert_result", None)
+        if result is not None and self.worker is None:
+            self.record(result)
+
+    def record(self, result: dict[str, Any]) -> None:
+        result = self.redactor.redact_obj(result)
+        self.results.append(result)
+        if self.report_dir is not None:
+            with (self.report_dir / "results.jsonl").open("a", encoding="utf-8") as out:
+                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        self.config.hook.pytest_paircert_tc_result(config=self.config, result=result)
+
+    def write_session(self, **extra: Any) -> None:
+        if self.report_dir is None:
+            return
+        summary = {
+            "harness_version": __version__, "profile": self.profile.summary(), "seed": self.seed,
+            "options": {k: {"value": v, "source": self.settings.sources[k]} for k, v in self.settings.values.items()},
+            "precedence": PRECEDENCE, "started": self.started, **extra,
+        }
+        target = self.report_dir / "session.json"
+        target.write_text(self.redactor.redact(json.dumps(summary, indent=1, default=str)), encoding="utf-8")
+
+
+def _run(config: pytest.Config) -> _Run | None:
+    return config.stash.get(RUN_KEY, None)
+
+
+# -- configuration --------------------------------------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(plugin_hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: str | None, device: str | None,
+                               network: str | None, seed: int) -> WorldLike:
+    """The default world: :func:`harness.adapters.registry.build_world` from the profile and the options."""
+    from harness.adapters.registry import build_world
+
+    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "tc(id, reqs=[...]): the conformance test case id and requirement ids")
-    config.addinivalue_line("markers", "requires(*capabilities): profile capabilities the test needs")
+    config.addinivalue_line("markers", 'tc(id, reqs=[...]): the conformance test case id and requirement ids')
+    config.addinivalue_line("markers", "requires(*capabilities): profile and adapter capabilities the test needs")
     config.addinivalue_line("markers", "slow: waits for real time")
+    settings = resolve(config)
+    if settings.get("profile") is None:
+        config.stash[RUN_KEY] = None
+        return
+    from harness.profiles import ProfileError, load_profile
+
+    try:
+        profile = load_profile(str(settings.get("profile")))
+    except ProfileError as exc:
+        raise pytest.UsageError(f"--profile ({settings.sources['profile']}): {exc}") from None
+    check_adapter_names(settings)
+    seed = session_seed(settings)
+    config.option.paircert_seed = str(seed)  # xdist workers inherit it: every process replays the same
+    if settings.get("seed") is None:
+        settings.sources["seed"] = "random"
+    settings.values["seed"] = str(seed)
+    run = _Run(config, settings, profile, seed)
+    config.stash[RUN_KEY] = run
+    config.pluginmanager.register(run, "paircert-run")
+    if run.worker is None:
+        run.write_session()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = _run(config)
+    if run is not None:
+        from harness.redaction import unregister
+
+        unregister(run.redactor)
+        config.pluginmanager.unregister(run)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    run = _run(config)
+    if run is None:
+        return None
+    profile, settings = run.profile, run.settings
+    adapters = ", ".join(
+        f"{kind}={settings.get(kind)} ({settings.sources[kind]})" if settings.get(kind) else
+        f"{kind}={getattr(profile.adapters, kind).name} (profile)" for kind in ("cloud", "device", "network"))
+    hypothesis = config.getoption("hypothesis_seed", None)
+    lines = [
+        f"paircert {__version__}: profile {profile.name} ({settings.sources['profile']}) sha256 {profile.hash()}",
+        f"paircert device: {profile.device.name}, pid {profile.device.pid}, firmware {profile.device.firmware}",
+        f"paircert adapters: {adapters}",
+        f"paircert seed: {run.seed} ({settings.sources['seed']}; replay with --paircert-seed {run.seed}), "
+        f"hypothesis seed: {hypothesis if hypothesis is not None else 'hypothesis default'}",
+        f"paircert options: {settings.describe()} (precedence: {PRECEDENCE})",
+    ]
+    if run.report_dir is not None:
+        lines.append(f"paircert report dir: {run.report_dir}")
+    return lines
+
+
+# -- collection: the tc and requires markers -------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+        collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    run = _run(collector.config)
+    if run is None or report.outcome != "passed" or not isinstance(collector, pytest.Module | pytest.Class):
+        return report
+    problems = [p for item in report.result if isinstance(item, pytest.Function) for p in _check_item(run, item)]
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(problems)
+        report.result = []
+    return report
+
+
+def _check_item(run: _Run, item: pytest.Function) -> list[str]:
+    from harness.plugin_markers import parse_requires, parse_tc
+
+    where = item.nodeid
+    mark = item.get_closest_marker("tc")
+    if mark is None:
+        in_suite = any(item.path.is_relative_to(d) for d in run.suite_dirs)
+        return [f"{where}: missing tc marker: every suite test carries @pytest.mark.tc(\"TC-<AREA>-NNN\", "
+                f"reqs=[...])"] if in_suite else []
+    tc = parse_tc(mark, where)
+    problems = []
+    unknown = [r for r in tc.reqs if r not in run.requirements()]
+    if unknown:
+        problems.append(f"{where}: {tc.id} names unknown requirement id(s) {', '.join(unknown)} "
+                        f"(not in the requirement catalogue)")
+    owner = item.nodeid.split("[", 1)[0]
+    first = run.tc_seen.setdefault(tc.id, owner)
+    if first != owner:
+        problems.append(f"{where}: duplicated TC id {tc.id}: already on {first}")
+    needs = tuple(n for m in item.iter_markers("requires") for n in parse_requires(m, where, run.profile))
+    item.stash[TC_KEY] = tc
+    item.stash[NEEDS_KEY] = needs
+    item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
+    return problems
+
+
+# -- running: N/A before setup, evidence, verdicts -----------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = _run(item.config)
+    if run is None or TC_KEY not in item.stash:
+        return
+    from harness.evidence import EvidenceRecorder, activate
+    from harness.plugin_markers import adapter_reason, profile_reason
+    from harness.verdicts import NotApplicable
+
+    tc = item.stash[TC_KEY]
+    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
+    item.stash[STATE_KEY] = _ItemState(recorder, run.now() if run.world_built else None)
+    activate(recorder, allure_steps=run.allure_dir is not None)
+    if run.allure_dir is not None:
+        _allure_labels(run, tc)
+    needs = item.stash[NEEDS_KEY]
+    reason = profile_reason(needs, run.profile)
+    if reason is None and any(n.adapter for n in needs):
+        world = run.world()
+        adapters: dict[str, CloudAdapter | DeviceAdapter] = {"cloud": world.cloud, "device": world.device}
+        reason = adapter_reason(needs, lambda kind: (adapters[kind].name, adapters[kind].capabilities))
+    if reason is not None:
+        raise NotApplicable(reason)
+
+
+def _allure_labels(run: _Run, tc: TcMark) -> None:
+    import allure
+
+    dynamic: Any = allure.dynamic
+    requirements = run.requirements()
+    order = ("blocker", "critical", "normal", "minor", "trivial")
+    severities = [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs]
+    dynamic.epic(tc.area)
+    dynamic.feature(tc.area)
+    dynamic.story(tc.id)
+    dynamic.tag(*tc.reqs)
+    dynamic.label("tc", tc.id)
+    dynamic.severity(min(severities, key=order.index) if severities else "normal")
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    run = _run(item.config)
+    if run is None:
+        return report
+    state = item.stash.get(STATE_KEY, None)
+    if state is not None:
+        _judge(run, item, state, report, call)
+    _redact_report(run, report)
+    return report
+
+
+def _judge(run: _Run, item: pytest.Item, state: _ItemState, report: pytest.TestReport,
+           call: pytest.CallInfo[None]) -> None:
+    from harness.verdicts import Verdict, classify, worst
+
+    verdict: Verdict | None = None
+    message = ""
+    if call.excinfo is not None and not hasattr(report, "wasxfail"):
+        tb = call.excinfo.traceback
+        verdict, message = classify(call.excinfo.value, phase=report.when,
+                                    raised_in=str(tb[-1].path) if len(tb) else None)
+    elif hasattr(report, "wasxfail"):
+        verdict, message = (Verdict.INCONCLUSIVE, f"xfail: {report.wasxfail}") if report.skipped else \
+            (Verdict.PASS, "")
+    elif report.failed:
+        verdict, message = Verdict.FAIL, str(report.longrepr)
+    elif report.when == "call":
+        verdict = Verdict.PASS
+    if verdict in (Verdict.NA, Verdict.INCONCLUSIVE):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] + 1 if item.location[1] is not None else 0,
+                           f"{verdict}: {message}")
+    state.duration += report.duration
+    state.start = state.start if state.start is not None else getattr(report, "start", None)
+    state.phases.append((report.when, verdict, message))
+    if verdict is not None:
+        report.paircert_verdict = verdict.value  # type: ignore[attr-defined]
+        report.paircert_message = run.redactor.redact(message)  # type: ignore[attr-defined]
+    if verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE) and not state.attached:
+        state.attached = True
+        _collect_device_events(run, state)
+        if run.allure_dir is not None:
+            state.recorder.attach_to_allure()
+    if report.when != "teardown":
+        return
+    from harness.evidence import activate
+
+    activate(None)
+    final = worst(v for _, v, _ in state.phases if v is not None)
+    phase, message = next(((p, m) for p, v, m in state.phases if v is final), ("call", ""))
+    if not state.attached:
+        _collect_device_events(run, state)
+    evidence = _write_evidence(run, item, state)
+    tc = item.stash[TC_KEY]
+    requirements = run.requirements()
+    result = {
+        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
+        "severity": [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs],
+        "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
+        "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),
+        "evidence": evidence, "worker": run.worker,
+    }
+    report.paircert_result = run.redactor.redact_obj(result)  # type: ignore[attr-defined]
+    report.user_properties = [*report.user_properties, ("paircert_verdict", final.value)]
+
+
+def _collect_device_events(run: _Run, state: _ItemState) -> None:
+    devices = list(state.devices) + (list(state.lab.devices) if state.lab is not None else [])
+    for device in devices:
+        try:
+            state.recorder.add_device_events(device.events(), since=state.started)
+        except Exception as exc:  # evidence is best effort; the verdict stands
+            state.recorder.note("device events unavailable", error=f"{type(exc).__name__}: {exc}")
+    state.devices.clear()
+    if state.lab is not None:
+        state.lab.devices.clear()
+
+
+def _write_evidence(run: _Run, item: pytest.Item, state: _ItemState) -> str | None:
+    if run.evidence_dir is None:
+        return None
+    from harness.evidence import _safe
+
+    target = run.evidence_dir / state.recorder.tc_id
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        target = target / _safe(callspec.id)
+    state.recorder.write(target)
+    if run.report_dir is not None and target.is_relative_to(run.report_dir):
+        return str(target.relative_to(run.report_dir))
+    return str(target)
+
+
+def _redact_report(run: _Run, report: pytest.TestReport) -> None:
+    redact = run.redactor.redact
+    if not len(run.redactor):
+        return
+    if isinstance(report.longrepr, tuple):
+        path, lineno, text = report.longrepr
+        report.longrepr = (path, lineno, redact(text))
+    elif report.longrepr is not None:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+    report.user_properties = [(k, redact(v) if isinstance(v, str) else v) for k, v in report.user_properties]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    verdict = getattr(report, "paircert_verdict", None)
+    if verdict is None or (verdict == "PASS" and report.when != "call"):
+        return None
+    category, letter, colour = _STATUS[verdict]
+    return category, letter, (verdict, {colour: True})
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = _run(config)
+    if run is None or not run.results:
+        return
+    from harness.verdicts import Verdict, exit_status
+
+    counts = Counter(r["verdict"] for r in run.results)
+    terminalreporter.section("paircert verdicts")
+    terminalreporter.line("  ".join(f"{v.value} {counts.get(v.value, 0)}" for v in Verdict) +
+                          f"   (profile {run.profile.name})")
+    for result in run.results:
+        if result["verdict"] != "PASS":
+            terminalreporter.line(f"{result['verdict']:<12} {result['tc']:<16} {result['message']}  "
+                                  f"[{result['nodeid']}]")
+    status = exit_status(Verdict(r["verdict"]) for r in run.results)
+    why = {0: "all PASS or N/A", 1: "a FAIL", 3: "an ERROR and no FAIL"}[status]
+    terminalreporter.line(f"paircert exit status {status}: {why}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = _run(session.config)
+    if run is None:
+        return
+    from harness.verdicts import Verdict, exit_status
+
+    try:
+        run.close_world()
+    finally:
+        if run.allure_dir is not None:
+            _redact_tree(run, Path(run.allure_dir))
+        if run.worker is None:
+            status = exit_status(Verdict(r["verdict"]) for r in run.results)
+            if int(session.exitstatus) in (0, 1) and run.results:
+                session.exitstatus = status
+            run.write_session(finished=time.time(), exit_status=int(session.exitstatus),
+                              counts=dict(Counter(r["verdict"] for r in run.results)))
+
+
+def _redact_tree(run: _Run, directory: Path) -> None:
+    """Redact files others wrote (allure-pytest's results) in place."""
+    if not directory.is_dir() or not len(run.redactor):
+        return
+    for path in directory.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            clean = run.redactor.redact_bytes(data)
+            if clean != data:
+                tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+                tmp.write_bytes(clean)
+                os.replace(tmp, path)
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------
+
+
+def _require_run(config: pytest.Config) -> _Run:
+    run = _run(config)
+    if run is None:
+        pytest.fail("paircert's fixtures need a device profile: pass --profile NAME|PATH "
+                    "(or set PAIRCERT_PROFILE, or ini paircert_profile)", pytrace=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> Profile:
+    """The device profile of this run (--profile)."""
+    return _require_run(pytestconfig).profile
+
+
+@pytest.fixture(scope="session")
+def world(pytestconfig: pytest.Config) -> WorldLike:
+    """The world built from the profile and the adapter options; one per process, closed at session end."""
+    return _require_run(pytestconfig).world()
+
+
+@pytest.fixture(scope="session")
+def clock(world: WorldLike) -> Clock:
+    return world.clock
+
+
+@pytest.fixture(scope="session")
+def cloud(world: WorldLike) -> CloudAdapter:
+    return world.cloud
+
+
+@pytest.fixture(scope="session")
+def network(world: WorldLike) -> NetworkAdapter:
+    return world.network
+
+
+@pytest.fixture
+def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
+    """The device under test, after a factory reset, in pairing mode (once that fails: ERROR, no retries)."""
+    run = _require_run(request.config)
+    state: _ItemState | None = request.node.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.started = world.clock.time() if state.started is None else state.started
+        state.devices.append(world.device)
+    run.preparer.prepare(world.device, for_test=request.node.nodeid)
+    return world.device
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
+    """The test's evidence recorder: note(), attach_image(), attach_text(), timeline."""
+    run = _require_run(request.config)
+    state: _ItemState | None = request.node.stash.get(STATE_KEY, None)
+    if state is not None:
+        return state.recorder
+    from harness.evidence import EvidenceRecorder
+
+    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now)
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, world: WorldLike, evidence: EvidenceRecorder) -> Lab:
+    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words."""
+    from harness.lab import Lab
+
+    run = _require_run(request.config)
+    node = request.node
+    tc = node.stash.get(TC_KEY, None)
+    helper = Lab(world, run.profile, evidence=evidence, redactor=run.redactor,
+                 device=lambda: request.getfixturevalue("device"),
+                 rng=random.Random(f"{run.seed}:{node.nodeid}"), slow=node.get_closest_marker("slow") is not None,
+                 prefix=tc.id if tc is not None else "lab")
+    state: _ItemState | None = node.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.lab = helper
+        state.started = world.clock.time() if state.started is None else state.started
+    return helper
+
+
+@pytest.fixture
+def activator(lab: Lab) -> Activator:
+    """An app-side Activator signed in as a fresh account, for the test's device."""
+    return lab.activator(lab.account())

@@ -1,0 +1,260 @@
+"""A test's evidence: its timeline on the world's clock, images and texts, and the ``@step`` adapters wear.
+
+DESIGN.md ("Evidence"): each test keeps its own timeline (the QR shown, device events, the activator's
+outcome, adapter calls), written under ``<evidence-dir>/<tc-id>/`` and attached to the report when the test
+does not pass. Everything written goes through a :class:`~harness.redaction.Redactor` first.
+
+Adapters mark their methods with :func:`step` (as labgrid's ``@step``): the call is recorded in the timeline
+of the test that is running, and shown as an Allure step when allure-pytest is active. With no test running
+the decorator costs one global read. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from harness.redaction import MASK, Redactor, is_secret_key
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ARG_REPR_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened: when (world clock), what kind (note, step, device, activator, attachment)."""
+
+    at: float
+    kind: str
+    name: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class EvidenceRecorder:
+    """The evidence of one test. ``note``, ``attach_image`` and ``attach_text`` may be called from any thread."""
+
+    def __init__(self, tc_id: str, nodeid: str, *, redactor: Redactor | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self.tc_id = tc_id
+        self.nodeid = nodeid
+        self.redactor = redactor if redactor is not None else Redactor()
+        self.now = now
+        self._lock = threading.Lock()
+        self._timeline: list[TimelineEntry] = []
+        self._images: dict[str, bytes] = {}
+        self._texts: dict[str, str] = {}
+        self.path: Path | None = None
+
+    # -- recording --------------------------------------------------------------------------------------
+
+    def record(self, kind: str, name: str, details: Mapping[str, Any] | None = None, *,
+               at: float | None = None) -> None:
+        entry = TimelineEntry(self.now() if at is None else at, kind, name, dict(details or {}))
+        with self._lock:
+            self._timeline.append(entry)
+
+    def note(self, name: str, **details: Any) -> None:
+        """Record that something happened, with details (secret-named keys are masked when written)."""
+        self.record("note", name, details)
+
+    def attach_image(self, name: str, image: Any) -> None:
+        """Keep an image (a PIL image, or PNG bytes) as evidence, e.g. the QR code shown to the device."""
+        if isinstance(image, bytes | bytearray):
+            data = bytes(image)
+        else:
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            data = buffer.getvalue()
+        with self._lock:
+            self._images[_unique(name, self._images)] = data
+        self.record("attachment", name, {"type": "image/png", "bytes": len(data)})
+
+    def attach_text(self, name: str, text: str) -> None:
+        """Keep a text (a log, a decoded payload) as evidence."""
+        with self._lock:
+            self._texts[_unique(name, self._texts)] = text
+        self.record("attachment", name, {"type": "text/plain", "characters": len(text)})
+
+    def add_device_events(self, events: Iterable[Any], *, since: float | None = None) -> None:
+        """Merge a device's events (objects with ``at``, ``name``, ``details``) from ``since`` on."""
+        for event in events:
+            at = float(getattr(event, "at", 0.0))
+            if since is not None and at < since:
+                continue
+            self.record("device", str(getattr(event, "name", event)), dict(getattr(event, "details", {}) or {}),
+                        at=at)
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    @property
+    def timeline(self) -> list[TimelineEntry]:
+        """The entries so far, in time order (a copy)."""
+        with self._lock:
+            return sorted(self._timeline, key=lambda e: e.at)
+
+    @property
+    def images(self) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._images)
+
+    @property
+    def texts(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._texts)
+
+    def timeline_json(self) -> list[dict[str, Any]]:
+        """The timeline as redacted JSON-ready dicts."""
+        return [self.redactor.redact_obj({"at": e.at, "kind": e.kind, "name": e.name, "details": dict(e.details)})
+                for e in self.timeline]
+
+    def timeline_text(self) -> str:
+        """The timeline as redacted lines: ``<at> <kind> <name> <details as JSON>``."""
+        lines = [f"# {self.tc_id} {self.nodeid}"]
+        for entry in self.timeline_json():
+            details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True, default=str)
+            lines.append(f"{entry['at']:.3f} {entry['kind']:<10} {entry['name']} {details}")
+        return self.redactor.redact("\n".join(lines) + "\n")
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def write(self, directory: Path) -> Path:
+        """Write the timeline (JSON and text), images and texts under ``directory``, all redacted."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "timeline.json").write_text(
+            self.redactor.redact(json.dumps(self.timeline_json(), ensure_ascii=False, indent=1, default=str)),
+            encoding="utf-8")
+        (directory / "timeline.txt").write_text(self.timeline_text(), encoding="utf-8")
+        for name, data in self.images.items():
+            (directory / f"{_safe(name)}.png").write_bytes(self.redactor.redact_bytes(data))
+        for name, text in self.texts.items():
+            (directory / f"{_safe(name)}.txt").write_text(self.redactor.redact(text), encoding="utf-8")
+        self.path = directory
+        return directory
+
+    def attach_to_allure(self) -> None:
+        """Attach the timeline, images and texts to the running Allure test (call only when allure is active)."""
+        import allure
+
+        allure.attach(self.timeline_text(), name="timeline", attachment_type=allure.attachment_type.TEXT)
+        for name, data in self.images.items():
+            allure.attach(self.redactor.redact_bytes(data), name=name, attachment_type=allure.attachment_type.PNG)
+        for name, text in self.texts.items():
+            allure.attach(self.redactor.redact(text), name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "evidence"
+
+
+def _unique(name: str, taken: Mapping[str, Any]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+# -- the recorder of the running test, and @step ----------------------------------------------------------
+
+_state_lock = threading.Lock()
+_current: EvidenceRecorder | None = None
+_allure_thread: int | None = None
+
+
+def activate(recorder: EvidenceRecorder | None, *, allure_steps: bool = False) -> None:
+    """Make ``recorder`` the one :func:`step` records into (None: no test running).
+
+    With ``allure_steps`` steps called on this thread also open Allure steps (Allure's step stack is
+    per thread, so calls from other threads are recorded in the timeline only).
+    """
+    global _current, _allure_thread
+    with _state_lock:
+        _current = recorder
+        _allure_thread = threading.get_ident() if (recorder is not None and allure_steps) else None
+
+
+def current() -> EvidenceRecorder | None:
+    """The recorder of the running test, if any."""
+    return _current
+
+
+def _describe(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, str]:
+    if signature is None:
+        return {}
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    shown: dict[str, str] = {}
+    for index, (name, value) in enumerate(bound.arguments.items()):
+        if index == 0 and name in ("self", "cls"):
+            continue
+        text = MASK if is_secret_key(name) else repr(value)
+        shown[name] = text if len(text) <= _ARG_REPR_LIMIT else text[: _ARG_REPR_LIMIT - 3] + "..."
+    return shown
+
+
+@overload
+def step(title: F, /) -> F: ...
+@overload
+def step(title: str | None = None, /) -> Callable[[F], F]: ...
+
+
+def step(title: Any = None, /) -> Any:
+    """Record every call of the decorated adapter method in the running test's timeline (and Allure).
+
+    ``@step`` or ``@step("present the QR code")``. Arguments named like secrets (``password``, ``auth_key``,
+    ...) are masked; the others are shown as short reprs and redacted again when written.
+    """
+    if callable(title):
+        return step(None)(title)
+
+    def decorate(fn: F) -> F:
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+        label = title or fn.__qualname__
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            recorder = _current
+            if recorder is None:
+                return fn(*args, **kwargs)
+            owner = args[0] if args and signature is not None and "self" in signature.parameters else None
+            name = f"{getattr(owner, 'name', '')} {label}".strip() if owner is not None else label
+            details: dict[str, Any] = {"args": _describe(signature, args, kwargs)}
+            at = recorder.now()
+            started = time.perf_counter()
+            try:
+                if _allure_thread == threading.get_ident():
+                    import allure
+
+                    with allure.step(recorder.redactor.redact(name)):
+                        result = fn(*args, **kwargs)
+                else:
+                    result = fn(*args, **kwargs)
+            except BaseException as exc:
+                details["raised"] = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                details["wall_ms"] = round((time.perf_counter() - started) * 1000, 3)
+                recorder.record("step", name, details, at=at)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+__all__ = ["EvidenceRecorder", "TimelineEntry", "activate", "current", "step"]
