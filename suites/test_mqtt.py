@@ -1,0 +1,175 @@
+"""The MQTT session: the device logs in with its derived credentials only, its DPs flow both ways, it reaches no
+other device's topics, removal is told and ends its login, and a power cycle brings it back by itself (seed
+"device-cloud-binding"; PROTOCOL.md §5, §6).
+
+Where another device is needed (its credentials, its topics), a lab probe activates one with a licence the lab
+issues and logs in as it would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from harness.adapters import probes
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceRecord
+from harness.lab import Lab
+from harness.profiles import Profile
+from harness.protocol.mqtt import device_credentials, topic_in, topic_out
+
+SETTLE_S = 10.0  # real seconds for the world to get somewhere; the emulated clock jumps meanwhile
+QUIET_S = 0.3
+
+
+def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S) -> bool:
+    """Whether ``predicate()`` holds within ``timeout_s`` of real time (polled, bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@dataclass(frozen=True)
+class OtherDevice:
+    """A device the lab activated itself: its id, credentials, and who owns it."""
+
+    dev_id: str
+    sec_key: str
+    owner: str
+
+
+@pytest.fixture
+def online_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter, mode: str) -> DeviceRecord:
+    """The device under test, paired and online; its cloud record."""
+    outcome = lab.pair(mode)
+    assert outcome.ok and outcome.device_model is not None, f"the device did not pair: {outcome.error}"
+    record = cloud.device(outcome.device_model.dev_id)
+    assert record is not None
+    return record
+
+
+@pytest.fixture
+def other_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> Iterator[OtherDevice]:
+    """Another device of the same product, activated by a lab probe into another account's home."""
+    if "issue-licenses" not in cloud.capabilities:
+        from harness.verdicts import NotApplicable
+
+        raise NotApplicable(f"the {cloud.name} cloud adapter cannot issue licences for a second device")
+    licence = cloud.issue_license(device.pid)
+    lab.redactor.add(licence.auth_key)
+    owner = lab.account()
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid, auth_key=licence.auth_key,
+                                pid=device.pid, token=lab.activator(owner).get_token(lab.home(owner)),
+                                hid=probes.new_hid(), t=int(cloud.clock.time()))
+    assert reply.accepted and reply.dev_id and reply.sec_key, probes.describe(reply)
+    lab.redactor.add(reply.sec_key)
+    yield OtherDevice(reply.dev_id, reply.sec_key, owner)
+
+
+@pytest.mark.tc("TC-MQTT-001", reqs=["REQ-MQTT-001"])
+def test_the_device_comes_online_with_its_derived_credentials(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                              mode: str) -> None:
+    """PROTOCOL.md §5: client id and username the devId, password md5(secKey)[8:24]; the broker admits nothing
+    else, so a device online on the cloud logged in with exactly those."""
+    outcome = lab.pair(mode)
+    assert outcome.ok and outcome.device_model is not None, f"the device never came online: {outcome.error}"
+    dev_id = outcome.device_model.dev_id
+    assert eventually(lambda: bool((r := cloud.device(dev_id)) and r.online)), "never online"
+
+
+@pytest.mark.tc("TC-MQTT-002", reqs=["REQ-MQTT-002"])
+def test_the_broker_refuses_any_other_credentials(cloud: CloudAdapter, online_device: DeviceRecord,
+                                                  other_device: OtherDevice) -> None:
+    """PROTOCOL.md §5: a wrong password, or another device's identity, is not authorized."""
+    endpoints = probes.cloud_endpoints(cloud)
+    own = device_credentials(other_device.dev_id, other_device.sec_key)
+    assert probes.mqtt_login(endpoints, own), "the broker refused a device's own derived credentials"
+    assert not probes.mqtt_login(endpoints, own._replace(password="0" * 16)), "a wrong password was accepted"
+    posing = device_credentials(online_device.dev_id, other_device.sec_key)
+    assert not probes.mqtt_login(endpoints, posing), "another device's identity was accepted"
+
+
+@pytest.mark.tc("TC-MQTT-003", reqs=["REQ-MQTT-003"])
+def test_a_device_reaches_no_other_devices_topics(lab: Lab, cloud: CloudAdapter, profile: Profile,
+                                                  online_device: DeviceRecord, other_device: OtherDevice) -> None:
+    """PROTOCOL.md §5: a device can neither subscribe to nor publish on another device's topics."""
+    victim = online_device.dev_id
+    endpoints = probes.cloud_endpoints(cloud)
+    with probes.mqtt_session(endpoints, device_credentials(other_device.dev_id, other_device.sec_key)) as snoop:
+        assert snoop.connect(), "the other device could not log in with its own credentials"
+        granted = [topic for topic in (topic_in(victim), topic_out(victim)) if snoop.subscribe(topic)]
+        command = profile.parameters.dp_command
+        cloud.send_dps(victim, {str(command.id): command.value}, account=lab.default_account)
+        eventually(lambda: bool(snoop.received()), QUIET_S)
+        overheard = snoop.received()
+    assert not granted and not overheard, f"subscribed to {granted}, overheard {len(overheard)} message(s)"
+
+
+@pytest.mark.tc("TC-MQTT-004", reqs=["REQ-MQTT-004", "REQ-MQTT-006"])
+def test_the_devices_dp_reports_reach_the_cloud(cloud: CloudAdapter, online_device: DeviceRecord) -> None:
+    """"the device reports state back as DPs" (seed "device-cloud-binding"): its reports arrive, decoded with
+    its localKey in the protocol version it claims."""
+    assert eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps)), "no DP report arrived"
+
+
+@pytest.mark.tc("TC-MQTT-005", reqs=["REQ-MQTT-005"])
+@pytest.mark.requires("device:dp-commands")
+def test_a_dp_command_is_applied_and_reported_back(lab: Lab, cloud: CloudAdapter, profile: Profile,
+                                                  online_device: DeviceRecord) -> None:
+    """"After activation, the app and agent send commands as data points (DPs); the device reports state back as
+    DPs" (seed "device-cloud-binding")."""
+    command = profile.parameters.dp_command
+    dp, value = str(command.id), command.value
+    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps))
+    cloud.send_dps(online_device.dev_id, {dp: value}, account=lab.default_account)
+
+    def reported() -> bool:
+        record = cloud.device(online_device.dev_id)
+        return record is not None and dp in record.dps and record.dps[dp] == value
+
+    assert eventually(reported), f"DP {dp} was not reported back as {value!r}"
+
+
+@pytest.mark.tc("TC-MQTT-006", reqs=["REQ-MQTT-007"])
+@pytest.mark.requires("device:remote-removal")
+@pytest.mark.parametrize("wipe", [False, True], ids=["remove", "remove-and-wipe"])
+def test_a_removed_device_is_told_and_its_old_login_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                                online_device: DeviceRecord,
+                                                                other_device: OtherDevice, wipe: bool) -> None:
+    """PROTOCOL.md §5/§6: removal from the app (an unbind, or a reset when the data is wiped too) reaches the device
+    over MQTT (it leaves its session and is in pairing mode again), and the old credentials no longer log in."""
+    cloud.remove_device(online_device.dev_id, account=lab.default_account, wipe=wipe)
+    try:
+        device.wait_pairing_mode(SETTLE_S)
+    except Exception:
+        pytest.fail("the removed device was not told: it never left its session for pairing mode", pytrace=False)
+    assert eventually(lambda: not (r := cloud.device(online_device.dev_id)) or not r.online)
+    cloud.remove_device(other_device.dev_id, account=other_device.owner, wipe=wipe)
+    old = device_credentials(other_device.dev_id, other_device.sec_key)
+    assert not probes.mqtt_login(probes.cloud_endpoints(cloud), old), "a removed device's old login was accepted"
+
+
+@pytest.mark.tc("TC-MQTT-007", reqs=["REQ-MQTT-008"])
+@pytest.mark.requires("device:power-cycle", "device:events")
+def test_after_a_power_cycle_the_device_reconnects_by_itself(cloud: CloudAdapter, device: DeviceAdapter,
+                                                            online_device: DeviceRecord) -> None:
+    """"A device is bound once activation succeeds ... and control can flow both ways" (seed
+    "device-cloud-binding"): after a power cycle it is back online with its stored identity, without pairing."""
+    before = cloud.device(online_device.dev_id)
+    assert before is not None
+    cycled_at = cloud.clock.time()
+    device.power_cycle()
+
+    def back_online() -> bool:
+        record = cloud.device(online_device.dev_id)
+        reconnected = any(e.name == "online" and e.at >= cycled_at for e in device.events())
+        return reconnected and record is not None and record.online
+
+    assert eventually(back_online), "the device did not come back online by itself"
+    after = cloud.device(online_device.dev_id)
+    assert after is not None
+    assert after.activations == before.activations, "the device activated again instead of reconnecting"
