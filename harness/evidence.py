@@ -135,9 +135,9 @@ class EvidenceRecorder:
             encoding="utf-8")
         (directory / "timeline.txt").write_text(self.timeline_text(), encoding="utf-8")
         for name, data in self.images.items():
-            (directory / f"{_safe(name)}.png").write_bytes(self.redactor.redact_bytes(data))
+            (directory / f"{safe_name(name)}.png").write_bytes(self.redactor.redact_bytes(data))
         for name, text in self.texts.items():
-            (directory / f"{_safe(name)}.txt").write_text(self.redactor.redact(text), encoding="utf-8")
+            (directory / f"{safe_name(name)}.txt").write_text(self.redactor.redact(text), encoding="utf-8")
         self.path = directory
         return directory
 
@@ -152,7 +152,8 @@ class EvidenceRecorder:
             allure.attach(self.redactor.redact(text), name=name, attachment_type=allure.attachment_type.TEXT)
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` as a file name: letters, digits, dot, dash and underscore."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "evidence"
 
 
@@ -257,4 +258,4 @@ def step(title: Any = None, /) -> Any:
     return decorate
 
 
-__all__ = ["EvidenceRecorder", "TimelineEntry", "activate", "current", "step"]
+__all__ = ["EvidenceRecorder", "TimelineEntry", "activate", "current", "safe_name", "step"]

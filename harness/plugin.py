@@ -26,11 +26,7 @@ PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Generator
@@ -40,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness import __version__, plugin_hooks
-from harness.plugin_options import PRECEDENCE, Settings, add_options, check_adapter_names, resolve, session_seed
+from harness.plugin_options import PRECEDENCE, add_options, check_adapter_names, resolve, session_seed
+from harness.plugin_run import ItemState, Run
 
 if TYPE_CHECKING:
     from harness.activator import Activator
@@ -52,10 +49,10 @@ if TYPE_CHECKING:
     from harness.profiles import Profile
     from harness.verdicts import Verdict
 
-RUN_KEY = pytest.StashKey["_Run | None"]()
+RUN_KEY = pytest.StashKey["Run | None"]()
 TC_KEY = pytest.StashKey["TcMark"]()
 NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
-STATE_KEY = pytest.StashKey["_ItemState"]()
+STATE_KEY = pytest.StashKey["ItemState"]()
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
     "PASS": ("passed", ".", "green"), "FAIL": ("failed", "F", "red"), "ERROR": ("error", "E", "red"),
@@ -63,160 +60,7 @@ _STATUS = {  # verdict -> (terminal category, letter, word colour)
 }
 
 
-class _ItemState:
-    """What the plugin keeps for one suite test while it runs."""
-
-    def __init__(self, recorder: EvidenceRecorder, started: float | None) -> None:
-        self.recorder = recorder
-        self.started = started
-        self.phases: list[tuple[str, Verdict | None, str]] = []
-        self.duration = 0.0
-        self.start: float | None = None
-        self.devices: list[DeviceAdapter] = []
-        self.lab: Lab | None = None
-        self.attached = False
-
-
-class _Run:
-    """The state of one paircert run in one process (the controller, or an xdist worker)."""
-
-    def __init__(self, config: pytest.Config, settings: Settings, profile: Profile, seed: int) -> None:
-        from harness.lab import DevicePreparer
-        from harness.redaction import Redactor, register
-
-        self.config = config
-        self.settings = settings
-        self.profile = profile
-        self.seed = seed
-        self.redactor = Redactor()
-        register(self.redactor)
-        self._learn_profile_secrets()
-        workerinput = getattr(config, "workerinput", None)
-        self.worker: str | None = workerinput["workerid"] if workerinput else None
-        self.report_dir = settings.path("report_dir")
-        evidence = settings.path("evidence_dir")
-        self.evidence_dir = evidence or (self.report_dir / "evidence" if self.report_dir else None)
-        self.allure_dir: str | None = config.getoption("allure_report_dir", None)
-        suites = [Path(p) for p in config.getini("paircert_suites")]
-        from harness.profiles import PROJECT_ROOT
-
-        self.suite_dirs = [p.resolve() for p in suites] or [PROJECT_ROOT / "suites"]
-        self.tc_seen: dict[str, str] = {}
-        self._requirements: dict[str, Any] | None = None
-        self._world: WorldLike | None = None
-        self._world_error: str | None = None
-        self._world_lock = threading.Lock()
-        self.preparer = DevicePreparer()
-        self.results: list[dict[str, Any]] = []
-        self.started = time.time()
-
-    def _learn_profile_secrets(self) -> None:
-        from pydantic import BaseModel
-
-        from harness.profiles import SecretRef
-
-        def walk(node: Any) -> None:
-            if isinstance(node, SecretRef):
-                with contextlib.suppress(Exception):  # unset: it errs where it is used
-                    self.redactor.add(node.resolve())
-            elif isinstance(node, BaseModel):
-                for name in type(node).model_fields:
-                    walk(getattr(node, name))
-            elif isinstance(node, dict):
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(self.profile)
-
-    # -- requirements -----------------------------------------------------------------------------------
-
-    def requirements(self) -> dict[str, Any]:
-        if self._requirements is None:
-            from harness.requirements import CatalogueError, load_requirements
-
-            path = self.config.getini("paircert_requirements")
-            base = self.config.inipath.parent if self.config.inipath else self.config.rootpath
-            try:
-                self._requirements = dict(load_requirements(base / str(path) if path else None))
-            except CatalogueError as exc:
-                raise pytest.UsageError(f"paircert_requirements: {exc}") from None
-        return self._requirements
-
-    # -- the world --------------------------------------------------------------------------------------
-
-    def world(self) -> WorldLike:
-        from harness.adapters.contracts import AdapterError
-
-        with self._world_lock:
-            if self._world is not None:
-                return self._world
-            if self._world_error is not None:
-                raise AdapterError(f"the world could not be built ({self._world_error}); not trying again")
-            try:
-                world: WorldLike | None = self.config.hook.pytest_paircert_make_world(
-                    config=self.config, profile=self.profile, cloud=self.settings.get("cloud"),
-                    device=self.settings.get("device"), network=self.settings.get("network"), seed=self.seed)
-                if world is None:
-                    raise AdapterError("no pytest_paircert_make_world implementation returned a world")
-            except Exception as exc:
-                self._world_error = f"{type(exc).__name__}: {exc}"
-                raise AdapterError(f"building the world failed: {self._world_error}") from exc
-            self._world = world
-        self.redactor.add(world.device.licence.auth_key)
-        secrets = getattr(world, "secrets", None)
-        for secret in (secrets() if callable(secrets) else ()):
-            self.redactor.add(secret)
-        if self.report_dir is not None:
-            line = json.dumps(self.redactor.redact_obj({"worker": self.worker, "info": dict(world.info())}))
-            with (self.report_dir / "worlds.jsonl").open("a", encoding="utf-8") as out:
-                out.write(line + "\n")
-        return world
-
-    @property
-    def world_built(self) -> bool:
-        return self._world is not None
-
-    def now(self) -> float:
-        world = self._world
-        return world.clock.time() if world is not None else time.time()
-
-    def close_world(self) -> None:
-        world, self._world = self._world, None
-        if world is not None:
-            world.close()
-
-    # -- results (controller only) ----------------------------------------------------------------------
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A hook of this object (registered as a plugin): the controller records each finished test."""
-        result = getattr(report, "paircert_result", None)
-        if result is not None and self.worker is None:
-            self.record(result)
-
-    def record(self, result: dict[str, Any]) -> None:
-        result = self.redactor.redact_obj(result)
-        self.results.append(result)
-        if self.report_dir is not None:
-            with (self.report_dir / "results.jsonl").open("a", encoding="utf-8") as out:
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
-        self.config.hook.pytest_paircert_tc_result(config=self.config, result=result)
-
-    def write_session(self, **extra: Any) -> None:
-        if self.report_dir is None:
-            return
-        summary = {
-            "harness_version": __version__, "profile": self.profile.summary(), "seed": self.seed,
-            "options": {k: {"value": v, "source": self.settings.sources[k]} for k, v in self.settings.values.items()},
-            "precedence": PRECEDENCE, "started": self.started, **extra,
-        }
-        target = self.report_dir / "session.json"
-        target.write_text(self.redactor.redact(json.dumps(summary, indent=1, default=str)), encoding="utf-8")
-
-
-def _run(config: pytest.Config) -> _Run | None:
+def _run(config: pytest.Config) -> Run | None:
     return config.stash.get(RUN_KEY, None)
 
 
@@ -237,7 +81,12 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: s
     """The default world: :func:`harness.adapters.registry.build_world` from the profile and the options."""
     from harness.adapters.registry import build_world
 
-    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed)
+    overrides: dict[str, dict[str, Any]] = {}
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker and profile.adapters.device_pool and device is None:  # one pool device per xdist worker
+        slot = int(worker.removeprefix("gw") or 0)
+        overrides["device"] = profile.adapters.device_for(slot).resolved_args()
+    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -260,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.get("seed") is None:
         settings.sources["seed"] = "random"
     settings.values["seed"] = str(seed)
-    run = _Run(config, settings, profile, seed)
+    run = Run(config, settings, profile, seed)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "paircert-run")
     if run.worker is None:
@@ -316,7 +165,7 @@ def pytest_make_collect_report(
     return report
 
 
-def _check_item(run: _Run, item: pytest.Function) -> list[str]:
+def _check_item(run: Run, item: pytest.Function) -> list[str]:
     from harness.plugin_markers import parse_requires, parse_tc
 
     where = item.nodeid
@@ -356,7 +205,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     tc = item.stash[TC_KEY]
     recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
-    item.stash[STATE_KEY] = _ItemState(recorder, run.now() if run.world_built else None)
+    item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
     activate(recorder, allure_steps=run.allure_dir is not None)
     if run.allure_dir is not None:
         _allure_labels(run, tc)
@@ -370,19 +219,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         raise NotApplicable(reason)
 
 
-def _allure_labels(run: _Run, tc: TcMark) -> None:
+def _allure_labels(run: Run, tc: TcMark) -> None:
     import allure
 
     dynamic: Any = allure.dynamic
-    requirements = run.requirements()
-    order = ("blocker", "critical", "normal", "minor", "trivial")
-    severities = [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs]
     dynamic.epic(tc.area)
     dynamic.feature(tc.area)
     dynamic.story(tc.id)
     dynamic.tag(*tc.reqs)
     dynamic.label("tc", tc.id)
-    dynamic.severity(min(severities, key=order.index) if severities else "normal")
+    dynamic.severity(_severity(run.requirements(), tc))
+
+
+def _severity(requirements: dict[str, Any], tc: TcMark) -> str:
+    """The highest severity among the TC's requirements (the catalogue's blocker ... trivial)."""
+    order = ("blocker", "critical", "normal", "minor", "trivial")
+    severities = [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs]
+    return min(severities, key=order.index) if severities else "normal"
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -399,7 +252,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def _judge(run: _Run, item: pytest.Item, state: _ItemState, report: pytest.TestReport,
+def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestReport,
            call: pytest.CallInfo[None]) -> None:
     from harness.verdicts import Verdict, classify, worst
 
@@ -445,7 +298,7 @@ def _judge(run: _Run, item: pytest.Item, state: _ItemState, report: pytest.TestR
     requirements = run.requirements()
     result = {
         "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
-        "severity": [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs],
+        "severity": _severity(requirements, tc),
         "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
         "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),
         "evidence": evidence, "worker": run.worker,
@@ -454,7 +307,7 @@ def _judge(run: _Run, item: pytest.Item, state: _ItemState, report: pytest.TestR
     report.user_properties = [*report.user_properties, ("paircert_verdict", final.value)]
 
 
-def _collect_device_events(run: _Run, state: _ItemState) -> None:
+def _collect_device_events(run: Run, state: ItemState) -> None:
     devices = list(state.devices) + (list(state.lab.devices) if state.lab is not None else [])
     for device in devices:
         try:
@@ -466,22 +319,22 @@ def _collect_device_events(run: _Run, state: _ItemState) -> None:
         state.lab.devices.clear()
 
 
-def _write_evidence(run: _Run, item: pytest.Item, state: _ItemState) -> str | None:
+def _write_evidence(run: Run, item: pytest.Item, state: ItemState) -> str | None:
     if run.evidence_dir is None:
         return None
-    from harness.evidence import _safe
+    from harness.evidence import safe_name
 
     target = run.evidence_dir / state.recorder.tc_id
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
-        target = target / _safe(callspec.id)
+        target = target / safe_name(callspec.id)
     state.recorder.write(target)
     if run.report_dir is not None and target.is_relative_to(run.report_dir):
         return str(target.relative_to(run.report_dir))
     return str(target)
 
 
-def _redact_report(run: _Run, report: pytest.TestReport) -> None:
+def _redact_report(run: Run, report: pytest.TestReport) -> None:
     redact = run.redactor.redact
     if not len(run.redactor):
         return
@@ -534,7 +387,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.close_world()
     finally:
         if run.allure_dir is not None:
-            _redact_tree(run, Path(run.allure_dir))
+            run.redact_tree(Path(run.allure_dir))
         if run.worker is None:
             status = exit_status(Verdict(r["verdict"]) for r in run.results)
             if int(session.exitstatus) in (0, 1) and run.results:
@@ -543,24 +396,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                               counts=dict(Counter(r["verdict"] for r in run.results)))
 
 
-def _redact_tree(run: _Run, directory: Path) -> None:
-    """Redact files others wrote (allure-pytest's results) in place."""
-    if not directory.is_dir() or not len(run.redactor):
-        return
-    for path in directory.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            clean = run.redactor.redact_bytes(data)
-            if clean != data:
-                tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-                tmp.write_bytes(clean)
-                os.replace(tmp, path)
-
-
 # -- fixtures ----------------------------------------------------------------------------------------------
 
 
-def _require_run(config: pytest.Config) -> _Run:
+def _require_run(config: pytest.Config) -> Run:
     run = _run(config)
     if run is None:
         pytest.fail("paircert's fixtures need a device profile: pass --profile NAME|PATH "
@@ -599,7 +438,7 @@ def network(world: WorldLike) -> NetworkAdapter:
 def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
     """The device under test, after a factory reset, in pairing mode (once that fails: ERROR, no retries)."""
     run = _require_run(request.config)
-    state: _ItemState | None = request.node.stash.get(STATE_KEY, None)
+    state: ItemState | None = request.node.stash.get(STATE_KEY, None)
     if state is not None:
         state.started = world.clock.time() if state.started is None else state.started
         state.devices.append(world.device)
@@ -611,7 +450,7 @@ def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
 def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
     """The test's evidence recorder: note(), attach_image(), attach_text(), timeline."""
     run = _require_run(request.config)
-    state: _ItemState | None = request.node.stash.get(STATE_KEY, None)
+    state: ItemState | None = request.node.stash.get(STATE_KEY, None)
     if state is not None:
         return state.recorder
     from harness.evidence import EvidenceRecorder
@@ -631,7 +470,7 @@ def lab(request: pytest.FixtureRequest, world: WorldLike, evidence: EvidenceReco
                  device=lambda: request.getfixturevalue("device"),
                  rng=random.Random(f"{run.seed}:{node.nodeid}"), slow=node.get_closest_marker("slow") is not None,
                  prefix=tc.id if tc is not None else "lab")
-    state: _ItemState | None = node.stash.get(STATE_KEY, None)
+    state: ItemState | None = node.stash.get(STATE_KEY, None)
     if state is not None:
         state.lab = helper
         state.started = world.clock.time() if state.started is None else state.started

@@ -344,7 +344,7 @@ def test_results_jsonl_has_one_record_per_test(project: pytest.Pytester) -> None
     record = results(project)["TC-TOKEN-001"]
     assert set(record) == {"tc", "reqs", "area", "severity", "verdict", "message", "phase", "nodeid", "duration_s",
                            "start", "stop", "evidence", "worker"}
-    assert record["reqs"] == ["REQ-TOKEN-002"] and record["area"] == "token" and record["severity"] == ["critical"]
+    assert record["reqs"] == ["REQ-TOKEN-002"] and record["area"] == "token" and record["severity"] == "critical"
     assert record["nodeid"] == "test_results_jsonl_has_one_record_per_test.py::test_one"
     assert record["evidence"] == "evidence/TC-TOKEN-001" and record["worker"] is None
     timeline = (project.path / "reports" / record["evidence"] / "timeline.json").read_text(encoding="utf-8")
