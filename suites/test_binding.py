@@ -139,6 +139,24 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     assert holds(cloud, home, device)
 
 
+@pytest.mark.tc("TC-BINDING-010", reqs=["REQ-BINDING-009"])
+@pytest.mark.requires("device:reset", "device:events")
+def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, device: DeviceAdapter, mode: str) -> None:
+    """PROTOCOL.md §6: a (non-factory) reset keeps <uuid>.devid, and the re-activation into the owner's home sends
+    that same devId, so the owner's device keeps its identity."""
+    home = lab.home()
+    first = lab.pair(mode, home=home)
+    assert first.ok and first.device_model is not None, first.error
+    reset(device)
+    reset_at = lab.clock.time()
+    again = lab.pair(mode, home=home)
+    assert again.ok, again.error
+    requests = [e for e in device.events() if e.name == "atop-request" and e.at >= reset_at]
+    assert requests, "the device's activation requests are not in its events"
+    sent = requests[-1].details.get("dev_id")
+    assert sent == first.device_model.dev_id, f"re-activation sent devId {sent!r}, not the kept one"
+
+
 # ------------------------------------------------------------------ all three modes, on a cloud that makes products
 
 
