@@ -45,6 +45,7 @@ def _spellings(secret: str) -> set[str]:
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
         urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
         urllib.parse.quote_plus(secret, safe=""),
         repr(secret)[1:-1],
         repr(raw)[2:-1],
