@@ -291,6 +291,36 @@ def json_string(value: str, *, escapes: Sequence[bool] = (), slash: bool = False
 
 
 @dataclass(frozen=True)
+class QrStyle:
+    """How an app writes the QR text (§1.2): key order, ``\\/`` or ``/``, raw UTF-8 or ``\\uXXXX``, which
+    characters it escapes anyway (bit ``i % 64`` of ``escape_mask``), and whitespace between tokens."""
+
+    key_order: str = "spt"
+    slash: bool = False
+    ascii_only: bool = False
+    escape_mask: int = 0
+    space: str = ""
+
+    def render(self, payload: QrPayload) -> str:
+        values = {"s": payload.ssid, "p": payload.password, "t": payload.token}
+        sp = self.space
+        members = []
+        for key in self.key_order:
+            value = values[key]
+            escapes = [bool(self.escape_mask >> (i % 64) & 1) for i in range(len(value))]
+            members.append(f"{sp}{json_string(key)}{sp}:{sp}"
+                           f"{json_string(value, escapes=escapes, slash=self.slash, ascii_only=self.ascii_only)}{sp}")
+        return sp + "{" + ",".join(members) + "}" + sp
+
+
+def qr_styles() -> st.SearchStrategy[QrStyle]:
+    """Every serialisation an app may use (§1.2 "docs use s,p,t, IPC SDK examples p,s,t"; Apple writes ``\\/``)."""
+    return st.builds(QrStyle, key_order=st.sampled_from(KEY_ORDERS), slash=st.booleans(), ascii_only=st.booleans(),
+                     escape_mask=st.one_of(st.just(0), st.integers(0, 2**64 - 1)),
+                     space=st.sampled_from(["", "", " ", "\n", "\t "]))
+
+
+@dataclass(frozen=True)
 class QrCase:
     """A QR text and the payload a conformant device must read from it."""
 
@@ -302,24 +332,11 @@ class QrCase:
 def qr_cases(draw: st.DrawFn, ssid: st.SearchStrategy[str] | None = None,
              password: st.SearchStrategy[str] | None = None,
              token: st.SearchStrategy[str] | None = None) -> QrCase:
-    """A valid payload and one of its texts: any key order (§1.2 "docs use s,p,t, IPC SDK examples p,s,t"),
-    ``\\/`` or ``/``, raw UTF-8 or ``\\uXXXX``, standard escapes, optional whitespace between tokens."""
+    """A valid payload and one of its texts in any :class:`QrStyle`."""
     payload = QrPayload(draw(ssid if ssid is not None else ssids()),
                         draw(password if password is not None else wpa_passwords()),
                         draw(token if token is not None else tokens()))
-    order = draw(st.sampled_from(KEY_ORDERS))
-    slash = draw(st.booleans())
-    ascii_only = draw(st.booleans())
-    mixed = draw(st.booleans())
-    space = draw(st.sampled_from(["", "", " ", "\n", "\t "]))
-    values = {"s": payload.ssid, "p": payload.password, "t": payload.token}
-    members = []
-    for key in order:
-        value = values[key]
-        escapes = draw(st.lists(st.booleans(), min_size=len(value), max_size=len(value))) if mixed else []
-        members.append(f"{space}{json_string(key)}{space}:{space}"
-                       f"{json_string(value, escapes=escapes, slash=slash, ascii_only=ascii_only)}{space}")
-    return QrCase(payload, space + "{" + ",".join(members) + "}" + space)
+    return QrCase(payload, draw(qr_styles()).render(payload))
 
 
 def qr_texts(**kwargs: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -332,19 +349,17 @@ def _compact(payload: Mapping[str, object]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-@st.composite
-def _valid_bytes(draw: st.DrawFn) -> bytes:
-    return draw(qr_texts()).encode("utf-8")
+MALFORMED_QR_KINDS: Final = ("truncated", "wrong-type", "duplicate", "bad-escape", "invalid-utf8", "oversize",
+                              "missing", "not-object", "trailing", "lone-surrogate", "constant")
 
 
 @st.composite
-def _malformed_qr(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["truncated", "wrong-type", "duplicate", "bad-escape", "invalid-utf8", "oversize",
-                                 "missing", "not-object", "trailing", "lone-surrogate", "constant"]))
-    ssid, password, token = draw(ssids()), draw(wpa_passwords()), draw(tokens())
+def _malformed_qr(draw: st.DrawFn, token_strategy: st.SearchStrategy[str]) -> bytes:
+    kind = draw(st.sampled_from(MALFORMED_QR_KINDS))
+    ssid, password, token = draw(ssids()), draw(wpa_passwords()), draw(token_strategy)
     good = {"s": ssid, "p": password, "t": token}
     if kind == "truncated":
-        text = draw(_valid_bytes()).strip()
+        text = draw(qr_texts(token=st.just(token))).strip().encode("utf-8")
         return text[:draw(st.integers(0, len(text) - 1))]
     if kind == "wrong-type":
         key = draw(st.sampled_from("spt"))
@@ -386,15 +401,34 @@ def _malformed_qr(draw: st.DrawFn) -> bytes:
     return ('{"s":' + json_string(ssid) + ',"p":NaN,"t":' + json_string(token) + "}").encode("utf-8")
 
 
-def malformed_qr_texts() -> st.SearchStrategy[bytes]:
+def malformed_qr_texts(token: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[bytes]:
     """QR texts a device must refuse (§1.1/§1.2), as the bytes a symbol carries: truncated, wrong member types,
     duplicate members, bad escapes, invalid UTF-8, oversize SSID or password, missing members, not an object,
-    trailing garbage, lone surrogates, NaN. Each fits in a QR symbol."""
-    return _malformed_qr()
+    trailing garbage, lone surrogates, NaN. Each fits in a QR symbol. ``token`` draws the ``t`` member (a
+    fuzzer passes a placeholder it swaps for a token the cloud really issued, so that a lax parser activates)."""
+    return _malformed_qr(token if token is not None else tokens())
 
 
 __all__ += [
-    "KEY_ORDERS", "TRICKY_CHARACTERS", "QrCase", "invalid_passwords", "invalid_ssids", "is_wpa_password",
-    "json_string", "licences", "malformed_qr_texts", "malformed_tokens", "non_wpa_passwords", "pairing_tokens",
-    "qr_cases", "qr_texts", "ssids", "tokens", "utf8_len", "wpa_passwords",
+    "KEY_ORDERS",
+    "MALFORMED_QR_KINDS",
+    "TRICKY_CHARACTERS",
+    "QrCase",
+    "QrStyle",
+    "invalid_passwords",
+    "invalid_ssids",
+    "is_wpa_password",
+    "json_string",
+    "licences",
+    "malformed_qr_texts",
+    "malformed_tokens",
+    "non_wpa_passwords",
+    "pairing_tokens",
+    "qr_cases",
+    "qr_styles",
+    "qr_texts",
+    "ssids",
+    "tokens",
+    "utf8_len",
+    "wpa_passwords",
 ]

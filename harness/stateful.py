@@ -1,0 +1,507 @@
+"""The stateful pairing and binding model: a Hypothesis state machine over the adapters, checked against
+:mod:`harness.model` after every step (REQ-FUZZ-005).
+
+Like zarr's ``ZarrStoreStateMachine(store)``, the machine takes the system under test as a parameter (a
+:class:`PairingTarget`: cloud, network and a pool of devices, all adapters, so a real cloud or device can sit
+behind them) and keeps a plain model beside it: accounts, homes and roles, the tokens issued (as the model's
+:class:`~harness.model.TokenRecord`), each device's binding, pending wipe and licence. Rules: create accounts,
+homes and members; get a token (any account, home, role); pair (any device in pairing mode, any mode the
+profile claims, any token, issued or guessed); advance time; remove a device (with or without wipe); reset or
+factory-reset a device; revoke a licence. Each rule calls ``note()``, and what the cloud did is compared with
+what :func:`~harness.model.check_token` and :func:`~harness.model.decide_binding` say. Invariants after every
+step: a device is bound to at most one home (the model's), online only when bound, a token is consumed at most
+once, and notifications are exactly what the binding mode says (§6).
+
+Capabilities gate the rules (``@precondition``): no time travel, no revocation, no resets where the adapters
+do not offer them. No emulator import: the same machine runs against ``paircert cloud serve`` or another cloud.
+
+    target = PairingTarget.from_world(world)
+    run_pairing_machine(target, budget_settings("ci"))
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import note, reject, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from harness.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
+from harness.adapters.contracts import (
+    AdapterError,
+    CloudAdapter,
+    CloudCapability,
+    DeviceAdapter,
+    DeviceCapability,
+    NetworkAdapter,
+)
+from harness.model import (
+    Binding,
+    BindingMode,
+    Claim,
+    CloudError,
+    Role,
+    TokenRecord,
+    TokenVerdict,
+    check_token,
+    decide_binding,
+)
+from harness.strategies import tokens as guessed_tokens
+
+PAIRING_MODE_TIMEOUT_S = 30.0
+PAIR_TIMEOUT_S = 60.0  # world-clock seconds an activator waits (refusals end sooner)
+ADVANCES = (1.0, 61.0)  # plus the token lifetime's edges, see PairingMachine.advance_time
+ONLINE_SETTLE_S = 2.0  # real seconds a removed device may take to drop off MQTT
+
+
+class DeviceCrashed(AssertionError):
+    """The device under test lost liveness (its own verdict: CRASH), with the inputs that preceded it."""
+
+    def __init__(self, message: str, inputs: Any = None) -> None:
+        super().__init__(message)
+        self.inputs = inputs
+
+
+class DevicePool:
+    """The devices a machine plays with: a fixed list, topped up from ``make`` when a licence is revoked."""
+
+    def __init__(self, devices: Sequence[DeviceAdapter], make: Callable[[], DeviceAdapter] | None = None) -> None:
+        if not devices:
+            raise ValueError("a device pool needs at least one device")
+        self.devices = list(devices)
+        self.make = make
+        self.spent: set[str] = set()
+
+    @property
+    def can_replace(self) -> bool:
+        return self.make is not None
+
+    def retire(self, device: DeviceAdapter) -> None:
+        """``device``'s licence is gone: replace it (where the world can make devices)."""
+        self.spent.add(device.licence.uuid)
+        if self.make is not None:
+            index = self.devices.index(device)
+            self.devices[index] = self.make()
+
+
+@dataclass
+class PairingTarget:
+    """The system under test as the machine sees it: adapters, the profile's claims and the lab's Wi-Fi."""
+
+    cloud: CloudAdapter
+    network: NetworkAdapter
+    pool: DevicePool
+    binding_mode: BindingMode
+    modes: Sequence[str]  # "qr", "ez", "ap-legacy", "ap-lpv35"
+    token_ttl_s: float
+    ssid: str = "paircert-stateful"
+    password: str = field(default="stateful-pass", repr=False)
+
+    def __post_init__(self) -> None:
+        self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
+
+    @classmethod
+    def from_world(cls, world: Any, *, profile: Any = None, devices: int = 2) -> PairingTarget:
+        """A target from a :class:`~harness.adapters.registry.World` (or the plugin's world) and its profile."""
+        profile = profile if profile is not None else world.profile
+        caps = profile.capabilities
+        make: Callable[[], DeviceAdapter] | None = world.new_device
+        pool_devices = [world.device]
+        try:
+            pool_devices += [world.new_device() for _ in range(devices - 1)]
+        except AdapterError:
+            make = None
+        modes = [m for m in caps.pairing_modes if m != "ap"]
+        if "ap" in caps.pairing_modes:
+            modes += [f"ap-{variant}" for variant in caps.ap_variants]
+        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make),
+                   binding_mode=BindingMode(caps.binding_mode), modes=modes,
+                   token_ttl_s=float(profile.parameters.token_ttl_s))
+
+
+@dataclass
+class ModelHome:
+    home: str
+    owner: str
+    members: dict[str, Role]
+
+    def admins(self) -> set[str]:
+        """Who a medium rebind notifies (§6: "the administrator of the home"): the owner and admins."""
+        return {a for a, r in self.members.items() if r in (Role.OWNER, Role.ADMIN)}
+
+
+@dataclass(frozen=True)
+class TokenHandle:
+    """A token the app got (or guessed): who asked, for which home, in which role."""
+
+    token: str
+    account: str | None = None
+    home: str | None = None
+    role: Role | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.home is not None
+
+
+@dataclass
+class ModelDevice:
+    adapter: DeviceAdapter
+    binding: Binding | None = None
+    wipe_pending: bool = True
+    revoked: bool = False
+    pairing_mode: bool = True
+    dev_id: str | None = None
+
+    @property
+    def uuid(self) -> str:
+        return self.adapter.licence.uuid
+
+
+def _eventually_false(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    """``predicate()`` polled in real time until it is false or ``timeout_s`` has passed; its last value."""
+    deadline = time.monotonic() + timeout_s
+    while predicate():
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
+    """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
+    record = None
+    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+        record = cloud.device_by_uuid(device.licence.uuid)
+    if record is not None and record.home is not None and record.owner is not None:
+        cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+    elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
+        cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
+    if DeviceCapability.FACTORY_RESET in device.capabilities:
+        device.factory_reset()
+    elif DeviceCapability.RESET in device.capabilities:
+        device.reset()
+    device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+
+
+class PairingMachine(RuleBasedStateMachine):
+    """Pairing and binding against a plain model; see the module docstring. Build with a :class:`PairingTarget`."""
+
+    homes = Bundle("homes")
+    issued = Bundle("tokens")
+
+    def __init__(self, target: PairingTarget) -> None:
+        super().__init__()
+        self.target = target
+        self.cloud = target.cloud
+        self.clock = target.cloud.clock
+        self.model_homes: dict[str, ModelHome] = {}
+        self.model_accounts: list[str] = []
+        self.model_tokens: dict[str, TokenRecord] = {}
+        self.expected_notices: Counter[str] = Counter()
+        self.devices: list[ModelDevice] = []
+        self._names = 0
+
+    # -- capabilities ---------------------------------------------------------------------------------------
+
+    def _cloud_can(self, capability: CloudCapability) -> bool:
+        return capability.value in self.cloud.capabilities
+
+    def _device_can(self, capability: DeviceCapability) -> bool:
+        return all(capability.value in d.adapter.capabilities for d in self.devices)
+
+    def _name(self, kind: str) -> str:
+        self._names += 1
+        return f"sm-{kind}{self._names}"
+
+    # -- set-up and lab rules -------------------------------------------------------------------------------
+
+    @initialize(target=homes)
+    def start(self) -> str:
+        """Every example starts from clean devices and one account with one home."""
+        spent = self.target.pool.spent
+        for device in list(self.target.pool.devices):
+            _clean_slate(self.cloud, device, None)
+        self.devices = [ModelDevice(d, revoked=d.licence.uuid in spent) for d in self.target.pool.devices]
+        note(f"devices: {[d.uuid for d in self.devices]}; binding mode {self.target.binding_mode}; "
+             f"modes {list(self.target.modes)}")
+        return self._new_account_with_home()
+
+    def _new_account_with_home(self) -> str:
+        account = self.cloud.create_account(self._name("account"))
+        home = self.cloud.create_home(account, self._name("home"))
+        self.model_accounts.append(account)
+        self.model_homes[home] = ModelHome(home, account, {account: Role.OWNER})
+        note(f"account {account} owns home {home}")
+        return home
+
+    @rule(target=homes)
+    def new_account(self) -> str:
+        return self._new_account_with_home()
+
+    @rule(target=homes, other=homes)
+    def another_home_of_the_same_owner(self, other: str) -> str:
+        owner = self.model_homes[other].owner
+        home = self.cloud.create_home(owner, self._name("home"))
+        self.model_homes[home] = ModelHome(home, owner, {owner: Role.OWNER})
+        note(f"account {owner} also owns home {home}")
+        return home
+
+    @rule(target=issued, home=homes, role=st.sampled_from(Role), existing=st.booleans())
+    def get_token(self, home: str, role: Role, existing: bool) -> TokenHandle:
+        """A token for ``home`` asked by its owner, or by an admin or member (an existing account when asked)."""
+        model_home = self.model_homes[home]
+        if role is Role.OWNER:
+            account = model_home.owner
+        else:
+            candidates = [a for a in self.model_accounts if a not in model_home.members]
+            account = candidates[0] if existing and candidates else self.cloud.create_account(self._name("account"))
+            if account not in self.model_accounts:
+                self.model_accounts.append(account)
+            self.cloud.add_member(home, account, role)
+            model_home.members[account] = role
+        token = self.cloud.get_token(home, account)
+        now = self.clock.time()
+        self.model_tokens[token] = TokenRecord(region=token[:2], token=token[2:10], secret=token[10:], home=home,
+                                               account=account, issued_at=now, ttl_s=self.target.token_ttl_s)
+        note(f"token {token} for home {home}, asked by {account} ({role})")
+        return TokenHandle(token, account, home, role)
+
+    # -- pairing -------------------------------------------------------------------------------------------
+
+    def _in_pairing_mode(self) -> list[ModelDevice]:
+        return [d for d in self.devices if d.pairing_mode]
+
+    @precondition(lambda self: bool(self._in_pairing_mode()))
+    @rule(data=st.data(), handle=st.one_of(issued, guessed_tokens().map(TokenHandle)))
+    def pair_device(self, data: st.DataObject, handle: TokenHandle) -> None:
+        """Pair a device that is in pairing mode, in any claimed mode, with an issued or a guessed token."""
+        ready = self._in_pairing_mode()
+        md = data.draw(st.sampled_from(ready), label="device")
+        # EZ is heard by every device in pairing mode (§2: broadcast on the air): aim it only at a lone listener.
+        modes = [m for m in self.target.modes if m != "ez" or len(ready) == 1] or list(self.target.modes)
+        mode = data.draw(st.sampled_from(modes), label="mode")
+        note(f"pair {md.uuid} in {mode} with {'issued' if handle.issued else 'guessed'} token {handle.token}")
+        cloud = self.cloud
+        before = len(cloud.token_attempts(handle.token))
+        outcome = self._pair(md.adapter, mode, handle)
+        attempts = list(cloud.token_attempts(handle.token))[before:]
+        activated = [a for a in attempts if a.outcome == "activated"]
+        at = attempts[0].at if attempts else self.clock.time()
+        expected, decision_note, notify = self._expect(md, handle, at)
+        note(f"  outcome ok={outcome.ok} code={outcome.code}; cloud attempts {[a.outcome for a in attempts]}; "
+             f"model says {decision_note}")
+        if "liveness" in md.adapter.capabilities and not md.adapter.is_alive():
+            raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
+        if expected:
+            assert handle.home is not None and handle.account is not None
+            assert activated, f"§6: the model says this pairing binds ({decision_note}), but the cloud refused it"
+            record = self._record(md)
+            assert record is not None and record.home == handle.home, (
+                f"§0/§6: the device must be bound in the token's home {handle.home}, the cloud has it in "
+                f"{None if record is None else record.home}")
+            assert outcome.ok, f"the activator reported failure ({outcome.error}) for a pairing the cloud bound"
+            previous = md.binding
+            owner = self.model_homes[handle.home].owner
+            md.binding = Binding(account=owner, home=handle.home)
+            md.wipe_pending = False
+            md.pairing_mode = False
+            md.dev_id = record.dev_id
+            self.model_tokens[handle.token] = self.model_tokens[handle.token].consume(at)
+            if notify and previous is not None:
+                for admin in self.model_homes[previous.home].admins():
+                    self.expected_notices[admin] += 1
+        else:
+            assert not activated, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud bound it"
+            assert not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})"
+            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
+
+    def _pair(self, device: DeviceAdapter, mode: str, handle: TokenHandle) -> Outcome:
+        account = handle.account or self.model_accounts[0]
+        variant = mode.partition("-")[2] or "legacy"
+        activator = Activator(self.cloud, account=account, device=device, network=self.target.network,
+                              ap=ApOptions(variant=variant))
+        outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
+                       handle.token, timeout=PAIR_TIMEOUT_S)
+        if outcome.error is not None and outcome.error.harness_fault is not None:
+            raise AdapterError(f"the harness failed while pairing: {outcome.error}") from outcome.error.harness_fault
+        return outcome
+
+    def _expect(self, md: ModelDevice, handle: TokenHandle, at: float) -> tuple[bool, str, bool]:
+        """What the model says of this claim at ``at``: (binds?, why, notify the previous home's admins?)."""
+        if md.revoked:
+            return False, f"{CloudError.LICENSE_REVOKED}: the licence is revoked", False
+        record = self.model_tokens.get(handle.token)
+        verdict = check_token(record, now=at, region=self.cloud.region)
+        if verdict is not TokenVerdict.VALID:
+            return False, f"token {verdict.value}", False
+        assert handle.home is not None and handle.account is not None and handle.role is not None
+        home = self.model_homes[handle.home]
+        claim = Claim(account=handle.account, role=handle.role, home=handle.home, home_owner=home.owner)
+        decision = decide_binding(md.binding, self.target.binding_mode, claim, data_wipe_pending=md.wipe_pending)
+        return decision.allowed, f"binding rule {decision.rule}", decision.notify_previous_home_admins
+
+    def _record(self, md: ModelDevice) -> Any:
+        if self._cloud_can(CloudCapability.INSPECT_DEVICES):
+            return self.cloud.device_by_uuid(md.uuid)
+        for home in self.model_homes:
+            for record in self.cloud.list_devices(home):
+                if record.uuid == md.uuid:
+                    return record
+        return None
+
+    # -- time, removal, resets, licences ---------------------------------------------------------------------
+
+    @precondition(lambda self: self._cloud_can(CloudCapability.TIME_TRAVEL))
+    @rule(which=st.sampled_from(["short", "minute", "edge-before", "edge-after", "long"]))
+    def advance_time(self, which: str) -> None:
+        """Let time pass: a little, or to just before or just after the token lifetime (§0 step 6)."""
+        ttl = self.target.token_ttl_s
+        seconds = {"short": ADVANCES[0], "minute": ADVANCES[1], "edge-before": max(1.0, ttl - 30.0),
+                   "edge-after": ttl + 1.0, "long": 3 * ttl}[which]
+        note(f"advance time by {seconds:g} s")
+        self.cloud.advance_time(seconds)
+
+    def _bound(self) -> list[ModelDevice]:
+        return [d for d in self.devices if d.binding is not None]
+
+    @precondition(lambda self: bool(self._bound()))
+    @rule(data=st.data(), wipe=st.booleans())
+    def remove_device(self, data: st.DataObject, wipe: bool) -> None:
+        """The owner removes a bound device ("Remove device", or "Remove and wipe data", §6)."""
+        md = data.draw(st.sampled_from(self._bound()), label="device")
+        assert md.binding is not None and md.dev_id is not None
+        note(f"owner {md.binding.account} removes {md.uuid} (wipe={wipe})")
+        self.cloud.remove_device(md.dev_id, account=md.binding.account, wipe=wipe)
+        md.binding = None
+        md.wipe_pending = wipe
+        if not md.pairing_mode:
+            try:
+                md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+            except AdapterError as exc:
+                raise AssertionError(f"§6: a removed device is told and returns to pairing mode; it did not ({exc})") \
+                    from None
+            md.pairing_mode = True
+
+    @precondition(lambda self: self._device_can(DeviceCapability.RESET))
+    @rule(data=st.data(), factory=st.booleans())
+    def reset_device(self, data: st.DataObject, factory: bool) -> None:
+        """The reset button (the binding stays in the cloud) or a factory reset, then pairing mode."""
+        md = data.draw(st.sampled_from(self.devices), label="device")
+        if factory and not self._device_can(DeviceCapability.FACTORY_RESET):
+            factory = False
+        note(f"{'factory-' if factory else ''}reset {md.uuid}")
+        if factory:
+            md.adapter.factory_reset()
+        else:
+            md.adapter.reset()
+        md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+        md.pairing_mode = True
+
+    @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENSES) and self.target.pool.can_replace
+                  and any(not d.revoked for d in self.devices))
+    @rule(data=st.data())
+    def revoke_licence(self, data: st.DataObject) -> None:
+        """The lab revokes a device's licence: it may never activate again (§8)."""
+        md = data.draw(st.sampled_from([d for d in self.devices if not d.revoked]), label="device")
+        note(f"revoke the licence of {md.uuid}")
+        self.cloud.revoke_license(md.uuid)
+        md.revoked = True
+        self.target.pool.spent.add(md.uuid)
+
+    # -- invariants --------------------------------------------------------------------------------------------
+
+    @invariant()
+    def each_device_is_bound_to_at_most_the_models_home(self) -> None:
+        for md in self.devices:
+            homes = [h for h in self.model_homes if any(r.uuid == md.uuid for r in self.cloud.list_devices(h))]
+            assert len(homes) <= 1, f"§6: device {md.uuid} is listed in {len(homes)} homes: {homes}"
+            want = [] if md.binding is None else [md.binding.home]
+            assert homes == want, f"§6: device {md.uuid} is in {homes or 'no home'}; the model says {want or 'none'}"
+
+    @invariant()
+    def a_device_is_online_only_when_bound(self) -> None:
+        if not self._cloud_can(CloudCapability.INSPECT_DEVICES):
+            return
+        for md in self.devices:
+            # Eventually: a removed device is told over MQTT and goes offline a moment later (§5/§6).
+            online_unbound = _eventually_false(functools.partial(self._online_unbound, md), ONLINE_SETTLE_S)
+            assert not online_unbound, f"§6: device {md.uuid} is online but bound to no home"
+
+    def _online_unbound(self, md: ModelDevice) -> bool:
+        record = self.cloud.device_by_uuid(md.uuid)
+        return record is not None and record.online and record.home is None
+
+    @invariant()
+    def a_token_is_consumed_at_most_once(self) -> None:
+        for token in self.model_tokens:
+            wins = [a for a in self.cloud.token_attempts(token) if a.outcome == "activated"]
+            assert len(wins) <= 1, f"§0: token {token} activated {len(wins)} times (single use)"
+
+    @invariant()
+    def notifications_are_as_the_binding_mode_says(self) -> None:
+        ours = {d.dev_id for d in self.devices if d.dev_id is not None}
+        for account in self.model_accounts:
+            got = [n for n in self.cloud.notifications(account) if n.dev_id in ours]
+            want = self.expected_notices[account]
+            assert len(got) == want, (
+                f"§6 {self.target.binding_mode} binding: account {account} has {len(got)} rebind notification(s), "
+                f"the model says {want}")
+
+    def teardown(self) -> None:
+        pool = self.target.pool
+        for md in self.devices:
+            if md.revoked and md.adapter in pool.devices:
+                pool.retire(md.adapter)
+
+
+class MachineFactory:
+    """Makes a :class:`PairingMachine` per example; past ``deadline`` (monotonic seconds) every example is
+    rejected, which ends generation and shrinking within a time budget. ``reproduce`` replays a saved blob."""
+
+    def __init__(self, target: PairingTarget, *, deadline: float | None = None,
+                 reproduce: tuple[str, bytes] | None = None) -> None:
+        self.target = target
+        self.deadline = deadline
+        if reproduce is not None:
+            self._hypothesis_internal_use_reproduce_failure = reproduce
+
+    def __call__(self) -> PairingMachine:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            reject()
+        return PairingMachine(self.target)
+
+
+def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s: float | None = None,
+                        reproduce: tuple[str, bytes] | None = None) -> None:
+    """Run :class:`PairingMachine` on ``target`` as a Hypothesis test with ``budget``; raises on a failure.
+
+    ``time_limit_s`` bounds generation and shrinking together (examples past it are rejected); ``reproduce``
+    is a ``(hypothesis version, blob)`` pair from a saved failure.
+    """
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    factory = MachineFactory(target, deadline=deadline, reproduce=reproduce)
+    try:
+        run_state_machine_as_test(factory, settings=budget)  # type: ignore[arg-type]
+    except Unsatisfiable:
+        if deadline is None or time.monotonic() < deadline:
+            raise
+
+
+__all__ = ["DeviceCrashed", "DevicePool", "MachineFactory", "PairingMachine", "PairingTarget", "TokenHandle",
+           "run_pairing_machine"]
