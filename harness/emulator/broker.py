@@ -40,6 +40,7 @@ from harness.emulator.mqtt_authority import (
     device_publish_topics,
     device_subscribe_topics,
 )
+from harness.protocol.mqtt import topic_in
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,11 @@ class _PluginBridge:
     """
 
     def __init__(self, authority: CredentialAuthority, on_connect: ConnectionCallback | None,
-                 on_disconnect: ConnectionCallback | None) -> None:
+                 on_disconnect: ConnectionCallback | None, on_subscribed: ConnectionCallback | None = None) -> None:
         self.authority = authority
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
+        self._on_subscribed = on_subscribed
         self._lock = threading.Lock()
         # client id -> (amqtt session object, identity) for connections that passed authentication
         self._pending: dict[str, tuple[object, BrokerIdentity]] = {}
@@ -80,7 +82,10 @@ class _PluginBridge:
     def allowed(self, session: Any, topic: str, action: Any) -> bool:
         identity = self.identity_of(session)
         if action == Action.SUBSCRIBE:
-            return self.authority.may_subscribe(identity, topic)
+            granted = self.authority.may_subscribe(identity, topic)
+            if granted and identity is not None and identity.kind == "device" and topic == topic_in(identity.id):
+                _call(self._on_subscribed, str(session.client_id), identity)
+            return granted
         if action == Action.PUBLISH:
             allowed = self.authority.may_publish(identity, topic)
             if not allowed:
@@ -187,13 +192,14 @@ class EmbeddedBroker:
 
     def __init__(self, authority: CredentialAuthority, *, host: str = "127.0.0.1", port: int = 0,
                  on_connect: ConnectionCallback | None = None, on_disconnect: ConnectionCallback | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 on_subscribed: ConnectionCallback | None = None, timeout_s: float = 10.0) -> None:
         self.authority = authority
         self._host = host
         self._requested_port = port
         self._port = 0
         self._timeout_s = timeout_s
-        self._bridge = _PluginBridge(authority, on_connect, on_disconnect)
+        # on_subscribed: a device was granted its own command topic (smart/device/in/<devId>, §5)
+        self._bridge = _PluginBridge(authority, on_connect, on_disconnect, on_subscribed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

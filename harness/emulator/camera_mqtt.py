@@ -67,6 +67,8 @@ class LoopMqttClient:
         client.on_connect = self._connected_cb
         client.on_disconnect = self._disconnected_cb
         client.on_message = self._message_cb
+        client.on_subscribe = self._subscribed_cb
+        self._subacks: dict[int, asyncio.Future[bool]] = {}
         self._client = client
 
     # -- socket plumbing: always performed on the loop --------------------------------------------------
@@ -136,6 +138,12 @@ class LoopMqttClient:
         if was_connected and not self._closing:
             self._on_lost(str(reason))
 
+    def _subscribed_cb(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: list[ReasonCode],
+                       properties: Any) -> None:
+        fut = self._subacks.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_result(all(not code.is_failure for code in reason_codes))
+
     def _message_cb(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._on_message(message.topic, bytes(message.payload))
 
@@ -173,6 +181,20 @@ class LoopMqttClient:
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
         self._client.subscribe(topic, qos)
+
+    async def subscribe_acked(self, topic: str, qos: int = 1, *, timeout: float = 10.0) -> bool:
+        """Subscribe and wait for the SUBACK: True when the broker granted it (§5: the device's own topic)."""
+        fut: asyncio.Future[bool] = self._loop.create_future()
+        result, mid = self._client.subscribe(topic, qos)
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            return False
+        self._subacks[mid] = fut
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._subacks.pop(mid, None)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         self._client.publish(topic, payload, qos)

@@ -78,11 +78,22 @@ class OnlineMixin:
                 client.abort()
                 return
             if outcome.accepted:
-                self._mqtt = client
-                self._fresh_activation = False
-                client.subscribe(mq.topic_in(activation.dev_id), 1)
-                self._fire(Event.MQTT_CONNECTED)
-                return
+                # Online only once the broker has granted the device its topic: a command the cloud sends after
+                # it counts the device online must reach it (an unbind published before the SUBACK would be lost).
+                granted = await client.subscribe_acked(mq.topic_in(activation.dev_id), 1)
+                if not self.in_state(State.CONNECTING):
+                    client.abort()
+                    return
+                if granted:
+                    self._mqtt = client
+                    self._fresh_activation = False
+                    self._fire(Event.MQTT_CONNECTED)
+                    return
+                client.abort()
+                self.record("mqtt-subscribe-refused", topic=mq.topic_in(activation.dev_id))
+                self._fire(Event.MQTT_RETRY)
+                await self.clock.sleep(self.mqtt_retry_s)
+                continue
             if outcome.refused:
                 # Emulator-defined: removed while offline (§6), so un-activate and go back to pairing mode.
                 self.record("mqtt-refused", code=outcome.code, reason=outcome.reason)

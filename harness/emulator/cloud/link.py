@@ -44,8 +44,13 @@ class BrokerLink:
         self._lock = threading.Lock()
         self._cloud_password = secrets.token_hex(16)
         self.authority.set_cloud(CLOUD_USERNAME, self._cloud_password)
+        # A device counts as online once it can hear the cloud: with amqtt, when the broker grants it its own
+        # command topic (so a command sent the moment it reads online reaches it); Mosquitto reports no
+        # subscriptions, so there it is online from its CONNACK.
+        self._online_on_subscribe = broker_kind == "amqtt"
+        extra: dict[str, Any] = {"on_subscribed": self._subscribed} if self._online_on_subscribe else {}
         self.broker = make_broker(broker_kind, self.authority, host=host, port=port,  # type: ignore[arg-type]
-                                  on_connect=self._connected, on_disconnect=self._disconnected)
+                                  on_connect=self._connected, on_disconnect=self._disconnected, **extra)
         self._client: Any = None
 
     @property
@@ -80,6 +85,10 @@ class BrokerLink:
     # ------------------------------------------------------------------------------- broker callbacks
 
     def _connected(self, client_id: str, identity: BrokerIdentity | None) -> None:
+        if identity is not None and identity.kind == "device" and not self._online_on_subscribe:
+            self._on_online(identity.id, True)
+
+    def _subscribed(self, client_id: str, identity: BrokerIdentity | None) -> None:
         if identity is not None and identity.kind == "device":
             self._on_online(identity.id, True)
 
