@@ -77,6 +77,19 @@ def registered() -> dict[str, str]:
     return names
 
 
+_SPEC_ARGUMENT = {"cloud": "url", "network": "interface", "device": "address"}
+
+
+def split_spec(kind: str, spec: str) -> tuple[str, dict[str, Any]]:
+    """``remote:http://lab:8080`` is the registered ``remote`` with its main argument (DESIGN.md "Adapters");
+    ``package.module:factory`` stays a factory spec. The main argument is ``url`` for a cloud, ``interface``
+    for a network and ``address`` for a device."""
+    head, sep, rest = spec.partition(":")
+    if sep and f"{kind}.{head}" in registered():
+        return head, {_SPEC_ARGUMENT[kind]: rest}
+    return spec, {}
+
+
 def resolve(kind: str, name: str) -> Factory:
     """The factory for adapter ``name`` of ``kind`` (a registered name or a ``package.module:factory`` spec)."""
     if kind not in KINDS:
@@ -145,6 +158,9 @@ def build_world(profile: Profile, *, cloud: str | None = None, device: str | Non
     }
     if profile.adapters.network.interface:
         specs["network"][1].setdefault("interface", profile.adapters.network.interface)
+    for kind, (spec, args) in list(specs.items()):
+        name, spec_args = split_spec(kind, spec)
+        specs[kind] = (name, {**args, **spec_args})
     for kind, extra in (overrides or {}).items():
         specs[kind][1].update(extra)
     everything_emulated = specs["cloud"][0] == "emulated" and specs["device"][0] == "emulated"
@@ -172,4 +188,4 @@ def build_world(profile: Profile, *, cloud: str | None = None, device: str | Non
                  _device_factory=make_more)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "World", "WorldContext", "build_world", "registered", "resolve"]
+__all__ = ["ENTRY_POINT_GROUP", "World", "WorldContext", "build_world", "registered", "resolve", "split_spec"]
