@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from harness import redaction
 from harness.clock import Clock
 from harness.model.binding import Binding, BindingMode, Claim, Role, decide_binding, product_binding_mode
 from harness.model.errors import CloudError
@@ -35,6 +36,7 @@ from harness.model.outcomes import AttemptSummary
 from harness.model.token import TokenRecord, check_token
 from harness.protocol.atop import ActivationRequest, ActivationResult
 from harness.protocol.errors import ProtocolError
+from harness.protocol.mqtt import device_credentials, preactivation_credentials
 from harness.protocol.token import PairingToken
 
 from .faults import CloudFault
@@ -229,6 +231,8 @@ class CloudState:
                 raise CloudInputError("NOT_EXISTS", f"no product {pid}", status=404)
             uuid = "pc" + random_text(18, LOWER_ALNUM)
             lic = License(uuid=uuid, auth_key=random_text(32), pid=pid)
+            redaction.learn(lic.auth_key)
+            redaction.learn(preactivation_credentials(uuid, lic.auth_key).password)
             self.licences[uuid] = lic
             self._save(("licence", uuid, lic.to_dict()))
             self.link.licence_issued(uuid, lic.auth_key)
@@ -415,6 +419,9 @@ class CloudState:
         if lic.hid is None or CloudFault.LICENCE_SHARED in faults:
             lic.hid = req.hid if req.hid is not None else lic.hid
         dev.sec_key, dev.local_key = random_text(16), random_text(16)
+        # Every key the cloud makes is a secret no report, log or evidence file may show (DESIGN "Evidence").
+        for secret in (dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password):
+            redaction.learn(secret)
         dev.home, dev.account, dev.hid = target.home_id, record.account, req.hid or dev.hid
         dev.activated_at = now
         if decision.reset_factory:
