@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -183,6 +184,16 @@ class ConnectionEventsPlugin(BasePlugin):  # type: ignore[misc]
         bridge.disconnected(client_id, client_session)
 
 
+class _SnapshotDict(dict[str, Any]):
+    """A dict whose iteration works on a copy, so it may change while a coroutine walks it."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
 class EmbeddedBroker:
     """amqtt in a background thread with its own event loop, serving MQTT 3.1.1 on a loopback port.
 
@@ -322,6 +333,10 @@ class EmbeddedBroker:
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
         broker = Broker(self._config(), loop=asyncio.get_running_loop())
+        # amqtt 0.12 walks its subscriptions dict across awaits while broadcasting; a device subscribing in
+        # that moment raised "dictionary changed size during iteration" and the message was never delivered
+        # (seen with 1,000 cameras). Iterating a snapshot delivers to every subscription present at the start.
+        broker._subscriptions = _SnapshotDict(broker._subscriptions)
         self._broker = broker
         await broker.start()
         server = await asyncio.start_server(self._accept, self._host, self._requested_port)
