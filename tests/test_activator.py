@@ -101,37 +101,60 @@ def test_a_wrong_wifi_password_never_activates(fresh: World, alice: Home, mode: 
     assert any(e.name == "wifi-join" and e.details.get("outcome") != "ok" for e in fresh.device.events())
 
 
-def test_an_expired_token_is_refused_with_3718(fresh: World, alice: Home) -> None:
-    act = activator_for(fresh, alice)
+@pytest.mark.parametrize(("mode", "ap"), MODES)
+def test_an_expired_token_is_refused_with_3718(fresh: World, alice: Home, mode: ActivatorMode, ap: ApOptions) -> None:
+    act = activator_for(fresh, alice, ap)
     token = act.get_token(alice.home)
     fresh.cloud.advance_time(fresh.profile.parameters.token_ttl_s + 1)
-    outcome = pair(act, ActivatorMode.QR, SSID, PASSWORD, token)
+    outcome = pair(act, mode, SSID, PASSWORD, token)
     assert outcome.code == ActivatorErrorCode.TOKEN_EXPIRED
     assert outcome.error is not None and outcome.error.cloud_error == "EXPIRE"
 
 
-def test_a_consumed_token_cannot_pair_again(fresh: World, alice: Home) -> None:
-    act = activator_for(fresh, alice)
+@pytest.mark.parametrize(("mode", "ap"), MODES)
+def test_a_consumed_token_cannot_pair_again(fresh: World, alice: Home, mode: ActivatorMode, ap: ApOptions) -> None:
+    act = activator_for(fresh, alice, ap)
     token = act.get_token(alice.home)
-    assert pair(act, ActivatorMode.QR, SSID, PASSWORD, token).ok
+    assert pair(act, mode, SSID, PASSWORD, token).ok
     clean_slate(fresh)
-    again = pair(act, ActivatorMode.QR, SSID, PASSWORD, token)
+    again = pair(act, mode, SSID, PASSWORD, token)
     assert again.code == ActivatorErrorCode.TOKEN_EXPIRED
-    clean_slate(fresh)  # a refused camera holds in FAILED for a while; the user resets it and scans a new QR
-    assert pair(act, ActivatorMode.QR, SSID, PASSWORD, act.get_token(alice.home)).ok
+    clean_slate(fresh)  # a refused camera holds in FAILED for a while; the user resets it and pairs anew
+    assert pair(act, mode, SSID, PASSWORD, act.get_token(alice.home)).ok
 
 
-def test_a_strong_bound_device_refuses_another_account_with_3711(fresh: World, alice: Home) -> None:
-    first = activator_for(fresh, alice)
-    assert pair(first, ActivatorMode.QR, SSID, PASSWORD, first.get_token(alice.home)).ok
+@pytest.mark.parametrize(("mode", "ap"), MODES)
+def test_a_strong_bound_device_refuses_another_account_with_3711(fresh: World, alice: Home, mode: ActivatorMode,
+                                                                 ap: ApOptions) -> None:
+    first = activator_for(fresh, alice, ap)
+    assert pair(first, mode, SSID, PASSWORD, first.get_token(alice.home)).ok
     fresh.device.reset()
     fresh.device.wait_pairing_mode(10)
     bob_account = fresh.cloud.create_account("bob")
     bob = Home(bob_account, fresh.cloud.create_home(bob_account, "bobs"))
-    second = activator_for(fresh, bob)
-    outcome = pair(second, ActivatorMode.QR, SSID, PASSWORD, second.get_token(bob.home))
+    second = activator_for(fresh, bob, ap)
+    outcome = pair(second, mode, SSID, PASSWORD, second.get_token(bob.home))
     assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
     assert fresh.cloud.list_devices(bob.home) == []
+
+
+def test_activated_but_never_on_mqtt_is_3709(world: World, alice: Home) -> None:
+    """Pairing counts only when the device is online on MQTT (§0 step 5): a device whose MQTT login is
+    refused was activated, yet the app reports DeviceNotConnectMQTT at its deadline."""
+    faulty = build_world(load_profile("camera-strong"), seed=8,
+                         overrides={"device": {"faults": ["mqtt-password-wrong"]}})
+    try:
+        faulty.network.add_access_point(SSID.encode(), PASSWORD.encode())
+        account = faulty.cloud.create_account("carol")
+        home = faulty.cloud.create_home(account, "flat")
+        act = Activator(faulty.cloud, account=account, device=faulty.device, network=faulty.network)
+        token = act.get_token(home)
+        outcome = pair(act, ActivatorMode.QR, SSID, PASSWORD, token, timeout=100)
+        assert outcome.code == ActivatorErrorCode.DEVICE_NOT_CONNECT_MQTT
+        assert [a.outcome for a in faulty.cloud.token_attempts(token)] == ["activated"]
+        assert ActivatorStep.REGISTERED in outcome.steps and ActivatorStep.INITIALIZED not in outcome.steps
+    finally:
+        faulty.close()
 
 
 def test_a_guest_cannot_add_a_strong_binding_device(fresh: World, alice: Home) -> None:
