@@ -46,15 +46,20 @@ def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
 
 
 def still_pairing(device: DeviceAdapter, after: str) -> None:
-    """Alive and in pairing mode, within a bounded wait; a dead device is revived for the tests that follow."""
-    if not device.is_alive():
-        device.power_cycle()
-        pytest.fail(f"the device died on {after}", pytrace=False)
+    """Alive and in pairing mode, within a bounded wait; a dead or stuck device is power cycled for the tests that
+    follow (the verdict on this one stands)."""
     try:
         device.wait_pairing_mode(RETURN_TO_PAIRING_S)
+        pairing = True
     except AdapterError:
-        pytest.fail(f"after {after} the device was not in pairing mode within {RETURN_TO_PAIRING_S:g} s",
-                    pytrace=False)
+        pairing = False
+    alive = device.is_alive()
+    if alive and pairing:
+        return
+    device.power_cycle()
+    if not alive:
+        pytest.fail(f"the device died on {after}", pytrace=False)
+    pytest.fail(f"after {after} the device was not in pairing mode within {RETURN_TO_PAIRING_S:g} s", pytrace=False)
 
 
 @pytest.mark.tc("TC-AP-001", reqs=["REQ-AP-001"])

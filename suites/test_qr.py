@@ -55,12 +55,21 @@ def pair_with_qr(lab: Lab, options: QrOptions, ssid: str, password: str) -> Outc
 
 
 def back_in_pairing_mode(device: DeviceAdapter, after: str) -> None:
-    """The device is in pairing mode again by itself, within a bounded wait (no hang, no reset needed)."""
+    """Alive and in pairing mode again by itself, within a bounded wait (no hang, no reset needed); a dead or
+    stuck device is power cycled for the tests that follow (the verdict on this one stands)."""
     try:
         device.wait_pairing_mode(RETURN_TO_PAIRING_S)
+        pairing = True
     except AdapterError:
-        pytest.fail(f"after {after} the device did not return to pairing mode within {RETURN_TO_PAIRING_S:g} s",
-                    pytrace=False)
+        pairing = False
+    alive = device.is_alive()
+    if alive and pairing:
+        return
+    device.power_cycle()
+    if not alive:
+        pytest.fail(f"{after}: the device died on an illegal QR payload", pytrace=False)
+    pytest.fail(f"after {after} the device did not return to pairing mode within {RETURN_TO_PAIRING_S:g} s",
+                pytrace=False)
 
 
 def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
@@ -122,11 +131,8 @@ def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, clou
     refused without activating and without hanging; a legal QR code pairs right after."""
     token = lab.activator().get_token(lab.home())
     device.present_qr(render_qr(illegal_payloads(token)[case]))
-    assert not bound(cloud, device), f"{case}: the device activated from an illegal QR payload"
-    if not device.is_alive():
-        device.power_cycle()  # revive it for the tests that follow; the verdict on this one stands
-        pytest.fail(f"{case}: the device died on an illegal QR payload", pytrace=False)
     back_in_pairing_mode(device, case)
+    assert not bound(cloud, device), f"{case}: the device activated from an illegal QR payload"
     outcome = lab.pair("qr")
     assert outcome.ok, f"after {case} the device did not pair normally: {outcome.error}"
 
