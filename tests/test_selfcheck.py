@@ -1,0 +1,147 @@
+"""The self-check: the suites pass (or are N/A) on every bundled emulated profile, and each fault of the zoo
+(suites/faults.toml) makes the TCs expected to catch it FAIL, never ERROR. The score is printed as caught / total.
+
+Each run is ``pytest <suite modules> --profile ...`` in a subprocess, with the world built by
+``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_DEVICE_FAULTS`` / ``PAIRCERT_CLOUD_FAULTS``;
+verdicts come from the run's ``results.jsonl``. Only the modules of a fault's expected TCs run, two at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.emulator.cloud.faults import CloudFault
+from harness.emulator.faults import CAMERA_FAULTS
+from harness.profiles import load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "suites"
+CATALOGUE = SUITES / "faults.toml"
+RUN_TIMEOUT_S = 300
+PARALLEL = 2
+SEED = "20240611"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    kind: str
+    catches: tuple[str, ...]
+    profile: str = "camera-strong"
+
+    @property
+    def modules(self) -> list[str]:
+        areas = sorted({tc.split("-")[1].lower() for tc in self.catches})
+        return [str(SUITES / f"test_{area}.py") for area in areas]
+
+
+def catalogue() -> list[Fault]:
+    entries = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["fault"]
+    return [Fault(e["name"], e["kind"], tuple(e["catches"]), e.get("profile", "camera-strong")) for e in entries]
+
+
+def emulated_profiles() -> list[str]:
+    names = []
+    for path in sorted((ROOT / "profiles").glob("*.toml")):
+        adapters = load_profile(str(path)).adapters
+        if adapters.cloud.name == "emulated" and adapters.device.name == "emulated":
+            names.append(path.stem)
+    return names
+
+
+def run_suites(profile: str, modules: Sequence[str], report_dir: Path, *, camera: Sequence[str] = (),
+               cloud: Sequence[str] = ()) -> list[dict[str, object]]:
+    """Run the suite ``modules`` on ``profile`` with the named faults; the results.jsonl records."""
+    env = dict(os.environ, PAIRCERT_DEVICE_FAULTS=",".join(camera), PAIRCERT_CLOUD_FAULTS=",".join(cloud),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
+        env.pop(variable, None)
+    command = [sys.executable, "-m", "pytest", *modules, "--profile", profile, "-p", "_selfcheck_world",
+               "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", SEED, "--report-dir", str(report_dir)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    results = report_dir / "results.jsonl"
+    if not results.exists():
+        raise AssertionError(f"no results from {' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_every_fault_of_both_catalogues_is_in_the_zoo() -> None:
+    listed = {(f.kind, f.name) for f in catalogue()}
+    builtin = {("camera", n) for n, e in CAMERA_FAULTS.items() if e.cls.__module__ == "harness.emulator.faults"}
+    expected = builtin | {("cloud", f.value) for f in CloudFault}
+    assert expected - listed == set(), f"faults missing from {CATALOGUE.name}: {sorted(expected - listed)}"
+    assert listed - expected == set(), f"unknown faults in {CATALOGUE.name}: {sorted(listed - expected)}"
+    for fault in catalogue():
+        assert fault.catches, f"{fault.name} names no TC expected to catch it"
+
+
+@pytest.mark.parametrize("profile", emulated_profiles())
+def test_the_suites_pass_or_are_na_on_every_bundled_profile(profile: str, tmp_path: Path) -> None:
+    results = run_suites(profile, [str(SUITES)], tmp_path)
+    assert results, "the suites ran nothing"
+    bad = [f"{r['verdict']} {r['tc']} {r['nodeid']}: {r['message']}" for r in results
+           if r["verdict"] not in ("PASS", "N/A")]
+    assert not bad, "\n".join(bad)
+
+
+def judge(fault: Fault, results: list[dict[str, object]]) -> str | None:
+    """None when every expected TC FAILed (and none ERRORed); else why the fault was not caught."""
+    problems = []
+    for tc in fault.catches:
+        verdicts = {str(r["verdict"]) for r in results if r["tc"] == tc}
+        if "ERROR" in verdicts:
+            message = next(str(r["message"]) for r in results if r["tc"] == tc and r["verdict"] == "ERROR")
+            problems.append(f"{tc} ERRORed ({message[:200]})")
+        elif "FAIL" not in verdicts:
+            problems.append(f"{tc} did not fail ({', '.join(sorted(verdicts)) or 'did not run'})")
+    return "; ".join(problems) or None
+
+
+class Zoo:
+    """Every fault's run, started in the background two at a time; each test waits for its own."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.pool = ThreadPoolExecutor(max_workers=PARALLEL)
+        self.runs: dict[str, Future[str | None]] = {f.name: self.pool.submit(self.attempt, f) for f in catalogue()}
+
+    def attempt(self, fault: Fault) -> str | None:
+        results = run_suites(fault.profile, fault.modules, self.base / f"{fault.kind}-{fault.name}",
+                             camera=[fault.name] if fault.kind == "camera" else [],
+                             cloud=[fault.name] if fault.kind == "cloud" else [])
+        return judge(fault, results)
+
+    def verdict(self, name: str) -> str | None:
+        return self.runs[name].result(timeout=RUN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
+    runs = Zoo(tmp_path_factory.mktemp("zoo"))
+    yield runs
+    runs.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize("name", [f.name for f in catalogue()])
+def test_the_fault_is_caught_by_the_tcs_expected_to_catch_it(zoo: Zoo, name: str) -> None:
+    why = zoo.verdict(name)
+    assert why is None, f"{name} not caught: {why}"
+
+
+def test_the_fault_zoo_score_is_total(zoo: Zoo) -> None:
+    faults = catalogue()
+    missed = [(fault, why) for fault in faults if (why := zoo.verdict(fault.name)) is not None]
+    print(f"\nfault zoo score: {len(faults) - len(missed)} / {len(faults)} caught")
+    for fault, why in missed:
+        print(f"  not caught: {fault.kind} fault {fault.name}: {why}")
+    assert not missed, f"{len(missed)} fault(s) not caught: " + "; ".join(f"{f.name} ({w})" for f, w in missed)
