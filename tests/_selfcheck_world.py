@@ -2,7 +2,7 @@
 
 Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS`` and
 ``PAIRCERT_CLOUD_FAULTS`` are comma-separated fault names (:mod:`harness.emulator.faults`,
-:class:`harness.emulator.cloud.faults.CloudFault`).
+:class:`harness.emulator.cloud.faults.CloudFault`). Without either, the plugin's own world builder runs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Any, cloud: str |
                                network: str | None, seed: int) -> Any:
     from harness.adapters.registry import build_world
 
+    if not _names("PAIRCERT_DEVICE_FAULTS") and not _names("PAIRCERT_CLOUD_FAULTS"):
+        return None
     overrides: dict[str, dict[str, Any]] = {}
     if _names("PAIRCERT_DEVICE_FAULTS"):
         overrides["device"] = {"faults": _names("PAIRCERT_DEVICE_FAULTS")}
