@@ -59,22 +59,43 @@ class WifiCredentials:
     password: str = field(repr=False)
 
 
+def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    """The lab's start position for a device: removed (with a data wipe) by the owner of the home it is bound
+    to, where the cloud lets the lab see that owner, then factory reset and in pairing mode.
+
+    Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
+    other account is refused (3711).
+    """
+    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+        record = cloud.device_by_uuid(device.licence.uuid)
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+    if DeviceCapability.FACTORY_RESET in device.capabilities:
+        device.factory_reset()
+    elif DeviceCapability.RESET in device.capabilities:
+        device.reset()
+    device.wait_pairing_mode(timeout_s)
+
+
 class DevicePreparer:
-    """Brings a device to "factory reset, in pairing mode"; once that fails, the device is broken for the run."""
+    """Brings a device to "released, factory reset, in pairing mode"; once that fails, it is broken for the run."""
 
     def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
         self.broken: str | None = None
 
-    def prepare(self, device: DeviceAdapter, *, for_test: str) -> None:
+    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None) -> None:
         if self.broken is not None:
             raise AdapterError(f"the device is broken ({self.broken}); not trying again")
         try:
-            if DeviceCapability.FACTORY_RESET in device.capabilities:
-                device.factory_reset()
-            elif DeviceCapability.RESET in device.capabilities:
-                device.reset()
-            device.wait_pairing_mode(self.timeout_s)
+            if cloud is not None:
+                release_device(cloud, device, timeout_s=self.timeout_s)
+            else:
+                if DeviceCapability.FACTORY_RESET in device.capabilities:
+                    device.factory_reset()
+                elif DeviceCapability.RESET in device.capabilities:
+                    device.reset()
+                device.wait_pairing_mode(self.timeout_s)
         except Exception as exc:
             self.broken = f"bringing it to factory reset, in pairing mode failed before {for_test}: " \
                           f"{type(exc).__name__}: {exc}"
@@ -273,4 +294,4 @@ class Lab:
         time.sleep(seconds)
 
 
-__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike"]
+__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device"]

@@ -442,7 +442,7 @@ def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
     if state is not None:
         state.started = world.clock.time() if state.started is None else state.started
         state.devices.append(world.device)
-    run.preparer.prepare(world.device, for_test=request.node.nodeid)
+    run.preparer.prepare(world.device, for_test=request.node.nodeid, cloud=world.cloud)
     return world.device
 
 

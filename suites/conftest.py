@@ -1,8 +1,7 @@
-"""The suites' shared steps, in the lab's words: a device nobody owns, releasing it, the profile's pairing mode.
+"""The suites' shared steps, in the lab's words: releasing the device again mid-test, the profile's pairing mode.
 
-The plugin's ``device`` is factory reset and in pairing mode; a strong-binding device is also still bound to
-the account that paired it in an earlier test, which would refuse every other account (3711). Here ``device``
-is additionally released: its owner removes it (with a data wipe) where the cloud lets the lab see who owns it.
+The plugin's ``device`` is already released (removed by its owner with a data wipe), factory reset and in
+pairing mode before every test (:func:`harness.lab.release_device`).
 """
 
 from __future__ import annotations
@@ -11,30 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.adapters.contracts import CloudAdapter, CloudCapability, DeviceAdapter
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter
+from harness.lab import release_device
 from harness.profiles import Profile
-
-PAIRING_MODE_TIMEOUT_S = 60.0
-
-
-def release_device(cloud: CloudAdapter, device: DeviceAdapter) -> None:
-    """The owner removes the device (with a data wipe), then it is factory reset and back in pairing mode."""
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-        if record is not None and record.home is not None and record.owner is not None:
-            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
-    device.factory_reset()
-    device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
-
-
-@pytest.fixture
-def device(device: DeviceAdapter, cloud: CloudAdapter) -> DeviceAdapter:
-    """The device under test: factory reset, in pairing mode, and bound to nobody."""
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-        if record is not None and record.home is not None:
-            release_device(cloud, device)
-    return device
 
 
 @pytest.fixture

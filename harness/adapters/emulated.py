@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -185,12 +186,20 @@ class EmulatedDeviceAdapter:
         self.camera.power_cycle()
 
     def wait_pairing_mode(self, timeout: float) -> None:
+        """Pairing mode as a phone finds it: the state, and the SoftAP up where the camera offers one."""
         from harness.emulator.camera_states import State
 
+        deadline = time.monotonic() + timeout
         try:
             self.camera.wait_for_state(State.PAIRING, timeout=timeout)
         except Exception as exc:
             raise AdapterError(f"the emulated camera did not reach pairing mode within {timeout} s: {exc}") from exc
+        if "ap" not in self.camera.pairing_modes or not self.camera.ap_variants:
+            return
+        while self.camera.ap_address is None:
+            if time.monotonic() >= deadline:
+                raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
+            time.sleep(0.002)
 
     def present_qr(self, image: Image.Image) -> None:
         self.camera.present_qr(image)

@@ -90,7 +90,8 @@ class ApServer:
 
     @property
     def address(self) -> tuple[str, int, int] | None:
-        return (self.host, self.udp_port, self.tcp_port) if self.is_open else None
+        """Where the SoftAP listens, once every socket it offers is bound (never a half-open or stale port)."""
+        return (self.host, self.udp_port, self.tcp_port) if self.is_open and not self._opening else None
 
     async def open(self) -> None:
         if self.is_open or self._opening:
