@@ -31,6 +31,7 @@ from harness.emulator.air import Air
 from harness.emulator.camera import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
 from harness.emulator.world import DeviceWorld
+from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
 
@@ -74,18 +75,22 @@ class EmulatedCloudAdapter:
 
     # -- the app API -------------------------------------------------------------------------------------
 
+    @step
     def create_account(self, name: str) -> str:
         return str(self._call(self._cloud.app.create_account, name))
 
+    @step
     def create_home(self, account: str, name: str) -> str:
         home = str(self._call(self._cloud.app.create_home, account, name))
         self._owners[home] = account
         return home
 
+    @step
     def add_member(self, home: str, account: str, role: Role) -> None:
         owner = self._owners.get(home) or self._cloud.state.require_home(home).owner
         self._call(self._cloud.app.set_member, owner, home, account, role)
 
+    @step
     def get_token(self, home: str, account: str) -> str:
         return str(self._call(self._cloud.app.get_token, account, home).pairing_token)
 
@@ -119,6 +124,7 @@ class EmulatedCloudAdapter:
             found = [d.public_dict() for d in self._cloud.state.devices.values() if d.uuid == uuid]
         return self._to_record(found[-1]) if found else None
 
+    @step
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call(self._cloud.app.remove_device, account, dev_id, wipe=wipe)
 
@@ -127,11 +133,13 @@ class EmulatedCloudAdapter:
                              at=float(n["at"]))
                 for n in self._call(self._cloud.app.notifications, account)]
 
+    @step
     def send_dps(self, dev_id: str, dps: Mapping[str, Any], *, account: str) -> None:
         self._call(self._cloud.app.send_dps, account, dev_id, dict(dps))
 
     # -- lab controls --------------------------------------------------------------------------------------
 
+    @step
     def create_product(self, name: str, category: str, binding_mode: BindingMode, *, pid: str | None = None) -> Product:
         product = self._call(self._cloud.app.create_product, name=name, category=category,
                              binding_mode=str(binding_mode), pid=pid)
@@ -142,13 +150,16 @@ class EmulatedCloudAdapter:
         p = self._cloud.state.products.get(pid)
         return None if p is None else Product(p.pid, p.name, p.category, BindingMode(p.binding_mode))
 
+    @step
     def issue_license(self, pid: str) -> Licence:
         lic = self._call(self._cloud.app.issue_license, pid)
         return Licence(uuid=lic.uuid, auth_key=lic.auth_key, pid=lic.pid)
 
+    @step
     def revoke_license(self, uuid: str) -> None:
         self._call(self._cloud.app.revoke_license, uuid)
 
+    @step
     def advance_time(self, seconds: float) -> None:
         self._call(self._cloud.app.advance_clock, seconds)
 
@@ -176,15 +187,19 @@ class EmulatedDeviceAdapter:
         self.licence = licence
         self.pid = camera.pid
 
+    @step
     def factory_reset(self) -> None:
         self.camera.factory_reset()
 
+    @step
     def reset(self) -> None:
         self.camera.reset()
 
+    @step
     def power_cycle(self) -> None:
         self.camera.power_cycle()
 
+    @step
     def wait_pairing_mode(self, timeout: float) -> None:
         """Pairing mode as a phone finds it: the state, and the SoftAP up where the camera offers one."""
         from harness.emulator.camera_states import State
@@ -201,6 +216,7 @@ class EmulatedDeviceAdapter:
                 raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
             time.sleep(0.002)
 
+    @step
     def present_qr(self, image: Image.Image) -> None:
         self.camera.present_qr(image)
 
@@ -238,12 +254,15 @@ class AirNetworkAdapter:
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
 
+    @step
     def add_access_point(self, ssid: bytes, password: bytes) -> None:
         self.air.add_access_point(ssid, password)
 
+    @step
     def remove_access_point(self, ssid: bytes) -> None:
         self.air.remove_access_point(ssid)
 
+    @step
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
                 channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None:
         """One attempt of §2.5 (shortened: the in-memory air needs no timing), played onto the air."""
@@ -254,6 +273,7 @@ class AirNetworkAdapter:
         self.air.send_all(schedule)
         self.air.flush()
 
+    # The AP senders are not recorded as steps: their frames carry the Wi-Fi password (§3.1 sends it in clear).
     def send_ap_legacy(self, address: ApAddress, frame: bytes) -> None:
         if address.udp_port is None:
             raise AdapterError("the device's AP offers no legacy UDP config port")
