@@ -4,8 +4,8 @@
 Like zarr's ``ZarrStoreStateMachine(store)``, the machine takes the system under test as a parameter (a
 :class:`PairingTarget`: cloud, network and a pool of devices, all adapters, so a real cloud or device can sit
 behind them) and keeps a plain model beside it: accounts, homes and roles, the tokens issued (as the model's
-:class:`~harness.model.TokenRecord`), each device's binding, pending wipe and licence. Rules: create accounts,
-homes and members; get a token (any account, home, role); pair (any device in pairing mode, any mode the
+:class:`~harness.model.TokenRecord`), each device's binding, pending wipe and licence. Rules: get a token (any
+account, home, role: accounts, homes and members are made as needed); pair (any device in pairing mode, any mode the
 profile claims, any token, issued or guessed); advance time; remove a device (with or without wipe); reset or
 factory-reset a device; revoke a licence. Each rule calls ``note()``, and what the cloud did is compared with
 what :func:`~harness.model.check_token` and :func:`~harness.model.decide_binding` say. Invariants after every
@@ -64,9 +64,23 @@ from harness.model import (
 from harness.strategies import tokens as guessed_tokens
 
 PAIRING_MODE_TIMEOUT_S = 30.0
-PAIR_TIMEOUT_S = 60.0  # world-clock seconds an activator waits (refusals end sooner)
+PAIR_TIMEOUT_S = 20.0  # world-clock seconds an activator waits (a success takes a few; refusals end sooner)
 ADVANCES = (1.0, 61.0)  # plus the token lifetime's edges, see PairingMachine.advance_time
 ONLINE_SETTLE_S = 2.0  # real seconds a removed device may take to drop off MQTT
+
+
+def _watched(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Tell the machine's ``on_failure`` hook (a campaign's clock) that a rule or invariant failed."""
+    @functools.wraps(method)
+    def wrapper(self: PairingMachine, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except AssertionError:
+            if self.on_failure is not None:
+                self.on_failure()
+            raise
+
+    return wrapper
 
 
 class DeviceCrashed(AssertionError):
@@ -92,10 +106,12 @@ class DevicePool:
         return self.make is not None
 
     def retire(self, device: DeviceAdapter) -> None:
-        """``device``'s licence is gone: replace it (where the world can make devices)."""
+        """``device``'s licence is gone: switch it off (it must not answer EZ meant for the others) and replace
+        it, where the world can make devices."""
         self.spent.add(device.licence.uuid)
         if self.make is not None:
             index = self.devices.index(device)
+            device.close()
             self.devices[index] = self.make()
 
 
@@ -202,11 +218,11 @@ def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice 
 class PairingMachine(RuleBasedStateMachine):
     """Pairing and binding against a plain model; see the module docstring. Build with a :class:`PairingTarget`."""
 
-    homes = Bundle("homes")
     issued = Bundle("tokens")
 
-    def __init__(self, target: PairingTarget) -> None:
+    def __init__(self, target: PairingTarget, on_failure: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self.on_failure = on_failure
         self.target = target
         self.cloud = target.cloud
         self.clock = target.cloud.clock
@@ -231,8 +247,8 @@ class PairingMachine(RuleBasedStateMachine):
 
     # -- set-up and lab rules -------------------------------------------------------------------------------
 
-    @initialize(target=homes)
-    def start(self) -> str:
+    @initialize()
+    def start(self) -> None:
         """Every example starts from clean devices and one account with one home."""
         spent = self.target.pool.spent
         for device in list(self.target.pool.devices):
@@ -240,7 +256,7 @@ class PairingMachine(RuleBasedStateMachine):
         self.devices = [ModelDevice(d, revoked=d.licence.uuid in spent) for d in self.target.pool.devices]
         note(f"devices: {[d.uuid for d in self.devices]}; binding mode {self.target.binding_mode}; "
              f"modes {list(self.target.modes)}")
-        return self._new_account_with_home()
+        self._new_account_with_home()
 
     def _new_account_with_home(self) -> str:
         account = self.cloud.create_account(self._name("account"))
@@ -250,24 +266,31 @@ class PairingMachine(RuleBasedStateMachine):
         note(f"account {account} owns home {home}")
         return home
 
-    @rule(target=homes)
-    def new_account(self) -> str:
-        return self._new_account_with_home()
-
-    @rule(target=homes, other=homes)
-    def another_home_of_the_same_owner(self, other: str) -> str:
-        owner = self.model_homes[other].owner
+    def _another_home(self, owner: str) -> str:
         home = self.cloud.create_home(owner, self._name("home"))
         self.model_homes[home] = ModelHome(home, owner, {owner: Role.OWNER})
         note(f"account {owner} also owns home {home}")
         return home
 
-    @rule(target=issued, home=homes, role=st.sampled_from(Role), existing=st.booleans())
-    def get_token(self, home: str, role: Role, existing: bool) -> TokenHandle:
-        """A token for ``home`` asked by its owner, or by an admin or member (an existing account when asked)."""
+    @rule(target=issued, data=st.data(), where=st.sampled_from(["existing", "existing", "new-account", "new-home"]),
+          role=st.sampled_from(Role), existing=st.booleans())
+    @_watched
+    def get_token(self, data: st.DataObject, where: str, role: Role, existing: bool) -> TokenHandle:
+        """A token for any home (an existing one, a new account's, another home of an owner), asked by its owner,
+        or by an admin or member (an account that already exists elsewhere, or a new one)."""
+        return self._issue_token(data, where, role, existing)
+
+    def _issue_token(self, data: st.DataObject, where: str, role: Role, existing: bool) -> TokenHandle:
+        home = data.draw(st.sampled_from(sorted(self.model_homes)), label="home")
+        if where == "new-account":
+            home = self._new_account_with_home()
+        elif where == "new-home":
+            home = self._another_home(self.model_homes[home].owner)
         model_home = self.model_homes[home]
         if role is Role.OWNER:
             account = model_home.owner
+        elif existing and role.value in {r.value for a, r in model_home.members.items() if a != model_home.owner}:
+            account = next(a for a, r in model_home.members.items() if r is role and a != model_home.owner)
         else:
             candidates = [a for a in self.model_accounts if a not in model_home.members]
             account = candidates[0] if existing and candidates else self.cloud.create_account(self._name("account"))
@@ -282,17 +305,38 @@ class PairingMachine(RuleBasedStateMachine):
         note(f"token {token} for home {home}, asked by {account} ({role})")
         return TokenHandle(token, account, home, role)
 
+    @rule(target=issued, data=st.data(), where=st.sampled_from(["existing", "new-account", "new-home"]),
+          role=st.sampled_from(Role), existing=st.booleans())
+    @_watched
+    def get_token_and_pair(self, data: st.DataObject, where: str, role: Role, existing: bool) -> TokenHandle:
+        """The usual flow: get a token and pair a device in pairing mode with it straight away."""
+        handle = self._issue_token(data, where, role, existing)
+        if self._pairable():
+            self.pair_device(data, handle)
+        return handle
+
     # -- pairing -------------------------------------------------------------------------------------------
 
     def _in_pairing_mode(self) -> list[ModelDevice]:
         return [d for d in self.devices if d.pairing_mode]
 
-    @precondition(lambda self: bool(self._in_pairing_mode()))
-    @rule(data=st.data(), handle=st.one_of(issued, guessed_tokens().map(TokenHandle)))
+    def _pairable(self) -> list[ModelDevice]:
+        """Devices in pairing mode, and (where the adapter can reset them) any device."""
+        return self.devices if self._device_can(DeviceCapability.RESET) else self._in_pairing_mode()
+
+    @precondition(lambda self: bool(self._pairable()))
+    @rule(data=st.data(), handle=st.one_of(issued, issued, issued, guessed_tokens().map(TokenHandle)))
+    @_watched
     def pair_device(self, data: st.DataObject, handle: TokenHandle) -> None:
-        """Pair a device that is in pairing mode, in any claimed mode, with an issued or a guessed token."""
+        """Pair any device (reset first when it is not in pairing mode), in any claimed mode, with an issued or a
+        guessed token."""
+        md = data.draw(st.sampled_from(self._pairable()), label="device")
+        if not md.pairing_mode:  # the user presses reset first: the cloud keeps the binding (§6 normal reset)
+            note(f"reset {md.uuid} to put it in pairing mode")
+            md.adapter.reset()
+            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+            md.pairing_mode = True
         ready = self._in_pairing_mode()
-        md = data.draw(st.sampled_from(ready), label="device")
         # EZ is heard by every device in pairing mode (§2: broadcast on the air): aim it only at a lone listener.
         modes = [m for m in self.target.modes if m != "ez" or len(ready) == 1] or list(self.target.modes)
         mode = data.draw(st.sampled_from(modes), label="mode")
@@ -304,7 +348,8 @@ class PairingMachine(RuleBasedStateMachine):
         activated = [a for a in attempts if a.outcome == "activated"]
         at = attempts[0].at if attempts else self.clock.time()
         expected, decision_note, notify = self._expect(md, handle, at)
-        note(f"  outcome ok={outcome.ok} code={outcome.code}; cloud attempts {[a.outcome for a in attempts]}; "
+        seen = sorted({a.error_code or a.outcome for a in attempts})
+        note(f"  outcome ok={outcome.ok} code={outcome.code}; {len(attempts)} cloud attempt(s): {seen}; "
              f"model says {decision_note}")
         if "liveness" in md.adapter.capabilities and not md.adapter.is_alive():
             raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
@@ -336,11 +381,15 @@ class PairingMachine(RuleBasedStateMachine):
         variant = mode.partition("-")[2] or "legacy"
         activator = Activator(self.cloud, account=account, device=device, network=self.target.network,
                               ap=ApOptions(variant=variant))
-        outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
-                       handle.token, timeout=PAIR_TIMEOUT_S)
-        if outcome.error is not None and outcome.error.harness_fault is not None:
-            raise AdapterError(f"the harness failed while pairing: {outcome.error}") from outcome.error.harness_fault
-        return outcome
+        for attempt in (1, 2):
+            outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
+                           handle.token, timeout=PAIR_TIMEOUT_S)
+            fault = outcome.error.harness_fault if outcome.error is not None else None
+            if fault is None:
+                return outcome
+            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more, as an app would
+                time.sleep(0.05)
+        raise AdapterError(f"the harness failed while pairing: {outcome.error}") from fault
 
     def _expect(self, md: ModelDevice, handle: TokenHandle, at: float) -> tuple[bool, str, bool]:
         """What the model says of this claim at ``at``: (binds?, why, notify the previous home's admins?)."""
@@ -369,6 +418,7 @@ class PairingMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self._cloud_can(CloudCapability.TIME_TRAVEL))
     @rule(which=st.sampled_from(["short", "minute", "edge-before", "edge-after", "long"]))
+    @_watched
     def advance_time(self, which: str) -> None:
         """Let time pass: a little, or to just before or just after the token lifetime (§0 step 6)."""
         ttl = self.target.token_ttl_s
@@ -382,6 +432,7 @@ class PairingMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: bool(self._bound()))
     @rule(data=st.data(), wipe=st.booleans())
+    @_watched
     def remove_device(self, data: st.DataObject, wipe: bool) -> None:
         """The owner removes a bound device ("Remove device", or "Remove and wipe data", §6)."""
         md = data.draw(st.sampled_from(self._bound()), label="device")
@@ -400,6 +451,7 @@ class PairingMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self._device_can(DeviceCapability.RESET))
     @rule(data=st.data(), factory=st.booleans())
+    @_watched
     def reset_device(self, data: st.DataObject, factory: bool) -> None:
         """The reset button (the binding stays in the cloud) or a factory reset, then pairing mode."""
         md = data.draw(st.sampled_from(self.devices), label="device")
@@ -416,6 +468,7 @@ class PairingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENSES) and self.target.pool.can_replace
                   and any(not d.revoked for d in self.devices))
     @rule(data=st.data())
+    @_watched
     def revoke_licence(self, data: st.DataObject) -> None:
         """The lab revokes a device's licence: it may never activate again (§8)."""
         md = data.draw(st.sampled_from([d for d in self.devices if not d.revoked]), label="device")
@@ -427,6 +480,7 @@ class PairingMachine(RuleBasedStateMachine):
     # -- invariants --------------------------------------------------------------------------------------------
 
     @invariant()
+    @_watched
     def each_device_is_bound_to_at_most_the_models_home(self) -> None:
         for md in self.devices:
             homes = [h for h in self.model_homes if any(r.uuid == md.uuid for r in self.cloud.list_devices(h))]
@@ -435,6 +489,7 @@ class PairingMachine(RuleBasedStateMachine):
             assert homes == want, f"§6: device {md.uuid} is in {homes or 'no home'}; the model says {want or 'none'}"
 
     @invariant()
+    @_watched
     def a_device_is_online_only_when_bound(self) -> None:
         if not self._cloud_can(CloudCapability.INSPECT_DEVICES):
             return
@@ -448,12 +503,14 @@ class PairingMachine(RuleBasedStateMachine):
         return record is not None and record.online and record.home is None
 
     @invariant()
+    @_watched
     def a_token_is_consumed_at_most_once(self) -> None:
         for token in self.model_tokens:
             wins = [a for a in self.cloud.token_attempts(token) if a.outcome == "activated"]
             assert len(wins) <= 1, f"§0: token {token} activated {len(wins)} times (single use)"
 
     @invariant()
+    @_watched
     def notifications_are_as_the_binding_mode_says(self) -> None:
         ours = {d.dev_id for d in self.devices if d.dev_id is not None}
         for account in self.model_accounts:
@@ -475,16 +532,25 @@ class MachineFactory:
     rejected, which ends generation and shrinking within a time budget. ``reproduce`` replays a saved blob."""
 
     def __init__(self, target: PairingTarget, *, deadline: float | None = None,
-                 reproduce: tuple[str, bytes] | None = None) -> None:
+                 reproduce: tuple[str, bytes] | None = None, on_failure: Callable[[], None] | None = None) -> None:
         self.target = target
         self.deadline = deadline
+        self.on_failure = on_failure
+        self.failed = False
         if reproduce is not None:
             self._hypothesis_internal_use_reproduce_failure = reproduce
 
+    def _failure(self) -> None:
+        self.failed = True
+        if self.on_failure is not None:
+            self.on_failure()
+
     def __call__(self) -> PairingMachine:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        # Past the deadline no new example starts, unless a failure is being minimised and replayed (rejecting
+        # those would make Hypothesis call the failure flaky); Hypothesis bounds shrinking itself.
+        if self.deadline is not None and not self.failed and time.monotonic() >= self.deadline:
             reject()
-        return PairingMachine(self.target)
+        return PairingMachine(self.target, on_failure=self._failure)
 
 
 def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s: float | None = None,

@@ -1,0 +1,233 @@
+"""Driving one fuzz case through the adapters: a valid pairing that must succeed on exactly the generated
+network, or an invalid input that must be refused without activation while the device stays alive.
+
+Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
+against real devices and clouds. A failed check is an :class:`AssertionError` quoting the rule; a lost
+liveness is :class:`~harness.stateful.DeviceCrashed` (its own verdict, CRASH).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
+from harness.adapters.contracts import (
+    AdapterError,
+    CloudAdapter,
+    CloudCapability,
+    DeviceAdapter,
+    DeviceCapability,
+    NetworkAdapter,
+)
+from harness.protocol import apconfig
+from harness.protocol.qr import QrPayload, render_qr
+from harness.stateful import DeviceCrashed
+from harness.strategies import QrStyle
+
+PLACEHOLDER_TOKEN = "AYPLACEHLDr000"  # swapped for a token the cloud really issued, just before sending
+CASE_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a case's outcome
+PAIRING_MODE_TIMEOUT_S = 30.0
+
+
+class RawActivator(Activator):
+    """An activator that hands the device exactly the bytes a case says (a QR text, an AP frame)."""
+
+    def __init__(self, *args: Any, deliver: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._raw = deliver
+
+    def _deliver(self, mode: ActivatorMode, ssid: str, password: str, token: str) -> None:
+        self._raw(token)
+
+
+@dataclass
+class FuzzContext:
+    """The adapters and the lab state a fuzz case needs: an account and its home, the claimed modes."""
+
+    cloud: CloudAdapter
+    network: NetworkAdapter
+    device: DeviceAdapter
+    modes: tuple[str, ...]
+    account: str = ""
+    home: str = ""
+    last_inputs: dict[str, Any] = field(default_factory=dict)
+    cases: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.account:
+            self.account = self.cloud.create_account("fuzz")
+            self.home = self.cloud.create_home(self.account, "fuzz-home")
+
+    @classmethod
+    def from_world(cls, world: Any, profile: Any = None) -> FuzzContext:
+        profile = profile if profile is not None else world.profile
+        caps = profile.capabilities
+        modes = [m for m in caps.pairing_modes if m != "ap"]
+        if "ap" in caps.pairing_modes:
+            modes += [f"ap-{v}" for v in caps.ap_variants]
+        return cls(world.cloud, world.network, world.device, tuple(modes))
+
+    # -- the lab ---------------------------------------------------------------------------------------
+
+    def clean_slate(self) -> None:
+        """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
+        device, cloud = self.device, self.cloud
+        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+            record = cloud.device_by_uuid(device.licence.uuid)
+            if record is not None and record.home is not None and record.owner is not None:
+                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
+            device.power_cycle()
+        if DeviceCapability.FACTORY_RESET in device.capabilities:
+            device.factory_reset()
+        elif DeviceCapability.RESET in device.capabilities:
+            device.reset()
+        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+
+    def check_alive(self, what: str) -> None:
+        """Liveness after every case (REQ-FUZZ-002): a dead device is a CRASH with the inputs that killed it."""
+        if DeviceCapability.LIVENESS in self.device.capabilities and not self.device.is_alive():
+            raise DeviceCrashed(f"the device lost liveness after {what}", inputs=dict(self.last_inputs))
+
+    def activator(self, mode: str, deliver: Callable[[str], None] | None = None) -> Activator:
+        variant = mode.partition("-")[2] or "legacy"
+        kwargs: dict[str, Any] = {"account": self.account, "device": self.device, "network": self.network,
+                                  "ap": ApOptions(variant=variant)}
+        if deliver is not None:
+            return RawActivator(self.cloud, deliver=deliver, **kwargs)
+        return Activator(self.cloud, **kwargs)
+
+    def _pair(self, activator: Activator, mode: str, ssid: str, password: str, token: str) -> Outcome:
+        for attempt in (1, 2):
+            outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), ssid, password, token,
+                           timeout=CASE_TIMEOUT_S)
+            fault = outcome.error.harness_fault if outcome.error is not None else None
+            if fault is None:
+                return outcome
+            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more, as an app would
+                time.sleep(0.05)
+        raise AdapterError(f"the harness failed: {outcome.error}") from fault
+
+    def _joined(self, since: int) -> list[str]:
+        if DeviceCapability.EVENTS not in self.device.capabilities:
+            return []
+        events = list(self.device.events())[since:]
+        return [str(e.details.get("ssid")) for e in events
+                if e.name == "wifi-join" and e.details.get("outcome") == "ok"]
+
+    # -- the two kinds of case ---------------------------------------------------------------------------
+
+    def check_pairs(self, mode: str, ssid: str, password: str, style: QrStyle | None = None) -> None:
+        """REQ-FUZZ-001: the device pairs in ``mode`` and joins exactly the network ``ssid``/``password``."""
+        self.cases += 1
+        self.last_inputs = {"check": "pairs", "mode": mode, "ssid": ssid, "password": password,
+                            "style": None if style is None else vars(style)}
+        self.clean_slate()
+        ssid_bytes = ssid.encode("utf-8")
+        self.network.add_access_point(ssid_bytes, password.encode("utf-8"))
+        try:
+            since = len(self.device.events()) if DeviceCapability.EVENTS in self.device.capabilities else 0
+            token = self.cloud.get_token(self.home, self.account)
+            deliver = None
+            if mode == "qr" and style is not None:
+                def deliver(tok: str) -> None:
+                    self.device.present_qr(render_qr(style.render(QrPayload(ssid, password, tok))))
+            outcome = self._pair(self.activator(mode, deliver), mode, ssid, password, token)
+            self.check_alive(f"pairing in {mode}")
+            assert outcome.ok, (f"REQ-FUZZ-001: pairing in {mode} with SSID {ssid!r} failed: {outcome.error} "
+                                f"(joined {self._joined(since) or 'no network'})")
+            assert outcome.device_model is not None and outcome.device_model.home == self.home
+            joined = self._joined(since)
+            expected = ssid_bytes.decode("utf-8", "backslashreplace")
+            assert not joined or joined[-1] == expected, \
+                f"REQ-FUZZ-001: the device joined {joined[-1]!r}, not the generated network {expected!r}"
+        finally:
+            self.network.remove_access_point(ssid_bytes)
+
+    def check_refused(self, mode: str, what: str, *, send: Callable[[str], None] | None = None,
+                      ssid: str = "fuzz-net", password: str = "fuzz-password", token: str | None = None,
+                      then_pairs: bool = True) -> None:
+        """REQ-FUZZ-002/003: the device refuses without activating, stays alive, and pairs normally afterwards.
+
+        ``send`` delivers the raw input, given the real token to splice in; without it the app pairs normally
+        with ``ssid``/``password`` (a network that does not exist with that password) or ``token``.
+        """
+        self.cases += 1
+        self.last_inputs = {"check": "refused", "mode": mode, "what": what, "ssid": ssid, "password": password,
+                            "token": token}
+        self.clean_slate()
+        issued = self.cloud.get_token(self.home, self.account)
+        presented = token if token is not None else issued
+        self.network.add_access_point(b"fuzz-net", b"fuzz-password")
+        try:
+            outcome = self._pair(self.activator(mode, send), mode, ssid, password, presented)
+            self.check_alive(what)
+            activated = [a for a in self.cloud.token_attempts(presented) if a.outcome == "activated"]
+            if presented != issued:
+                activated += [a for a in self.cloud.token_attempts(issued) if a.outcome == "activated"]
+            assert not activated and not outcome.ok, \
+                f"REQ-FUZZ-002: the device activated after {what} (it must refuse without activating)"
+            if CloudCapability.INSPECT_DEVICES in self.cloud.capabilities:
+                record = self.cloud.device_by_uuid(self.device.licence.uuid)
+                assert record is None or record.home is None, f"REQ-FUZZ-002: the device is bound after {what}"
+        finally:
+            self.network.remove_access_point(b"fuzz-net")
+        if then_pairs:
+            self.check_after(what)
+
+    def check_after(self, what: str) -> None:
+        """A valid pairing right after a refused case (REQ-FUZZ-002 "pairs normally afterwards")."""
+        saved = dict(self.last_inputs)
+        mode = self.modes[0]
+        try:
+            self.check_pairs(mode, "fuzz-after", "after-pass1")
+        except AssertionError as exc:
+            raise AssertionError(f"REQ-FUZZ-002: after {what} the device no longer pairs normally: {exc}") from None
+        finally:
+            self.last_inputs = saved
+
+
+def ap_frame_sender(ctx: FuzzContext, payload: bytes, *, crc_flip: int = 0) -> Callable[[str], None]:
+    """Send a legacy AP frame carrying ``payload`` (the placeholder token swapped for the real one), its CRC
+    XOR-ed with ``crc_flip`` (0: intact)."""
+    def send(token: str) -> None:
+        address = ctx.device.ap_address()
+        if address is None:
+            return
+        frame = bytearray(apconfig.encode_ap_frame(payload.replace(PLACEHOLDER_TOKEN.encode(), token.encode())))
+        if crc_flip:
+            frame[-8:-4] = (int.from_bytes(frame[-8:-4], "big") ^ crc_flip).to_bytes(4, "big")
+        for _ in range(3):
+            ctx.network.send_ap_legacy(address, bytes(frame))
+
+    return send
+
+
+def qr_bytes_sender(ctx: FuzzContext, data: bytes) -> Callable[[str], None]:
+    """Show the device a QR symbol with exactly ``data`` (the placeholder token swapped for the real one)."""
+    def send(token: str) -> None:
+        ctx.device.present_qr(render_qr(data.replace(PLACEHOLDER_TOKEN.encode(), token.encode())))
+
+    return send
+
+
+def lpv35_sender(ctx: FuzzContext, payload: bytes) -> Callable[[str], None]:
+    """Send an LPV3.5 config request (type 0x14) whose body is exactly ``payload`` (token swapped in)."""
+    def send(token: str) -> None:
+        address = ctx.device.ap_address()
+        if address is None:
+            return
+        body = payload.replace(PLACEHOLDER_TOKEN.encode(), token.encode())
+        frame = apconfig.encode_lpv35_frame(apconfig.Lpv35Type.AP_CFG_WF_V40, body, seq=1,
+                                            key=apconfig.LPV35_APP_KEY, nonce=os.urandom(12))
+        ctx.network.send_ap_lpv35(address, [frame], timeout=2.0)
+
+    return send
+
+
+__all__ = ["PLACEHOLDER_TOKEN", "FuzzContext", "RawActivator", "ap_frame_sender", "lpv35_sender",
+           "qr_bytes_sender"]

@@ -1,0 +1,271 @@
+"""The fuzz targets: for each, a strategy of explicit, JSON-serialisable cases and how to run one.
+
+``qr``, ``ez`` and ``ap`` mix valid pairings (generated SSID, password, QR style: the device must pair and join
+exactly that network) with invalid inputs (malformed QR texts and AP payloads, frames with a broken CRC,
+passwords no WPA network has, guessed tokens: refused without activation, device alive, normal pairing
+afterwards). ``atop`` sends generated malformed activation requests to the cloud's live endpoint: a
+well-formed error, never a server error or a success (REQ-FUZZ-004). The ``stateful`` target is
+:mod:`harness.stateful`. Adapters only: no emulator import.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import urllib.parse
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from hypothesis import strategies as st
+
+from harness.adapters.contracts import CloudCapability, Licence
+from harness.fuzzing.drive import PLACEHOLDER_TOKEN, FuzzContext, ap_frame_sender, lpv35_sender, qr_bytes_sender
+from harness.protocol import atop
+from harness.protocol.errors import ProtocolError
+from harness.strategies import (
+    QrStyle,
+    malformed_qr_texts,
+    non_wpa_passwords,
+    qr_styles,
+    ssids,
+    tokens,
+    wpa_passwords,
+)
+
+TARGETS: Final = ("qr", "ez", "ap", "atop", "stateful")
+
+
+@dataclass(frozen=True)
+class PairCase:
+    """A valid pairing: ``mode``, the generated network, and (QR) how the app writes the text."""
+
+    mode: str
+    ssid: str
+    password: str
+    style: QrStyle | None = None
+
+
+@dataclass(frozen=True)
+class RefuseCase:
+    """An invalid input: ``kind`` says which; ``data`` is the raw text or payload (hex in JSON)."""
+
+    kind: str
+    mode: str
+    data: bytes = b""
+    password: str = "fuzz-password"
+    token: str | None = None
+    crc_flip: int = 0
+
+
+@dataclass(frozen=True)
+class AtopCase:
+    """A malformed activation request: a valid one (fresh licence, issued token) with one ``defect``."""
+
+    defect: str
+    et: int
+    position: int
+    value: int
+
+
+Case = PairCase | RefuseCase | AtopCase
+
+
+def case_to_json(case: Case) -> dict[str, Any]:
+    raw = asdict(case)
+    if isinstance(case, RefuseCase):
+        raw["data"] = case.data.hex()
+    return {"type": type(case).__name__, **raw}
+
+
+def case_from_json(raw: dict[str, Any]) -> Case:
+    fields = {k: v for k, v in raw.items() if k != "type"}
+    kind = raw["type"]
+    if kind == "PairCase":
+        style = fields.pop("style", None)
+        return PairCase(**fields, style=None if style is None else QrStyle(**style))
+    if kind == "RefuseCase":
+        fields["data"] = bytes.fromhex(fields.get("data", ""))
+        return RefuseCase(**fields)
+    if kind == "AtopCase":
+        return AtopCase(**fields)
+    raise ValueError(f"unknown case type {kind!r}")
+
+
+# ------------------------------------------------------------------------------------------- strategies
+
+
+def _pairing_modes(ctx: FuzzContext, family: str) -> list[str]:
+    return [m for m in ctx.modes if m.partition("-")[0] == family]
+
+
+@st.composite
+def _ap_malformed(draw: st.DrawFn) -> bytes:
+    """AP payloads a device must refuse (§3.1/§3.2): an SSID over 32 bytes or empty, a password over 64, members
+    of the wrong type, not JSON, truncated. Each carries the placeholder token."""
+    kind = draw(st.sampled_from(["long-ssid", "empty-ssid", "long-password", "wrong-type", "not-json", "truncated"]))
+    good: dict[str, Any] = {"ssid": draw(ssids()), "passwd": draw(wpa_passwords()), "token": PLACEHOLDER_TOKEN}
+    if kind == "long-ssid":
+        good["ssid"] = "S" * draw(st.integers(33, 96))
+    elif kind == "empty-ssid":
+        good["ssid"] = ""
+    elif kind == "long-password":
+        good["passwd"] = "p" * draw(st.integers(65, 128))
+    elif kind == "wrong-type":
+        good[draw(st.sampled_from(["ssid", "passwd", "token"]))] = draw(st.sampled_from([0, None, True, [], {}]))
+    text = json.dumps(good, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if kind == "not-json":
+        return draw(st.sampled_from([b"", b"ssid=x", b"[]", b"{", b"\xff\xfe"]))
+    if kind == "truncated":
+        return text[:draw(st.integers(0, len(text) - 1))]
+    return text
+
+
+def cases(target: str, ctx: FuzzContext) -> st.SearchStrategy[Case]:
+    """Every case of ``target`` the device's claims allow (an empty ``one_of`` when it claims none)."""
+    if target == "atop":
+        return st.builds(AtopCase, defect=st.sampled_from(ATOP_DEFECTS), et=st.sampled_from([1, 3]),
+                         position=st.integers(0, 10_000), value=st.integers(1, 255))
+    family = {"qr": "qr", "ez": "ez", "ap": "ap"}[target]
+    modes = _pairing_modes(ctx, family)
+    if not modes:
+        return st.nothing()
+    mode = st.sampled_from(modes)
+    valid = st.builds(PairCase, mode=mode, ssid=ssids(), password=wpa_passwords(),
+                      style=qr_styles() if family == "qr" else st.none())
+    wrong_password = st.builds(RefuseCase, kind=st.just("wrong-password"), mode=mode, password=non_wpa_passwords())
+    guessed = st.builds(RefuseCase, kind=st.just("guessed-token"), mode=mode, token=tokens())
+    invalid: list[st.SearchStrategy[Case]] = [wrong_password, guessed]
+    if family == "qr":
+        invalid.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=mode,
+                                 data=malformed_qr_texts(token=st.just(PLACEHOLDER_TOKEN))))
+        # §3.2 fuzz lead "an SSID over 32 bytes must be refused, never overflow": well-formed JSON, long SSID.
+        long_ssid = st.integers(33, 96).map(lambda n: json.dumps(
+            {"s": "S" * n, "p": "fuzz-password", "t": PLACEHOLDER_TOKEN}, separators=(",", ":")).encode("utf-8"))
+        invalid.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=mode, data=long_ssid))
+    if family == "ap":
+        invalid.append(st.builds(RefuseCase, kind=st.just("ap-malformed"), mode=mode, data=_ap_malformed()))
+        if "ap-legacy" in modes:
+            good = st.builds(lambda s, p: json.dumps({"ssid": s, "passwd": p, "token": PLACEHOLDER_TOKEN},
+                                                     ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                             st.just("fuzz-net"), st.just("fuzz-password"))
+            invalid.append(st.builds(RefuseCase, kind=st.just("ap-bad-crc"), mode=st.just("ap-legacy"), data=good,
+                                     crc_flip=st.integers(1, 2**32 - 1)))
+    return st.one_of(valid, valid, *invalid)
+
+
+# -------------------------------------------------------------------------------------------- running
+
+
+def run_case(ctx: FuzzContext, case: Case) -> None:
+    """Run one case; AssertionError (FAIL) or DeviceCrashed (CRASH) when the system under test is wrong."""
+    if isinstance(case, PairCase):
+        ctx.check_pairs(case.mode, case.ssid, case.password, case.style)
+    elif isinstance(case, AtopCase):
+        check_atop(ctx, case)
+    elif case.kind == "wrong-password":
+        ctx.check_refused(case.mode, f"a password no WPA network has ({case.password!r})", password=case.password)
+    elif case.kind == "guessed-token":
+        ctx.check_refused(case.mode, f"a token the cloud never issued ({case.token})", token=case.token)
+    elif case.kind == "qr-malformed":
+        ctx.check_refused(case.mode, f"a malformed QR text {case.data[:80]!r}", send=qr_bytes_sender(ctx, case.data))
+    elif case.kind == "ap-malformed":
+        send = ap_frame_sender(ctx, case.data) if case.mode == "ap-legacy" else lpv35_sender(ctx, case.data)
+        ctx.check_refused(case.mode, f"a malformed AP payload {case.data[:80]!r}", send=send)
+    elif case.kind == "ap-bad-crc":
+        ctx.check_refused(case.mode, f"an AP frame whose CRC-32 is wrong (XOR 0x{case.crc_flip:08x})",
+                          send=ap_frame_sender(ctx, case.data, crc_flip=case.crc_flip))
+    else:
+        raise ValueError(f"unknown case kind {case.kind!r}")
+
+
+# ------------------------------------------------------------------------------------------------ ATOP
+
+ATOP_DEFECTS: Final = ("sign", "product", "uuid", "body-flip", "body-truncate", "et", "api", "query-drop",
+                       "random-body", "method")
+
+
+def _licence(ctx: FuzzContext) -> Licence:
+    if CloudCapability.ISSUE_LICENSES in ctx.cloud.capabilities:
+        return ctx.cloud.issue_license(ctx.device.pid)
+    return ctx.device.licence
+
+
+def _body(pid: str, token: str, t: int) -> bytes:
+    hid = secrets.token_hex(6)
+    body = {"token": token[2:10], "softVer": "1.0.0", "productKey": pid, "protocolVer": "2.2",
+            "baselineVer": "40.00", "options": '{"otaChannel":0,"isFK":false}', "devAttribute": 2048,
+            "cadVer": "1.0.3", "cdVer": "1.0.0", "t": t, "hid": hid}
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def atop_request(ctx: FuzzContext, case: AtopCase) -> tuple[str, str, bytes, Licence]:
+    """(method, path?query, form body, licence) of the malformed request ``case`` describes."""
+    lic = _licence(ctx)
+    token = ctx.cloud.get_token(ctx.home, ctx.account)
+    t = int(ctx.cloud.clock.time())
+    api, version = atop.API_ACTIVE_V44 if case.et == 1 else atop.API_OPENSDK_ACTIVE
+    pid = lic.pid or ctx.device.pid
+    if case.defect == "product":
+        pid = ("x" + pid)[:16] if not pid.startswith("x") else ("y" + pid[1:])
+    uuid = lic.uuid
+    key = lic.auth_key
+    if case.defect == "uuid":
+        uuid = "zz" + secrets.token_hex(8)
+    if case.defect == "sign":  # signed and encrypted under another key
+        key = "k" * 32 if lic.auth_key != "k" * 32 else "j" * 32
+    et = case.et if case.defect != "et" else (3 if case.et == 1 else 1)
+    request = atop.AtopRequest(api=api if case.defect != "api" else "tuya.device.fuzz.unknown", version=version,
+                               et=case.et, t=t, uuid=uuid, dev_id=None, body=_body(pid, token, t))
+    nonce = secrets.token_bytes(atop.GCM_NONCE_LEN) if case.et == atop.ET_GCM else None
+    query, form = atop.build_request(request, key, nonce=nonce)
+    if case.defect == "et":
+        query = query.replace(f"et={case.et}", f"et={et}")
+    if case.defect == "query-drop":
+        pairs = urllib.parse.parse_qsl(query)
+        pairs.pop(case.position % len(pairs))
+        query = urllib.parse.urlencode(pairs)
+    if case.defect == "body-flip":
+        hex_start = len(b"data=")
+        at = hex_start + case.position % (len(form) - hex_start)
+        digits = b"0123456789ABCDEF"
+        old = form[at]
+        new = digits[(digits.index(old) + case.value % 15 + 1) % 16] if old in digits else digits[0]
+        form = form[:at] + bytes([new]) + form[at + 1:]
+    if case.defect == "body-truncate":
+        form = form[:case.position % len(form)]
+    if case.defect == "random-body":
+        form = secrets.token_bytes(case.value)
+    method = "GET" if case.defect == "method" else "POST"
+    path = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"])).path or "/d.json"
+    return method, f"{path}?{query}", form, Licence(uuid=uuid, auth_key=lic.auth_key, pid=pid)
+
+
+def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
+    """REQ-FUZZ-004: a malformed activation request gets a well-formed error; never a 5xx, never a success."""
+    ctx.cases += 1
+    method, target, form, lic = atop_request(ctx, case)
+    ctx.last_inputs = {"check": "atop", **asdict(case), "target": target[:200]}
+    url = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"]))
+    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise AssertionError(f"the ATOP fuzzer only talks to loopback, not {url.hostname}")
+    connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    try:
+        connection.request(method, target, body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "User-Agent": "TUYA_IOT_SDK"})
+        response = connection.getresponse()
+        status, wire = response.status, response.read()
+    finally:
+        connection.close()
+    assert status < 500, f"REQ-FUZZ-004: the cloud answered a malformed request ({case.defect}) with HTTP {status}"
+    try:
+        reply = atop.decode_response(wire, lic.auth_key, case.et)
+    except ProtocolError as exc:
+        raise AssertionError(f"REQ-FUZZ-004: the reply to a malformed request ({case.defect}) is not a well-formed "
+                             f"ATOP reply: {exc}; {wire[:200]!r}") from None
+    assert not reply.success, f"REQ-FUZZ-004: the cloud accepted a malformed activation request ({case.defect})"
+    assert reply.error_code, f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode"
+
+
+__all__ = ["ATOP_DEFECTS", "TARGETS", "AtopCase", "Case", "PairCase", "RefuseCase", "case_from_json", "case_to_json",
+           "cases", "check_atop", "run_case"]
