@@ -94,12 +94,17 @@ class DeviceCrashed(AssertionError):
 class DevicePool:
     """The devices a machine plays with: a fixed list, topped up from ``make`` when a licence is revoked."""
 
-    def __init__(self, devices: Sequence[DeviceAdapter], make: Callable[[], DeviceAdapter] | None = None) -> None:
+    def __init__(self, devices: Sequence[DeviceAdapter], make: Callable[[], DeviceAdapter] | None = None, *,
+                 keep: Sequence[DeviceAdapter] = ()) -> None:
         if not devices:
             raise ValueError("a device pool needs at least one device")
         self.devices = list(devices)
         self.make = make
+        self.keep = {id(d) for d in keep}  # never revoked nor switched off (the run's own device under test)
         self.spent: set[str] = set()
+
+    def may_revoke(self, device: DeviceAdapter) -> bool:
+        return self.make is not None and id(device) not in self.keep
 
     @property
     def can_replace(self) -> bool:
@@ -145,7 +150,7 @@ class PairingTarget:
         modes = [m for m in caps.pairing_modes if m != "ap"]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
-        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make),
+        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
                    token_ttl_s=float(profile.parameters.token_ttl_s))
 
@@ -427,6 +432,9 @@ class PairingMachine(RuleBasedStateMachine):
         note(f"advance time by {seconds:g} s")
         self.cloud.advance_time(seconds)
 
+    def _revocable(self) -> list[ModelDevice]:
+        return [d for d in self.devices if not d.revoked and self.target.pool.may_revoke(d.adapter)]
+
     def _bound(self) -> list[ModelDevice]:
         return [d for d in self.devices if d.binding is not None]
 
@@ -465,13 +473,12 @@ class PairingMachine(RuleBasedStateMachine):
         md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
         md.pairing_mode = True
 
-    @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENSES) and self.target.pool.can_replace
-                  and any(not d.revoked for d in self.devices))
+    @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENSES) and bool(self._revocable()))
     @rule(data=st.data())
     @_watched
     def revoke_licence(self, data: st.DataObject) -> None:
         """The lab revokes a device's licence: it may never activate again (§8)."""
-        md = data.draw(st.sampled_from([d for d in self.devices if not d.revoked]), label="device")
+        md = data.draw(st.sampled_from(self._revocable()), label="device")
         note(f"revoke the licence of {md.uuid}")
         self.cloud.revoke_license(md.uuid)
         md.revoked = True

@@ -121,62 +121,91 @@ def _ap_malformed(draw: st.DrawFn) -> bytes:
     return text
 
 
-def cases(target: str, ctx: FuzzContext) -> st.SearchStrategy[Case]:
-    """Every case of ``target`` the device's claims allow (an empty ``one_of`` when it claims none)."""
-    if target == "atop":
-        return st.builds(AtopCase, defect=st.sampled_from(ATOP_DEFECTS), et=st.sampled_from([1, 3]),
-                         position=st.integers(0, 10_000), value=st.integers(1, 255))
-    family = {"qr": "qr", "ez": "ez", "ap": "ap"}[target]
-    modes = _pairing_modes(ctx, family)
+def atop_cases() -> st.SearchStrategy[AtopCase]:
+    """Malformed activation requests: one defect each (REQ-FUZZ-004)."""
+    return st.builds(AtopCase, defect=st.sampled_from(ATOP_DEFECTS), et=st.sampled_from([1, 3]),
+                     position=st.integers(0, 10_000), value=st.integers(1, 255))
+
+
+def valid_cases(modes: list[str]) -> st.SearchStrategy[PairCase]:
+    """Valid pairings in ``modes`` (REQ-FUZZ-001): generated SSID and password, and a QR style for QR."""
+    if not modes:
+        return st.nothing()
+    qr = "qr" in modes
+    return st.builds(PairCase, mode=st.sampled_from(modes), ssid=ssids(), password=wpa_passwords(),
+                     style=qr_styles() if qr else st.none())
+
+
+def invalid_cases(modes: list[str], *, guessed_tokens: bool = True) -> st.SearchStrategy[RefuseCase]:
+    """Invalid inputs in ``modes`` (REQ-FUZZ-002/003): passwords no WPA network has, guessed tokens, and per mode
+    malformed QR texts, long SSIDs, malformed AP payloads and AP frames with a broken CRC."""
     if not modes:
         return st.nothing()
     mode = st.sampled_from(modes)
-    valid = st.builds(PairCase, mode=mode, ssid=ssids(), password=wpa_passwords(),
-                      style=qr_styles() if family == "qr" else st.none())
-    wrong_password = st.builds(RefuseCase, kind=st.just("wrong-password"), mode=mode, password=non_wpa_passwords())
-    guessed = st.builds(RefuseCase, kind=st.just("guessed-token"), mode=mode, token=tokens())
-    invalid: list[st.SearchStrategy[Case]] = [wrong_password, guessed]
-    if family == "qr":
-        invalid.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=mode,
-                                 data=malformed_qr_texts(token=st.just(PLACEHOLDER_TOKEN))))
+    found: list[st.SearchStrategy[RefuseCase]] = [
+        st.builds(RefuseCase, kind=st.just("wrong-password"), mode=mode, password=non_wpa_passwords())]
+    if guessed_tokens:
+        found.append(st.builds(RefuseCase, kind=st.just("guessed-token"), mode=mode, token=tokens()))
+    if "qr" in modes:
+        found.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=st.just("qr"),
+                               data=malformed_qr_texts(token=st.just(PLACEHOLDER_TOKEN))))
         # §3.2 fuzz lead "an SSID over 32 bytes must be refused, never overflow": well-formed JSON, long SSID.
         long_ssid = st.integers(33, 96).map(lambda n: json.dumps(
             {"s": "S" * n, "p": "fuzz-password", "t": PLACEHOLDER_TOKEN}, separators=(",", ":")).encode("utf-8"))
-        invalid.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=mode, data=long_ssid))
-    if family == "ap":
-        invalid.append(st.builds(RefuseCase, kind=st.just("ap-malformed"), mode=mode, data=_ap_malformed()))
-        if "ap-legacy" in modes:
-            good = st.builds(lambda s, p: json.dumps({"ssid": s, "passwd": p, "token": PLACEHOLDER_TOKEN},
-                                                     ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                             st.just("fuzz-net"), st.just("fuzz-password"))
-            invalid.append(st.builds(RefuseCase, kind=st.just("ap-bad-crc"), mode=st.just("ap-legacy"), data=good,
-                                     crc_flip=st.integers(1, 2**32 - 1)))
-    return st.one_of(valid, valid, *invalid)
+        found.append(st.builds(RefuseCase, kind=st.just("qr-malformed"), mode=st.just("qr"), data=long_ssid))
+    ap_modes = [m for m in modes if m.startswith("ap-")]
+    if ap_modes:
+        found.append(st.builds(RefuseCase, kind=st.just("ap-malformed"), mode=st.sampled_from(ap_modes),
+                               data=_ap_malformed()))
+    if "ap-legacy" in modes:
+        good = json.dumps({"ssid": "fuzz-net", "passwd": "fuzz-password", "token": PLACEHOLDER_TOKEN},
+                          separators=(",", ":")).encode("utf-8")
+        found.append(st.builds(RefuseCase, kind=st.just("ap-bad-crc"), mode=st.just("ap-legacy"), data=st.just(good),
+                               crc_flip=st.integers(1, 2**32 - 1)))
+    return st.one_of(*found)
+
+
+def cases(target: str, ctx: FuzzContext) -> st.SearchStrategy[Case]:
+    """Every case of ``target`` the device's claims allow (nothing when it claims no such mode)."""
+    if target == "atop":
+        return atop_cases()
+    modes = _pairing_modes(ctx, {"qr": "qr", "ez": "ez", "ap": "ap"}[target])
+    if not modes:
+        return st.nothing()
+    valid = valid_cases(modes)
+    return st.one_of(valid, valid, invalid_cases(modes))
 
 
 # -------------------------------------------------------------------------------------------- running
 
 
-def run_case(ctx: FuzzContext, case: Case) -> None:
-    """Run one case; AssertionError (FAIL) or DeviceCrashed (CRASH) when the system under test is wrong."""
+def run_case(ctx: FuzzContext, case: Case, *, then_pairs: bool = True) -> None:
+    """Run one case; AssertionError (FAIL) or DeviceCrashed (CRASH) when the system under test is wrong.
+
+    ``then_pairs``: after an invalid case, check that the device still pairs normally.
+    """
     if isinstance(case, PairCase):
         ctx.check_pairs(case.mode, case.ssid, case.password, case.style)
-    elif isinstance(case, AtopCase):
+        return
+    if isinstance(case, AtopCase):
         check_atop(ctx, case)
-    elif case.kind == "wrong-password":
-        ctx.check_refused(case.mode, f"a password no WPA network has ({case.password!r})", password=case.password)
+        return
+    refuse: dict[str, Any] = {"then_pairs": then_pairs}
+    if case.kind == "wrong-password":
+        what, refuse["password"] = f"a password no WPA network has ({case.password!r})", case.password
     elif case.kind == "guessed-token":
-        ctx.check_refused(case.mode, f"a token the cloud never issued ({case.token})", token=case.token)
+        what, refuse["token"] = f"a token the cloud never issued ({case.token})", case.token
     elif case.kind == "qr-malformed":
-        ctx.check_refused(case.mode, f"a malformed QR text {case.data[:80]!r}", send=qr_bytes_sender(ctx, case.data))
+        what, refuse["send"] = f"a malformed QR text {case.data[:80]!r}", qr_bytes_sender(ctx, case.data)
     elif case.kind == "ap-malformed":
-        send = ap_frame_sender(ctx, case.data) if case.mode == "ap-legacy" else lpv35_sender(ctx, case.data)
-        ctx.check_refused(case.mode, f"a malformed AP payload {case.data[:80]!r}", send=send)
+        what = f"a malformed AP payload {case.data[:80]!r}"
+        refuse["send"] = ap_frame_sender(ctx, case.data) if case.mode == "ap-legacy" else lpv35_sender(ctx, case.data)
     elif case.kind == "ap-bad-crc":
-        ctx.check_refused(case.mode, f"an AP frame whose CRC-32 is wrong (XOR 0x{case.crc_flip:08x})",
-                          send=ap_frame_sender(ctx, case.data, crc_flip=case.crc_flip))
+        what = f"an AP frame whose CRC-32 is wrong (XOR 0x{case.crc_flip:08x})"
+        refuse["send"] = ap_frame_sender(ctx, case.data, crc_flip=case.crc_flip)
     else:
         raise ValueError(f"unknown case kind {case.kind!r}")
+    ctx.check_refused(case.mode, what, **refuse)
 
 
 # ------------------------------------------------------------------------------------------------ ATOP
@@ -267,5 +296,5 @@ def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
     assert reply.error_code, f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode"
 
 
-__all__ = ["ATOP_DEFECTS", "TARGETS", "AtopCase", "Case", "PairCase", "RefuseCase", "case_from_json", "case_to_json",
-           "cases", "check_atop", "run_case"]
+__all__ = ["ATOP_DEFECTS", "TARGETS", "AtopCase", "Case", "PairCase", "RefuseCase", "atop_cases", "case_from_json",
+           "case_to_json", "cases", "check_atop", "invalid_cases", "run_case", "valid_cases"]

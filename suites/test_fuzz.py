@@ -1,0 +1,122 @@
+"""Generated inputs along every path they travel, and the whole pairing and binding lifecycle as a state machine
+(REQ-FUZZ-001..005; PROTOCOL.md §0-§6).
+
+Hypothesis runs inside each test with the settings of the active fuzz budget (``PAIRCERT_FUZZ_BUDGET``: ci,
+default, nightly; ``paircert run --fuzz-budget``). The device fixture is prepared once per test; each
+generated example starts from a clean slate of its own (removed and wiped, factory-reset, pairing mode).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.fuzzing.drive import FuzzContext
+from harness.fuzzing.targets import AtopCase, PairCase, RefuseCase, atop_cases, invalid_cases, run_case, valid_cases
+from harness.profiles import Profile
+from harness.stateful import PairingTarget, run_pairing_machine
+from harness.strategies import budget_settings, scaled, tokens
+
+BUDGET = budget_settings(suppress_health_check=list(HealthCheck))
+MODES = [pytest.param("qr", marks=pytest.mark.requires("mode:qr"), id="qr"),
+         pytest.param("ez", marks=pytest.mark.requires("mode:ez"), id="ez"),
+         pytest.param("ap", marks=pytest.mark.requires("mode:ap"), id="ap")]
+
+
+def claimed(profile: Profile, family: str) -> list[str]:
+    """The claimed modes of a family: ``qr``, ``ez``, or ``ap-legacy``/``ap-lpv35`` as the profile's variants."""
+    caps = profile.capabilities
+    if family == "ap":
+        return [f"ap-{variant}" for variant in caps.ap_variants] if "ap" in caps.pairing_modes else []
+    return [family] if family in caps.pairing_modes else []
+
+
+@pytest.fixture
+def fuzz(cloud: CloudAdapter, network: NetworkAdapter, device: DeviceAdapter, profile: Profile) -> FuzzContext:
+    """The fuzz cases' lab: a fresh account and home, the claimed modes, the prepared device."""
+    modes = tuple(m for family in ("qr", "ez", "ap") for m in claimed(profile, family))
+    return FuzzContext(cloud, network, device, modes)
+
+
+@pytest.mark.tc("TC-FUZZ-001", reqs=["REQ-FUZZ-001"])
+@pytest.mark.parametrize("family", MODES)
+def test_generated_valid_inputs_pair_and_join_exactly_that_network(fuzz: FuzzContext, profile: Profile,
+                                                                   family: str) -> None:
+    """For generated SSIDs (1-32 UTF-8 bytes, boundaries weighted), WPA passwords (none, 8-63, 64 hex) and QR
+    styles, the device pairs in each claimed mode and joins exactly the access point made for them."""
+    strategy = valid_cases(claimed(profile, family))
+
+    @scaled(BUDGET, 0.5)
+    @given(strategy)
+    def pairs(case: PairCase) -> None:
+        run_case(fuzz, case)
+
+    pairs()
+
+
+@pytest.mark.tc("TC-FUZZ-002", reqs=["REQ-FUZZ-002"])
+@pytest.mark.parametrize("family", MODES)
+def test_generated_invalid_inputs_are_refused_and_the_device_survives(fuzz: FuzzContext, profile: Profile,
+                                                                      family: str) -> None:
+    """Malformed QR texts, SSIDs over 32 bytes, malformed AP payloads, frames with a broken CRC and passwords no
+    WPA network has: refused without activation, liveness checked after each, and a normal pairing at the end."""
+    strategy = invalid_cases(claimed(profile, family), guessed_tokens=False)
+
+    @scaled(BUDGET, 0.75)
+    @given(strategy)
+    def refused(case: RefuseCase) -> None:
+        run_case(fuzz, case, then_pairs=False)
+
+    refused()
+    fuzz.check_after("the generated invalid inputs")
+
+
+@pytest.mark.tc("TC-FUZZ-003", reqs=["REQ-FUZZ-003"])
+def test_well_formed_tokens_the_cloud_never_issued_never_activate(fuzz: FuzzContext, profile: Profile) -> None:
+    """Guessed tokens (a known region, 8 + 4 characters of the right alphabets) never activate the device."""
+    mode = fuzz.modes[0]
+    region = profile.parameters.region
+
+    @BUDGET
+    @given(tokens(regions=[region]))
+    def guessed(token: str) -> None:
+        run_case(fuzz, RefuseCase(kind="guessed-token", mode=mode, token=token), then_pairs=False)
+
+    guessed()
+    fuzz.check_after("the guessed tokens")
+
+
+@pytest.mark.tc("TC-FUZZ-004", reqs=["REQ-FUZZ-004"])
+def test_the_activation_endpoint_answers_malformed_requests_with_well_formed_errors(fuzz: FuzzContext,
+                                                                                   cloud: CloudAdapter) -> None:
+    """A valid activation request (fresh licence, issued token) with one defect: bad sign, foreign product,
+    unknown uuid, corrupted or truncated body, wrong et, unknown API, a missing parameter, GET. Each gets a
+    well-formed ATOP error: never a server error, never a success."""
+    if "atop_url" not in cloud.info():
+        pytest.skip("the cloud adapter does not say where its activation endpoint is (info()['atop_url'])")
+
+    @scaled(BUDGET, 4.0)
+    @given(atop_cases())
+    def malformed(case: AtopCase) -> None:
+        run_case(fuzz, case)
+
+    malformed()
+
+
+@pytest.mark.tc("TC-FUZZ-005", reqs=["REQ-FUZZ-005"])
+def test_any_sequence_of_pairings_removals_resets_and_revocations_agrees_with_the_model(
+        world: Any, profile: Profile, device: DeviceAdapter) -> None:
+    """Tokens for any account, home and role; pairings of any device in any mode with issued or guessed tokens;
+    time; removals with and without wipe; resets; licence revocations. After every step: each device bound to at
+    most one home (the model's), online only when bound, each token consumed at most once, and notifications
+    exactly as the binding mode says."""
+    target = PairingTarget.from_world(world, profile=profile)
+    try:
+        run_pairing_machine(target, scaled(BUDGET, 0.75))
+    finally:
+        for extra in target.pool.devices:
+            if extra is not device:
+                extra.close()  # switched off: an extra device must not hear later tests' EZ traffic
