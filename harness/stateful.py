@@ -67,6 +67,7 @@ PAIRING_MODE_TIMEOUT_S = 30.0
 PAIR_TIMEOUT_S = 20.0  # world-clock seconds an activator waits (a success takes a few; refusals end sooner)
 ADVANCES = (1.0, 61.0)  # plus the token lifetime's edges, see PairingMachine.advance_time
 ONLINE_SETTLE_S = 2.0  # real seconds a removed device may take to drop off MQTT
+REMOVAL_SETTLE_S = 3.0  # real seconds a removed online device may take to be told and return to pairing mode
 
 
 def _watched(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -236,6 +237,7 @@ class PairingMachine(RuleBasedStateMachine):
         self.model_tokens: dict[str, TokenRecord] = {}
         self.expected_notices: Counter[str] = Counter()
         self.devices: list[ModelDevice] = []
+        self.handles: dict[str, TokenHandle] = {}
         self._names = 0
 
     # -- capabilities ---------------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ class PairingMachine(RuleBasedStateMachine):
         return self._issue_token(data, where, role, existing)
 
     def _issue_token(self, data: st.DataObject, where: str, role: Role, existing: bool) -> TokenHandle:
-        home = data.draw(st.sampled_from(sorted(self.model_homes)), label="home")
+        home = data.draw(st.sampled_from(list(self.model_homes)), label="home")  # creation order: ids are random
         if where == "new-account":
             home = self._new_account_with_home()
         elif where == "new-home":
@@ -308,7 +310,9 @@ class PairingMachine(RuleBasedStateMachine):
         self.model_tokens[token] = TokenRecord(region=token[:2], token=token[2:10], secret=token[10:], home=home,
                                                account=account, issued_at=now, ttl_s=self.target.token_ttl_s)
         note(f"token {token} for home {home}, asked by {account} ({role})")
-        return TokenHandle(token, account, home, role)
+        handle = TokenHandle(token, account, home, role)
+        self.handles[token] = handle
+        return handle
 
     @rule(target=issued, data=st.data(), where=st.sampled_from(["existing", "new-account", "new-home"]),
           role=st.sampled_from(Role), existing=st.booleans())
@@ -318,6 +322,18 @@ class PairingMachine(RuleBasedStateMachine):
         handle = self._issue_token(data, where, role, existing)
         if self._pairable():
             self.pair_device(data, handle)
+        return handle
+
+    @precondition(lambda self: self._cloud_can(CloudCapability.TIME_TRAVEL) and bool(self._pairable()))
+    @rule(target=issued, data=st.data(), role=st.sampled_from(Role), late=st.sampled_from([1.0, 30.0, 3600.0]))
+    @_watched
+    def pair_after_the_token_expires(self, data: st.DataObject, role: Role, late: float) -> TokenHandle:
+        """Get a token, let its lifetime pass (plus ``late`` seconds), then pair with it (§0 step 6: 10 minutes)."""
+        handle = self._issue_token(data, "existing", role, True)
+        seconds = self.model_tokens[handle.token].expires_at - self.clock.time() + late
+        note(f"advance time by {seconds:g} s, past the token's lifetime")
+        self.cloud.advance_time(seconds)
+        self.pair_device(data, handle)
         return handle
 
     # -- pairing -------------------------------------------------------------------------------------------
@@ -381,6 +397,28 @@ class PairingMachine(RuleBasedStateMachine):
             assert not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})"
             md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
 
+    def _used(self) -> list[TokenHandle]:
+        return [self.handles[t] for t, r in self.model_tokens.items() if r.consumed_at is not None]
+
+    @precondition(lambda self: bool(self._used()) and bool(self._pairable()))
+    @rule(data=st.data())
+    @_watched
+    def pair_with_a_used_token(self, data: st.DataObject) -> None:
+        """Try a token a pairing already consumed again (seed: "invalidated upon successful pairing")."""
+        handle = data.draw(st.sampled_from(self._used()), label="used token")
+        self.pair_device(data, handle)
+
+    def _unused(self) -> list[TokenHandle]:
+        return [self.handles[t] for t, r in self.model_tokens.items() if r.consumed_at is None]
+
+    @precondition(lambda self: bool(self._unused()) and bool(self._pairable()))
+    @rule(data=st.data())
+    @_watched
+    def pair_with_an_unused_token(self, data: st.DataObject) -> None:
+        """Pair with a token issued earlier and not used yet: valid, or expired by now (§0 step 6)."""
+        handle = data.draw(st.sampled_from(self._unused()), label="unused token")
+        self.pair_device(data, handle)
+
     def _pair(self, device: DeviceAdapter, mode: str, handle: TokenHandle) -> Outcome:
         account = handle.account or self.model_accounts[0]
         variant = mode.partition("-")[2] or "legacy"
@@ -425,10 +463,12 @@ class PairingMachine(RuleBasedStateMachine):
     @rule(which=st.sampled_from(["short", "minute", "edge-before", "edge-after", "long"]))
     @_watched
     def advance_time(self, which: str) -> None:
-        """Let time pass: a little, or to just before or just after the token lifetime (§0 step 6)."""
+        """Let time pass: a little, or to just before or just after the newest unused token's lifetime (§0 step 6)."""
         ttl = self.target.token_ttl_s
-        seconds = {"short": ADVANCES[0], "minute": ADVANCES[1], "edge-before": max(1.0, ttl - 30.0),
-                   "edge-after": ttl + 1.0, "long": 3 * ttl}[which]
+        unused = [self.model_tokens[h.token] for h in self._unused()]
+        left = (unused[-1].expires_at - self.clock.time()) if unused else ttl
+        seconds = {"short": ADVANCES[0], "minute": ADVANCES[1], "edge-before": max(1.0, left - 30.0),
+                   "edge-after": max(1.0, left + 1.0), "long": 3 * ttl}[which]
         note(f"advance time by {seconds:g} s")
         self.cloud.advance_time(seconds)
 
@@ -451,7 +491,7 @@ class PairingMachine(RuleBasedStateMachine):
         md.wipe_pending = wipe
         if not md.pairing_mode:
             try:
-                md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+                md.adapter.wait_pairing_mode(REMOVAL_SETTLE_S)
             except AdapterError as exc:
                 raise AssertionError(f"§6: a removed device is told and returns to pairing mode; it did not ({exc})") \
                     from None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -86,7 +86,7 @@ def _blob(exc: BaseException) -> tuple[str, str] | None:
 def _settings(database: Path | None, examples: int = 100, *, derandomize: bool = False) -> settings:
     return settings(max_examples=examples, deadline=None, database=None if database is None else
                     DirectoryBasedExampleDatabase(str(database)), derandomize=derandomize,
-                    report_multiple_bugs=False, print_blob=True, stateful_step_count=20,
+                    report_multiple_bugs=False, print_blob=True, stateful_step_count=40, verbosity=Verbosity.quiet,
                     suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 
@@ -200,7 +200,7 @@ def _rounds(clock: _Clock, count: list[int], one_round: Callable[[int, int | Non
         # Half the time left at the slowest rate seen, so that a round of unlucky, slow examples still ends.
         slowest = max(per_example, clock.slowest)
         clock.slowest = slowest
-        size = max(1, min(500, int(left / 2 / max(slowest, 1e-4))))
+        size = max(1, min(2 * size, 500, int(left / 2 / max(slowest, 1e-4))))
 
 
 @contextlib.contextmanager
