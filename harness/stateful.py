@@ -238,7 +238,12 @@ class PairingMachine(RuleBasedStateMachine):
         self.expected_notices: Counter[str] = Counter()
         self.devices: list[ModelDevice] = []
         self.handles: dict[str, TokenHandle] = {}
+        self.log: list[str] = []  # what the notes said, for a campaign's failure file
         self._names = 0
+
+    def _note(self, text: str) -> None:
+        note(text)
+        self.log.append(text)
 
     # -- capabilities ---------------------------------------------------------------------------------------
 
@@ -261,7 +266,7 @@ class PairingMachine(RuleBasedStateMachine):
         for device in list(self.target.pool.devices):
             _clean_slate(self.cloud, device, None)
         self.devices = [ModelDevice(d, revoked=d.licence.uuid in spent) for d in self.target.pool.devices]
-        note(f"devices: {[d.uuid for d in self.devices]}; binding mode {self.target.binding_mode}; "
+        self._note(f"devices: {[d.uuid for d in self.devices]}; binding mode {self.target.binding_mode}; "
              f"modes {list(self.target.modes)}")
         self._new_account_with_home()
 
@@ -270,13 +275,13 @@ class PairingMachine(RuleBasedStateMachine):
         home = self.cloud.create_home(account, self._name("home"))
         self.model_accounts.append(account)
         self.model_homes[home] = ModelHome(home, account, {account: Role.OWNER})
-        note(f"account {account} owns home {home}")
+        self._note(f"account {account} owns home {home}")
         return home
 
     def _another_home(self, owner: str) -> str:
         home = self.cloud.create_home(owner, self._name("home"))
         self.model_homes[home] = ModelHome(home, owner, {owner: Role.OWNER})
-        note(f"account {owner} also owns home {home}")
+        self._note(f"account {owner} also owns home {home}")
         return home
 
     @rule(target=issued, data=st.data(), where=st.sampled_from(["existing", "existing", "new-account", "new-home"]),
@@ -309,7 +314,7 @@ class PairingMachine(RuleBasedStateMachine):
         now = self.clock.time()
         self.model_tokens[token] = TokenRecord(region=token[:2], token=token[2:10], secret=token[10:], home=home,
                                                account=account, issued_at=now, ttl_s=self.target.token_ttl_s)
-        note(f"token {token} for home {home}, asked by {account} ({role})")
+        self._note(f"token {token} for home {home}, asked by {account} ({role})")
         handle = TokenHandle(token, account, home, role)
         self.handles[token] = handle
         return handle
@@ -331,7 +336,7 @@ class PairingMachine(RuleBasedStateMachine):
         """Get a token, let its lifetime pass (plus ``late`` seconds), then pair with it (§0 step 6: 10 minutes)."""
         handle = self._issue_token(data, "existing", role, True)
         seconds = self.model_tokens[handle.token].expires_at - self.clock.time() + late
-        note(f"advance time by {seconds:g} s, past the token's lifetime")
+        self._note(f"advance time by {seconds:g} s, past the token's lifetime")
         self.cloud.advance_time(seconds)
         self.pair_device(data, handle)
         return handle
@@ -353,7 +358,7 @@ class PairingMachine(RuleBasedStateMachine):
         guessed token."""
         md = data.draw(st.sampled_from(self._pairable()), label="device")
         if not md.pairing_mode:  # the user presses reset first: the cloud keeps the binding (§6 normal reset)
-            note(f"reset {md.uuid} to put it in pairing mode")
+            self._note(f"reset {md.uuid} to put it in pairing mode")
             md.adapter.reset()
             md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
             md.pairing_mode = True
@@ -361,7 +366,7 @@ class PairingMachine(RuleBasedStateMachine):
         # EZ is heard by every device in pairing mode (§2: broadcast on the air): aim it only at a lone listener.
         modes = [m for m in self.target.modes if m != "ez" or len(ready) == 1] or list(self.target.modes)
         mode = data.draw(st.sampled_from(modes), label="mode")
-        note(f"pair {md.uuid} in {mode} with {'issued' if handle.issued else 'guessed'} token {handle.token}")
+        self._note(f"pair {md.uuid} in {mode} with {'issued' if handle.issued else 'guessed'} token {handle.token}")
         cloud = self.cloud
         before = len(cloud.token_attempts(handle.token))
         outcome = self._pair(md.adapter, mode, handle)
@@ -370,7 +375,7 @@ class PairingMachine(RuleBasedStateMachine):
         at = attempts[0].at if attempts else self.clock.time()
         expected, decision_note, notify = self._expect(md, handle, at)
         seen = sorted({a.error_code or a.outcome for a in attempts})
-        note(f"  outcome ok={outcome.ok} code={outcome.code}; {len(attempts)} cloud attempt(s): {seen}; "
+        self._note(f"  outcome ok={outcome.ok} code={outcome.code}; {len(attempts)} cloud attempt(s): {seen}; "
              f"model says {decision_note}")
         if "liveness" in md.adapter.capabilities and not md.adapter.is_alive():
             raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
@@ -469,7 +474,7 @@ class PairingMachine(RuleBasedStateMachine):
         left = (unused[-1].expires_at - self.clock.time()) if unused else ttl
         seconds = {"short": ADVANCES[0], "minute": ADVANCES[1], "edge-before": max(1.0, left - 30.0),
                    "edge-after": max(1.0, left + 1.0), "long": 3 * ttl}[which]
-        note(f"advance time by {seconds:g} s")
+        self._note(f"advance time by {seconds:g} s")
         self.cloud.advance_time(seconds)
 
     def _revocable(self) -> list[ModelDevice]:
@@ -485,7 +490,7 @@ class PairingMachine(RuleBasedStateMachine):
         """The owner removes a bound device ("Remove device", or "Remove and wipe data", §6)."""
         md = data.draw(st.sampled_from(self._bound()), label="device")
         assert md.binding is not None and md.dev_id is not None
-        note(f"owner {md.binding.account} removes {md.uuid} (wipe={wipe})")
+        self._note(f"owner {md.binding.account} removes {md.uuid} (wipe={wipe})")
         self.cloud.remove_device(md.dev_id, account=md.binding.account, wipe=wipe)
         md.binding = None
         md.wipe_pending = wipe
@@ -505,7 +510,7 @@ class PairingMachine(RuleBasedStateMachine):
         md = data.draw(st.sampled_from(self.devices), label="device")
         if factory and not self._device_can(DeviceCapability.FACTORY_RESET):
             factory = False
-        note(f"{'factory-' if factory else ''}reset {md.uuid}")
+        self._note(f"{'factory-' if factory else ''}reset {md.uuid}")
         if factory:
             md.adapter.factory_reset()
         else:
@@ -519,7 +524,7 @@ class PairingMachine(RuleBasedStateMachine):
     def revoke_licence(self, data: st.DataObject) -> None:
         """The lab revokes a device's licence: it may never activate again (§8)."""
         md = data.draw(st.sampled_from(self._revocable()), label="device")
-        note(f"revoke the licence of {md.uuid}")
+        self._note(f"revoke the licence of {md.uuid}")
         self.cloud.revoke_license(md.uuid)
         md.revoked = True
         self.target.pool.spent.add(md.uuid)
@@ -584,6 +589,7 @@ class MachineFactory:
         self.deadline = deadline
         self.on_failure = on_failure
         self.failed = False
+        self.last: PairingMachine | None = None
         if reproduce is not None:
             self._hypothesis_internal_use_reproduce_failure = reproduce
 
@@ -597,7 +603,8 @@ class MachineFactory:
         # those would make Hypothesis call the failure flaky); Hypothesis bounds shrinking itself.
         if self.deadline is not None and not self.failed and time.monotonic() >= self.deadline:
             reject()
-        return PairingMachine(self.target, on_failure=self._failure)
+        self.last = PairingMachine(self.target, on_failure=self._failure)
+        return self.last
 
 
 def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s: float | None = None,

@@ -133,6 +133,7 @@ def _run_on_world(world: Any, spec: WorldSpec, target: str, budget_s: float, *, 
         if progress is not None:
             progress(target, count[0], clock.elapsed)
 
+    factory: MachineFactory | None = None
     if target == "stateful":
         machine_target = PairingTarget.from_world(world)
 
@@ -177,8 +178,9 @@ def _run_on_world(world: Any, spec: WorldSpec, target: str, budget_s: float, *, 
         case, last_inputs = (failures[-1][0], failures[-1][2]) if failures else (None, {})
         if isinstance(exc, DeviceCrashed) and exc.inputs:
             last_inputs = dict(exc.inputs)
+        steps = factory.last.log if factory is not None and factory.last is not None else []
         result = CampaignResult(target, verdict, count[0], clock.elapsed, message=_first_line(exc))
-        result.failure_file = _save(report_dir, spec, target, seed, exc, case, last_inputs, verdict)
+        result.failure_file = _save(report_dir, spec, target, seed, exc, case, last_inputs, verdict, steps)
         return result
     except AdapterError as exc:
         return CampaignResult(target, "ERROR", count[0], clock.elapsed, message=f"the lab or harness failed: {exc}")
@@ -233,13 +235,13 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _save(report_dir: Path | None, spec: WorldSpec, target: str, seed: int | None, exc: BaseException,
-          case: Any, last_inputs: dict[str, Any], verdict: str) -> Path | None:
+          case: Any, last_inputs: dict[str, Any], verdict: str, steps: list[str]) -> Path | None:
     if report_dir is None:
         return None
     folder = report_dir / "failures"
     folder.mkdir(parents=True, exist_ok=True)
     blob = _blob(exc)
-    notes = [n for n in getattr(exc, "__notes__", []) if "reproduce_failure" not in n]
+    notes = steps + [n for n in getattr(exc, "__notes__", []) if "reproduce_failure" not in n]
     record = {
         "target": target, "verdict": verdict, "profile": spec.profile, "device_faults": list(spec.device_faults),
         "cloud_faults": list(spec.cloud_faults), "world_seed": spec.seed, "seed": seed,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -65,10 +64,10 @@ def cli_command(targets: tuple[str, ...], profile: str, budget: str, report_dir:
         chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
         seconds = parse_duration(budget)
         report_dir.mkdir(parents=True, exist_ok=True)
-        if seed is None:
-            seed = int(time.time() * 1000) % 2**31
-        click.echo(f"paircert fuzz: profile {profile}, targets {', '.join(chosen)}, budget {seconds:g}s, "
-                   f"seed {seed} (replay the run with --seed {seed}), report dir {report_dir}", err=True)
+        how = (f"seed {seed} (the same --seed replays the run; a seeded run keeps no example database)"
+               if seed is not None else f"random seed, example database under {report_dir / 'hypothesis'}")
+        click.echo(f"paircert fuzz: profile {profile}, targets {', '.join(chosen)}, budget {seconds:g}s, {how}; "
+                   f"failures are saved under {report_dir / 'failures'} for --replay", err=True)
         spec = WorldSpec(profile, device_faults, cloud_faults, world_seed)
         results = _run_with_progress(spec, chosen, seconds, report_dir, seed)
     if as_json:
@@ -82,7 +81,7 @@ def cli_command(targets: tuple[str, ...], profile: str, budget: str, report_dir:
 
 
 def _run_with_progress(spec: WorldSpec, targets: list[str], seconds: float, report_dir: Path,
-                       seed: int) -> list[CampaignResult]:
+                       seed: int | None) -> list[CampaignResult]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
