@@ -12,6 +12,7 @@ Settings profiles (``ci``, ``default``, ``nightly``) are registered here; :func:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -98,27 +99,39 @@ def _fit(pieces: Sequence[str], max_bytes: int) -> str:
     return "".join(out)
 
 
-@st.composite
-def _ssid_at_the_edge(draw: st.DrawFn, total: int) -> str:
+@functools.cache
+def _ssid_at_the_edge(total: int) -> st.SearchStrategy[str]:
     # Exactly ``total`` bytes with a multi-byte character as the very last one: a firmware that copies 31
     # bytes and a terminator, or splits on bytes, cuts the character in half.
-    last = draw(st.sampled_from([c for c in _MULTIBYTE if utf8_len(c) < total]))
-    fill = draw(st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=total - utf8_len(last),
-                        max_size=total - utf8_len(last)))
+    lasts = [c for c in _MULTIBYTE if utf8_len(c) < total]
+    return st.one_of(*(st.text(alphabet=_ASCII_PRINTABLE, min_size=total - utf8_len(c), max_size=total - utf8_len(c))
+                       .map(functools.partial(_then, c)) for c in lasts))
+
+
+def _then(last: str, fill: str) -> str:
     return fill + last
+
+
+_SINGLE_TRICKY: Final = "".join(c for c in TRICKY_CHARACTERS if len(c) == 1)
+_SEQUENCES: Final = (*(c for c in TRICKY_CHARACTERS if len(c) > 1), "e\u0301", "\u202eabc\u202c")
 
 
 @st.composite
 def _ssid_of_pieces(draw: st.DrawFn, min_bytes: int, max_bytes: int) -> str:
-    piece = st.one_of(st.sampled_from(TRICKY_CHARACTERS), st.sampled_from(_ASCII_PRINTABLE),
-                      st.characters(codec="utf-8"))
-    pieces = draw(st.lists(piece, min_size=1, max_size=40))
+    # One text draw (cheap for Hypothesis) over tricky and printable characters, or any UTF-8 character, plus
+    # at times a multi-code-point sequence (ZWJ emoji, a combining mark, a right-to-left run) spliced in.
+    text = draw(st.one_of(st.text(alphabet=_ASCII_PRINTABLE + _SINGLE_TRICKY, min_size=1, max_size=32),
+                          st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=16)))
+    pieces = list(text)
+    if draw(st.booleans()):
+        pieces.insert(draw(st.integers(0, len(pieces))), draw(st.sampled_from(_SEQUENCES)))
     text = _fit(pieces, max_bytes)
     while utf8_len(text) < min_bytes:
-        text += draw(st.sampled_from(_ASCII_PRINTABLE))
+        text += "A"
     return text
 
 
+@functools.cache
 def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchStrategy[str]:
     """SSIDs as text: PROTOCOL.md §1.1/§2.1/§3.1 "an SSID is 1 to 32 bytes" (802.11), UTF-8 on the wire.
 
@@ -135,7 +148,7 @@ def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchSt
         edges.append(_ssid_at_the_edge(31))
     if min_bytes == 1:
         edges.append(st.sampled_from(_ASCII_PRINTABLE))
-    plain = st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE + "éü€中😀"), min_size=1, max_size=max_bytes).filter(
+    plain = st.text(alphabet=_ASCII_PRINTABLE + "éü€中😀", min_size=1, max_size=max_bytes).filter(
         lambda s: min_bytes <= utf8_len(s) <= max_bytes)
     return st.one_of(*edges, _ssid_of_pieces(min_bytes, max_bytes), plain)
 
@@ -144,7 +157,7 @@ def invalid_ssids() -> st.SearchStrategy[str]:
     """SSIDs no codec may accept: empty, over 32 UTF-8 bytes (33 weighted, a 2-byte character tipping 31 ASCII
     bytes over), or holding a lone surrogate, which UTF-8 cannot encode (§1.2)."""
     over = st.integers(SSID_MAX_BYTES + 1, 96).flatmap(lambda n: st.text(
-        alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=n, max_size=n))
+        alphabet=_ASCII_PRINTABLE, min_size=n, max_size=n))
     tipped = st.sampled_from(_MULTIBYTE).map(lambda c: "A" * (SSID_MAX_BYTES - 1) + c)
     surrogate = st.tuples(ssids(max_bytes=20), st.integers(0xD800, 0xDFFF)).map(lambda p: p[0] + chr(p[1]))
     return st.one_of(st.just(""), tipped, over, surrogate)
@@ -155,13 +168,14 @@ def invalid_ssids() -> st.SearchStrategy[str]:
 _HEX: Final = "0123456789abcdefABCDEF"
 
 
+@functools.cache
 def wpa_passwords(*, open_network: bool = True) -> st.SearchStrategy[str]:
     """Wi-Fi passwords as WPA defines them: "a passphrase of 8 to 63 printable ASCII characters, or 64 hex
     digits" (IEEE 802.11i; PROTOCOL.md §1.1 allows up to 64), and ``""`` for an open network."""
-    passphrase = st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=8, max_size=63)
-    boundary = st.sampled_from([8, 63]).flatmap(lambda n: st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE),
+    passphrase = st.text(alphabet=_ASCII_PRINTABLE, min_size=8, max_size=63)
+    boundary = st.sampled_from([8, 63]).flatmap(lambda n: st.text(alphabet=_ASCII_PRINTABLE,
                                                                     min_size=n, max_size=n))
-    hex_key = st.text(alphabet=st.sampled_from(_HEX), min_size=64, max_size=64)
+    hex_key = st.text(alphabet=_HEX, min_size=64, max_size=64)
     choices = [boundary, passphrase, hex_key]
     if open_network:
         choices.insert(0, st.just(""))
@@ -180,10 +194,10 @@ def is_wpa_password(password: str) -> bool:
 def non_wpa_passwords() -> st.SearchStrategy[str]:
     """Passwords the codecs carry (at most 64 characters) but no WPA network has: 1-7 characters, 64 non-hex
     characters, non-ASCII or control characters. A device given one fails to join and must not activate."""
-    short = st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=1, max_size=7)
-    not_hex = st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=64, max_size=64).filter(
+    short = st.text(alphabet=_ASCII_PRINTABLE, min_size=1, max_size=7)
+    not_hex = st.text(alphabet=_ASCII_PRINTABLE, min_size=64, max_size=64).filter(
         lambda s: not is_wpa_password(s))
-    odd = st.tuples(st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=8, max_size=40),
+    odd = st.tuples(st.text(alphabet=_ASCII_PRINTABLE, min_size=8, max_size=40),
                     st.sampled_from([c for c in TRICKY_CHARACTERS if c not in _ASCII_PRINTABLE])).map("".join)
     return st.one_of(short, not_hex, odd)
 
@@ -192,7 +206,7 @@ def invalid_passwords() -> st.SearchStrategy[str]:
     """Passwords no codec may accept: over 64 characters (§1.1 "password at most 64"; §3.2 "a 65-byte field"),
     65 weighted."""
     return st.one_of(st.just("p" * (PASSWORD_MAX_CHARS + 1)),
-                     st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=PASSWORD_MAX_CHARS + 1,
+                     st.text(alphabet=_ASCII_PRINTABLE, min_size=PASSWORD_MAX_CHARS + 1,
                              max_size=200))
 
 
@@ -209,8 +223,8 @@ def pairing_tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> 
     if unknown:
         raise ValueError(f"unknown regions {unknown}; known: {sorted(KNOWN_REGIONS)}")
     return st.builds(PairingToken, st.sampled_from(names),
-                     st.text(alphabet=st.sampled_from(_ALNUM), min_size=TOKEN_LEN, max_size=TOKEN_LEN),
-                     st.text(alphabet=st.sampled_from(_ALNUM + "_"), min_size=SECRET_LEN, max_size=SECRET_LEN))
+                     st.text(alphabet=_ALNUM, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
+                     st.text(alphabet=_ALNUM + "_", min_size=SECRET_LEN, max_size=SECRET_LEN))
 
 
 def tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> st.SearchStrategy[str]:
@@ -219,7 +233,17 @@ def tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> st.Searc
     Strings, because that is what travels (QR ``t``, EZ token group, AP ``token``); :func:`pairing_tokens`
     gives the parsed :class:`PairingToken`. Drawn at random, such a token was never issued by any cloud.
     """
-    return pairing_tokens(regions).map(str)
+    names = tuple(sorted(KNOWN_REGIONS if regions is None else regions))
+    pairing_tokens(names)  # the same checks on ``regions``
+    return _token_texts(names)
+
+
+@functools.cache
+def _token_texts(names: tuple[str, ...]) -> st.SearchStrategy[str]:
+    # Built as text directly (the same alphabets as pairing_tokens): this is on every QR example's path.
+    return st.builds(lambda r, t, s: r + t + s, st.sampled_from(names),
+                     st.text(alphabet=_ALNUM, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
+                     st.text(alphabet=_ALNUM + "_", min_size=SECRET_LEN, max_size=SECRET_LEN))
 
 
 @st.composite
@@ -235,9 +259,9 @@ def malformed_tokens() -> st.SearchStrategy[str]:
     """Token strings :meth:`PairingToken.parse` refuses (§1.3/§1.4): wrong length (13 and 15 weighted, empty,
     long), a character outside its part's alphabet, a lower-case or unknown region."""
     wrong_length = st.one_of(tokens().map(lambda t: t[:-1]), tokens().map(lambda t: t + "0"), st.just(""),
-                             st.text(alphabet=st.sampled_from(_ALNUM), max_size=40).filter(lambda t: len(t) != 14))
+                             st.text(alphabet=_ALNUM, max_size=40).filter(lambda t: len(t) != 14))
     unknown_region = st.tuples(
-        st.text(alphabet=st.sampled_from(_ALNUM[:26]), min_size=2, max_size=2).filter(lambda r: r not in KNOWN_REGIONS),
+        st.text(alphabet=_ALNUM[:26], min_size=2, max_size=2).filter(lambda r: r not in KNOWN_REGIONS),
         tokens()).map(lambda p: p[0] + p[1][2:])
     lower_region = tokens().map(lambda t: t[:2].lower() + t[2:])
     return st.one_of(wrong_length, _bad_character_token(), unknown_region, lower_region)
@@ -251,9 +275,9 @@ def licences(pid: str | None = None) -> st.SearchStrategy[Licence]:
     "AuthKey is 32 characters", "PID (productKey) is 16 characters". Well-formed; no cloud issued them."""
     lower = "abcdefghijklmnopqrstuvwxyz0123456789"
     uuid = st.one_of(st.sampled_from([16, 20, 25]).flatmap(
-        lambda n: st.text(alphabet=st.sampled_from(lower), min_size=n, max_size=n)))
-    auth_key = st.text(alphabet=st.sampled_from(_ALNUM), min_size=32, max_size=32)
-    pids = st.just(pid) if pid is not None else st.text(alphabet=st.sampled_from(lower), min_size=16, max_size=16)
+        lambda n: st.text(alphabet=lower, min_size=n, max_size=n)))
+    auth_key = st.text(alphabet=_ALNUM, min_size=32, max_size=32)
+    pids = st.just(pid) if pid is not None else st.text(alphabet=lower, min_size=16, max_size=16)
     return st.builds(Licence, uuid=uuid, auth_key=auth_key, pid=pids)
 
 
@@ -293,7 +317,7 @@ def json_string(value: str, *, escapes: Sequence[bool] = (), slash: bool = False
 @dataclass(frozen=True)
 class QrStyle:
     """How an app writes the QR text (§1.2): key order, ``\\/`` or ``/``, raw UTF-8 or ``\\uXXXX``, which
-    characters it escapes anyway (bit ``i % 64`` of ``escape_mask``), and whitespace between tokens."""
+    characters it escapes anyway (bit ``i % 16`` of ``escape_mask``), and whitespace between tokens."""
 
     key_order: str = "spt"
     slash: bool = False
@@ -307,16 +331,17 @@ class QrStyle:
         members = []
         for key in self.key_order:
             value = values[key]
-            escapes = [bool(self.escape_mask >> (i % 64) & 1) for i in range(len(value))]
+            escapes = [bool(self.escape_mask >> (i % 16) & 1) for i in range(len(value))] if self.escape_mask else []
             members.append(f"{sp}{json_string(key)}{sp}:{sp}"
                            f"{json_string(value, escapes=escapes, slash=self.slash, ascii_only=self.ascii_only)}{sp}")
         return sp + "{" + ",".join(members) + "}" + sp
 
 
+@functools.cache
 def qr_styles() -> st.SearchStrategy[QrStyle]:
     """Every serialisation an app may use (§1.2 "docs use s,p,t, IPC SDK examples p,s,t"; Apple writes ``\\/``)."""
     return st.builds(QrStyle, key_order=st.sampled_from(KEY_ORDERS), slash=st.booleans(), ascii_only=st.booleans(),
-                     escape_mask=st.one_of(st.just(0), st.integers(0, 2**64 - 1)),
+                     escape_mask=st.one_of(st.just(0), st.integers(0, 2**16 - 1)),
                      space=st.sampled_from(["", "", " ", "\n", "\t "]))
 
 
@@ -383,7 +408,7 @@ def _malformed_qr(draw: st.DrawFn, token_strategy: st.SearchStrategy[str]) -> by
         return text[:where] + junk + text[where:]
     if kind == "oversize":
         if draw(st.booleans()):
-            long_ssid = draw(st.text(alphabet=st.sampled_from(_ASCII_PRINTABLE), min_size=SSID_MAX_BYTES + 1,
+            long_ssid = draw(st.text(alphabet=_ASCII_PRINTABLE, min_size=SSID_MAX_BYTES + 1,
                                      max_size=80))
             return _compact({**good, "s": long_ssid}).encode("utf-8")
         return _compact({**good, "p": draw(invalid_passwords())}).encode("utf-8")
