@@ -39,7 +39,7 @@ settings.register_profile("paircert-ci", max_examples=8, derandomize=True, datab
                           stateful_step_count=6, suppress_health_check=_SLOW_CHECKS, print_blob=True)
 # default: what `paircert run` uses unless told otherwise; random examples, sized so that the whole camera-strong
 # run stays within its 30-second budget (DESIGN.md). `paircert fuzz` campaigns are for anything larger.
-settings.register_profile("paircert-default", max_examples=10, deadline=None, stateful_step_count=10,
+settings.register_profile("paircert-default", max_examples=8, deadline=None, stateful_step_count=8,
                           database=None, suppress_health_check=_SLOW_CHECKS, print_blob=True)
 # nightly: a large budget, with Hypothesis's example database so that failures are retried first.
 settings.register_profile("paircert-nightly", max_examples=2000, deadline=None, stateful_step_count=40,
