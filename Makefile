@@ -47,7 +47,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python -m benchmarks
 
 demo: $(STAMP) sysdeps
-	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci
+	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci -n auto
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

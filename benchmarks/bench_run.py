@@ -31,8 +31,9 @@ def _paircert() -> list[str]:
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paircert-bench-run-") as tmp:
         reports = Path(tmp) / "reports"
+        # "on 2 cores": the run spreads over both with pytest-xdist, one emulated world per worker
         command = [*_paircert(), "run", "--profile", PROFILE, "--fuzz-budget", "ci", "--report-dir", str(reports),
-                   "--no-progress"]
+                   "--no-progress", "-n", "auto"]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
                               env={**os.environ, "PAIRCERT_FUZZ_BUDGET": "ci"})
@@ -41,7 +42,7 @@ def run() -> dict[str, Any]:
         summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     finished = bool(summary) and not summary.get("interrupted", True) and done.returncode in (0, 1, 3)
     return {
-        "budget": f"paircert run --profile {PROFILE} --fuzz-budget ci: at most {BUDGET_S:.0f} s wall on 2 cores",
+        "budget": f"paircert run --profile {PROFILE} --fuzz-budget ci -n auto: at most {BUDGET_S:.0f} s on 2 cores",
         "wall_s": round(wall_s, 2),
         "pytest_s": summary.get("duration_s"),
         "exit_code": done.returncode,
