@@ -250,7 +250,6 @@ def test_every_catalogued_fault_has_a_test_and_says_what_it_breaks() -> None:
 # ------------------------------------------------------------------------------------------ from outside
 
 
-@register_camera_fault("test-shouts-token", "sends its token in upper case", requirement="PROTOCOL.md §1.4")
 class ShoutsToken(EmulatedCamera):
     """A fault defined outside the package, the documented way: subclass, override one hook."""
 
@@ -259,7 +258,18 @@ class ShoutsToken(EmulatedCamera):
         return region, token.upper(), secret
 
 
-def test_a_fault_from_outside_combines_with_catalogued_ones(the_lab: Lab) -> None:
+@pytest.fixture
+def shouts_token() -> Iterator[type[EmulatedCamera]]:
+    """Registered for this test only: the catalogue is global, and other tests check it lists the built-ins."""
+    register_camera_fault("test-shouts-token", "sends its token in upper case",
+                          requirement="PROTOCOL.md §1.4")(ShoutsToken)
+    try:
+        yield ShoutsToken
+    finally:
+        CAMERA_FAULTS.pop("test-shouts-token", None)
+
+
+def test_a_fault_from_outside_combines_with_catalogued_ones(the_lab: Lab, shouts_token: type[EmulatedCamera]) -> None:
     cls = camera_class(["test-shouts-token", "no-prompt-sound"])
     assert cls.fault_names == ("test-shouts-token", "no-prompt-sound")
     assert camera_class([ShoutsToken]).fault_names == ("test-shouts-token",)
