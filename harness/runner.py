@@ -36,7 +36,7 @@ from harness.profiles import PROJECT_ROOT, Profile, ProfileError, load_profile
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
 from harness.report.results import RunState, iter_worlds
-from harness.report.sink import EVENTS_ENV, SECRETS_ENV, read_secret_lines
+from harness.report.sink import EVENTS_ENV, SECRETS_ENV, SecretFeed
 from harness.report.summary import SUMMARY_FILE, RunSummary, summary_from_json
 from harness.report.sweep import SweepRedactor, profile_secrets, sweep_directory
 
@@ -221,27 +221,6 @@ def _pump_output(stream: IO[bytes], log: IO[str], redactor: SweepRedactor, tail:
     log.flush()
 
 
-class _SecretFeed:
-    """The sink file the pytest processes append learned secrets to, read into the runner's redactor."""
-
-    def __init__(self, path: Path, redactor: SweepRedactor) -> None:
-        self.path = path
-        self.redactor = redactor
-        self._offset = 0
-
-    def refresh(self) -> None:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        for secret in read_secret_lines(complete):
-            self.redactor.add(secret)
-
-
 def _stop(child: subprocess.Popen[bytes], deadline_s: float) -> None:
     """Ask pytest to stop (SIGINT: it finishes its reports), then insist; the child leads its own group."""
     steps = ((signal.SIGINT, deadline_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
@@ -293,7 +272,7 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
     private = Path(tempfile.mkdtemp(prefix="paircert-run-"))
     sink_path = private / "secrets.jsonl"
     sink_path.touch(mode=0o600)
-    feed = _SecretFeed(sink_path, redactor)
+    feed = SecretFeed(sink_path, redactor.add)
     env = {**os.environ, **request.extra_env, SECRETS_ENV: str(sink_path), EVENTS_ENV: str(run_dir / "events.jsonl"),
            FUZZ_BUDGET_ENV: request.fuzz_budget, RUN_ID_ENV: run_id, "PYTHONUNBUFFERED": "1"}
     started = datetime.now(UTC)

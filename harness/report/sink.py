@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,8 +36,8 @@ class SinkRedactor(redaction.Redactor):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
-        self._offset = 0
         self._file_lock = threading.Lock()
+        self._feed = SecretFeed(path, lambda secret: redaction.Redactor.add(self, secret))
 
     def add(self, secret: object) -> None:
         before = len(self)
@@ -58,16 +59,28 @@ class SinkRedactor(redaction.Redactor):
     def refresh(self) -> None:
         """Learn the secrets other processes appended since the last refresh."""
         with self._file_lock:
-            try:
-                with self.path.open("rb") as handle:
-                    handle.seek(self._offset)
-                    chunk = handle.read()
-            except FileNotFoundError:
-                return
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            self._offset += len(complete)
+            self._feed.refresh()
+
+
+class SecretFeed:
+    """Follows a sink file: each refresh hands the secrets appended since the last one to ``learn``."""
+
+    def __init__(self, path: Path, learn: Callable[[str], None]) -> None:
+        self.path = path
+        self._learn = learn
+        self._offset = 0
+
+    def refresh(self) -> None:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next refresh
+        self._offset += len(complete)
         for secret in read_secret_lines(complete):
-            redaction.Redactor.add(self, secret)
+            self._learn(secret)
 
 
 def read_secret_lines(data: bytes) -> list[str]:
