@@ -26,8 +26,8 @@ MASK = "«redacted»"
 MIN_SECRET_LENGTH = 4
 
 _SECRET_KEY = re.compile(
-    r"^(wifi_?)?(pass(word|wd|phrase)?|pwd|psk|auth_?key|sec_?key|local_?key|mqtt_?pass(word)?|secret|"
-    r"client_?secret|private_?key)$",
+    r"^(wifi_?)?(pass(word|wd|phrase)?|pwd|psk(_?key)?|auth_?key|auzkey|sec_?key|local_?key|mqtt_?pass(word)?|"
+    r"secret|client_?secret|private_?key)$",
     re.IGNORECASE,
 )
 

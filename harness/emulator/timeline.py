@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.clock import Clock
+from harness.redaction import is_secret_key
 
-# Detail keys whose values are secrets, in every spelling the codecs and the wire use.
-SECRET_KEYS = frozenset({
-    "password", "passwd", "pwd", "p", "wifi_password", "auth_key", "authKey", "authkey", "auzkey",
-    "sec_key", "secKey", "local_key", "localKey", "mqtt_password", "pskKey", "psk_key",
-})
+
+# Detail keys whose values are secrets: the harness's one rule, plus the QR payload's password member "p"
+# (§1.1), a name too short for the general rule.
+def is_secret_detail(key: str) -> bool:
+    return key == "p" or is_secret_key(key)
+
 
 
 def redact_value(value: Any) -> str:
@@ -32,7 +34,7 @@ def redact(details: Mapping[str, Any]) -> dict[str, Any]:
     """``details`` with every secret replaced, nested mappings included; bytes shown as text where possible."""
     out: dict[str, Any] = {}
     for key, value in details.items():
-        if key in SECRET_KEYS:
+        if is_secret_detail(key):
             out[key] = redact_value(value)
         elif isinstance(value, Mapping):
             out[key] = redact(value)
@@ -82,4 +84,4 @@ class Timeline:
             self._events.clear()
 
 
-__all__ = ["SECRET_KEYS", "Timeline", "TimelineEvent", "redact", "redact_value"]
+__all__ = ["Timeline", "TimelineEvent", "is_secret_detail", "redact", "redact_value"]
