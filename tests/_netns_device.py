@@ -4,7 +4,7 @@ Run inside the device's network namespace as ``python tests/_netns_device.py INT
 ``paircert device serve --sniff INTERFACE --ap-host AP_HOST`` does, driven by lines on stdin, answering one JSON
 line each on stdout:
 
-- ``pair`` -> factory-reset the camera, wait for pairing mode, make a token in a fresh home:
+- ``pair`` -> factory-reset the camera, wait for pairing mode and its SoftAP, make a token in a fresh home:
   ``{"token", "ap": [host, udp_port, tcp_port], "ssid", "password"}``;
 - ``wait SECONDS`` -> wait (bounded) until the camera is activated in that home and online:
   ``{"ok", "activated", "online", "events"}``;
@@ -58,6 +58,10 @@ def main(interface: str, ap_host: str) -> None:
             if command == "pair":
                 camera.factory_reset()
                 camera.wait_for_state(State.PAIRING, timeout=10)
+                # the SoftAP reports its address once all of its sockets are bound, a moment after the state
+                ap_deadline = time.monotonic() + 10
+                while camera.ap_address is None and time.monotonic() < ap_deadline:
+                    time.sleep(0.005)
                 home = adapter.create_home(account, f"home-{time.monotonic_ns()}")
                 say({"token": adapter.get_token(home, account), "ap": list(camera.ap_address or ()),
                      "ssid": SSID.decode(), "password": PASSWORD.decode()})
