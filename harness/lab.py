@@ -229,8 +229,13 @@ class Lab:
         return device
 
     def activator(self, account: str | None = None, *, device: DeviceAdapter | None = None) -> Activator:
-        """An app-side activator signed in as ``account`` (default: the test's default account)."""
-        return Activator(self.cloud, account=account if account is not None else self.default_account,
+        """An app-side activator signed in as ``account`` (default: the test's default account).
+
+        A world may name another activator class as ``activator_class`` (the self-check puts a faulty one of
+        :mod:`harness.emulator.activator_faults` there); by default it is :class:`~harness.activator.Activator`.
+        """
+        cls: type[Activator] = getattr(self.world, "activator_class", None) or Activator
+        return cls(self.cloud, account=account if account is not None else self.default_account,
                          device=device if device is not None else self.device, network=self.network)
 
     def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,

@@ -82,7 +82,7 @@ def test_nothing_is_heard_after_stop_and_the_next_start_is_answered_once(lab: La
     assert model is not None and error is None, error
 
 
-@pytest.mark.tc("TC-DELEGATE-004", reqs=["REQ-DELEGATE-005", "REQ-DELEGATE-001"])
+@pytest.mark.tc("TC-DELEGATE-004", reqs=["REQ-DELEGATE-005", "REQ-DELEGATE-001", "REQ-DELEGATE-002"])
 @pytest.mark.requires("cloud:issue-licenses")
 def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, cloud: CloudAdapter,
                                                                        device: DeviceAdapter, mode: str) -> None:

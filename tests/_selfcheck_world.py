@@ -1,8 +1,9 @@
 """A world builder for the self-check: the profile's world with the camera and cloud faults the environment names.
 
-Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS`` and
-``PAIRCERT_CLOUD_FAULTS`` are comma-separated fault names (:mod:`harness.emulator.faults`,
-:class:`harness.emulator.cloud.faults.CloudFault`). Without either, the plugin's own world builder runs.
+Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS``,
+``PAIRCERT_CLOUD_FAULTS`` and ``PAIRCERT_ACTIVATOR_FAULTS`` are comma-separated fault names
+(:mod:`harness.emulator.faults`, :class:`harness.emulator.cloud.faults.CloudFault`,
+:mod:`harness.emulator.activator_faults`). Without any, the plugin's own world builder runs.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ def _names(variable: str) -> list[str]:
 def pytest_paircert_make_world(config: pytest.Config, profile: Any, cloud: str | None, device: str | None,
                                network: str | None, seed: int) -> Any:
     from harness.adapters.registry import build_world
+    from harness.emulator.activator_faults import activator_class
 
-    if not _names("PAIRCERT_DEVICE_FAULTS") and not _names("PAIRCERT_CLOUD_FAULTS"):
+    variables = ("PAIRCERT_DEVICE_FAULTS", "PAIRCERT_CLOUD_FAULTS", "PAIRCERT_ACTIVATOR_FAULTS")
+    if not any(_names(variable) for variable in variables):
         return None
     overrides: dict[str, dict[str, Any]] = {}
     if _names("PAIRCERT_DEVICE_FAULTS"):
         overrides["device"] = {"faults": _names("PAIRCERT_DEVICE_FAULTS")}
     if _names("PAIRCERT_CLOUD_FAULTS"):
         overrides["cloud"] = {"faults": _names("PAIRCERT_CLOUD_FAULTS")}
-    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
+    world = build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
+    world.activator_class = activator_class(_names("PAIRCERT_ACTIVATOR_FAULTS"))  # read by Lab.activator()
+    return world

@@ -1,5 +1,7 @@
 """The self-check: the suites pass (or are N/A) on every bundled emulated profile, and each fault of the zoo
-(suites/faults.toml) makes the TCs expected to catch it FAIL, never ERROR. The score is printed as caught / total.
+(suites/faults/*.toml) makes the TCs expected to catch it FAIL, never ERROR, while every other TC of the modules
+run PASSes or is N/A. The score is printed as caught / total. Every requirement has a fault that only its own
+TCs catch.
 
 Each run is ``pytest <suite modules> --profile ...`` in a subprocess, with the world built by
 ``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_DEVICE_FAULTS`` / ``PAIRCERT_CLOUD_FAULTS``;
@@ -12,42 +14,21 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _zoo import CATALOGUE_DIR, ROOT, SUITES, Fault, catalogue, sole_catchers, tc_requirements
 
+from harness.emulator.activator_faults import ACTIVATOR_FAULTS
 from harness.emulator.cloud.faults import CloudFault
 from harness.emulator.faults import CAMERA_FAULTS
 from harness.profiles import load_profile
 
-ROOT = Path(__file__).resolve().parents[1]
-SUITES = ROOT / "suites"
-CATALOGUE = SUITES / "faults.toml"
 RUN_TIMEOUT_S = 300
 PARALLEL = 2
 SEED = "20240611"
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    kind: str
-    catches: tuple[str, ...]
-    profile: str = "camera-strong"
-
-    @property
-    def modules(self) -> list[str]:
-        areas = sorted({tc.split("-")[1].lower() for tc in self.catches})
-        return [str(SUITES / f"test_{area}.py") for area in areas]
-
-
-def catalogue() -> list[Fault]:
-    entries = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["fault"]
-    return [Fault(e["name"], e["kind"], tuple(e["catches"]), e.get("profile", "camera-strong")) for e in entries]
 
 
 def emulated_profiles() -> list[str]:
@@ -60,9 +41,10 @@ def emulated_profiles() -> list[str]:
 
 
 def run_suites(profile: str, modules: Sequence[str], report_dir: Path, *, camera: Sequence[str] = (),
-               cloud: Sequence[str] = ()) -> list[dict[str, object]]:
+               cloud: Sequence[str] = (), activator: Sequence[str] = ()) -> list[dict[str, object]]:
     """Run the suite ``modules`` on ``profile`` with the named faults; the results.jsonl records."""
     env = dict(os.environ, PAIRCERT_DEVICE_FAULTS=",".join(camera), PAIRCERT_CLOUD_FAULTS=",".join(cloud),
+               PAIRCERT_ACTIVATOR_FAULTS=",".join(activator),
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
         env.pop(variable, None)
@@ -75,14 +57,22 @@ def run_suites(profile: str, modules: Sequence[str], report_dir: Path, *, camera
     return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_every_fault_of_both_catalogues_is_in_the_zoo() -> None:
+def test_every_fault_of_every_catalogue_is_in_the_zoo() -> None:
     listed = {(f.kind, f.name) for f in catalogue()}
-    builtin = {("camera", n) for n, e in CAMERA_FAULTS.items() if e.cls.__module__ == "harness.emulator.faults"}
-    expected = builtin | {("cloud", f.value) for f in CloudFault}
-    assert expected - listed == set(), f"faults missing from {CATALOGUE.name}: {sorted(expected - listed)}"
-    assert listed - expected == set(), f"unknown faults in {CATALOGUE.name}: {sorted(listed - expected)}"
+    builtin = {("camera", n) for n, e in CAMERA_FAULTS.items() if e.cls.__module__.startswith("harness.")}
+    expected = builtin | {("cloud", f.value) for f in CloudFault} | {("activator", n) for n in ACTIVATOR_FAULTS}
+    assert expected - listed == set(), f"faults missing from {CATALOGUE_DIR}: {sorted(expected - listed)}"
+    assert listed - expected == set(), f"unknown faults in {CATALOGUE_DIR}: {sorted(listed - expected)}"
+    known_tcs = set(tc_requirements())
     for fault in catalogue():
         assert fault.catches, f"{fault.name} names no TC expected to catch it"
+        assert set(fault.catches) <= known_tcs, f"{fault.name} names unknown TCs {set(fault.catches) - known_tcs}"
+
+
+def test_every_requirement_has_a_fault_only_its_own_tcs_catch() -> None:
+    """The zoo proves each requirement's TCs can fail: some fault is caught by them and by no other TC."""
+    lonely = [req for req, faults in sole_catchers().items() if not faults]
+    assert not lonely, f"requirements without a fault only their own TCs catch: {lonely}"
 
 
 @pytest.mark.parametrize("profile", emulated_profiles())
@@ -95,8 +85,13 @@ def test_the_suites_pass_or_are_na_on_every_bundled_profile(profile: str, tmp_pa
 
 
 def judge(fault: Fault, results: list[dict[str, object]]) -> str | None:
-    """None when every expected TC FAILed (and none ERRORed); else why the fault was not caught."""
+    """None when every expected TC FAILed (and none ERRORed) and every other TC run PASSed or was N/A; else why
+    the fault was not caught, or not caught by those TCs alone."""
     problems = []
+    others = sorted({f"{r['tc']} {r['verdict']}" for r in results
+                     if r["tc"] not in fault.catches and r["verdict"] not in ("PASS", "N/A")})
+    if others:
+        problems.append(f"other TCs did not pass: {', '.join(others)}")
     for tc in fault.catches:
         verdicts = {str(r["verdict"]) for r in results if r["tc"] == tc}
         if "ERROR" in verdicts:
@@ -118,7 +113,8 @@ class Zoo:
     def attempt(self, fault: Fault) -> str | None:
         results = run_suites(fault.profile, fault.modules, self.base / f"{fault.kind}-{fault.name}",
                              camera=[fault.name] if fault.kind == "camera" else [],
-                             cloud=[fault.name] if fault.kind == "cloud" else [])
+                             cloud=[fault.name] if fault.kind == "cloud" else [],
+                             activator=[fault.name] if fault.kind == "activator" else [])
         return judge(fault, results)
 
     def verdict(self, name: str) -> str | None:
