@@ -12,6 +12,11 @@ from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapt
 from harness.lab import Lab
 
 TAILS = ["padded", "tuya-convert"]
+# TC-EZ-001's credentials: the lab's network, and the longest legal ones (a 32-byte SSID, a 64-character password).
+BROADCAST_CASES: dict[str, tuple[str, str] | None] = {
+    "lab-network": None,
+    "longest-ssid-and-password": ("paircert-ez-broadcast-longest-32", "0123456789abcdef" * 4),
+}
 
 
 def pair_by_ez(lab: Lab, channels: tuple[str, ...], tail: str = "padded", *, ssid: str | None = None,
@@ -31,10 +36,14 @@ def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
 
 @pytest.mark.tc("TC-EZ-001", reqs=["REQ-EZ-001"])
 @pytest.mark.requires("mode:ez", "ez:broadcast")
-def test_the_device_pairs_from_the_broadcast_channel_alone(lab: Lab, device: DeviceAdapter) -> None:
-    """PROTOCOL.md §2.3: datagram lengths to 255.255.255.255:30011 carry everything the device needs."""
-    outcome = pair_by_ez(lab, ("broadcast",))
-    assert outcome.ok, outcome.error
+@pytest.mark.parametrize("credentials", sorted(BROADCAST_CASES))
+def test_the_device_pairs_from_the_broadcast_channel_alone(lab: Lab, device: DeviceAdapter, credentials: str) -> None:
+    """PROTOCOL.md §2.3: datagram lengths to 255.255.255.255:30011 carry everything the device needs, up to the
+    longest legal SSID and password (a message of 112 bytes: L is one byte, so a decoder must take up to 255)."""
+    case = BROADCAST_CASES[credentials]
+    wifi = lab.wifi(*case) if case else lab.default_wifi
+    outcome = pair_by_ez(lab, ("broadcast",), ssid=wifi.ssid, password=wifi.password)
+    assert outcome.ok, f"{credentials}: {outcome.error}"
 
 
 @pytest.mark.tc("TC-EZ-002", reqs=["REQ-EZ-002"])

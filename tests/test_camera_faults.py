@@ -15,7 +15,7 @@ from harness.emulator.camera import EmulatedCamera
 from harness.emulator.camera_states import State
 from harness.emulator.faults import CAMERA_FAULTS, camera_class, register_camera_fault
 from harness.protocol import apconfig as ap
-from harness.protocol.smartconfig import BROADCAST_PREAMBLE, encode_broadcast
+from harness.protocol.smartconfig import BROADCAST_PREAMBLE, encode_broadcast, transmission_schedule
 from harness.protocol.token import split_token_fixed
 
 
@@ -85,6 +85,20 @@ def test_no_prompt_sound(the_lab: Lab) -> None:
 # ----------------------------------------------------------------------------------------- config limits
 
 
+def test_qr_scanner_stops_after_refusal(the_lab: Lab) -> None:
+    from harness.protocol.qr import render_qr
+
+    illegal = render_qr(b'{"s":"home-net","t":"EUabcdefgh1234"}')  # no p
+    good = the_lab.camera(pairing_modes=("qr",))
+    assert good.present_qr(illegal).outcome == "refused"
+    assert good.present_qr(qr_image(token=the_lab.token())).outcome == "captured"
+    bad = the_lab.camera(pairing_modes=("qr",), faults=[fault("qr-scanner-stops-after-refusal")])
+    assert bad.present_qr(illegal).outcome == "refused" and bad.state is State.PAIRING
+    assert bad.present_qr(qr_image(token=the_lab.token())).outcome == "no-code"
+    bad.reset()
+    assert pair(the_lab, bad) is State.ONLINE
+
+
 def test_ssid_truncate_32(the_lab: Lab) -> None:
     ssid = "s" * 32
     the_lab.air.add_access_point(ssid.encode(), PASSWORD)
@@ -134,6 +148,73 @@ def test_ez_skips_crc(the_lab: Lab) -> None:
     assert bad.events("wifi-join")[0].details["outcome"] == "wrong-password"
 
 
+def ez_decoded(the_lab: Lab, name: str, ssid: bytes = SSID, password: bytes = PASSWORD, *,
+               channels: tuple[str, ...] = ("broadcast", "multicast"), tail: str = "padded",
+               air: Air | None = None) -> tuple[EmulatedCamera, EmulatedCamera]:
+    """A conformant camera and one with the fault sniff the same EZ attempt; returns them once the good one has
+    decoded it and the faulty one has heard all of it."""
+    air = air or Air(clock=the_lab.clock)
+    air.add_access_point(ssid, password)
+    good = the_lab.camera(air=air, pairing_modes=("ez",))
+    bad = the_lab.camera(air=air, pairing_modes=("ez",), faults=[fault(name)])
+    token = the_lab.token().encode()
+    air.send_all(transmission_schedule(ssid, password, token, channels=channels, tail=tail,  # type: ignore[arg-type]
+                                       preamble_rounds=2, data_rounds=3))
+    air.flush()
+    wait_until(lambda: bool(good.events("ez-decoded")))
+    bad.wait_for_state(*State)  # runs on the cameras' loop after every observation already handed to it
+    return good, bad
+
+
+def test_ez_broadcast_only(the_lab: Lab) -> None:
+    _, bad = ez_decoded(the_lab, fault("ez-broadcast-only"), channels=("multicast",))
+    assert not bad.events("ez-decoded")
+    _, bad = ez_decoded(the_lab, fault("ez-broadcast-only"), channels=("broadcast",))
+    assert bad.events("ez-decoded")
+
+
+def test_ez_broadcast_64_byte_buffer(the_lab: Lab) -> None:
+    ssid, password = b"s" * 32, b"0123456789abcdef" * 4
+    _, bad = ez_decoded(the_lab, fault("ez-broadcast-64-byte-buffer"), ssid, password, channels=("broadcast",))
+    assert not bad.events("ez-decoded")
+    _, bad = ez_decoded(the_lab, fault("ez-broadcast-64-byte-buffer"), ssid, password, channels=("multicast",))
+    assert bad.events("ez-decoded")
+
+
+def test_ez_padded_tail_only(the_lab: Lab) -> None:
+    ssid = b"home-net-31"  # 35 bytes: a last chunk of 3, sent as 6 values by the tuya-convert tail
+    _, bad = ez_decoded(the_lab, fault("ez-padded-tail-only"), ssid, channels=("broadcast",), tail="tuya-convert")
+    assert not bad.events("ez-decoded")
+    _, bad = ez_decoded(the_lab, fault("ez-padded-tail-only"), ssid, channels=("broadcast",), tail="padded")
+    assert bad.events("ez-decoded")
+
+
+def test_ez_needs_clean_air(the_lab: Lab) -> None:
+    _, bad = ez_decoded(the_lab, fault("ez-needs-clean-air"))
+    assert bad.events("ez-decoded")
+    noisy = Air(seed=7, loss=0.08, duplicate=0.05, reorder=0.05, noise=0.05, clock=the_lab.clock)
+    _, bad = ez_decoded(the_lab, fault("ez-needs-clean-air"), air=noisy)
+    assert not bad.events("ez-decoded")
+
+
+def test_ez_latin1_credentials(the_lab: Lab) -> None:
+    ssid, password = "Büro-Netz".encode(), "pässwört-123".encode()
+    _, bad = ez_decoded(the_lab, fault("ez-latin1-credentials"), ssid, password)
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert bad.events("config-received")[0].details["ssid"] == "BÃ¼ro-Netz"
+    assert bad.events("wifi-join")[0].details["outcome"] == "no-such-ssid"
+
+
+def test_joins_without_handshake(the_lab: Lab) -> None:
+    good = the_lab.camera(pairing_modes=("qr",))
+    bad = the_lab.camera(pairing_modes=("qr",), faults=[fault("joins-without-handshake")])
+    for cam in (good, bad):
+        cam.present_qr(qr_image(password="not-the-password", token=the_lab.token()))
+    assert good.wait_for_state(State.PAIRING, State.ONLINE, timeout=10) is State.PAIRING
+    the_lab.online(bad)
+    assert not good.activated and bad.activated
+
+
 # ------------------------------------------------------------------------------------------------- AP
 
 
@@ -162,6 +243,48 @@ def test_keeps_ap_open_after_success(the_lab: Lab) -> None:
     good = online(the_lab)
     bad = online(the_lab, "keeps-ap-open-after-success")
     assert good.ap_address is None and bad.ap_address is not None
+
+
+def test_ap_legacy_needs_passwd(the_lab: Lab) -> None:
+    the_lab.air.add_access_point(b"open-net", b"")
+    frame = ap.encode_ap_config("open-net", "", the_lab.token())
+    assert b"passwd" not in ap.decode_ap_frame(frame).payload
+    good = the_lab.camera(pairing_modes=("ap",))
+    assert good.ap_address is not None and _udp(good.ap_address, frame) is not None
+    the_lab.online(good)
+    bad = the_lab.camera(pairing_modes=("ap",), faults=[fault("ap-legacy-needs-passwd")])
+    assert bad.ap_address is not None and _udp(bad.ap_address, frame) is not None
+    assert bad.events("config-refused") and bad.state is State.PAIRING
+
+
+def _lpv35_ret(address: tuple[str, int, int], frame: bytes) -> int:
+    with socket.create_connection(address[::2], timeout=2) as sock:
+        sock.sendall(frame)
+        reply = ap.decode_lpv35_frame(sock.recv(4096), key=ap.LPV35_APP_KEY)
+    return ap.parse_ap_cfg_ack(reply.data).ret_code
+
+
+def test_lpv35_acks_nonzero(the_lab: Lab) -> None:
+    def frame() -> bytes:
+        return ap.encode_ap_cfg_request(SSID.decode(), PASSWORD.decode(), the_lab.token(), seq=1, nonce=bytes(12))
+
+    good = the_lab.camera(pairing_modes=("ap",))
+    bad = the_lab.camera(pairing_modes=("ap",), faults=[fault("lpv35-acks-nonzero")])
+    assert good.ap_address is not None and bad.ap_address is not None
+    assert _lpv35_ret(good.ap_address, frame()) == 0
+    assert _lpv35_ret(bad.ap_address, frame()) == 1
+    the_lab.online(bad)  # it took the config all the same
+
+
+def test_crashes_on_long_ap_password(the_lab: Lab) -> None:
+    long_password = ap.encode_ap_frame(b'{"ssid":"home-net","passwd":"' + b"p" * 70 + b'","token":"EUabcdefgh1234"}')
+    good = the_lab.camera(pairing_modes=("ap",))
+    assert good.ap_address is not None and _udp(good.ap_address, long_password) is not None
+    assert good.state is State.PAIRING
+    bad = the_lab.camera(pairing_modes=("ap",), faults=[fault("crashes-on-long-ap-password")])
+    assert bad.ap_address is not None
+    _udp(bad.ap_address, long_password)
+    assert bad.wait_for_state(State.CRASHED, timeout=2) is State.CRASHED and not bad.alive
 
 
 # ------------------------------------------------------------------------------------------ activation

@@ -166,7 +166,7 @@ class ApServer:
             camera.record("ap-frame-ignored", variant="ap-legacy", cmd=frame.cmd)
             return
         config = camera.take_ap_payload("ap-legacy", frame.payload)
-        ret = 0 if config is not None else RET_REFUSED
+        ret = camera.ap_ack_code("ap-legacy", 0 if config is not None else RET_REFUSED)
         if endpoint.transport is not None:
             reply = ap.encode_ap_frame(ret.to_bytes(4, ap.RET_CODE_BYTEORDER), seq=frame.seq, cmd=ap.AP_CONFIG_CMD)
             endpoint.transport.sendto(reply, addr)
@@ -189,7 +189,7 @@ class ApServer:
                 return
             if frame.type == ap.Lpv35Type.AP_CFG_WF_V40:
                 config = camera.take_ap_payload("ap-lpv35", frame.data)
-                ret = 0 if config is not None else RET_REFUSED
+                ret = camera.ap_ack_code("ap-lpv35", 0 if config is not None else RET_REFUSED)
                 connection.send(ap.Lpv35Type.AP_CFG_WF_V40, ap.ap_cfg_ack_payload(ret))
                 camera.record("ap-ack", variant="ap-lpv35", ret_code=ret)
                 if config is not None:

@@ -167,6 +167,10 @@ class PairingMixin:
         """Hook: §3.1 a whole 55AA frame, every check made (prefix, length, CRC-32, suffix)."""
         return ap.decode_ap_frame(data, check_crc=True)
 
+    def ap_ack_code(self, mode: PairingChannel, ret: int) -> int:
+        """Hook: the ret_code answering an AP config (§3.2: 0 = OK; emulator-defined 1 = refused)."""
+        return ret
+
     def refuse_ap_frame(self, mode: PairingChannel, raw: bytes, error: ProtocolError) -> None:
         """A frame failed its framing checks: no config, no ack, still in pairing mode."""
         self.record("ap-frame-refused", mode=mode, reason=error.message, length=len(raw))

@@ -43,7 +43,15 @@ from harness.protocol import apconfig as ap
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError, RemoteProtocolError
 from harness.protocol.qr import decode_qr
-from harness.protocol.smartconfig import EzCredentials, SmartConfigReceiver
+from harness.protocol.smartconfig import (
+    PASSWORD_BASE,
+    PREAMBLE_BASE,
+    SSID_BASE,
+    TOKEN_BASE,
+    EzCredentials,
+    SmartConfigReceiver,
+    decode_multicast_address,
+)
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,35 @@ class NoPromptSound(EmulatedCamera):
         return None
 
 
+@_fault("qr-scanner-stops-after-refusal", "stops scanning QR codes after refusing one, until reset or power cycled",
+        "PROTOCOL.md §1.1/§1.3: an illegal QR payload is refused and the device then pairs with a legal one")
+class QrScannerStopsAfterRefusal(EmulatedCamera):
+    """The scanner task exits when the parser throws, and only the buttons or a reboot restart it."""
+
+    _qr_scanner_dead = False
+
+    def refuse_config(self, mode: PairingChannel, raw: bytes, error: ProtocolError) -> None:
+        if mode == "qr":
+            self._qr_scanner_dead = True
+            self.record("qr-scanner-stopped", reason=error.message)
+        super().refuse_config(mode, raw, error)
+
+    def decode_qr_image(self, image: Image.Image) -> list[bytes]:
+        return [] if self._qr_scanner_dead else super().decode_qr_image(image)
+
+    async def reset_async(self) -> None:
+        self._qr_scanner_dead = False
+        await super().reset_async()
+
+    async def factory_reset_async(self) -> None:
+        self._qr_scanner_dead = False
+        await super().factory_reset_async()
+
+    async def power_on_async(self) -> None:
+        self._qr_scanner_dead = False
+        await super().power_on_async()
+
+
 # ----------------------------------------------------------------------------------------- config limits
 
 
@@ -259,6 +296,197 @@ class EzSkipsCrc(EmulatedCamera):
         return LaxEzReceiver()
 
 
+class _FilteredEzReceiver:
+    """The conformant decoder behind a firmware's own front end, which decides what reaches it."""
+
+    def __init__(self) -> None:
+        self.inner = SmartConfigReceiver()
+
+    @property
+    def result(self) -> EzCredentials | None:
+        return self.inner.result
+
+    def feed_length(self, length: int) -> None:
+        self.inner.feed_length(length)
+
+    def feed_address(self, address: str) -> None:
+        self.inner.feed_address(address)
+
+
+class BroadcastOnlyEzReceiver(_FilteredEzReceiver):
+    """A sniffer built without the §2.4 multicast decoder: 226.x.y.z addresses are dropped."""
+
+    def feed_address(self, address: str) -> None:
+        return None
+
+
+@_fault("ez-broadcast-only", "claims the EZ multicast channel but only decodes the broadcast one",
+        "PROTOCOL.md §2.4: a device that claims multicast pairs from 226.x.y.z addresses alone")
+class EzBroadcastOnly(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return BroadcastOnlyEzReceiver()
+
+
+EZ_BROADCAST_BUFFER = 64
+
+
+class SmallBufferEzReceiver(_FilteredEzReceiver):
+    """A broadcast decoder with a 64-byte data buffer: a message whose header announces more is dropped."""
+
+    def feed_length(self, length: int) -> None:
+        if 16 <= length < 32 and (length & 0xF) << 4 >= EZ_BROADCAST_BUFFER:
+            return  # the high nibble of L (§2.3 step 3) says the message does not fit: the header is thrown away
+        super().feed_length(length)
+
+
+@_fault("ez-broadcast-64-byte-buffer", "keeps EZ broadcast data in a 64-byte buffer: long credentials never decode",
+        "PROTOCOL.md §2.3: the broadcast channel alone carries any legal SSID, password and token (L up to 255)")
+class EzBroadcast64ByteBuffer(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return SmallBufferEzReceiver()
+
+
+class PaddedTailOnlyEzReceiver(_FilteredEzReceiver):
+    """Reads every broadcast group as exactly 4 data values, as TuyaAPI/link pad it: a group window of any
+    other size (tuya-convert's last group, 2p values, §2.3 step 5) is thrown away whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._window: list[int] = []  # the control values of a group, then its data values
+        self._data = 0
+
+    def feed_length(self, length: int) -> None:
+        if 128 <= length < 256:
+            if self._data:
+                self._close()
+            self._window.append(length)
+        elif 256 <= length < 512 and self._window:
+            self._window.append(length)
+            self._data += 1
+        else:
+            if 16 <= length < 80:
+                self._close()
+            super().feed_length(length)
+
+    def _close(self) -> None:
+        window, data = self._window, self._data
+        self._window, self._data = [], 0
+        if data in (0, 4):
+            for value in window:
+                super().feed_length(value)
+
+
+@_fault("ez-padded-tail-only", "takes only EZ broadcast groups of exactly 4 data values (the padded tail)",
+        "PROTOCOL.md §2.3 step 5: either tail is accepted, trailing 256 values or a padded last chunk")
+class EzPaddedTailOnly(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return PaddedTailOnlyEzReceiver()
+
+
+_MULTICAST_STARTS = frozenset({SSID_BASE, PASSWORD_BASE, TOKEN_BASE, PREAMBLE_BASE})
+
+
+class CleanAirEzReceiver(_FilteredEzReceiver):
+    """A decoder that assumes a perfect air: the first out-of-sequence datagram (lost, duplicated, reordered or
+    stray) leaves it waiting for the missing one for good, on both channels, until pairing mode restarts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled: str | None = None
+        self._header = 0  # kinds of the current header seen so far (§2.3 step 3: 1, 2, 3, 4 in order)
+        self._controls = 0  # control values since the last data value
+        self._data: int | None = None  # data values in the open group window
+        self._synced = False
+        self._last_seq: int | None = None
+
+    def _stall(self, why: str) -> None:
+        if self.stalled is None:
+            self.stalled = why
+
+    def feed_length(self, length: int) -> None:
+        if self.stalled is None:
+            self._check_length(length)
+        if self.stalled is None:
+            super().feed_length(length)
+
+    def _check_length(self, value: int) -> None:
+        if 16 <= value < 80:
+            self._close()
+            kind = value >> 4
+            if kind != 1 and kind != self._header + 1:
+                self._stall(f"header value {value} out of order")
+            self._header = kind % 4
+            self._synced = True
+            self._controls = 0
+        elif 128 <= value < 256 and self._synced:
+            self._close()
+            self._controls += 1
+            if self._controls > 2 or self._header != 0:
+                self._stall("control value out of place")
+            if self._controls == 2:
+                self._data = 0
+        elif 256 <= value < 512 and self._synced:
+            if self._data is None or self._controls == 1:
+                self._stall("data value outside a group")
+                return
+            self._controls = 0
+            self._data += 1
+
+    def _close(self) -> None:
+        data, self._data = self._data, None
+        if data is not None and data not in (2, 4, 6, 8):
+            self._stall(f"a group of {data} data values")
+
+    def feed_address(self, address: str) -> None:
+        if self.stalled is None:
+            decoded = decode_multicast_address(address)
+            if decoded is not None:
+                seq, last = decoded[0], self._last_seq
+                if last is not None and seq != last + 1 and seq not in _MULTICAST_STARTS:
+                    self._stall(f"multicast sequence {seq} after {last}")
+                self._last_seq = seq
+        if self.stalled is None:
+            super().feed_address(address)
+
+
+@_fault("ez-needs-clean-air", "EZ decoding stalls for good at the first lost, duplicated, reordered or stray datagram",
+        "PROTOCOL.md §2.5: the device pairs over a lossy, noisy air as the app repeats its rounds")
+class EzNeedsCleanAir(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return CleanAirEzReceiver()
+
+    # The buttons reboot the firmware, and with it the stalled decoder (even when pairing mode was on already).
+    async def reset_async(self) -> None:
+        await super().reset_async()
+        self._restart_ez_decoder()
+
+    async def factory_reset_async(self) -> None:
+        await super().factory_reset_async()
+        self._restart_ez_decoder()
+
+    def _restart_ez_decoder(self) -> None:
+        if self._ez_receiver is not None:
+            self._ez_receiver = self.make_ez_receiver()
+
+
+@_fault("ez-latin1-credentials", "reads the EZ SSID and password as ISO-8859-1 and stores them re-encoded as UTF-8",
+        "PROTOCOL.md §2.1/§2.6: SSID and password arrive as their exact UTF-8 bytes")
+class EzLatin1Credentials(EmulatedCamera):
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        if config.mode == "ez":
+            config = PairingConfig("ez", config.ssid.decode("latin-1").encode("utf-8"),
+                                   config.password.decode("latin-1").encode("utf-8"), config.token)
+        return super().accept_config(config)
+
+
+@_fault("joins-without-handshake", "reports the Wi-Fi join done once associated, before the WPA handshake",
+        "PROTOCOL.md §0 step 3: a device that cannot join the network (wrong password) activates nothing")
+class JoinsWithoutHandshake(EmulatedCamera):
+    def join_wifi(self, ssid: bytes, password: bytes) -> str:
+        outcome = super().join_wifi(ssid, password)
+        return "ok" if outcome == "wrong-password" else outcome
+
+
 # -------------------------------------------------------------------------------------------------- AP
 
 
@@ -274,6 +502,46 @@ class ApSkipsCrc(EmulatedCamera):
 class KeepsApOpen(EmulatedCamera):
     def keeps_ap_open_after_config(self) -> bool:
         return True
+
+
+@_fault("ap-legacy-needs-passwd", "refuses a legacy AP payload without a passwd member (an open network)",
+        "PROTOCOL.md §3.1: a payload without passwd configures an open network")
+class ApLegacyNeedsPasswd(EmulatedCamera):
+    def parse_ap_payload(self, mode: PairingChannel, data: bytes) -> PairingConfig:
+        if mode == "ap-legacy":
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict) and "passwd" not in obj:
+                raise RemoteProtocolError("no passwd in the AP payload", section="§3.1")
+        return super().parse_ap_payload(mode, data)
+
+
+@_fault("lpv35-acks-nonzero", "answers an LPV3.5 0x14 config it takes with ret_code 1 (\"received, not joined\")",
+        "PROTOCOL.md §3.2: the device answers a 0x14 config frame with return code 0")
+class Lpv35AcksNonzero(EmulatedCamera):
+    def ap_ack_code(self, mode: PairingChannel, ret: int) -> int:
+        return 1 if mode == "ap-lpv35" and ret == 0 else super().ap_ack_code(mode, ret)
+
+
+def _raw_member(raw: bytes, *names: str) -> object:
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    return next((obj[n] for n in names if n in obj), None) if isinstance(obj, dict) else None
+
+
+@_fault("crashes-on-long-ap-password", "overflows its password buffer on an AP passwd over 64 bytes and dies",
+        "PROTOCOL.md §3.1/§3.2: a password over 64 bytes is refused, never overflows")
+class CrashesOnLongApPassword(EmulatedCamera):
+    def refuse_config(self, mode: PairingChannel, raw: bytes, error: ProtocolError) -> None:
+        password = _raw_member(raw, "passwd")
+        if mode.startswith("ap-") and isinstance(password, str) and len(password.encode("utf-8")) > 64:
+            self.crash(f"buffer overflow copying a {len(password.encode('utf-8'))}-byte password")
+            return
+        super().refuse_config(mode, raw, error)
 
 
 # ------------------------------------------------------------------------------------------ activation
