@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from _cloud_helpers import World, activate, build_activation, make_world, post_atop
 
 from harness.clock import VirtualClock
-from harness.emulator.cloud import CloudFault, EmulatedCloud
+from harness.emulator.cloud import CloudFault, CloudInputError, EmulatedCloud
 from harness.emulator.cloud.faults import parse_faults
+from harness.emulator.cloud.state import ALNUM
 from harness.protocol.atop import decode_response
 
 
@@ -115,6 +117,144 @@ def test_broker_no_acl_turns_off_the_authoritys_topic_checks() -> None:
         assert authority.enforce_acl is enforced
         authority.set_device("devA", os.urandom(8).hex())
         assert authority.may_subscribe(BrokerIdentity("device", "devA"), "smart/device/in/devB") is not enforced
+
+
+def test_token_consume_race_lets_two_racing_activations_win_but_not_a_later_one() -> None:
+    for faults, winners in (((), 1), ((CloudFault.TOKEN_CONSUME_RACE,), 2)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            token = world.token()
+            licences = [world.licence() for _ in range(3)]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                racing = [pool.submit(activate, cloud, lic, token, hid=os.urandom(6).hex()) for lic in licences[:2]]
+                answers = [future.result() for future in racing]
+            assert sum(a.success for a in answers) == winners
+            assert activate(cloud, licences[2], token, hid=os.urandom(6).hex()).error_code == "EXPIRE"
+
+
+def test_token_reusable_by_same_device_only() -> None:
+    for faults, same_device_ok in (((), False), ((CloudFault.TOKEN_REUSABLE_BY_SAME_DEVICE,), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            token, lic = world.token(), world.licence()
+            first = activate(cloud, lic, token).result
+            assert first is not None
+            cloud.app.remove_device(world.owner, first["devId"], wipe=True)
+            assert activate(cloud, world.licence(), token, hid="bbbbbbbbbbbb").error_code == "EXPIRE"
+            assert activate(cloud, lic, token).success is same_device_ok
+
+
+def test_sequential_tokens_count_up() -> None:
+    def value(token: str) -> int:
+        out = 0
+        for char in token:
+            out = out * len(ALNUM) + ALNUM.index(char)
+        return out
+
+    for faults, sequential in (((), False), ((CloudFault.SEQUENTIAL_TOKENS,), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            values = [value(world.token()) for _ in range(3)]
+            assert (values[1] - values[0] == values[2] - values[1] == 1) is sequential
+
+
+def test_opensdk_activation_unserved() -> None:
+    for faults, opensdk_error in (((), None), ((CloudFault.OPENSDK_ACTIVATION_UNSERVED,), "UNKNOWN_API")):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            assert activate(cloud, world.licence(), world.token(), et=3).error_code == opensdk_error
+            assert activate(cloud, world.licence(), world.token(), hid="bbbbbbbbbbbb", et=1).success
+
+
+def test_unknown_uuid_accepted_under_a_cloned_key_but_not_a_bad_sign() -> None:
+    for faults, accepted in (((), False), ((CloudFault.UNKNOWN_UUID_ACCEPTED,), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            clone = world.licence()
+            query, body = build_activation("pcmadeupmadeupmadeup", clone.auth_key, clone.pid, world.token())
+            assert decode_response(post_atop(cloud, query, body), clone.auth_key, 1).success is accepted
+            query, body = build_activation("pcmadeupmadeupmadeuq", clone.auth_key, clone.pid, world.token())
+            assert not decode_response(post_atop(cloud, query[:-32] + "0" * 32, body), clone.auth_key, 1).success
+
+
+def test_authkey_any_issued_accepts_another_licences_key_not_a_made_up_one() -> None:
+    for faults, accepted in (((), False), ((CloudFault.AUTHKEY_ANY_ISSUED,), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic, other = world.licence(), world.licence()
+            query, body = build_activation(lic.uuid, other.auth_key, lic.pid, world.token())
+            assert decode_response(post_atop(cloud, query, body), other.auth_key, 1).success is accepted
+            made_up = "k" * len(lic.auth_key)
+            query, body = build_activation(lic.uuid, made_up, lic.pid, world.token())
+            assert decode_response(post_atop(cloud, query, body), lic.auth_key, 1).error_code == "SIGN_INVALID"
+
+
+def test_licence_product_unchecked() -> None:
+    for faults, expect in (((), "FIRMWARE_NOT_MATCH"), ((CloudFault.LICENCE_PRODUCT_UNCHECKED,), None)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            other = cloud.app.create_product(name="other", category="sp")
+            assert activate(cloud, world.licence(), world.token(), pid=other.pid).error_code == expect
+
+
+@pytest.mark.parametrize("wipe", [False, True], ids=["remove", "remove-and-wipe"])
+def test_strong_remove_keeps_binding_unless_wiped(wipe: bool) -> None:
+    for faults, released in (((), True), ((CloudFault.STRONG_REMOVE_KEEPS_BINDING,), wipe)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            first = activate(cloud, lic, world.token()).result
+            assert first is not None
+            cloud.app.remove_device(world.owner, first["devId"], wipe=wipe)
+            other = cloud.app.create_account("other")
+            answer = activate(cloud, lic, world.token(other, cloud.app.create_home(other, "theirs")))
+            assert answer.error_code == (None if released else "DEVICE_ALREADY_BIND")
+
+
+def test_guest_may_bind_strong() -> None:
+    for faults, expect in (((), "GUEST_NOT_SUPPORT_STRONG_BIND"), ((CloudFault.GUEST_MAY_BIND_STRONG,), None)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            guest = cloud.app.create_account("guest")
+            cloud.app.set_member(world.owner, world.home, guest, "member")
+            assert activate(cloud, world.licence(), world.token(guest)).error_code == expect
+
+
+def test_strong_refuses_owner_move() -> None:
+    for faults, expect in (((), None), ((CloudFault.STRONG_REFUSES_OWNER_MOVE,), "DEVICE_ALREADY_BIND")):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            assert activate(cloud, lic, world.token()).success
+            assert activate(cloud, lic, world.token()).success  # the same home: allowed either way
+            attic = cloud.app.create_home(world.owner, "attic")
+            assert activate(cloud, lic, world.token(home=attic)).error_code == expect
+
+
+def test_camera_binding_changeable() -> None:
+    with faulted() as cloud, pytest.raises(CloudInputError):
+        cloud.app.create_product(name="cam", category="sp", binding_mode="medium")
+    with faulted(CloudFault.CAMERA_BINDING_CHANGEABLE) as cloud:
+        assert cloud.app.create_product(name="cam", category="sp", binding_mode="weak").binding_mode == "weak"
+        assert cloud.app.create_product(name="cam", category="sp").binding_mode == "strong"
+
+
+def test_broker_password_any_device_admits_another_devices_password_under_an_identity() -> None:
+    from harness.emulator.broker import BrokerIdentity, CredentialAuthority
+    from harness.protocol.mqtt import device_credentials
+
+    for faults, posing_admitted in (((), False), ((CloudFault.BROKER_PASSWORD_ANY_DEVICE,), True)):
+        authority = EmulatedCloud(clock=VirtualClock(), faults=faults).authority
+        assert isinstance(authority, CredentialAuthority)
+        keys = {"devA": os.urandom(8).hex(), "devB": os.urandom(8).hex()}
+        for dev_id, key in keys.items():
+            authority.set_device(dev_id, key)
+        posing = device_credentials("devA", keys["devB"])
+        identity = authority.authenticate("devA", "devA", posing.password)
+        assert (identity == BrokerIdentity("device", "devA")) is posing_admitted
+        assert authority.authenticate("devA", "devA", "0" * 16) is None
+    with pytest.raises(ValueError, match="embedded broker"):
+        EmulatedCloud(clock=VirtualClock(), broker="mosquitto", faults=[CloudFault.BROKER_PASSWORD_ANY_DEVICE])
 
 
 def test_fault_names_parse_and_unknown_ones_are_refused() -> None:

@@ -81,14 +81,18 @@ class CredentialAuthority:
 
     Only derived MQTT passwords are kept (md5(secKey)[8:24], md5(authKey)[8:24]), never the keys.
     ``enforce_acl=False`` is the "broker without ACLs" fault: logins are still checked, topics are not.
+    ``password_any_device=True`` is the "broker-password-any-device" fault: a device login passes when its
+    password is any registered device's, not necessarily the one its client id names. Only the embedded
+    broker asks :meth:`authenticate`; Mosquitto's password file cannot express the fault.
     """
 
-    def __init__(self, *, enforce_acl: bool = True) -> None:
+    def __init__(self, *, enforce_acl: bool = True, password_any_device: bool = False) -> None:
         self._lock = threading.RLock()
         self._devices: dict[str, str] = {}
         self._preactivation: dict[str, str] = {}
         self._cloud: dict[str, str] = {}
         self._enforce_acl = enforce_acl
+        self.password_any_device = password_any_device
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -179,6 +183,9 @@ class CredentialAuthority:
                 return self._authenticate_preactivation(client_id, username, password)
             expected = self._devices.get(username)
             if expected is not None and client_id == username and _same(password, expected):
+                return BrokerIdentity("device", username)
+            if (self.password_any_device and expected is not None and client_id == username
+                    and any(_same(password, known) for known in self._devices.values())):
                 return BrokerIdentity("device", username)
         return None
 

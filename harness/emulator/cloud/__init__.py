@@ -59,12 +59,16 @@ class EmulatedCloud:
         self._broker_kind = broker
         self._link: DeviceLink = NullLink()
         self._broker_link = None
+        if broker == "mosquitto" and CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults:
+            raise ValueError("the broker-password-any-device fault needs the embedded broker (amqtt): Mosquitto "
+                             "checks logins against its own password file")
         if broker != "none":
             from .link import BrokerLink
 
             self._broker_link = BrokerLink(
                 broker_kind=broker, host=host, port=mqtt_port,
-                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults, clock=self.clock,
+                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults,
+                password_any_device=CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults, clock=self.clock,
                 on_online=self._set_online, on_report=self._record_report,
             )
             self._link = self._broker_link

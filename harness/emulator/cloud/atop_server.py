@@ -9,6 +9,7 @@ anything unexpected into a well-formed error too, and logs it loudly: that is a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -51,6 +52,8 @@ URL_CONFIG_PATHS = ("/v2/url_config", "/v1/url_config", "/device/url_config")
 # §4.4: "GATEWAY_NOT_EXISTS: device no longer exists or is unbound".
 GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+# token-consume-race: how long the (emulated) device-record write takes before the token is marked used.
+RACE_STORE_WRITE_S = 0.5
 
 
 def code_text(code: CloudError | str) -> str:
@@ -108,8 +111,10 @@ class AtopService:
         except ProtocolError as exc:
             return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
         api = (query.a, query.v)
+        if api == API_OPENSDK_ACTIVE and CloudFault.OPENSDK_ACTIVATION_UNSERVED in self.state.faults:
+            return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
         if api in ACTIVATION_APIS:
-            return self._activate(query, body)
+            return await self._activate(query, body)
         if api == API_RESET:
             return self._reset(query, body)
         return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
@@ -129,12 +134,13 @@ class AtopService:
         except ProtocolError as exc:
             return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
 
-    def _resolve_unchecked(self, query: AtopQuery, body: bytes) -> tuple[str, str] | None:
-        """licence-unchecked fault: find any issued licence whose AuthKey opens the body (a cloned key)."""
+    def _resolve_unchecked(self, query: AtopQuery, body: bytes, *, check_sign: bool = False) -> tuple[str, str] | None:
+        """licence-unchecked, unknown-uuid-accepted and authkey-any-issued faults: find any issued licence whose
+        AuthKey opens the body (a cloned or another licence's key)."""
         with self.state.lock:
             candidates = [(lic.uuid, lic.auth_key) for lic in self.state.licences.values()]
         for uuid, key in candidates:
-            opened = self._open(query, body, key, check_sign=False)
+            opened = self._open(query, body, key, check_sign=check_sign)
             if isinstance(opened, bytes):
                 try:
                     ActivationRequest.from_json(opened)
@@ -143,26 +149,39 @@ class AtopService:
                 return uuid, key
         return None
 
-    def _activate(self, query: AtopQuery, body: bytes) -> web.Response:
+    async def _activate(self, query: AtopQuery, body: bytes) -> web.Response:
         if query.uuid is None:
             return self.plain_error(CloudError.ILLEGAL_PARAM, "activation needs the licence uuid in the query")
-        unchecked = CloudFault.LICENCE_UNCHECKED in self.state.faults
+        faults = self.state.faults
+        unchecked = CloudFault.LICENCE_UNCHECKED in faults
         uuid = query.uuid
         key = self.state.license_key(uuid)
-        if key is None and unchecked:
-            found = self._resolve_unchecked(query, body)
+        if key is None and (unchecked or CloudFault.UNKNOWN_UUID_ACCEPTED in faults):
+            found = self._resolve_unchecked(query, body, check_sign=not unchecked)
             if found is not None:
                 uuid, key = found
         if key is None:
             return self.plain_error(CloudError.LICENSE_NOT_EXISTS, f"licence {query.uuid} was never issued")
         opened = self._open(query, body, key, check_sign=not unchecked)
+        if isinstance(opened, web.Response) and CloudFault.AUTHKEY_ANY_ISSUED in faults:
+            found = self._resolve_unchecked(query, body, check_sign=True)
+            if found is not None:  # the fault: another licence's key opened it; it still counts for ``uuid``
+                key = found[1]
+                opened = self._open(query, body, key, check_sign=True)
         if isinstance(opened, web.Response):
             return opened
         try:
             req = ActivationRequest.from_json(opened)
         except ProtocolError as exc:
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
-        outcome = self.state.activate(uuid, req)
+        if CloudFault.TOKEN_CONSUME_RACE in faults:
+            # The fault: check and bind now, write the device record (slowly), and only then mark the token used.
+            outcome = self.state.activate(uuid, req, consume=False)
+            if outcome.result is not None:
+                await asyncio.sleep(RACE_STORE_WRITE_S)
+                self.state.consume_token(req.token)
+        else:
+            outcome = self.state.activate(uuid, req)
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
         log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)

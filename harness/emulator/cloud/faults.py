@@ -35,6 +35,39 @@ class CloudFault(StrEnum):
     REVOKED_LICENCE_ACCEPTED = "revoked-licence-accepted"
     #: The broker does not enforce topic ACLs: a device may subscribe and publish to others' topics (§5).
     BROKER_NO_ACL = "broker-no-acl"
+    #: Check-then-consume is not atomic: the device record is written first and the token is marked used only
+    #: after that (slow) store write, so two activations racing with one token both pass the check and both
+    #: bind; a later, sequential reuse is still refused (DESIGN.md "exactly one wins").
+    TOKEN_CONSUME_RACE = "token-consume-race"
+    #: A retry shortcut: a consumed token is accepted again when the licence's own device (the devId it
+    #: activated) presents it, so a device removed from the app re-pairs with the token it already used.
+    TOKEN_REUSABLE_BY_SAME_DEVICE = "token-reusable-by-same-device"
+    #: Tokens are a base-62 counter (the next free id) instead of random: unique, but predictable (§0, §1.3).
+    SEQUENTIAL_TOKENS = "sequential-tokens"
+    #: ``thing.device.opensdk.active`` (the TuyaOpen / GCM activation, §4.2) is not routed: it answers
+    #: UNKNOWN_API, so a device presenting a valid licence through it never activates.
+    OPENSDK_ACTIVATION_UNSERVED = "opensdk-activation-unserved"
+    #: An unknown licence uuid is looked up by its AuthKey instead: a body that opens under any issued
+    #: AuthKey activates that licence (a uuid made up around a cloned key activates).
+    UNKNOWN_UUID_ACCEPTED = "unknown-uuid-accepted"
+    #: A key-ring fallback: a request whose sign or body fails under the named licence's AuthKey is tried
+    #: under every other AuthKey the cloud issued, and accepted for the named licence if one opens it.
+    AUTHKEY_ANY_ISSUED = "authkey-any-issued"
+    #: The activation's productKey is not matched against the licence's product: another PID's licence activates.
+    LICENCE_PRODUCT_UNCHECKED = "licence-product-unchecked"
+    #: A plain "Remove device" of a strong-bound device tells the device but keeps the cloud's binding (only
+    #: "remove and wipe" releases it): another account is still refused with DEVICE_ALREADY_BIND (§6).
+    STRONG_REMOVE_KEEPS_BINDING = "strong-remove-keeps-binding"
+    #: The guest rule is missing: a home member (guest) adds a strong-binding device like an admin (§6, 3712).
+    GUEST_MAY_BIND_STRONG = "guest-may-bind-strong"
+    #: Strong binding is checked per home, not per account: its owner cannot move the device to another of
+    #: their own homes (DEVICE_ALREADY_BIND), which DESIGN.md allows.
+    STRONG_REFUSES_OWNER_MOVE = "strong-refuses-owner-move"
+    #: A camera product keeps the binding mode it is created with: medium and weak cameras can be made (§6).
+    CAMERA_BINDING_CHANGEABLE = "camera-binding-changeable"
+    #: The broker matches a device login's password against every registered device, not the one the client
+    #: id names: a device logs in under another device's identity with its own password (§5).
+    BROKER_PASSWORD_ANY_DEVICE = "broker-password-any-device"
 
 
 def parse_faults(values: Iterable[str | CloudFault]) -> frozenset[CloudFault]:

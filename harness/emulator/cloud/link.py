@@ -34,9 +34,10 @@ class BrokerLink:
     """Broker + credentials + the cloud's privileged client, for one cloud."""
 
     def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0, enforce_acl: bool = True,
+                 password_any_device: bool = False,
                  clock: Clock, on_online: Callable[[str, bool], None],
                  on_report: Callable[[str, dict[str, Any]], None]) -> None:
-        self.authority = CredentialAuthority(enforce_acl=enforce_acl)
+        self.authority = CredentialAuthority(enforce_acl=enforce_acl, password_any_device=password_any_device)
         self._clock = clock
         self._on_online = on_online
         self._on_report = on_report

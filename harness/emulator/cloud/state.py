@@ -30,7 +30,16 @@ from typing import Any, Protocol
 
 from harness import redaction
 from harness.clock import Clock
-from harness.model.binding import Binding, BindingMode, Claim, Role, decide_binding, product_binding_mode
+from harness.model.binding import (
+    Binding,
+    BindingMode,
+    Claim,
+    Relation,
+    Role,
+    decide_binding,
+    product_binding_mode,
+    relation_of,
+)
 from harness.model.errors import CloudError
 from harness.model.outcomes import AttemptSummary
 from harness.model.token import TokenRecord, check_token
@@ -165,6 +174,7 @@ class CloudState:
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
         self._next_notification = 1
+        self._token_counter = int.from_bytes(secrets.token_bytes(5))  # only the sequential-tokens fault uses it
         self._load()
 
     # ------------------------------------------------------------------------------------- persistence
@@ -210,7 +220,10 @@ class CloudState:
                        pid: str | None = None, schema: Iterable[DpSchema] | None = None) -> Product:
         """A product; a camera is always strong-bound and asking otherwise is an error (the model's rule)."""
         try:
-            mode = product_binding_mode(category, binding_mode)
+            if CloudFault.CAMERA_BINDING_CHANGEABLE in self.faults and binding_mode is not None:
+                mode = BindingMode(binding_mode)  # the fault: the requested mode is stored whatever the category
+            else:
+                mode = product_binding_mode(category, binding_mode)
         except (ValueError, ProtocolError) as exc:
             raise CloudInputError("ILLEGAL_PARAM", str(exc)) from None
         with self._lock:
@@ -308,7 +321,7 @@ class CloudState:
             if home.role_of(account_id) is None:
                 raise CloudInputError("PERMISSION_DENIED", f"{account_id} is not a member of {home_id}", status=403)
             while True:
-                token = PairingToken(region or self.region, random_text(8), random_text(4))
+                token = PairingToken(region or self.region, self._next_token_id(), random_text(4))
                 if token.token not in self.tokens:
                     break
             record = TokenRecord(region=token.region, token=token.token, secret=token.secret, home=home_id,
@@ -316,6 +329,31 @@ class CloudState:
             self.tokens[token.token] = record
             self._save(("token", token.token, _jsonable(record)))
             return token
+
+    def _next_token_id(self) -> str:
+        """The 8-character token: random, or under the sequential-tokens fault the next value of a counter."""
+        if CloudFault.SEQUENTIAL_TOKENS not in self.faults:
+            return random_text(8)
+        self._token_counter = (self._token_counter + 1) % len(ALNUM) ** 8
+        value, digits = self._token_counter, []
+        for _ in range(8):
+            value, digit = divmod(value, len(ALNUM))
+            digits.append(ALNUM[digit])
+        return "".join(reversed(digits))
+
+    def consume_token(self, token: str) -> None:
+        """Mark ``token`` used now (the second half of a token-consume-race activation)."""
+        with self._lock:
+            record = self.tokens.get(token)
+            if record is not None and record.consumed_at is None:
+                record = record.consume(self.clock.time())
+                self.tokens[token] = record
+                self._save(("token", token, _jsonable(record)))
+
+    def _consumed_by(self, token: str, dev_id: str | None) -> bool:
+        """Whether the token's successful activation was the device ``dev_id``'s."""
+        return dev_id is not None and any(a.outcome == "activated" and a.dev_id == dev_id
+                                          for a in self.attempts.get(token, ()))
 
     def token_attempts(self, token: str) -> list[AttemptSummary]:
         with self._lock:
@@ -337,10 +375,13 @@ class CloudState:
             lic = self.licences.get(uuid)
             return None if lic is None else lic.auth_key
 
-    def activate(self, uuid: str, req: ActivationRequest) -> ActivationOutcome:
-        """Check the licence, the token and the binding rules, then bind (§4, §6). Atomic."""
+    def activate(self, uuid: str, req: ActivationRequest, *, consume: bool = True) -> ActivationOutcome:
+        """Check the licence, the token and the binding rules, then bind (§4, §6). Atomic.
+
+        ``consume=False`` leaves the token unused (the token-consume-race fault consumes it later, apart).
+        """
         with self._lock:
-            outcome, dev_id, home = self._activate_locked(uuid, req)
+            outcome, dev_id, home = self._activate_locked(uuid, req, consume=consume)
             now = self.clock.time()
             if outcome.result is not None:
                 summary = AttemptSummary(at=now, outcome="activated", error_code=None, error_msg=None,
@@ -352,7 +393,8 @@ class CloudState:
             self._record_attempt(req.token, summary)
             return outcome
 
-    def _activate_locked(self, uuid: str, req: ActivationRequest) -> tuple[ActivationOutcome, str | None, str | None]:
+    def _activate_locked(self, uuid: str, req: ActivationRequest, *,
+                         consume: bool = True) -> tuple[ActivationOutcome, str | None, str | None]:
         faults = self.faults
         now = self.clock.time()
         lic = self.licences.get(uuid)
@@ -361,7 +403,8 @@ class CloudState:
         if lic.revoked and CloudFault.REVOKED_LICENCE_ACCEPTED not in faults:
             return _refused(CloudError.LICENSE_REVOKED, f"licence {uuid} is revoked"), lic.dev_id, None
         product = self.products[lic.pid]
-        if lic.pid not in (req.product_key, req.product_key_str) and CloudFault.LICENCE_UNCHECKED not in faults:
+        if (lic.pid not in (req.product_key, req.product_key_str) and CloudFault.LICENCE_UNCHECKED not in faults
+                and CloudFault.LICENCE_PRODUCT_UNCHECKED not in faults):
             return _refused(CloudError.FIRMWARE_NOT_MATCH,
                             f"productKey {req.product_key} is not the licence's product"), lic.dev_id, None
         if (lic.hid is not None and req.hid is not None and req.hid != lic.hid
@@ -375,6 +418,9 @@ class CloudState:
                 checked = dataclasses.replace(record, ttl_s=math.inf)
             if CloudFault.TOKEN_REUSABLE in faults:
                 checked = dataclasses.replace(checked or record, consumed_at=None)
+            if (CloudFault.TOKEN_REUSABLE_BY_SAME_DEVICE in faults and record.consumed_at is not None
+                    and self._consumed_by(record.token, lic.dev_id)):
+                checked = dataclasses.replace(checked or record, consumed_at=None)  # "a retry of its activation"
         verdict = check_token(checked, now=now, region=self.region)
         if not verdict.ok:
             return _refused(verdict.error or CloudError.EXPIRE, verdict.reason), lic.dev_id, None
@@ -393,6 +439,14 @@ class CloudState:
         claim = Claim(account=record.account, role=role, home=target.home_id, home_owner=target.owner)
         decision = decide_binding(current, product.binding_mode, claim,
                                   data_wipe_pending=bool(dev and dev.data_wipe_pending))
+        if decision.error is CloudError.GUEST_NOT_SUPPORT_STRONG_BIND and CloudFault.GUEST_MAY_BIND_STRONG in faults:
+            decision = decide_binding(current, product.binding_mode, dataclasses.replace(claim, role=Role.ADMIN),
+                                      data_wipe_pending=bool(dev and dev.data_wipe_pending))
+        if (decision.allowed and product.binding_mode is BindingMode.STRONG
+                and CloudFault.STRONG_REFUSES_OWNER_MOVE in faults
+                and relation_of(current, claim) is Relation.SAME_OWNER):
+            decision = dataclasses.replace(decision, allowed=False, error=CloudError.DEVICE_ALREADY_BIND,
+                                           rule="strong-bound-to-its-home")
         if (not decision.allowed and decision.error is CloudError.DEVICE_ALREADY_BIND
                 and CloudFault.STRONG_ALLOWS_REBIND in faults):
             decision = dataclasses.replace(decision, allowed=True, error=None, reset_factory=True)
@@ -406,7 +460,7 @@ class CloudState:
                 and current is not None and current.home != target.home_id):
             notify = True
         # Apply: consume the token, bind, issue keys, notify.
-        if CloudFault.TOKEN_REUSABLE not in faults:
+        if CloudFault.TOKEN_REUSABLE not in faults and consume:
             record = dataclasses.replace(record, consumed_at=now)
             self.tokens[record.token] = record
             self._save(("token", record.token, _jsonable(record)))
@@ -495,6 +549,9 @@ class CloudState:
                     self.link.send(dev_id, dev.local_key, 11, {"gwId": dev_id}, {"type": "reset_factory"})
                 else:  # §5: protocol 8 unbind
                     self.link.send(dev_id, dev.local_key, 8, {"gwId": dev_id})
+            if (not wipe and CloudFault.STRONG_REMOVE_KEEPS_BINDING in self.faults
+                    and self.products[dev.pid].binding_mode is BindingMode.STRONG):
+                return dev  # the fault: the device was told, the strong binding is kept
             self._unbind(dev, event="removed+wiped" if wipe else "removed", wipe=wipe)
             if wipe:
                 dev.data_wipe_pending = True
