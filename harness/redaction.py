@@ -12,6 +12,7 @@ Adapters and emulators that meet a secret at run time call :func:`learn`: every 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -21,6 +22,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "«redacted»"
+
+#: The byte :meth:`Redactor.mask_bytes` writes over a secret, once per byte, so that lengths stay as they were.
+MASK_BYTE = b"*"
 
 #: Secrets shorter than this are not learned (they would mask ordinary words and digits).
 MIN_SECRET_LENGTH = 4
@@ -62,6 +66,7 @@ class Redactor:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._bytes_pattern: re.Pattern[bytes] | None = None
+        self._mask_pattern: re.Pattern[bytes] | None = None
         for secret in secrets:
             self.add(secret)
 
@@ -81,6 +86,7 @@ class Redactor:
             self._secrets |= spellings
             self._pattern = None
             self._bytes_pattern = None
+            self._mask_pattern = None
 
     def __len__(self) -> int:
         with self._lock:
@@ -103,6 +109,25 @@ class Redactor:
         """``data`` with every learned secret's UTF-8 bytes replaced by the mask's."""
         _, pattern = self._patterns()
         return pattern.sub(MASK.encode("utf-8"), data) if pattern is not None else data
+
+    def mask_bytes(self, data: bytes) -> bytes:
+        """``data`` with every learned secret overwritten by :data:`MASK_BYTE`, byte for byte (same length).
+
+        For binary evidence whose framing must survive (a pcap: lengths, offsets and checksums). Besides the
+        spellings :meth:`redact` knows it catches their base64 forms, as the report's last sweep does.
+        """
+        with self._lock:
+            pattern = self._mask_pattern
+            if pattern is None and self._secrets:
+                spellings = {s.encode("utf-8") for s in self._secrets}
+                for spelling in list(spellings):
+                    for encoded in (base64.b64encode(spelling), base64.urlsafe_b64encode(spelling)):
+                        spellings |= {encoded, encoded.rstrip(b"=")}
+                ordered = sorted((s for s in spellings if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+                pattern = self._mask_pattern = re.compile(b"|".join(re.escape(s) for s in ordered))
+        if pattern is None:
+            return data
+        return pattern.sub(lambda m: MASK_BYTE * len(m.group(0)), data)
 
     def redact_obj(self, value: Any) -> Any:
         """A JSON-like structure with secrets removed: strings redacted, values of secret-named keys masked.
@@ -147,4 +172,4 @@ def learn(secret: object) -> None:
         redactor.add(secret)
 
 
-__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "is_secret_key", "learn", "register", "unregister"]
+__all__ = ["MASK", "MASK_BYTE", "MIN_SECRET_LENGTH", "Redactor", "is_secret_key", "learn", "register", "unregister"]

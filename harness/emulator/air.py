@@ -75,6 +75,11 @@ class AirRecord:
     kind: ObservationKind
     value: int | str
     fate: Fate
+    #: which :meth:`Air.send_all` call (numbered from 1) sent it and at what position of it (from 0), so that
+    #: evidence can rebuild each transmission as it was sent (e.g. to mask a password, same length, in a pcap);
+    #: None for a lone :meth:`Air.send`; noise has the transmission but no position
+    tx: int | None = None
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,9 @@ class Air:
         self._lock = threading.RLock()
         self._listeners: dict[int, Listener] = {}
         self._next_key = 0
-        self._held: AirObservation | None = None
+        self._held: tuple[AirObservation, int | None, int | None] | None = None
         self._seq = 0
+        self._tx = 0
         self._log: deque[AirRecord] = deque(maxlen=log_limit)
         self._access_points: dict[bytes, AccessPoint] = {}
         self._device_aps: dict[str, DeviceAp] = {}
@@ -242,26 +248,33 @@ class Air:
         self.send(AirObservation("address", ip))
 
     def send_all(self, observations: Iterable[ObservationLike]) -> None:
-        for observation in observations:
-            self.send(observation)
+        """Send a transmission: its records carry the transmission's number and each one's position in it."""
+        with self._lock:
+            self._tx += 1
+            tx = self._tx
+        for index, observation in enumerate(observations):
+            self._send(observation, tx, index)
 
     def send(self, observation: ObservationLike) -> None:
         """Put one observation on the air, where the seeded loss, duplication, reordering and noise apply."""
+        self._send(observation, None, None)
+
+    def _send(self, observation: ObservationLike, tx: int | None, index: int | None) -> None:
         obs = _normalise(observation)
         with self._lock:
             rng = self._rng
             if self.noise and rng.random() < self.noise:
-                self._deliver(self._noise_like(obs), "noise")
+                self._deliver(self._noise_like(obs), "noise", tx, None)
             if self.loss and rng.random() < self.loss:
-                self._record(obs, "lost")
+                self._record(obs, "lost", tx, index)
                 return
             copies = 2 if self.duplicate and rng.random() < self.duplicate else 1
             if self._held is None and self.reorder and rng.random() < self.reorder:
-                self._held = obs
-                self._record(obs, "held")
+                self._held = (obs, tx, index)
+                self._record(obs, "held", tx, index)
                 return
             for i in range(copies):
-                self._deliver(obs, "delivered" if i == 0 else "duplicated")
+                self._deliver(obs, "delivered" if i == 0 else "duplicated", tx, index)
             self.flush()
 
     def flush(self) -> None:
@@ -269,7 +282,7 @@ class Air:
         with self._lock:
             held, self._held = self._held, None
             if held is not None:
-                self._deliver(held, "released")
+                self._deliver(held[0], "released", held[1], held[2])
 
     def _noise_like(self, obs: AirObservation) -> AirObservation:
         rng = self._rng
@@ -280,15 +293,15 @@ class Air:
             return AirObservation("address", "239.255.255.250")
         return AirObservation("address", f"226.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}")
 
-    def _deliver(self, obs: AirObservation, fate: Fate) -> None:
-        self._record(obs, fate)
+    def _deliver(self, obs: AirObservation, fate: Fate, tx: int | None = None, index: int | None = None) -> None:
+        self._record(obs, fate, tx, index)
         for listener in list(self._listeners.values()):
             listener(obs)
 
-    def _record(self, obs: AirObservation, fate: Fate) -> None:
+    def _record(self, obs: AirObservation, fate: Fate, tx: int | None = None, index: int | None = None) -> None:
         self._seq += 1
         t = self._clock.time() if self._clock is not None else time.time()
-        self._log.append(AirRecord(self._seq, t, obs.kind, obs.value, fate))
+        self._log.append(AirRecord(self._seq, t, obs.kind, obs.value, fate, tx, index))
 
     # -- evidence ----------------------------------------------------------------------------------------
 
@@ -297,6 +310,21 @@ class Air:
         """Everything sent, with what the air did to it, oldest first (bounded by ``log_limit``)."""
         with self._lock:
             return list(self._log)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last record logged (0 before any): a mark for :meth:`log_since`."""
+        with self._lock:
+            return self._seq
+
+    def log_since(self, seq: int) -> list[AirRecord]:
+        """The records logged after the mark ``seq`` (what a test sent, from a mark taken when it started)."""
+        with self._lock:
+            if not self._log or self._log[-1].seq <= seq:
+                return []
+            first = self._log[0].seq
+            start = max(0, seq - first + 1)
+            return [self._log[i] for i in range(start, len(self._log))]
 
     def clear_log(self) -> None:
         with self._lock:
