@@ -17,6 +17,7 @@ from harness.model import ActivatorErrorCode
 from harness.protocol.token import KNOWN_REGIONS, PairingToken, split_token_fixed
 
 DRAWS = 200
+MIN_SUCCESSOR_PAIRS = 100  # a counter's last position gives at most its alphabet's size (62)
 
 
 def homes_holding(cloud: CloudAdapter, device: DeviceAdapter, homes: list[str]) -> list[str]:
@@ -113,6 +114,15 @@ def test_tokens_are_unique_and_unguessable_over_many_draws(lab: Lab, cloud: Clou
     close = [(a.token, b.token) for a, b in itertools.pairwise(parsed)
              if sum(x != y for x, y in zip(a.token, b.token, strict=True)) <= 3]
     assert len(close) <= DRAWS // 50, f"consecutive tokens differ in 3 characters or fewer: {close[:3]}"
+    # No position follows a successor rule (the next token's character fixed by the previous one's, as in any
+    # counter, whatever its stride or alphabet order: at most one or two successors per character). Random
+    # tokens give about 190 distinct (previous, next) pairs per position over 199 steps with 62 characters,
+    # about 150 with the 20 the check above allows; fewer than MIN_SUCCESSOR_PAIRS is then far out in the tail.
+    for position in range(8):
+        pairs = {(a.token[position], b.token[position]) for a, b in itertools.pairwise(parsed)}
+        assert len(pairs) >= MIN_SUCCESSOR_PAIRS, (
+            f"token character {position} follows from the previous token's: only {len(pairs)} distinct "
+            f"(previous, next) pairs over {DRAWS - 1} draws")
 
 
 @pytest.mark.tc("TC-TOKEN-008", reqs=["REQ-TOKEN-007"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ from _cloud_helpers import World, activate, build_activation, make_world, post_a
 from harness.clock import VirtualClock
 from harness.emulator.cloud import CloudFault, CloudInputError, EmulatedCloud
 from harness.emulator.cloud.faults import parse_faults
-from harness.emulator.cloud.state import ALNUM
+from harness.emulator.cloud.state import ALNUM, SEQUENTIAL_TOKEN_STRIDE, TOKEN_ID_SPACE
 from harness.protocol.atop import decode_response
 
 
@@ -144,7 +145,7 @@ def test_token_reusable_by_same_device_only() -> None:
             assert activate(cloud, lic, token).success is same_device_ok
 
 
-def test_sequential_tokens_count_up() -> None:
+def test_sequential_tokens_step_by_a_fixed_stride() -> None:
     def value(token: str) -> int:
         out = 0
         for char in token:
@@ -155,7 +156,8 @@ def test_sequential_tokens_count_up() -> None:
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             values = [value(world.token()) for _ in range(3)]
-            assert (values[1] - values[0] == values[2] - values[1] == 1) is sequential
+            steps = {(b - a) % TOKEN_ID_SPACE for a, b in itertools.pairwise(values)}
+            assert (steps == {SEQUENTIAL_TOKEN_STRIDE}) is sequential
 
 
 def test_opensdk_activation_unserved() -> None:

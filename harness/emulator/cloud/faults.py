@@ -42,7 +42,8 @@ class CloudFault(StrEnum):
     #: A retry shortcut: a consumed token is accepted again when the licence's own device (the devId it
     #: activated) presents it, so a device removed from the app re-pairs with the token it already used.
     TOKEN_REUSABLE_BY_SAME_DEVICE = "token-reusable-by-same-device"
-    #: Tokens are a base-62 counter (the next free id) instead of random: unique, but predictable (§0, §1.3).
+    #: Token ids are a counter stepped by a fixed large stride (an "obfuscated sequence") instead of random:
+    #: unique, and every character varies, but each token follows from the previous one (§0, §1.3).
     SEQUENTIAL_TOKENS = "sequential-tokens"
     #: ``thing.device.opensdk.active`` (the TuyaOpen / GCM activation, §4.2) is not routed: it answers
     #: UNKNOWN_API, so a device presenting a valid licence through it never activates.

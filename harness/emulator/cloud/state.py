@@ -66,6 +66,9 @@ from .store import Change, Store
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 MAX_ATTEMPTS_PER_TOKEN = 200
+# sequential-tokens fault: 8 base-62 digits stepped by about 0.618 of their range (odd, so every id comes round).
+TOKEN_ID_SPACE = len(ALNUM) ** 8
+SEQUENTIAL_TOKEN_STRIDE = int(TOKEN_ID_SPACE * 0.6180339887) | 1
 
 # The time-zone fields of the activation answer, per region (§4.3 "optional: stdTimeZone, timeZone").
 REGION_TIME_ZONES = {"AY": "+08:00", "AZ": "-08:00", "UE": "-05:00", "EU": "+01:00", "WE": "+00:00",
@@ -174,7 +177,7 @@ class CloudState:
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
         self._next_notification = 1
-        self._token_counter = int.from_bytes(secrets.token_bytes(5))  # only the sequential-tokens fault uses it
+        self._token_counter = secrets.randbelow(TOKEN_ID_SPACE)  # only the sequential-tokens fault uses it
         self._load()
 
     # ------------------------------------------------------------------------------------- persistence
@@ -334,7 +337,7 @@ class CloudState:
         """The 8-character token: random, or under the sequential-tokens fault the next value of a counter."""
         if CloudFault.SEQUENTIAL_TOKENS not in self.faults:
             return random_text(8)
-        self._token_counter = (self._token_counter + 1) % len(ALNUM) ** 8
+        self._token_counter = (self._token_counter + SEQUENTIAL_TOKEN_STRIDE) % TOKEN_ID_SPACE
         value, digits = self._token_counter, []
         for _ in range(8):
             value, digit = divmod(value, len(ALNUM))
