@@ -122,6 +122,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from harness.redaction import unregister
 
         unregister(run.redactor)
+        run.close_traffic()
         config.pluginmanager.unregister(run)
 
 
@@ -205,7 +206,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     tc = item.stash[TC_KEY]
     recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
-    item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
+    state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
+    if run.evidence_dir is not None:
+        state.traffic = run.traffic.begin(run.built_world)
     activate(recorder, allure_steps=run.allure_dir is not None)
     if run.allure_dir is not None:
         _allure_labels(run, tc)
@@ -293,7 +296,7 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     phase, message = next(((p, m) for p, v, m in state.phases if v is final), ("call", ""))
     if not state.attached:
         _collect_device_events(run, state)
-    evidence = _write_evidence(run, item, state)
+    evidence = _write_evidence(run, item, state, traffic=final in (Verdict.FAIL, Verdict.ERROR))
     tc = item.stash[TC_KEY]
     requirements = run.requirements()
     result = {
@@ -319,7 +322,9 @@ def _collect_device_events(run: Run, state: ItemState) -> None:
         state.lab.devices.clear()
 
 
-def _write_evidence(run: Run, item: pytest.Item, state: ItemState) -> str | None:
+def _write_evidence(run: Run, item: pytest.Item, state: ItemState, *, traffic: bool = False) -> str | None:
+    """Write the test's evidence directory; with ``traffic`` (a FAIL or ERROR) its masked pcaps first, so that the
+    timeline lists them (:mod:`harness.plugin_pcap`)."""
     if run.evidence_dir is None:
         return None
     from harness.evidence import safe_name
@@ -328,6 +333,9 @@ def _write_evidence(run: Run, item: pytest.Item, state: ItemState) -> str | None
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
         target = target / safe_name(callspec.id)
+    if traffic and state.traffic is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        run.traffic.write(run.built_world, state.traffic, state.recorder, target)
     state.recorder.write(target)
     if run.report_dir is not None and target.is_relative_to(run.report_dir):
         return str(target.relative_to(run.report_dir))
@@ -384,6 +392,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.verdicts import Verdict, exit_status
 
     try:
+        run.close_traffic()
         run.close_world()
     finally:
         if run.allure_dir is not None:

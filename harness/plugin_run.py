@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from harness.adapters.contracts import DeviceAdapter
     from harness.evidence import EvidenceRecorder
     from harness.lab import Lab, WorldLike
+    from harness.plugin_pcap import TrafficEvidence, TrafficMark
     from harness.profiles import Profile
     from harness.verdicts import Verdict
 
@@ -39,6 +40,7 @@ class ItemState:
         self.devices: list[DeviceAdapter] = []
         self.lab: Lab | None = None
         self.attached = False
+        self.traffic: TrafficMark | None = None
 
 
 class Run:
@@ -73,6 +75,7 @@ class Run:
         self.preparer = DevicePreparer()
         self.results: list[dict[str, Any]] = []
         self.started = time.time()
+        self._traffic: TrafficEvidence | None = None
 
     def _learn_profile_secrets(self) -> None:
         from pydantic import BaseModel
@@ -142,6 +145,25 @@ class Run:
     @property
     def world_built(self) -> bool:
         return self._world is not None
+
+    @property
+    def built_world(self) -> WorldLike | None:
+        """The world if it has been built (never builds it)."""
+        return self._world
+
+    @property
+    def traffic(self) -> TrafficEvidence:
+        """The packet evidence of this process (:mod:`harness.plugin_pcap`)."""
+        if self._traffic is None:
+            from harness.plugin_pcap import TrafficEvidence
+
+            self._traffic = TrafficEvidence(self.redactor)
+        return self._traffic
+
+    def close_traffic(self) -> None:
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
 
     def now(self) -> float:
         world = self._world

@@ -28,6 +28,7 @@ re-encode what carried it, so that the frames still dissect and the schedule kee
   ``passwd``), the frame rebuilt with its CRC-32 (kept wrong where it was wrong).
 - LPV3.5 frames (§3.2): opened with the fixed app key, the data masked, sealed again with the same nonce; a
   frame that does not open has its ciphertext and tag zeroed.
+- MQTT: the CONNECT password masked whole (3.1, 3.1.1 and 5), learned or not.
 - TCP (HTTP, MQTT): each direction of a connection is masked as one stream (a secret split across segments is
   still found), then cut back into the same segments; IP, UDP and TCP lengths and checksums are recomputed.
 """
@@ -539,6 +540,62 @@ def _mask_lpv35_frames(data: bytes, mask: Masker, notes: list[str], key: bytes) 
     return bytes(out)
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An MQTT variable byte integer at ``pos``: (value, position after it); ValueError when malformed."""
+    value, shift = 0, 0
+    for at in range(pos, min(pos + 4, len(data))):
+        value |= (data[at] & 0x7F) << shift
+        if not data[at] & 0x80:
+            return value, at + 1
+        shift += 7
+    raise ValueError("malformed variable byte integer")
+
+
+def _mqtt_password_span(data: bytes) -> tuple[int, int] | None:
+    """Where the password of an MQTT CONNECT (3.1, 3.1.1 or 5) at the start of ``data`` lies, if it has one."""
+    try:
+        if data[:1] != b"\x10":
+            return None
+        length, pos = _varint(data, 1)
+        end = min(len(data), pos + length)
+        name_len = int.from_bytes(data[pos:pos + 2], "big")
+        if data[pos + 2:pos + 2 + name_len] not in (b"MQTT", b"MQIsdp"):
+            return None
+        pos += 2 + name_len
+        level, flags = data[pos], data[pos + 1]
+        pos += 4  # level, flags, keep alive
+        if level == 5:
+            properties, pos = _varint(data, pos)
+            pos += properties
+
+        def skip(at: int) -> int:
+            return at + 2 + int.from_bytes(data[at:at + 2], "big")
+
+        pos = skip(pos)  # client identifier
+        if flags & 0x04:  # will: (v5 properties), topic, payload
+            if level == 5:
+                properties, pos = _varint(data, pos)
+                pos += properties
+            pos = skip(skip(pos))
+        if flags & 0x80:  # user name
+            pos = skip(pos)
+        if not flags & 0x40 or pos + 2 > end:
+            return None
+        start, stop = pos + 2, min(end, skip(pos))
+        return (start, stop) if start <= stop else None
+    except (IndexError, ValueError):
+        return None
+
+
+def _mask_mqtt(data: bytes, mask: Masker, notes: list[str]) -> bytes:
+    """An MQTT stream: the CONNECT password masked whole (whether or not it is a learned secret), then ``mask``."""
+    span = _mqtt_password_span(data)
+    if span is not None and span[1] > span[0]:
+        data = data[:span[0]] + MASK_BYTE * (span[1] - span[0]) + data[span[1]:]
+        notes.append("MQTT: CONNECT password masked")
+    return mask(data)
+
+
 def mask_payload(data: bytes, mask: Masker, notes: list[str] | None = None, *,
                  lpv35_key: bytes = apconfig.LPV35_APP_KEY) -> bytes:
     """One datagram's payload or one TCP stream, same length, secrets masked (frames by their prefix)."""
@@ -547,6 +604,8 @@ def mask_payload(data: bytes, mask: Masker, notes: list[str] | None = None, *,
         return _mask_ap_frames(data, mask, notes)
     if data[:4] == apconfig.LPV35_PREFIX:
         return _mask_lpv35_frames(data, mask, notes, lpv35_key)
+    if data[:1] == b"\x10":
+        return _mask_mqtt(data, mask, notes)
     return mask(data)
 
 
@@ -851,8 +910,8 @@ def select_flows(frames: Iterable[tuple[float, bytes]], *, tcp_ports: Iterable[i
     """The frames of every flow that has an end on one of the ports, or carries a payload starting with one of
     ``frame_prefixes`` (55AA and 6699 by default, on whatever port), dissected, in time order.
 
-    Also returns the ports that received AP frames: of UDP datagrams starting with 55AA, the destination port;
-    of TCP connections carrying frames, the port their SYN went to (the device's side).
+    Also returns the device side's ports of the flows that carried AP frames: of a UDP flow, the destination of
+    its first 55AA datagram (the app speaks first); of a TCP connection, the port its SYN went to.
     """
     tcp, udp = set(tcp_ports), set(udp_ports)
     parsed = [(t, data, _frame_flow(data)) for t, data in frames]
@@ -871,9 +930,10 @@ def select_flows(frames: Iterable[tuple[float, bytes]], *, tcp_ports: Iterable[i
             syns[key] = flow.syn_to
         if flow.payload[:4] in frame_prefixes:
             keep.add(key)
-            framed.add(key)
-            if flow.protocol == 17 and flow.payload[:4] == apconfig.AP_PREFIX:
+            if flow.protocol == 17 and flow.payload[:4] == apconfig.AP_PREFIX and key not in framed:
+                # the first 55AA datagram of a flow is the app's (a device's reply follows it): its destination
                 ap_udp.add(struct.unpack_from("!H", data, _ETHER_HEADER + (data[_ETHER_HEADER] & 0x0F) * 4 + 2)[0])
+            framed.add(key)
     ap_tcp = {syns[key] for key in framed if key in syns}
     packets: list[Packet] = []
     for t, data, flow in parsed:
