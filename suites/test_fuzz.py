@@ -8,6 +8,7 @@ generated example starts from a clean slate of its own (removed and wiped, facto
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,10 +36,14 @@ def claimed(profile: Profile, family: str) -> list[str]:
 
 
 @pytest.fixture
-def fuzz(cloud: CloudAdapter, network: NetworkAdapter, device: DeviceAdapter, profile: Profile) -> FuzzContext:
-    """The fuzz cases' lab: a fresh account and home, the claimed modes, the prepared device."""
+def fuzz(cloud: CloudAdapter, network: NetworkAdapter, device: DeviceAdapter,
+         profile: Profile) -> Iterator[FuzzContext]:
+    """The fuzz cases' lab: a fresh account and home, the claimed modes, the prepared device; a device that a
+    case killed is power cycled afterwards for the tests that follow (the verdict on this one stands)."""
     modes = tuple(m for family in ("qr", "ez", "ap") for m in claimed(profile, family))
-    return FuzzContext(cloud, network, device, modes)
+    context = FuzzContext(cloud, network, device, modes)
+    yield context
+    context.revive()
 
 
 @pytest.mark.tc("TC-FUZZ-001", reqs=["REQ-FUZZ-001"])

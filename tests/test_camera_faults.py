@@ -127,6 +127,28 @@ def test_crashes_on_long_ssid(the_lab: Lab) -> None:
     assert pair(the_lab, bad) is State.ONLINE
 
 
+def test_ssid_strips_format_chars(the_lab: Lab) -> None:
+    ssid = "home\u202enet\u200d"  # a right-to-left override and a zero-width joiner: invisible, but bytes of the SSID
+    the_lab.air.add_access_point(ssid.encode(), PASSWORD)
+    assert pair(the_lab, the_lab.camera(), ssid=ssid) is State.ONLINE
+    bad = the_lab.camera(faults=[fault("ssid-strips-format-chars")])
+    bad.present_qr(qr_image(ssid, token=the_lab.token()))
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert bad.events("config-received")[0].details["ssid"] == "homenet"
+    assert bad.events("wifi-join")[0].details["outcome"] == "no-such-ssid"
+
+
+def test_crashes_on_short_password(the_lab: Lab) -> None:
+    good = the_lab.camera(pairing_modes=("qr",))
+    good.present_qr(qr_image(password="1234567", token=the_lab.token()))
+    assert good.wait_for_state(State.PAIRING, State.ONLINE, timeout=10) is State.PAIRING and good.alive
+    bad = the_lab.camera(pairing_modes=("qr",), faults=[fault("crashes-on-short-password")])
+    bad.present_qr(qr_image(password="1234567", token=the_lab.token()))
+    assert bad.state is State.CRASHED and not bad.alive
+    bad.power_cycle()
+    assert pair(the_lab, bad) is State.ONLINE
+
+
 # ------------------------------------------------------------------------------------------------- EZ
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -223,6 +224,34 @@ class CrashesOnLongSsid(EmulatedCamera):
             self.crash(f"stack overflow copying a {len(ssid)}-byte SSID")
             return
         super().refuse_config(mode, raw, error)
+
+
+def _without_format_characters(ssid: bytes) -> bytes:
+    try:
+        text = ssid.decode("utf-8")
+    except UnicodeDecodeError:
+        return ssid
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").encode("utf-8")
+
+
+@_fault("ssid-strips-format-chars", "deletes invisible Unicode format characters (bidi marks, ZWJ, BOM) from the SSID",
+        "PROTOCOL.md §1.2/§2.1/§3.1: the SSID is kept byte for byte, whatever UTF-8 it holds")
+class SsidStripsFormatChars(EmulatedCamera):
+    """A display sanitiser (against right-to-left spoofing) run over the stored config instead of the UI text."""
+
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        config = PairingConfig(config.mode, _without_format_characters(config.ssid), config.password, config.token)
+        return super().accept_config(config)
+
+
+@_fault("crashes-on-short-password", "aborts deriving the WPA key from a password of 1 to 7 characters",
+        "fuzz: a password no WPA network has fails the join and is refused; the device stays alive")
+class CrashesOnShortPassword(EmulatedCamera):
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        if 0 < len(config.password) < 8:
+            self.crash(f"assertion in the PSK derivation: a {len(config.password)}-character passphrase")
+            return config
+        return super().accept_config(config)
 
 
 # -------------------------------------------------------------------------------------------------- EZ

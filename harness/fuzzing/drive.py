@@ -2,8 +2,11 @@
 network, or an invalid input that must be refused without activation while the device stays alive.
 
 Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
-against real devices and clouds. A failed check is an :class:`AssertionError` quoting the rule; a lost
-liveness is :class:`~harness.stateful.DeviceCrashed` (its own verdict, CRASH).
+against real devices and clouds. A failed check is a :class:`~harness.verdicts.DeviceFailure` (an
+AssertionError) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
+:class:`~harness.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
+inside ``harness/``, a plain AssertionError would read as a harness invariant (ERROR) in the suites, where these
+checks blame the device (FAIL).
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from harness.protocol import apconfig
 from harness.protocol.qr import QrPayload, render_qr
 from harness.stateful import DeviceCrashed
 from harness.strategies import QrStyle
+from harness.verdicts import DeviceFailure
+
+
+class FuzzDeviceCrashed(DeviceCrashed, DeviceFailure):
+    """The device lost liveness after a fuzz case: CRASH for the campaign, FAIL for the suites."""
 
 PLACEHOLDER_TOKEN = "AYPLACEHLDr000"  # swapped for a token the cloud really issued, just before sending
 CASE_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a case's outcome
@@ -88,10 +96,15 @@ class FuzzContext:
             device.reset()
         device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
+    def revive(self) -> None:
+        """Power cycle a device a case left dead, so that what runs next finds it alive (the verdict stands)."""
+        if DeviceCapability.LIVENESS in self.device.capabilities and not self.device.is_alive():
+            self.device.power_cycle()
+
     def check_alive(self, what: str) -> None:
         """Liveness after every case (REQ-FUZZ-002): a dead device is a CRASH with the inputs that killed it."""
         if DeviceCapability.LIVENESS in self.device.capabilities and not self.device.is_alive():
-            raise DeviceCrashed(f"the device lost liveness after {what}", inputs=dict(self.last_inputs))
+            raise FuzzDeviceCrashed(f"the device lost liveness after {what}", inputs=dict(self.last_inputs))
 
     def activator(self, mode: str, deliver: Callable[[str], None] | None = None) -> Activator:
         variant = mode.partition("-")[2] or "legacy"
@@ -138,13 +151,17 @@ class FuzzContext:
                     self.device.present_qr(render_qr(style.render(QrPayload(ssid, password, tok))))
             outcome = self._pair(self.activator(mode, deliver), mode, ssid, password, token)
             self.check_alive(f"pairing in {mode}")
-            assert outcome.ok, (f"REQ-FUZZ-001: pairing in {mode} with SSID {ssid!r} failed: {outcome.error} "
-                                f"(joined {self._joined(since) or 'no network'})")
-            assert outcome.device_model is not None and outcome.device_model.home == self.home
+            if not outcome.ok:
+                raise DeviceFailure(f"REQ-FUZZ-001: pairing in {mode} with SSID {ssid!r} failed: {outcome.error} "
+                                    f"(joined {self._joined(since) or 'no network'})")
+            if outcome.device_model is None or outcome.device_model.home != self.home:
+                raise DeviceFailure(f"REQ-FUZZ-001: pairing in {mode} put the device in another home "
+                                    f"({outcome.device_model!r})")
             joined = self._joined(since)
             expected = ssid_bytes.decode("utf-8", "backslashreplace")
-            assert not joined or joined[-1] == expected, \
-                f"REQ-FUZZ-001: the device joined {joined[-1]!r}, not the generated network {expected!r}"
+            if joined and joined[-1] != expected:
+                raise DeviceFailure(f"REQ-FUZZ-001: the device joined {joined[-1]!r}, not the generated network "
+                                    f"{expected!r}")
         finally:
             self.network.remove_access_point(ssid_bytes)
 
@@ -169,11 +186,13 @@ class FuzzContext:
             activated = [a for a in self.cloud.token_attempts(presented) if a.outcome == "activated"]
             if presented != issued:
                 activated += [a for a in self.cloud.token_attempts(issued) if a.outcome == "activated"]
-            assert not activated and not outcome.ok, \
-                f"REQ-FUZZ-002: the device activated after {what} (it must refuse without activating)"
+            if activated or outcome.ok:
+                raise DeviceFailure(f"REQ-FUZZ-002: the device activated after {what} (it must refuse without "
+                                    f"activating)")
             if CloudCapability.INSPECT_DEVICES in self.cloud.capabilities:
                 record = self.cloud.device_by_uuid(self.device.licence.uuid)
-                assert record is None or record.home is None, f"REQ-FUZZ-002: the device is bound after {what}"
+                if record is not None and record.home is not None:
+                    raise DeviceFailure(f"REQ-FUZZ-002: the device is bound after {what}")
         finally:
             self.network.remove_access_point(b"fuzz-net")
         if then_pairs:
@@ -185,8 +204,10 @@ class FuzzContext:
         mode = self.modes[0]
         try:
             self.check_pairs(mode, "fuzz-after", "after-pass1")
+        except DeviceCrashed:
+            raise
         except AssertionError as exc:
-            raise AssertionError(f"REQ-FUZZ-002: after {what} the device no longer pairs normally: {exc}") from None
+            raise DeviceFailure(f"REQ-FUZZ-002: after {what} the device no longer pairs normally: {exc}") from None
         finally:
             self.last_inputs = saved
 

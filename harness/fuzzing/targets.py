@@ -32,6 +32,7 @@ from harness.strategies import (
     tokens,
     wpa_passwords,
 )
+from harness.verdicts import DeviceFailure
 
 TARGETS: Final = ("qr", "ez", "ap", "atop", "stateful")
 
@@ -286,14 +287,17 @@ def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
         status, wire = response.status, response.read()
     finally:
         connection.close()
-    assert status < 500, f"REQ-FUZZ-004: the cloud answered a malformed request ({case.defect}) with HTTP {status}"
+    if status >= 500:
+        raise DeviceFailure(f"REQ-FUZZ-004: the cloud answered a malformed request ({case.defect}) with HTTP {status}")
     try:
         reply = atop.decode_response(wire, lic.auth_key, case.et)
     except ProtocolError as exc:
-        raise AssertionError(f"REQ-FUZZ-004: the reply to a malformed request ({case.defect}) is not a well-formed "
-                             f"ATOP reply: {exc}; {wire[:200]!r}") from None
-    assert not reply.success, f"REQ-FUZZ-004: the cloud accepted a malformed activation request ({case.defect})"
-    assert reply.error_code, f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode"
+        raise DeviceFailure(f"REQ-FUZZ-004: the reply to a malformed request ({case.defect}) is not a well-formed "
+                            f"ATOP reply: {exc}; {wire[:200]!r}") from None
+    if reply.success:
+        raise DeviceFailure(f"REQ-FUZZ-004: the cloud accepted a malformed activation request ({case.defect})")
+    if not reply.error_code:
+        raise DeviceFailure(f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode")
 
 
 __all__ = ["ATOP_DEFECTS", "TARGETS", "AtopCase", "Case", "PairCase", "RefuseCase", "atop_cases", "case_from_json",
