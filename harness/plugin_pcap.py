@@ -23,6 +23,7 @@ that the frames still dissect. Passing tests cost only a mark (no pcap is writte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.evidence import EvidenceRecorder
     from harness.lab import WorldLike
-    from harness.net.pcap import RingCapture
+    from harness.net.ring import RingCapture
     from harness.redaction import Redactor
 
 PCAP_TYPE = "application/vnd.tcpdump.pcap"
@@ -72,6 +73,7 @@ class TrafficEvidence:
         self.ring: RingCapture | None = None
         self.reason: str | None = None if self.mode == "auto" else f"PAIRCERT_PCAP={self.mode}"
         self._started = False
+        self.write_s = 0.0  # time spent writing packet evidence (for the curious: it is only spent on failures)
 
     @property
     def enabled(self) -> bool:
@@ -89,7 +91,7 @@ class TrafficEvidence:
         return TrafficMark(time.time(), int(air.seq) if air is not None else 0)
 
     def _start_ring(self) -> None:
-        from harness.net.pcap import RingCapture, capture_unavailable
+        from harness.net.ring import RingCapture, capture_unavailable
 
         self.reason = capture_unavailable(self.interface)
         if self.reason is not None:
@@ -111,6 +113,14 @@ class TrafficEvidence:
         """Write the test's masked pcaps into ``directory`` and list them in its timeline; the file names."""
         if not self.enabled or mark is None:
             return []
+        started = time.perf_counter()
+        try:
+            return self._write(world, mark, recorder, directory)
+        finally:
+            self.write_s += time.perf_counter() - started
+
+    def _write(self, world: WorldLike | None, mark: TrafficMark, recorder: EvidenceRecorder,
+               directory: Path) -> list[str]:
         if world is None:
             recorder.note("no packet evidence", reason="no world was built")
             return []
@@ -144,16 +154,15 @@ class TrafficEvidence:
         air = _air(world)
         if air is None or _wire(world) is not None:
             return None
-        from harness.net.pcap import air_log_to_packets, mask_air_records, mask_packets
+        from harness.net.pcap import air_log_to_packets, mask_air_records
 
         records = air.log_since(mark.air_seq)
         if not records:
             return None
-        mask = self._mask()
-        masked, notes = mask_air_records(records, mask)
-        packets, more = mask_packets(air_log_to_packets(masked), mask, ez=False)
-        return self._attach(recorder, directory, "traffic-air.pcap", packets, source="in-memory air",
-                            clock="the world's clock", masking=notes + more)
+        # the air carries EZ observations only: their datagrams are zero bytes, the records are what to mask
+        masked, notes = mask_air_records(records, self._mask())
+        return self._attach(recorder, directory, "traffic-air.pcap", air_log_to_packets(masked),
+                            source="in-memory air", clock="the world's clock", masking=notes)
 
     def _wire_pcap(self, world: WorldLike, mark: TrafficMark, recorder: EvidenceRecorder,
                    directory: Path) -> str | None:
@@ -176,24 +185,21 @@ class TrafficEvidence:
             if self.reason is not None:
                 recorder.note("no loopback capture", reason=self.reason)
             return None
-        from harness.net.pcap import cloud_ports, mask_packets, rename_ports, select_flows
+        from harness.net.ring import select_flows
 
         udp_ap, tcp_ap = _ap_ports(world, recorder)
-        try:
-            tcp = set(cloud_ports(world.cloud.info()))
-        except Exception:  # a cloud that cannot say: its traffic is cut out by nothing but the AP frames
-            tcp = set()
-        frames = self.ring.window(mark.wall)
-        selection = select_flows(frames, tcp_ports=tcp | tcp_ap, udp_ports=udp_ap)
-        if not selection.packets:
+        tcp = _cloud_ports(world)
+        frames = select_flows(self.ring.window(mark.wall), tcp_ports=tcp | tcp_ap, udp_ports=udp_ap)
+        if not frames:
             recorder.note("no loopback traffic", interface=self.interface, cloud_ports=sorted(tcp))
             return None
-        udp_ap |= selection.ap_udp_ports
-        tcp_ap |= selection.ap_tcp_ports
+        from harness.net.pcap import frames_to_packets, mask_packets, rename_ports
+
         renamed = {"udp": {p: AP_UDP_PORT for p in udp_ap if p != AP_UDP_PORT},
                    "tcp": {p: AP_TCP_PORT for p in tcp_ap if p != AP_TCP_PORT}}
-        rename_ports(selection.packets, udp=renamed["udp"], tcp=renamed["tcp"])
-        packets, notes = mask_packets(selection.packets, self._mask())
+        packets = frames_to_packets(frames)
+        rename_ports(packets, udp=renamed["udp"], tcp=renamed["tcp"])
+        packets, notes = mask_packets(packets, self._mask())
         details: dict[str, Any] = {"source": f"capture on {self.interface}", "clock": "wall clock",
                                    "cloud_ports": sorted(tcp), "masking": notes}
         if renamed["udp"] or renamed["tcp"]:
@@ -203,6 +209,26 @@ class TrafficEvidence:
         if info["evicted"]:
             details["ring_evicted_frames"] = info["evicted"]
         return self._attach(recorder, directory, "traffic-lo.pcap", packets, **details)
+
+
+def _cloud_ports(world: WorldLike) -> set[int]:
+    """The TCP ports of the cloud's HTTP and MQTT endpoints (its ``info()``), without importing scapy."""
+    from urllib.parse import urlsplit
+
+    try:
+        info = world.cloud.info()
+    except Exception:  # a cloud that cannot say: its traffic is cut out by nothing but the AP frames
+        return set()
+    ports: set[int] = set()
+    for key in ("atop_url", "app_url"):
+        with contextlib.suppress(ValueError):
+            port = urlsplit(str(info.get(key) or "")).port
+            if port:
+                ports.add(port)
+    mqtt = str(info.get("mqtt") or "").rpartition(":")[2]
+    if mqtt.isdigit():
+        ports.add(int(mqtt))
+    return ports
 
 
 def _ports_in(details: Mapping[str, Any]) -> tuple[set[int], set[int]]:

@@ -12,9 +12,9 @@ Three sources, one format (Ethernet pcap, which Wireshark and scapy open; the pa
 - a real interface: :class:`~harness.net.adapter.WireRecord` lists (what the scapy adapter sent and received,
   :func:`wire_records_to_pcap`) and sniffed packets (:func:`write_packets`).
 - loopback: :class:`PcapRecorder` sniffs ``lo`` (or any interfaces) for given ports while a pairing runs, e.g.
-  the cloud's HTTP and MQTT ports (:func:`cloud_ports`), and writes what it saw; :class:`RingCapture` keeps a
-  whole session's TCP and UDP of an interface, raw, in a bounded ring, to be cut by time (:meth:`RingCapture.window`)
-  and by flow (:func:`select_flows`) when a test fails, so that no sniffer is started per test.
+  the cloud's HTTP and MQTT ports (:func:`cloud_ports`), and writes what it saw; :class:`harness.net.ring.RingCapture`
+  keeps a whole session's TCP and UDP of an interface, raw, to be cut by time and flow when a test fails
+  (:func:`frames_to_packets` dissects the cut).
 
 Secrets (DESIGN.md "Evidence"): before packets are written as evidence, :func:`mask_air_records` and
 :func:`mask_packets` overwrite every secret *same length* (:data:`harness.redaction.MASK_BYTE` per byte) and
@@ -35,15 +35,10 @@ re-encode what carried it, so that the frames still dissect and the schedule kee
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import ipaddress
 import re
-import socket
-import struct
-import threading
-import time
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -72,17 +67,22 @@ def multicast_mac(address: str) -> str:
     return f"01:00:5e:{packed[1] & 0x7F:02x}:{packed[2]:02x}:{packed[3]:02x}"
 
 
-def air_record_packet(kind: str, value: int | str, *, t: float, fate: str = "delivered", src_ip: str = PHONE_IP,
-                      src_mac: str = PHONE_MAC) -> Packet:
-    """The datagram one air record stands for (see the module docstring)."""
+@functools.lru_cache(maxsize=4096)
+def _air_datagram(kind: str, value: int | str, src_ip: str, src_mac: str) -> bytes:
+    # built once per distinct value: a transmission repeats its values round after round
     observation = smartconfig.Observation("length" if kind == "length" else "address", value)
     host, port = observation.destination
     if observation.kind == "length":
         packet = Ether(src=src_mac, dst=_BROADCAST_MAC) / IP(src=src_ip, dst=host)
     else:
         packet = Ether(src=src_mac, dst=multicast_mac(host)) / IP(src=src_ip, dst=host, ttl=smartconfig.MULTICAST_TTL)
-    packet = packet / UDP(sport=_EZ_SOURCE_PORT, dport=port) / Raw(observation.payload)
-    built: Packet = Ether(bytes(packet))
+    return bytes(packet / UDP(sport=_EZ_SOURCE_PORT, dport=port) / Raw(observation.payload))
+
+
+def air_record_packet(kind: str, value: int | str, *, t: float, fate: str = "delivered", src_ip: str = PHONE_IP,
+                      src_mac: str = PHONE_MAC) -> Packet:
+    """The datagram one air record stands for (see the module docstring)."""
+    built: Packet = Ether(_air_datagram(kind, value, src_ip, src_mac))
     built.time = t
     built.comment = f"air: {fate}".encode()
     return built
@@ -719,231 +719,15 @@ def rename_ports(packets: Iterable[Packet], *, udp: Mapping[int, int] | None = N
 
 
 
-# --- a session-long capture, cut per test -------------------------------------------------------------------------
 
-_ETH_P_ALL = 0x0003
-_SO_TIMESTAMP = 29  # Linux; SCM_TIMESTAMP has the same number, a struct timeval follows
-_SO_RCVBUFFORCE = 33
-_TIMEVAL = struct.Struct("@ll")
-_ETHER_HEADER = 14
-
-
-def capture_unavailable(interface: str = "lo") -> str | None:
-    """Why a :class:`RingCapture` cannot run here (None when it can): it needs Linux packet sockets and root or
-    CAP_NET_RAW."""
-    family = getattr(socket, "AF_PACKET", None)
-    if family is None:
-        return "packet capture needs Linux packet sockets (AF_PACKET), which this platform lacks"
-    try:
-        with socket.socket(family, socket.SOCK_RAW, socket.htons(_ETH_P_ALL)) as probe:
-            probe.bind((interface, 0))
-    except PermissionError as exc:
-        return f"capturing on {interface!r} needs root or CAP_NET_RAW ({exc})"
-    except OSError as exc:
-        return f"cannot capture on {interface!r}: {exc}"
-    return None
-
-
-class RingCapture:
-    """Every IPv4 TCP and UDP frame of ``interface`` (``lo``), kept raw with its kernel timestamp in a ring of at
-    most ``max_bytes``, from :meth:`start` to :meth:`stop`.
-
-    Built for evidence of failing tests: one capture per process instead of a sniffer per test. A thread wakes
-    every ``poll_s`` and drains the socket (the kernel queues in between, in a receive buffer of ``buffer_bytes``),
-    so the cost while tests pass is a few microseconds per packet and no dissection at all; :meth:`window` cuts
-    the frames of a time span and dissects only those. Outgoing copies are dropped on ``lo`` (each packet is seen
-    out and in there). Frames of other processes on the same interface are in the ring too: cut them out by flow
-    (:func:`select_flows`).
-    """
-
-    def __init__(self, interface: str = "lo", *, max_bytes: int = 32 * 1024 * 1024, poll_s: float = 0.1,
-                 buffer_bytes: int = 8 * 1024 * 1024, keep_outgoing: bool | None = None) -> None:
-        self.interface = interface
-        self.max_bytes = max_bytes
-        self.poll_s = poll_s
-        self.buffer_bytes = buffer_bytes
-        self.keep_outgoing = interface != "lo" if keep_outgoing is None else keep_outgoing
-        self.frames: deque[tuple[float, bytes]] = deque()
-        self.bytes = 0
-        self.evicted = 0
-        self.dropped_by_kernel = 0
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-
-    @property
-    def running(self) -> bool:
-        return self._sock is not None
-
-    def start(self) -> RingCapture:
-        """Open the packet socket (raises OSError, e.g. PermissionError without CAP_NET_RAW) and start draining."""
-        if self._sock is not None:
-            return self
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
-        try:
-            sock.bind((self.interface, 0))
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self.buffer_bytes)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMP, 1)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        self._sock = sock
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"paircert-ring-{self.interface}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            self.drain()
-
-    def drain(self) -> int:
-        """Move what the kernel queued into the ring now; returns the number of frames kept."""
-        kept = 0
-        with self._lock:
-            sock = self._sock
-            if sock is None:
-                return 0
-            space = socket.CMSG_SPACE(_TIMEVAL.size)
-            while True:
-                try:
-                    data, ancillary, _, address = sock.recvmsg(65600, space)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
-                    break
-                if not self.keep_outgoing and address[2] == socket.PACKET_OUTGOING:
-                    continue
-                # IPv4 (ethertype 0x0800) carrying TCP (6) or UDP (17)
-                if len(data) < _ETHER_HEADER + 20 or data[12:14] != b"\x08\x00" or data[23] not in (6, 17):
-                    continue
-                t = time.time()
-                for level, kind, value in ancillary:
-                    if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP and len(value) >= _TIMEVAL.size:
-                        seconds, micros = _TIMEVAL.unpack_from(value)
-                        t = seconds + micros / 1e6
-                self.frames.append((t, data))
-                self.bytes += len(data)
-                kept += 1
-            while self.bytes > self.max_bytes and self.frames:
-                _, old = self.frames.popleft()
-                self.bytes -= len(old)
-                self.evicted += 1
-        return kept
-
-    def window(self, start: float, end: float | None = None) -> list[tuple[float, bytes]]:
-        """The raw frames (time, bytes) captured in [start, end] (end: now), after draining what is queued."""
-        self.drain()
-        with self._lock:
-            return [(t, data) for t, data in self.frames if t >= start and (end is None or t <= end)]
-
-    def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=5.0)
-        with self._lock:
-            sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
-
-    def info(self) -> dict[str, Any]:
-        with self._lock:
-            return {"interface": self.interface, "frames": len(self.frames), "bytes": self.bytes,
-                    "evicted": self.evicted, "max_bytes": self.max_bytes}
-
-
-class _FrameFlow(NamedTuple):
-    protocol: int
-    a: tuple[bytes, int]
-    b: tuple[bytes, int]
-    payload: bytes
-    syn_to: int | None  # a TCP SYN (without ACK): the port it opens a connection to
-
-
-def _frame_flow(data: bytes) -> _FrameFlow | None:
-    """The flow of a raw Ethernet/IPv4 TCP or UDP frame, its ends sorted, and its transport payload."""
-    ip = _ETHER_HEADER
-    if len(data) < ip + 20:
-        return None
-    header = (data[ip] & 0x0F) * 4
-    protocol = data[ip + 9]
-    transport = ip + header
-    if len(data) < transport + 8:
-        return None
-    src, dst = bytes(data[ip + 12:ip + 16]), bytes(data[ip + 16:ip + 20])
-    sport, dport = struct.unpack_from("!HH", data, transport)
-    syn_to = None
-    if protocol == 6:
-        if len(data) < transport + 20:
-            return None
-        start = transport + (data[transport + 12] >> 4) * 4
-        flags = data[transport + 13]
-        syn_to = dport if flags & 0x02 and not flags & 0x10 else None
-    else:
-        start = transport + 8
-    total = int.from_bytes(data[ip + 2:ip + 4], "big")
-    end = ip + total if total else len(data)
-    a, b = sorted(((src, sport), (dst, dport)))
-    return _FrameFlow(protocol, a, b, bytes(data[start:end]), syn_to)
-
-
-_FRAME_PREFIXES = (apconfig.AP_PREFIX, apconfig.LPV35_PREFIX)
-
-
-class Selection(NamedTuple):
-    """What :func:`select_flows` kept: the packets, and the ports of connections that carried AP frames."""
-
-    packets: list[Packet]
-    ap_udp_ports: set[int]
-    ap_tcp_ports: set[int]
-
-
-def select_flows(frames: Iterable[tuple[float, bytes]], *, tcp_ports: Iterable[int] = (),
-                 udp_ports: Iterable[int] = (), frame_prefixes: Sequence[bytes] = _FRAME_PREFIXES) -> Selection:
-    """The frames of every flow that has an end on one of the ports, or carries a payload starting with one of
-    ``frame_prefixes`` (55AA and 6699 by default, on whatever port), dissected, in time order.
-
-    Also returns the device side's ports of the flows that carried AP frames: of a UDP flow, the destination of
-    its first 55AA datagram (the app speaks first); of a TCP connection, the port its SYN went to.
-    """
-    tcp, udp = set(tcp_ports), set(udp_ports)
-    parsed = [(t, data, _frame_flow(data)) for t, data in frames]
-    keep: set[tuple[int, tuple[bytes, int], tuple[bytes, int]]] = set()
-    syns: dict[tuple[int, tuple[bytes, int], tuple[bytes, int]], int] = {}
-    framed: set[tuple[int, tuple[bytes, int], tuple[bytes, int]]] = set()
-    ap_udp: set[int] = set()
-    for _, data, flow in parsed:
-        if flow is None:
-            continue
-        key = (flow.protocol, flow.a, flow.b)
-        ports = tcp if flow.protocol == 6 else udp
-        if flow.a[1] in ports or flow.b[1] in ports:
-            keep.add(key)
-        if flow.syn_to is not None:
-            syns[key] = flow.syn_to
-        if flow.payload[:4] in frame_prefixes:
-            keep.add(key)
-            if flow.protocol == 17 and flow.payload[:4] == apconfig.AP_PREFIX and key not in framed:
-                # the first 55AA datagram of a flow is the app's (a device's reply follows it): its destination
-                ap_udp.add(struct.unpack_from("!H", data, _ETHER_HEADER + (data[_ETHER_HEADER] & 0x0F) * 4 + 2)[0])
-            framed.add(key)
-    ap_tcp = {syns[key] for key in framed if key in syns}
+def frames_to_packets(frames: Iterable[tuple[float, bytes]]) -> list[Packet]:
+    """Raw Ethernet frames with their times (e.g. a :class:`harness.net.ring.RingCapture` cut) as packets."""
     packets: list[Packet] = []
-    for t, data, flow in parsed:
-        if flow is not None and (flow.protocol, flow.a, flow.b) in keep:
-            packet = Ether(data)
-            packet.time = t
-            packets.append(packet)
-    packets.sort(key=lambda p: float(p.time))
-    return Selection(packets, ap_udp, ap_tcp)
-
+    for t, data in frames:
+        packet = Ether(data)
+        packet.time = t
+        packets.append(packet)
+    return packets
 
 __all__ = [
     "PHONE_IP",
@@ -951,13 +735,11 @@ __all__ = [
     "MaskedAirRecord",
     "Masker",
     "PcapRecorder",
-    "RingCapture",
-    "Selection",
     "air_log_to_packets",
     "air_log_to_pcap",
     "air_record_packet",
-    "capture_unavailable",
     "cloud_ports",
+    "frames_to_packets",
     "mask_air_records",
     "mask_ez_sequence",
     "mask_packets",
@@ -966,7 +748,6 @@ __all__ = [
     "multicast_mac",
     "rename_ports",
     "secret_masker",
-    "select_flows",
     "wire_record_packet",
     "wire_records_to_pcap",
     "write_packets",
