@@ -22,6 +22,9 @@ Verdicts (:mod:`harness.verdicts`) go on each report (``report.paircert_verdict`
 (JUnit XML), into the terminal (``.`` ``F`` ``E`` ``N`` ``I`` and a verdict summary), and into
 ``<report-dir>/results.jsonl``, one line per test as it finishes. The exit status follows DESIGN.md: 0 all
 PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL.
+
+Evidence: each suite test's timeline (and images, texts) under ``<evidence-dir>/<tc-id>/``; a test that FAILs or
+ERRORs also gets its masked traffic as pcaps there (:mod:`harness.plugin_pcap`).
 """
 
 from __future__ import annotations
