@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _cloud_helpers import World, activate, build_activation, make_world, post_atop
+from _cloud_helpers import World, activate, build_activation, make_world, post, post_atop
 
 from harness.clock import VirtualClock
 from harness.emulator.cloud import CloudFault, CloudInputError, EmulatedCloud
@@ -263,3 +263,30 @@ def test_fault_names_parse_and_unknown_ones_are_refused() -> None:
     assert parse_faults(["token-reusable"]) == {CloudFault.TOKEN_REUSABLE}
     with pytest.raises(ValueError, match="unknown cloud fault"):
         parse_faults(["nope"])
+
+
+def test_token_lookup_fails_open_lets_a_never_issued_token_activate() -> None:
+    for faults, expect in (((), "EXPIRE"), ((CloudFault.TOKEN_LOOKUP_FAILS_OPEN,), None)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            issued = world.token()
+            guessed = issued[:2] + ("a" if issued[2] != "a" else "b") + issued[3:]
+            reply = activate(cloud, world.licence(), guessed)
+            assert reply.error_code == expect
+            if expect is None:  # served the newest token's home, and that token is still unused
+                assert reply.result is not None and cloud.state.devices[reply.result["devId"]].home == world.home
+                assert activate(cloud, world.licence(), issued, hid="bbbbbbbbbbbb").success
+
+
+@pytest.mark.parametrize("body", [b"not a form body", b"data=zz-not-hex", b"data=abc"])
+def test_atop_500_on_malformed_body(body: bytes) -> None:
+    for faults, status in (((), 200), ((CloudFault.ATOP_500_ON_MALFORMED_BODY,), 500)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            query, _ = build_activation(lic.uuid, lic.auth_key, lic.pid, world.token())
+            got, raw = post(f"{cloud.atop_url}?{query}", body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
+            assert got == status, raw
+            if status == 200:
+                assert not decode_response(raw, lic.auth_key, 1).success

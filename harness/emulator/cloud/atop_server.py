@@ -123,15 +123,20 @@ class AtopService:
         """The decrypted body, or the plaintext error to answer with."""
         if check_sign and not verify_sign(query, key):
             return self.plain_error(CloudError.SIGN_INVALID, "sign does not match the query under the key")
+        crash = CloudFault.ATOP_500_ON_MALFORMED_BODY in self.state.faults
         try:
             hex_text = parse_form_body(body)
         except ProtocolError as exc:
+            if crash:  # the fault: the handler's exception reaches the framework
+                return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
             return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
         try:
             return decrypt_body(hex_text, key, query.et)
         except DecryptionFailed as exc:
             return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
         except ProtocolError as exc:
+            if crash:
+                return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
             return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
 
     def _resolve_unchecked(self, query: AtopQuery, body: bytes, *, check_sign: bool = False) -> tuple[str, str] | None:

@@ -69,6 +69,12 @@ class CloudFault(StrEnum):
     #: The broker matches a device login's password against every registered device, not the one the client
     #: id names: a device logs in under another device's identity with its own password (§5).
     BROKER_PASSWORD_ANY_DEVICE = "broker-password-any-device"
+    #: The token lookup fails open: a token this cloud never issued is answered with the newest token it did
+    #: issue, as if unused (a cache that serves its last entry on a miss), so a guessed token activates (§0).
+    TOKEN_LOOKUP_FAILS_OPEN = "token-lookup-fails-open"
+    #: An activation request whose form body cannot be parsed or decoded crashes the handler: HTTP 500 with a
+    #: plain-text body instead of an ATOP error (§4.2).
+    ATOP_500_ON_MALFORMED_BODY = "atop-500-on-malformed-body"
 
 
 def parse_faults(values: Iterable[str | CloudFault]) -> frozenset[CloudFault]:

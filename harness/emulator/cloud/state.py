@@ -415,6 +415,10 @@ class CloudState:
             return _refused(CloudError.LICENSE_IN_USE,
                             "the licence is in use by another device (hardware id differs)"), lic.dev_id, None
         record = self.tokens.get(req.token)
+        served_stale = False
+        if record is None and CloudFault.TOKEN_LOOKUP_FAILS_OPEN in faults and self.tokens:
+            newest = self.tokens[next(reversed(self.tokens))]  # the fault: a miss is served the newest entry
+            record, served_stale = dataclasses.replace(newest, issued_at=now, consumed_at=None), True
         checked = record
         if record is not None:
             if CloudFault.TOKEN_NEVER_EXPIRES in faults:
@@ -463,7 +467,7 @@ class CloudState:
                 and current is not None and current.home != target.home_id):
             notify = True
         # Apply: consume the token, bind, issue keys, notify.
-        if CloudFault.TOKEN_REUSABLE not in faults and consume:
+        if CloudFault.TOKEN_REUSABLE not in faults and consume and not served_stale:
             record = dataclasses.replace(record, consumed_at=now)
             self.tokens[record.token] = record
             self._save(("token", record.token, _jsonable(record)))
