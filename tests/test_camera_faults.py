@@ -427,3 +427,15 @@ def test_a_fault_from_outside_combines_with_catalogued_ones(the_lab: Lab, shouts
     assert cam.wait_for_state(State.FAILED, State.ONLINE, timeout=5) is expected
     with pytest.raises(ValueError, match="unknown camera fault"):
         camera_class(["no-such-fault"])
+
+
+def test_token_region_ignored(the_lab: Lab) -> None:
+    foreign = "EU" if the_lab.token()[:2] != "EU" else "US"
+    for faults, expect in (((), State.FAILED), ((fault("token-region-ignored"),), State.ONLINE)):
+        region = the_lab.token()[:2]
+        cam = the_lab.camera(faults=faults, cloud={region: the_lab.endpoint})
+        token = the_lab.token()
+        assert cam.present_qr(qr_image(token=foreign + token[2:])).outcome == "captured"
+        assert cam.wait_for_state(State.ONLINE, State.PAIRING, State.FAILED, timeout=10) is expect
+        if expect is State.FAILED:  # refused by the camera itself: no cloud serves that region
+            assert any(e.details.get("reason") == "unknown-region" for e in cam.events())

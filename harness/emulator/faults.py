@@ -13,13 +13,13 @@ Adding a fault from outside the package takes a subclass, and (optionally) regis
     from harness.emulator.camera import EmulatedCamera
     from harness.emulator.faults import camera_class, register_camera_fault
 
-    @register_camera_fault("token-region-ignored", "always activates at the first endpoint",
+    @register_camera_fault("lab-always-star", "always activates at the catch-all endpoint",
                            requirement="PROTOCOL.md §1.4: the region picks the endpoint")
-    class IgnoresRegion(EmulatedCamera):
+    class AlwaysStar(EmulatedCamera):
         def endpoint_for(self, region):
             return super().endpoint_for("*")
 
-    Camera = camera_class(["token-region-ignored", "no-prompt-sound"])  # or camera_class([IgnoresRegion])
+    Camera = camera_class(["lab-always-star", "no-prompt-sound"])  # or camera_class([AlwaysStar])
     camera = Camera(world, air, uuid=..., auth_key=..., pid=..., mac=..., cloud=...)
 
 A fault that must kill the firmware calls ``self.crash(reason)``: the camera goes to CRASHED, closes its
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from harness.emulator.camera import EmulatedCamera
+from harness.emulator.camera import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera_pairing import EzReceiver, PairingChannel, PairingConfig
 from harness.protocol import apconfig as ap
 from harness.protocol import mqtt as mq
@@ -643,6 +643,16 @@ class IgnoresRemoteReset(EmulatedCamera):
 class ReconnectNever(EmulatedCamera):
     def reconnects(self) -> bool:
         return False
+
+
+@_fault("token-region-ignored", "activates at its one configured cloud whatever region the token names",
+        "PROTOCOL.md §1.3/§1.4: the token's region picks the cloud; another region's token activates nothing here")
+class TokenRegionIgnored(EmulatedCamera):
+    def endpoint_for(self, region: str) -> CloudEndpoint | None:
+        own = super().endpoint_for(region)
+        if own is not None or isinstance(self.cloud, CloudEndpoint):
+            return own
+        return next(iter(self.cloud.values()), None)  # the fault: the first endpoint it knows, for any region
 
 
 __all__ = ["CAMERA_FAULTS", "CameraFault", "LaxEzReceiver", "camera_class", "make_camera", "register_camera_fault"]
