@@ -143,9 +143,11 @@ class TrafficEvidence:
 
     def _attach(self, recorder: EvidenceRecorder, directory: Path, name: str, packets: list[Any],
                 **details: Any) -> str:
-        from harness.net.pcap import write_packets
+        """Write scapy packets, or raw frames (time, bytes), as ``name`` and list it in the timeline."""
+        from harness.net.pcap import write_frames, write_packets
 
-        count = write_packets(packets, directory / name)
+        frames = [(float(p.time), bytes(p)) if not isinstance(p, tuple) else p for p in packets]
+        count = write_frames(frames, directory / name) if frames else write_packets([], directory / name)
         recorder.record("attachment", name, {"type": PCAP_TYPE, "packets": count, **details})
         return name
 
@@ -154,14 +156,14 @@ class TrafficEvidence:
         air = _air(world)
         if air is None or _wire(world) is not None:
             return None
-        from harness.net.pcap import air_log_to_packets, mask_air_records
+        from harness.net.pcap import air_log_to_frames, mask_air_records
 
         records = air.log_since(mark.air_seq)
         if not records:
             return None
         # the air carries EZ observations only: their datagrams are zero bytes, the records are what to mask
         masked, notes = mask_air_records(records, self._mask())
-        return self._attach(recorder, directory, "traffic-air.pcap", air_log_to_packets(masked),
+        return self._attach(recorder, directory, "traffic-air.pcap", air_log_to_frames(masked),
                             source="in-memory air", clock="the world's clock", masking=notes)
 
     def _wire_pcap(self, world: WorldLike, mark: TrafficMark, recorder: EvidenceRecorder,
@@ -169,12 +171,12 @@ class TrafficEvidence:
         sent = _wire(world)
         if sent is None:
             return None
-        from harness.net.pcap import mask_packets, wire_record_packet
+        from harness.net.pcap import mask_wire_records
 
         records = [r for r in list(sent) if float(r.t) >= mark.wall]
         if not records:
             return None
-        packets, notes = mask_packets([wire_record_packet(r) for r in records], self._mask())
+        packets, notes = mask_wire_records(records, self._mask())
         interface = getattr(getattr(world, "network", None), "interface", None)
         return self._attach(recorder, directory, "traffic-wire.pcap", packets, source=f"network adapter "
                             f"records on {interface}", masking=notes)

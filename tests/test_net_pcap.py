@@ -32,10 +32,12 @@ from harness.net.pcap import (
     mask_packets,
     mask_payload,
     mask_secret_fields,
+    mask_wire_records,
     multicast_mac,
     secret_masker,
     wire_record_packet,
     wire_records_to_pcap,
+    write_frames,
     write_packets,
 )
 from harness.net.ring import RingCapture, select_flows
@@ -307,12 +309,12 @@ def test_a_secret_split_across_tcp_segments_is_masked_and_checksums_hold() -> No
     assert [float(p.time) for p in packets] == [0.0, 1.0]
 
 
-def test_wire_records_are_masked_ez_and_ap_alike() -> None:
+def test_wire_records_are_masked_ez_and_ap_alike(tmp_path: Path) -> None:
     records = [WireRecord(float(n), "udp", "sent", ("10.231.0.1", 40000), o.destination, o.payload, "veth0")
                for n, o in enumerate(smartconfig.transmission_schedule(b"HomeNet", SECRET.encode(), b"AY12345678abcd",
                                                                         preamble_rounds=1, data_rounds=1))]
     legacy = apconfig.encode_ap_config("HomeNet", SECRET, "AY12345678abcd")
-    records.append(WireRecord(99.0, "udp", "sent", ("10.231.0.1", 40002), ("10.231.0.2", 6669), legacy, "veth0"))
+    records.append(WireRecord(1e6, "udp", "sent", ("10.231.0.1", 40002), ("10.231.0.2", 6669), legacy, "veth0"))
     packets, notes = mask_packets([wire_record_packet(r) for r in records], secret_masker(Redactor([SECRET])))
     observations = [("length", len(bytes(p[UDP].payload))) if p[UDP].dport == 30011 else ("address", p[IP].dst)
                     for p in packets if p[UDP].dport in (30011, 30012)]
@@ -320,6 +322,11 @@ def test_wire_records_are_masked_ez_and_ap_alike() -> None:
     assert credentials is not None and credentials.password == b"*" * len(SECRET)
     assert packets[-1][TuyaAp55AA].frame().payload.count(b"*") == len(SECRET)
     assert any(n.startswith("EZ:") for n in notes)
+    frames, notes = mask_wire_records(records, secret_masker(Redactor([SECRET])))  # raw, for long schedules
+    assert write_frames(frames, tmp_path / "wire.pcap") == len(records)
+    again = rdpcap(str(tmp_path / "wire.pcap"))
+    assert [bytes(p) for p in again] == [bytes(p) for p in packets]
+    assert [float(p.time) for p in again] == [r.t for r in records] and notes[0].startswith("EZ:")
 
 
 @needs_raw_sockets

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -94,6 +95,13 @@ def air_log_to_packets(records: Iterable[Any], *, src_ip: str = PHONE_IP, src_ma
             for r in records if r.fate != "held"]
 
 
+def air_log_to_frames(records: Iterable[Any], *, src_ip: str = PHONE_IP,
+                      src_mac: str = PHONE_MAC) -> list[tuple[float, bytes]]:
+    """:func:`air_log_to_packets` as raw frames (time, bytes), without a scapy object per record: an EZ pairing
+    that times out resends for minutes of world time, tens of thousands of datagrams."""
+    return [(float(r.t), _air_datagram(r.kind, r.value, src_ip, src_mac)) for r in records if r.fate != "held"]
+
+
 def air_log_to_pcap(records: Iterable[Any], path: str | Path, **kwargs: Any) -> int:
     """Write the air's log as a pcap; returns the number of packets."""
     return write_packets(air_log_to_packets(records, **kwargs), path)
@@ -116,8 +124,78 @@ def wire_record_packet(record: Any) -> Packet:
     return packet
 
 
+class _Datagram(NamedTuple):
+    t: float
+    protocol: str
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    payload: bytes
+
+
+@functools.lru_cache(maxsize=4096)
+def _wire_datagram(src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> bytes:
+    return bytes(wire_record_packet(_Datagram(0.0, "udp", src, dst, payload)))
+
+
+def _wire_ez_observation(record: Any) -> tuple[str, int | str] | None:
+    if record.protocol != "udp":
+        return None
+    host, port = record.dst
+    if port == smartconfig.BROADCAST_PORT:
+        return "length", len(record.payload)
+    if port == smartconfig.MULTICAST_PORT and ipaddress.IPv4Address(host).is_multicast:
+        return "address", str(host)
+    return None
+
+
+def mask_wire_records(records: Iterable[Any], mask: Masker) -> tuple[list[tuple[float, bytes]], list[str]]:
+    """:class:`~harness.net.adapter.WireRecord` lists as masked raw frames (time, bytes), and notes: the EZ
+    datagrams as one sequence (:func:`mask_ez_sequence`, built without a scapy object each: a schedule is
+    thousands of them), the rest through :func:`mask_packets`."""
+    records = list(records)
+    ez = [(n, observation) for n, r in enumerate(records) if (observation := _wire_ez_observation(r)) is not None]
+    result = mask_ez_sequence([observation for _, observation in ez], mask)
+    masked = {n: value for (n, _), value in zip(ez, result.values, strict=True)}
+    frames: list[tuple[float, bytes]] = []
+    others: list[Packet] = []
+    for n, record in enumerate(records):
+        if n not in masked:
+            others.append(wire_record_packet(record))
+            continue
+        value = masked[n]
+        if isinstance(value, int):
+            dst, payload = (smartconfig.BROADCAST_ADDRESS, smartconfig.BROADCAST_PORT), bytes(value)
+        else:
+            dst, payload = (value, smartconfig.MULTICAST_PORT), b"\x00"
+        frames.append((float(record.t), _wire_datagram(tuple(record.src), dst, payload)))
+    packets, notes = mask_packets(others, mask, ez=False)
+    frames += [(float(p.time), bytes(p)) for p in packets]
+    if ez:
+        notes.insert(0, f"EZ: {len(ez)} datagram(s) rebuilt with the password masked ({result.bodies} broadcast "
+                        f"bodies, {result.sections} multicast sections, {result.zeroed} unparseable values zeroed)")
+    return sorted(frames, key=lambda frame: frame[0]), notes
+
+
 def wire_records_to_pcap(records: Iterable[Any], path: str | Path) -> int:
     return write_packets([wire_record_packet(r) for r in records], path)
+
+
+_PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # microseconds, Ethernet
+_PCAP_RECORD = struct.Struct("<IIII")
+
+
+def write_frames(frames: Iterable[tuple[float, bytes]], path: str | Path) -> int:
+    """Write raw Ethernet frames (time, bytes) as a classic pcap, in time order; returns the count."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(frames, key=lambda frame: frame[0])
+    chunks = [_PCAP_HEADER]
+    for t, data in ordered:
+        micros = round(t * 1_000_000)
+        chunks.append(_PCAP_RECORD.pack(micros // 1_000_000, micros % 1_000_000, len(data), len(data)))
+        chunks.append(data)
+    target.write_bytes(b"".join(chunks))
+    return len(ordered)
 
 
 def write_packets(packets: Sequence[Packet], path: str | Path) -> int:
@@ -735,6 +813,7 @@ __all__ = [
     "MaskedAirRecord",
     "Masker",
     "PcapRecorder",
+    "air_log_to_frames",
     "air_log_to_packets",
     "air_log_to_pcap",
     "air_record_packet",
@@ -745,10 +824,12 @@ __all__ = [
     "mask_packets",
     "mask_payload",
     "mask_secret_fields",
+    "mask_wire_records",
     "multicast_mac",
     "rename_ports",
     "secret_masker",
     "wire_record_packet",
     "wire_records_to_pcap",
+    "write_frames",
     "write_packets",
 ]
