@@ -352,6 +352,14 @@ def test_never_reports_dps(the_lab: Lab) -> None:
     assert the_lab.device(bad).dps == {}
 
 
+def test_reports_dps_only_on_command(the_lab: Lab) -> None:
+    bad = online(the_lab, "reports-dps-only-on-command")
+    time.sleep(0.2)
+    assert the_lab.device(bad).dps == {}  # nothing reported on connecting
+    the_lab.cloud.app.send_dps(the_lab.owner, bad.dev_id, {"103": True})  # type: ignore[arg-type]
+    wait_until(lambda: the_lab.device(bad).dps.get("103") is True)  # but a command is reported back
+
+
 def test_ignores_dp_commands(the_lab: Lab) -> None:
     bad = online(the_lab, "ignores-dp-commands")
     the_lab.cloud.app.send_dps(the_lab.owner, bad.dev_id, {"103": True})  # type: ignore[arg-type]

@@ -80,9 +80,6 @@ KNOWN_GAPS = {
                   "mishandles only the optional escapes (\\/ and \\uXXXX) is still to be written",
     "REQ-QR-007": "a camera that splits the token wrongly fails every QR pairing, not only TC-QR-007",
     "REQ-EZ-005": "ez-skips-crc also fails TC-EZ-002 and TC-EZ-004 on the noisy air",
-    "REQ-MQTT-004": "never-reports-dps also fails TC-MQTT-005 (commands are reported back); a camera that reports "
-                    "only when commanded is still to be written",
-    "REQ-MQTT-006": "verified by TC-MQTT-004 only, which shares never-reports-dps with TC-MQTT-005",
     "REQ-FUZZ-005": "the ci budget (6 examples of 6 steps) is too small for the stateful model to find a fault "
                     "the hand-written suites miss",
 }

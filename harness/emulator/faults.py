@@ -617,6 +617,13 @@ class NeverReportsDps(EmulatedCamera):
         return None
 
 
+@_fault("reports-dps-only-on-command", "never reports its DPs by itself (not on connecting); answers commands only",
+        "PROTOCOL.md §5: the device's DP reports reach the cloud")
+class ReportsDpsOnlyOnCommand(EmulatedCamera):
+    async def _after_online(self) -> None:
+        self.record("online", dev_id=self.dev_id)  # the fault: no protocol-4 report of its state
+
+
 @_fault("ignores-dp-commands", "drops DP commands (protocol 5) without applying or reporting them",
         "PROTOCOL.md §5: cloud DP commands reach the device and are reported back")
 class IgnoresDpCommands(EmulatedCamera):
