@@ -58,6 +58,16 @@ def _spellings(secret: str) -> set[str]:
     }
 
 
+def base64_spellings(secret: str) -> set[str]:
+    """The secret's UTF-8 bytes in standard and URL-safe base64, with and without padding."""
+    raw = secret.encode("utf-8")
+    spellings = set()
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        spellings |= {text, text.rstrip("=")}
+    return spellings
+
+
 class Redactor:
     """Learns secrets and removes them from text, bytes and JSON-like structures. Thread-safe."""
 
@@ -119,11 +129,11 @@ class Redactor:
         with self._lock:
             pattern = self._mask_pattern
             if pattern is None and self._secrets:
-                spellings = {s.encode("utf-8") for s in self._secrets}
+                spellings = set(self._secrets)
                 for spelling in list(spellings):
-                    for encoded in (base64.b64encode(spelling), base64.urlsafe_b64encode(spelling)):
-                        spellings |= {encoded, encoded.rstrip(b"=")}
-                ordered = sorted((s for s in spellings if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+                    spellings |= base64_spellings(spelling)
+                encoded = {s.encode("utf-8") for s in spellings}
+                ordered = sorted((s for s in encoded if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
                 pattern = self._mask_pattern = re.compile(b"|".join(re.escape(s) for s in ordered))
         if pattern is None:
             return data
@@ -172,4 +182,5 @@ def learn(secret: object) -> None:
         redactor.add(secret)
 
 
-__all__ = ["MASK", "MASK_BYTE", "MIN_SECRET_LENGTH", "Redactor", "is_secret_key", "learn", "register", "unregister"]
+__all__ = ["MASK", "MASK_BYTE", "MIN_SECRET_LENGTH", "Redactor", "base64_spellings", "is_secret_key", "learn",
+           "register", "unregister"]

@@ -15,7 +15,6 @@ replaced by a placeholder image, since masking bytes inside a compressed image i
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from harness.profiles import Profile, SecretRef
-from harness.redaction import MIN_SECRET_LENGTH, Redactor
+from harness.redaction import MIN_SECRET_LENGTH, Redactor, base64_spellings
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLACEHOLDER_TEXT = "image withheld: its QR code encodes a secret"
@@ -53,16 +52,6 @@ def profile_secrets(profile: Profile, environ: Mapping[str, str] | None = None) 
         if value:
             values.append(value)
     return values
-
-
-def base64_spellings(secret: str) -> set[str]:
-    """The secret's bytes in standard and URL-safe base64, with and without padding."""
-    raw = secret.encode("utf-8")
-    spellings = set()
-    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = encoded.decode("ascii")
-        spellings |= {text, text.rstrip("=")}
-    return spellings
 
 
 class SweepRedactor(Redactor):
