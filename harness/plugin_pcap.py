@@ -23,7 +23,6 @@ that the frames still dissect. Passing tests cost only a mark (no pcap is writte
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -214,23 +213,13 @@ class TrafficEvidence:
 
 
 def _cloud_ports(world: WorldLike) -> set[int]:
-    """The TCP ports of the cloud's HTTP and MQTT endpoints (its ``info()``), without importing scapy."""
-    from urllib.parse import urlsplit
+    """The TCP ports of the cloud's HTTP and MQTT endpoints (its ``info()``); none when it cannot say."""
+    from harness.net.ring import cloud_ports
 
     try:
-        info = world.cloud.info()
+        return set(cloud_ports(world.cloud.info()))
     except Exception:  # a cloud that cannot say: its traffic is cut out by nothing but the AP frames
         return set()
-    ports: set[int] = set()
-    for key in ("atop_url", "app_url"):
-        with contextlib.suppress(ValueError):
-            port = urlsplit(str(info.get(key) or "")).port
-            if port:
-                ports.add(port)
-    mqtt = str(info.get("mqtt") or "").rpartition(":")[2]
-    if mqtt.isdigit():
-        ports.add(int(mqtt))
-    return ports
 
 
 def _ports_in(details: Mapping[str, Any]) -> tuple[set[int], set[int]]:

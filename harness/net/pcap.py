@@ -43,7 +43,6 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -51,6 +50,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import PcapWriter
 
 import harness.net.layers  # noqa: F401  (binds the pairing layers, so that written packets dissect on reading)
+from harness.net.ring import cloud_ports
 from harness.net.sniff import PacketTap, port_bpf, port_matcher
 from harness.protocol import apconfig, smartconfig
 from harness.redaction import MASK_BYTE, Redactor, is_secret_key
@@ -212,23 +212,6 @@ def write_packets(packets: Sequence[Packet], path: str | Path) -> int:
     finally:
         writer.close()
     return len(ordered)
-
-
-def cloud_ports(info: Mapping[str, Any]) -> list[int]:
-    """The TCP ports of a cloud adapter's ``info()``: its ATOP/app HTTP URLs and ``host:port`` of MQTT."""
-    ports: set[int] = set()
-    for key in ("atop_url", "app_url"):
-        url = info.get(key)
-        if url:
-            parts = urlsplit(str(url))
-            if parts.port:
-                ports.add(parts.port)
-            elif parts.scheme in ("http", "https"):
-                ports.add(80 if parts.scheme == "http" else 443)
-    mqtt = info.get("mqtt")
-    if mqtt and str(mqtt).rpartition(":")[2].isdigit():
-        ports.add(int(str(mqtt).rpartition(":")[2]))
-    return sorted(ports)
 
 
 class PcapRecorder:

@@ -20,8 +20,9 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 _ETH_P_ALL = 0x0003
 _SO_TIMESTAMP = 29  # Linux; SCM_TIMESTAMP has the same number, a struct timeval follows
@@ -173,6 +174,23 @@ def _frame_ports(data: bytes) -> tuple[int, int, int] | None:
     return data[ip + 9], sport, dport
 
 
+def cloud_ports(info: Mapping[str, Any]) -> list[int]:
+    """The TCP ports of a cloud adapter's ``info()``: its ATOP/app HTTP URLs and ``host:port`` of MQTT."""
+    ports: set[int] = set()
+    for key in ("atop_url", "app_url"):
+        url = info.get(key)
+        if url:
+            parts = urlsplit(str(url))
+            if parts.port:
+                ports.add(parts.port)
+            elif parts.scheme in ("http", "https"):
+                ports.add(80 if parts.scheme == "http" else 443)
+    mqtt = info.get("mqtt")
+    if mqtt and str(mqtt).rpartition(":")[2].isdigit():
+        ports.add(int(str(mqtt).rpartition(":")[2]))
+    return sorted(ports)
+
+
 def select_flows(frames: Iterable[tuple[float, bytes]], *, tcp_ports: Iterable[int] = (),
                  udp_ports: Iterable[int] = ()) -> list[tuple[float, bytes]]:
     """The frames (time, bytes) with an end on one of the ports (a TCP port for TCP, a UDP port for UDP), in time
@@ -189,4 +207,4 @@ def select_flows(frames: Iterable[tuple[float, bytes]], *, tcp_ports: Iterable[i
     kept.sort(key=lambda frame: frame[0])
     return kept
 
-__all__ = ["RingCapture", "capture_unavailable", "select_flows"]
+__all__ = ["RingCapture", "capture_unavailable", "cloud_ports", "select_flows"]
