@@ -119,3 +119,16 @@ def test_sending_from_many_threads_is_safe() -> None:
     for t in threads:
         t.join(10)
     assert len(seen) == sum(1 for r in air.log if r.fate in ("delivered", "duplicated"))
+
+
+def test_log_since_a_mark_returns_only_what_came_after_it_even_once_the_log_has_evicted() -> None:
+    air = Air(seed=1, log_limit=5)
+    assert air.seq == 0 and air.log_since(0) == []
+    for length in range(3):
+        air.send(AirObservation("length", length + 100))
+    mark = air.seq
+    for length in range(4):
+        air.send(AirObservation("length", length + 200))
+    assert [r.value for r in air.log_since(mark)] == [200, 201, 202, 203]
+    assert [r.value for r in air.log_since(0)] == [102, 200, 201, 202, 203]  # 100 and 101 were evicted
+    assert air.log_since(air.seq) == []

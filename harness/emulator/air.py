@@ -18,6 +18,7 @@ not block: the emulated camera's listener only hands the observation to its own 
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -322,9 +323,8 @@ class Air:
         with self._lock:
             if not self._log or self._log[-1].seq <= seq:
                 return []
-            first = self._log[0].seq
-            start = max(0, seq - first + 1)
-            return [self._log[i] for i in range(start, len(self._log))]
+            start = max(0, seq - self._log[0].seq + 1)
+            return list(itertools.islice(self._log, start, None))  # indexing a deque is O(n) per element
 
     def clear_log(self) -> None:
         with self._lock:
