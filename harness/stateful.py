@@ -62,12 +62,20 @@ from harness.model import (
     decide_binding,
 )
 from harness.strategies import tokens as guessed_tokens
+from harness.verdicts import DeviceFailure
 
 PAIRING_MODE_TIMEOUT_S = 30.0
 PAIR_TIMEOUT_S = 20.0  # world-clock seconds an activator waits (a success takes a few; refusals end sooner)
 ADVANCES = (1.0, 61.0)  # plus the token lifetime's edges, see PairingMachine.advance_time
 ONLINE_SETTLE_S = 2.0  # real seconds a removed device may take to drop off MQTT
 REMOVAL_SETTLE_S = 3.0  # real seconds a removed online device may take to be told and return to pairing mode
+
+
+def _check(condition: bool, message: str) -> None:
+    """A check of the device or cloud against the model: a :class:`~harness.verdicts.DeviceFailure` (FAIL in the
+    suites), where a plain ``assert`` inside ``harness/`` would read as the harness's own invariant (ERROR)."""
+    if not condition:
+        raise DeviceFailure(message)
 
 
 def _watched(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -381,12 +389,14 @@ class PairingMachine(RuleBasedStateMachine):
             raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
         if expected:
             assert handle.home is not None and handle.account is not None
-            assert activated, f"§6: the model says this pairing binds ({decision_note}), but the cloud refused it"
+            _check(bool(activated),
+                   f"§6: the model says this pairing binds ({decision_note}), but the cloud refused it")
             record = self._record(md)
-            assert record is not None and record.home == handle.home, (
-                f"§0/§6: the device must be bound in the token's home {handle.home}, the cloud has it in "
-                f"{None if record is None else record.home}")
-            assert outcome.ok, f"the activator reported failure ({outcome.error}) for a pairing the cloud bound"
+            _check(record is not None and record.home == handle.home,
+                   f"§0/§6: the device must be bound in the token's home {handle.home}, the cloud has it in "
+                   f"{None if record is None else record.home}")
+            assert record is not None
+            _check(outcome.ok, f"the activator reported failure ({outcome.error}) for a pairing the cloud bound")
             previous = md.binding
             owner = self.model_homes[handle.home].owner
             md.binding = Binding(account=owner, home=handle.home)
@@ -398,8 +408,8 @@ class PairingMachine(RuleBasedStateMachine):
                 for admin in self.model_homes[previous.home].admins():
                     self.expected_notices[admin] += 1
         else:
-            assert not activated, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud bound it"
-            assert not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})"
+            _check(not activated, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud bound it")
+            _check(not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})")
             md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
 
     def _used(self) -> list[TokenHandle]:
@@ -498,7 +508,7 @@ class PairingMachine(RuleBasedStateMachine):
             try:
                 md.adapter.wait_pairing_mode(REMOVAL_SETTLE_S)
             except AdapterError as exc:
-                raise AssertionError(f"§6: a removed device is told and returns to pairing mode; it did not ({exc})") \
+                raise DeviceFailure(f"§6: a removed device is told and returns to pairing mode; it did not ({exc})") \
                     from None
             md.pairing_mode = True
 
@@ -536,9 +546,9 @@ class PairingMachine(RuleBasedStateMachine):
     def each_device_is_bound_to_at_most_the_models_home(self) -> None:
         for md in self.devices:
             homes = [h for h in self.model_homes if any(r.uuid == md.uuid for r in self.cloud.list_devices(h))]
-            assert len(homes) <= 1, f"§6: device {md.uuid} is listed in {len(homes)} homes: {homes}"
+            _check(len(homes) <= 1, f"§6: device {md.uuid} is listed in {len(homes)} homes: {homes}")
             want = [] if md.binding is None else [md.binding.home]
-            assert homes == want, f"§6: device {md.uuid} is in {homes or 'no home'}; the model says {want or 'none'}"
+            _check(homes == want, f"§6: device {md.uuid} is in {homes or 'no home'}; the model says {want or 'none'}")
 
     @invariant()
     @_watched
@@ -548,7 +558,7 @@ class PairingMachine(RuleBasedStateMachine):
         for md in self.devices:
             # Eventually: a removed device is told over MQTT and goes offline a moment later (§5/§6).
             online_unbound = _eventually_false(functools.partial(self._online_unbound, md), ONLINE_SETTLE_S)
-            assert not online_unbound, f"§6: device {md.uuid} is online but bound to no home"
+            _check(not online_unbound, f"§6: device {md.uuid} is online but bound to no home")
 
     def _online_unbound(self, md: ModelDevice) -> bool:
         record = self.cloud.device_by_uuid(md.uuid)
@@ -559,7 +569,7 @@ class PairingMachine(RuleBasedStateMachine):
     def a_token_is_consumed_at_most_once(self) -> None:
         for token in self.model_tokens:
             wins = [a for a in self.cloud.token_attempts(token) if a.outcome == "activated"]
-            assert len(wins) <= 1, f"§0: token {token} activated {len(wins)} times (single use)"
+            _check(len(wins) <= 1, f"§0: token {token} activated {len(wins)} times (single use)")
 
     @invariant()
     @_watched
@@ -568,9 +578,9 @@ class PairingMachine(RuleBasedStateMachine):
         for account in self.model_accounts:
             got = [n for n in self.cloud.notifications(account) if n.dev_id in ours]
             want = self.expected_notices[account]
-            assert len(got) == want, (
-                f"§6 {self.target.binding_mode} binding: account {account} has {len(got)} rebind notification(s), "
-                f"the model says {want}")
+            _check(len(got) == want,
+                   f"§6 {self.target.binding_mode} binding: account {account} has {len(got)} rebind notification(s), "
+                   f"the model says {want}")
 
     def teardown(self) -> None:
         pool = self.target.pool
