@@ -75,6 +75,22 @@ def test_qr_ignores_escapes(the_lab: Lab) -> None:
     assert bad.events("wifi-join")[0].details["outcome"] == "wrong-password"
 
 
+def test_qr_unicode_escape_low_byte(the_lab: Lab) -> None:
+    ssid, password = "café-net", "pässwort-123"
+    the_lab.air.add_access_point(ssid.encode(), password.encode())
+    good = the_lab.camera()
+    assert pair(the_lab, good, ssid=ssid, password=password, ascii_only=True) is State.ONLINE
+    bad = the_lab.camera(faults=[fault("qr-unicode-escape-low-byte")])
+    bad.present_qr(qr_image(ssid, password, the_lab.token(), ascii_only=True))
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert bad.events("wifi-join")[0].details["outcome"] == "no-such-ssid"  # joined "caf\xe9-net", Latin-1
+    # Raw UTF-8, the quotes and backslashes escapes, and control characters as \u00XX all come through.
+    tricky_ssid, tricky_password = 'café "x" \\ y', "bell\x07pässwort"
+    the_lab.air.add_access_point(tricky_ssid.encode(), tricky_password.encode())
+    other = the_lab.camera(faults=[fault("qr-unicode-escape-low-byte")])
+    assert pair(the_lab, other, ssid=tricky_ssid, password=tricky_password) is State.ONLINE
+
+
 def test_no_prompt_sound(the_lab: Lab) -> None:
     good, bad = the_lab.camera(), the_lab.camera(faults=[fault("no-prompt-sound")])
     for cam in (good, bad):

@@ -156,6 +156,33 @@ class QrIgnoresEscapes(EmulatedCamera):
         return PairingConfig("qr", members["s"], members["p"], members["t"].decode("utf-8", "replace"))
 
 
+_ESCAPE = re.compile(rb'\\(u[0-9a-fA-F]{4}|.)', re.DOTALL)
+_SIMPLE_ESCAPES = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r",
+                   b"t": b"\t"}
+
+
+def _unescape_low_byte(text: bytes) -> bytes:
+    """A JSON string's escapes undone by a hand-written loop that stores ``\\uXXXX`` as the one byte
+    ``XXXX & 0xFF``: right for ASCII (control characters included), wrong for anything above U+007F."""
+    def one(match: re.Match[bytes]) -> bytes:
+        escape = match.group(1)
+        if escape.startswith(b"u") and len(escape) == 5:
+            return bytes([int(escape[1:], 16) & 0xFF])
+        return _SIMPLE_ESCAPES.get(escape, escape)
+
+    return _ESCAPE.sub(one, text)
+
+
+@_fault("qr-unicode-escape-low-byte", "undoes a QR member's \\uXXXX escape into the single byte XXXX & 0xFF, "
+        "so an escaped non-ASCII character arrives as a Latin-1 byte, not UTF-8",
+        "PROTOCOL.md §1.2: \\uXXXX escapes are legal and stand for the character's UTF-8 bytes")
+class QrUnicodeEscapeLowByte(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        checked = super().parse_qr_payload(data)  # the legality checks stand; only the members' bytes differ
+        members = {m.group(1).decode(): m.group(2) for m in _RAW_MEMBER.finditer(data)}
+        return PairingConfig("qr", _unescape_low_byte(members["s"]), _unescape_low_byte(members["p"]), checked.token)
+
+
 @_fault("no-prompt-sound", "captures a QR payload without sounding the prompt",
         "seed: the device will sound a prompt after capturing the information of the QR code")
 class NoPromptSound(EmulatedCamera):
