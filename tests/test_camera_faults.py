@@ -15,7 +15,7 @@ from harness.emulator.camera import EmulatedCamera
 from harness.emulator.camera_states import State
 from harness.emulator.faults import CAMERA_FAULTS, camera_class, register_camera_fault
 from harness.protocol import apconfig as ap
-from harness.protocol.smartconfig import BROADCAST_PREAMBLE, encode_broadcast, transmission_schedule
+from harness.protocol.smartconfig import BROADCAST_PREAMBLE, broadcast_data, encode_broadcast, transmission_schedule
 from harness.protocol.token import split_token_fixed
 
 
@@ -184,6 +184,30 @@ def test_ez_skips_crc(the_lab: Lab) -> None:
     the_lab.online(good)
     wait_until(lambda: bool(bad.events("wifi-join")))
     assert bad.events("wifi-join")[0].details["outcome"] == "wrong-password"
+
+
+def test_ez_header_crc_unchecked(the_lab: Lab) -> None:
+    token = the_lab.token().encode()
+    clean = encode_broadcast(SSID, PASSWORD, token)
+    length = len(broadcast_data(SSID, PASSWORD, token))
+    short = 4 * ((length - 1) // 4)
+    lying = [0x10 | short >> 4, 0x20 | short & 0xF, *clean[2:]]  # the header's CRC-8 is still that of L
+    air = Air(clock=the_lab.clock)
+    air.add_access_point(SSID, PASSWORD)
+    good = the_lab.camera(air=air, pairing_modes=("ez",), ez_channels=("broadcast",))
+    bad = the_lab.camera(air=air, pairing_modes=("ez",), ez_channels=("broadcast",),
+                         faults=[fault("ez-header-crc-unchecked")])
+    for lengths in [list(BROADCAST_PREAMBLE) + lying] + [list(BROADCAST_PREAMBLE) + clean] * 3:
+        for value in lengths:
+            air.send_length(value)
+    the_lab.online(good)
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    join = bad.events("wifi-join")[0].details
+    assert join["outcome"] == "no-such-ssid" and join["ssid"] == SSID[:short - length].decode(), join
+    # Everything else is the conformant decoder: the lossy, noisy air of §2.5 is no problem.
+    noisy = Air(seed=7, loss=0.08, duplicate=0.05, reorder=0.05, noise=0.05, clock=the_lab.clock)
+    _, faulty = ez_decoded(the_lab, fault("ez-header-crc-unchecked"), air=noisy)
+    assert faulty.events("ez-decoded")
 
 
 def ez_decoded(the_lab: Lab, name: str, ssid: bytes = SSID, password: bytes = PASSWORD, *,

@@ -77,7 +77,6 @@ KNOWN_GAPS = {
     "REQ-QR-001": "TC-QR-001 checks paircert's own encoder and the decoders; it needs an activator fault and a "
                   "device step showing the QR the app rendered",
     "REQ-QR-007": "a camera that splits the token wrongly fails every QR pairing, not only TC-QR-007",
-    "REQ-EZ-005": "ez-skips-crc also fails TC-EZ-002 and TC-EZ-004 on the noisy air",
     "REQ-FUZZ-005": "the ci budget (6 examples of 6 steps) is too small for the stateful model to find a fault "
                     "the hand-written suites miss",
 }

@@ -51,6 +51,7 @@ from harness.protocol.smartconfig import (
     TOKEN_BASE,
     EzCredentials,
     SmartConfigReceiver,
+    crc8_maxim,
     decode_multicast_address,
 )
 
@@ -381,6 +382,37 @@ class BroadcastOnlyEzReceiver(_FilteredEzReceiver):
 class EzBroadcastOnly(EmulatedCamera):
     def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
         return BroadcastOnlyEzReceiver()
+
+
+class HeaderCrcUncheckedEzReceiver(_FilteredEzReceiver):
+    """A broadcast front end that reads L from the header's first two values and never compares the header's
+    CRC-8 with it: the check nibbles it passes on are recomputed from the L it read (§2.3 step 3, wrongly)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._nibbles: list[int] = []
+
+    def feed_length(self, length: int) -> None:
+        if 16 <= length < 80:
+            kind, nibble = length >> 4, length & 0xF
+            if kind == 1:
+                self._nibbles = [nibble]
+            elif kind == len(self._nibbles) + 1:
+                self._nibbles.append(nibble)
+            else:
+                self._nibbles = []  # out of order: the decoder behind drops this header anyway
+            if kind in (3, 4) and len(self._nibbles) == kind:
+                check = crc8_maxim(bytes([self._nibbles[0] << 4 | self._nibbles[1]]))
+                length = 0x30 | check >> 4 if kind == 3 else 0x40 | check & 0xF
+        super().feed_length(length)
+
+
+@_fault("ez-header-crc-unchecked", "takes the EZ broadcast length L from the header without checking its CRC-8 "
+        "(group CRCs are checked)", "PROTOCOL.md §2.3 step 3: the header carries L and CRC-8(L); data whose "
+        "CRC-8 does not match is ignored")
+class EzHeaderCrcUnchecked(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return HeaderCrcUncheckedEzReceiver()
 
 
 EZ_BROADCAST_BUFFER = 64
