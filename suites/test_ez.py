@@ -79,8 +79,9 @@ def test_the_device_pairs_over_a_lossy_noisy_air(lab: Lab, device: DeviceAdapter
 @pytest.mark.requires("mode:ez", "ez:broadcast", "device:events")
 def test_the_device_ignores_ez_data_with_a_bad_crc(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
                                                    network: NetworkAdapter) -> None:
-    """PROTOCOL.md §2.2/§2.3: a group whose CRC-8 does not match is ignored, never used: the device joins nothing
-    with the corrupted password and pairs from the clean rounds that follow."""
+    """PROTOCOL.md §2.2/§2.3: a header or group whose CRC-8 does not match is ignored, never used: the device joins
+    nothing with the corrupted password or the length the bad header announces (a truncated SSID), and pairs from
+    the clean rounds that follow."""
     started = cloud.clock.time()
     wifi = lab.default_wifi
     token = lab.activator().get_token(lab.home())
