@@ -233,6 +233,31 @@ def test_strong_refuses_owner_move() -> None:
             assert activate(cloud, lic, world.token(home=attic)).error_code == expect
 
 
+@pytest.mark.parametrize("wipe", [False, True], ids=["remove", "remove-and-wipe"])
+def test_removed_device_stays_indexed_refuses_its_old_home_only(wipe: bool) -> None:
+    for faults, expect in (((), None), ((CloudFault.REMOVED_DEVICE_STAYS_INDEXED,), "DEVICE_ALREADY_BIND")):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            first = activate(cloud, lic, world.token()).result
+            assert first is not None
+            cloud.app.remove_device(world.owner, first["devId"], wipe=wipe)
+            assert cloud.app.list_devices(world.owner, world.home) == []  # unbound and unlisted, either way
+            assert activate(cloud, lic, world.token()).error_code == expect  # back into the same home
+            attic = cloud.app.create_home(world.owner, "attic")
+            assert activate(cloud, lic, world.token(home=attic)).success  # another home: fine either way
+
+
+def test_removed_device_stays_indexed_spares_a_device_side_reset() -> None:
+    with faulted(CloudFault.REMOVED_DEVICE_STAYS_INDEXED) as cloud:
+        world = make_world(cloud)
+        lic = world.licence()
+        first = activate(cloud, lic, world.token()).result
+        assert first is not None
+        assert cloud.state.device_reset(first["devId"])  # tuya.device.reset from the device: not a removal
+        assert activate(cloud, lic, world.token()).success
+
+
 def test_camera_binding_changeable() -> None:
     with faulted() as cloud, pytest.raises(CloudInputError):
         cloud.app.create_product(name="cam", category="sp", binding_mode="medium")

@@ -75,6 +75,9 @@ class CloudFault(StrEnum):
     #: An activation request whose form body cannot be parsed or decoded crashes the handler: HTTP 500 with a
     #: plain-text body instead of an ATOP error (§4.2).
     ATOP_500_ON_MALFORMED_BODY = "atop-500-on-malformed-body"
+    #: A stale home-device index: removal from the app unbinds the device but leaves it in its home's index, so
+    #: adding it back to the home it was removed from is refused (DEVICE_ALREADY_BIND); other homes are fine.
+    REMOVED_DEVICE_STAYS_INDEXED = "removed-device-stays-indexed"
 
 
 def parse_faults(values: Iterable[str | CloudFault]) -> frozenset[CloudFault]:

@@ -457,6 +457,10 @@ class CloudState:
         if (not decision.allowed and decision.error is CloudError.DEVICE_ALREADY_BIND
                 and CloudFault.STRONG_ALLOWS_REBIND in faults):
             decision = dataclasses.replace(decision, allowed=True, error=None, reset_factory=True)
+        if (decision.allowed and CloudFault.REMOVED_DEVICE_STAYS_INDEXED in faults and dev is not None
+                and target.home_id in self._removed_from(dev)):
+            decision = dataclasses.replace(decision, allowed=False, error=CloudError.DEVICE_ALREADY_BIND,
+                                           rule="still-in-the-homes-index")
         if not decision.allowed:
             error = decision.error or CloudError.DEVICE_ALREADY_BIND
             return _refused(error, f"binding refused ({decision.rule})"), lic.dev_id, None
@@ -508,6 +512,12 @@ class CloudState:
             return None
         home = self.homes.get(dev.home)
         return None if home is None else Binding(account=home.owner, home=home.home_id)
+
+    @staticmethod
+    def _removed_from(dev: Device) -> set[str]:
+        """The homes the app removed ``dev`` from (the removed-device-stays-indexed fault's stale index entries);
+        a device-side reset is not a removal and leaves no entry."""
+        return {e.home for e in dev.history if e.event in ("removed", "removed+wiped") and e.home is not None}
 
     def _new_dev_id(self) -> str:
         while True:
