@@ -113,6 +113,16 @@ def test_evidence_outside_the_run_dir_is_never_inlined(tmp_path: Path) -> None:
     assert "do not show me" not in render_html(summary, tmp_path / "run")
 
 
+def test_packet_captures_are_linked_with_their_size_not_inlined(run_dir: Path) -> None:
+    capture = run_dir / "evidence" / "TC-QR-001" / "traffic-lo.pcap"
+    capture.write_bytes(bytes.fromhex("d4c3b2a1") + b"\x00" * 1996)
+    page = render_html(load_summary(run_dir / "summary.json"), run_dir)
+    link = re.search(r'<a class="mono" href="([^"]+)">traffic-lo.pcap</a> \(([\d,]+) bytes\)', page)
+    assert link is not None, "no link to the capture"
+    assert (run_dir / link.group(1)).resolve() == capture.resolve() and link.group(2) == "2,000"
+    assert page.index("timeline.txt") < page.index("traffic-lo.pcap")  # inlined evidence first
+
+
 # -- manifest ------------------------------------------------------------------------------------------------------
 
 def test_the_manifest_finds_changed_missing_and_added_files(run_dir: Path) -> None:

@@ -30,8 +30,9 @@ _SHOW_EVIDENCE_FOR = ("FAIL", "ERROR", "INCONCLUSIVE")
 @dataclass
 class EvidenceItem:
     name: str
-    kind: str  # "image" or "text"
+    kind: str  # "image", "text" or "file" (linked, not inlined: a packet capture, say)
     data_uri: str = ""
+    href: str = ""  # "file": the path relative to the run directory, where report.html lives
     text: str = ""
     truncated: bool = False
 
@@ -85,7 +86,11 @@ def _evidence(run_dir: Path, result: TestCaseResult) -> list[EvidenceItem]:
             text = path.read_text(encoding="utf-8", errors="replace")
             items.append(EvidenceItem(path.name, "text", text=text[:_TEXT_LIMIT],
                                       truncated=len(text) > _TEXT_LIMIT))
-    items.sort(key=lambda item: (item.kind != "image", item.name != "timeline.txt", item.name))
+        elif suffix != ".json":  # e.g. traffic-*.pcap: named, sized and linked for Wireshark
+            href = path.resolve().relative_to(run_dir.resolve()).as_posix()
+            items.append(EvidenceItem(path.name, "file", href=href, text=f"{path.stat().st_size:,} bytes"))
+    kinds = {"image": 0, "text": 1, "file": 2}
+    items.sort(key=lambda item: (kinds[item.kind], item.name != "timeline.txt", item.name))
     return items
 
 
