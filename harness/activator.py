@@ -90,7 +90,8 @@ class ActivatorDelegate(Protocol):
 
 @dataclass
 class Outcome:
-    """Everything the delegate heard for one start (what :func:`pair` returns)."""
+    """Everything the delegate heard for one start (what :func:`pair` returns), and the QR code the activator
+    showed the device in that start (QR mode only): the very image presented, and the text it encodes."""
 
     device_model: DeviceModel | None = None
     error: ActivatorError | None = None
@@ -186,6 +187,7 @@ class Activator:
             self._run += 1
             run = self._run
             self._state = _State.RUNNING
+            self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
         thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout),
                                   name=f"activator-{run}", daemon=True)
         self._thread = thread
@@ -290,15 +292,19 @@ class Activator:
 
     # -- handing the configuration to the device ---------------------------------------------------
 
+    def _qr_text(self, ssid: str, password: str, token: str) -> str:
+        """The text of the QR code shown to the device (§1.1): compact JSON with exactly s, p and t, serialised
+        as :attr:`qr` says (key order and escapes, §1.2)."""
+        return QrPayload(ssid, password, token).to_text(key_order=self.qr.key_order, escape_slash=self.qr.escape_slash,
+                                                        ascii_only=self.qr.ascii_only)
+
     def _deliver(self, mode: ActivatorMode, ssid: str, password: str, token: str) -> None:
         if mode is ActivatorMode.QR:
             if self.device is None:
                 raise AdapterError("QR pairing needs a device adapter to present the QR code to")
-            text = QrPayload(ssid, password, token).to_text(key_order=self.qr.key_order,
-                                                            escape_slash=self.qr.escape_slash,
-                                                            ascii_only=self.qr.ascii_only)
+            text = self._qr_text(ssid, password, token)
             image = render_qr(text)
-            self.last_qr_text, self.last_qr_image = text, image
+            self.last_qr_text, self.last_qr_image = text, image  # exactly what the device is shown
             self.device.present_qr(image)
         elif mode is ActivatorMode.EZ:
             if self.network is None:

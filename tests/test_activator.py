@@ -223,3 +223,13 @@ def test_stop_racing_the_outcome_never_gives_two_callbacks(fresh: World, alice: 
 def test_ez_pairs_from_either_channel_alone(fresh: World, alice: Home, channels: tuple[str, ...]) -> None:
     act = activator_for(fresh, alice, ez=EzOptions(channels=channels, tail="tuya-convert"))
     assert pair(act, ActivatorMode.EZ, SSID, PASSWORD, act.get_token(alice.home)).ok
+
+
+def test_the_outcome_carries_the_qr_code_shown_in_its_own_start_only(fresh: World, alice: Home) -> None:
+    act = activator_for(fresh, alice)
+    token = act.get_token(alice.home)
+    shown = pair(act, ActivatorMode.QR, SSID, PASSWORD, token)
+    assert shown.ok and shown.qr_image is not None
+    assert shown.qr_text == f'{{"s":"{SSID}","p":"{PASSWORD}","t":"{token}"}}'
+    clean_slate(fresh)
+    assert pair(act, ActivatorMode.EZ, SSID, PASSWORD, act.get_token(alice.home)).qr_image is None
