@@ -3,15 +3,19 @@ encoding and refuses every illegal one without hanging (seed "device-pairing-qr-
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.activator import Outcome, QrOptions, pair
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
 from harness.lab import Lab
-from harness.protocol.qr import QrPayload, decode_qr, parse_qr_text, render_qr
+from harness.protocol.qr import MEMBERS, QrPayload, decode_qr, parse_qr_text, render_qr
 
 RETURN_TO_PAIRING_S = 5.0
 TOKEN = "AYabcdefgh1234"  # only for what the harness renders; the device is always given a token the cloud issued
+TOKEN_CHARS = 14  # §1.3: region + token + secret
+AS_SHOWN = "as-shown-by-the-activator"  # TC-QR-001's device step: the QR code the lab's activator really showed
 
 # The hard cases of PROTOCOL.md §1.2: (SSID, password).
 HARD_CASES = {
@@ -77,17 +81,101 @@ def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
     return record is not None and record.home is not None
 
 
+class _Members(list[tuple[str, object]]):
+    """A JSON object's members in document order, duplicates kept."""
+
+
+def _whitespace_outside_strings(text: str) -> int | None:
+    """Index of the first JSON whitespace character between tokens (compact JSON has none), or None."""
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in " \t\n\r":
+            return index
+    return None
+
+
+def qr_payload_problem(data: bytes, ssid: str, password: str, token: str) -> str | None:
+    """What keeps ``data`` from being the QR payload of §1.1 for this SSID, password and token, or None: compact
+    JSON (no whitespace outside strings; any key order and any legal escape, §1.2), one object with exactly the
+    string members s, p and t, holding exactly what was meant, the token 14 characters."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 ({exc.reason} at byte {exc.start})"
+    where = _whitespace_outside_strings(text)
+    if where is not None:
+        return f"it is not compact JSON: whitespace {text[where]!r} outside a string at character {where}"
+    try:
+        document = json.loads(text, object_pairs_hook=_Members)
+    except json.JSONDecodeError as exc:
+        return f"it is not JSON: {exc.msg} at character {exc.pos}"
+    if not isinstance(document, _Members):
+        return f"it is not a JSON object but a {type(document).__name__}"
+    names = [name for name, _ in document]
+    if sorted(names) != sorted(MEMBERS):
+        missing = [name for name in MEMBERS if name not in names]
+        others = [name for name in names if name not in MEMBERS]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        return (f"it does not have exactly the members s, p and t: members {names}"
+                + (f", missing {missing}" if missing else "") + (f", extra {others}" if others else "")
+                + (f", duplicated {duplicates}" if duplicates else ""))
+    members = dict(document)
+    not_strings = [name for name in MEMBERS if not isinstance(members[name], str)]
+    if not_strings:
+        return f"members {not_strings} are not JSON strings"
+    meant = {"s": ("the SSID", ssid), "p": ("the Wi-Fi password", password), "t": ("the token", token)}
+    wrong = [f"{name} is not {what} used" for name, (what, value) in meant.items() if members[name] != value]
+    if wrong:
+        return "; ".join(wrong)
+    if len(token) != TOKEN_CHARS:
+        return f"the token t has {len(token)} characters, not {TOKEN_CHARS}"
+    return None
+
+
 @pytest.mark.tc("TC-QR-001", reqs=["REQ-QR-001", "REQ-QR-002"])
-@pytest.mark.parametrize("case", sorted(HARD_CASES))
+@pytest.mark.parametrize("case", [*sorted(HARD_CASES), pytest.param(
+    AS_SHOWN, marks=pytest.mark.requires("mode:qr"), id=AS_SHOWN)])
 @pytest.mark.parametrize("backend", ["zbar", "zxing"])
-def test_every_rendered_qr_decodes_to_exactly_the_intended_payload(case: str, backend: str) -> None:
+def test_every_rendered_qr_decodes_to_exactly_the_intended_payload(request: pytest.FixtureRequest, case: str,
+                                                                   backend: str) -> None:
     """PROTOCOL.md §1.1/§1.2: compact JSON with exactly s, p and t, UTF-8 with non-ASCII written raw; each
-    decoder recovers the bytes, and the members, exactly."""
+    decoder recovers the bytes, and the members, exactly.
+
+    The hard cases check paircert's own encoder; the ``as-shown-by-the-activator`` step pairs the device by QR
+    through the lab's activator (the app side that REQ-QR-001 binds) and checks the very image it showed the
+    device. Only that step needs the lab and the device, so only it asks for them (and for mode:qr)."""
+    if case == AS_SHOWN:
+        the_qr_the_activator_showed_is_exactly_the_payload(request.getfixturevalue("lab"),
+                                                           request.getfixturevalue("device"), backend)
+        return
     ssid, password = HARD_CASES[case]
     text = QrPayload(ssid, password, TOKEN).to_text()
     assert decode_qr(render_qr(text), backend=backend) == [text.encode("utf-8")]  # type: ignore[arg-type]
     payload = parse_qr_text(text)
     assert (payload.ssid, payload.password, payload.token, payload.extras) == (ssid, password, TOKEN, ())
+
+
+def the_qr_the_activator_showed_is_exactly_the_payload(lab: Lab, device: DeviceAdapter, backend: str) -> None:
+    """One QR pairing through the lab's activator; the image it presented, decoded with ``backend``, must carry
+    exactly the payload of the SSID, password and token it was given."""
+    token = lab.activator().get_token(lab.home())
+    wifi = lab.default_wifi
+    outcome = lab.pair("qr", token=token, ssid=wifi.ssid, password=wifi.password, device=device)
+    assert outcome.qr_image is not None, "the activator showed the device no QR code"
+    symbols = decode_qr(outcome.qr_image, backend=backend)  # type: ignore[arg-type]
+    assert len(symbols) == 1, f"{backend} found {len(symbols)} QR symbols in the image the activator showed, not 1"
+    problem = qr_payload_problem(symbols[0], wifi.ssid, wifi.password, token)
+    assert problem is None, (f"the QR code the activator showed, read by {backend}, breaks §1.1: {problem} "
+                             f"(it reads {symbols[0].decode('utf-8', 'replace')!r})")
 
 
 @pytest.mark.tc("TC-QR-002", reqs=["REQ-QR-002"])
