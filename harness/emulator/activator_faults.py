@@ -3,21 +3,24 @@
 The delegate requirements (REQ-DELEGATE-*) are obligations of the app side: the ThingSmartActivator of the seed
 document, which paircert's :class:`~harness.activator.Activator` implements. No camera or cloud can make a
 conformant activator call its delegate twice or after a stop, so the faults that prove the delegate suite can
-fail are faulty activators. Each is a subclass that gets one thing wrong, the way app SDKs do; the self-check
-runs the delegate suite with one in place of the real activator (a world's ``activator_class``) and requires
-the TCs of the broken requirement to FAIL.
+fail are faulty activators. So is a QR code that breaks REQ-QR-001 yet pairs a tolerant camera: only TC-QR-001,
+which decodes the image the activator showed, can tell. Each is a subclass that gets one thing wrong, the way
+app SDKs do; the self-check runs the suites with one in place of the real activator (a world's
+``activator_class``) and requires the TCs of the broken requirement to FAIL.
 
 :data:`ACTIVATOR_FAULTS` lists them; :func:`activator_class` builds the class for a list of names.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from harness.activator import Activator, ActivatorError, ActivatorMode, ActivatorStep, DeviceModel
 from harness.model import ActivatorErrorCode
+from harness.protocol.qr import QrPayload
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,23 @@ class ModelCarriesUuidAsDevId(Activator):
         if model is not None and model.uuid:
             model = replace(model, dev_id=model.uuid)
         super()._finish(run, model, error)
+
+
+@_fault("qr-pretty-printed-json", "the QR text is json.dumps with its default separators: a space after every : and ,",
+        "REQ-QR-001: the QR code carries compact JSON")
+class QrPrettyPrintedJson(Activator):
+    def _qr_text(self, ssid: str, password: str, token: str) -> str:
+        values = {"s": ssid, "p": password, "t": token}
+        text = json.dumps({key: values[key] for key in self.qr.key_order}, ensure_ascii=self.qr.ascii_only)
+        return text.replace("/", "\\/") if self.qr.escape_slash else text  # as QrPayload.to_text escapes
+
+
+@_fault("qr-extra-version-member", "the QR object carries a version member \"v\":\"2.0\" after s, p and t",
+        "REQ-QR-001: exactly the members s, p and t")
+class QrExtraVersionMember(Activator):
+    def _qr_text(self, ssid: str, password: str, token: str) -> str:
+        return QrPayload(ssid, password, token, extras=(("v", '"2.0"'),)).to_text(
+            key_order=self.qr.key_order, escape_slash=self.qr.escape_slash, ascii_only=self.qr.ascii_only)
 
 
 __all__ = ["ACTIVATOR_FAULTS", "ActivatorFault", "activator_class"]
