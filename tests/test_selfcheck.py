@@ -74,8 +74,6 @@ def test_every_fault_of_every_catalogue_is_in_the_zoo() -> None:
 KNOWN_GAPS = {
     "REQ-TOKEN-003": "the device preparer does what TC-TOKEN-004's release does, so a camera that re-pairs badly "
                      "after a release fails the next test's first pairing too",
-    "REQ-QR-001": "TC-QR-001 checks paircert's own encoder and the decoders; it needs an activator fault and a "
-                  "device step showing the QR the app rendered",
     "REQ-QR-007": "a camera that splits the token wrongly fails every QR pairing, not only TC-QR-007",
     "REQ-FUZZ-005": "the ci budget (6 examples of 6 steps) is too small for the stateful model to find a fault "
                     "the hand-written suites miss",
