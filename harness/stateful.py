@@ -4,13 +4,15 @@
 Like zarr's ``ZarrStoreStateMachine(store)``, the machine takes the system under test as a parameter (a
 :class:`PairingTarget`: cloud, network and a pool of devices, all adapters, so a real cloud or device can sit
 behind them) and keeps a plain model beside it: accounts, homes and roles, the tokens issued (as the model's
-:class:`~harness.model.TokenRecord`), each device's binding, pending wipe and licence. Rules: get a token (any
-account, home, role: accounts, homes and members are made as needed); pair (any device in pairing mode, any mode the
-profile claims, any token, issued or guessed); advance time; remove a device (with or without wipe); reset or
-factory-reset a device; revoke a licence. Each rule calls ``note()``, and what the cloud did is compared with
-what :func:`~harness.model.check_token` and :func:`~harness.model.decide_binding` say. Invariants after every
-step: a device is bound to at most one home (the model's), online only when bound, a token is consumed at most
-once, and notifications are exactly what the binding mode says (§6).
+:class:`~harness.model.TokenRecord`), each device's binding, pending wipe and licence. Each example starts with
+one account and home, into which the owner pairs the first device. Rules: get a token (any account, home, role:
+accounts, homes and members are made as needed); pair (any device in pairing mode, any mode the profile claims, any
+token, issued or guessed); pair a bound device into another home of its owner's (a move) or another account's (a
+rebind); advance time; remove a device (with or without wipe); reset or factory-reset a device; revoke a licence.
+Each rule calls ``note()``, and what the cloud did is compared with what :func:`~harness.model.check_token` and
+:func:`~harness.model.decide_binding` say. Invariants after every step: a device is bound to at most one home (the
+model's), online only when bound, a token is consumed at most once, and notifications are exactly what the binding
+mode says (§6).
 
 Capabilities gate the rules (``@precondition``): no time travel, no revocation, no resets where the adapters
 do not offer them. No emulator import: the same machine runs against ``paircert cloud serve`` or another cloud.
@@ -267,16 +269,21 @@ class PairingMachine(RuleBasedStateMachine):
 
     # -- set-up and lab rules -------------------------------------------------------------------------------
 
-    @initialize()
-    def start(self) -> None:
-        """Every example starts from clean devices and one account with one home."""
+    @initialize(data=st.data())
+    @_watched
+    def start(self, data: st.DataObject) -> None:
+        """Every example starts from clean devices and one account with one home, where the owner pairs the first
+        device (the usual first step, so that every example's steps start from a bound device)."""
         spent = self.target.pool.spent
         for device in list(self.target.pool.devices):
             _clean_slate(self.cloud, device, None)
         self.devices = [ModelDevice(d, revoked=d.licence.uuid in spent) for d in self.target.pool.devices]
         self._note(f"devices: {[d.uuid for d in self.devices]}; binding mode {self.target.binding_mode}; "
              f"modes {list(self.target.modes)}")
-        self._new_account_with_home()
+        home = self._new_account_with_home()
+        first = next((d for d in self.devices if not d.revoked), None)
+        if first is not None:
+            self._pair_device(data, self._token_for(home, Role.OWNER, True), first)
 
     def _new_account_with_home(self) -> str:
         account = self.cloud.create_account(self._name("account"))
@@ -306,6 +313,11 @@ class PairingMachine(RuleBasedStateMachine):
             home = self._new_account_with_home()
         elif where == "new-home":
             home = self._another_home(self.model_homes[home].owner)
+        return self._token_for(home, role, existing)
+
+    def _token_for(self, home: str, role: Role, existing: bool) -> TokenHandle:
+        """A token for ``home`` asked by its owner, or by an admin or member (one it has, an account that exists
+        elsewhere, or a new one)."""
         model_home = self.model_homes[home]
         if role is Role.OWNER:
             account = model_home.owner
@@ -337,6 +349,42 @@ class PairingMachine(RuleBasedStateMachine):
             self.pair_device(data, handle)
         return handle
 
+    def _movable(self) -> list[ModelDevice]:
+        pairable = {id(d) for d in self._pairable()}
+        return [d for d in self._bound() if id(d) in pairable]
+
+    @precondition(lambda self: bool(self._movable()))
+    @rule(target=issued, data=st.data(), role=st.sampled_from(Role), new_home=st.booleans(), existing=st.booleans())
+    @_watched
+    def pair_a_bound_device_into_another_home_of_its_owner(self, data: st.DataObject, role: Role, new_home: bool,
+                                                           existing: bool) -> TokenHandle:
+        """A move (§6: allowed whatever the binding mode, nobody is told): a bound device is reset and paired into
+        another home of its owner's, with a token asked by that home's owner, an admin or a member."""
+        return self._pair_bound_device_elsewhere(data, True, role, new_home, existing)
+
+    @precondition(lambda self: bool(self._movable()))
+    @rule(target=issued, data=st.data(), role=st.sampled_from(Role), new_home=st.booleans(), existing=st.booleans())
+    @_watched
+    def pair_a_bound_device_into_another_accounts_home(self, data: st.DataObject, role: Role, new_home: bool,
+                                                       existing: bool) -> TokenHandle:
+        """A rebind (§6: refused, or allowed and the previous home's admins told or not, as the binding mode says):
+        a bound device is reset and paired into a home another account owns."""
+        return self._pair_bound_device_elsewhere(data, False, role, new_home, existing)
+
+    def _pair_bound_device_elsewhere(self, data: st.DataObject, same_owner: bool, role: Role, new_home: bool,
+                                     existing: bool) -> TokenHandle:
+        md = data.draw(st.sampled_from(self._movable()), label="device")
+        assert md.binding is not None
+        owner, current = md.binding.account, md.binding.home
+        homes = [h for h, m in self.model_homes.items() if (m.owner == owner) is same_owner and h != current]
+        if homes and not new_home:
+            home = data.draw(st.sampled_from(homes), label="home")
+        else:
+            home = self._another_home(owner) if same_owner else self._new_account_with_home()
+        handle = self._token_for(home, role, existing)
+        self._pair_device(data, handle, md)
+        return handle
+
     @precondition(lambda self: self._cloud_can(CloudCapability.TIME_TRAVEL) and bool(self._pairable()))
     @rule(target=issued, data=st.data(), role=st.sampled_from(Role), late=st.sampled_from([1.0, 30.0, 3600.0]))
     @_watched
@@ -364,7 +412,12 @@ class PairingMachine(RuleBasedStateMachine):
     def pair_device(self, data: st.DataObject, handle: TokenHandle) -> None:
         """Pair any device (reset first when it is not in pairing mode), in any claimed mode, with an issued or a
         guessed token."""
-        md = data.draw(st.sampled_from(self._pairable()), label="device")
+        self._pair_device(data, handle)
+
+    def _pair_device(self, data: st.DataObject, handle: TokenHandle, md: ModelDevice | None = None) -> None:
+        """Pair ``md`` (else any pairable device) with ``handle`` and compare what the cloud did with the model."""
+        if md is None:
+            md = data.draw(st.sampled_from(self._pairable()), label="device")
         if not md.pairing_mode:  # the user presses reset first: the cloud keeps the binding (§6 normal reset)
             self._note(f"reset {md.uuid} to put it in pairing mode")
             md.adapter.reset()

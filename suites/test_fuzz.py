@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, given, settings
 
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.fuzzing.drive import FuzzContext
@@ -22,6 +22,9 @@ from harness.stateful import PairingTarget, run_pairing_machine
 from harness.strategies import budget_settings, scaled, tokens
 
 BUDGET = budget_settings(suppress_health_check=list(HealthCheck))
+# The lifecycle model needs a few steps to reach a state worth checking (a bound device moved, removed, reset,
+# its licence revoked): at least 12 examples of 10 steps whatever the budget (a few seconds on the emulated world).
+STATEFUL_BUDGET = settings(scaled(BUDGET, 0.75, least=12), stateful_step_count=max(10, BUDGET.stateful_step_count))
 MODES = [pytest.param("qr", marks=pytest.mark.requires("mode:qr"), id="qr"),
          pytest.param("ez", marks=pytest.mark.requires("mode:ez"), id="ez"),
          pytest.param("ap", marks=pytest.mark.requires("mode:ap"), id="ap")]
@@ -120,7 +123,7 @@ def test_any_sequence_of_pairings_removals_resets_and_revocations_agrees_with_th
     exactly as the binding mode says."""
     target = PairingTarget.from_world(world, profile=profile)
     try:
-        run_pairing_machine(target, scaled(BUDGET, 0.75))
+        run_pairing_machine(target, STATEFUL_BUDGET)
     finally:
         for extra in target.pool.devices:
             if extra is not device:
