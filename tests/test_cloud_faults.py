@@ -258,6 +258,20 @@ def test_removed_device_stays_indexed_spares_a_device_side_reset() -> None:
         assert activate(cloud, lic, world.token()).success
 
 
+@pytest.mark.parametrize("mode", ["strong", "medium", "weak"])
+def test_owner_move_notifies_the_previous_homes_admins(mode: str) -> None:
+    for faults, notified in (((), False), ((CloudFault.OWNER_MOVE_NOTIFIES,), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud, category="sp" if mode == "strong" else "cz", mode=mode)
+            lic = world.licence()
+            assert activate(cloud, lic, world.token()).success
+            assert activate(cloud, lic, world.token()).success  # the same home again: nobody is told either way
+            assert cloud.app.notifications(world.owner) == []
+            attic = cloud.app.create_home(world.owner, "attic")
+            assert activate(cloud, lic, world.token(home=attic)).success
+            assert bool(cloud.app.notifications(world.owner)) is notified
+
+
 def test_camera_binding_changeable() -> None:
     with faulted() as cloud, pytest.raises(CloudInputError):
         cloud.app.create_product(name="cam", category="sp", binding_mode="medium")

@@ -78,6 +78,9 @@ class CloudFault(StrEnum):
     #: A stale home-device index: removal from the app unbinds the device but leaves it in its home's index, so
     #: adding it back to the home it was removed from is refused (DEVICE_ALREADY_BIND); other homes are fine.
     REMOVED_DEVICE_STAYS_INDEXED = "removed-device-stays-indexed"
+    #: The rebind notice is keyed on the home, not the account: an owner moving a device between their own homes
+    #: sends the previous home's admins "bound by another account" (§6: only a medium rebind notifies).
+    OWNER_MOVE_NOTIFIES = "owner-move-notifies"
 
 
 def parse_faults(values: Iterable[str | CloudFault]) -> frozenset[CloudFault]:

@@ -470,6 +470,8 @@ class CloudState:
         if (product.binding_mode is BindingMode.WEAK and CloudFault.WEAK_NOTIFIES in faults
                 and current is not None and current.home != target.home_id):
             notify = True
+        if CloudFault.OWNER_MOVE_NOTIFIES in faults and relation_of(current, claim) is Relation.SAME_OWNER:
+            notify = True  # the fault: the owner left one of their homes for another, "bound by another account"
         # Apply: consume the token, bind, issue keys, notify.
         if CloudFault.TOKEN_REUSABLE not in faults and consume and not served_stale:
             record = dataclasses.replace(record, consumed_at=now)
