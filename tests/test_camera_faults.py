@@ -360,6 +360,20 @@ def test_token_split_wrong(the_lab: Lab) -> None:
     assert bad.events("atop-request")[0].details["token"] != split_token_fixed(token)[1]
 
 
+def test_token_whole_first(the_lab: Lab) -> None:
+    def attempts(token: str) -> list[tuple[str, str | None]]:
+        return [(a["outcome"], a["errorCode"]) for a in the_lab.cloud.app.token_attempts(the_lab.owner, token)]
+
+    good_token, bad_token = the_lab.token(), the_lab.token()
+    good, bad = the_lab.camera(), the_lab.camera(faults=[fault("token-whole-first")])
+    for cam, token in ((good, good_token), (bad, bad_token)):
+        assert cam.present_qr(qr_image(token=token)).outcome == "captured"
+        assert cam.wait_for_state(State.ONLINE, State.FAILED, timeout=10) is State.ONLINE  # it pairs all the same
+    assert attempts(good_token) == [("activated", None)]
+    assert attempts(bad_token) == [("refused", "ILLEGAL_PARAM"), ("activated", None)]
+    assert [e.details["token"] for e in bad.events("atop-request")] == [bad_token, split_token_fixed(bad_token)[1]]
+
+
 def test_activates_without_token(the_lab: Lab) -> None:
     bad = the_lab.camera(faults=[fault("activates-without-token")])
     bad.present_qr(qr_image(token=the_lab.token()))

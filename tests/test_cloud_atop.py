@@ -9,6 +9,7 @@ import pytest
 from _cloud_helpers import (
     World,
     activate,
+    activation_body,
     build_activation,
     build_reset,
     make_world,
@@ -228,6 +229,21 @@ def test_url_config_points_at_this_cloud(cloud: EmulatedCloud, path: str) -> Non
     answer = UrlConfigResponse.from_json(raw)
     assert answer.addr("httpsSelfUrl") == cloud.atop_url == answer.addr("httpUrl")
     assert answer.addr("mqttsSelfUrl") == answer.addr("mqttUrl") == f"{cloud.mqtt_host}:{cloud.mqtt_port}"
+
+
+def test_a_token_cut_wrongly_is_refused_illegal_param_and_recorded_under_the_token_it_holds(world: World) -> None:
+    pairing = world.cloud.app.get_token(world.owner, world.home)
+    lic = world.licence()
+    for text in (pairing.pairing_token, pairing.region + pairing.token, "ZZ" + pairing.token[:7]):
+        body = json.loads(activation_body(pairing.token, lic.pid, t=1_700_000_000))
+        body["token"] = text  # as a device builds it, past what ActivationRequest would let a client send
+        query, form = build_activation(lic.uuid, lic.auth_key, lic.pid, text, body=json.dumps(body).encode())
+        answer = decode_response(post_atop(world.cloud, query, form), lic.auth_key, 1)
+        assert answer.error_code == "ILLEGAL_PARAM" and "token" in (answer.error_msg or ""), text
+    attempts = world.cloud.app.token_attempts(world.owner, pairing.token)
+    assert [(a["outcome"], a["errorCode"]) for a in attempts] == [("refused", "ILLEGAL_PARAM")] * 2  # not the third
+    assert f"sent {pairing.pairing_token!r}, 14 characters" in attempts[0]["errorMsg"]
+    assert activate(world.cloud, lic, pairing.token).success  # the right cut still activates
 
 
 def test_attempts_are_recorded_per_token(world: World) -> None:

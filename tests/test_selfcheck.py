@@ -71,13 +71,7 @@ def test_every_fault_of_every_catalogue_is_in_the_zoo() -> None:
 
 # Requirements that do not yet have a fault only their own TCs catch, and why. The test below fails both when
 # another requirement loses its fault and when one of these gains one (then it comes off this list).
-KNOWN_GAPS = {
-    "REQ-TOKEN-003": "the device preparer does what TC-TOKEN-004's release does, so a camera that re-pairs badly "
-                     "after a release fails the next test's first pairing too",
-    "REQ-QR-007": "a camera that splits the token wrongly fails every QR pairing, not only TC-QR-007",
-    "REQ-FUZZ-005": "the ci budget (6 examples of 6 steps) is too small for the stateful model to find a fault "
-                    "the hand-written suites miss",
-}
+KNOWN_GAPS: dict[str, str] = {}  # requirement -> why no fault only its own TCs catch yet: none left
 
 
 def test_every_requirement_has_a_fault_only_its_own_tcs_catch() -> None:

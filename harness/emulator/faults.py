@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from harness.emulator.camera import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera import Activation, CloudEndpoint, EmulatedCamera
 from harness.emulator.camera_pairing import EzReceiver, PairingChannel, PairingConfig
 from harness.protocol import apconfig as ap
 from harness.protocol import mqtt as mq
@@ -640,6 +640,33 @@ class CrashesOnLongApPassword(EmulatedCamera):
 class TokenSplitWrong(EmulatedCamera):
     def split_token(self, text: str) -> tuple[str, str, str]:
         return text[:3], text[3:11], text[11:14]
+
+
+@_fault("token-whole-first", "activates first with the whole 14-character token string (as an AP frame carries "
+        "it) and, when that is refused, again with the 8-character token",
+        "PROTOCOL.md §1.4: only the 8-character token [2,10) is sent in the activation body")
+class TokenWholeFirst(EmulatedCamera):
+    """Two token layouts tried in turn, the wrong one first: pairing still succeeds, one refusal later."""
+
+    _whole_token = False
+
+    def split_token(self, text: str) -> tuple[str, str, str]:
+        region, token, secret = super().split_token(text)
+        return (region, text, secret) if self._whole_token else (region, token, secret)
+
+    def _fail_activation(self, reason: str, **details: Any) -> None:
+        if self._whole_token:  # not a failure yet: the other layout is still to be tried
+            self.record("activation-retry", reason=reason, **details)
+            return
+        super()._fail_activation(reason, **details)
+
+    async def _activate(self, config: PairingConfig) -> Activation | None:
+        self._whole_token = True
+        try:
+            first = await super()._activate(config)
+        finally:
+            self._whole_token = False
+        return first if first is not None else await super()._activate(config)
 
 
 @_fault("activates-without-token", "leaves the pairing token out of the activation body",

@@ -41,6 +41,7 @@ from harness.protocol.atop import (
 )
 from harness.protocol.errors import ProtocolError
 from harness.protocol.strictjson import loads_json
+from harness.protocol.token import TOKEN_LEN
 
 from .faults import CloudFault
 from .state import CloudState
@@ -59,6 +60,16 @@ RACE_STORE_WRITE_S = 0.5
 def code_text(code: CloudError | str) -> str:
     """The wire form of an errorCode."""
     return code.value if isinstance(code, CloudError) else str(code)
+
+
+def _token_member(opened: bytes) -> str | None:
+    """The ``token`` string of an activation body that did not parse as a request, if it has one."""
+    try:
+        body = loads_json(opened, section="§4.2", what="activation body")
+    except ProtocolError:
+        return None
+    token = body.get("token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) else None
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,9 @@ class AtopService:
         try:
             req = ActivationRequest.from_json(opened)
         except ProtocolError as exc:
+            token = _token_member(opened)
+            if token is not None and len(token) != TOKEN_LEN:
+                self.state.note_token_layout(uuid, token, exc.message)
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
         if CloudFault.TOKEN_CONSUME_RACE in faults:
             # The fault: check and bind now, write the device record (slowly), and only then mark the token used.

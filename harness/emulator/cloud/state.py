@@ -46,7 +46,7 @@ from harness.model.token import TokenRecord, check_token
 from harness.protocol.atop import ActivationRequest, ActivationResult
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import device_credentials, preactivation_credentials
-from harness.protocol.token import PairingToken
+from harness.protocol.token import TOKEN_LEN, PairingToken
 
 from .faults import CloudFault
 from .records import (
@@ -395,6 +395,21 @@ class CloudState:
                                          error_msg=outcome.message, dev_id=dev_id, home=home)
             self._record_attempt(req.token, summary)
             return outcome
+
+    def note_token_layout(self, uuid: str, text: str, message: str) -> None:
+        """An activation refused ILLEGAL_PARAM because its token is not the 8-character token [2,10) (§1.4): when
+        ``text`` holds a token this cloud issued (the whole QR token string, say), the refusal is recorded under
+        that token, so that its attempts show the wrong cut (retrying with the right one can still succeed)."""
+        with self._lock:
+            issued = next((text[i:i + TOKEN_LEN] for i in range(min(len(text), 64) - TOKEN_LEN + 1)
+                           if text[i:i + TOKEN_LEN] in self.tokens), None)
+            if issued is None:
+                return
+            lic = self.licences.get(uuid)
+            self._record_attempt(issued, AttemptSummary(
+                at=self.clock.time(), outcome="refused", error_code=CloudError.ILLEGAL_PARAM.value,
+                error_msg=f"{message} (sent {text!r}, {len(text)} characters)",
+                dev_id=None if lic is None else lic.dev_id, home=None))
 
     def _activate_locked(self, uuid: str, req: ActivationRequest, *,
                          consume: bool = True) -> tuple[ActivationOutcome, str | None, str | None]:
