@@ -215,6 +215,11 @@ def _eventually_false(predicate: Callable[[], bool], timeout_s: float) -> bool:
     return False
 
 
+def _footprint(record: Any) -> tuple[str | None, int]:
+    """A device record's (home, activation history length); (None, 0) when the cloud lists no record."""
+    return (None, 0) if record is None else (record.home, record.activations)
+
+
 def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
     """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
     record = None
@@ -430,6 +435,7 @@ class PairingMachine(RuleBasedStateMachine):
         self._note(f"pair {md.uuid} in {mode} with {'issued' if handle.issued else 'guessed'} token {handle.token}")
         cloud = self.cloud
         before = len(cloud.token_attempts(handle.token))
+        record_before = self._record(md)
         outcome = self._pair(md.adapter, mode, handle)
         attempts = list(cloud.token_attempts(handle.token))[before:]
         activated = [a for a in attempts if a.outcome == "activated"]
@@ -462,6 +468,11 @@ class PairingMachine(RuleBasedStateMachine):
                     self.expected_notices[admin] += 1
         else:
             _check(not activated, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud bound it")
+            # A cloud keeps attempts only for tokens it issued: a guessed token's activation shows in the device's
+            # record (its home and activation history), not in token_attempts.
+            now_in, before_in = _footprint(self._record(md)), _footprint(record_before)
+            _check(now_in == before_in, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud "
+                                        f"activated the device (home, activations: {before_in} before, {now_in} now)")
             _check(not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})")
             md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
 
