@@ -123,6 +123,14 @@ def test_packet_captures_are_linked_with_their_size_not_inlined(run_dir: Path) -
     assert page.index("timeline.txt") < page.index("traffic-lo.pcap")  # inlined evidence first
 
 
+def test_a_symlink_in_the_evidence_pointing_outside_the_run_dir_does_not_break_the_report(run_dir: Path) -> None:
+    outside = run_dir.parent / "elsewhere.pcap"
+    outside.write_bytes(b"\x00" * 10)
+    (run_dir / "evidence" / "TC-QR-001" / "traffic-air.pcap").symlink_to(outside)
+    page = render_html(load_summary(run_dir / "summary.json"), run_dir)
+    assert 'href="evidence/TC-QR-001/traffic-air.pcap"' in page
+
+
 # -- manifest ------------------------------------------------------------------------------------------------------
 
 def test_the_manifest_finds_changed_missing_and_added_files(run_dir: Path) -> None:

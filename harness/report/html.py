@@ -87,7 +87,7 @@ def _evidence(run_dir: Path, result: TestCaseResult) -> list[EvidenceItem]:
             items.append(EvidenceItem(path.name, "text", text=text[:_TEXT_LIMIT],
                                       truncated=len(text) > _TEXT_LIMIT))
         elif suffix != ".json":  # e.g. traffic-*.pcap: named, sized and linked for Wireshark
-            href = path.resolve().relative_to(run_dir.resolve()).as_posix()
+            href = path.relative_to(run_dir.resolve()).as_posix()  # the link itself, not where a symlink points
             items.append(EvidenceItem(path.name, "file", href=href, text=f"{path.stat().st_size:,} bytes"))
     kinds = {"image": 0, "text": 1, "file": 2}
     items.sort(key=lambda item: (kinds[item.kind], item.name != "timeline.txt", item.name))
