@@ -11,10 +11,10 @@ from harness.activator import Outcome, QrOptions, pair
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
 from harness.lab import Lab
 from harness.protocol.qr import MEMBERS, QrPayload, decode_qr, parse_qr_text, render_qr
+from harness.protocol.token import TOKEN_STRING_LEN
 
 RETURN_TO_PAIRING_S = 5.0
 TOKEN = "AYabcdefgh1234"  # only for what the harness renders; the device is always given a token the cloud issued
-TOKEN_CHARS = 14  # §1.3: region + token + secret
 AS_SHOWN = "as-shown-by-the-activator"  # TC-QR-001's device step: the QR code the lab's activator really showed
 
 # The hard cases of PROTOCOL.md §1.2: (SSID, password).
@@ -136,8 +136,8 @@ def qr_payload_problem(data: bytes, ssid: str, password: str, token: str) -> str
     wrong = [f"{name} is not {what} used" for name, (what, value) in meant.items() if members[name] != value]
     if wrong:
         return "; ".join(wrong)
-    if len(token) != TOKEN_CHARS:
-        return f"the token t has {len(token)} characters, not {TOKEN_CHARS}"
+    if len(token) != TOKEN_STRING_LEN:
+        return f"the token t has {len(token)} characters, not {TOKEN_STRING_LEN}"
     return None
 
 
