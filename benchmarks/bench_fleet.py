@@ -32,9 +32,9 @@ def _raise_fd_limit() -> None:
 def run() -> dict[str, Any]:
     from harness.clock import SystemClock
     from harness.emulator.air import Air
-    from harness.emulator.camera import CloudEndpoint, EmulatedCamera
+    from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
     from harness.emulator.cloud import EmulatedCloud
-    from harness.emulator.world import DeviceWorld
+    from harness.emulator.loop import DeviceWorld
     from harness.protocol.apconfig import encode_ap_config
 
     _raise_fd_limit()

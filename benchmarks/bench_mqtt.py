@@ -19,9 +19,9 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from harness.emulator.broker import CredentialAuthority, MqttBroker, make_broker
-from harness.emulator.cloud_mqtt import CloudMqttClient
-from harness.emulator.mosquitto import find_mosquitto
+from harness.emulator.broker.embedded import CredentialAuthority, MqttBroker, make_broker
+from harness.emulator.broker.mosquitto import find_mosquitto
+from harness.emulator.cloud.mqtt import CloudMqttClient
 from harness.protocol import mqtt
 
 DEVICES = 16

@@ -17,8 +17,8 @@ PAIRINGS = 40
 
 
 def run() -> dict[str, Any]:
-    from harness.activator import Activator, ActivatorMode, pair
     from harness.adapters.registry import build_world
+    from harness.app.activator import Activator, ActivatorMode, pair
     from harness.profiles import load_profile
 
     world = build_world(load_profile("camera-strong"), seed=1)

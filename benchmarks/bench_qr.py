@@ -13,7 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from harness.protocol.qr import Backend, QrPayload, decode_qr, render_qr
+from harness.protocol.qr import QrPayload
+from harness.qrimage import Backend, decode_qr, render_qr
 
 REPEATS = 100
 BACKENDS: tuple[Backend, ...] = ("zbar", "zxing")

@@ -1,7 +1,7 @@
 """QR fuzz pipeline throughput against a bare qrcode-render + pyzbar-decode loop, in the same run.
 
 The pipeline is what the QR fuzz target does per example, minus the device and the cloud: draw a case from
-``harness.strategies.qr_cases`` (payload and app style, i.e. the text), render it (``render_qr``), decode it as
+``harness.testing.strategies.qr_cases`` (payload and app style, i.e. the text), render it (``render_qr``), decode it as
 the device does (zbar in binary mode, ``decode_qr``) and parse it (``parse_qr_text``), checking that the payload
 survives. The bare loop renders the very same texts with ``qrcode.make`` and decodes them with
 ``pyzbar.decode``. Budget (DESIGN.md): the pipeline keeps at least 80% of the bare loop's examples per second.
@@ -15,8 +15,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 
-from harness.protocol.qr import decode_qr, parse_qr_text, render_qr
-from harness.strategies import QrCase, qr_cases
+from harness.protocol.qr import parse_qr_text
+from harness.qrimage import decode_qr, render_qr
+from harness.testing.strategies import QrCase, qr_cases
 
 EXAMPLES = 250
 ROUNDS = 3

@@ -1,7 +1,7 @@
 """The suites' shared steps, in the lab's words: releasing the device again mid-test, the profile's pairing mode.
 
 The plugin's ``device`` is already released (removed by its owner with a data wipe), factory reset and in
-pairing mode before every test (:func:`harness.lab.release_device`).
+pairing mode before every test (:func:`harness.conformance.lab.release_device`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter
-from harness.lab import release_device
+from harness.conformance.lab import release_device
 from harness.profiles import Profile
 
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from harness.activator import ApOptions, Outcome, pair
 from harness.adapters import probes
 from harness.adapters.contracts import AdapterError, ApAddress, CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.lab import Lab
+from harness.app.activator import ApOptions, Outcome, pair
+from harness.conformance.lab import Lab
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
 

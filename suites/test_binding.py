@@ -10,7 +10,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
-from harness.lab import Lab
+from harness.conformance.lab import Lab
 from harness.model import ActivatorErrorCode, BindingMode, Role
 
 PAIRING_MODE_TIMEOUT_S = 60.0

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
-from harness.activator import Activator, ActivatorError, DeviceModel
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter
-from harness.lab import Lab
+from harness.app.activator import Activator, ActivatorError, DeviceModel
+from harness.conformance.lab import Lab
 from harness.model import ActivatorErrorCode
 from harness.profiles import Profile
 

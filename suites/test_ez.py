@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.activator import EzOptions, Outcome, pair
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.lab import Lab
+from harness.app.activator import EzOptions, Outcome, pair
+from harness.conformance.lab import Lab
 
 TAILS = ["padded", "tuya-convert"]
 # TC-EZ-001's credentials: the lab's network, and the longest legal ones (a 32-byte SSID, a 64-character password).

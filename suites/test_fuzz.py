@@ -18,8 +18,8 @@ from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapt
 from harness.fuzzing.drive import FuzzContext
 from harness.fuzzing.targets import AtopCase, PairCase, RefuseCase, atop_cases, invalid_cases, run_case, valid_cases
 from harness.profiles import Profile
-from harness.stateful import PairingTarget, run_pairing_machine
-from harness.strategies import budget_name, budget_settings, scaled, tokens
+from harness.testing.stateful import PairingTarget, run_pairing_machine
+from harness.testing.strategies import budget_name, budget_settings, scaled, tokens
 
 BUDGET = budget_settings(suppress_health_check=list(HealthCheck))
 # The lifecycle model needs a few steps to reach a state worth checking (a bound device moved, removed, reset,

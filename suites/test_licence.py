@@ -10,7 +10,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, Licence
-from harness.lab import Lab
+from harness.conformance.lab import Lab
 from harness.model import BindingMode
 from harness.profiles import Profile
 from harness.protocol.mqtt import preactivation_credentials

@@ -15,10 +15,10 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceRecord
-from harness.lab import Lab
+from harness.conformance.lab import Lab
+from harness.conformance.verdicts import Inconclusive
 from harness.profiles import Profile
 from harness.protocol.mqtt import device_credentials, topic_in, topic_out
-from harness.verdicts import Inconclusive
 
 SETTLE_S = 10.0  # real seconds for the world to get somewhere; the emulated clock jumps meanwhile
 QUIET_S = 0.3
@@ -59,7 +59,7 @@ def online_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter, mode: st
 def other_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> Iterator[OtherDevice]:
     """Another device of the same product, activated by a lab probe into another account's home."""
     if "issue-licenses" not in cloud.capabilities:
-        from harness.verdicts import NotApplicable
+        from harness.conformance.verdicts import NotApplicable
 
         raise NotApplicable(f"the {cloud.name} cloud adapter cannot issue licences for a second device")
     licence = cloud.issue_license(device.pid)

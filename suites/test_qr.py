@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from harness.activator import Outcome, QrOptions, pair
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
-from harness.lab import Lab
-from harness.protocol.qr import MEMBERS, QrPayload, decode_qr, parse_qr_text, render_qr
+from harness.app.activator import Outcome, QrOptions, pair
+from harness.conformance.lab import Lab
+from harness.protocol.qr import MEMBERS, QrPayload, parse_qr_text
 from harness.protocol.token import TOKEN_STRING_LEN
+from harness.qrimage import decode_qr, render_qr
 
 RETURN_TO_PAIRING_S = 5.0
 TOKEN = "AYabcdefgh1234"  # only for what the harness renders; the device is always given a token the cloud issued

@@ -12,7 +12,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter
-from harness.lab import Lab
+from harness.conformance.lab import Lab
 from harness.model import ActivatorErrorCode
 from harness.protocol.token import KNOWN_REGIONS, PairingToken, split_token_fixed
 

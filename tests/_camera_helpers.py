@@ -10,12 +10,13 @@ from typing import Any
 
 from harness.clock import VirtualClock
 from harness.emulator.air import Air
-from harness.emulator.camera import CloudEndpoint, EmulatedCamera
-from harness.emulator.camera_states import State
+from harness.emulator.camera.faults import make_camera
+from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.faults import make_camera
-from harness.emulator.world import DeviceWorld
-from harness.protocol.qr import QrPayload, render_qr
+from harness.emulator.loop import DeviceWorld
+from harness.protocol.qr import QrPayload
+from harness.qrimage import render_qr
 
 SSID = b"home-net"
 PASSWORD = b"pw123456"

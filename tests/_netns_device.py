@@ -21,10 +21,10 @@ from typing import Any
 from harness.adapters.emulated import EmulatedCloudAdapter
 from harness.clock import SystemClock
 from harness.emulator.air import Air
-from harness.emulator.camera import CloudEndpoint, EmulatedCamera
-from harness.emulator.camera_states import State
+from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.world import DeviceWorld
+from harness.emulator.loop import DeviceWorld
 from harness.model import BindingMode
 from harness.net.sniff import EzSniffer
 

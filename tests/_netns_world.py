@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.adapters.registry import build_world
+from harness.adapters.scapy import ScapyNetworkAdapter
+from harness.app.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.clock import SystemClock
-from harness.net.adapter import ScapyNetworkAdapter
 from harness.profiles import load_profile
 
 

@@ -20,7 +20,7 @@ PAIRCERT = Path(sys.executable).parent / "paircert"
 
 PASSING_SUITE = '''
 import pytest
-from harness.verdicts import not_applicable
+from harness.conformance.verdicts import not_applicable
 
 @pytest.mark.tc("TC-TOKEN-001", reqs=["REQ-TOKEN-001"])
 def test_a_token_is_accepted_within_its_lifetime():

@@ -2,8 +2,8 @@
 
 Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS``,
 ``PAIRCERT_CLOUD_FAULTS`` and ``PAIRCERT_ACTIVATOR_FAULTS`` are comma-separated fault names
-(:mod:`harness.emulator.faults`, :class:`harness.emulator.cloud.faults.CloudFault`,
-:mod:`harness.emulator.activator_faults`). Without any, the plugin's own world builder runs.
+(:mod:`harness.emulator.camera.faults`, :class:`harness.emulator.cloud.faults.CloudFault`,
+:mod:`harness.app.faults`). Without any, the plugin's own world builder runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _names(variable: str) -> list[str]:
 def pytest_paircert_make_world(config: pytest.Config, profile: Any, cloud: str | None, device: str | None,
                                network: str | None, seed: int) -> Any:
     from harness.adapters.registry import build_world
-    from harness.emulator.activator_faults import activator_class
+    from harness.app.faults import activator_class
 
     variables = ("PAIRCERT_DEVICE_FAULTS", "PAIRCERT_CLOUD_FAULTS", "PAIRCERT_ACTIVATOR_FAULTS")
     if not any(_names(variable) for variable in variables):

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.activator import (
+from harness.adapters.registry import World, build_world
+from harness.app.activator import (
     Activator,
     ActivatorBusy,
     ActivatorError,
@@ -20,7 +21,6 @@ from harness.activator import (
     EzOptions,
     pair,
 )
-from harness.adapters.registry import World, build_world
 from harness.model import ActivatorErrorCode, Role
 from harness.profiles import load_profile
 

@@ -1,4 +1,4 @@
-"""The activator faults of the QR payload (harness.emulator.activator_faults): each renders a QR code that breaks
+"""The activator faults of the QR payload (harness.app.faults): each renders a QR code that breaks
 REQ-QR-001 yet still pairs a tolerant camera, and TC-QR-001's check of the image tells it from every legal
 encoding (PROTOCOL.md §1.1/§1.2)."""
 
@@ -8,11 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.activator import Activator, QrOptions, pair
 from harness.adapters.registry import World, build_world
-from harness.emulator.activator_faults import ACTIVATOR_FAULTS, activator_class
+from harness.app.activator import Activator, QrOptions, pair
+from harness.app.faults import ACTIVATOR_FAULTS, activator_class
 from harness.profiles import load_profile
-from harness.protocol.qr import QrPayload, decode_qr, parse_qr_text
+from harness.protocol.qr import QrPayload, parse_qr_text
+from harness.qrimage import decode_qr
 from suites.test_qr import qr_payload_problem
 
 SSID, PASSWORD = "Home/Net é", 'hunter"22'

@@ -19,17 +19,18 @@ import pytest
 from _serve_helpers import ServedCloud, ServedDevice
 from PIL import Image
 
-from harness.activator import Activator, ActivatorMode, pair
 from harness.adapters.contracts import AdapterError, CapabilityMissing, DeviceAdapter, DeviceCapability, Licence
-from harness.adapters.lab_hooks import HookFailed, HookSpec, Terminal
-from harness.adapters.operator import QR_PROMPT, OperatorDeviceAdapter, operator_device
+from harness.adapters.operator.device import QR_PROMPT, OperatorDeviceAdapter, operator_device
+from harness.adapters.operator.hooks import HookFailed, HookSpec, Terminal
+from harness.adapters.operator.terminal_qr import image_from_modules, modules_from_half_blocks, qr_modules
 from harness.adapters.registry import WorldContext, build_world
 from harness.adapters.remote import RemoteCloudAdapter
-from harness.adapters.terminal_qr import image_from_modules, modules_from_half_blocks, qr_modules
+from harness.app.activator import Activator, ActivatorMode, pair
 from harness.clock import SystemClock
 from harness.model import BindingMode
 from harness.profiles import Profile, load_profile
-from harness.protocol.qr import QrPayload, decode_qr, render_qr
+from harness.protocol.qr import QrPayload
+from harness.qrimage import decode_qr, render_qr
 from harness.redaction import MASK
 
 UUID = "paircertlabuuid0001"

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from harness.emulator.broker import (
+from harness.emulator.broker.embedded import (
     BrokerIdentity,
     CredentialAuthority,
     EmbeddedBroker,
@@ -28,8 +28,8 @@ from harness.emulator.broker import (
     _parse_connect,
     make_broker,
 )
-from harness.emulator.cloud_mqtt import CloudMqttClient, CloudMqttError
-from harness.emulator.mosquitto import find_mosquitto, password_line
+from harness.emulator.broker.mosquitto import find_mosquitto, password_line
+from harness.emulator.cloud.mqtt import CloudMqttClient, CloudMqttError
 from harness.protocol import mqtt
 
 pytestmark = pytest.mark.timeout(30)

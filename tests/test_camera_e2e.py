@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from _camera_helpers import Lab, lab, qr_image, wait_until
 
-from harness.emulator.camera import EmulatedCamera
-from harness.emulator.camera_states import State
+from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.states import State
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_removed_while_off_its_login_is_refused_and_it_returns_to_pairing_mode(t
 
 
 def test_illegal_driver_calls_raise(the_lab: Lab) -> None:
-    from harness.emulator.camera_states import IllegalTransition
+    from harness.emulator.camera.states import IllegalTransition
 
     cam = the_lab.camera(power=False)
     with pytest.raises(IllegalTransition):

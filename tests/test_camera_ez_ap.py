@@ -10,8 +10,8 @@ import pytest
 from _camera_helpers import PASSWORD, SSID, Lab, lab, wait_until
 
 from harness.emulator.air import Air
-from harness.emulator.camera import EmulatedCamera
-from harness.emulator.camera_states import State
+from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.states import State
 from harness.protocol import apconfig as ap
 from harness.protocol.smartconfig import transmission_schedule
 

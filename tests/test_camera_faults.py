@@ -11,9 +11,9 @@ import pytest
 from _camera_helpers import PASSWORD, SSID, Lab, lab, qr_image, wait_until
 
 from harness.emulator.air import Air
-from harness.emulator.camera import EmulatedCamera
-from harness.emulator.camera_states import State
-from harness.emulator.faults import CAMERA_FAULTS, camera_class, register_camera_fault
+from harness.emulator.camera.faults import CAMERA_FAULTS, camera_class, register_camera_fault
+from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.states import State
 from harness.protocol import apconfig as ap
 from harness.protocol.smartconfig import BROADCAST_PREAMBLE, broadcast_data, encode_broadcast, transmission_schedule
 from harness.protocol.token import split_token_fixed
@@ -102,7 +102,7 @@ def test_no_prompt_sound(the_lab: Lab) -> None:
 
 
 def test_qr_scanner_stops_after_refusal(the_lab: Lab) -> None:
-    from harness.protocol.qr import render_qr
+    from harness.qrimage import render_qr
 
     illegal = render_qr(b'{"s":"home-net","t":"EUabcdefgh1234"}')  # no p
     good = the_lab.camera(pairing_modes=("qr",))
@@ -126,7 +126,7 @@ def test_ssid_truncate_32(the_lab: Lab) -> None:
 
 
 def test_crashes_on_long_ssid(the_lab: Lab) -> None:
-    from harness.protocol.qr import render_qr
+    from harness.qrimage import render_qr
 
     long_ssid = b'{"s":"' + b"x" * 40 + b'","p":"pw123456","t":"EUabcdefgh1234"}'
     good = the_lab.camera()
@@ -448,7 +448,7 @@ def test_reconnect_never(the_lab: Lab) -> None:
 def test_every_catalogued_fault_has_a_test_and_says_what_it_breaks() -> None:
     for entry in CAMERA_FAULTS.values():
         assert entry.description and entry.requirement and issubclass(entry.cls, EmulatedCamera)
-    builtin = {n for n, e in CAMERA_FAULTS.items() if e.cls.__module__ == "harness.emulator.faults"}
+    builtin = {n for n, e in CAMERA_FAULTS.items() if e.cls.__module__ == "harness.emulator.camera.faults"}
     source = Path(__file__).read_text(encoding="utf-8")
     untested = {name for name in builtin if f'"{name}")' not in source}
     assert not untested, f"camera faults without a test here: {sorted(untested)}"

@@ -11,10 +11,10 @@ from PIL import Image
 
 from harness.clock import VirtualClock
 from harness.emulator.air import Air
-from harness.emulator.camera import CloudEndpoint, EmulatedCamera
-from harness.emulator.camera_states import State
-from harness.emulator.world import DeviceWorld
-from harness.protocol.qr import render_qr
+from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera.states import State
+from harness.emulator.loop import DeviceWorld
+from harness.qrimage import render_qr
 
 
 @pytest.fixture(scope="module")

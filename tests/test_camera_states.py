@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.emulator.camera_states import TRANSITIONS, Event, IllegalTransition, Lifecycle, State
+from harness.emulator.camera.states import TRANSITIONS, Event, IllegalTransition, Lifecycle, State
 
 
 @pytest.mark.parametrize(("state", "event"), sorted(TRANSITIONS, key=lambda k: (k[0].value, k[1].value)),

@@ -109,7 +109,7 @@ def test_revoked_licence_accepted() -> None:
 
 
 def test_broker_no_acl_turns_off_the_authoritys_topic_checks() -> None:
-    from harness.emulator.broker import BrokerIdentity, CredentialAuthority
+    from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority
 
     for faults, enforced in (((), True), ((CloudFault.BROKER_NO_ACL,), False)):
         cloud = EmulatedCloud(clock=VirtualClock(), faults=faults)
@@ -281,7 +281,7 @@ def test_camera_binding_changeable() -> None:
 
 
 def test_broker_password_any_device_admits_another_devices_password_under_an_identity() -> None:
-    from harness.emulator.broker import BrokerIdentity, CredentialAuthority
+    from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority
     from harness.protocol.mqtt import device_credentials
 
     for faults, posing_admitted in (((), False), ((CloudFault.BROKER_PASSWORD_ANY_DEVICE,), True)):

@@ -7,7 +7,7 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-from harness.requirements import load_requirements
+from harness.conformance.requirements import load_requirements
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 

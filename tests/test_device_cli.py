@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from harness.emulator.cloud import EmulatedCloud
-from harness.protocol.qr import QrPayload, render_qr
+from harness.protocol.qr import QrPayload
+from harness.qrimage import render_qr
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,11 +16,11 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from harness.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.adapters.contracts import ApAddress
 from harness.adapters.registry import World, build_world
+from harness.adapters.scapy import WireRecord
+from harness.app.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.emulator.air import Air
-from harness.net.adapter import WireRecord
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35, bind_ap_ports
 from harness.net.pcap import (
     PcapRecorder,

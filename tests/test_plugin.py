@@ -14,10 +14,6 @@ import pytest
 
 # In-process pytester runs drop the modules they imported afterwards; asyncio (under the activator) must not be
 # imported twice in one process, so everything the inner runs use is imported here, once.
-import harness.adapters.registry
-import harness.lab
-import harness.plugin_markers
-import harness.requirements  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -249,7 +245,7 @@ import time
 import pytest
 from harness.adapters.contracts import AdapterError, CapabilityMissing
 from harness.protocol.errors import RemoteProtocolError
-from harness.verdicts import Inconclusive, fail_device
+from harness.conformance.verdicts import Inconclusive, fail_device
 
 {tc(1)}
 def test_pass(lab):

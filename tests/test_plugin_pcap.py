@@ -25,8 +25,8 @@ from scapy.utils import rdpcap
 
 from harness.evidence import EvidenceRecorder
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35
-from harness.plugin_pcap import TrafficEvidence, TrafficMark
-from harness.profiles import PROJECT_ROOT
+from harness.plugin.pcap import TrafficEvidence, TrafficMark
+from harness.profiles.schema import PROJECT_ROOT
 from harness.protocol import apconfig
 from harness.redaction import Redactor
 
@@ -42,7 +42,7 @@ import os
 
 import pytest
 
-from harness.activator import Activator, ActivatorMode, ApOptions, pair
+from harness.app.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.protocol.mqtt import device_credentials, preactivation_credentials
 from harness.redaction import learn
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import profiles
 from harness.cli import main
-from harness.profiles import (
+from harness.profiles import schema as profiles
+from harness.profiles.schema import (
     BUNDLED_PROFILES_DIR,
     CAPABILITIES,
     Profile,

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from harness.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from harness.protocol.qr import QrPayload, decode_qr, parse_qr_text, render_qr
+from harness.protocol.qr import QrPayload, parse_qr_text
 from harness.protocol.token import KNOWN_REGIONS, PairingToken
+from harness.qrimage import decode_qr, render_qr
 
 VECTORS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "vectors" / "qr.json").read_text(encoding="utf-8"))["vectors"]

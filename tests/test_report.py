@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.protocol.qr import render_qr
+from harness.cli.run import new_run_id, point_latest, resolve_run_dir
+from harness.qrimage import render_qr
 from harness.report import cli as report_cli
 from harness.report.html import render_html, write_html
 from harness.report.manifest import verify_manifest, write_manifest
 from harness.report.results import JsonlTail, RunState, area_of
 from harness.report.summary import SummaryError, load_summary, summary_from_json
 from harness.report.sweep import SweepRedactor, placeholder_png, sweep_directory
-from harness.runner import new_run_id, point_latest, resolve_run_dir
 from tests._report_helpers import sample_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.requirements import (
+from harness.conformance.requirements import (
     AREAS,
     CATALOGUE_PATH,
     CatalogueError,

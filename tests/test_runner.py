@@ -82,7 +82,7 @@ import allure
 import pytest
 
 from harness import redaction
-from harness.protocol.qr import render_qr
+from harness.qrimage import render_qr
 
 
 @pytest.mark.tc("TC-LICENCE-002", reqs=["REQ-LICENCE-002"])

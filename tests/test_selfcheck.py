@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from _zoo import CATALOGUE_DIR, ROOT, SUITES, Fault, catalogue, sole_catchers, tc_requirements
 
-from harness.emulator.activator_faults import ACTIVATOR_FAULTS
+from harness.app.faults import ACTIVATOR_FAULTS
+from harness.emulator.camera.faults import CAMERA_FAULTS
 from harness.emulator.cloud.faults import CloudFault
-from harness.emulator.faults import CAMERA_FAULTS
 from harness.profiles import load_profile
 
 RUN_TIMEOUT_S = 300

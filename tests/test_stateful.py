@@ -8,8 +8,8 @@ import pytest
 
 from harness.adapters.registry import World, build_world
 from harness.profiles import load_profile
-from harness.stateful import PairingTarget, run_pairing_machine
-from harness.strategies import budget_settings
+from harness.testing.stateful import PairingTarget, run_pairing_machine
+from harness.testing.strategies import budget_settings
 
 PROFILES = ["camera-strong", "plug-medium", "bulb-weak"]
 
@@ -30,7 +30,7 @@ def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fai
     """A model check raised inside harness/ must read as the system under test's failure, not the harness's."""
     from hypothesis import Phase
 
-    from harness.verdicts import DeviceFailure, Verdict, classify
+    from harness.conformance.verdicts import DeviceFailure, Verdict, classify
 
     faulty = build_world(load_profile("camera-strong"), seed=11, overrides={"cloud": {"faults": ["token-reusable"]}})
     try:
@@ -41,5 +41,5 @@ def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fai
     finally:
         faulty.close()
     raised_in = str(caught.traceback[-1].path)
-    assert raised_in.endswith("harness/stateful.py")
+    assert raised_in.endswith("harness/testing/stateful.py")
     assert classify(caught.value, phase="call", raised_in=raised_in)[0] is Verdict.FAIL

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import strategies as hs
 from harness.protocol import apconfig, atop, smartconfig
 from harness.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from harness.protocol.qr import QrPayload, parse_qr_text
 from harness.protocol.token import PairingToken
+from harness.testing import strategies as hs
 
 CI = hs.budget_settings("ci", max_examples=60)
 

@@ -28,9 +28,9 @@ from harness.adapters.contracts import (
 )
 from harness.clock import Clock
 from harness.emulator.air import Air
-from harness.emulator.camera import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
-from harness.emulator.world import DeviceWorld
+from harness.emulator.loop import DeviceWorld
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
@@ -200,7 +200,7 @@ class EmulatedDeviceAdapter:
     @step
     def wait_pairing_mode(self, timeout: float) -> None:
         """Pairing mode as a phone finds it: the state, and the SoftAP up where the camera offers one."""
-        from harness.emulator.camera_states import State
+        from harness.emulator.camera.states import State
 
         deadline = time.monotonic() + timeout
         try:
@@ -318,8 +318,8 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = (),
                           ap_host: str = "127.0.0.1") -> EmulatedCamera:
-    """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.faults`)."""
-    from harness.emulator import faults as camera_faults
+    """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`)."""
+    from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
     camera = cls(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,

@@ -24,9 +24,9 @@ from harness.adapters.emulated import (
 )
 from harness.adapters.registry import WorldContext
 from harness.emulator.air import Air
-from harness.emulator.camera import CloudEndpoint
+from harness.emulator.camera.firmware import CloudEndpoint
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.world import DeviceWorld
+from harness.emulator.loop import DeviceWorld
 from harness.model import BindingMode
 
 _macs = itertools.count(1)

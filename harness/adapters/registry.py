@@ -46,11 +46,11 @@ class WorldContext:
 def _builtin() -> dict[str, str]:
     return {
         "network.air": "harness.adapters.factories:air_network",
-        "network.scapy": "harness.net.adapter:scapy_network",
+        "network.scapy": "harness.adapters.scapy:scapy_network",
         "cloud.emulated": "harness.adapters.factories:emulated_cloud",
         "cloud.remote": "harness.adapters.remote:remote_cloud",
         "device.emulated": "harness.adapters.factories:emulated_device",
-        "device.operator": "harness.adapters.operator:operator_device",
+        "device.operator": "harness.adapters.operator.device:operator_device",
     }
 
 

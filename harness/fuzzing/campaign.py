@@ -28,7 +28,7 @@ from hypothesis.errors import Flaky
 from harness.adapters.contracts import AdapterError
 from harness.fuzzing.drive import FuzzContext
 from harness.fuzzing.targets import TARGETS, Case, case_from_json, case_to_json, cases, run_case
-from harness.stateful import DeviceCrashed, MachineFactory, PairingTarget
+from harness.testing.stateful import DeviceCrashed, MachineFactory, PairingTarget
 
 GENERATE_SHARE = 0.6
 SHRINK_SHARE = 0.25  # the rest is a margin for the final replay and closing the world

@@ -2,9 +2,9 @@
 network, or an invalid input that must be refused without activation while the device stays alive.
 
 Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
-against real devices and clouds. A failed check is a :class:`~harness.verdicts.DeviceFailure` (an
+against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (an
 AssertionError) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
-:class:`~harness.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
+:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
 inside ``harness/``, a plain AssertionError would read as a harness invariant (ERROR) in the suites, where these
 checks blame the device (FAIL).
 """
@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.adapters.contracts import (
     AdapterError,
     CloudAdapter,
@@ -26,11 +25,13 @@ from harness.adapters.contracts import (
     DeviceCapability,
     NetworkAdapter,
 )
+from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
+from harness.conformance.verdicts import DeviceFailure
 from harness.protocol import apconfig
-from harness.protocol.qr import QrPayload, render_qr
-from harness.stateful import DeviceCrashed
-from harness.strategies import QrStyle
-from harness.verdicts import DeviceFailure
+from harness.protocol.qr import QrPayload
+from harness.qrimage import render_qr
+from harness.testing.stateful import DeviceCrashed
+from harness.testing.strategies import QrStyle
 
 
 class FuzzDeviceCrashed(DeviceCrashed, DeviceFailure):

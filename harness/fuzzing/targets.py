@@ -5,7 +5,7 @@ exactly that network) with invalid inputs (malformed QR texts and AP payloads, f
 passwords no WPA network has, guessed tokens: refused without activation, device alive, normal pairing
 afterwards). ``atop`` sends generated malformed activation requests to the cloud's live endpoint: a
 well-formed error, never a server error or a success (REQ-FUZZ-004). The ``stateful`` target is
-:mod:`harness.stateful`. Adapters only: no emulator import.
+:mod:`harness.testing.stateful`. Adapters only: no emulator import.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from harness.adapters.contracts import CloudCapability, Licence
+from harness.conformance.verdicts import DeviceFailure
 from harness.fuzzing.drive import PLACEHOLDER_TOKEN, FuzzContext, ap_frame_sender, lpv35_sender, qr_bytes_sender
 from harness.protocol import atop
 from harness.protocol.errors import ProtocolError
-from harness.strategies import (
+from harness.testing.strategies import (
     QrStyle,
     malformed_qr_texts,
     non_wpa_passwords,
@@ -32,7 +33,6 @@ from harness.strategies import (
     tokens,
     wpa_passwords,
 )
-from harness.verdicts import DeviceFailure
 
 TARGETS: Final = ("qr", "ez", "ap", "atop", "stateful")
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from harness.adapters.contracts import AdapterError, ApAddress
-from harness.net.adapter import ScapyNetworkAdapter
+from harness.adapters.scapy import ScapyNetworkAdapter
 from harness.protocol import apconfig, smartconfig
 
 

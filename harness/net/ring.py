@@ -1,6 +1,6 @@
 """A session-long packet capture of one interface, kept raw in a bounded ring and cut by time and flow.
 
-Packet evidence of failing tests (:mod:`harness.plugin_pcap`) needs a test's loopback traffic (the cloud's HTTP
+Packet evidence of failing tests (:mod:`harness.plugin.pcap`) needs a test's loopback traffic (the cloud's HTTP
 and MQTT, the device's SoftAP frames) without starting a sniffer per test: :class:`RingCapture` runs once per
 process, keeps every IPv4 TCP and UDP frame with its kernel timestamp and never dissects; :meth:`RingCapture.window`
 cuts a test's time span and :func:`select_flows` its flows, still as raw frames

@@ -1,9 +1,8 @@
 """QR pairing payload: the JSON text the app shows and the device scans (PROTOCOL.md §1).
 
 Sans-IO, like the rest of :mod:`harness.protocol`: text in, :class:`QrPayload` out (:func:`parse_qr_text`),
-and back (:meth:`QrPayload.to_text`). :func:`render_qr` and :func:`decode_qr` turn the text into a QR image and
-an image back into the exact bytes of each symbol, with zbar (binary mode, or its charset-guessing default to
-model naive firmware) or zxing-cpp. The image libraries are imported lazily, inside the functions that use them.
+and back (:meth:`QrPayload.to_text`). Turning the text into an image and back is :mod:`harness.qrimage`'s
+job: images are not text and bytes, so they stay out of the sans-IO layer.
 
 Unknown members: §1.2 found no extra keys in public sources, but device parsers look the three keys up by
 name (cJSON) and ignore anything else, so :func:`parse_qr_text` accepts unknown members and keeps them, in
@@ -15,13 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import NoReturn
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .token import PairingToken
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 SSID_MAX_BYTES = 32
 PASSWORD_MAX_CHARS = 64
@@ -31,16 +27,6 @@ DEFAULT_KEY_ORDER = "spt"
 _PAYLOAD = "§1.1"  # what the object must hold
 _ENCODING = "§1.2"  # how it is encoded and escaped
 
-# Largest byte-mode payload of a version 40 symbol, per error-correction level (ISO/IEC 18004 table 7).
-_BYTE_CAPACITY = {"L": 2953, "M": 2331, "Q": 1663, "H": 1273}
-# zbar's ZBAR_CFG_BINARY (zbar >= 0.23, the entry after ZBAR_CFG_ASCII in zbar_config_t): "don't convert
-# binary data to text". pyzbar's ZBarConfig enum predates it, so the value is spelt out here.
-_ZBAR_CFG_BINARY = 4
-_ZBAR_Y800 = int.from_bytes(b"Y800", "little")  # fourcc of 8-bit greyscale
-
-
-class QrBackendError(RuntimeError):
-    """A QR library is missing or lacks a feature: lab trouble, never the device's fault."""
 
 
 class _Object(list[tuple[str, object]]):
@@ -123,7 +109,7 @@ def _lone_surrogate(text: str) -> int | None:
     return None
 
 
-def _utf8(text: str | bytes, what: str) -> bytes:
+def utf8_bytes(text: str | bytes, what: str) -> bytes:
     """The UTF-8 bytes of caller-supplied text; text UTF-8 cannot encode is the caller's mistake."""
     if isinstance(text, bytes | bytearray | memoryview):
         return bytes(text)
@@ -292,118 +278,12 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
         raise RemoteProtocolError(f"QR text is not a valid payload: {exc}", section=_PAYLOAD) from None
 
 
-ErrorCorrection = Literal["L", "M", "Q", "H"]
-
-
-def render_qr(text: str | bytes, *, error_correction: ErrorCorrection = "M", box_size: int = 8,
-              border: int = 4) -> Image.Image:
-    """Render ``text`` as a QR code in byte mode with its UTF-8 bytes (§1.2), so that non-ASCII survives."""
-    data = _utf8(text, "QR text")
-    if error_correction not in _BYTE_CAPACITY:
-        raise LocalProtocolError(f"error_correction must be one of L, M, Q, H, got {error_correction!r}")
-    for name, value, least in (("box_size", box_size, 1), ("border", border, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise LocalProtocolError(f"{name} must be an int >= {least}, got {value!r}")
-    if len(data) > _BYTE_CAPACITY[error_correction]:
-        raise LocalProtocolError(f"{len(data)} bytes do not fit in a QR code at error correction {error_correction} "
-                                 f"(at most {_BYTE_CAPACITY[error_correction]})")
-    import qrcode
-    from qrcode.exceptions import DataOverflowError
-    from qrcode.util import MODE_8BIT_BYTE, QRData
-
-    levels = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
-              "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
-    code = qrcode.QRCode(error_correction=levels[error_correction], box_size=box_size, border=border)
-    code.add_data(QRData(data, mode=MODE_8BIT_BYTE))
-    try:
-        code.make(fit=True)
-    except DataOverflowError:
-        raise LocalProtocolError(f"{len(data)} bytes do not fit in a QR code at error correction "
-                                 f"{error_correction}") from None
-    image: Image.Image = code.make_image().get_image()
-    return image
-
-
-Backend = Literal["zbar", "zxing"]
-
-
-def decode_qr(image: Image.Image, *, backend: Backend = "zbar", zbar_binary: bool = True) -> list[bytes]:
-    """The exact bytes of every QR symbol found in ``image``, sorted; an empty list if there is none.
-
-    ``backend="zbar"`` reads with libzbar through pyzbar. With ``zbar_binary=True`` (the default) zbar runs in
-    its binary mode and returns the raw bytes; ``zbar_binary=False`` keeps zbar's default, which guesses a
-    charset and re-encodes, mangling some UTF-8 (Latin-1 letters such as "é" come out as Shift-JIS kanji):
-    what naive firmware built on zbar gets. ``backend="zxing"`` reads with zxing-cpp and returns its raw bytes.
-    """
-    if backend not in ("zbar", "zxing"):
-        raise LocalProtocolError(f"unknown QR decoder backend {backend!r}: use 'zbar' or 'zxing'")
-    from PIL import Image as PILImage
-
-    if not isinstance(image, PILImage.Image):
-        raise LocalProtocolError(f"decode_qr needs a PIL image, got {type(image).__name__}")
-    grey = image if image.mode == "L" else image.convert("L")
-    found = _decode_zbar(grey, binary=zbar_binary) if backend == "zbar" else _decode_zxing(grey)
-    return sorted(found)
-
-
-def _decode_zbar(grey: Image.Image, *, binary: bool) -> list[bytes]:
-    import ctypes
-
-    try:
-        from pyzbar import wrapper as zbar
-    except ImportError as exc:
-        raise QrBackendError(f"zbar is not available ({exc}); install libzbar0") from None
-    width, height = grey.size
-    pixels = ctypes.create_string_buffer(grey.tobytes(), width * height)  # alive until the scan is over
-    found: list[bytes] = []
-    scanner = zbar.zbar_image_scanner_create()
-    if not scanner:
-        raise QrBackendError("zbar could not create an image scanner")
-    try:
-        zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.NONE, zbar.ZBarConfig.CFG_ENABLE, 0)
-        zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.QRCODE, zbar.ZBarConfig.CFG_ENABLE, 1)
-        if binary and zbar.zbar_image_scanner_set_config(scanner, zbar.ZBarSymbol.QRCODE, _ZBAR_CFG_BINARY, 1):
-            raise QrBackendError("this libzbar has no binary mode (ZBAR_CFG_BINARY needs zbar 0.23 or later)")
-        zimage = zbar.zbar_image_create()
-        if not zimage:
-            raise QrBackendError("zbar could not create an image")
-        try:
-            zbar.zbar_image_set_format(zimage, _ZBAR_Y800)
-            zbar.zbar_image_set_size(zimage, width, height)
-            zbar.zbar_image_set_data(zimage, ctypes.cast(pixels, ctypes.c_void_p), width * height, None)
-            if zbar.zbar_scan_image(scanner, zimage) < 0:
-                raise QrBackendError("zbar failed to scan the image")
-            symbol = zbar.zbar_image_first_symbol(zimage)
-            while symbol:
-                found.append(ctypes.string_at(zbar.zbar_symbol_get_data(symbol),
-                                              zbar.zbar_symbol_get_data_length(symbol)))
-                symbol = zbar.zbar_symbol_next(symbol)
-        finally:
-            zbar.zbar_image_destroy(zimage)
-    finally:
-        zbar.zbar_image_scanner_destroy(scanner)
-    return found
-
-
-def _decode_zxing(grey: Image.Image) -> list[bytes]:
-    try:
-        import zxingcpp
-    except ImportError as exc:
-        raise QrBackendError(f"zxing-cpp is not available ({exc})") from None
-    results = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
-    return [result.bytes for result in results]
-
-
 __all__ = [
     "DEFAULT_KEY_ORDER",
     "MEMBERS",
     "PASSWORD_MAX_CHARS",
     "SSID_MAX_BYTES",
-    "Backend",
-    "ErrorCorrection",
-    "QrBackendError",
     "QrPayload",
-    "decode_qr",
     "parse_qr_text",
-    "render_qr",
+    "utf8_bytes",
 ]

@@ -34,7 +34,7 @@ def default_run_dir() -> Path:
 
 
 def _run_dir(path: Path | None) -> Path:
-    from harness.runner import resolve_run_dir
+    from harness.cli.run import resolve_run_dir
 
     directory = resolve_run_dir(path or default_run_dir())
     if not directory.is_dir():

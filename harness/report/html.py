@@ -57,7 +57,7 @@ class RequirementRow:
 def _catalogue() -> tuple[dict[str, Any], str]:
     """The requirement catalogue by id, and a note when it could not be read."""
     try:
-        from harness.requirements import load_requirements
+        from harness.conformance.requirements import load_requirements
 
         return dict(load_requirements()), ""
     except Exception as exc:  # the report must render even without the catalogue

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.conformance.verdicts import Verdict, worst
 from harness.report.summary import VERDICT_ORDER, TestCaseResult
-from harness.verdicts import Verdict, worst
 
 RESULTS_FILE = "results.jsonl"
 EVENTS_FILE = "events.jsonl"

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.verdicts import Verdict, exit_status, worst
+from harness.conformance.verdicts import Verdict, exit_status, worst
 
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"

@@ -79,7 +79,7 @@ def _qr_texts(data: bytes) -> list[bytes]:
     try:
         from PIL import Image
 
-        from harness.protocol.qr import decode_qr
+        from harness.qrimage import decode_qr
     except ImportError:
         return []
     try:

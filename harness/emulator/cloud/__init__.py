@@ -28,7 +28,7 @@ from aiohttp import web
 from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
-from .atop_server import Addresses, AtopService
+from .atop import Addresses, AtopService
 from .faults import CloudFault, parse_faults
 from .http import HttpServerThread, build_app
 from .records import CloudInputError, Device, DpSchema, License, Product

@@ -23,7 +23,7 @@ from aiohttp import web
 from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
-from .atop_server import URL_CONFIG_PATHS, Addresses, AtopService
+from .atop import URL_CONFIG_PATHS, Addresses, AtopService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)

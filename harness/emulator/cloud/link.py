@@ -7,7 +7,7 @@ marks devices online and offline from the broker's connect and disconnect callba
 own privileged MQTT client, which records protocol-4 DP reports and publishes commands (5 DP set,
 8 unbind, 11 reset).
 
-The privileged client is :class:`harness.emulator.cloud_mqtt.CloudMqttClient`; it is imported when the link
+The privileged client is :class:`harness.emulator.cloud.mqtt.CloudMqttClient`; it is imported when the link
 starts, so a cloud without it still serves HTTP and tracks online state (commands are then not sent, and
 :meth:`BrokerLink.send` says so by returning False).
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clock import Clock
-from harness.emulator.broker import BrokerIdentity, CredentialAuthority, make_broker
+from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority, make_broker
 from harness.protocol.mqtt import MqttMessage, MqttProtocol
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,9 @@ class BrokerLink:
     def start(self) -> None:
         self.broker.start()
         try:
-            module = importlib.import_module("harness.emulator.cloud_mqtt")
+            module = importlib.import_module("harness.emulator.cloud.mqtt")
         except ModuleNotFoundError:
-            log.warning("harness.emulator.cloud_mqtt is missing: the cloud will not send MQTT commands")
+            log.warning("harness.emulator.cloud.mqtt is missing: the cloud will not send MQTT commands")
             return
         client = module.CloudMqttClient(self.broker.host, self.broker.port, CLOUD_USERNAME, self._cloud_password,
                                         key_lookup=self._local_key, on_message=self._message, clock=self._clock)

@@ -1,0 +1,35 @@
+"""The app side of pairing: the ThingSmartActivator-shaped activator (:mod:`~harness.app.activator`) and the
+app-side faults of the fault zoo (:mod:`~harness.app.faults`).
+
+    from harness.app import Activator, ActivatorMode, pair
+"""
+
+from harness.app.activator import (
+    Activator,
+    ActivatorBusy,
+    ActivatorDelegate,
+    ActivatorError,
+    ActivatorMode,
+    ActivatorStep,
+    ApOptions,
+    DeviceModel,
+    EzOptions,
+    Outcome,
+    QrOptions,
+    pair,
+)
+
+__all__ = [
+    "Activator",
+    "ActivatorBusy",
+    "ActivatorDelegate",
+    "ActivatorError",
+    "ActivatorMode",
+    "ActivatorStep",
+    "ApOptions",
+    "DeviceModel",
+    "EzOptions",
+    "Outcome",
+    "QrOptions",
+    "pair",
+]

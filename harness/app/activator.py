@@ -1,0 +1,383 @@
+"""The app side of pairing, shaped like ThingSmartActivator (PROTOCOL.md §7).
+
+    activator = Activator(cloud, device=device, network=air, account=alice, delegate=my_delegate)
+    token = activator.get_token(home)
+    activator.start_config_wifi(ActivatorMode.QR, ssid, password, token, timeout=100)
+    ...                                   # the delegate hears exactly one did_receive_device(...)
+    activator.stop_config_wifi()          # nothing is heard after this
+
+The contract (seed "device-pairing-qr-mode"; §0 step 5; §7):
+- ``did_receive_device(activator, device_model, error)`` is called exactly once per start: a device
+  model and no error when the device is activated in the token's home *and* online on MQTT; no model
+  and an :class:`ActivatorError` with the app-side code otherwise. Nothing is called after
+  ``stop_config_wifi()``; a new start after a stop works.
+- The reason for a failure comes from the cloud's per-token activation attempts, decided by the
+  reference model (:func:`harness.model.outcome_for`), so the app and the oracle cannot disagree.
+- Time is the world's clock: with a :class:`~harness.clock.VirtualClock` a 100-second timeout costs
+  no wall time.
+
+Each start runs on a worker thread of its own with its own event loop; the delegate is called from
+that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image
+
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.model import ActivatorErrorCode, AttemptSummary, outcome_for
+from harness.protocol import apconfig
+from harness.protocol.qr import QrPayload
+from harness.qrimage import render_qr
+
+
+class ActivatorMode(enum.StrEnum):
+    """The pairing modes of ThingActivatorMode that paircert drives (§7: EZ, AP, QRCode, ...)."""
+
+    EZ = "ez"
+    AP = "ap"
+    QR = "qr"
+
+
+class ActivatorStep(enum.IntEnum):
+    """The optional step callbacks of §7 (Found=1, Registered=2, Initialized=3, TimeOut=4)."""
+
+    FOUND = 1
+    REGISTERED = 2
+    INITIALIZED = 3
+    TIMEOUT = 4
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """What the delegate receives on success: the device as the app sees it."""
+
+    dev_id: str
+    name: str
+    pid: str
+    home: str
+    uuid: str
+
+
+class ActivatorError(Exception):
+    """A pairing failure as the app reports it: the §7 code, a message, and the cloud's errorCode if any."""
+
+    def __init__(self, code: ActivatorErrorCode, message: str, *, cloud_error: str | None = None,
+                 harness_fault: BaseException | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.cloud_error = cloud_error
+        #: set when the failure is the harness's or the lab's (an adapter broke), never the device's
+        self.harness_fault = harness_fault
+        super().__init__(f"{int(code)} {code.name}: {message}")
+
+
+class ActivatorBusy(RuntimeError):
+    """start_config_wifi was called while a pairing was still running (call stop_config_wifi first)."""
+
+
+class ActivatorDelegate(Protocol):
+    def did_receive_device(self, activator: Activator, device_model: DeviceModel | None,
+                           error: ActivatorError | None) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """Everything the delegate heard for one start (what :func:`pair` returns), and the QR code the activator
+    showed the device in that start (QR mode only): the very image presented, and the text it encodes."""
+
+    device_model: DeviceModel | None = None
+    error: ActivatorError | None = None
+    calls: int = 0
+    steps: list[ActivatorStep] = field(default_factory=list)
+    qr_image: Image.Image | None = None
+    qr_text: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.device_model is not None and self.error is None
+
+    @property
+    def code(self) -> ActivatorErrorCode | None:
+        return self.error.code if self.error else None
+
+
+@dataclass(frozen=True)
+class QrOptions:
+    """How the app serialises the QR text (§1.2): key order and escaping."""
+
+    key_order: str = "spt"
+    escape_slash: bool = False
+    ascii_only: bool = False
+
+
+@dataclass(frozen=True)
+class ApOptions:
+    """Which AP variant the app speaks (§3.1 legacy 55AA over UDP, §3.2 LPV3.5 over TCP) and its JSON style."""
+
+    variant: str = "legacy"
+    style: apconfig.PayloadStyle = "compact"
+    repeats: int = 3
+
+
+@dataclass(frozen=True)
+class EzOptions:
+    """Which EZ channels the app sends on and which broadcast tail it uses (§2.3 step 5)."""
+
+    channels: tuple[str, ...] = ("broadcast", "multicast")
+    tail: str = "padded"
+
+
+class _State(enum.Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+
+
+class Activator:
+    """The app side of one pairing at a time, like ThingSmartActivator."""
+
+    def __init__(self, cloud: CloudAdapter, *, account: str, device: DeviceAdapter | None = None,
+                 network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
+                 step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
+                 qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
+                 poll_interval_s: float = 0.25, ez_resend_every_s: float = 2.0) -> None:
+        self.cloud = cloud
+        self.account = account
+        self.device = device
+        self.network = network
+        self.delegate = delegate
+        self.step_callback = step_callback
+        self.qr = qr
+        self.ap = ap
+        self.ez = ez
+        self.poll_interval_s = poll_interval_s
+        self.ez_resend_every_s = ez_resend_every_s
+        self._lock = threading.Lock()
+        self._state = _State.IDLE
+        self._run = 0
+        self._thread: threading.Thread | None = None
+        self._token_homes: dict[str, str] = {}
+        self.last_qr_image: Image.Image | None = None
+        self.last_qr_text: str | None = None
+
+    # -- the ThingSmartActivator API ---------------------------------------------------------------
+
+    def get_token(self, home: str) -> str:
+        """Ask the cloud for a pairing token for ``home`` (§0 step 1): the 14-character string."""
+        token = self.cloud.get_token(home, self.account)
+        self._token_homes[token] = home
+        return token
+
+    def start_config_wifi(self, mode: ActivatorMode | str, ssid: str, password: str, token: str,
+                          timeout: float = 100.0) -> None:
+        """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s."""
+        mode = ActivatorMode(mode)
+        with self._lock:
+            if self._state is _State.RUNNING:
+                raise ActivatorBusy("a pairing is already running; call stop_config_wifi() first")
+            self._run += 1
+            run = self._run
+            self._state = _State.RUNNING
+            self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
+        thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout),
+                                  name=f"activator-{run}", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def stop_config_wifi(self) -> None:
+        """Stop pairing: the delegate hears nothing more for the current start."""
+        with self._lock:
+            if self._state is _State.RUNNING:
+                self._state = _State.STOPPED
+            self._run += 1
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10.0)
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._state is _State.RUNNING
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait (in real time) for the worker of the current start to end; True when it has."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    # -- the worker --------------------------------------------------------------------------------
+
+    def _current(self, run: int) -> bool:
+        with self._lock:
+            return self._run == run and self._state is _State.RUNNING
+
+    def _worker(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str, timeout: float) -> None:
+        try:
+            model, error = asyncio.run(self._pair(run, mode, ssid, password, token, timeout))
+        except Exception as exc:  # a harness or lab fault still ends the start with exactly one callback
+            model, error = None, ActivatorError(ActivatorErrorCode.COMMON_DEVICE_ACTIVE,
+                                                f"the harness failed: {type(exc).__name__}: {exc}", harness_fault=exc)
+        self._finish(run, model, error)
+
+    def _finish(self, run: int, model: DeviceModel | None, error: ActivatorError | None) -> None:
+        with self._lock:
+            if self._run != run or self._state is not _State.RUNNING:
+                return  # stopped, or superseded: nothing after stop
+            self._state = _State.DONE
+        if self.delegate is not None:
+            self.delegate.did_receive_device(self, model, error)
+
+    def _step(self, run: int, step: ActivatorStep, model: DeviceModel | None) -> None:
+        if self.step_callback is not None and self._current(run):
+            self.step_callback(self, step, model)
+
+    async def _pair(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str,
+                    timeout: float) -> tuple[DeviceModel | None, ActivatorError | None]:
+        clock = self.cloud.clock
+        deadline = clock.time() + timeout
+        home = self._token_homes.get(token)
+        # Only what happens after this start counts: an earlier pairing's attempts with the same token are
+        # history, not this outcome (a consumed token must read as 3718, not as the old success).
+        baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
+        await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+        last_ez = clock.time()
+        steps: set[ActivatorStep] = set()
+        while self._current(run):
+            attempts: Sequence[AttemptSummary] = (await asyncio.to_thread(self.cloud.token_attempts, token))[baseline:]
+            activated = [a for a in attempts if a.outcome == "activated" and a.dev_id]
+            online = False
+            home_matches = False
+            model: DeviceModel | None = None
+            if attempts and ActivatorStep.FOUND not in steps:
+                steps.add(ActivatorStep.FOUND)
+                self._step(run, ActivatorStep.FOUND, None)
+            if activated:
+                latest = activated[-1]
+                assert latest.dev_id is not None
+                record = await asyncio.to_thread(self.cloud.device, latest.dev_id)
+                if record is not None:
+                    home_matches = record.home is not None and (home is None or record.home == home)
+                    online = record.online
+                    if record.home is not None:
+                        model = DeviceModel(record.dev_id, record.name, record.pid, record.home, record.uuid)
+                    if ActivatorStep.REGISTERED not in steps:
+                        steps.add(ActivatorStep.REGISTERED)
+                        self._step(run, ActivatorStep.REGISTERED, model)
+            timed_out = clock.time() >= deadline
+            decision = outcome_for(attempts, device_online=online, bound_home_matches=home_matches,
+                                   timed_out=timed_out)
+            if decision.success and model is not None:
+                self._step(run, ActivatorStep.INITIALIZED, model)
+                return model, None
+            if decision.error_code is not None:
+                if decision.error_code == ActivatorErrorCode.TIMEOUT:
+                    self._step(run, ActivatorStep.TIMEOUT, None)
+                return None, ActivatorError(decision.error_code, decision.message, cloud_error=decision.cloud_error)
+            if mode is ActivatorMode.EZ and not attempts and clock.time() - last_ez >= self.ez_resend_every_s:
+                await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+                last_ez = clock.time()
+            await clock.sleep(min(self.poll_interval_s, max(0.0, deadline - clock.time())) or self.poll_interval_s)
+        return None, None
+
+    # -- handing the configuration to the device ---------------------------------------------------
+
+    def _qr_text(self, ssid: str, password: str, token: str) -> str:
+        """The text of the QR code shown to the device (§1.1): compact JSON with exactly s, p and t, serialised
+        as :attr:`qr` says (key order and escapes, §1.2)."""
+        return QrPayload(ssid, password, token).to_text(key_order=self.qr.key_order, escape_slash=self.qr.escape_slash,
+                                                        ascii_only=self.qr.ascii_only)
+
+    def _deliver(self, mode: ActivatorMode, ssid: str, password: str, token: str) -> None:
+        if mode is ActivatorMode.QR:
+            if self.device is None:
+                raise AdapterError("QR pairing needs a device adapter to present the QR code to")
+            text = self._qr_text(ssid, password, token)
+            image = render_qr(text)
+            self.last_qr_text, self.last_qr_image = text, image  # exactly what the device is shown
+            self.device.present_qr(image)
+        elif mode is ActivatorMode.EZ:
+            if self.network is None:
+                raise AdapterError("EZ pairing needs a network adapter (the air)")
+            self.network.send_ez(ssid.encode(), password.encode(), token.encode(), channels=self.ez.channels,
+                                 tail=self.ez.tail)
+        else:
+            if self.device is None or self.network is None:
+                raise AdapterError("AP pairing needs a device adapter (its AP address) and a network adapter")
+            address = self.device.ap_address()
+            if address is None:
+                return  # the device is not offering an AP: the pairing times out, as on a phone
+            if self.ap.variant == "lpv35":
+                frame = apconfig.encode_ap_cfg_request(ssid, password, token, seq=1, nonce=os.urandom(12))
+                self.network.send_ap_lpv35(address, [frame])
+            else:
+                frame = apconfig.encode_ap_config(ssid, password, token, style=self.ap.style)
+                for _ in range(max(1, self.ap.repeats)):
+                    self.network.send_ap_legacy(address, frame)
+
+
+class _Collector:
+    """A delegate that records what it hears, for :func:`pair`."""
+
+    def __init__(self, activator_outcome: Outcome) -> None:
+        self.outcome = activator_outcome
+        self.heard = threading.Event()
+
+    def did_receive_device(self, activator: Activator, device_model: DeviceModel | None,
+                           error: ActivatorError | None) -> None:
+        self.outcome.calls += 1
+        self.outcome.device_model = device_model
+        self.outcome.error = error
+        self.heard.set()
+
+
+def pair(activator: Activator, mode: ActivatorMode | str, ssid: str, password: str, token: str, *,
+         timeout: float = 100.0, real_timeout_s: float = 60.0) -> Outcome:
+    """Run one pairing to its outcome and return what the delegate heard (a blocking helper for tests).
+
+    ``timeout`` is the activator's timeout on the world clock; ``real_timeout_s`` bounds the wall time
+    spent waiting, after which the start is stopped and :class:`AdapterError` is raised (a hang is a
+    harness or lab problem, never a verdict on the device).
+    """
+    outcome = Outcome()
+    collector = _Collector(outcome)
+    previous_delegate, previous_steps = activator.delegate, activator.step_callback
+    activator.delegate = collector
+    activator.step_callback = lambda _a, step, _m: outcome.steps.append(step)
+    try:
+        activator.start_config_wifi(mode, ssid, password, token, timeout=timeout)
+        if not collector.heard.wait(real_timeout_s):
+            activator.stop_config_wifi()
+            raise AdapterError(f"pairing did not end within {real_timeout_s} s of real time")
+        activator.join(10.0)
+    finally:
+        activator.delegate, activator.step_callback = previous_delegate, previous_steps
+    outcome.qr_image, outcome.qr_text = activator.last_qr_image, activator.last_qr_text
+    return outcome
+
+
+__all__ = [
+    "Activator",
+    "ActivatorBusy",
+    "ActivatorDelegate",
+    "ActivatorError",
+    "ActivatorMode",
+    "ActivatorStep",
+    "ApOptions",
+    "DeviceModel",
+    "EzOptions",
+    "Outcome",
+    "QrOptions",
+    "pair",
+]

@@ -1,0 +1,302 @@
+"""The suites' vocabulary for the lab: accounts, homes, members, Wi-Fi, pairing, time travel.
+
+``lab`` (a fixture of the plugin) is a :class:`Lab`: a test says ``lab.pair("qr")`` and gets the activator's
+:class:`~harness.app.activator.Outcome`, with a fresh account, home, token and access point made for it, the
+profile's activator timeout, and the QR code and outcome recorded as evidence. Every secret the lab makes
+is taught to the run's redactor before it can be written anywhere.
+
+:class:`DevicePreparer` is the labgrid-style strategy that moves the device under test to "factory reset, in
+pairing mode" before each test; after its first failure it is broken, and later tests ERROR with the reason
+instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.adapters.contracts import (
+    AdapterError,
+    CloudAdapter,
+    CloudCapability,
+    DeviceAdapter,
+    DeviceCapability,
+    NetworkAdapter,
+)
+from harness.app.activator import Activator, ActivatorMode, Outcome, pair
+from harness.clock import Clock
+from harness.conformance.verdicts import HarnessError, Inconclusive
+from harness.evidence import EvidenceRecorder
+from harness.model import Role
+from harness.profiles import Profile
+from harness.redaction import Redactor
+
+PAIRING_MODE_TIMEOUT_S = 60.0
+WALL_MARGIN_S = 60.0
+
+
+class WorldLike(Protocol):
+    """What the plugin needs of a world (:class:`harness.adapters.registry.World` is one)."""
+
+    clock: Clock
+    cloud: CloudAdapter
+    device: DeviceAdapter
+    network: NetworkAdapter
+
+    def info(self) -> Mapping[str, Any]: ...
+    def new_device(self) -> DeviceAdapter: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WifiCredentials:
+    """An access point of the lab; the password stays out of reprs."""
+
+    ssid: str
+    password: str = field(repr=False)
+
+
+def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    """The lab's start position for a device: removed (with a data wipe) by the owner of the home it is bound
+    to, where the cloud lets the lab see that owner, then factory reset and in pairing mode.
+
+    Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
+    other account is refused (3711).
+    """
+    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+        record = cloud.device_by_uuid(device.licence.uuid)
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+    if DeviceCapability.FACTORY_RESET in device.capabilities:
+        device.factory_reset()
+    elif DeviceCapability.RESET in device.capabilities:
+        device.reset()
+    device.wait_pairing_mode(timeout_s)
+
+
+class DevicePreparer:
+    """Brings a device to "released, factory reset, in pairing mode"; once that fails, it is broken for the run."""
+
+    def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self.broken: str | None = None
+
+    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None) -> None:
+        if self.broken is not None:
+            raise AdapterError(f"the device is broken ({self.broken}); not trying again")
+        try:
+            if cloud is not None:
+                release_device(cloud, device, timeout_s=self.timeout_s)
+            else:
+                if DeviceCapability.FACTORY_RESET in device.capabilities:
+                    device.factory_reset()
+                elif DeviceCapability.RESET in device.capabilities:
+                    device.reset()
+                device.wait_pairing_mode(self.timeout_s)
+        except Exception as exc:
+            self.broken = f"bringing it to factory reset, in pairing mode failed before {for_test}: " \
+                          f"{type(exc).__name__}: {exc}"
+            raise AdapterError(f"the device could not be brought to factory reset, in pairing mode: "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+
+class Lab:
+    """Accounts, homes, Wi-Fi and pairing in the suites' words, for one test."""
+
+    def __init__(self, world: WorldLike, profile: Profile, *, evidence: EvidenceRecorder, redactor: Redactor,
+                 device: Callable[[], DeviceAdapter], rng: random.Random, slow: bool = False,
+                 prefix: str = "lab") -> None:
+        self.world = world
+        self.profile = profile
+        self.evidence = evidence
+        self.redactor = redactor
+        self._device = device
+        self._rng = rng
+        self._slow = slow
+        self._prefix = prefix.lower()
+        self._counter = 0
+        self._default_account: str | None = None
+        self._homes: dict[str, str] = {}
+        self._default_wifi: WifiCredentials | None = None
+        self.devices: list[DeviceAdapter] = []
+
+    # -- what the world offers ----------------------------------------------------------------------------
+
+    @property
+    def cloud(self) -> CloudAdapter:
+        return self.world.cloud
+
+    @property
+    def network(self) -> NetworkAdapter:
+        return self.world.network
+
+    @property
+    def clock(self) -> Clock:
+        return self.world.clock
+
+    @property
+    def device(self) -> DeviceAdapter:
+        """The test's device, in pairing mode after a factory reset (prepared on first use)."""
+        return self._device()
+
+    @property
+    def token_lifetime_s(self) -> float:
+        """How long a pairing token lives, from the profile (``parameters.token_ttl_s``)."""
+        return self.profile.parameters.token_ttl_s
+
+    @property
+    def activator_timeout_s(self) -> float:
+        return self.profile.parameters.activator_timeout_s
+
+    def _name(self, kind: str) -> str:
+        self._counter += 1
+        return f"{self._prefix}-{kind}{self._counter}-{self._rng.getrandbits(24):06x}"
+
+    # -- accounts, homes, members -------------------------------------------------------------------------
+
+    def account(self, name: str | None = None) -> str:
+        """A new account on the cloud; returns its id."""
+        account = self.cloud.create_account(name or self._name("account"))
+        self.evidence.record("lab", "account", {"account": account})
+        return account
+
+    def home(self, account: str | None = None, name: str | None = None) -> str:
+        """A new home owned by ``account`` (default: the test's default account); returns its id."""
+        owner = account if account is not None else self.default_account
+        home = self.cloud.create_home(owner, name or self._name("home"))
+        self.evidence.record("lab", "home", {"account": owner, "home": home})
+        return home
+
+    def member(self, home: str, role: Role | str) -> str:
+        """A new account added to ``home`` with ``role`` (owner, admin, member); returns the account."""
+        account = self.account()
+        self.cloud.add_member(home, account, Role(role))
+        self.evidence.record("lab", "member", {"home": home, "account": account, "role": str(role)})
+        return account
+
+    @property
+    def default_account(self) -> str:
+        if self._default_account is None:
+            self._default_account = self.account()
+        return self._default_account
+
+    def default_home(self, account: str) -> str:
+        if account not in self._homes:
+            self._homes[account] = self.home(account)
+        return self._homes[account]
+
+    # -- Wi-Fi --------------------------------------------------------------------------------------------
+
+    def wifi(self, ssid: str | None = None, password: str | None = None) -> WifiCredentials:
+        """Add an access point on the network and return its credentials.
+
+        Defaults: the profile's ``parameters.wifi`` (a real lab network), else a generated SSID and password.
+        ``password=""`` is an open network.
+        """
+        lab_wifi = self.profile.parameters.wifi
+        if ssid is None and lab_wifi is not None:
+            ssid = lab_wifi.ssid
+            if password is None:
+                password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+        if ssid is None:
+            ssid = f"paircert-{self._rng.getrandbits(24):06x}"
+        if password is None:
+            alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+            password = "".join(self._rng.choice(alphabet) for _ in range(16))
+        self.redactor.add(password)
+        self.network.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
+        self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == ""})
+        return WifiCredentials(ssid, password)
+
+    @property
+    def default_wifi(self) -> WifiCredentials:
+        if self._default_wifi is None:
+            self._default_wifi = self.wifi()
+        return self._default_wifi
+
+    # -- devices and pairing ------------------------------------------------------------------------------
+
+    def new_device(self) -> DeviceAdapter:
+        """Another device of the same kind, in pairing mode, where the world can make one."""
+        device = self.world.new_device()
+        self.redactor.add(device.licence.auth_key)
+        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+        self.devices.append(device)
+        self.evidence.record("lab", "new device", {"uuid": device.licence.uuid})
+        return device
+
+    def activator(self, account: str | None = None, *, device: DeviceAdapter | None = None) -> Activator:
+        """An app-side activator signed in as ``account`` (default: the test's default account).
+
+        A world may name another activator class as ``activator_class`` (the self-check puts a faulty one of
+        :mod:`harness.app.faults` there); by default it is :class:`~harness.app.activator.Activator`.
+        """
+        cls: type[Activator] = getattr(self.world, "activator_class", None) or Activator
+        return cls(self.cloud, account=account if account is not None else self.default_account,
+                         device=device if device is not None else self.device, network=self.network)
+
+    def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,
+             token: str | None = None, ssid: str | None = None, password: str | None = None,
+             timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+        """Pair ``device`` (default: the test's) in ``mode`` and return what the delegate heard.
+
+        A token is fetched for ``home`` (default: the account's home) unless given; the Wi-Fi defaults to the
+        lab's access point; ``timeout`` defaults to the profile's ``parameters.activator_timeout_s``.
+        """
+        mode = ActivatorMode(mode)
+        account = account if account is not None else self.default_account
+        activator = self.activator(account, device=device)
+        if token is None:
+            token = activator.get_token(home if home is not None else self.default_home(account))
+        if ssid is None and password is None:
+            ssid, password = self.default_wifi.ssid, self.default_wifi.password
+        elif ssid is None or password is None:
+            credentials = self.wifi(ssid, password)
+            ssid, password = credentials.ssid, credentials.password
+        self.redactor.add(password)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
+                                                    "token": token, "ssid": ssid, "timeout_s": timeout})
+        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
+        fault = outcome.error.harness_fault if outcome.error is not None else None
+        self.evidence.record("activator", "outcome", {
+            "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
+            "error": str(outcome.error) if outcome.error else None,
+            "cloud_error": outcome.error.cloud_error if outcome.error else None,
+            "device": outcome.device_model.dev_id if outcome.device_model else None,
+            "steps": [step.name for step in outcome.steps]})
+        if outcome.qr_image is not None:
+            self.evidence.attach_image("qr", outcome.qr_image)
+        if outcome.qr_text is not None:
+            self.evidence.attach_text("qr-text", outcome.qr_text)
+        if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
+            raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
+                from fault
+        return outcome
+
+    # -- time ---------------------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: cloud time travel where offered, else a real wait where the profile allows it.
+
+        A real wait needs the test marked ``slow``; where neither is possible the test is INCONCLUSIVE.
+        """
+        if CloudCapability.TIME_TRAVEL in self.cloud.capabilities:
+            self.cloud.advance_time(seconds)
+            self.evidence.record("lab", "time travel", {"seconds": seconds})
+            return
+        if not self.profile.parameters.real_time_waits:
+            raise Inconclusive(
+                f"cannot let {seconds:g} s pass: the {self.cloud.name} cloud adapter cannot travel in time and "
+                f"profile {self.profile.name} does not allow real-time waits (parameters.real_time_waits)")
+        if not self._slow:
+            raise HarnessError(f"a real-time wait of {seconds:g} s needs the test marked @pytest.mark.slow")
+        self.evidence.record("lab", "real-time wait", {"seconds": seconds})
+        time.sleep(seconds)
+
+
+__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device"]

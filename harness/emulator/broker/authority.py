@@ -1,0 +1,282 @@
+"""Who may log in to the emulated cloud's MQTT broker and which topics each login reaches (PROTOCOL.md §5, §8).
+
+The cloud updates one :class:`CredentialAuthority` as licences are issued, devices activate and devices are
+removed; both brokers (:mod:`harness.emulator.broker.embedded`) consult it. Only derived MQTT passwords are kept, and
+no secret ever appears in a log line or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from harness.protocol import mqtt
+
+log = logging.getLogger(__name__)
+
+IdentityKind = Literal["device", "preactivation", "cloud"]
+ConnectionCallback = Callable[[str, "BrokerIdentity | None"], None]
+
+PREACTIVATION_PREFIX = "acon_"
+# §5: the pre-activation username is ``acon_<uuid>`` (CK) or ``acon_<uuid>|pv=2.3`` (TO, AK).
+_PV_SUFFIX = re.compile(r"\|pv=\d+\.\d+")
+_WILDCARDS = ("+", "#")
+
+
+@dataclass(frozen=True)
+class BrokerIdentity:
+    """Who an authenticated MQTT connection is: a device (devId), a pre-activation licence (uuid) or the cloud."""
+
+    kind: IdentityKind
+    id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("device", "preactivation", "cloud"):
+            raise ValueError(f"unknown identity kind {self.kind!r}")
+        if not self.id:
+            raise ValueError("an identity needs a non-empty id")
+
+
+@dataclass(frozen=True)
+class AclRule:
+    """What one username may do, in Mosquitto's terms: ``read`` covers subscribe and receive."""
+
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthoritySnapshot:
+    """A consistent copy of the authority, for brokers driven by files (Mosquitto).
+
+    ``passwords`` maps each username to its MQTT password (kept out of ``repr``); ``acl`` maps the same
+    usernames to their rules, ``identities`` to who logs in under them. With ``enforce_acl`` false every
+    user may read and write every topic.
+    """
+
+    passwords: dict[str, str] = field(repr=False)
+    acl: dict[str, AclRule]
+    identities: dict[str, BrokerIdentity]
+    enforce_acl: bool
+
+
+def device_subscribe_topics(dev_id: str) -> tuple[str, ...]:
+    """§5: a device subscribes to its command topic and its RPC answers, nothing else."""
+    return (mqtt.topic_in(dev_id), mqtt.rpc_rsp(dev_id), mqtt.rpc_file(dev_id))
+
+
+def device_publish_topics(dev_id: str) -> tuple[str, ...]:
+    """§5: a device publishes its reports and its RPC requests, nothing else."""
+    return (mqtt.topic_out(dev_id), mqtt.rpc_req(dev_id))
+
+
+class CredentialAuthority:
+    """Who may log in to the broker and which topics each login reaches. Thread-safe.
+
+    Only derived MQTT passwords are kept (md5(secKey)[8:24], md5(authKey)[8:24]), never the keys.
+    ``enforce_acl=False`` is the "broker without ACLs" fault: logins are still checked, topics are not.
+    ``password_any_device=True`` is the "broker-password-any-device" fault: a device login passes when its
+    password is any registered device's, not necessarily the one its client id names. Only the embedded
+    broker asks :meth:`authenticate`; Mosquitto's password file cannot express the fault.
+    """
+
+    def __init__(self, *, enforce_acl: bool = True, password_any_device: bool = False) -> None:
+        self._lock = threading.RLock()
+        self._devices: dict[str, str] = {}
+        self._preactivation: dict[str, str] = {}
+        self._cloud: dict[str, str] = {}
+        self._enforce_acl = enforce_acl
+        self.password_any_device = password_any_device
+        self._listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (
+                f"CredentialAuthority(devices={len(self._devices)}, preactivation={len(self._preactivation)}, "
+                f"cloud={len(self._cloud)}, enforce_acl={self._enforce_acl})"
+            )
+
+    # -- updates (the cloud calls these) ---------------------------------------------------------------
+
+    def set_device(self, dev_id: str, sec_key: str) -> None:
+        """Let an activated device log in (§5: clientId = username = devId, password md5(secKey)[8:24])."""
+        password = mqtt.device_credentials(dev_id, sec_key).password
+        with self._lock:
+            self._devices[dev_id] = password
+        self._changed()
+
+    def remove_device(self, dev_id: str) -> None:
+        """Refuse the device's next login; a connection it already has loses its topics too."""
+        with self._lock:
+            removed = self._devices.pop(dev_id, None) is not None
+        if removed:
+            self._changed()
+
+    def set_preactivation(self, uuid: str, auth_key: str) -> None:
+        """Let a licence log in before activation (§5: ``acon_<uuid>``, password md5(authKey)[8:24])."""
+        password = mqtt.preactivation_credentials(uuid, auth_key).password
+        with self._lock:
+            self._preactivation[uuid] = password
+        self._changed()
+
+    def remove_preactivation(self, uuid: str) -> None:
+        with self._lock:
+            removed = self._preactivation.pop(uuid, None) is not None
+        if removed:
+            self._changed()
+
+    def set_cloud(self, username: str, password: str) -> None:
+        """Register a privileged cloud login: it may subscribe and publish anywhere."""
+        if not username or username.startswith(PREACTIVATION_PREFIX) or any(c in username for c in " \t\n:#"):
+            raise ValueError(f"a cloud username must be non-empty, without whitespace, ':' or '#', and not start "
+                             f"with {PREACTIVATION_PREFIX!r}")
+        with self._lock:
+            self._cloud[username] = password
+        self._changed()
+
+    @property
+    def enforce_acl(self) -> bool:
+        with self._lock:
+            return self._enforce_acl
+
+    @enforce_acl.setter
+    def enforce_acl(self, value: bool) -> None:
+        with self._lock:
+            self._enforce_acl = value
+        self._changed()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the updating thread) after every change."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("credential authority listener failed")
+
+    # -- decisions (the brokers call these) ------------------------------------------------------------
+
+    def authenticate(self, client_id: str, username: str | None, password: str | None) -> BrokerIdentity | None:
+        """The identity behind a CONNECT, or None when the broker must answer "not authorised"."""
+        if username is None or password is None:
+            return None
+        with self._lock:
+            cloud_password = self._cloud.get(username)
+            if cloud_password is not None:
+                return BrokerIdentity("cloud", username) if _same(password, cloud_password) else None
+            if username.startswith(PREACTIVATION_PREFIX):
+                return self._authenticate_preactivation(client_id, username, password)
+            expected = self._devices.get(username)
+            if expected is not None and client_id == username and _same(password, expected):
+                return BrokerIdentity("device", username)
+            if (self.password_any_device and expected is not None and client_id == username
+                    and any(_same(password, known) for known in self._devices.values())):
+                return BrokerIdentity("device", username)
+        return None
+
+    def _authenticate_preactivation(self, client_id: str, username: str, password: str) -> BrokerIdentity | None:
+        base, bar, suffix = username.partition("|")
+        if bar and not _PV_SUFFIX.fullmatch(bar + suffix):
+            return None
+        uuid = base.removeprefix(PREACTIVATION_PREFIX)
+        expected = self._preactivation.get(uuid)
+        if expected is None or client_id != base or not _same(password, expected):
+            return None
+        return BrokerIdentity("preactivation", uuid)
+
+    def is_current(self, identity: BrokerIdentity) -> bool:
+        """True while the identity's credentials are still registered."""
+        with self._lock:
+            match identity.kind:
+                case "device":
+                    return identity.id in self._devices
+                case "preactivation":
+                    return identity.id in self._preactivation
+                case _:
+                    return identity.id in self._cloud
+
+    def may_subscribe(self, identity: BrokerIdentity | None, topic_filter: str) -> bool:
+        """§5 ACL for SUBSCRIBE. A device's filter must name one of its own topics exactly (no wildcards)."""
+        if not self.enforce_acl:
+            return True
+        if identity is None or not self.is_current(identity):
+            return False
+        if identity.kind == "cloud":
+            return True
+        if any(w in topic_filter for w in _WILDCARDS):
+            return False
+        if identity.kind == "device":
+            return topic_filter in device_subscribe_topics(identity.id)
+        return topic_filter == mqtt.preactivation_topic(identity.id)
+
+    def may_publish(self, identity: BrokerIdentity | None, topic: str) -> bool:
+        """§5 ACL for PUBLISH: a device writes only its own report and RPC topics; pre-activation never."""
+        if not self.enforce_acl:
+            return True
+        if identity is None or not self.is_current(identity):
+            return False
+        if identity.kind == "cloud":
+            return True
+        if identity.kind == "device":
+            return topic in device_publish_topics(identity.id)
+        return False
+
+    def snapshot(self) -> AuthoritySnapshot:
+        """Users, passwords and ACL rules, for Mosquitto's password and ACL files."""
+        with self._lock:
+            passwords: dict[str, str] = {}
+            acl: dict[str, AclRule] = {}
+            identities: dict[str, BrokerIdentity] = {}
+            for dev_id, password in self._devices.items():
+                passwords[dev_id] = password
+                acl[dev_id] = AclRule(read=device_subscribe_topics(dev_id), write=device_publish_topics(dev_id))
+                identities[dev_id] = BrokerIdentity("device", dev_id)
+            for uuid, password in self._preactivation.items():
+                rule = AclRule(read=(mqtt.preactivation_topic(uuid),))
+                for username in (f"{PREACTIVATION_PREFIX}{uuid}", f"{PREACTIVATION_PREFIX}{uuid}|pv=2.3"):
+                    passwords[username] = password
+                    acl[username] = rule
+                    identities[username] = BrokerIdentity("preactivation", uuid)
+            for username, password in self._cloud.items():
+                passwords[username] = password
+                acl[username] = AclRule(read=("#",), write=("#",))
+                identities[username] = BrokerIdentity("cloud", username)
+            return AuthoritySnapshot(passwords=passwords, acl=acl, identities=identities,
+                                     enforce_acl=self._enforce_acl)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
+class MqttBroker(Protocol):
+    """What the cloud needs of a broker, whichever one runs."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def disconnect(self, client_id: str) -> bool: ...
+
+    def connected_clients(self) -> set[str]: ...

@@ -1,0 +1,251 @@
+"""``paircert device serve``: one emulated camera as its own process, driven through a small control API.
+
+This is what a vendor's lab scripts (and the operator device adapter's shell hooks) drive in place of a real
+camera: scan a QR image, press reset, pull the power, read the status and the event timeline. The control
+interface is HTTP + JSON on loopback:
+
+=========================  ===================================================================================
+``POST /qr``               scan a QR: the PNG bytes as the body (``Content-Type: image/png``), or JSON
+                           ``{"path": "/file.png"}``; answers ``{"outcome": "captured"|"refused"|...}``
+``POST /reset``            the reset button (binding kept); also ``/factory-reset``, ``/power-cycle``,
+                           ``/power-on``, ``/power-off``; each answers the status
+``GET /status``            state, activation, devId, AP address, DPs, faults
+``GET /events``            the timeline (secrets redacted); ``?since=N`` skips the first N events
+``GET /ap``                the SoftAP address ``{"host", "udp_port", "tcp_port"}`` (null when closed)
+``GET /wait``              ``?state=online&timeout=10``: wait for a state (408 on timeout)
+=========================  ===================================================================================
+
+The camera finds its cloud from ``--cloud-url`` (the ATOP ``/d.json`` URL) and ``--mqtt HOST:PORT``, or from a
+cloud's iot-dns ``--url-config`` endpoint (§4.1). Its Wi-Fi networks come from ``--wifi SSID=PASSWORD``;
+without any, every network it is told about joins (the lab's Wi-Fi is not what is under test).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from aiohttp import web
+from PIL import Image
+
+from harness.clock import SystemClock
+from harness.emulator.air import Air, JoinOutcome
+from harness.emulator.camera.faults import CAMERA_FAULTS, make_camera
+from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
+from harness.emulator.camera.states import State
+from harness.emulator.loop import DeviceWorld
+from harness.protocol.errors import ProtocolError
+from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
+
+
+class AnyNetworkAir(Air):
+    """An air where every SSID exists and takes any password: for a lab that is not testing its Wi-Fi."""
+
+    def join(self, ssid: bytes, password: bytes) -> JoinOutcome:
+        return "ok"
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+async def fetch_url_config(world: DeviceWorld, url: str, region: str) -> CloudEndpoint:
+    """Ask a cloud's iot-dns endpoint where to activate and log in (§4.1)."""
+    async with world.http_session().post(url, data=UrlConfigRequest(region=region).to_json()) as response:
+        answer = UrlConfigResponse.from_json(await response.read())
+    http = answer.addr("httpUrl") or answer.addr("httpsSelfUrl")
+    mqtt = answer.addr("mqttUrl") or answer.addr("mqttsSelfUrl")
+    if http is None or mqtt is None:
+        raise click.ClickException(f"{url} named no HTTP and MQTT addresses")
+    host, port = _address(mqtt)
+    return CloudEndpoint(http, host, port)
+
+
+class ControlServer:
+    """The camera's control API on the world's loop."""
+
+    def __init__(self, camera: EmulatedCamera) -> None:
+        self.camera = camera
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/qr", self.qr)
+        for path, action in (("/reset", self.camera.reset_async), ("/factory-reset", self.camera.factory_reset_async),
+                             ("/power-cycle", self.camera.power_cycle_async),
+                             ("/power-on", self.camera.power_on_async), ("/power-off", self.camera.power_off_async)):
+            app.router.add_post(path, self._button(action))
+        app.router.add_get("/status", self.status)
+        app.router.add_get("/events", self.events)
+        app.router.add_get("/ap", self.ap)
+        app.router.add_get("/wait", self.wait)
+        return app
+
+    async def start(self, host: str, port: int) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.url = f"http://{bound[0]}:{bound[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def qr(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            if request.content_type == "application/json":
+                path = Path(str(json.loads(body)["path"]))
+                image = Image.open(path)
+            else:
+                from io import BytesIO
+
+                image = Image.open(BytesIO(body))
+            image.load()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": f"not a readable image: {exc}"}, status=400)
+        scan = await self.camera.present_qr_async(image)
+        return web.json_response({"outcome": scan.outcome, "reason": scan.reason, "state": self.camera.state.value})
+
+    def _button(self, action: Any) -> Any:
+        async def press(request: web.Request) -> web.Response:
+            try:
+                await action()
+            except RuntimeError as exc:  # an illegal transition, e.g. power-off while off
+                return web.json_response({"error": str(exc), **self.camera.status()}, status=409)
+            return web.json_response(self.camera.status())
+
+        return press
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.camera.status())
+
+    async def events(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0") or 0)
+        return web.json_response([e.to_dict() for e in self.camera.events()[since:]], dumps=_dumps)
+
+    async def ap(self, request: web.Request) -> web.Response:
+        address = self.camera.ap_address
+        body = None if address is None else {"host": address[0], "udp_port": address[1], "tcp_port": address[2]}
+        return web.json_response(body)
+
+    async def wait(self, request: web.Request) -> web.Response:
+        try:
+            states = [State(s) for s in request.query.get("state", "online").split(",")]
+            timeout = min(float(request.query.get("timeout", "10")), 300.0)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            await self.camera.wait_for_state_async(*states, timeout=timeout)
+        except TimeoutError:
+            return web.json_response(self.camera.status(), status=408)
+        return web.json_response(self.camera.status())
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+@click.group(name="device")
+def cli_command() -> None:
+    """The emulated camera as a process."""
+
+
+@cli_command.command(name="serve")
+@click.option("--cloud-url", default=None, help="The cloud's ATOP URL, e.g. http://127.0.0.1:8080/d.json.")
+@click.option("--mqtt", "mqtt_addr", default=None, help="The cloud's MQTT broker as HOST:PORT.")
+@click.option("--url-config", default=None, help="A cloud's iot-dns url_config URL (instead of the two above).")
+@click.option("--region", default="EU", show_default=True, help="Region asked of url_config.")
+@click.option("--uuid", envvar="PAIRCERT_DEVICE_UUID", required=True, help="Licence UUID [env PAIRCERT_DEVICE_UUID].")
+@click.option("--auth-key", envvar="PAIRCERT_DEVICE_AUTH_KEY", required=True,
+              help="Licence AuthKey [env PAIRCERT_DEVICE_AUTH_KEY].")
+@click.option("--pid", envvar="PAIRCERT_DEVICE_PID", required=True, help="Product id (16 characters).")
+@click.option("--mac", default="02:00:00:00:00:01", show_default=True)
+@click.option("--firmware", default="1.0.0", show_default=True)
+@click.option("--activation-api", type=click.Choice(["v4.4", "opensdk"]), default="v4.4", show_default=True)
+@click.option("--control", "control_addr", default="127.0.0.1:0", show_default=True,
+              help="Where the control API listens (loopback).")
+@click.option("--wifi", "wifi", multiple=True, help="A Wi-Fi network as SSID=PASSWORD (repeatable).")
+@click.option("--fault", "faults", multiple=True, type=click.Choice(sorted(CAMERA_FAULTS)),
+              help="A camera fault to make (repeatable).")
+@click.option("--ap-host", default="127.0.0.1", show_default=True,
+              help="The address the camera's SoftAP config sockets listen on (a lab interface's address).")
+@click.option("--sniff", "sniff_interface", default=None,
+              help="Sniff EZ traffic on this interface (scapy, needs root) and feed it to the camera.")
+def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, region: str, uuid: str,
+          auth_key: str, pid: str, mac: str, firmware: str, activation_api: str, control_addr: str,
+          wifi: tuple[str, ...], faults: tuple[str, ...], ap_host: str, sniff_interface: str | None) -> None:
+    """Run one emulated camera until SIGTERM or SIGINT; print its control URL."""
+    control_host, control_port = _address(control_addr)
+    if url_config is None and (cloud_url is None or mqtt_addr is None):
+        raise click.UsageError("give --cloud-url and --mqtt, or --url-config")
+    world = DeviceWorld(SystemClock(), name="paircert-device").start()
+    try:
+        if url_config is not None:
+            endpoint = world.run(fetch_url_config(world, url_config, region), timeout=15)
+        else:
+            assert cloud_url is not None and mqtt_addr is not None
+            host, port = _address(mqtt_addr)
+            endpoint = CloudEndpoint(cloud_url, host, port)
+        air: Air = AnyNetworkAir() if not wifi else Air()
+        for entry in wifi:
+            ssid, sep, password = entry.partition("=")
+            if not sep:
+                raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
+            air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
+        camera = make_camera(world, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
+                             cloud=endpoint, activation_api=activation_api, faults=faults, ap_host=ap_host)
+        control = ControlServer(camera)
+        url = world.run(control.start(control_host, control_port))
+        camera.power_on()
+        if sniff_interface is not None:
+            from harness.net.sniff import EzSniffer  # the real-network bridge: only when asked
+
+            sniffer = EzSniffer(sniff_interface, camera.air, keep_outgoing=False)
+            sniffer.start()
+            world.on_stop(_stopper(sniffer))
+        click.echo(f"paircert device: control {url}", nl=True)
+        click.echo(json.dumps({"control": url, "uuid": uuid, "faults": list(faults)}), nl=True)
+        _wait_for_signal()
+        world.run(control.stop())
+    except (ProtocolError, OSError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        world.stop()
+
+
+def _stopper(sniffer: Any) -> Callable[[], Awaitable[None]]:
+    async def stop() -> None:
+        sniffer.stop()
+
+    return stop
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+__all__ = ["AnyNetworkAir", "ControlServer", "cli_command", "fetch_url_config"]

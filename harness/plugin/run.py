@@ -1,0 +1,218 @@
+"""The state of one paircert run in one process, and of one suite test while it runs (see :mod:`harness.plugin`).
+
+:class:`Run` lives in ``config.stash`` and is also registered as a plugin, so that the controller (the only
+process without ``workerinput``) records each finished test case from its report, wherever it ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from harness import __version__
+from harness.plugin.options import PRECEDENCE, Settings
+
+if TYPE_CHECKING:
+    from harness.adapters.contracts import DeviceAdapter
+    from harness.conformance.lab import Lab, WorldLike
+    from harness.conformance.verdicts import Verdict
+    from harness.evidence import EvidenceRecorder
+    from harness.plugin.pcap import TrafficEvidence, TrafficMark
+    from harness.profiles import Profile
+
+
+class ItemState:
+    """What the plugin keeps for one suite test while it runs."""
+
+    def __init__(self, recorder: EvidenceRecorder, started: float | None) -> None:
+        self.recorder = recorder
+        self.started = started
+        self.phases: list[tuple[str, Verdict | None, str]] = []
+        self.duration = 0.0
+        self.start: float | None = None
+        self.devices: list[DeviceAdapter] = []
+        self.lab: Lab | None = None
+        self.attached = False
+        self.traffic: TrafficMark | None = None
+
+
+class Run:
+    """The state of one paircert run in one process (the controller, or an xdist worker)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, profile: Profile, seed: int) -> None:
+        from harness.conformance.lab import DevicePreparer
+        from harness.redaction import Redactor, register
+
+        self.config = config
+        self.settings = settings
+        self.profile = profile
+        self.seed = seed
+        self.redactor = Redactor()
+        register(self.redactor)
+        self._learn_profile_secrets()
+        workerinput = getattr(config, "workerinput", None)
+        self.worker: str | None = workerinput["workerid"] if workerinput else None
+        self.report_dir = settings.path("report_dir")
+        evidence = settings.path("evidence_dir")
+        self.evidence_dir = evidence or (self.report_dir / "evidence" if self.report_dir else None)
+        self.allure_dir: str | None = config.getoption("allure_report_dir", None)
+        suites = [Path(p) for p in config.getini("paircert_suites")]
+        from harness.profiles.schema import PROJECT_ROOT
+
+        self.suite_dirs = [p.resolve() for p in suites] or [PROJECT_ROOT / "suites"]
+        self.tc_seen: dict[str, str] = {}
+        self._requirements: dict[str, Any] | None = None
+        self._world: WorldLike | None = None
+        self._world_error: str | None = None
+        self._world_lock = threading.Lock()
+        self.preparer = DevicePreparer()
+        self.results: list[dict[str, Any]] = []
+        self.started = time.time()
+        self._traffic: TrafficEvidence | None = None
+
+    def _learn_profile_secrets(self) -> None:
+        from pydantic import BaseModel
+
+        from harness.profiles import SecretRef
+
+        def walk(node: Any) -> None:
+            if isinstance(node, SecretRef):
+                with contextlib.suppress(Exception):  # unset: it errs where it is used
+                    self.redactor.add(node.resolve())
+            elif isinstance(node, BaseModel):
+                for name in type(node).model_fields:
+                    walk(getattr(node, name))
+            elif isinstance(node, dict):
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.profile)
+
+    # -- requirements -----------------------------------------------------------------------------------
+
+    def requirements(self) -> dict[str, Any]:
+        if self._requirements is None:
+            from harness.conformance.requirements import CatalogueError, load_requirements
+
+            path = self.config.getini("paircert_requirements")
+            base = self.config.inipath.parent if self.config.inipath else self.config.rootpath
+            try:
+                self._requirements = dict(load_requirements(base / str(path) if path else None))
+            except CatalogueError as exc:
+                raise pytest.UsageError(f"paircert_requirements: {exc}") from None
+        return self._requirements
+
+    # -- the world --------------------------------------------------------------------------------------
+
+    def world(self) -> WorldLike:
+        from harness.adapters.contracts import AdapterError
+
+        with self._world_lock:
+            if self._world is not None:
+                return self._world
+            if self._world_error is not None:
+                raise AdapterError(f"the world could not be built ({self._world_error}); not trying again")
+            try:
+                world: WorldLike | None = self.config.hook.pytest_paircert_make_world(
+                    config=self.config, profile=self.profile, cloud=self.settings.get("cloud"),
+                    device=self.settings.get("device"), network=self.settings.get("network"), seed=self.seed)
+                if world is None:
+                    raise AdapterError("no pytest_paircert_make_world implementation returned a world")
+            except Exception as exc:
+                self._world_error = f"{type(exc).__name__}: {exc}"
+                raise AdapterError(f"building the world failed: {self._world_error}") from exc
+            self._world = world
+        self.redactor.add(world.device.licence.auth_key)
+        secrets = getattr(world, "secrets", None)
+        for secret in (secrets() if callable(secrets) else ()):
+            self.redactor.add(secret)
+        if self.report_dir is not None:
+            line = json.dumps(self.redactor.redact_obj({"worker": self.worker, "info": dict(world.info())}))
+            with (self.report_dir / "worlds.jsonl").open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        return world
+
+    @property
+    def world_built(self) -> bool:
+        return self._world is not None
+
+    @property
+    def built_world(self) -> WorldLike | None:
+        """The world if it has been built (never builds it)."""
+        return self._world
+
+    @property
+    def traffic(self) -> TrafficEvidence:
+        """The packet evidence of this process (:mod:`harness.plugin.pcap`)."""
+        if self._traffic is None:
+            from harness.plugin.pcap import TrafficEvidence
+
+            self._traffic = TrafficEvidence(self.redactor)
+        return self._traffic
+
+    def close_traffic(self) -> None:
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
+
+    def now(self) -> float:
+        world = self._world
+        return world.clock.time() if world is not None else time.time()
+
+    def close_world(self) -> None:
+        world, self._world = self._world, None
+        if world is not None:
+            world.close()
+
+    # -- results (controller only) ----------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A hook of this object (registered as a plugin): the controller records each finished test."""
+        result = getattr(report, "paircert_result", None)
+        if result is not None and self.worker is None:
+            self.record(result)
+
+    def record(self, result: dict[str, Any]) -> None:
+        result = self.redactor.redact_obj(result)
+        self.results.append(result)
+        if self.report_dir is not None:
+            with (self.report_dir / "results.jsonl").open("a", encoding="utf-8") as out:
+                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        self.config.hook.pytest_paircert_tc_result(config=self.config, result=result)
+
+    def write_session(self, **extra: Any) -> None:
+        if self.report_dir is None:
+            return
+        summary = {
+            "harness_version": __version__, "profile": self.profile.summary(), "seed": self.seed,
+            "options": {k: {"value": v, "source": self.settings.sources[k]} for k, v in self.settings.values.items()},
+            "precedence": PRECEDENCE, "started": self.started, **extra,
+        }
+        target = self.report_dir / "session.json"
+        target.write_text(self.redactor.redact(json.dumps(summary, indent=1, default=str)), encoding="utf-8")
+
+    def redact_tree(self, directory: Path) -> None:
+        """Redact files others wrote (allure-pytest's results) in place."""
+        if not directory.is_dir() or not len(self.redactor):
+            return
+        for path in directory.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                clean = self.redactor.redact_bytes(data)
+                if clean != data:
+                    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+                    tmp.write_bytes(clean)
+                    os.replace(tmp, path)
+
+
+__all__ = ["ItemState", "Run"]

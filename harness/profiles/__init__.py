@@ -1,0 +1,30 @@
+"""Device profiles: what a device claims (PICS), the numbers the tests use (PIXIT), and how it is driven.
+
+:mod:`~harness.profiles.schema` holds the schema and loading, :mod:`~harness.profiles.support` the error type and
+secret references, :mod:`~harness.profiles.adapters` the ``[adapters]`` and ``[hooks]`` tables and
+:mod:`~harness.profiles.cli` ``paircert profiles``. The names a user needs are re-exported here.
+"""
+
+from harness.profiles.schema import (
+    BUNDLED_PROFILES_DIR,
+    CAPABILITIES,
+    Profile,
+    ProfileError,
+    SecretRef,
+    bundled_profile_paths,
+    load_profile,
+    parse_profile,
+    read_profile_file,
+)
+
+__all__ = [
+    "BUNDLED_PROFILES_DIR",
+    "CAPABILITIES",
+    "Profile",
+    "ProfileError",
+    "SecretRef",
+    "bundled_profile_paths",
+    "load_profile",
+    "parse_profile",
+    "read_profile_file",
+]
