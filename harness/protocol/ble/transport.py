@@ -10,10 +10,11 @@ the harness's reference receiver, and its choices are:
 - **Reordering** within a packet is tolerated: continuations are kept by number until the packet is complete.
   Continuations that arrive before their first sub-packet are kept as *orphans* and adopted by the next first
   sub-packet (bounded, see below).
-- **Duplicates** are ignored: a sub-packet identical to one already held, or to one of the last completed
-  packet (a late duplicate), changes nothing. Identical bytes are assumed to be the same sub-packet: with a fresh
-  IV per packet (§9.6.1) two different packets never share a sub-packet. A *different* sub-packet under a number
-  already held is a :class:`BleError` (``REASSEMBLY``) and the packet in progress is dropped.
+- **Duplicates** are ignored: a sub-packet identical to one already held, or to one of the last
+  ``RECENT_PACKETS`` (8) completed packets (a late duplicate), changes nothing. Identical bytes are assumed to
+  be the same sub-packet: with a fresh IV per packet (§9.6.1) two different packets never share a sub-packet.
+  A *different* sub-packet under a number already held is a :class:`BleError` (``REASSEMBLY``) and the packet
+  in progress is dropped.
 - **Loss** shows when a new first sub-packet arrives while a packet is incomplete (TuyaOpen: "subpkg_num == 0
   restarts reassembly"): the incomplete packet is reported as :class:`PacketAbandoned` and the new one starts.
   Loss of the last sub-packets of the last packet cannot be seen here: :attr:`Reassembler.in_progress` lets the
@@ -25,11 +26,12 @@ the harness's reference receiver, and its choices are:
   notification).
 - **Bounded memory**: at most ``max_packet_len`` payload bytes plus one write are held for the packet in
   progress (with at most 4 header bytes per sub-packet), ``max_packet_len`` bytes of orphans, and the
-  sub-packets of the last completed packet.
+  sub-packets of the last 8 completed packets.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ..errors import LocalProtocolError
@@ -44,6 +46,8 @@ MIN_ACCEPTED_VERSION = 2
 #: The receiver's bound on one packet. §9.7.5: frames "fit TUYA_BLE_AIR_FRAME_MAX 1024"; an envelope adds the
 #: mode byte, the IV and up to a block of padding (§9.6.1), so 1024 + 33 is what a reference device accepts.
 DEFAULT_MAX_PACKET_LEN = 1024 + 1 + 16 + 16
+#: How many completed packets the reassembler remembers to recognise late duplicates of their sub-packets.
+RECENT_PACKETS = 8
 #: §9.2: 20-byte writes always work (ATT_MTU 23 minus 3); the characteristic value length is 244.
 SAFE_WRITE_SIZE = 20
 MAX_WRITE_SIZE = 244
@@ -189,7 +193,7 @@ class Reassembler:
         self._raw: dict[int, bytes] = {}
         self._held = 0
         self._orphans: dict[int, bytes] = {}
-        self._last_completed: frozenset[bytes] = frozenset()
+        self._recent: deque[frozenset[bytes]] = deque(maxlen=RECENT_PACKETS)
         self.duplicates = 0
         """Sub-packets ignored as duplicates (identical to one held or to one of the last packet)."""
         self.abandoned = 0
@@ -221,7 +225,7 @@ class Reassembler:
             raise LocalProtocolError(f"Reassembler.receive takes bytes, not {type(data).__name__}")
         raw = bytes(data)
         sub = SubPacket.parse(raw)
-        if raw in self._last_completed:
+        if any(raw in packet for packet in self._recent):
             self.duplicates += 1
             return []
         if sub.number == 0:
@@ -308,7 +312,7 @@ class Reassembler:
         if have < total:
             return []
         data = b"".join(self._parts[n] for n in range(count))[:total]  # §9.4: cap at total_len
-        self._last_completed = frozenset(self._raw[n] for n in range(count))
+        self._recent.append(frozenset(self._raw[n] for n in range(count)))
         assert first.seq is not None
         packet = ReassembledPacket(data=data, version=first.version, seq=first.seq, sub_packets=count)
         self._first, self._parts, self._raw, self._held = None, {}, {}, 0
@@ -317,6 +321,6 @@ class Reassembler:
 
 __all__ = [
     "DEFAULT_MAX_PACKET_LEN", "DEFAULT_VERSION", "MAX_VARINT", "MAX_WRITE_SIZE", "MIN_ACCEPTED_VERSION",
-    "SAFE_WRITE_SIZE", "VARINT_MAX_BYTES", "PacketAbandoned", "ReassembledPacket", "Reassembler", "SubPacket",
-    "TransportEvent", "decode_varint", "encode_varint", "split_packet",
+    "RECENT_PACKETS", "SAFE_WRITE_SIZE", "VARINT_MAX_BYTES", "PacketAbandoned", "ReassembledPacket", "Reassembler",
+    "SubPacket", "TransportEvent", "decode_varint", "encode_varint", "split_packet",
 ]
