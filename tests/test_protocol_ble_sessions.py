@@ -480,6 +480,12 @@ def test_app_misuse_is_a_local_error() -> None:
         AppCredentials(ble_id=ID16)
     with pytest.raises(LocalProtocolError):
         BleDeviceConnection(auth_key=AUTH_KEY, uuid=UUID, srand=b"short", iv_source=counter_ivs(0))
+    for options in ({"network_status": 256}, {"padding": "pkcs5"}, {"unsolicited_ack": "first"},
+                    {"local_key": b"0123456789abcdef", "sec_key": b"fedcba9876543210"}):  # owner keys, not bound
+        with pytest.raises(LocalProtocolError):
+            BleDeviceConnection(auth_key=AUTH_KEY, uuid=UUID, srand=SRAND, iv_source=counter_ivs(0), **options)
+    with pytest.raises(LocalProtocolError):
+        BleAppConnection(AppCredentials.from_licence(UUID, AUTH_KEY), iv_source=counter_ivs(0), announce=70000)
     assert "keyAbCd" not in repr(AppCredentials.from_licence(UUID, AUTH_KEY))
 
 

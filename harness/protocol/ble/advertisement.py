@@ -445,7 +445,7 @@ def parse_scan_record(service_data: Mapping[str, bytes], manufacturer_data: Mapp
     ``manufacturer_data`` by company ID, each value starting after the UUID or company ID."""
     by_uuid = {_uuid16_of(key): bytes(value) for key, value in service_data.items()}
     manufacturer = manufacturer_data.get(COMPANY_ID)
-    raw_name = None if name is None else name.encode("utf-8", "surrogateescape")
+    raw_name = None if name is None else name.encode("utf-8", "surrogatepass")
     if SERVICE_UUID_V4 in by_uuid:
         return AdvertisementV4(
             service=ServiceDataV4.parse(by_uuid[SERVICE_UUID_V4]), name=raw_name, flags=None,

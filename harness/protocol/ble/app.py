@@ -146,6 +146,7 @@ class BleAppConnection(BleConnection):
             raise LocalProtocolError("credentials must be AppCredentials")
         if isinstance(att_mtu, bool) or not isinstance(att_mtu, int) or not 23 <= att_mtu <= 517:
             raise LocalProtocolError(f"ATT_MTU is 23 to 517, got {att_mtu!r}")
+        DeviceInfoRequest(announce)  # a 16-bit size, checked now rather than at the first send
         super().__init__(generation=generation, iv_source=iv_source, padding=padding, write_size=att_mtu - 3,
                          version=version, max_packet_len=max_packet_len)
         self.credentials = credentials

@@ -16,7 +16,7 @@ The reference is the documented behaviour without the §9.10 weaknesses, which a
 | transport version nibble < 2 | dropped |
 | duplicate or reordered sub-packets | reassembled correctly (§9.10 lead 2 is a weakness) |
 | device-info request with len ≠ 2 (protocol 4.x) | disconnect (BSDK; §9.10 lead 4 is a weakness) |
-| announced sub-packet size | clamped to 20..244 (BSDK clamps; §9.10 lead 5 is a weakness) |
+| announced sub-packet size | clamped to 20..244 (BSDK clamps; §9.10 lead 5 is a weakness); 20 before any |
 | pair request with a wrong ID, or shorter than 16 bytes | answer 0x01, disconnect (the AK quirk is a fault) |
 | pair request while bound (not the owner's mode 14/15) | answer 0x02, not paired for configuration |
 | no successful pair within 30 s of connect | disconnect (``check_timeout``) |
@@ -129,6 +129,10 @@ class BleDeviceConnection(BleConnection):
             raise LocalProtocolError("local_key and sec_key go together, and only on a bound device")
         if unsolicited_ack not in ("zero", "last"):
             raise LocalProtocolError("unsolicited_ack is 'zero' (TuyaOpen) or 'last' (AK)")
+        NetworkStatusReport(network_status)  # checked now, not when the first pair succeeds
+        for name, value in (("pair_timeout_s", pair_timeout_s), ("connected_at", connected_at)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise LocalProtocolError(f"{name} must be a number of seconds, got {value!r}")
         super().__init__(generation=generation, iv_source=iv_source, padding=padding, write_size=SAFE_WRITE_SIZE,
                          version=version, max_packet_len=max_packet_len)
         self.auth_key, self.uuid, self.ble_id, self.srand = auth_key, uuid, ble_id(uuid), srand

@@ -176,6 +176,8 @@ class BleConnection:
             raise LocalProtocolError(f"generation must be a Generation, got {generation!r}")
         if not callable(iv_source):
             raise LocalProtocolError("iv_source must be a callable returning 16 bytes")
+        if padding not in tuple(Padding):
+            raise LocalProtocolError(f"padding must be one of {[p.value for p in Padding]}, got {padding!r}")
         self.generation = generation
         self.padding = Padding(padding)
         self.version = version
