@@ -24,6 +24,7 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop_server import URL_CONFIG_PATHS, Addresses, AtopService
+from .openapi import OpenApiService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ MAX_REQUEST_BYTES = 256 * 1024
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
-def build_app(atop: AtopService, app_http: AppHttp) -> web.Application:
-    """The aiohttp application of one cloud: ``/d.json``, ``url_config`` and ``/app/v1/...``."""
+def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` and, with ``openapi``,
+    Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers its §10.3 envelope with HTTP 200)."""
 
     @web.middleware
     async def well_formed(request: web.Request,
@@ -57,9 +59,14 @@ def build_app(atop: AtopService, app_http: AppHttp) -> web.Application:
                 return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
 
-    app = web.Application(middlewares=[well_formed], client_max_size=MAX_REQUEST_BYTES)
+    # -- OpenAPI (PROTOCOL.md §10): its middleware sits inside well_formed and answers every /v1.0/... itself.
+    middlewares = [well_formed] if openapi is None else [well_formed, openapi.middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
     atop.add_routes(app)
     app_http.add_routes(app)
+    if openapi is not None:
+        openapi.add_routes(app)
+    # -- end OpenAPI
     return app
 
 
