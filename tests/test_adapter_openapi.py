@@ -171,6 +171,7 @@ class Script:
     def __init__(self) -> None:
         self.answers: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
         self.seen: list[tuple[str, dict[str, str]]] = []
+        self.bodies: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.tokens = 0
 
@@ -200,7 +201,9 @@ def scripted() -> Iterator[tuple[Script, str]]:
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if body:
+                script.bodies.append((self.path, json.loads(body)))
             status, body = script.answer(self.path, {k.lower(): v for k, v in self.headers.items()})
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -306,6 +309,27 @@ def test_a_wrong_secret_names_the_configuration(scripted: tuple[Script, str]) ->
         with pytest.raises(OpenApiError, match="Access Secret") as raised:
             adapter.list_devices("h1")
         assert raised.value.code == 1004 and "s" * 32 not in str(raised.value)
+    finally:
+        adapter.close()
+
+
+def test_dp_ids_and_codes_are_mapped_both_ways_and_status_is_read_when_the_detail_lacks_it(
+        scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    detail = {"id": "d1", "uuid": "u1", "product_id": "p" * 16, "owner_id": "h1", "uid": "a1", "online": True}
+    script.answers["/v1.0/devices/d1/status"] = [(None, {"result": [{"code": "switch", "value": True},
+                                                                    {"code": "mystery", "value": 3}]})]
+    script.answers["/v1.0/devices/d1/logs"] = [(None, {"result": {"logs": [{"event_id": 3}, {"event_id": 4}],
+                                                                  "has_next": False}})]
+    script.answers["/v1.0/devices/d1"] = [(None, {"result": detail})]
+    adapter = OpenApiCloudAdapter(url, client_id="scripted000000000000", secret="s" * 32, dp_codes={"1": "switch"})
+    try:
+        record = adapter.device("d1")
+        assert record is not None and record.dps == {"1": True, "mystery": 3} and record.activations == 1
+        assert (record.home, record.owner, record.uuid) == ("h1", "a1", "u1")
+        adapter.send_dps("d1", {"1": False, "7": 5}, account="a1")
+        assert script.bodies[-1] == ("/v1.0/devices/d1/commands",
+                                     {"commands": [{"code": "switch", "value": False}, {"code": "7", "value": 5}]})
     finally:
         adapter.close()
 

@@ -332,9 +332,20 @@ class OpenApiCloudAdapter:
             self._device_pids[dev_id] = pid
             owner = self._home_owners.get(home or "") or (str(raw["uid"]) if raw.get("uid") else None)
         name = str(raw.get("product_name") or raw.get("name") or pid)
+        status = raw.get("status")
+        if not isinstance(status, list):  # a detail without its status: ask the status route (§10.8)
+            status = self._status(dev_id)
         return DeviceRecord(dev_id=dev_id, uuid=uuid, pid=pid, name=name, home=home, online=bool(raw.get("online")),
-                            dps=self._dps(dev_id, pid, raw.get("status")), activations=self._activations(dev_id),
+                            dps=self._dps(dev_id, pid, status), activations=self._activations(dev_id),
                             owner=owner if home else None)
+
+    def _status(self, dev_id: str) -> Any:
+        try:
+            return self._call("GET", f"/v1.0/devices/{_quote(dev_id)}/status")
+        except OpenApiError as exc:
+            if exc.code in NOT_VISIBLE:
+                return []
+            raise
 
     def _dps(self, dev_id: str, pid: str, status: Any) -> dict[str, Any]:
         if not isinstance(status, list):

@@ -4,7 +4,8 @@
 of the issue: whatever arrives, the answer is well-formed JSON and never a 500. ATOP paths answer HTTP 200
 with ``{"success":false,"errorCode":..}`` (what a device parses); the app API and unknown paths answer a 4xx
 status with the same JSON shape. An exception nobody expected is a harness bug: it is answered the same way
-and logged at ERROR with its traceback.
+and logged at ERROR with its traceback. The OpenAPI's paths (``/v1.0/``, ``/v1.1/``, ``/v2.0/``) are answered
+by its own middleware (:mod:`.openapi`): HTTP 200 and the §10.3 envelope, whatever happened.
 
 :class:`HttpServerThread` runs the application on its own event loop in a background thread, on a loopback
 port (0 = a free one), so synchronous tests and adapters can use the cloud as well as async code.
