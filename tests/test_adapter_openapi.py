@@ -25,7 +25,9 @@ from harness.activator import Activator, ActivatorMode, pair
 from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, CloudCapability
 from harness.adapters.openapi import DATA_CENTRES, OpenApiCloudAdapter, OpenApiError, openapi_cloud
 from harness.adapters.registry import World, WorldContext, registered, resolve, split_spec
-from harness.clock import SystemClock
+from harness.clock import SystemClock, VirtualClock
+from harness.emulator.cloud import EmulatedCloud
+from harness.emulator.cloud.openapi import OpenApiService
 from harness.lab import release_device
 from harness.model import ActivatorErrorCode, BindingMode, Role
 from harness.profiles import load_profile
@@ -343,6 +345,22 @@ def test_an_unreachable_cloud_is_an_adapter_error_within_the_timeout() -> None:
     finally:
         adapter.close()
     assert time.monotonic() - started < 10
+
+
+def test_short_lived_tokens_are_refreshed_in_a_chain_against_the_emulated_openapi() -> None:
+    cloud = EmulatedCloud(clock=VirtualClock(), broker="none")
+    cloud.openapi = OpenApiService(cloud.state, access_ttl_s=30)  # under the 60 s margin: refresh before each call
+    cloud.openapi.register("pcOpenApiTest0000001", "s" * 32)
+    with cloud:
+        adapter = OpenApiCloudAdapter(cloud.openapi_url, client_id="pcOpenApiTest0000001", secret="s" * 32,
+                                      schema="paircert")
+        try:
+            owner = adapter.create_account("owner")
+            home = adapter.create_home(owner, "flat")
+            tokens = {adapter.get_token(home, owner) for _ in range(3)}
+            assert len(tokens) == 3 and adapter.client.logins == 1 and adapter.client.refreshes == 4
+        finally:
+            adapter.close()
 
 
 # -- against `paircert cloud serve --openapi-client-file` ----------------------------------------------------------

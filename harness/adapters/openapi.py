@@ -33,6 +33,9 @@ How each OpenAPI error is taken (§10.10, §10.12):
 | a ``failed`` entry's code | ``token_attempts`` | a refused attempt with that errorCode | data: the suites judge it |
 | no HTTP 200, not the envelope, no answer | any call | AdapterError | ERROR |
 
+Under pytest-xdist each worker holds its own access token; whether a new login revokes another process's token
+is not established (§10.4), and a 1010 that follows is cured by the one new login above.
+
 DP ids and codes: the suites speak DP ids (§5), the OpenAPI codes (§10.8). The map is the profile's ``dp_codes``
 (``{ "1" = "switch" }``), else what ``…/specifications`` names with a ``dp_id``; a code with no id stays the key.
 """
@@ -438,9 +441,13 @@ class OpenApiCloudAdapter:
         return dict(found)
 
     def info(self) -> Mapping[str, Any]:
+        try:
+            where: dict[str, str] = self.endpoints()
+        except AdapterError as exc:
+            where = {"endpoints_error": str(exc)}
         return {"adapter": self.name, "base_url": self.base_url, "client_id": self.client.client_id[:4] + "...",
                 "region": self.region, "schema": self.schema, "time_zone_id": self.time_zone_id,
-                "paring_type": self.paring_type, **self.endpoints(), "capabilities": sorted(self.capabilities),
+                "paring_type": self.paring_type, **where, "capabilities": sorted(self.capabilities),
                 "cannot": sorted([CloudCapability.TIME_TRAVEL.value, CloudCapability.ISSUE_LICENSES.value,
                                   CloudCapability.REVOKE_LICENSES.value, CloudCapability.CREATE_PRODUCTS.value,
                                   ADD_MEMBERS, NOTIFICATIONS, FAULT_INJECTION, TOKEN_REFUSALS]),

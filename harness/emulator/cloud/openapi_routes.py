@@ -96,8 +96,7 @@ class Routes:
         with self.state.lock:
             self.state.require_account(uid)
             return [{"home_id": h.home_id, "name": h.name, "geo_name": "", "lat": 0, "lon": 0,
-                     "role": h.role_of(uid).value if h.role_of(uid) else None}  # type: ignore[union-attr]
-                    for h in self.state.homes_of(uid)]
+                     "role": str(getattr(h.role_of(uid), "value", ""))} for h in self.state.homes_of(uid)]
 
     def home_devices(self, call: Call) -> Any:
         with self.state.lock:
