@@ -168,9 +168,11 @@ def test_any_signed_request_is_answered_with_the_envelope_never_a_500(cloud: Emu
                                                                       segment: str, body: bytes) -> None:
     signed = Signed(cloud)
     signed.login()
+    body = b"" if method == "GET" else body  # the test's urllib sends no body with a GET
     status, answer = signed.send(method, path.format(urllib.parse.quote(segment, safe="")), body=body)
     assert status == 200 and isinstance(answer["success"], bool) and isinstance(answer["t"], int)
-    assert answer["success"] or answer["code"] != oa.OpenApiCode.SYSTEM_ERROR, answer
+    assert answer["success"] or answer["code"] not in (oa.OpenApiCode.SYSTEM_ERROR, oa.OpenApiCode.SIGN_INVALID), \
+        answer  # signed as sent (the path percent-encoded), so past the sign, and never a server error
 
 
 def test_users_homes_and_tokens_map_to_the_clouds_accounts(cloud: EmulatedCloud, client: Signed) -> None:

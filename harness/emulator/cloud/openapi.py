@@ -285,11 +285,13 @@ class OpenApiService:
         access_token = "" if token_call else headers.get("access_token", "")
         names = oa.signature_header_names(headers.get("Signature-Headers"))
         signed = [(name, headers.get(name, "")) for name in names]
-        url = oa.canonical_url(request.path, request.query.items())
+        # The path as sent (percent-encoded) or decoded: clients differ, and plain ids read the same either way.
+        paths = (request.path, request.raw_path.split("?")[0])
+        urls = {oa.canonical_url(path, request.query.items()) for path in paths}
         nonce = headers.get("nonce", "")
         if not any(oa.verify_sign(project.secret, given, client_id=client_id, t=t, access_token=access_token,
                                   nonce=nonce, string_to_sign=oa.string_to_sign(request.method, body, url, signed))
-                   for body in oa.body_hashes(request.method, raw)):
+                   for body in oa.body_hashes(request.method, raw) for url in urls):
             raise OpenApiError(OpenApiCode.SIGN_INVALID)
         if not token_call:
             self._check_access(project, access_token)
