@@ -24,7 +24,7 @@ from harness.profiles.schema import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ("camera-strong", "plug-medium", "bulb-weak", "example-real-camera")
+BUNDLED = ("camera-strong", "plug-medium", "bulb-weak", "example-real-camera", "cloud-tuya-openapi")
 
 GOOD = """\
 [device]

@@ -49,6 +49,7 @@ def _builtin() -> dict[str, str]:
         "network.scapy": "harness.adapters.scapy:scapy_network",
         "cloud.emulated": "harness.adapters.factories:emulated_cloud",
         "cloud.remote": "harness.adapters.remote:remote_cloud",
+        "cloud.openapi": "harness.adapters.openapi:openapi_cloud",
         "device.emulated": "harness.adapters.factories:emulated_device",
         "device.operator": "harness.adapters.operator.device:operator_device",
     }

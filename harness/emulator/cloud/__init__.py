@@ -31,6 +31,7 @@ from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
 from .faults import CloudFault, parse_faults
 from .http import HttpServerThread, build_app
+from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, License, Product
 from .state import CloudState, DeviceLink, NullLink
 from .store import open_store
@@ -76,7 +77,9 @@ class EmulatedCloud:
                                 store=open_store(state_path), link=self._link)
         self.app = CloudApp(self.state)
         self._atop = AtopService(self.state, self._addresses)
-        self._http = HttpServerThread(lambda: build_app(self._atop, AppHttp(self.app)), host=host, port=port)
+        self.openapi = OpenApiService(self.state)  # Tuya's OpenAPI (§10); projects registered with .register()
+        self._http = HttpServerThread(lambda: build_app(self._atop, AppHttp(self.app), self.openapi), host=host,
+                                      port=port)
         self._started = False
 
     # ---------------------------------------------------------------------------------------- lifecycle
@@ -154,6 +157,11 @@ class EmulatedCloud:
     @property
     def app_url(self) -> str:
         return f"{self.http_url}{API_PREFIX}"
+
+    @property
+    def openapi_url(self) -> str:
+        """The OpenAPI's base URL (§10.2: what a client is given instead of ``https://openapi.tuyaeu.com``)."""
+        return self.http_url
 
     @property
     def mqtt_host(self) -> str:

@@ -112,19 +112,33 @@ def cli_command() -> None:
               help="Print AuthKeys on stdout (default: only when stdout is a terminal).")
 @click.option("--fault", "faults", multiple=True, type=click.Choice([f.value for f in CloudFault]),
               help="Run a faulted cloud (repeatable).")
+@click.option("--openapi-client-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Serve Tuya's OpenAPI for the project whose client_id and secret this JSON file holds "
+                   "(created with fresh random values, mode 0600, when it does not exist).")
 def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, state_path: Path | None,
           products_path: Path | None, region: str, token_ttl: float, broker: str, licence_count: int,
-          licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...]) -> None:
+          licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...],
+          openapi_client_file: Path | None) -> None:
     """Serve a lab cloud for real devices until SIGINT or SIGTERM."""
     from . import EmulatedCloud
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     declared = load_products(products_path) if products_path else None
+    project = None
+    if openapi_client_file is not None:
+        from .openapi import client_file
+
+        try:
+            project = client_file(openapi_client_file)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--openapi-client-file") from None
     try:
         cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
                               faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
+        cloud.openapi.register(project[0], project[1], schema=project[2])
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -164,6 +178,8 @@ def _announce(cloud: Any, products: list[Product], licences: list[License], *, s
     click.echo(f"  url_config  {cloud.http_url}/v2/url_config")
     click.echo(f"  app API     {cloud.app_url}")
     click.echo(f"  MQTT        {cloud.mqtt_host}:{cloud.mqtt_port}")
+    for project in cloud.openapi.projects:
+        click.echo(f"  OpenAPI     {cloud.openapi_url}  client_id {project.client_id}  app schema {project.schema}")
     for product in products:
         click.echo(f"  product     {product.pid}  {product.binding_mode.value:<6}  {product.category}  {product.name}")
     for lic in licences:

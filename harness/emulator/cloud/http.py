@@ -4,7 +4,8 @@
 of the issue: whatever arrives, the answer is well-formed JSON and never a 500. ATOP paths answer HTTP 200
 with ``{"success":false,"errorCode":..}`` (what a device parses); the app API and unknown paths answer a 4xx
 status with the same JSON shape. An exception nobody expected is a harness bug: it is answered the same way
-and logged at ERROR with its traceback.
+and logged at ERROR with its traceback. The OpenAPI's paths (``/v1.0/``, ``/v1.1/``, ``/v2.0/``) are answered
+by its own middleware (:mod:`.openapi`): HTTP 200 and the §10.3 envelope, whatever happened.
 
 :class:`HttpServerThread` runs the application on its own event loop in a background thread, on a loopback
 port (0 = a free one), so synchronous tests and adapters can use the cloud as well as async code.
@@ -24,6 +25,7 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
+from .openapi import OpenApiService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,9 @@ MAX_REQUEST_BYTES = 256 * 1024
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
-def build_app(atop: AtopService, app_http: AppHttp) -> web.Application:
-    """The aiohttp application of one cloud: ``/d.json``, ``url_config`` and ``/app/v1/...``."""
+def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` and, with ``openapi``,
+    Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers its §10.3 envelope with HTTP 200)."""
 
     @web.middleware
     async def well_formed(request: web.Request,
@@ -57,9 +60,14 @@ def build_app(atop: AtopService, app_http: AppHttp) -> web.Application:
                 return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
 
-    app = web.Application(middlewares=[well_formed], client_max_size=MAX_REQUEST_BYTES)
+    # -- OpenAPI (PROTOCOL.md §10): its middleware sits inside well_formed and answers every /v1.0/... itself.
+    middlewares = [well_formed] if openapi is None else [well_formed, openapi.middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
     atop.add_routes(app)
     app_http.add_routes(app)
+    if openapi is not None:
+        openapi.add_routes(app)
+    # -- end OpenAPI
     return app
 
 
