@@ -60,12 +60,15 @@ def is_secret_key(name: str) -> bool:
 # -- spellings ---------------------------------------------------------------------------------------------------
 
 def _text_spellings(secret: str) -> set[str]:
-    """The ways a secret shows up in text: as is, JSON-escaped, URL-encoded, Python-repr'd, hex of its bytes."""
+    """The ways a secret shows up in text: as is, JSON-escaped (also twice: JSON in a JSON string), URL-encoded,
+    Python-repr'd, hex of its bytes."""
     raw = secret.encode("utf-8", "surrogatepass")
     return {
         secret,
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(secret)[1:-1])[1:-1],
+        json.dumps(json.dumps(secret, ensure_ascii=False)[1:-1], ensure_ascii=False)[1:-1],
         urllib.parse.quote(raw, safe=""),
         urllib.parse.quote(raw),
         urllib.parse.quote_plus(raw, safe=""),
@@ -130,7 +133,7 @@ def spellings(secret: str | bytes) -> frozenset[bytes]:
 #: How many leading bytes of a spelling go into the automata; a hit is then checked against the whole spelling.
 #: Spellings of one secret often share their first bytes (a base64 form padded and not, std and URL-safe), and
 #: the automata stay small however long the secrets are.
-PREFIX_LENGTH = 12
+PREFIX_LENGTH = 8
 
 
 class _Block:
@@ -145,18 +148,19 @@ class _Block:
 class SpellingMatcher:
     """A growing set of byte strings, found anywhere in a text in time linear in the text. Thread-safe.
 
-    The first :data:`PREFIX_LENGTH` bytes of each string go into Aho-Corasick automata (ahocorasick_rs); a prefix
-    found is then compared with the strings that start with it. Learning adds the new prefixes as a small
-    automaton and merges it with its neighbours while they are less than twice its size (the logarithmic
-    method): the automata halve in size from the first to the last, so there are O(log n) of them to search, and
-    learning n strings one by one rebuilds each prefix O(log n) times, never the whole set for one more. New
-    prefixes are built in at the next search, all at once; a string whose prefix is known needs no building.
+    The first :data:`PREFIX_LENGTH` bytes of each string go into Aho-Corasick automata (ahocorasick_rs); where a
+    prefix is found, the text is looked up in the set of strings at each length a string with that prefix has
+    (a few lookups however many secrets share the prefix). Learning adds the new prefixes as a small automaton and
+    merges it with its neighbours while they are less than twice its size (the logarithmic method): the automata
+    halve in size from the first to the last, so there are O(log n) of them to search, and learning n strings one
+    by one rebuilds each prefix O(log n) times, never the whole set for one more. New prefixes are built in at the
+    next search, all at once; a string whose prefix is known needs no building.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_prefix: dict[bytes, tuple[bytes, ...]] = {}  # longest first
-        self._count = 0
+        self._known: set[bytes] = set()
+        self._lengths: dict[bytes, tuple[int, ...]] = {}  # prefix -> the lengths of its strings, longest first
         self._pending: list[bytes] = []
         self._blocks: list[_Block] = []
         self._searchable: tuple[tuple[ahocorasick_rs.BytesAhoCorasick, list[bytes]], ...] = ()
@@ -164,24 +168,22 @@ class SpellingMatcher:
 
     def add(self, patterns: Iterable[bytes]) -> int:
         """Learn ``patterns`` (empty ones are ignored); how many were new."""
-        added = 0
         with self._lock:
-            for pattern in set(patterns):
+            new = [pattern for pattern in set(patterns) if pattern and pattern not in self._known]
+            for pattern in new:
                 prefix = pattern[:PREFIX_LENGTH]
-                known = self._by_prefix.get(prefix)
-                if not pattern or (known is not None and pattern in known):
-                    continue
-                if known is None:
+                lengths = self._lengths.get(prefix)
+                if lengths is None:
                     self._pending.append(prefix)
-                    known = ()
-                self._by_prefix[prefix] = tuple(sorted((*known, pattern), key=len, reverse=True))
+                    self._lengths[prefix] = (len(pattern),)
+                elif len(pattern) not in lengths:
+                    self._lengths[prefix] = tuple(sorted((*lengths, len(pattern)), reverse=True))
                 self.longest = max(self.longest, len(pattern))
-                added += 1
-            self._count += added
-        return added
+            self._known.update(new)  # after the lengths: a search that sees a string can find it
+            return len(new)
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._known)
 
     def _current(self) -> tuple[tuple[ahocorasick_rs.BytesAhoCorasick, list[bytes]], ...]:
         """The automata to search and their prefixes, with everything learned so far built in."""
@@ -201,23 +203,25 @@ class SpellingMatcher:
         """How many automata a search runs (for benchmarks and tests of the logarithmic method)."""
         return len(self._current())
 
-    def _hits(self, data: bytes | memoryview, *, first: bool) -> list[tuple[int, int]]:
+    def _hits(self, data: bytes, *, first: bool) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
+        known, lengths, size = self._known, self._lengths, len(data)
         for automaton, prefixes in self._current():
             for index, start, _ in automaton.find_matches_as_indexes(data, overlapping=True):
-                for pattern in self._by_prefix[prefixes[index]]:  # longest first: it covers the others
-                    if data[start:start + len(pattern)] == pattern:
-                        found.append((start, start + len(pattern)))
+                for length in lengths[prefixes[index]]:  # longest first: it covers the others
+                    end = start + length
+                    if end <= size and data[start:end] in known:
+                        found.append((start, end))
                         if first:
                             return found
                         break
         return found
 
-    def spans(self, data: bytes | memoryview) -> list[tuple[int, int]]:
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
         """Where learned strings occur in ``data``: sorted ``(start, end)`` with overlapping matches merged."""
         return merge_spans(self._hits(data, first=False))
 
-    def found_in(self, data: bytes | memoryview) -> bool:
+    def found_in(self, data: bytes) -> bool:
         """Whether any learned string occurs in ``data``."""
         return bool(self._hits(data, first=True))
 
@@ -309,7 +313,7 @@ class Redactor:
         """The matcher of every spelling (for streaming searches: :attr:`SpellingMatcher.longest`)."""
         return self._matcher
 
-    def contains(self, data: str | bytes | memoryview) -> bool:
+    def contains(self, data: str | bytes) -> bool:
         """Whether ``data`` holds a learned secret in any spelling."""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")

@@ -41,8 +41,8 @@ SECRET = 'pa$$ "w/ord" é'
 
 def test_every_spelling_of_a_secret_is_masked() -> None:
     redactor = Redactor([SECRET])
-    for text in (SECRET, json.dumps(SECRET), json.dumps(SECRET, ensure_ascii=False), urllib.parse.quote(SECRET),
-                 repr(SECRET), repr(SECRET.encode()), SECRET.encode().hex()):
+    for text in (SECRET, json.dumps(SECRET), json.dumps(SECRET, ensure_ascii=False), json.dumps(json.dumps(SECRET)),
+                 urllib.parse.quote(SECRET), repr(SECRET), repr(SECRET.encode()), SECRET.encode().hex()):
         assert SECRET not in redactor.redact(f"<{text}>") and MASK in redactor.redact(f"<{text}>"), text
 
 

@@ -113,6 +113,7 @@ class _Sweep:
         self.trusted = trusted
         self.clean: set[str] = set()
         self.images: dict[str, bytes] = {}  # digest of an image -> its redacted form (the same image, in 2 places)
+        self.image_locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
 
     def known_clean(self, digest: str) -> bool:
@@ -128,11 +129,11 @@ class _Sweep:
         if self.known_clean(digest):
             return data
         with self.lock:
+            image_lock = self.image_locks.setdefault(digest, threading.Lock())
+        with image_lock:  # another thread decoding the same image: wait for its answer
             done = self.images.get(digest)
-        if done is None:
-            done = self.redactor.redact_image(data)
-            with self.lock:
-                self.images[digest] = done
+            if done is None:
+                done = self.images[digest] = self.redactor.redact_image(data)
         if done == data:
             self.found_clean(digest)
         return done
