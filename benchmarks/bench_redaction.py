@@ -4,8 +4,11 @@ DESIGN.md's budget: 1 MB against 4,000 secrets in under 0.2 s; and a 2.9 MB text
 0.5 s (a failing stateful run once spent 54 s on one such text). The secrets are learned one at a time with a short
 redaction after each, as a run learns them (so the matcher holds several automata, not one built at once), and
 each text has secrets planted in several spellings that must all come out. Also reported, without a budget: the
-cost of learning those 4,000 secrets that way, and the secret sweep of a 5.5 MB run directory (text, JSON, QR
+cost of learning those 4,000 secrets that way, and the secret sweep of a 5.7 MB run directory (text, JSON, QR
 images, an HTML report with inlined images), first whole and then again after report.html is rewritten.
+
+The machine is shared with other work, so the budgets are judged on this process's CPU time (for these
+single-threaded measures, what the wall time is on a quiet machine); the wall time is shown beside it.
 """
 
 from __future__ import annotations
@@ -62,22 +65,29 @@ def make_text(size: int, planted: list[str], rng: random.Random) -> tuple[str, i
     return "\n".join(lines) + "\n", planted_count
 
 
-def _median_s(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+Timing = tuple[float, float]  # (CPU seconds of this process, wall seconds)
 
 
-def learned_one_by_one(secrets: list[str]) -> tuple[Redactor, float]:
+def _timed(action: Callable[[], object]) -> Timing:
+    cpu, wall = time.process_time(), time.perf_counter()
+    action()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def _median(action: Callable[[], object], repeats: int = REPEATS) -> Timing:
+    samples = [_timed(action) for _ in range(repeats)]
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def learned_one_by_one(secrets: list[str]) -> tuple[Redactor, Timing]:
     redactor = Redactor()
-    started = time.perf_counter()
-    for n, secret in enumerate(secrets):
-        redactor.add(secret)
-        redactor.redact(f"step {n}: a short timeline line")
-    return redactor, time.perf_counter() - started
+
+    def learn() -> None:
+        for n, secret in enumerate(secrets):
+            redactor.add(secret)
+            redactor.redact(f"step {n}: a short timeline line")
+
+    return redactor, _timed(learn)
 
 
 def _png(text: str) -> bytes:
@@ -113,48 +123,48 @@ def _sweep_measures(secrets: list[str], rng: random.Random) -> dict[str, Any]:
         root = Path(tmp)
         size = make_run_dir(root, secrets, rng)
         redactor = SweepRedactor(secrets)
-        started = time.perf_counter()
-        first = sweep_directory(root, redactor)
-        first_s = time.perf_counter() - started
+        reports = []
+        first = _timed(lambda: reports.append(sweep_directory(root, redactor)))
         html = root / "report.html"
         html.write_bytes(html.read_bytes() + b"<!-- rewritten -->")
-        started = time.perf_counter()
-        second = sweep_directory(root, redactor, since=first)
-        second_s = time.perf_counter() - started
-    return {"bytes": size, "first_s": round(first_s, 3), "first_changed": len(first.changed),
-            "second_s": round(second_s, 3), "second_searched": second.searched, "second_skipped": second.skipped}
+        second = _timed(lambda: reports.append(sweep_directory(root, redactor, since=reports[0])))
+    return {"bytes": size, "first": first, "first_changed": len(reports[0].changed), "second": second,
+            "second_searched": reports[1].searched, "second_skipped": reports[1].skipped}
 
 
-def _measure(name: str, value: float, budget: float | None, unit: str = "s") -> dict[str, Any]:
-    return {"measure": name, "value": f"{value:.3f} {unit}", "budget": f"< {budget} {unit}" if budget else "report",
-            "pass": None if budget is None else value < budget}
+def _measure(name: str, timing: Timing, budget: float | None) -> dict[str, Any]:
+    """A row: judged on CPU time, since the machine is shared (a quiet machine's wall time is about the CPU time
+    of these single-threaded measures); the wall time is shown too."""
+    cpu, wall = timing
+    return {"measure": name, "value": f"{cpu:.3f} s cpu ({wall:.3f} s wall)",
+            "budget": f"< {budget} s" if budget else "report", "pass": None if budget is None else cpu < budget}
 
 
 def run() -> dict[str, Any]:
     rng = random.Random(SEED)
     secrets = make_secrets(SECRETS, rng)
-    redactor, learn_s = learned_one_by_one(secrets)
+    redactor, learn = learned_one_by_one(secrets)
     planted = rng.sample(secrets, 40)
     text_1mb, planted_1mb = make_text(1 << 20, planted, rng)
     text_2_9mb, planted_2_9mb = make_text(int(2.9 * (1 << 20)), planted, rng)
     exact = (redactor.redact(text_1mb).count(MASK) == planted_1mb
              and redactor.redact(text_2_9mb).count(MASK) == planted_2_9mb)
-    one_mb_s = _median_s(lambda: redactor.redact(text_1mb))
-    one_mb_bytes_s = _median_s(lambda: redactor.redact_bytes(text_1mb.encode()))
-    big_s = _median_s(lambda: redactor.redact(text_2_9mb))
+    one_mb = _median(lambda: redactor.redact(text_1mb))
+    one_mb_bytes = _median(lambda: redactor.redact_bytes(text_1mb.encode()))
+    big = _median(lambda: redactor.redact(text_2_9mb))
     sweep = _sweep_measures(secrets, rng)
     measures = [
-        _measure(f"redact 1 MB text, {SECRETS} secrets", one_mb_s, BUDGET_1MB_S),
-        _measure(f"redact_bytes 1 MB, {SECRETS} secrets", one_mb_bytes_s, BUDGET_1MB_S),
-        _measure(f"redact 2.9 MB text, {SECRETS} secrets", big_s, BUDGET_2_9MB_S),
-        _measure(f"learn {SECRETS} secrets one by one, a redaction after each", learn_s, None),
-        _measure(f"sweep a {sweep['bytes'] / 1e6:.1f} MB run directory", sweep["first_s"], None),
-        _measure("sweep it again after report.html changed", sweep["second_s"], None),
+        _measure(f"redact 1 MB text, {SECRETS} secrets", one_mb, BUDGET_1MB_S),
+        _measure(f"redact_bytes 1 MB, {SECRETS} secrets", one_mb_bytes, BUDGET_1MB_S),
+        _measure(f"redact 2.9 MB text, {SECRETS} secrets", big, BUDGET_2_9MB_S),
+        _measure(f"learn {SECRETS} secrets one by one, a redaction after each", learn, None),
+        _measure(f"sweep a {sweep['bytes'] / 1e6:.1f} MB run directory (threads: wall counts)", sweep["first"], None),
+        _measure("sweep it again after report.html changed", sweep["second"], None),
     ]
     return {
-        "budget": f"1 MB against {SECRETS} secrets < {BUDGET_1MB_S} s; 2.9 MB < {BUDGET_2_9MB_S} s (median of "
-                  f"{REPEATS})",
-        "within_budget": exact and one_mb_s < BUDGET_1MB_S and one_mb_bytes_s < BUDGET_1MB_S and big_s < BUDGET_2_9MB_S,
+        "budget": f"1 MB against {SECRETS} secrets < {BUDGET_1MB_S} s; 2.9 MB < {BUDGET_2_9MB_S} s (CPU time, median "
+                  f"of {REPEATS})",
+        "within_budget": exact and all(m["pass"] is not False for m in measures),
         "every_planted_secret_masked": exact,
         "secrets": SECRETS,
         "spellings": len(redactor),

@@ -17,6 +17,7 @@ Adapters and emulators that meet a secret at run time call :func:`learn`: every 
 from __future__ import annotations
 
 import base64
+import html
 import importlib
 import io
 import json
@@ -59,11 +60,21 @@ def is_secret_key(name: str) -> bool:
 
 # -- spellings ---------------------------------------------------------------------------------------------------
 
+_MARKUP_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def _markup_spellings(text: str) -> set[str]:
+    """``text`` escaped for HTML or XML: by html.escape (with and without quotes), and by Jinja2 (markupsafe)."""
+    return {html.escape(text), html.escape(text, quote=False), text.translate(_MARKUP_ESCAPES)}
+
+
 def _text_spellings(secret: str) -> set[str]:
     """The ways a secret shows up in text: as is, JSON-escaped (also twice: JSON in a JSON string), URL-encoded,
-    Python-repr'd, hex of its bytes."""
+    Python-repr'd, hex of its bytes, and as is or JSON-escaped in HTML or XML (report.html, junit.xml)."""
     raw = secret.encode("utf-8", "surrogatepass")
-    return {
+    markup = (_markup_spellings(secret) | _markup_spellings(json.dumps(secret)[1:-1])
+              | _markup_spellings(json.dumps(secret, ensure_ascii=False)[1:-1]))
+    return markup | {
         secret,
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],

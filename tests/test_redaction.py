@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import math
@@ -11,6 +12,7 @@ import urllib.parse
 from typing import Any
 
 import ahocorasick_rs
+import markupsafe
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,7 +44,8 @@ SECRET = 'pa$$ "w/ord" é'
 def test_every_spelling_of_a_secret_is_masked() -> None:
     redactor = Redactor([SECRET])
     for text in (SECRET, json.dumps(SECRET), json.dumps(SECRET, ensure_ascii=False), json.dumps(json.dumps(SECRET)),
-                 urllib.parse.quote(SECRET), repr(SECRET), repr(SECRET.encode()), SECRET.encode().hex()):
+                 urllib.parse.quote(SECRET), repr(SECRET), repr(SECRET.encode()), SECRET.encode().hex(),
+                 html.escape(SECRET), str(markupsafe.escape(SECRET)), str(markupsafe.escape(json.dumps(SECRET)))):
         assert SECRET not in redactor.redact(f"<{text}>") and MASK in redactor.redact(f"<{text}>"), text
 
 

@@ -1,7 +1,8 @@
 """No secret leaves a ``paircert run``: sentinel secrets planted through a profile's ``env:`` references, in a run
 that fails against a fault of the zoo (suites/faults/camera.toml), are found in no file of the run directory in any
-spelling (plain, JSON-escaped, URL-encoded, base64 at any offset, hex, UTF-16, inside QR images, also inlined in
-report.html), nor on the console; and what the run writes is private (0600) until the sweep checked it, 0644 after.
+spelling (plain, JSON-escaped, URL-encoded, HTML-escaped, base64 at any offset, hex, UTF-16, inside QR images, also
+inlined in report.html), nor on the console; and what the run writes is private (0600) until the sweep checked it,
+0644 after.
 
 Run through the ``paircert`` command in a subprocess, as a user runs it.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import io
 import json
 import re
@@ -17,6 +19,7 @@ import secrets
 import urllib.parse
 from pathlib import Path
 
+import markupsafe
 from _zoo import catalogue
 from PIL import Image
 
@@ -48,6 +51,7 @@ def _spellings(secret: str) -> dict[bytes, str]:
         secret.encode("utf-16-be"): "UTF-16BE",
     }
     forms.update({form: "base64" for form in _base64_anywhere(raw)})
+    forms.update({html.escape(secret).encode(): "HTML", str(markupsafe.escape(secret)).encode(): "HTML"})
     return forms
 
 
@@ -83,7 +87,7 @@ def _sentinel_profile(directory: Path) -> tuple[Path, dict[str, str]]:
     fault = next(f for f in catalogue() if f.name == FAULT and f.kind == "camera")
     text = Path(load_profile(fault.profile).path or "").read_text(encoding="utf-8")
     token = secrets.token_hex(6)
-    env = {"SENTINEL_WIFI": f"S3ntinel/wïfi+{token}", "SENTINEL_UUID": f"sentineluuid{token}",
+    env = {"SENTINEL_WIFI": f"S3ntinel/w\"ï&fi<'+{token}", "SENTINEL_UUID": f"sentineluuid{token}",
            "SENTINEL_AUTHKEY": f"SentinelAuthKey{token}{token}", "SENTINEL_ADAPTER": f"sentinel-adapter-{token}"}
     adapters = ('[parameters.wifi]\nssid = "sentinel-lab"\npassword = "env:SENTINEL_WIFI"\n\n'
                 '[parameters.licence]\nuuid = "env:SENTINEL_UUID"\nauthkey = "env:SENTINEL_AUTHKEY"\n\n[adapters]')
