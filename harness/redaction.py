@@ -2,8 +2,8 @@
 
 A :class:`Redactor` learns secret *values* as they come into being (the lab's Wi-Fi password, a licence's
 AuthKey, a secKey or localKey an adapter sees, an MQTT password) and replaces every occurrence of them, in every
-spelling :func:`spellings` knows (plain, JSON-escaped, URL-encoded, Python-repr'd, hex, UTF-16, base64 at any
-offset), with :data:`MASK`. It also masks the values of mapping keys whose names say they hold a secret
+spelling :func:`spellings` knows (plain, JSON-escaped, URL-encoded, HTML-escaped, Python-repr'd, hex, UTF-16,
+base64 at any offset), with :data:`MASK`. It also masks the values of mapping keys whose names say they hold a secret
 (``password``, ``authKey``, ``secKey``, ``localKey``, ...), so that a secret nobody registered is still hidden
 where it is labelled as one, and replaces images whose QR code encodes a secret (:meth:`Redactor.redact_image`).
 
@@ -390,11 +390,11 @@ class Redactor:
 
 # -- images ------------------------------------------------------------------------------------------------------
 
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
 def is_image(data: bytes) -> bool:
-    """Whether ``data`` starts like a PNG, JPEG, GIF or BMP image."""
+    """Whether ``data`` starts like a PNG, JPEG or GIF image."""
     return data.startswith(_IMAGE_MAGIC)
 
 

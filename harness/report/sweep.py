@@ -11,7 +11,7 @@ The plugin redacts as it writes; this sweep runs after pytest has exited, over e
 Each file is read once, in chunks, hashed and searched for every spelling :func:`harness.redaction.spellings`
 knows, several files at a time (the search releases the GIL). What it finds it removes in place:
 
-- an image (PNG, JPEG, GIF, BMP) is also decoded as a QR code: one whose bytes or QR payload hold a secret (a
+- an image (PNG, JPEG, GIF) is also decoded as a QR code: one whose bytes or QR payload hold a secret (a
   pairing QR carries the Wi-Fi password) becomes the QR code of the redacted payload
   (:meth:`~harness.redaction.Redactor.redact_image`);
 - an image inlined as a ``data:image/...;base64,`` URI (report.html) is treated the same way, inside the text;
