@@ -306,8 +306,10 @@ class Redactor:
         with self._lock:
             if value in self._secrets:
                 return
+        spelled = spellings(value)  # the costly part, outside the lock
+        with self._lock:  # known as learned only once every spelling is: a caller that sees it can rely on it
+            self._matcher.add(spelled)
             self._secrets.add(value)
-        self._matcher.add(spellings(value))
 
     def __len__(self) -> int:
         """How many spellings of secrets are known."""
