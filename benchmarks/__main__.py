@@ -1,7 +1,8 @@
 """Run the benchmarks: ``python -m benchmarks [name ...]``.
 
 Every module ``benchmarks/bench_<name>.py`` defines ``run() -> dict`` returning its measurements,
-including a ``budget`` entry and ``within_budget``. Results are printed and written as JSON to
+including a ``budget`` entry and ``within_budget``, and optionally ``measures``: rows of measure, value, budget and
+pass, printed as a table. Results are printed and written as JSON to
 ``benchmarks/results/<name>.json``. A benchmark never fails the run for being slow: it reports.
 """
 
@@ -20,6 +21,20 @@ RESULTS = HERE / "results"
 
 def available() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def print_measures(measures: list[dict[str, object]]) -> None:
+    """A benchmark's ``measures`` (dicts of measure, value, budget, pass) as a table; pass None: no budget."""
+    if not measures:
+        return
+    rows = [("measure", "value", "budget", "pass")]
+    rows += [(str(m["measure"]), str(m["value"]), str(m["budget"]),
+              "-" if m["pass"] is None else ("yes" if m["pass"] else "NO")) for m in measures]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for n, row in enumerate(rows):
+        print("   " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("   " + "  ".join("-" * width for width in widths))
 
 
 def main(argv: list[str]) -> int:
@@ -41,8 +56,9 @@ def main(argv: list[str]) -> int:
         verdict = "within budget" if result.get("within_budget") else "OVER BUDGET"
         print(f"== {name}: {verdict} ({result.get('budget', 'no budget')})")
         for key, value in result.items():
-            if key not in {"benchmark", "machine", "started", "budget", "within_budget"}:
+            if key not in {"benchmark", "machine", "started", "budget", "within_budget", "measures"}:
                 print(f"   {key}: {value}")
+        print_measures(result.get("measures", []))
         print(f"   written to {out.relative_to(HERE.parent)}")
     return 0
 

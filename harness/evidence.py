@@ -53,6 +53,7 @@ class EvidenceRecorder:
         self._timeline: list[TimelineEntry] = []
         self._images: dict[str, bytes] = {}
         self._texts: dict[str, str] = {}
+        self._clean_images: dict[tuple[str, int], bytes] = {}
         self.path: Path | None = None
 
     # -- recording --------------------------------------------------------------------------------------
@@ -117,25 +118,40 @@ class EvidenceRecorder:
         return [self.redactor.redact_obj({"at": e.at, "kind": e.kind, "name": e.name, "details": dict(e.details)})
                 for e in self.timeline]
 
-    def timeline_text(self) -> str:
-        """The timeline as redacted lines: ``<at> <kind> <name> <details as JSON>``."""
-        lines = [f"# {self.tc_id} {self.nodeid}"]
-        for entry in self.timeline_json():
+    def timeline_text(self, entries: list[dict[str, Any]] | None = None) -> str:
+        """The timeline as redacted lines: ``<at> <kind> <name> <details as JSON>`` (``entries``: already redacted
+        by :meth:`timeline_json`, so that nothing is redacted twice)."""
+        lines = [self.redactor.redact(f"# {self.tc_id} {self.nodeid}")]
+        for entry in self.timeline_json() if entries is None else entries:
             details = json.dumps(entry["details"], ensure_ascii=False, sort_keys=True, default=str)
             lines.append(f"{entry['at']:.3f} {entry['kind']:<10} {entry['name']} {details}")
-        return self.redactor.redact("\n".join(lines) + "\n")
+        return "\n".join(lines) + "\n"
+
+    def clean_images(self) -> dict[str, bytes]:
+        """The images, each whose bytes or QR code hold a secret redrawn redacted (decoded once per image)."""
+        clean: dict[str, bytes] = {}
+        for name, data in self.images.items():
+            key = (name, len(self.redactor))  # a secret learned since: look again
+            with self._lock:
+                done = self._clean_images.get(key)
+            if done is None:
+                done = self.redactor.redact_image(data)
+                with self._lock:
+                    self._clean_images[key] = done
+            clean[name] = done
+        return clean
 
     # -- writing ----------------------------------------------------------------------------------------
 
     def write(self, directory: Path) -> Path:
-        """Write the timeline (JSON and text), images and texts under ``directory``, all redacted."""
+        """Write the timeline (JSON and text), images and texts under ``directory``, each redacted once."""
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "timeline.json").write_text(
-            self.redactor.redact(json.dumps(self.timeline_json(), ensure_ascii=False, indent=1, default=str)),
-            encoding="utf-8")
-        (directory / "timeline.txt").write_text(self.timeline_text(), encoding="utf-8")
-        for name, data in self.images.items():
-            (directory / f"{safe_name(name)}.png").write_bytes(self.redactor.redact_bytes(data))
+        entries = self.timeline_json()
+        (directory / "timeline.json").write_text(json.dumps(entries, ensure_ascii=False, indent=1, default=str),
+                                                 encoding="utf-8")
+        (directory / "timeline.txt").write_text(self.timeline_text(entries), encoding="utf-8")
+        for name, data in self.clean_images().items():
+            (directory / f"{safe_name(name)}.png").write_bytes(data)
         for name, text in self.texts.items():
             (directory / f"{safe_name(name)}.txt").write_text(self.redactor.redact(text), encoding="utf-8")
         self.path = directory
@@ -146,8 +162,8 @@ class EvidenceRecorder:
         import allure
 
         allure.attach(self.timeline_text(), name="timeline", attachment_type=allure.attachment_type.TEXT)
-        for name, data in self.images.items():
-            allure.attach(self.redactor.redact_bytes(data), name=name, attachment_type=allure.attachment_type.PNG)
+        for name, data in self.clean_images().items():
+            allure.attach(data, name=name, attachment_type=allure.attachment_type.PNG)
         for name, text in self.texts.items():
             allure.attach(self.redactor.redact(text), name=name, attachment_type=allure.attachment_type.TEXT)
 

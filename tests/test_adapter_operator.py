@@ -159,6 +159,7 @@ def test_present_qr_saves_the_png_shows_it_and_waits_for_the_person(tmp_path: Pa
     assert modules_from_half_blocks(screen.split("qr-001.png):\n", 1)[1].split("\n\n>>>")[0]) == qr_modules(image)
     saved = tmp_path / "out" / "qr-001.png"
     assert decode_qr(Image.open(saved)) == [HARD_PAYLOAD.encode()]
+    assert saved.stat().st_mode & 0o777 == 0o600  # it encodes the Wi-Fi password
     assert [e.name for e in device.events()] == ["person:qr", "qr-presented"]
     assert device.capabilities >= {"scan-qr", "reset", "factory-reset", "power-cycle", "liveness"}
     assert "events" not in device.capabilities  # no timeline from a real device without an events hook

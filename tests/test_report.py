@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from harness.cli.run import new_run_id, point_latest, resolve_run_dir
-from harness.qrimage import render_qr
+from harness.qrimage import decode_qr, render_qr
+from harness.redaction import MASK
 from harness.report import cli as report_cli
 from harness.report.html import render_html, write_html
 from harness.report.manifest import verify_manifest, write_manifest
 from harness.report.results import JsonlTail, RunState, area_of
 from harness.report.summary import SummaryError, load_summary, summary_from_json
-from harness.report.sweep import SweepRedactor, placeholder_png, sweep_directory
+from harness.report.sweep import SweepRedactor, sweep_directory
 from tests._report_helpers import sample_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -156,9 +158,10 @@ def test_the_sweep_masks_every_spelling_and_withholds_qr_images_that_encode_a_se
     (tmp_path / "b.bin").write_bytes(secret.encode().hex().encode() + b" " + b"U0VOVElORUwtcHctMDEyMzQ1Njc4OQ")
     render_qr(json.dumps({"s": "lab", "p": secret, "t": "AYabcdefghijkl"})).save(tmp_path / "qr.png")
     render_qr("harmless").save(tmp_path / "ok.png")
-    changed = sweep_directory(tmp_path, SweepRedactor([secret]))
+    changed = sweep_directory(tmp_path, SweepRedactor([secret])).changed
     assert changed == ["a.json", "b.bin", "qr.png"]
-    assert (tmp_path / "qr.png").read_bytes() == placeholder_png()
+    redacted = json.dumps({"s": "lab", "p": MASK, "t": "AYabcdefghijkl"}, ensure_ascii=False).encode()
+    assert decode_qr(Image.open(tmp_path / "qr.png")) == [redacted]  # the QR of the redacted payload
     assert secret.encode() not in (tmp_path / "a.json").read_bytes()
     assert (tmp_path / "b.bin").read_bytes() == "«redacted» «redacted»".encode()
 

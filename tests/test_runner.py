@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from harness.profiles import load_profile
+from harness.qrimage import decode_qr
+from harness.redaction import MASK
 from harness.report.manifest import verify_manifest
 from harness.report.summary import load_summary
-from harness.report.sweep import placeholder_png
 from tests._report_helpers import (
     ERRORING_SUITE,
     FAILING_SUITE,
@@ -322,5 +324,6 @@ def test_no_secret_survives_anywhere_under_the_report_dir(tmp_path: Path) -> Non
     assert verify_manifest(run_dir).ok
     assert "«redacted»" in (run_dir / "summary.json").read_text(encoding="utf-8")
     assert (run_dir / "evidence" / "raw.bin").read_bytes().count("«redacted»".encode()) >= 5  # the sweep's work
-    assert (run_dir / "evidence" / "TC-LICENCE-002" / "pairing-qr.png").read_bytes() == placeholder_png()
+    redrawn = decode_qr(Image.open(run_dir / "evidence" / "TC-LICENCE-002" / "pairing-qr.png"))
+    assert redrawn == [json.dumps({"s": "lab", "p": MASK, "t": "AYabcdefghijkl"}, ensure_ascii=False).encode()]
     assert os.environ.get("SENTINEL_WIFI_PW") is None

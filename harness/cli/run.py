@@ -2,9 +2,10 @@
 
 The suites run in a pytest subprocess with the plugin (DESIGN.md "Commands"): this process validates the
 profile, makes ``<report-dir>/<run-id>/`` and the ``latest`` link, follows the run live, and when pytest is done
-(or was interrupted, or died with the device) writes ``summary.json`` and ``report.html``, sweeps every file for
-secrets, and hashes everything into ``manifest.json``. Exit status: 0 all PASS or N/A, 1 any FAIL, 3 any ERROR
-and no FAIL (or an incomplete run), 2 bad usage or profile, with one line saying why.
+(or was interrupted, or died with the device) writes ``summary.json``, sweeps every file for secrets, writes
+``report.html`` from the swept evidence and checks it, and hashes everything into ``manifest.json``. Exit status:
+0 all PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL (or an incomplete run), 2 bad usage or profile, with one
+line saying why.
 """
 
 from __future__ import annotations
@@ -282,11 +283,12 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
     interrupt = _Interrupt()
     reason = ""
     try:
+        (run_dir / LOG_FILE).touch(mode=0o600)  # private until the sweep has checked it (harness.report.sweep)
         with (interrupt.installed(), (run_dir / LOG_FILE).open("w", encoding="utf-8") as log,
               Progress(console, live=request.progress) as progress):
             child = subprocess.Popen(pytest_command(request, run_dir), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, umask=0o077)  # 0600 until swept
             assert child.stdout is not None
             pump = threading.Thread(target=_pump_output, args=(child.stdout, log, redactor, tail), daemon=True)
             pump.start()
@@ -342,12 +344,16 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
 
 
 def finalize(summary: RunSummary, run_dir: Path, redactor: SweepRedactor) -> None:
-    """Write summary.json and report.html, sweep every file for secrets, then hash everything (last)."""
+    """Write summary.json, sweep every file for secrets, write report.html from the swept evidence and check it,
+    then hash everything (last)."""
     # Redacted as JSON text: every string field, with the secrets' JSON-escaped spellings too.
     clean = summary_from_json(json.loads(redactor.redact(json.dumps(summary.to_json(), ensure_ascii=False))))
     clean.save(run_dir / SUMMARY_FILE)
+    # -- secret sweep (harness.report.sweep): the evidence first, the HTML from it, then what the HTML added --
+    swept = sweep_directory(run_dir, redactor)
     write_html(clean, run_dir)
-    sweep_directory(run_dir, redactor)
+    sweep_directory(run_dir, redactor, since=swept)
+    # -- end of the secret sweep --
     write_manifest(run_dir, run_id=summary.run_id)
 
 

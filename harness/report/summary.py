@@ -113,11 +113,15 @@ def count_verdicts(verdicts: Iterable[str]) -> dict[str, int]:
     return {v: counter.get(v, 0) for v in VERDICT_ORDER}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename.
+
+    ``mode``: 0644 for what holds no secret (a report written from redacted data), 0600 for what does.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

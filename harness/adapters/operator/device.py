@@ -233,11 +233,16 @@ class OperatorDeviceAdapter:
         self._event("qr-presented", png=str(path), via="hook" if "qr" in self._hooks else "person")
 
     def save_qr(self, image: Image.Image) -> Path:
-        """Write the QR as the next ``qr-NNN.png`` in the output directory, and keep it as evidence."""
+        """Write the QR as the next ``qr-NNN.png`` in the output directory, and keep it as evidence.
+
+        The file is mode 0600: it encodes the Wi-Fi password (a report sweep redraws it redacted afterwards).
+        """
         self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / f"qr-{next(self._qr_numbers):03d}.png"
         try:
-            image.save(path, format="PNG")
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+                image.save(handle, format="PNG")
         except OSError as exc:
             raise AdapterError(f"could not save the QR code to {path}: {exc}") from exc
         self._last_qr = path
