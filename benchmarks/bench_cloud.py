@@ -67,7 +67,7 @@ def run() -> dict[str, Any]:
         now = int(time.time())
         requests: list[tuple[str, bytes]] = []
         for index in range(total):
-            lic = cloud.app.issue_license(product.pid)
+            lic = cloud.app.issue_licence(product.pid)
             token = cloud.app.get_token(owner, home).token
             body = ActivationRequest(token=token, soft_ver="1.0.0", product_key=product.pid, protocol_ver="2.2",
                                      baseline_ver="40.00", options='{"otaChannel":0,"isFK":true}', cad_ver="1.0.2",

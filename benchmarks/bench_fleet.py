@@ -52,7 +52,7 @@ def run() -> dict[str, Any]:
         tokens: list[str] = []
         setup_started = time.perf_counter()
         for n in range(CAMERAS):
-            lic = cloud.app.issue_license(product.pid)
+            lic = cloud.app.issue_licence(product.pid)
             camera = EmulatedCamera(world, air, uuid=lic.uuid, auth_key=lic.auth_key, pid=product.pid,
                                     mac=f"02:10:00:00:{n >> 8:02x}:{n & 255:02x}", cloud={"AY": endpoint},
                                     pairing_modes=("ap",), ap_variants=("legacy",))

@@ -169,13 +169,13 @@ EXPECTED = {  # mode -> (another account may rebind, the previous home's admins 
 
 @pytest.mark.tc("TC-BINDING-008", reqs=["REQ-BINDING-001", "REQ-BINDING-005", "REQ-BINDING-006", "REQ-BINDING-007",
                                         "REQ-BINDING-009"])
-@pytest.mark.requires("cloud:create-products", "cloud:issue-licenses")
+@pytest.mark.requires("cloud:create-products", "cloud:issue-licences")
 @pytest.mark.parametrize("binding", list(EXPECTED), ids=[str(m) for m in EXPECTED])
 def test_the_cloud_rebinds_each_mode_as_the_mode_says(lab: Lab, cloud: CloudAdapter, binding: BindingMode) -> None:
     """PROTOCOL.md §6 for a product of each mode: the owner re-pairs; another account is refused (3711) in strong
     mode and rebinds (with a data reset) in medium and weak; only medium tells the previous home's admins."""
     product = cloud.create_product(f"paircert {binding} plug", "cz", binding)
-    licence = cloud.issue_license(product.pid)
+    licence = cloud.issue_licence(product.pid)
     lab.redactor.add(licence.auth_key)
     atop_url, hid = probes.cloud_endpoints(cloud).atop_url, probes.new_hid()
     home = lab.home()

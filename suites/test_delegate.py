@@ -83,7 +83,7 @@ def test_nothing_is_heard_after_stop_and_the_next_start_is_answered_once(lab: La
 
 
 @pytest.mark.tc("TC-DELEGATE-004", reqs=["REQ-DELEGATE-005", "REQ-DELEGATE-001", "REQ-DELEGATE-002"])
-@pytest.mark.requires("cloud:issue-licenses")
+@pytest.mark.requires("cloud:issue-licences")
 def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, cloud: CloudAdapter,
                                                                        device: DeviceAdapter, mode: str) -> None:
     """PROTOCOL.md §0 step 5/§7: success only once the device is activated in the token's home and online on MQTT;
@@ -94,7 +94,7 @@ def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, 
     token = activator.get_token(lab.home())
     activator.start_config_wifi(mode, "paircert-no-such-network", "not-a-network", token,
                                 timeout=lab.activator_timeout_s)
-    licence = cloud.issue_license(device.pid)
+    licence = cloud.issue_licence(device.pid)
     lab.redactor.add(licence.auth_key)
     reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid, auth_key=licence.auth_key,
                                 pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()))

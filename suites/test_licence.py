@@ -15,11 +15,11 @@ from harness.model import BindingMode
 from harness.profiles import Profile
 from harness.protocol.mqtt import preactivation_credentials
 
-pytestmark = pytest.mark.requires("cloud:issue-licenses")
+pytestmark = pytest.mark.requires("cloud:issue-licences")
 
 
 def issue(lab: Lab, cloud: CloudAdapter, pid: str) -> Licence:
-    licence = cloud.issue_license(pid)
+    licence = cloud.issue_licence(pid)
     lab.redactor.add(licence.auth_key)
     return licence
 
@@ -78,12 +78,12 @@ def test_an_activation_under_a_wrong_authkey_is_refused(lab: Lab, cloud: CloudAd
 
 
 @pytest.mark.tc("TC-LICENCE-004", reqs=["REQ-LICENCE-004", "REQ-LICENCE-007"])
-@pytest.mark.requires("cloud:revoke-licenses")
+@pytest.mark.requires("cloud:revoke-licences")
 def test_a_revoked_licence_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
     """PROTOCOL.md §8: once revoked, a licence activates nothing and logs in to nothing."""
     home = lab.home()
     licence = issue(lab, cloud, device.pid)
-    cloud.revoke_license(licence.uuid)
+    cloud.revoke_licence(licence.uuid)
     reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)
 

@@ -58,11 +58,11 @@ def online_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter, mode: st
 @pytest.fixture
 def other_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> Iterator[OtherDevice]:
     """Another device of the same product, activated by a lab probe into another account's home."""
-    if "issue-licenses" not in cloud.capabilities:
+    if "issue-licences" not in cloud.capabilities:
         from harness.conformance.verdicts import NotApplicable
 
         raise NotApplicable(f"the {cloud.name} cloud adapter cannot issue licences for a second device")
-    licence = cloud.issue_license(device.pid)
+    licence = cloud.issue_licence(device.pid)
     lab.redactor.add(licence.auth_key)
     owner = lab.account()
     reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid, auth_key=licence.auth_key,

@@ -126,14 +126,14 @@ def test_tokens_are_unique_and_unguessable_over_many_draws(lab: Lab, cloud: Clou
 
 
 @pytest.mark.tc("TC-TOKEN-008", reqs=["REQ-TOKEN-007"])
-@pytest.mark.requires("cloud:issue-licenses")
+@pytest.mark.requires("cloud:issue-licences")
 def test_two_activations_racing_with_one_token_give_one_device(lab: Lab, cloud: CloudAdapter,
                                                                device: DeviceAdapter) -> None:
     """PROTOCOL.md §0 and DESIGN.md: a token is single-use; of two concurrent activations exactly one wins."""
     endpoints = probes.cloud_endpoints(cloud)
     home = lab.home()
     token = lab.activator().get_token(home)
-    licences = [cloud.issue_license(device.pid) for _ in range(2)]
+    licences = [cloud.issue_licence(device.pid) for _ in range(2)]
     for licence in licences:
         lab.redactor.add(licence.auth_key)
     with ThreadPoolExecutor(max_workers=2) as pool:

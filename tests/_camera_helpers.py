@@ -44,7 +44,7 @@ class Lab:
 
     def camera(self, *, faults: Iterable[Any] = (), power: bool = True, air: Air | None = None,
                **kwargs: Any) -> EmulatedCamera:
-        licence = self.cloud.app.issue_license(self.product.pid)
+        licence = self.cloud.app.issue_licence(self.product.pid)
         n = next(self._macs)
         cam = make_camera(self.world, air or self.air, uuid=licence.uuid, auth_key=licence.auth_key,
                           pid=self.product.pid, mac=f"02:00:00:00:{n >> 8:02x}:{n & 0xFF:02x}",

@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from harness.emulator.cloud import EmulatedCloud, License
+from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 from harness.protocol.atop import (
     API_ACTIVE_V44,
     API_OPENSDK_ACTIVE,
@@ -63,7 +63,7 @@ def post_atop(cloud: EmulatedCloud, query: str, body: bytes) -> bytes:
     return raw
 
 
-def activate(cloud: EmulatedCloud, lic: License, token: str, *, et: int = 1, hid: str | None = "a1b2c3d4e5f6",
+def activate(cloud: EmulatedCloud, lic: LicenceRecord, token: str, *, et: int = 1, hid: str | None = "a1b2c3d4e5f6",
              pid: str | None = None) -> AtopResponse:
     query, body = build_activation(lic.uuid, lic.auth_key, pid or lic.pid, token, et=et, hid=hid)
     return decode_response(post_atop(cloud, query, body), lic.auth_key, et)
@@ -99,8 +99,8 @@ class World:
     owner: str
     home: str
 
-    def licence(self) -> License:
-        return self.cloud.app.issue_license(self.pid)
+    def licence(self) -> LicenceRecord:
+        return self.cloud.app.issue_licence(self.pid)
 
     def token(self, account: str | None = None, home: str | None = None) -> str:
         return self.cloud.app.get_token(account or self.owner, home or self.home).token

@@ -43,7 +43,7 @@ def main(interface: str, ap_host: str) -> None:
     air = Air(seed=1, clock=clock)
     air.add_access_point(SSID, PASSWORD)  # the lab's AP, assumed to have these credentials
     product = adapter.create_product("netns camera", "sp", BindingMode.STRONG)
-    licence = adapter.issue_license(product.pid)
+    licence = adapter.issue_licence(product.pid)
     camera = EmulatedCamera(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
                             mac="02:00:00:00:31:02", cloud={REGION: adapter.device_endpoint()},
                             activation_api="opensdk", ap_host=ap_host, mqtt_pv="2.3")

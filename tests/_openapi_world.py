@@ -34,13 +34,13 @@ class LabBench:
     where the cameras activate. The suites never see it: their cloud is the openapi adapter."""
 
     name = "lab bench"
-    capabilities = frozenset({CloudCapability.ISSUE_LICENSES.value})
+    capabilities = frozenset({CloudCapability.ISSUE_LICENCES.value})
 
     def __init__(self, cloud: EmulatedCloud) -> None:
         self._cloud = cloud
 
-    def issue_license(self, pid: str) -> Licence:
-        lic = self._cloud.app.issue_license(pid)
+    def issue_licence(self, pid: str) -> Licence:
+        lic = self._cloud.app.issue_licence(pid)
         return Licence(uuid=lic.uuid, auth_key=lic.auth_key, pid=lic.pid)
 
     def info(self) -> dict[str, Any]:

@@ -59,8 +59,8 @@ def test_it_is_registered_and_declares_what_the_openapi_cannot_do(world: World) 
     cloud = world.cloud
     assert isinstance(cloud, CloudAdapter) and cloud.capabilities == {CloudCapability.INSPECT_DEVICES.value}
     calls: list[tuple[str, Callable[[], object]]] = [
-        ("time-travel", lambda: cloud.advance_time(1)), ("issue-licenses", lambda: cloud.issue_license("p" * 16)),
-        ("revoke-licenses", lambda: cloud.revoke_license("u")),
+        ("time-travel", lambda: cloud.advance_time(1)), ("issue-licences", lambda: cloud.issue_licence("p" * 16)),
+        ("revoke-licences", lambda: cloud.revoke_licence("u")),
         ("create-products", lambda: cloud.create_product("n", "sp", BindingMode.STRONG)),
         ("add-members", lambda: cloud.add_member("h", "a", Role.MEMBER)),
         ("notifications", lambda: cloud.notifications("a"))]
@@ -404,7 +404,7 @@ def run_suites(report_dir: Path, *, openapi: bool) -> list[dict[str, Any]]:
     return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-DECLARED = ("time-travel", "issue-licenses", "revoke-licenses", "create-products", "add-members", "notifications",
+DECLARED = ("time-travel", "issue-licences", "revoke-licences", "create-products", "add-members", "notifications",
             "token-refusals", "fault-injection")
 
 

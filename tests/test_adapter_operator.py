@@ -288,7 +288,7 @@ def lab() -> Iterator[tuple[ServedCloud, ServedDevice, Licence]]:
     try:
         remote = RemoteCloudAdapter(cloud.urls["app API"], timeout_s=5)
         remote.ensure_product(PID, "bench camera", "sp", BindingMode.STRONG)
-        licence = remote.issue_license(PID)
+        licence = remote.issue_licence(PID)
         device = ServedDevice(url_config=cloud.urls["url_config"], uuid=licence.uuid, auth_key=licence.auth_key,
                               pid=PID)
         try:

@@ -53,7 +53,7 @@ def activate(cloud: RemoteCloudAdapter, licence: Licence, token: str, *, hid: st
 
 def test_the_served_cloud_offers_its_lab_controls_but_no_time_travel(cloud: RemoteCloudAdapter) -> None:
     assert isinstance(cloud, CloudAdapter)
-    assert cloud.capabilities == {"issue-licenses", "revoke-licenses", "create-products"}
+    assert cloud.capabilities == {"issue-licences", "revoke-licences", "create-products"}
     with pytest.raises(CapabilityMissing, match="time-travel"):
         cloud.advance_time(60)
     with pytest.raises(CapabilityMissing, match="inspect-devices"):
@@ -93,7 +93,7 @@ def test_accounts_homes_members_and_tokens(cloud: RemoteCloudAdapter) -> None:
 
 def test_an_activation_shows_as_an_attempt_a_listed_device_and_a_removal(cloud: RemoteCloudAdapter) -> None:
     product = cloud.create_product("lab camera", "sp", BindingMode.STRONG)
-    licence = cloud.issue_license(product.pid)
+    licence = cloud.issue_licence(product.pid)
     owner = cloud.create_account("owner")
     member = cloud.create_account("member")
     home = cloud.create_home(owner, "lab")
@@ -121,8 +121,8 @@ def test_an_activation_shows_as_an_attempt_a_listed_device_and_a_removal(cloud: 
 
 def test_a_revoked_licence_is_a_refused_attempt(cloud: RemoteCloudAdapter) -> None:
     product = cloud.create_product("revoked camera", "sp", BindingMode.STRONG)
-    licence = cloud.issue_license(product.pid)
-    cloud.revoke_license(licence.uuid)
+    licence = cloud.issue_licence(product.pid)
+    cloud.revoke_licence(licence.uuid)
     owner = cloud.create_account("owner")
     token = cloud.get_token(cloud.create_home(owner, "lab"), owner)
     assert not activate(cloud, licence, token).success
@@ -132,7 +132,7 @@ def test_a_revoked_licence_is_a_refused_attempt(cloud: RemoteCloudAdapter) -> No
 
 def test_a_medium_rebind_notifies_the_previous_homes_admins(cloud: RemoteCloudAdapter) -> None:
     product = cloud.create_product("lab plug", "cz", BindingMode.MEDIUM)
-    licence = cloud.issue_license(product.pid)
+    licence = cloud.issue_licence(product.pid)
     first, second = cloud.create_account("first"), cloud.create_account("second")
     first_home, second_home = cloud.create_home(first, "one"), cloud.create_home(second, "two")
     assert activate(cloud, licence, cloud.get_token(first_home, first)).success
@@ -146,7 +146,7 @@ def test_a_medium_rebind_notifies_the_previous_homes_admins(cloud: RemoteCloudAd
 
 def test_dps_to_an_offline_device_are_not_delivered_and_to_an_unknown_one_refused(cloud: RemoteCloudAdapter) -> None:
     product = cloud.create_product("dp camera", "sp", BindingMode.STRONG)
-    licence = cloud.issue_license(product.pid)
+    licence = cloud.issue_licence(product.pid)
     owner = cloud.create_account("owner")
     home = cloud.create_home(owner, "lab")
     assert activate(cloud, licence, cloud.get_token(home, owner)).success
@@ -168,7 +168,7 @@ def test_the_factory_creates_the_profiles_product_once(served: ServedCloud) -> N
         adapter = remote_cloud(context, url=served.urls["app API"].removesuffix("/app/v1"), timeout_s=5)
         assert adapter.base_url + "/app/v1" == served.urls["app API"]
     assert adapter.clock is context.clock
-    licence = adapter.issue_license(profile.device.pid)
+    licence = adapter.issue_licence(profile.device.pid)
     assert licence.pid == profile.device.pid and len(licence.auth_key) == 32
 
 
@@ -245,7 +245,7 @@ def app_only() -> Iterator[str]:
 def test_a_cloud_without_lab_routes_offers_no_lab_capabilities(app_only: str) -> None:
     cloud = RemoteCloudAdapter(app_only, timeout_s=1)
     assert cloud.capabilities == frozenset()
-    for call in (lambda: cloud.issue_license("p" * 16), lambda: cloud.revoke_license("u"),
+    for call in (lambda: cloud.issue_licence("p" * 16), lambda: cloud.revoke_licence("u"),
                  lambda: cloud.advance_time(1), lambda: cloud.create_product("n", "sp", BindingMode.STRONG)):
         with pytest.raises(CapabilityMissing):
             call()

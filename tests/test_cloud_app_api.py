@@ -8,7 +8,7 @@ import pytest
 from _cloud_helpers import AppClient, activate, post
 
 from harness.clock import VirtualClock
-from harness.emulator.cloud import EmulatedCloud, License
+from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_every_operation_over_http(cloud: EmulatedCloud) -> None:
     assert len(grant["pairingToken"]) == 14 and grant["pairingToken"][:2] == "EU"
     assert grant["pairingToken"][2:10] == grant["token"] and grant["expireTime"] - cloud.clock.time() == 600
 
-    lic = License(uuid=licence["uuid"], auth_key=licence["authKey"], pid=product["pid"])
+    lic = LicenceRecord(uuid=licence["uuid"], auth_key=licence["authKey"], pid=product["pid"])
     result = activate(cloud, lic, grant["token"]).result
     assert result is not None
     dev_id = result["devId"]

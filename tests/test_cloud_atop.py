@@ -86,7 +86,7 @@ def test_wrong_key_body_does_not_decrypt(world: World) -> None:
 
 def test_revoked_licence_is_refused(world: World) -> None:
     lic = world.licence()
-    world.cloud.app.revoke_license(lic.uuid)
+    world.cloud.app.revoke_licence(lic.uuid)
     assert activate(world.cloud, lic, world.token()).error_code == "LICENSE_REVOKED"
 
 

@@ -104,7 +104,7 @@ def test_revoked_licence_accepted() -> None:
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
-            cloud.app.revoke_license(lic.uuid)
+            cloud.app.revoke_licence(lic.uuid)
             assert activate(cloud, lic, world.token()).success is ok
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tuya_connector import TuyaOpenAPI
 
 from harness.clock import VirtualClock
-from harness.emulator.cloud import EmulatedCloud, License
+from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 from harness.emulator.cloud.openapi import OpenApiService, client_file
 from harness.protocol import openapi as oa
 from harness.protocol.qr import QrPayload
@@ -196,13 +196,13 @@ def test_users_homes_and_tokens_map_to_the_clouds_accounts(cloud: EmulatedCloud,
 def test_the_token_query_lists_activations_and_refusals_that_name_a_device(cloud: EmulatedCloud,
                                                                           client: Signed) -> None:
     product = cloud.app.create_product(name="lab camera", category="sp")
-    lic = cloud.app.issue_license(product.pid)
+    lic = cloud.app.issue_licence(product.pid)
     owner = cloud.app.create_account("owner")
     home = cloud.app.create_home(owner, "flat")
     token = cloud.app.get_token(owner, home).token
     assert activate(cloud, lic, token).success
     assert not activate(cloud, lic, token).success  # consumed: EXPIRE, with the device's devId
-    unknown = License(uuid="pcnosuchlicence00000", auth_key="0" * 32, pid=product.pid)
+    unknown = LicenceRecord(uuid="pcnosuchlicence00000", auth_key="0" * 32, pid=product.pid)
     activate(cloud, unknown, token)  # refused without a devId: not listed
     result = client.send("GET", f"/v1.0/device/paring/tokens/{token}")[1]["result"]
     lists = oa.TokenDevices.from_result(result)

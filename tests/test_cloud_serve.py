@@ -14,7 +14,7 @@ from pathlib import Path
 from _cloud_helpers import AppClient, activate, make_world
 
 from harness.clock import VirtualClock
-from harness.emulator.cloud import EmulatedCloud, License
+from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 
 PAIRCERT = [sys.executable, "-c", "from harness.cli import main; main()"]
 
@@ -40,7 +40,7 @@ def test_sqlite_state_survives_a_restart(tmp_path: Path) -> None:
         assert [n["devId"] for n in again.app.notifications(admin)] == [result["devId"]]
         assert [a["outcome"] for a in again.app.token_attempts(world.owner, token)] == ["activated"]
         assert activate(again, lic, token).error_code == "EXPIRE"  # still consumed
-        assert activate(again, again.app.issue_license(world.pid), pending).success  # still valid
+        assert activate(again, again.app.issue_licence(world.pid), pending).success  # still valid
         assert again.state.licences[lic.uuid].hid == "a1b2c3d4e5f6"
 
 
@@ -98,7 +98,7 @@ def test_serve_prints_urls_answers_an_activation_and_keeps_state(tmp_path: Path)
         app = AppClient(served, owner)  # type: ignore[arg-type]
         home = app.ok("POST", "/homes", {"name": "lab"})["home"]
         token = app.ok("POST", f"/homes/{home}/token")["token"]
-        lic = License(uuid=rows[0]["uuid"], auth_key=rows[0]["authKey"], pid=rows[0]["pid"])
+        lic = LicenceRecord(uuid=rows[0]["uuid"], auth_key=rows[0]["authKey"], pid=rows[0]["pid"])
         result = activate(served, lic, token).result  # type: ignore[arg-type]
         assert result is not None
     finally:

@@ -37,7 +37,7 @@ def call(url: str, method: str = "GET", body: bytes | None = None, content_type:
 def served(tmp_path: Path) -> Iterator[tuple[str, EmulatedCloud, str, str, subprocess.Popen[str]]]:
     with EmulatedCloud() as cloud:
         product = cloud.app.create_product(name="cam", category="sp")
-        licence = cloud.app.issue_license(product.pid)
+        licence = cloud.app.issue_licence(product.pid)
         owner = cloud.app.create_account("alice")
         home = cloud.app.create_home(owner, "flat")
         env = {**os.environ, "PAIRCERT_DEVICE_UUID": licence.uuid, "PAIRCERT_DEVICE_AUTH_KEY": licence.auth_key}

@@ -215,7 +215,7 @@ def test_requires_not_claimed_is_na_with_the_profiles_reason(project: pytest.Pyt
             pass
 
         {tc(3)}
-        @pytest.mark.requires("cloud:issue-licenses")
+        @pytest.mark.requires("cloud:issue-licences")
         def test_licences():
             pass
     """)
@@ -226,7 +226,7 @@ def test_requires_not_claimed_is_na_with_the_profiles_reason(project: pytest.Pyt
     assert by_tc["TC-TOKEN-001"]["verdict"] == "N/A"
     assert by_tc["TC-TOKEN-001"]["message"] == "profile fake-cam does not claim pairing mode 'ez'"
     assert by_tc["TC-TOKEN-003"]["message"] == ("the fake cloud adapter does not offer the capability "
-                                                "'issue-licenses' (cloud:issue-licenses)")
+                                                "'issue-licences' (cloud:issue-licences)")
     assert by_tc["TC-TOKEN-002"]["verdict"] == "PASS"
 
 
@@ -261,7 +261,7 @@ def test_adapter_error():
 
 {tc(4)}
 def test_capability_missing():
-    raise CapabilityMissing("fake", "issue-licenses")
+    raise CapabilityMissing("fake", "issue-licences")
 
 {tc(5)}
 def test_inconclusive():
@@ -308,7 +308,7 @@ def test_each_verdict_maps_from_what_the_test_raised(project: pytest.Pytester) -
     by_tc = results(project)
     assert {int(k[-3:]): v["verdict"] for k, v in by_tc.items()} == EXPECTED
     assert by_tc["TC-TOKEN-002"]["message"].startswith("AssertionError: the device kept the token")
-    assert by_tc["TC-TOKEN-004"]["message"] == "the fake adapter does not offer the capability 'issue-licenses'"
+    assert by_tc["TC-TOKEN-004"]["message"] == "the fake adapter does not offer the capability 'issue-licences'"
     assert by_tc["TC-TOKEN-005"]["message"] == "a real wait was not allowed"
     assert by_tc["TC-TOKEN-008"]["message"].startswith("the test hung: Failed: Timeout")
     assert by_tc["TC-TOKEN-009"]["phase"] == "setup"
@@ -396,7 +396,7 @@ def test_advance_travels_in_time_or_is_inconclusive(project: pytest.Pytester, mo
             assert clock.time() - before >= 601
     """)
     assert run(project).ret == 0
-    monkeypatch.setenv("FAKE_CLOUD_CAPS", "issue-licenses")
+    monkeypatch.setenv("FAKE_CLOUD_CAPS", "issue-licences")
     result = run(project, "-rs")
     assert result.ret == 0
     assert "cannot let 601 s pass: the fake cloud adapter cannot travel in time" in results(project)["TC-TOKEN-001"][

@@ -90,7 +90,7 @@ from harness.qrimage import render_qr
 @pytest.mark.tc("TC-LICENCE-002", reqs=["REQ-LICENCE-002"])
 def test_leaks_every_secret_it_can(world, cloud, profile, evidence, pytestconfig):
     wifi = os.environ["SENTINEL_WIFI_PW"]
-    issued = cloud.issue_license(profile.device.pid)
+    issued = cloud.issue_licence(profile.device.pid)
     redaction.learn(issued.auth_key)  # what an adapter does with a key it is handed
     secrets = [wifi, world.device.licence.auth_key, issued.auth_key]
     Path(os.environ["SENTINEL_OUT"]).write_text(json.dumps(secrets))

@@ -149,13 +149,13 @@ class EmulatedCloudAdapter:
         return None if p is None else Product(p.pid, p.name, p.category, BindingMode(p.binding_mode))
 
     @step
-    def issue_license(self, pid: str) -> Licence:
-        lic = self._call(self._cloud.app.issue_license, pid)
+    def issue_licence(self, pid: str) -> Licence:
+        lic = self._call(self._cloud.app.issue_licence, pid)
         return Licence(uuid=lic.uuid, auth_key=lic.auth_key, pid=lic.pid)
 
     @step
-    def revoke_license(self, uuid: str) -> None:
-        self._call(self._cloud.app.revoke_license, uuid)
+    def revoke_licence(self, uuid: str) -> None:
+        self._call(self._cloud.app.revoke_licence, uuid)
 
     @step
     def advance_time(self, seconds: float) -> None:

@@ -75,8 +75,8 @@ def _device_endpoint(context: WorldContext) -> CloudEndpoint:
 def _licence(context: WorldContext) -> Licence:
     cloud = context.cloud
     assert cloud is not None
-    if CloudCapability.ISSUE_LICENSES.value in cloud.capabilities:
-        return cloud.issue_license(context.profile.device.pid)
+    if CloudCapability.ISSUE_LICENCES.value in cloud.capabilities:
+        return cloud.issue_licence(context.profile.device.pid)
     configured = context.profile.parameters.licence
     if configured is None:
         raise AdapterError("the cloud cannot issue licences and the profile gives none ([parameters.licence])")

@@ -12,7 +12,7 @@ devices this adapter has seen (through token queries and device reads) and, for 
 homes it created: that is how the lab releases the device between tests (harness.conformance.lab.release_device).
 
 What the OpenAPI cannot do is declared (contracts.py capabilities, :class:`CapabilityMissing`, N/A with the
-reason): ``time-travel`` (the real cloud runs on real time), ``issue-licenses``/``revoke-licenses`` and
+reason): ``time-travel`` (the real cloud runs on real time), ``issue-licences``/``revoke-licences`` and
 ``create-products`` (made in the Tuya console), ``add-members`` (§10.9: the body is not established),
 ``notifications`` (the medium-binding push is not in the OpenAPI, §10.12), ``fault-injection``, and
 ``token-refusals``: the token query lists only refusals of devices that have a devId (§10.7), so a refusal of a
@@ -309,11 +309,11 @@ class OpenApiCloudAdapter:
     def create_product(self, name: str, category: str, binding_mode: BindingMode) -> Product:
         raise CapabilityMissing(self.name, CloudCapability.CREATE_PRODUCTS.value)
 
-    def issue_license(self, pid: str) -> Licence:
-        raise CapabilityMissing(self.name, CloudCapability.ISSUE_LICENSES.value)
+    def issue_licence(self, pid: str) -> Licence:
+        raise CapabilityMissing(self.name, CloudCapability.ISSUE_LICENCES.value)
 
-    def revoke_license(self, uuid: str) -> None:
-        raise CapabilityMissing(self.name, CloudCapability.REVOKE_LICENSES.value)
+    def revoke_licence(self, uuid: str) -> None:
+        raise CapabilityMissing(self.name, CloudCapability.REVOKE_LICENCES.value)
 
     def advance_time(self, seconds: float) -> None:
         raise CapabilityMissing(self.name, CloudCapability.TIME_TRAVEL.value)
@@ -448,8 +448,8 @@ class OpenApiCloudAdapter:
         return {"adapter": self.name, "base_url": self.base_url, "client_id": self.client.client_id[:4] + "...",
                 "region": self.region, "schema": self.schema, "time_zone_id": self.time_zone_id,
                 "paring_type": self.paring_type, **where, "capabilities": sorted(self.capabilities),
-                "cannot": sorted([CloudCapability.TIME_TRAVEL.value, CloudCapability.ISSUE_LICENSES.value,
-                                  CloudCapability.REVOKE_LICENSES.value, CloudCapability.CREATE_PRODUCTS.value,
+                "cannot": sorted([CloudCapability.TIME_TRAVEL.value, CloudCapability.ISSUE_LICENCES.value,
+                                  CloudCapability.REVOKE_LICENCES.value, CloudCapability.CREATE_PRODUCTS.value,
                                   ADD_MEMBERS, NOTIFICATIONS, FAULT_INJECTION, TOKEN_REFUSALS]),
                 "logins": self.client.logins, "refreshes": self.client.refreshes}
 

@@ -53,7 +53,7 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # ``GET /app/v1/lab/capabilities`` keys -> the contract's capabilities.
 _LAB_CAPABILITIES: dict[str, tuple[CloudCapability, ...]] = {
     "time_travel": (CloudCapability.TIME_TRAVEL,),
-    "issue_licences": (CloudCapability.ISSUE_LICENSES, CloudCapability.REVOKE_LICENSES),
+    "issue_licences": (CloudCapability.ISSUE_LICENCES, CloudCapability.REVOKE_LICENCES),
     "create_products": (CloudCapability.CREATE_PRODUCTS,),
     "inspect_devices": (CloudCapability.INSPECT_DEVICES,),
 }
@@ -349,16 +349,16 @@ class RemoteCloudAdapter:
                 self._pid_names.setdefault(pid, name)
 
     @step
-    def issue_license(self, pid: str) -> Licence:
-        self._require(CloudCapability.ISSUE_LICENSES)
+    def issue_licence(self, pid: str) -> Licence:
+        self._require(CloudCapability.ISSUE_LICENCES)
         raw = self._call("POST", "/lab/licences", {"pid": pid})
         auth_key = str(_field(raw, "authKey"))
         redaction.learn(auth_key)
         return Licence(uuid=str(_field(raw, "uuid")), auth_key=auth_key, pid=str(raw.get("pid") or pid))
 
     @step
-    def revoke_license(self, uuid: str) -> None:
-        self._require(CloudCapability.REVOKE_LICENSES)
+    def revoke_licence(self, uuid: str) -> None:
+        self._require(CloudCapability.REVOKE_LICENCES)
         self._call("POST", f"/lab/licences/{_quote(uuid)}/revoke", {})
 
     @step

@@ -216,8 +216,8 @@ ATOP_DEFECTS: Final = ("sign", "product", "uuid", "body-flip", "body-truncate", 
 
 
 def _licence(ctx: FuzzContext) -> Licence:
-    if CloudCapability.ISSUE_LICENSES in ctx.cloud.capabilities:
-        return ctx.cloud.issue_license(ctx.device.pid)
+    if CloudCapability.ISSUE_LICENCES in ctx.cloud.capabilities:
+        return ctx.cloud.issue_licence(ctx.device.pid)
     return ctx.device.licence
 
 

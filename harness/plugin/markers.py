@@ -14,7 +14,7 @@ The names (:func:`capability_names`):
   ``device:pairing-window``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the profile's own
   spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
 - what the adapters offer, answered by the world: ``cloud:<CloudCapability>`` (``cloud:time-travel``,
-  ``cloud:issue-licenses``, ...) and ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
+  ``cloud:issue-licences``, ...) and ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
   ``device:power-cycle`` and the like need both the profile's claim and the adapter's capability).
 """
 

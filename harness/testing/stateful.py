@@ -593,14 +593,14 @@ class PairingMachine(RuleBasedStateMachine):
         md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
         md.pairing_mode = True
 
-    @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENSES) and bool(self._revocable()))
+    @precondition(lambda self: self._cloud_can(CloudCapability.REVOKE_LICENCES) and bool(self._revocable()))
     @rule(data=st.data())
     @_watched
     def revoke_licence(self, data: st.DataObject) -> None:
         """The lab revokes a device's licence: it may never activate again (§8)."""
         md = data.draw(st.sampled_from(self._revocable()), label="device")
         self._note(f"revoke the licence of {md.uuid}")
-        self.cloud.revoke_license(md.uuid)
+        self.cloud.revoke_licence(md.uuid)
         md.revoked = True
         self.target.pool.spent.add(md.uuid)
 

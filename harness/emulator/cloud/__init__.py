@@ -5,7 +5,7 @@ HTTP, the app API and the MQTT broker (DESIGN.md "Cloud", PROTOCOL.md §0, §4-�
 
     with EmulatedCloud(clock=VirtualClock()) as cloud:
         product = cloud.app.create_product(name="cam", category="sp")
-        licence = cloud.app.issue_license(product.pid)
+        licence = cloud.app.issue_licence(product.pid)
         owner = cloud.app.create_account("alice")
         home = cloud.app.create_home(owner, "flat")
         grant = cloud.app.get_token(owner, home)
@@ -32,7 +32,7 @@ from .atop import Addresses, AtopService
 from .faults import CloudFault, parse_faults
 from .http import HttpServerThread, build_app
 from .openapi import OpenApiService
-from .records import CloudInputError, Device, DpSchema, License, Product
+from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
 from .state import CloudState, DeviceLink, NullLink
 from .store import open_store
 
@@ -197,5 +197,5 @@ class EmulatedCloud:
 
 __all__ = [
     "ACCOUNT_HEADER", "API_PREFIX", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device", "DpSchema",
-    "EmulatedCloud", "License", "Product", "TokenGrant",
+    "EmulatedCloud", "LicenceRecord", "Product", "TokenGrant",
 ]

@@ -39,7 +39,7 @@ from harness.model.binding import Role
 from harness.model.outcomes import AttemptSummary
 
 from .faults import CloudFault, parse_faults
-from .records import CloudInputError, Device, DpSchema, Home, License, Product
+from .records import CloudInputError, Device, DpSchema, Home, LicenceRecord, Product
 from .state import CloudState
 
 log = logging.getLogger(__name__)
@@ -178,11 +178,11 @@ class CloudApp:
         return self.state.create_product(name=_text(name, "name"), category=_text(category, "category"),
                                          binding_mode=binding_mode, pid=pid, schema=dps)
 
-    def issue_license(self, pid: str) -> License:
-        return self.state.issue_license(_text(pid, "pid"))
+    def issue_licence(self, pid: str) -> LicenceRecord:
+        return self.state.issue_licence(_text(pid, "pid"))
 
-    def revoke_license(self, uuid: str) -> None:
-        self.state.revoke_license(uuid)
+    def revoke_licence(self, uuid: str) -> None:
+        self.state.revoke_licence(uuid)
 
     def advance_clock(self, seconds: float) -> float:
         clock = self.state.clock
@@ -253,8 +253,8 @@ class AppHttp:
             ("GET", f"{p}/tokens/{{token}}/attempts", self.attempts),
             ("GET", f"{p}/lab/capabilities", self.capabilities),
             ("POST", f"{p}/lab/products", self.create_product),
-            ("POST", f"{p}/lab/licences", self.issue_license),
-            ("POST", f"{p}/lab/licences/{{uuid}}/revoke", self.revoke_license),
+            ("POST", f"{p}/lab/licences", self.issue_licence),
+            ("POST", f"{p}/lab/licences/{{uuid}}/revoke", self.revoke_licence),
             ("POST", f"{p}/lab/clock/advance", self.advance_clock),
             ("GET", f"{p}/lab/faults", self.get_faults),
             ("PUT", f"{p}/lab/faults", self.set_faults),
@@ -339,13 +339,13 @@ class AppHttp:
                                           schema=body.get("schema"))
         return ok(product.to_dict(), 201)
 
-    async def issue_license(self, request: web.Request) -> web.Response:
+    async def issue_licence(self, request: web.Request) -> web.Response:
         body = await self.body(request)
-        lic = self.app.issue_license(body.get("pid"))  # type: ignore[arg-type]
+        lic = self.app.issue_licence(body.get("pid"))  # type: ignore[arg-type]
         return ok({"uuid": lic.uuid, "authKey": lic.auth_key, "pid": lic.pid}, 201)
 
-    async def revoke_license(self, request: web.Request) -> web.Response:
-        self.app.revoke_license(request.match_info["uuid"])
+    async def revoke_licence(self, request: web.Request) -> web.Response:
+        self.app.revoke_licence(request.match_info["uuid"])
         return ok(True)
 
     async def advance_clock(self, request: web.Request) -> web.Response:

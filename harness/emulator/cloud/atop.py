@@ -171,7 +171,7 @@ class AtopService:
         faults = self.state.faults
         unchecked = CloudFault.LICENCE_UNCHECKED in faults
         uuid = query.uuid
-        key = self.state.license_key(uuid)
+        key = self.state.licence_key(uuid)
         if key is None and (unchecked or CloudFault.UNKNOWN_UUID_ACCEPTED in faults):
             found = self._resolve_unchecked(query, body, check_sign=not unchecked)
             if found is not None:

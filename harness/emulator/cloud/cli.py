@@ -37,7 +37,7 @@ from typing import Any
 import click
 
 from .faults import CloudFault
-from .records import DpSchema, License, Product
+from .records import DpSchema, LicenceRecord, Product
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _ensure_products(cloud: Any, declared: list[dict[str, Any]]) -> list[Product
     return out
 
 
-def _write_licences(path: Path, licences: list[License]) -> None:
+def _write_licences(path: Path, licences: list[LicenceRecord]) -> None:
     rows = [{"uuid": lic.uuid, "authKey": lic.auth_key, "pid": lic.pid} for lic in licences]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -153,7 +153,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             products = list(cloud.state.products.values())
         for product in products:
             for _ in range(licence_count):
-                cloud.state.issue_license(product.pid)
+                cloud.state.issue_licence(product.pid)
         with cloud.state.lock:
             licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
         show = sys.stdout.isatty() if print_secrets is None else print_secrets
@@ -171,7 +171,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             signal.signal(sig, handler)
 
 
-def _announce(cloud: Any, products: list[Product], licences: list[License], *, show_secrets: bool,
+def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,
               licences_out: Path | None) -> None:
     click.echo(f"paircert cloud (region {cloud.region}, faults: {', '.join(sorted(cloud.faults)) or 'none'})")
     click.echo(f"  ATOP        {cloud.atop_url}")

@@ -112,7 +112,7 @@ class Product:
 
 
 @dataclass
-class License:
+class LicenceRecord:
     """A licence (UUID + AuthKey, §8), tied to the hardware id of the first device that activates it."""
 
     uuid: str
@@ -127,7 +127,7 @@ class License:
                 "hid": self.hid, "dev_id": self.dev_id}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> License:
+    def from_dict(cls, raw: dict[str, Any]) -> LicenceRecord:
         return cls(**raw)
 
 
@@ -260,6 +260,6 @@ class Notification:
 
 __all__ = [
     "AUTH_KEY_LEN", "DEFAULT_SCHEMA", "DEV_ID_LEN", "KEY_LEN", "PID_LEN", "UUID_LEN",
-    "Account", "ActivationEvent", "CloudInputError", "Device", "DpSchema", "Home", "License",
+    "Account", "ActivationEvent", "CloudInputError", "Device", "DpSchema", "Home", "LicenceRecord",
     "Notification", "Product",
 ]

@@ -57,7 +57,7 @@ from .records import (
     Device,
     DpSchema,
     Home,
-    License,
+    LicenceRecord,
     Notification,
     Product,
 )
@@ -169,7 +169,7 @@ class CloudState:
         self._store = store or Store()
         self._lock = threading.RLock()
         self.products: dict[str, Product] = {}
-        self.licences: dict[str, License] = {}
+        self.licences: dict[str, LicenceRecord] = {}
         self.accounts: dict[str, Account] = {}
         self.homes: dict[str, Home] = {}
         self.tokens: dict[str, TokenRecord] = {}
@@ -192,7 +192,7 @@ class CloudState:
     def _load(self) -> None:
         loaders: dict[str, Callable[[str, Any], None]] = {
             "product": lambda k, r: self.products.__setitem__(k, Product.from_dict(r)),
-            "licence": lambda k, r: self.licences.__setitem__(k, License.from_dict(r)),
+            "licence": lambda k, r: self.licences.__setitem__(k, LicenceRecord.from_dict(r)),
             "account": lambda k, r: self.accounts.__setitem__(k, Account.from_dict(r)),
             "home": lambda k, r: self.homes.__setitem__(k, Home.from_dict(r)),
             "token": lambda k, r: self.tokens.__setitem__(k, TokenRecord(**r)),
@@ -240,13 +240,13 @@ class CloudState:
             self._save(("product", pid, product.to_dict()))
             return product
 
-    def issue_license(self, pid: str) -> License:
+    def issue_licence(self, pid: str) -> LicenceRecord:
         """A licence for a product: a 20-character UUID and a 32-character AuthKey from ``secrets`` (§8)."""
         with self._lock:
             if pid not in self.products:
                 raise CloudInputError("NOT_EXISTS", f"no product {pid}", status=404)
             uuid = "pc" + random_text(18, LOWER_ALNUM)
-            lic = License(uuid=uuid, auth_key=random_text(32), pid=pid)
+            lic = LicenceRecord(uuid=uuid, auth_key=random_text(32), pid=pid)
             redaction.learn(lic.auth_key)
             redaction.learn(preactivation_credentials(uuid, lic.auth_key).password)
             self.licences[uuid] = lic
@@ -254,7 +254,7 @@ class CloudState:
             self.link.licence_issued(uuid, lic.auth_key)
             return lic
 
-    def revoke_license(self, uuid: str) -> License:
+    def revoke_licence(self, uuid: str) -> LicenceRecord:
         with self._lock:
             lic = self.licences.get(uuid)
             if lic is None:
@@ -372,7 +372,7 @@ class CloudState:
 
     # ------------------------------------------------------------------------------------- activation
 
-    def license_key(self, uuid: str) -> str | None:
+    def licence_key(self, uuid: str) -> str | None:
         """The AuthKey that signs and encrypts a request naming ``uuid`` (None: unknown licence)."""
         with self._lock:
             lic = self.licences.get(uuid)
