@@ -12,6 +12,9 @@ then environment, then ini** (then the profile, for the adapters): ``--profile``
 ``--evidence-dir``, ``--paircert-seed``. Ini ``paircert_suites``: the directories whose tests must carry a
 ``tc`` marker (default: the bundled ``suites/``); ini ``paircert_requirements``: another requirement catalogue.
 
+Hooks live in :mod:`harness.plugin.hooks`, fixtures in :mod:`harness.plugin.fixtures`; both are re-exported
+here, the module pytest loads.
+
 Fixtures: ``profile``, ``world``, ``clock``, ``cloud``, ``network`` (session); ``device`` (the world's device,
 brought to "factory reset, in pairing mode" before each test), ``lab``, ``activator``, ``evidence`` (function).
 
@@ -27,470 +30,42 @@ Evidence: each suite test's timeline (and images, texts) under ``<evidence-dir>/
 ERRORs also gets its masked traffic as pcaps there (:mod:`harness.plugin.pcap`).
 """
 
-from __future__ import annotations
-
-import random
-import time
-from collections import Counter
-from collections.abc import Generator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pytest
-
-from harness import __version__
-from harness.plugin import hookspecs
-from harness.plugin.options import PRECEDENCE, add_options, check_adapter_names, resolve, session_seed
-from harness.plugin.run import ItemState, Run
-
-if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
-    from harness.app.activator import Activator
-    from harness.clock import Clock
-    from harness.conformance.lab import Lab, WorldLike
-    from harness.conformance.verdicts import Verdict
-    from harness.evidence import EvidenceRecorder
-    from harness.plugin.markers import TcMark
-    from harness.profiles import Profile
-
-RUN_KEY = pytest.StashKey["Run | None"]()
-TC_KEY = pytest.StashKey["TcMark"]()
-NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
-STATE_KEY = pytest.StashKey["ItemState"]()
-
-_STATUS = {  # verdict -> (terminal category, letter, word colour)
-    "PASS": ("passed", ".", "green"), "FAIL": ("failed", "F", "red"), "ERROR": ("error", "E", "red"),
-    "N/A": ("n/a", "N", "yellow"), "INCONCLUSIVE": ("inconclusive", "I", "yellow"),
-}
-
-
-def _run(config: pytest.Config) -> Run | None:
-    return config.stash.get(RUN_KEY, None)
-
-
-# -- configuration --------------------------------------------------------------------------------------------
-
-
-def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hookspecs)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: str | None, device: str | None,
-                               network: str | None, seed: int) -> WorldLike:
-    """The default world: :func:`harness.adapters.registry.build_world` from the profile and the options."""
-    from harness.adapters.registry import build_world
-
-    overrides: dict[str, dict[str, Any]] = {}
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    if worker and profile.adapters.device_pool and device is None:  # one pool device per xdist worker
-        slot = int(worker.removeprefix("gw") or 0)
-        overrides["device"] = profile.adapters.device_for(slot).resolved_args()
-    return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", 'tc(id, reqs=[...]): the conformance test case id and requirement ids')
-    config.addinivalue_line("markers", "requires(*capabilities): profile and adapter capabilities the test needs")
-    config.addinivalue_line("markers", "slow: waits for real time")
-    settings = resolve(config)
-    if settings.get("profile") is None:
-        config.stash[RUN_KEY] = None
-        return
-    from harness.profiles import ProfileError, load_profile
-
-    try:
-        profile = load_profile(str(settings.get("profile")))
-    except ProfileError as exc:
-        raise pytest.UsageError(f"--profile ({settings.sources['profile']}): {exc}") from None
-    check_adapter_names(settings)
-    seed = session_seed(settings)
-    config.option.paircert_seed = str(seed)  # xdist workers inherit it: every process replays the same
-    if settings.get("seed") is None:
-        settings.sources["seed"] = "random"
-    settings.values["seed"] = str(seed)
-    run = Run(config, settings, profile, seed)
-    config.stash[RUN_KEY] = run
-    config.pluginmanager.register(run, "paircert-run")
-    if run.worker is None:
-        run.write_session()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    run = _run(config)
-    if run is not None:
-        from harness.redaction import unregister
-
-        unregister(run.redactor)
-        run.close_traffic()
-        config.pluginmanager.unregister(run)
-
-
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    run = _run(config)
-    if run is None:
-        return None
-    profile, settings = run.profile, run.settings
-    adapters = ", ".join(
-        f"{kind}={settings.get(kind)} ({settings.sources[kind]})" if settings.get(kind) else
-        f"{kind}={getattr(profile.adapters, kind).name} (profile)" for kind in ("cloud", "device", "network"))
-    hypothesis = config.getoption("hypothesis_seed", None)
-    lines = [
-        f"paircert {__version__}: profile {profile.name} ({settings.sources['profile']}) sha256 {profile.hash()}",
-        f"paircert device: {profile.device.name}, pid {profile.device.pid}, firmware {profile.device.firmware}",
-        f"paircert adapters: {adapters}",
-        f"paircert seed: {run.seed} ({settings.sources['seed']}; replay with --paircert-seed {run.seed}), "
-        f"hypothesis seed: {hypothesis if hypothesis is not None else 'hypothesis default'}",
-        f"paircert options: {settings.describe()} (precedence: {PRECEDENCE})",
-    ]
-    if run.report_dir is not None:
-        lines.append(f"paircert report dir: {run.report_dir}")
-    return lines
-
-
-# -- collection: the tc and requires markers -------------------------------------------------------------------
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(
-        collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
-    report = yield
-    run = _run(collector.config)
-    if run is None or report.outcome != "passed" or not isinstance(collector, pytest.Module | pytest.Class):
-        return report
-    problems = [p for item in report.result if isinstance(item, pytest.Function) for p in _check_item(run, item)]
-    if problems:
-        report.outcome = "failed"
-        report.longrepr = "\n".join(problems)
-        report.result = []
-    return report
-
-
-def _check_item(run: Run, item: pytest.Function) -> list[str]:
-    from harness.plugin.markers import parse_requires, parse_tc
-
-    where = item.nodeid
-    mark = item.get_closest_marker("tc")
-    if mark is None:
-        in_suite = any(item.path.is_relative_to(d) for d in run.suite_dirs)
-        return [f"{where}: missing tc marker: every suite test carries @pytest.mark.tc(\"TC-<AREA>-NNN\", "
-                f"reqs=[...])"] if in_suite else []
-    tc = parse_tc(mark, where)
-    problems = []
-    unknown = [r for r in tc.reqs if r not in run.requirements()]
-    if unknown:
-        problems.append(f"{where}: {tc.id} names unknown requirement id(s) {', '.join(unknown)} "
-                        f"(not in the requirement catalogue)")
-    owner = item.nodeid.split("[", 1)[0]
-    first = run.tc_seen.setdefault(tc.id, owner)
-    if first != owner:
-        problems.append(f"{where}: duplicated TC id {tc.id}: already on {first}")
-    needs = tuple(n for m in item.iter_markers("requires") for n in parse_requires(m, where, run.profile))
-    item.stash[TC_KEY] = tc
-    item.stash[NEEDS_KEY] = needs
-    item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
-    return problems
-
-
-# -- running: N/A before setup, evidence, verdicts -----------------------------------------------------------
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = _run(item.config)
-    if run is None or TC_KEY not in item.stash:
-        return
-    from harness.conformance.verdicts import NotApplicable
-    from harness.evidence import EvidenceRecorder, activate
-    from harness.plugin.markers import adapter_reason, profile_reason
-
-    tc = item.stash[TC_KEY]
-    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
-    state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
-    if run.evidence_dir is not None:
-        state.traffic = run.traffic.begin(run.built_world)
-    activate(recorder, allure_steps=run.allure_dir is not None)
-    if run.allure_dir is not None:
-        _allure_labels(run, tc)
-    needs = item.stash[NEEDS_KEY]
-    reason = profile_reason(needs, run.profile)
-    if reason is None and any(n.adapter for n in needs):
-        world = run.world()
-        adapters: dict[str, CloudAdapter | DeviceAdapter] = {"cloud": world.cloud, "device": world.device}
-        reason = adapter_reason(needs, lambda kind: (adapters[kind].name, adapters[kind].capabilities))
-    if reason is not None:
-        raise NotApplicable(reason)
-
-
-def _allure_labels(run: Run, tc: TcMark) -> None:
-    import allure
-
-    dynamic: Any = allure.dynamic
-    dynamic.epic(tc.area)
-    dynamic.feature(tc.area)
-    dynamic.story(tc.id)
-    dynamic.tag(*tc.reqs)
-    dynamic.label("tc", tc.id)
-    dynamic.severity(_severity(run.requirements(), tc))
-
-
-def _severity(requirements: dict[str, Any], tc: TcMark) -> str:
-    """The highest severity among the TC's requirements (the catalogue's blocker ... trivial)."""
-    order = ("blocker", "critical", "normal", "minor", "trivial")
-    severities = [getattr(requirements.get(r), "severity", "normal") for r in tc.reqs]
-    return min(severities, key=order.index) if severities else "normal"
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_makereport(
-        item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    run = _run(item.config)
-    if run is None:
-        return report
-    state = item.stash.get(STATE_KEY, None)
-    if state is not None:
-        _judge(run, item, state, report, call)
-    _redact_report(run, report)
-    return report
-
-
-def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestReport,
-           call: pytest.CallInfo[None]) -> None:
-    from harness.conformance.verdicts import Verdict, classify, worst
-
-    verdict: Verdict | None = None
-    message = ""
-    if call.excinfo is not None and not hasattr(report, "wasxfail"):
-        tb = call.excinfo.traceback
-        verdict, message = classify(call.excinfo.value, phase=report.when,
-                                    raised_in=str(tb[-1].path) if len(tb) else None)
-    elif hasattr(report, "wasxfail"):
-        verdict, message = (Verdict.INCONCLUSIVE, f"xfail: {report.wasxfail}") if report.skipped else \
-            (Verdict.PASS, "")
-    elif report.failed:
-        verdict, message = Verdict.FAIL, str(report.longrepr)
-    elif report.when == "call":
-        verdict = Verdict.PASS
-    if verdict in (Verdict.NA, Verdict.INCONCLUSIVE):
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] + 1 if item.location[1] is not None else 0,
-                           f"{verdict}: {message}")
-    state.duration += report.duration
-    state.start = state.start if state.start is not None else getattr(report, "start", None)
-    state.phases.append((report.when, verdict, message))
-    if verdict is not None:
-        report.paircert_verdict = verdict.value  # type: ignore[attr-defined]
-        report.paircert_message = run.redactor.redact(message)  # type: ignore[attr-defined]
-    if verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE) and not state.attached:
-        state.attached = True
-        _collect_device_events(run, state)
-        if run.allure_dir is not None:
-            state.recorder.attach_to_allure()
-    if report.when != "teardown":
-        return
-    from harness.evidence import activate
-
-    activate(None)
-    final = worst(v for _, v, _ in state.phases if v is not None)
-    phase, message = next(((p, m) for p, v, m in state.phases if v is final), ("call", ""))
-    if not state.attached:
-        _collect_device_events(run, state)
-    evidence = _write_evidence(run, item, state, traffic=final in (Verdict.FAIL, Verdict.ERROR))
-    tc = item.stash[TC_KEY]
-    requirements = run.requirements()
-    result = {
-        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
-        "severity": _severity(requirements, tc),
-        "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
-        "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),
-        "evidence": evidence, "worker": run.worker,
-    }
-    report.paircert_result = run.redactor.redact_obj(result)  # type: ignore[attr-defined]
-    report.user_properties = [*report.user_properties, ("paircert_verdict", final.value)]
-
-
-def _collect_device_events(run: Run, state: ItemState) -> None:
-    devices = list(state.devices) + (list(state.lab.devices) if state.lab is not None else [])
-    for device in devices:
-        try:
-            state.recorder.add_device_events(device.events(), since=state.started)
-        except Exception as exc:  # evidence is best effort; the verdict stands
-            state.recorder.note("device events unavailable", error=f"{type(exc).__name__}: {exc}")
-    state.devices.clear()
-    if state.lab is not None:
-        state.lab.devices.clear()
-
-
-def _write_evidence(run: Run, item: pytest.Item, state: ItemState, *, traffic: bool = False) -> str | None:
-    """Write the test's evidence directory; with ``traffic`` (a FAIL or ERROR) its masked pcaps first, so that the
-    timeline lists them (:mod:`harness.plugin.pcap`)."""
-    if run.evidence_dir is None:
-        return None
-    from harness.evidence import safe_name
-
-    target = run.evidence_dir / state.recorder.tc_id
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None:
-        target = target / safe_name(callspec.id)
-    if traffic and state.traffic is not None:
-        target.mkdir(parents=True, exist_ok=True)
-        run.traffic.write(run.built_world, state.traffic, state.recorder, target)
-    state.recorder.write(target)
-    if run.report_dir is not None and target.is_relative_to(run.report_dir):
-        return str(target.relative_to(run.report_dir))
-    return str(target)
-
-
-def _redact_report(run: Run, report: pytest.TestReport) -> None:
-    redact = run.redactor.redact
-    if not len(run.redactor):
-        return
-    if isinstance(report.longrepr, tuple):
-        path, lineno, text = report.longrepr
-        report.longrepr = (path, lineno, redact(text))
-    elif report.longrepr is not None:
-        text = str(report.longrepr)
-        if redact(text) != text:
-            report.longrepr = redact(text)
-    report.sections = [(title, redact(content)) for title, content in report.sections]
-    report.user_properties = [(k, redact(v) if isinstance(v, str) else v) for k, v in report.user_properties]
-
-
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    verdict = getattr(report, "paircert_verdict", None)
-    if verdict is None or (verdict == "PASS" and report.when != "call"):
-        return None
-    category, letter, colour = _STATUS[verdict]
-    return category, letter, (verdict, {colour: True})
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    run = _run(config)
-    if run is None or not run.results:
-        return
-    from harness.conformance.verdicts import Verdict, exit_status
-
-    counts = Counter(r["verdict"] for r in run.results)
-    terminalreporter.section("paircert verdicts")
-    terminalreporter.line("  ".join(f"{v.value} {counts.get(v.value, 0)}" for v in Verdict) +
-                          f"   (profile {run.profile.name})")
-    for result in run.results:
-        if result["verdict"] != "PASS":
-            terminalreporter.line(f"{result['verdict']:<12} {result['tc']:<16} {result['message']}  "
-                                  f"[{result['nodeid']}]")
-    status = exit_status(Verdict(r["verdict"]) for r in run.results)
-    why = {0: "all PASS or N/A", 1: "a FAIL", 3: "an ERROR and no FAIL"}[status]
-    terminalreporter.line(f"paircert exit status {status}: {why}")
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    run = _run(session.config)
-    if run is None:
-        return
-    from harness.conformance.verdicts import Verdict, exit_status
-
-    try:
-        run.close_traffic()
-        run.close_world()
-    finally:
-        if run.allure_dir is not None:
-            run.redact_tree(Path(run.allure_dir))
-        if run.worker is None:
-            status = exit_status(Verdict(r["verdict"]) for r in run.results)
-            if int(session.exitstatus) in (0, 1) and run.results:
-                session.exitstatus = status
-            run.write_session(finished=time.time(), exit_status=int(session.exitstatus),
-                              counts=dict(Counter(r["verdict"] for r in run.results)))
-
-
-# -- fixtures ----------------------------------------------------------------------------------------------
-
-
-def _require_run(config: pytest.Config) -> Run:
-    run = _run(config)
-    if run is None:
-        pytest.fail("paircert's fixtures need a device profile: pass --profile NAME|PATH "
-                    "(or set PAIRCERT_PROFILE, or ini paircert_profile)", pytrace=False)
-    return run
-
-
-@pytest.fixture(scope="session")
-def profile(pytestconfig: pytest.Config) -> Profile:
-    """The device profile of this run (--profile)."""
-    return _require_run(pytestconfig).profile
-
-
-@pytest.fixture(scope="session")
-def world(pytestconfig: pytest.Config) -> WorldLike:
-    """The world built from the profile and the adapter options; one per process, closed at session end."""
-    return _require_run(pytestconfig).world()
-
-
-@pytest.fixture(scope="session")
-def clock(world: WorldLike) -> Clock:
-    return world.clock
-
-
-@pytest.fixture(scope="session")
-def cloud(world: WorldLike) -> CloudAdapter:
-    return world.cloud
-
-
-@pytest.fixture(scope="session")
-def network(world: WorldLike) -> NetworkAdapter:
-    return world.network
-
-
-@pytest.fixture
-def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
-    """The device under test, after a factory reset, in pairing mode (once that fails: ERROR, no retries)."""
-    run = _require_run(request.config)
-    state: ItemState | None = request.node.stash.get(STATE_KEY, None)
-    if state is not None:
-        state.started = world.clock.time() if state.started is None else state.started
-        state.devices.append(world.device)
-    run.preparer.prepare(world.device, for_test=request.node.nodeid, cloud=world.cloud)
-    return world.device
-
-
-@pytest.fixture
-def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
-    """The test's evidence recorder: note(), attach_image(), attach_text(), timeline."""
-    run = _require_run(request.config)
-    state: ItemState | None = request.node.stash.get(STATE_KEY, None)
-    if state is not None:
-        return state.recorder
-    from harness.evidence import EvidenceRecorder
-
-    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now)
-
-
-@pytest.fixture
-def lab(request: pytest.FixtureRequest, world: WorldLike, evidence: EvidenceRecorder) -> Lab:
-    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words."""
-    from harness.conformance.lab import Lab
-
-    run = _require_run(request.config)
-    node = request.node
-    tc = node.stash.get(TC_KEY, None)
-    helper = Lab(world, run.profile, evidence=evidence, redactor=run.redactor,
-                 device=lambda: request.getfixturevalue("device"),
-                 rng=random.Random(f"{run.seed}:{node.nodeid}"), slow=node.get_closest_marker("slow") is not None,
-                 prefix=tc.id if tc is not None else "lab")
-    state: ItemState | None = node.stash.get(STATE_KEY, None)
-    if state is not None:
-        state.lab = helper
-        state.started = world.clock.time() if state.started is None else state.started
-    return helper
-
-
-@pytest.fixture
-def activator(lab: Lab) -> Activator:
-    """An app-side Activator signed in as a fresh account, for the test's device."""
-    return lab.activator(lab.account())
+from harness.plugin.fixtures import activator, clock, cloud, device, evidence, lab, network, profile, world
+from harness.plugin.hooks import (
+    pytest_addhooks,
+    pytest_addoption,
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_paircert_make_world,
+    pytest_report_header,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+)
+
+__all__ = [
+    "activator",
+    "clock",
+    "cloud",
+    "device",
+    "evidence",
+    "lab",
+    "network",
+    "profile",
+    "pytest_addhooks",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_make_collect_report",
+    "pytest_paircert_make_world",
+    "pytest_report_header",
+    "pytest_report_teststatus",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+    "world",
+]
