@@ -30,6 +30,7 @@ from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
+from .bind import BindGrant, UuidBinder
 from .faults import CloudFault, parse_faults
 from .http import HttpServerThread, build_app
 from .matop import MatopService
@@ -93,6 +94,8 @@ class EmulatedCloud:
         self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, faults=self._faults,
                                 store=open_store(state_path), link=self._link)
         self.app = CloudApp(self.state)
+        if self._broker_link is not None:  # binding by UUID pushes the token over MQTT (§11.6)
+            self.app.binder = UuidBinder(self.state, self._broker_link)
         self.matop = MatopService(self.state)  # the device's post-activation ATOP calls (§11.4, §11.5)
         if self._broker_link is not None:
             self._broker_link.rpc_handler = self.matop.answer
@@ -254,6 +257,6 @@ def _url_host(host: str) -> str:
 
 
 __all__ = [
-    "ACCOUNT_HEADER", "API_PREFIX", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device", "DpSchema",
-    "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings", "TokenGrant",
+    "ACCOUNT_HEADER", "API_PREFIX", "BindGrant", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device",
+    "DpSchema", "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings", "TokenGrant",
 ]

@@ -81,6 +81,18 @@ class CloudFault(StrEnum):
     #: The rebind notice is keyed on the home, not the account: an owner moving a device between their own homes
     #: sends the previous home's admins "bound by another account" (§6: only a medium rebind notifies).
     OWNER_MOVE_NOTIFIES = "owner-move-notifies"
+    # -- binding by UUID (§11.6): decided in harness/emulator/cloud/bind.py
+    #: The token a bind by UUID issues never expires: the app's push "lives for 10 minutes" is not kept (§0).
+    BIND_TOKEN_NEVER_EXPIRES = "bind-token-never-expires"
+    #: A bind by UUID skips the binding rules: a strong-bound device of another account is not refused 3711
+    #: up front (§6), the request goes on as if the device were free.
+    BIND_SKIPS_BINDING_RULES = "bind-skips-binding-rules"
+    #: A bind by UUID never checks the UUID: an unknown or unconnected UUID is answered with a token (and a push
+    #: that reaches nobody) instead of an error the app can show.
+    BIND_PUSHES_TO_ANYONE = "bind-pushes-to-anyone"
+    #: The protocol-46 push is always a 2.3 envelope, whatever the acon login said: a device that logged in
+    #: without ``|pv=2.3`` (the connect-kit) cannot open it (§11.9.1).
+    ACTIVE_TOKEN_PUSH_ALWAYS_23 = "active-token-push-always-2.3"
 
 
 def parse_faults(values: Iterable[str | CloudFault]) -> frozenset[CloudFault]:
