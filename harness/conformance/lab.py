@@ -26,7 +26,7 @@ from harness.adapters.contracts import (
     DeviceCapability,
     NetworkAdapter,
 )
-from harness.app.activator import Activator, ActivatorMode, Outcome, pair
+from harness.app.activator import Activator, ActivatorMode, Outcome, bind, pair
 from harness.clock import Clock
 from harness.conformance.verdicts import HarnessError, Inconclusive
 from harness.evidence import EvidenceRecorder
@@ -262,13 +262,32 @@ class Lab:
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
                                                     "token": token, "ssid": ssid, "timeout_s": timeout})
         outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
+        return self._outcome(outcome)
+
+    def bind_by_uuid(self, *, account: str | None = None, home: str | None = None, uuid: str | None = None,
+                     timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+        """Bind ``device`` (default: the test's) into ``home`` by the UUID its QR code shows (PROTOCOL.md §11.6):
+        the cloud pushes it a token; returns what the delegate heard, with that token (``outcome.token``)."""
+        account = account if account is not None else self.default_account
+        home = home if home is not None else self.default_home(account)
+        device = device if device is not None else self.device
+        uuid = uuid if uuid is not None else device.licence.uuid
+        activator = self.activator(account, device=device)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(ActivatorMode.UUID), "account": account,
+                                                    "home": home, "uuid": uuid, "timeout_s": timeout})
+        return self._outcome(bind(activator, home, uuid, timeout=timeout, real_timeout_s=wall))
+
+    def _outcome(self, outcome: Outcome) -> Outcome:
+        """Record what the delegate heard as evidence; a harness fault behind it is an ERROR, never a FAIL."""
         fault = outcome.error.harness_fault if outcome.error is not None else None
         self.evidence.record("activator", "outcome", {
             "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
             "error": str(outcome.error) if outcome.error else None,
             "cloud_error": outcome.error.cloud_error if outcome.error else None,
             "device": outcome.device_model.dev_id if outcome.device_model else None,
-            "steps": [step.name for step in outcome.steps]})
+            "steps": [step.name for step in outcome.steps], "token": outcome.token})
         if outcome.qr_image is not None:
             self.evidence.attach_image("qr", outcome.qr_image)
         if outcome.qr_text is not None:
