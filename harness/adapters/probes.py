@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from harness.adapters.contracts import AdapterError, ApAddress, CapabilityMissing, CloudAdapter, NetworkAdapter
 from harness.protocol import apconfig, atop, smartconfig
+from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import MqttCredentials
 from harness.protocol.token import split_token_fixed
@@ -238,6 +239,51 @@ def mqtt_session(endpoints: CloudEndpoints, credentials: MqttCredentials) -> Ite
         yield session
     finally:
         session.close()
+
+
+@dataclass(frozen=True)
+class TokenPush:
+    """A protocol-46 push as a waiting device opened it (§11.6): its envelope version and its data."""
+
+    pv: str
+    token: str | None
+    region: str | None
+    env: str | None
+
+
+@contextlib.contextmanager
+def waiting_device(endpoints: CloudEndpoints, uuid: str, auth_key: str, *,
+                   pv: str | None = "2.3") -> Iterator[MqttSession]:
+    """A device waiting to be bound by its UUID (§11.6): logged in as ``acon_<uuid>`` (with ``|pv=2.3`` as TO,
+    or ``pv=None`` for the connect-kit's bare name) and subscribed to ``d/ai/<uuid>``; AdapterError when the
+    broker refuses either."""
+    credentials = mq.preactivation_credentials(uuid, auth_key, pv="2.3" if pv == "2.3" else None)
+    with mqtt_session(endpoints, credentials) as session:
+        if not session.connect():
+            raise AdapterError(f"the broker refused the pre-activation login of {uuid}")
+        if not session.subscribe(mq.preactivation_topic(uuid)):
+            raise AdapterError(f"the broker refused {uuid} its topic {mq.preactivation_topic(uuid)}")
+        yield session
+
+
+def token_pushes(session: MqttSession, uuid: str, auth_key: str, *, at_least: int = 1,
+                 timeout_s: float = WAIT_S) -> list[TokenPush]:
+    """The pushes a :func:`waiting_device` got on ``d/ai/<uuid>``, opened with authKey[:16] (§5, §11.6): waits
+    (bounded) for ``at_least`` of them; a payload that does not open is a push with pv ``"unreadable"``."""
+    topic = mq.preactivation_topic(uuid)
+    deadline = time.monotonic() + timeout_s
+    while len(session.received(topic)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pushes: list[TokenPush] = []
+    for _, payload in session.received(topic):
+        try:
+            envelope = mq.decode_envelope(payload, local_key=auth_key[:16])
+            data = mq.parse_message_json(envelope.plaintext).data
+        except ProtocolError:
+            pushes.append(TokenPush("unreadable", None, None, None))
+            continue
+        pushes.append(TokenPush(envelope.pv, _str(data.get("token")), _str(data.get("region")), _str(data.get("env"))))
+    return pushes
 
 
 def mqtt_login(endpoints: CloudEndpoints, credentials: MqttCredentials, timeout_s: float = WAIT_S) -> bool:

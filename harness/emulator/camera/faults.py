@@ -748,4 +748,11 @@ class TokenRegionIgnored(EmulatedCamera):
         return next(iter(self.cloud.values()), None)  # the fault: the first endpoint it knows, for any region
 
 
+@_fault("ignores-token-push", "waits as acon_<uuid> on d/ai/<uuid> but does nothing with the token it is pushed",
+        "PROTOCOL.md §11.6: a device bound by its UUID activates with the token pushed to it (protocol 46)")
+class IgnoresTokenPush(EmulatedCamera):
+    async def on_token_push(self, message: mq.MqttMessage) -> None:
+        self.record("bind-push-ignored", protocol=int(message.protocol))
+
+
 __all__ = ["CAMERA_FAULTS", "CameraFault", "LaxEzReceiver", "camera_class", "make_camera", "register_camera_fault"]
