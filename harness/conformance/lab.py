@@ -60,20 +60,22 @@ class WifiCredentials:
 
 
 def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
-    """The lab's start position for a device: removed (with a data wipe) by the owner of the home it is bound
-    to, where the cloud lets the lab see that owner, then factory reset and in pairing mode.
+    """The lab's start position for a device: factory reset, then removed (with a data wipe) by the owner of the
+    home it is bound to, where the cloud lets the lab see that owner, and in pairing mode.
 
     Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
-    other account is refused (3711).
+    other account is refused (3711). The reset comes first: a genuine device retries a refused activation every
+    second with the same token (PROTOCOL.md §11.7), and a removal made while it still retries would let that
+    stale token bind it to the account it was refused for.
     """
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-        if record is not None and record.home is not None and record.owner is not None:
-            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
         device.reset()
+    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+        record = cloud.device_by_uuid(device.licence.uuid)
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
     device.wait_pairing_mode(timeout_s)
 
 

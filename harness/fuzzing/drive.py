@@ -83,18 +83,19 @@ class FuzzContext:
     # -- the lab ---------------------------------------------------------------------------------------
 
     def clean_slate(self) -> None:
-        """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
+        """Factory-reset (power-cycled first if it crashed), removed and wiped, in pairing mode; the reset comes
+        first so that a device still retrying a refused activation (§11.7) cannot bind with its stale token."""
         device, cloud = self.device, self.cloud
-        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-            record = cloud.device_by_uuid(device.licence.uuid)
-            if record is not None and record.home is not None and record.owner is not None:
-                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
         if DeviceCapability.FACTORY_RESET in device.capabilities:
             device.factory_reset()
         elif DeviceCapability.RESET in device.capabilities:
             device.reset()
+        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
+            record = cloud.device_by_uuid(device.licence.uuid)
+            if record is not None and record.home is not None and record.owner is not None:
+                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
         device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def revive(self) -> None:
