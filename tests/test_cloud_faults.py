@@ -428,3 +428,12 @@ def test_atop_500_on_malformed_body(body: bytes) -> None:
             assert got == status, raw
             if status == 200:
                 assert not decode_response(raw, lic.auth_key, 1).success
+
+
+def test_cloud_serve_refuses_a_fault_that_names_nothing() -> None:
+    from click.testing import CliRunner
+
+    from harness.emulator.cloud.cli import serve
+
+    done = CliRunner().invoke(serve, ["--broker", "none", "--fault", "token-reusable", "--fault", "nope"])
+    assert done.exit_code == 2 and "unknown cloud fault 'nope'" in done.output, done.output
