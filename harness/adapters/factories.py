@@ -49,7 +49,7 @@ def fault_search_path(profile: Profile) -> tuple[Path, ...]:
     return (profile.path.resolve().parent,) if profile.path is not None else ()
 
 
-def resolve_faults(registry: FaultRegistry[F], faults: Sequence[str], profile: Profile) -> list[type[F]]:
+def resolve_faults(registry: FaultRegistry[F], faults: Sequence[str | type[F]], profile: Profile) -> list[type[F]]:
     """The fault classes ``faults`` name; an AdapterError says which name resolves to nothing and why."""
     try:
         return [registry.resolve(name, search_path=fault_search_path(profile)) for name in faults]
