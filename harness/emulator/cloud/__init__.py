@@ -30,8 +30,9 @@ from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
+from .behaviour import CloudBehaviour
 from .bind import BindGrant, UuidBinder
-from .faults import CloudFault, parse_faults
+from .faults import CLOUD_FAULTS, behaviour_class, register_cloud_fault
 from .http import HttpServerThread, build_app
 from .matop import MatopService
 from .openapi import OpenApiService
@@ -50,7 +51,8 @@ class EmulatedCloud:
 
     ``broker`` is ``"amqtt"`` (embedded, the default), ``"mosquitto"`` (the real one, when installed) or
     ``"none"`` (HTTP only: no online state, no commands). ``state_path`` keeps everything in a SQLite file
-    that a later cloud reopens. ``faults`` are :class:`CloudFault` values (or their names).
+    that a later cloud reopens. ``faults`` are names from :data:`~harness.emulator.cloud.faults.CLOUD_FAULTS`,
+    ``package.module:Class`` specs or :class:`CloudBehaviour` subclasses (see :mod:`harness.emulator.cloud.faults`).
 
     With ``tls`` (PROTOCOL.md §11.1) ``port`` serves HTTPS and ``mqtt_port`` MQTT over TLS, with a server
     certificate from the lab CA; ``plain_port`` and ``plain_mqtt_port`` (None: none) add plain listeners for
@@ -59,11 +61,11 @@ class EmulatedCloud:
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
                  state_path: str | Path | None = None, broker: BrokerChoice = "amqtt",
-                 faults: Iterable[CloudFault | str] = (), host: str = "127.0.0.1", port: int = 0,
+                 faults: Iterable[str | type[CloudBehaviour]] = (), host: str = "127.0.0.1", port: int = 0,
                  mqtt_port: int = 0, advertise_host: str | None = None, tls: TlsSettings | bool | None = None,
                  plain_port: int | None = None, plain_mqtt_port: int | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._faults = parse_faults(faults)
+        behaviour = behaviour_class(faults)()
         self._host = host
         self._advertise_host = advertise_host
         if tls is True:
@@ -77,21 +79,16 @@ class EmulatedCloud:
         self._broker_kind = broker
         self._link: DeviceLink = NullLink()
         self._broker_link = None
-        if broker == "mosquitto" and CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults:
-            raise ValueError("the broker-password-any-device fault needs the embedded broker (amqtt): Mosquitto "
-                             "checks logins against its own password file")
         if broker != "none":
             from .link import BrokerLink
 
-            self._broker_link = BrokerLink(
-                broker_kind=broker, host=host, port=mqtt_port,
-                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults,
-                password_any_device=CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults, clock=self.clock,
+            self._broker_link = BrokerLink(  # ValueError when this broker cannot follow the behaviour
+                broker_kind=broker, host=host, port=mqtt_port, policy=behaviour, clock=self.clock,
                 on_online=self._set_online, on_report=self._record_report, tls=material,
                 plain_port=plain_mqtt_port,
             )
             self._link = self._broker_link
-        self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, faults=self._faults,
+        self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, behaviour=behaviour,
                                 store=open_store(state_path), link=self._link)
         self.app = CloudApp(self.state)
         if self._broker_link is not None:  # binding by UUID pushes the token over MQTT (§11.6)
@@ -160,7 +157,8 @@ class EmulatedCloud:
         return self.state.region
 
     @property
-    def faults(self) -> frozenset[CloudFault]:
+    def faults(self) -> tuple[str, ...]:
+        """The names of the faults this cloud makes (none: conformant)."""
         return self.state.faults
 
     @property
@@ -257,6 +255,7 @@ def _url_host(host: str) -> str:
 
 
 __all__ = [
-    "ACCOUNT_HEADER", "API_PREFIX", "BindGrant", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device",
-    "DpSchema", "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings", "TokenGrant",
+    "ACCOUNT_HEADER", "API_PREFIX", "CLOUD_FAULTS", "BindGrant", "CloudApp", "CloudBehaviour", "CloudInputError",
+    "CloudState", "Device", "DpSchema", "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings",
+    "TokenGrant", "behaviour_class", "register_cloud_fault",
 ]

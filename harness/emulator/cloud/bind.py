@@ -24,20 +24,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.model.binding import Binding, Claim, decide_binding
 from harness.model.errors import BindError, CloudError
 from harness.protocol import mqtt as mq
 
-from .faults import CloudFault
 from .records import CloudInputError, Home, LicenceRecord
-from .state import CloudState
+
+if TYPE_CHECKING:
+    from .state import CloudState
 
 log = logging.getLogger(__name__)
 
 MAX_UUID_LEN = 64
-FOREVER_S = 10 * 365 * 86400.0  # bind-token-never-expires: ten years, still a finite number in JSON
 
 
 class PushLink(Protocol):
@@ -70,6 +70,27 @@ class BindGrant:
                 "pv": self.pv}
 
 
+class UuidBindSteps:
+    """The hooks of a bind by UUID, part of :class:`~harness.emulator.cloud.behaviour.CloudBehaviour`: the
+    conformant answers, which a fault subclass overrides (:mod:`harness.emulator.cloud.faults`)."""
+
+    def bind_checks_device(self) -> bool:
+        """Whether the UUID must be a known licence whose device is connected and waiting (yes)."""
+        return True
+
+    def bind_checks_binding_rules(self) -> bool:
+        """Whether the binding rules (§6) are applied before any token is pushed (yes)."""
+        return True
+
+    def bind_token_lifetime(self, ttl_s: float) -> float:
+        """The lifetime of the token a bind issues: the cloud's token lifetime, as for any token (§0)."""
+        return ttl_s
+
+    def active_token_push_pv(self, login_pv: str | None) -> mq.ProtocolVersion:
+        """The envelope of the protocol-46 push: the acon login's (§11.9.1)."""
+        return mq.active_token_pv(login_pv)
+
+
 def _check_uuid(uuid: Any) -> str:
     if not isinstance(uuid, str) or not 0 < len(uuid) <= MAX_UUID_LEN or any(c in uuid for c in "/+#\x00 "):
         raise CloudInputError("ILLEGAL_PARAM", f"uuid must be a device UUID of 1 to {MAX_UUID_LEN} characters")
@@ -86,8 +107,8 @@ class UuidBinder:
     def bind(self, caller: str, home_id: str, uuid: Any) -> BindGrant:
         """Issue a token for ``home_id`` and push it to the device ``uuid``; CloudInputError when refused."""
         uuid = _check_uuid(uuid)
-        faults = self.state.faults
-        anyone = CloudFault.BIND_PUSHES_TO_ANYONE in faults
+        steps: UuidBindSteps = self.state.behaviour
+        anyone = not steps.bind_checks_device()
         with self.state.lock:
             home = self.state.require_home(home_id)
             role = home.role_of(caller)
@@ -96,15 +117,13 @@ class UuidBinder:
             lic = self.state.licences.get(uuid)
             if (lic is None or lic.revoked) and not anyone:
                 raise CloudInputError(BindError.UUID_NOT_EXISTS.value, f"no device with UUID {uuid}", status=404)
-            if lic is not None and CloudFault.BIND_SKIPS_BINDING_RULES not in faults:
+            if lic is not None and steps.bind_checks_binding_rules():
                 self._check_binding(lic, home, Claim(account=caller, role=role, home=home.home_id,
                                                      home_owner=home.owner))
         login = self.link.preactivation_login(uuid) if self.link is not None else None
         if login is None and not anyone:
             raise CloudInputError(BindError.DEVICE_OFFLINE.value, self._offline_reason(uuid, lic), status=409)
-        pv = mq.active_token_pv(getattr(login, "pv", None))
-        if CloudFault.ACTIVE_TOKEN_PUSH_ALWAYS_23 in faults:
-            pv = "2.3"  # the fault: the login's suffix is not looked at
+        pv = steps.active_token_push_pv(getattr(login, "pv", None))
         grant = self._issue(caller, home_id, uuid, pv)
         data = {"token": grant.token, "region": grant.region, "env": grant.secret}
         link = self.link
@@ -139,11 +158,12 @@ class UuidBinder:
         token = self.state.create_token(home_id, caller)
         with self.state.lock:
             record = self.state.tokens[token.token]
-            if CloudFault.BIND_TOKEN_NEVER_EXPIRES in self.state.faults:  # the fault: this token lives forever
-                record = dataclasses.replace(record, ttl_s=FOREVER_S)
+            ttl_s = self.state.behaviour.bind_token_lifetime(record.ttl_s)
+            if ttl_s != record.ttl_s:
+                record = dataclasses.replace(record, ttl_s=ttl_s)
                 self.state.tokens[token.token] = record
         return BindGrant(uuid=uuid, token=token.token, region=token.region, secret=token.secret, home=home_id,
                          expire_time=record.issued_at + record.ttl_s, pv=pv)
 
 
-__all__ = ["BindGrant", "PushLink", "UuidBinder"]
+__all__ = ["BindGrant", "PushLink", "UuidBindSteps", "UuidBinder"]
