@@ -76,8 +76,8 @@ def bind_error(kind: str, host: str, port: int, exc: OSError) -> ListenError:
     if exc.errno in (errno.EACCES, errno.EPERM) and 0 < port < PRIVILEGED_PORT_LIMIT:
         return ListenError(exc.errno, (
             f"cannot listen for {kind} on {host}:{port}: ports below {PRIVILEGED_PORT_LIMIT} need root or the "
-            f"CAP_NET_BIND_SERVICE capability (run as root, or `sudo setcap cap_net_bind_service=+ep "
-            f"$(readlink -f $(which python3))`, or listen on a port above 1023 and redirect {port} to it)"))
+            f"CAP_NET_BIND_SERVICE capability (run as root, or grant it to the Python that runs paircert: "
+            f"sudo setcap cap_net_bind_service=+ep \"$(readlink -f .venv/bin/python)\")"))
     if exc.errno == errno.EADDRINUSE:
         return ListenError(exc.errno, f"cannot listen for {kind} on {host}:{port}: the port is in use")
     return ListenError(exc.errno, f"cannot listen for {kind} on {host}:{port}: {exc.strerror or exc}")
