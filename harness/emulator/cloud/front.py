@@ -69,9 +69,26 @@ def _header_name(line: bytes) -> bytes | None:
     return name.lower()
 
 
+FOLDED_HEADERS = MERGED_HEADERS | FIRST_KEPT_HEADERS
+
+
+def _body_length(lower: bytes) -> int | None:
+    """The body length a lower-cased header block announces: 0 without one, None when it cannot be told."""
+    if b"\ntransfer-encoding:" in lower or lower.count(b"\ncontent-length:") > 1:
+        return None
+    at = lower.find(b"\ncontent-length:")
+    if at < 0:
+        return 0
+    value = lower[at + len(b"\ncontent-length:"):lower.find(b"\r\n", at + 1)].strip(b" \t")
+    return int(value) if value.isdigit() and len(value) <= 12 else None
+
+
 def rewrite_head(head: bytes) -> tuple[bytes, int | None]:
     """One request's header block (ending in CRLF CRLF), repeated non-critical headers folded (see the module),
     and the length of the body that follows (None: the front cannot tell, so it stops rewriting)."""
+    lower = head.lower()
+    if all(lower.count(b"\n" + name + b":") < 2 for name in FOLDED_HEADERS):
+        return head, _body_length(lower)  # the usual case: nothing to fold
     lines = head[:-4].split(b"\r\n")
     start = 0
     while start < len(lines) and not lines[start]:
