@@ -117,3 +117,43 @@ def test_the_remote_adapter_trusts_the_lab_ca_and_learns_it_from_url_config(tmp_
         assert adapter.create_account("over-https")
     finally:
         served.stop()
+
+
+def test_a_served_camera_takes_the_sdks_path_through_a_tls_url_config(tmp_path: Path) -> None:
+    """``paircert device serve --url-config https://... --ca lab-ca/ca.pem``: iot-dns verified against the pinned
+    lab CA, then ATOP over HTTPS and MQTT over TLS trusting ``caArr[0]`` (§11.1, §11.2), as the SDKs do."""
+    import io
+    import json as json_module
+
+    from _serve_helpers import ServedDevice
+
+    from harness.emulator.cloud import EmulatedCloud, LabCa, TlsSettings
+    from harness.protocol.qr import QrPayload
+    from harness.qrimage import render_qr
+
+    ca = LabCa.load_or_create(tmp_path)
+    with EmulatedCloud(tls=TlsSettings(ca)) as cloud:
+        product = cloud.app.create_product(name="cam", category="sp")
+        licence = cloud.app.issue_licence(product.pid)
+        owner = cloud.app.create_account("alice")
+        home = cloud.app.create_home(owner, "flat")
+        device = ServedDevice(url_config=f"{cloud.http_url}/v2/url_config", uuid=licence.uuid,
+                              auth_key=licence.auth_key, pid=product.pid, extra=("--ca", str(tmp_path / "ca.pem")))
+        try:
+            png = io.BytesIO()
+            token = cloud.app.get_token(owner, home).pairing_token
+            render_qr(QrPayload("lab", "pw123456", token).to_text()).save(png, format="PNG")
+            request = urllib.request.Request(f"{device.control}/qr", data=png.getvalue(), method="POST",
+                                             headers={"Content-Type": "image/png"})
+            with urllib.request.urlopen(request, timeout=15) as answer:
+                assert json_module.loads(answer.read())["outcome"] == "captured"
+            with urllib.request.urlopen(f"{device.control}/wait?state=online&timeout=20", timeout=30) as answer:
+                status = json_module.loads(answer.read())
+            assert status["state"] == "online", status
+            with urllib.request.urlopen(f"{device.control}/events", timeout=15) as answer:
+                events = json_module.loads(answer.read())
+            urls = [e["details"]["url"] for e in events if e["event"] == "atop-request"]
+            assert urls and all(u.startswith("https://") for u in urls)
+            assert any(e["event"] == "mqtt-connect" and e["details"]["port"] == cloud.mqtt_port for e in events)
+        finally:
+            device.stop()
