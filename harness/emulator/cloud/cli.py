@@ -97,11 +97,15 @@ def cli_command() -> None:
     """The emulated cloud."""
 
 
-def _tls_settings(tls: bool, ca_dir: Path | None, names: tuple[str, ...]) -> Any:
+def _tls_settings(tls: bool, ca_dir: Path | None, names: tuple[str, ...],
+                  plain: tuple[int | None, int | None]) -> Any:
     """The TLS settings of ``serve`` (§11.1), or None; a usage error names the option at fault."""
     if not tls:
         if ca_dir is not None or names:
             raise click.UsageError("--ca and --tls-name need --tls")
+        if plain != (None, None):
+            raise click.UsageError("--plain-port and --plain-mqtt-port add plain listeners beside --tls ones; "
+                                   "without --tls, --port and --mqtt-port are plain already")
         return None
     if ca_dir is None:
         raise click.UsageError("--tls needs --ca DIR: the lab CA the firmware trusts (created there when missing)")
@@ -180,10 +184,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
     from . import EmulatedCloud
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not tls and (plain_port is not None or plain_mqtt_port is not None):
-        raise click.UsageError("--plain-port and --plain-mqtt-port add plain listeners beside --tls ones; "
-                               "without --tls, --port and --mqtt-port are plain already")
-    tls_settings = _tls_settings(tls, ca_dir, tls_names)
+    tls_settings = _tls_settings(tls, ca_dir, tls_names, plain=(plain_port, plain_mqtt_port))
     declared = load_products(products_path) if products_path else None
     project = None
     if openapi_client_file is not None:
@@ -201,6 +202,10 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         raise click.UsageError(str(exc)) from None
     if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
         cloud.openapi.register(project[0], project[1], schema=project[2])
+    try:
+        cloud.start()
+    except (RuntimeError, OSError) as exc:  # a listener could not bind: port 443 without privileges, in use, ...
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -208,26 +213,16 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        cloud.start()
-    except (RuntimeError, OSError) as exc:  # a listener could not bind: port 443 without privileges, in use, ...
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        raise click.ClickException(str(exc)) from None
-    try:
         if declared is not None or not cloud.state.products:
             products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
         else:
             products = list(cloud.state.products.values())
-        for product in products:
-            for _ in range(licence_count):
-                cloud.state.issue_licence(product.pid)
-        with cloud.state.lock:
-            licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
-        show = sys.stdout.isatty() if print_secrets is None else print_secrets
-        _announce(cloud, products, licences, show_secrets=show, licences_out=licences_out)
+        licences = _issue_licences(cloud, products, licence_count)
+        _announce(cloud, products, licences, licences_out=licences_out,
+                  show_secrets=sys.stdout.isatty() if print_secrets is None else print_secrets)
         if licences_out is not None:
             _write_licences(licences_out, licences)
-        click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)
+        click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)  # flushed: scripts wait for this line
         sys.stdout.flush()
         while not stop.wait(1.0):
             pass
@@ -236,6 +231,15 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         cloud.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _issue_licences(cloud: Any, products: list[Product], count: int) -> list[LicenceRecord]:
+    """Issue ``count`` new licences per product; every unrevoked licence the cloud has."""
+    for product in products:
+        for _ in range(count):
+            cloud.state.issue_licence(product.pid)
+    with cloud.state.lock:
+        return [lic for lic in cloud.state.licences.values() if not lic.revoked]
 
 
 def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,
