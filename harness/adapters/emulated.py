@@ -126,6 +126,11 @@ class EmulatedCloudAdapter:
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call(self._cloud.app.remove_device, account, dev_id, wipe=wipe)
 
+    @step
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        released = self._call(self._cloud.app.release_device, uuid, wipe=True)
+        return None if released is None else _record(released, pid_names=self._pid_names(), owner=released["owner"])
+
     def notifications(self, account: str) -> Sequence[Notification]:
         return [Notification(account=account, kind=str(n["kind"]), text=str(n["message"]), dev_id=n.get("devId"),
                              at=float(n["at"]))

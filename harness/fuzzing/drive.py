@@ -85,10 +85,9 @@ class FuzzContext:
     def clean_slate(self) -> None:
         """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
         device, cloud = self.device, self.cloud
-        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-            record = cloud.device_by_uuid(device.licence.uuid)
-            if record is not None and record.home is not None and record.owner is not None:
-                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        from harness.conformance.lab import release_from_cloud
+
+        release_from_cloud(cloud, device)
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
         if DeviceCapability.FACTORY_RESET in device.capabilities:

@@ -45,6 +45,7 @@ from hypothesis.stateful import (
 
 from harness.adapters.contracts import (
     AdapterError,
+    CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
@@ -223,13 +224,15 @@ def _footprint(record: Any) -> tuple[str | None, int]:
 
 def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
     """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
-    record = None
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-    if record is not None and record.home is not None and record.owner is not None:
-        cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
-    elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
-        cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
+    try:
+        cloud.release_device(device.licence.uuid)
+    except CapabilityMissing:
+        record = cloud.device_by_uuid(device.licence.uuid) \
+            if CloudCapability.INSPECT_DEVICES in cloud.capabilities else None
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
+            cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
