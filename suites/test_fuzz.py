@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.fuzzing.drive import FuzzContext
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter, NetworkCapability, network_can
+from harness.fuzzing.drive import CASE_TIMEOUT_S, FuzzContext
 from harness.fuzzing.targets import AtopCase, PairCase, RefuseCase, atop_cases, invalid_cases, run_case, valid_cases
 from harness.profiles import Profile
 from harness.testing.stateful import PairingTarget, run_pairing_machine
@@ -29,7 +29,7 @@ STATEFUL_BUDGET = settings(scaled(BUDGET, 0.75, least=12), stateful_step_count=m
 # pairing timeout, must not hold the run (the smallest failure found by then is reported).
 STATEFUL_TIME_LIMIT_S = {"ci": 60.0, "default": 60.0, "nightly": 3600.0}[budget_name()]
 MODES = [pytest.param("qr", marks=pytest.mark.requires("mode:qr"), id="qr"),
-         pytest.param("ez", marks=pytest.mark.requires("mode:ez"), id="ez"),
+         pytest.param("ez", marks=pytest.mark.requires("mode:ez", "network:send-ez"), id="ez"),
          pytest.param("ap", marks=pytest.mark.requires("mode:ap"), id="ap")]
 
 
@@ -46,8 +46,13 @@ def fuzz(cloud: CloudAdapter, network: NetworkAdapter, device: DeviceAdapter,
          profile: Profile) -> Iterator[FuzzContext]:
     """The fuzz cases' lab: a fresh account and home, the claimed modes, the prepared device; a device that a
     case killed is power cycled afterwards for the tests that follow (the verdict on this one stands)."""
-    modes = tuple(m for family in ("qr", "ez", "ap") for m in claimed(profile, family))
-    context = FuzzContext(cloud, network, device, modes)
+    modes = tuple(m for family in ("qr", "ez", "ap") for m in claimed(profile, family)
+                  if m != "ez" or network_can(network, NetworkCapability.SEND_EZ))
+    wifi = profile.parameters.wifi
+    lab_wifi = None if wifi is None else (
+        wifi.ssid, wifi.password.resolve().get_secret_value() if wifi.password else "")
+    context = FuzzContext(cloud, network, device, modes, lab_wifi=lab_wifi,
+                          case_timeout_s=min(CASE_TIMEOUT_S, profile.parameters.activator_timeout_s))
     yield context
     context.revive()
 
@@ -59,6 +64,7 @@ def test_generated_valid_inputs_pair_and_join_exactly_that_network(fuzz: FuzzCon
     """For generated SSIDs (1-32 UTF-8 bytes, boundaries weighted), WPA passwords (none, 8-63, 64 hex) and QR
     styles, the device pairs in each claimed mode and joins exactly the access point made for them."""
     strategy = valid_cases(claimed(profile, family))
+    fuzz.need_network("pairing on generated SSIDs and passwords")
 
     @scaled(BUDGET, 0.5)
     @given(strategy)

@@ -61,7 +61,8 @@ class ServedCloud(Served):
 
     def __init__(self, *args: str) -> None:
         self.urls: dict[str, str] = {}
-        super().__init__(["cloud", "serve", "--host", "127.0.0.1", "--port", "0", *args], ready=r"^serving")
+        super().__init__(["cloud", "serve", "--host", "127.0.0.1", "--port", "0", "--mqtt-port", "0", *args],
+                         ready=r"^serving")
 
     def on_line(self, line: str) -> None:
         match = re.match(r"\s+(ATOP|app API|MQTT|url_config)\s+(\S+)", line)

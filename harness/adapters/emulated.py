@@ -23,6 +23,7 @@ from harness.adapters.contracts import (
     DeviceEvent,
     DeviceRecord,
     Licence,
+    NetworkCapability,
     Notification,
     Product,
 )
@@ -256,6 +257,23 @@ class AirNetworkAdapter:
         self.air = air
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
+        self.devices_on_air = 0
+
+    def attach_device(self) -> None:
+        """An emulated device now listens on this air (a real camera never does)."""
+        self.devices_on_air += 1
+
+    @property
+    def capability_note(self) -> str:
+        return "" if self.devices_on_air else ("in memory: its networks and EZ reach emulated devices only; a real "
+                                               "camera hears EZ from the scapy network adapter on its Wi-Fi")
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Networks and EZ exist only in memory: they reach the emulated devices on this air, nothing else."""
+        if not self.devices_on_air:
+            return frozenset()
+        return frozenset(c.value for c in NetworkCapability)
 
     @step
     def add_access_point(self, ssid: bytes, password: bytes) -> None:

@@ -33,7 +33,7 @@ _macs = itertools.count(1)
 
 
 def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
-                reorder: float = 0.0, noise: float = 0.0, **_: Any) -> AirNetworkAdapter:
+                reorder: float = 0.0, noise: float = 0.0) -> AirNetworkAdapter:
     air = Air(seed=context.seed if seed is None else seed, loss=loss, duplicate=duplicate, reorder=reorder,
               noise=noise)
     context.shared["air"] = air
@@ -104,7 +104,7 @@ def _air(context: WorldContext) -> Air:
 
 
 def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
-                    ap_host: str = "127.0.0.1", **_: Any) -> EmulatedDeviceAdapter:
+                    ap_host: str = "127.0.0.1", pool_id: str | None = None) -> EmulatedDeviceAdapter:
     profile = context.profile
     caps = profile.capabilities
 
@@ -121,6 +121,9 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             mqtt_pv=caps.mqtt_protocol_version, faults=faults, ap_host=ap_host)
         adapter = EmulatedDeviceAdapter(camera, licence)
         adapter.make_another = make  # type: ignore[attr-defined]
+        attach = getattr(context.network, "attach_device", None)
+        if callable(attach):
+            attach()
         return adapter
 
     return make(mac)

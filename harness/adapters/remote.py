@@ -502,7 +502,7 @@ def _excerpt(raw: bytes, limit: int = 300) -> str:
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,
-                 create_product: bool = True, **_: Any) -> RemoteCloudAdapter:
+                 create_product: bool = True) -> RemoteCloudAdapter:
     """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port" } }``).
 
     ``region`` defaults to the profile's; with ``create_product`` (the default) the profile's product is

@@ -117,6 +117,16 @@ class ScapyNetworkAdapter:
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """EZ goes out on the interface; networks exist only on a bridged emulated camera's air."""
+        from harness.adapters.contracts import NetworkCapability
+
+        caps = {NetworkCapability.SEND_EZ.value}
+        if self.air is not None:
+            caps.add(NetworkCapability.CREATE_NETWORKS.value)
+        return frozenset(caps)
+
     # -- access points -------------------------------------------------------------------------------------
 
     def add_access_point(self, ssid: bytes, password: bytes) -> None:

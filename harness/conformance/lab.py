@@ -26,6 +26,8 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    NetworkCapability,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, Outcome, pair
 from harness.clock import Clock
@@ -244,6 +246,10 @@ class Lab:
             ssid = lab_wifi.ssid
             if password is None:
                 password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+        elif not network_can(self.network, NetworkCapability.CREATE_NETWORKS) and (
+                lab_wifi is None or ssid != lab_wifi.ssid or password is not None):
+            raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: the test needs a "
+                               f"Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:

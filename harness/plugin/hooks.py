@@ -17,7 +17,7 @@ from harness.plugin.options import PRECEDENCE, add_options, check_adapter_names,
 from harness.plugin.run import ItemState, Run
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent, NetworkAdapter
     from harness.conformance.lab import WorldLike
     from harness.conformance.verdicts import Verdict
     from harness.plugin.markers import TcMark
@@ -223,10 +223,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = profile_reason(needs, run.profile)
     if reason is None and any(n.adapter for n in needs):
         world = run.world()
-        adapters: dict[str, CloudAdapter | DeviceAdapter] = {"cloud": world.cloud, "device": world.device}
-        reason = adapter_reason(needs, lambda kind: (adapters[kind].name, adapters[kind].capabilities))
+        adapters: dict[str, CloudAdapter | DeviceAdapter | NetworkAdapter] = {
+            "cloud": world.cloud, "device": world.device, "network": world.network}
+        reason = adapter_reason(needs, lambda kind: (_described(adapters[kind]), _capabilities(adapters[kind])))
     if reason is not None:
         raise NotApplicable(reason)
+
+
+def _capabilities(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> frozenset[str]:
+    """An adapter's declared capabilities; a network adapter that declares none offers them all."""
+    from harness.adapters.contracts import NetworkCapability
+
+    declared = getattr(adapter, "capabilities", None)
+    return frozenset(declared) if declared is not None else frozenset(c.value for c in NetworkCapability)
+
+
+def _described(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> str:
+    """The adapter's name, with what it says about its limits (``capability_note``) where it says something."""
+    note = getattr(adapter, "capability_note", "")
+    return f"{adapter.name} ({note})" if note else adapter.name
 
 
 def _allure_labels(run: Run, tc: TcMark) -> None:

@@ -51,6 +51,7 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.conformance.verdicts import DeviceFailure
@@ -160,12 +161,17 @@ class PairingTarget:
             pool_devices += [world.new_device() for _ in range(devices - 1)]
         except AdapterError:
             make = None
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        network = world.network
+        modes = [m for m in caps.pairing_modes if m != "ap" and (m != "ez" or network_can(network, "send-ez"))]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
-        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make, keep=[world.device]),
+        lab: dict[str, str] = {}
+        wifi = profile.parameters.wifi
+        if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
+            lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s))
+                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
 
 
 @dataclass
