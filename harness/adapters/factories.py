@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 from harness.adapters.contracts import AdapterError, CloudCapability, Licence
 from harness.adapters.emulated import (
