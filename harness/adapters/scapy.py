@@ -335,4 +335,8 @@ def scapy_network(context: Any, *, interface: str, sniff: bool | None = None, **
     return adapter
 
 
+# The arguments the profile may give (the preflight checks them): the factory passes them on with **args.
+scapy_network.accepted_args = ("interface", "sniff", "preamble_rounds", "data_rounds", "gap_s",  # type: ignore[attr-defined]
+                               "attempts", "pause_s", "record_limit")
+
 __all__ = ["ScapyNetworkAdapter", "WireRecord", "interface_ipv4", "scapy_network"]

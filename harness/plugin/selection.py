@@ -1,6 +1,7 @@
-"""Choosing which suite tests run: by TC id (``--paircert-tc``, a glob such as ``TC-QR-*``, repeatable) and by an
-explicit list of node ids (``--paircert-select FILE``, one per line: what ``paircert run --resume`` and
-``--rerun-failed`` hand over). Tests left out are reported as deselected, as ``-k`` does."""
+"""Choosing which suite tests run: by TC id (``--paircert-tc``, a glob such as ``TC-QR-*``, repeatable) and by
+lists of node ids, one per line (``--paircert-select FILE``: only these, what ``paircert run --rerun-failed`` hands
+over; ``--paircert-exclude FILE``: not these, what ``--resume`` hands over). Tests left out are reported as
+deselected, as ``-k`` does."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def add_selection_options(group: pytest.OptionGroup) -> None:
                     help="run only the tests of this TC id (a glob such as 'TC-QR-*'; repeatable)")
     group.addoption("--paircert-select", dest="paircert_select", default=None, metavar="FILE",
                     help="run only the node ids listed in FILE, one per line")
+    group.addoption("--paircert-exclude", dest="paircert_exclude", default=None, metavar="FILE",
+                    help="leave out the node ids listed in FILE, one per line (what a resumed run already decided)")
 
 
 def _node_ids(path: str) -> set[str]:
@@ -25,9 +28,10 @@ def _node_ids(path: str) -> set[str]:
     return {line.strip() for line in text.splitlines() if line.strip()}
 
 
-def wanted(item: pytest.Item, patterns: list[str], node_ids: set[str] | None) -> bool:
-    """Whether ``item`` is selected by the TC id globs (any) and the node id list (when given)."""
-    if node_ids is not None and item.nodeid not in node_ids:
+def wanted(item: pytest.Item, patterns: list[str], node_ids: set[str] | None,
+           excluded: frozenset[str] = frozenset()) -> bool:
+    """Whether ``item`` is selected by the TC id globs (any) and the node id lists (when given)."""
+    if (node_ids is not None and item.nodeid not in node_ids) or item.nodeid in excluded:
         return False
     if not patterns:
         return True
@@ -40,10 +44,12 @@ def wanted(item: pytest.Item, patterns: list[str], node_ids: set[str] | None) ->
 def apply_selection(config: pytest.Config, items: list[pytest.Item]) -> None:
     patterns = [p for p in config.getoption("paircert_tc", None) or [] if p.strip()]
     select = config.getoption("paircert_select", None)
+    exclude = config.getoption("paircert_exclude", None)
     node_ids = _node_ids(select) if select else None
-    if not patterns and node_ids is None:
+    excluded = frozenset(_node_ids(exclude)) if exclude else frozenset()
+    if not patterns and node_ids is None and not excluded:
         return
-    keep = [item for item in items if wanted(item, patterns, node_ids)]
+    keep = [item for item in items if wanted(item, patterns, node_ids, excluded)]
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
