@@ -256,6 +256,8 @@ class RemoteCloudAdapter:
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
         with self._lock:
             account = self._token_accounts.get(token) or self._token_accounts.get(token[2:10])
+            if account is None and self._accounts:  # a token it never fetched (guessed): any account may ask
+                account = self._accounts[0]
         if account is None:
             raise AdapterError("the remote adapter can only list attempts of tokens it fetched itself")
         try:
