@@ -249,6 +249,7 @@ class RemoteCloudAdapter:
         self._remember_account(account)
         with self._lock:
             self._token_accounts[token] = account
+            self._token_accounts[token[2:10]] = account  # the cut a device sends (§1.4), whatever the region
             if not self._region and isinstance(grant.get("region"), str):
                 self._region = grant["region"]
         return token

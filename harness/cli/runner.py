@@ -144,8 +144,9 @@ def _why_incomplete(child: Child, state: RunState) -> str:
     if returncode == 2 and not any(r.verdict == "ERROR" and r.message.startswith("collection failed")
                                    for r in state.merged()):
         return "pytest was interrupted (a device or adapter stopped the run)"
-    if returncode == 3:
-        return "pytest hit an internal error: " + _usage_line(child.tail)
+    if returncode == 3 and any(line.startswith("INTERNALERROR>") for line in child.tail):
+        return "pytest hit an internal error: " + next(
+            line for line in reversed(child.tail) if line.startswith("INTERNALERROR>"))
     if state.exitstatus is None and returncode not in (0, 1, 4, 5):
         return f"pytest exited with status {returncode} before finishing"
     return ""
