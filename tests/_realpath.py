@@ -147,7 +147,7 @@ authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
 
 [adapters]
 cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5 }} }}
-device = {{ name = "operator", args = {{ {person}show_qr = "none", {qr_arg}events_hook = {{ command = "{curl} '{control}/events?format=lines'", timeout_s = 5 }}, ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}, ap_host = "127.0.0.1", ap_udp_port = {udp}, ap_tcp_port = {tcp}, prompt_timeout_s = 30 }} }}
+device = {{ name = "operator", args = {{ {person}show_qr = "none", {qr_arg}events_hook = {{ command = "{curl} '{control}/events?format=lines&after='$PAIRCERT_EVENTS_SINCE", timeout_s = 5 }}, ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}, ap_host = "127.0.0.1", ap_udp_port = {udp}, ap_tcp_port = {tcp}, prompt_timeout_s = 30 }} }}
 network = "air"
 {extra_hooks if extra_hooks is not None else hooks(control)}'''
     path.write_text(text, encoding="utf-8")

@@ -117,6 +117,7 @@ class OperatorDeviceAdapter:
         self._qr_numbers = itertools.count(1)
         self._last_qr: Path | None = None
         self._saved: list[Path] = []
+        self._events_seen = 0.0  # the time of the last event the events hook printed
         self._owned_dir: Path | None = None  # a private directory made for the PNGs, removed at close
         self._viewers: list[subprocess.Popen[bytes]] = []
         self.redactor = redaction.Redactor(secrets)
@@ -303,9 +304,10 @@ class OperatorDeviceAdapter:
 
     @step
     def events(self) -> Sequence[DeviceEvent]:
-        """What the hooks and prompts did, plus what the ``events_hook`` prints (JSON lines {at?, name, details?})."""
+        """What the hooks and prompts did, plus what the ``events_hook`` prints (JSON lines {at?, name, details?});
+        the hook gets ``PAIRCERT_EVENTS_SINCE``, the time of the last event it printed, to print only newer ones."""
         if "events" in self._hooks:
-            result = self._run_hook("events")
+            result = self._run_hook("events", env={"PAIRCERT_EVENTS_SINCE": f"{self._events_seen:.6f}"})
             for line in result.output.splitlines():
                 self._parse_event_line(line)
         with self._lock:
@@ -325,6 +327,9 @@ class OperatorDeviceAdapter:
             self._event("events-hook:unparsed", line=line[:500], reason=str(exc))
             return
         with self._lock:
+            if at <= self._events_seen:
+                return  # heard already: the hook may print everything since the device started
+            self._events_seen = at
             self._events.append(DeviceEvent(at=at, name=name, details=self.redactor.redact_obj(details)))
 
     @step

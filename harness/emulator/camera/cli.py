@@ -10,7 +10,8 @@ interface is HTTP + JSON on loopback:
 ``POST /reset``            the reset button (binding kept); also ``/factory-reset``, ``/power-cycle``,
                            ``/power-on``, ``/power-off``; each answers the status
 ``GET /status``            state, activation, devId, AP address, DPs, faults
-``GET /events``            the timeline (secrets redacted); ``?since=N`` skips the first N events;
+``GET /events``            the timeline (secrets redacted); ``?since=N`` skips the first N events, ``?after=T``
+                           those at or before the time T;
                            ``?format=lines``: one JSON object ``{"at", "name", "details"}`` a line (what the
                            operator adapter's ``events_hook`` prints)
 ``GET /ap``                the SoftAP address ``{"host", "udp_port", "tcp_port"}`` (null when closed)
@@ -140,6 +141,12 @@ class ControlServer:
         except ValueError:
             return web.json_response({"error": "since must be a number"}, status=400)
         events = self.camera.events()[since:]
+        after = request.query.get("after")
+        if after:
+            try:
+                events = [e for e in events if e.t > float(after)]
+            except ValueError:
+                return web.json_response({"error": "after must be a time in seconds"}, status=400)
         if request.query.get("format") == "lines":
             text = "".join(_dumps({"at": e.t, "name": e.name, "details": dict(e.details)}) + "\n" for e in events)
             return web.Response(text=text, content_type="application/x-ndjson")
@@ -176,7 +183,8 @@ def cli_command() -> None:
 @click.option("--cloud-url", default=None, help="The cloud's ATOP URL, e.g. http://127.0.0.1:8080/d.json.")
 @click.option("--mqtt", "mqtt_addr", default=None, help="The cloud's MQTT broker as HOST:PORT.")
 @click.option("--url-config", default=None, help="A cloud's iot-dns url_config URL (instead of the two above).")
-@click.option("--region", default="EU", show_default=True, help="Region asked of url_config.")
+@click.option("--region", default="EU", show_default=True,
+              help="The camera's region: the one asked of url_config, the only one it activates in (§1.3).")
 @click.option("--uuid", envvar=["PAIRCERT_DEVICE_UUID", "PAIRCERT_LICENCE_UUID"], required=True,
               help="Licence UUID [env PAIRCERT_DEVICE_UUID, or the profiles' PAIRCERT_LICENCE_UUID].")
 @click.option("--auth-key", envvar=["PAIRCERT_DEVICE_AUTH_KEY", "PAIRCERT_LICENCE_AUTHKEY"], required=True,
@@ -221,7 +229,7 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
                 raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
         camera = make_camera(world, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
-                             cloud=endpoint, activation_api=activation_api, faults=faults, ap_host=ap_host,
+                             cloud={region: endpoint}, activation_api=activation_api, faults=faults, ap_host=ap_host,
                              ap_ports=(ap_udp_port, ap_tcp_port) if ap_udp_port or ap_tcp_port else None)
         control = ControlServer(camera)
         url = world.run(control.start(control_host, control_port))
