@@ -112,8 +112,8 @@ def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hoo
     curl = "curl -fsS --max-time 4"
     qr = qr_hook or f"{curl} -H 'Content-Type: image/png' --data-binary @$PAIRCERT_QR_PNG {control}/qr"
     udp, tcp = lab.ap_ports
-    person = "" if interactive else "interactive = false, "
-    qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}, '
+    person = "" if interactive else "interactive = false\n"
+    qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}\n'
     text = f'''description = "Acme Cam 2 on the lab bench (loopback)"
 
 [device]
@@ -147,8 +147,22 @@ authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
 
 [adapters]
 cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5 }} }}
-device = {{ name = "operator", args = {{ {person}show_qr = "none", {qr_arg}events_hook = {{ command = "{curl} '{control}/events?format=lines&after='$PAIRCERT_EVENTS_SINCE", timeout_s = 5 }}, ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}, ap_host = "127.0.0.1", ap_udp_port = {udp}, ap_tcp_port = {tcp}, prompt_timeout_s = 30 }} }}
 network = "air"
+
+[adapters.device]
+name = "operator"
+
+[adapters.device.args]
+{person}show_qr = "none"
+{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
+ap_host = "127.0.0.1"
+ap_udp_port = {udp}
+ap_tcp_port = {tcp}
+prompt_timeout_s = 30
+
+[adapters.device.args.events_hook]
+command = "{curl} '{control}/events?format=lines&after='$PAIRCERT_EVENTS_SINCE"
+timeout_s = 5
 {extra_hooks if extra_hooks is not None else hooks(control)}'''
     path.write_text(text, encoding="utf-8")
     return path

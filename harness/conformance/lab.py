@@ -138,6 +138,8 @@ class DevicePreparer:
             raise AdapterError(self.broken) from first
         try:
             device.power_cycle()
+            if cloud is not None:  # what the device finished before it went down (an old pairing) is undone too
+                release_from_cloud(cloud, device)
             reset_to_pairing_mode(device, self.boot_time_s + self.timeout_s)
         except Exception as exc:
             self.broken = (f"the device did not come back after a power cycle before {for_test} ({_why(exc)}; "
