@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -29,12 +31,33 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
-PRODUCTS = f'''[[product]]
-pid = "{PID}"
-name = "Acme Cam 2"
-category = "sp"
-binding_mode = "strong"
-'''
+# The README's "Certifying a real camera" is what runs here: its products file and its commands.
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECTION = README[README.index("## Certifying a real camera"):README.index("**Packet evidence.**")]
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, flags=re.S)
+PRODUCTS = next(code for lang, code in BLOCKS if lang == "toml" and "[[product]]" in code)
+COMMANDS = [shlex.split(code.replace("\\\n", " "), comments=True) for lang, code in BLOCKS if lang == "sh"]
+
+
+def readme_command(program: str, subcommand: str) -> list[str]:
+    """The README's ``paircert <program> <subcommand> ...`` arguments (after the two words)."""
+    argv = next(c for c in COMMANDS if c[:3] == ["paircert", program, subcommand])
+    return argv[3:]
+
+
+def on_loopback(args: list[str]) -> list[str]:
+    """The README's cloud command on loopback with free ports (the lab's 0.0.0.0:8080 and 1883 may be taken)."""
+    values = {"--host": "127.0.0.1", "--port": "0", "--mqtt-port": "0"}
+    return [values.get(args[i - 1], arg) if i else arg for i, arg in enumerate(args)]
+
+
+class ReadmeCloud(ServedCloud):
+    """`paircert cloud serve` with exactly the README's arguments (on loopback), run in the lab's directory."""
+
+    def __init__(self, args: list[str], *, cwd: Path) -> None:
+        self.urls: dict[str, str] = {}
+        # in the lab's directory: the README's relative paths (products.toml, lab-cloud.sqlite, licences.json)
+        Served.__init__(self, ["cloud", "serve", *args], ready=r"^serving", cwd=str(cwd))
 
 
 @dataclass
@@ -75,11 +98,10 @@ class Lab:
 
 def start_lab(root: Path) -> Lab:
     """The lab cloud for the vendor's product with one licence, and the camera flashed with it."""
-    products = root / "products.toml"
-    products.write_text(PRODUCTS, encoding="utf-8")
+    assert PID in PRODUCTS
+    (root / "products.toml").write_text(PRODUCTS, encoding="utf-8")
     licences = root / "licences.json"
-    cloud = ServedCloud("--state", str(root / "lab-cloud.sqlite"), "--products", str(products), "--licences", "1",
-                        "--licences-out", str(licences), "--region", "EU")
+    cloud = ReadmeCloud(on_loopback(readme_command("cloud", "serve")), cwd=root)
     lab = Lab(root, cloud)
     try:
         [lab.licence] = json.loads(licences.read_text(encoding="utf-8"))
@@ -168,10 +190,17 @@ timeout_s = 5
     return path
 
 
+def check_profile(lab: Lab, profile: Path) -> subprocess.CompletedProcess[str]:
+    """The README's ``paircert profiles --check my-camera.toml``."""
+    args = [str(profile) if a == "my-camera.toml" else a for a in readme_command("profiles", "--check")]
+    return subprocess.run([str(PAIRCERT), "profiles", "--check", *args], capture_output=True, text=True, timeout=60,
+                          env=lab.env, cwd=lab.root)
+
+
 def paircert_run(lab: Lab, profile: Path, reports: Path, *extra: str,
                  timeout_s: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    command = [str(PAIRCERT) if PAIRCERT.exists() else shutil.which("paircert") or "paircert", "run",
-               "--profile", str(profile), "--cloud", "remote", "--device", "operator", "--report-dir", str(reports),
-               "--fuzz-budget", "ci", "--no-progress", *extra]
+    args = [str(profile) if a == "my-camera.toml" else a for a in readme_command("run", "--profile")]
+    command = [str(PAIRCERT) if PAIRCERT.exists() else shutil.which("paircert") or "paircert", "run", "--profile",
+               *args, "--report-dir", str(reports), "--fuzz-budget", "ci", "--no-progress", *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=lab.env,
                           cwd=lab.root, stdin=subprocess.DEVNULL)

@@ -18,9 +18,10 @@ START_TIMEOUT_S = 20.0
 class Served:
     """A paircert subprocess whose banner is read until ``ready`` matches a line."""
 
-    def __init__(self, args: list[str], *, ready: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], *, ready: str, env: Mapping[str, str] | None = None,
+                 cwd: str | None = None) -> None:
         self.proc = subprocess.Popen([*PAIRCERT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=cwd)
         self.lines: list[str] = []
         self._ready = re.compile(ready)
         self._started = threading.Event()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _realpath import WIFI_PASSWORD, Lab, hooks, paircert_run, start_lab, write_profile
+from _realpath import WIFI_PASSWORD, Lab, check_profile, hooks, paircert_run, start_lab, write_profile
 from PIL import Image
 
 from harness.qrimage import decode_qr
@@ -46,6 +46,8 @@ def _latest(reports: Path) -> Path:
 
 def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(lab: Lab, tmp_path: Path) -> None:
     profile = write_profile(lab, tmp_path / "acme-cam.toml")
+    checked = check_profile(lab, profile)
+    assert checked.returncode == 0 and "ok: " in checked.stdout, checked.stdout + checked.stderr
     done = paircert_run(lab, profile, tmp_path / "reports")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     run_dir = _latest(tmp_path / "reports")
