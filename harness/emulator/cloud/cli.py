@@ -11,7 +11,12 @@ there when missing) for ``--host``, ``--advertise`` and every ``--tls-name``; ``
 PEM, DER and a C array for a firmware build that trusts it.
 
 AuthKeys are secrets. They are printed only to an interactive terminal (or with ``--print-secrets``), never
-to a log; ``--licences-out FILE`` writes them as JSON with 0600 permissions for scripts.
+to a log; ``--licences-out FILE`` writes them as JSON (``[{"uuid", "authKey", "pid"}, ...]``) with 0600
+permissions for scripts.
+
+The ports are fixed (8080 for HTTP, 1883 for MQTT) unless ``--port``/``--mqtt-port`` say otherwise (0: any free
+port), so that a camera that learned them keeps reaching the cloud after a restart. ``--licences N`` makes sure
+every product has N unrevoked licences: a restart with the same ``--state`` reuses them instead of minting more.
 
 ``--products FILE.toml`` declares products::
 
@@ -83,6 +88,18 @@ def _ensure_products(cloud: Any, declared: list[dict[str, Any]]) -> list[Product
     return out
 
 
+def _ensure_licences(cloud: Any, products: list[Product], count: int) -> list[LicenceRecord]:
+    """Issue what each product lacks of ``count`` unrevoked licences (none when the state already has them);
+    every unrevoked licence the cloud has."""
+    for product in products:
+        with cloud.state.lock:
+            have = sum(1 for lic in cloud.state.licences.values() if lic.pid == product.pid and not lic.revoked)
+        for _ in range(max(0, count - have)):
+            cloud.state.issue_licence(product.pid)
+    with cloud.state.lock:
+        return [lic for lic in cloud.state.licences.values() if not lic.revoked]
+
+
 def _write_licences(path: Path, licences: list[LicenceRecord]) -> None:
     rows = [{"uuid": lic.uuid, "authKey": lic.auth_key, "pid": lic.pid} for lic in licences]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -139,10 +156,11 @@ def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
 
 @cli_command.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (HTTP and MQTT).")
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
-              help="HTTP port, HTTPS with --tls (0: free; real firmware dials ATOP on 443).")
-@click.option("--mqtt-port", default=0, show_default=True, type=click.IntRange(0, 65535),
-              help="MQTT port, MQTT over TLS with --tls (0: free; 8883 in production).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP port, HTTPS with --tls: ATOP, url_config, the app API (0: any free port; real firmware "
+                   "dials ATOP on 443).")
+@click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(0, 65535),
+              help="MQTT port, MQTT over TLS with --tls (0: any free port; 8883 in production).")
 @click.option("--advertise", "--advertise-host", "advertise_host", default=None,
               help="Host devices must use, when it differs from --host (url_config answers, the certificate).")
 @click.option("--tls", is_flag=True, default=False, help="Serve HTTPS on --port and MQTT over TLS on --mqtt-port.")
@@ -152,9 +170,9 @@ def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
               help="With --tls: another DNS name or IP for the server certificate (repeatable), e.g. the iot-dns "
                    "and ATOP host names the camera's DNS points at this machine.")
 @click.option("--plain-port", default=None, type=click.IntRange(0, 65535),
-              help="With --tls: also serve plain HTTP on this port for old firmware (0: free).")
+              help="With --tls: also serve plain HTTP on this port for old firmware (0: any free port).")
 @click.option("--plain-mqtt-port", default=None, type=click.IntRange(0, 65535),
-              help="With --tls: also serve plain MQTT on this port for old firmware (0: free).")
+              help="With --tls: also serve plain MQTT on this port for old firmware (0: any free port).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SQLite file: everything survives a restart.")
 @click.option("--products", "products_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -164,7 +182,7 @@ def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
               help="Pairing token lifetime in seconds.")
 @click.option("--broker", type=click.Choice(["amqtt", "mosquitto", "none"]), default="amqtt", show_default=True)
 @click.option("--licences", "licence_count", default=0, show_default=True, type=click.IntRange(0, 10_000),
-              help="Issue N new licences per product at start.")
+              help="Make sure every product has N unrevoked licences (a restart with --state reuses them).")
 @click.option("--licences-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every unrevoked licence (with its AuthKey) as JSON, mode 0600.")
 @click.option("--print-secrets/--no-print-secrets", default=None,
@@ -217,7 +235,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
             products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
         else:
             products = list(cloud.state.products.values())
-        licences = _issue_licences(cloud, products, licence_count)
+        licences = _ensure_licences(cloud, products, licence_count)
         _announce(cloud, products, licences, licences_out=licences_out,
                   show_secrets=sys.stdout.isatty() if print_secrets is None else print_secrets)
         if licences_out is not None:
@@ -231,15 +249,6 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         cloud.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _issue_licences(cloud: Any, products: list[Product], count: int) -> list[LicenceRecord]:
-    """Issue ``count`` new licences per product; every unrevoked licence the cloud has."""
-    for product in products:
-        for _ in range(count):
-            cloud.state.issue_licence(product.pid)
-    with cloud.state.lock:
-        return [lic for lic in cloud.state.licences.values() if not lic.revoked]
 
 
 def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,
