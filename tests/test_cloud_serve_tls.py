@@ -157,3 +157,35 @@ def test_a_served_camera_takes_the_sdks_path_through_a_tls_url_config(tmp_path: 
             assert any(e["event"] == "mqtt-connect" and e["details"]["port"] == cloud.mqtt_port for e in events)
         finally:
             device.stop()
+
+
+def test_the_readmes_tls_command_runs_as_written_on_loopback(tmp_path: Path) -> None:
+    """README "The lab CA and TLS": its serve command, with sudo dropped, loopback and free ports put in, and its
+    files in a temporary directory."""
+    import re
+    import shlex
+
+    from _serve_helpers import Served
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("<!-- BEGIN: The lab CA and TLS"):readme.index("<!-- END: The lab CA and TLS -->")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    argv = shlex.split(blocks[0].replace("\\\n", " "))
+    assert argv[:4] == ["sudo", "paircert", "cloud", "serve"], argv
+    local = {"--host": "127.0.0.1", "--port": "0", "--mqtt-port": "0", "--plain-port": "0", "--plain-mqtt-port": "0",
+             "--ca": str(tmp_path / "lab-ca"), "--state": str(tmp_path / "lab.sqlite"),
+             "--licences-out": str(tmp_path / "licences.json")}
+    args = argv[2:]
+    for index, value in enumerate(args[:-1]):
+        if value in local:
+            args[index + 1] = local[value]
+    served = Served(args, ready=r"^serving")
+    try:
+        banner = "".join(served.lines)
+    finally:
+        served.stop()
+    assert re.search(r"ATOP\s+https://192\.168\.10\.5:\d+/d\.json", banner), banner
+    assert re.search(r"MQTT\s+mqtts://192\.168\.10\.5:\d+", banner), banner
+    assert "plain HTTP  http://" in banner and "plain MQTT  " in banner
+    assert "h3.iot-dns.com" in banner and "a2.tuyaeu.com" in banner
+    assert (tmp_path / "lab-ca" / "ca.pem").exists() and (tmp_path / "licences.json").exists()
