@@ -26,11 +26,13 @@ from harness.adapters.contracts import (
     Notification,
     Product,
 )
+from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
 from harness.emulator.loop import DeviceWorld
+from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
@@ -247,10 +249,12 @@ class AirNetworkAdapter:
 
     name = "air"
 
-    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3) -> None:
+    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3,
+                 ble: EmulatedBleCentral | None = None) -> None:
         self.air = air
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
+        self.ble = ble  # BLE (§9.12): the app's central on the world's radio
 
     @step
     def add_access_point(self, ssid: bytes, password: bytes) -> None:
@@ -304,7 +308,10 @@ class AirNetworkAdapter:
         return replies
 
     def info(self) -> Mapping[str, Any]:
-        return {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        if self.ble is not None:
+            info["ble"] = dict(self.ble.info())
+        return info
 
     def close(self) -> None:
         return None
@@ -317,7 +324,8 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = (),
-                          ap_host: str = "127.0.0.1") -> EmulatedCamera:
+                          ap_host: str = "127.0.0.1", radio: Radio | None = None,
+                          ble_generation: str | None = None) -> EmulatedCamera:
     """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`)."""
     from harness.emulator.camera import faults as camera_faults
 
@@ -327,7 +335,7 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
                  pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv,  # type: ignore[arg-type]
-                 ap_host=ap_host)
+                 ap_host=ap_host, radio=radio, ble_generation=ble_generation or "v2")
     camera.power_on()
     return camera
 

@@ -32,9 +32,11 @@ from typing import Protocol
 
 from PIL import Image
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter, ble_central
+from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
 from harness.model import ActivatorErrorCode, AttemptSummary, outcome_for
 from harness.protocol import apconfig
+from harness.protocol.ble import WifiCredentials
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
@@ -45,6 +47,7 @@ class ActivatorMode(enum.StrEnum):
     EZ = "ez"
     AP = "ap"
     QR = "qr"
+    BLE = "ble"  # Bluetooth LE provisioning of a BLE+Wi-Fi combo device (§9): harness.app.ble
 
 
 class ActivatorStep(enum.IntEnum):
@@ -150,7 +153,8 @@ class Activator:
                  network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
-                 poll_interval_s: float = 0.25, ez_resend_every_s: float = 2.0) -> None:
+                 ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = 0.25,
+                 ez_resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
         self.device = device
@@ -160,6 +164,7 @@ class Activator:
         self.qr = qr
         self.ap = ap
         self.ez = ez
+        self.ble = ble
         self.poll_interval_s = poll_interval_s
         self.ez_resend_every_s = ez_resend_every_s
         self._lock = threading.Lock()
@@ -251,7 +256,12 @@ class Activator:
         # Only what happens after this start counts: an earlier pairing's attempts with the same token are
         # history, not this outcome (a consumed token must read as 3718, not as the old success).
         baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
-        await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+        if mode is ActivatorMode.BLE:  # §9: the Bluetooth leg can fail by itself, before the cloud sees anything
+            failed = await asyncio.to_thread(self._deliver_ble, ssid, password, token)
+            if failed is not None:
+                return None, failed
+        else:
+            await asyncio.to_thread(self._deliver, mode, ssid, password, token)
         last_ez = clock.time()
         steps: set[ActivatorStep] = set()
         while self._current(run):
@@ -327,6 +337,19 @@ class Activator:
                     self.network.send_ap_legacy(address, frame)
 
 
+    def _deliver_ble(self, ssid: str, password: str, token: str) -> ActivatorError | None:
+        """§9.1 steps 2-9 over the network's BLE central, for the device adapter's licence; the app-side error
+        when the Bluetooth leg fails (codes and choices in :mod:`harness.app.ble`)."""
+        if self.device is None or self.network is None:
+            raise AdapterError("BLE pairing needs a device adapter (its licence: the app's credentials, §9.6.2) "
+                               "and a network adapter with a BLE radio")
+        failure = provision(ble_central(self.network), self.device.licence, WifiCredentials(ssid, password, token),
+                            options=self.ble)
+        if failure is None:
+            return None
+        return ActivatorError(failure.code, failure.message, harness_fault=failure.harness_fault)
+
+
 class _Collector:
     """A delegate that records what it hears, for :func:`pair`."""
 
@@ -375,6 +398,7 @@ __all__ = [
     "ActivatorMode",
     "ActivatorStep",
     "ApOptions",
+    "BleOptions",
     "DeviceModel",
     "EzOptions",
     "Outcome",

@@ -42,11 +42,13 @@ from PIL import Image
 
 from harness.emulator.air import Air, AirObservation, ListenHandle
 from harness.emulator.camera.ap import ApServer
+from harness.emulator.camera.ble import BleMixin
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.online import OnlineMixin
 from harness.emulator.camera.pairing import PairingConfig, PairingMixin
 from harness.emulator.camera.states import Event, Lifecycle, State
 from harness.emulator.loop import DeviceWorld
+from harness.emulator.radio import Radio
 from harness.emulator.timeline import Timeline, TimelineEvent
 from harness.protocol import atop
 from harness.protocol import mqtt as mq
@@ -94,7 +96,7 @@ class _Waiter:
     future: asyncio.Future[None] = field(repr=False)
 
 
-class EmulatedCamera(PairingMixin, OnlineMixin):
+class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin):
     """A Tuya-style IPC firmware model; see the module docstring. Starts powered off: call :meth:`power_on`."""
 
     fault_names: tuple[str, ...] = ()
@@ -108,7 +110,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                  pairing_window_s: float | None = None, join_attempts: int = 3, join_retry_s: float = 1.0,
                  failed_hold_s: float = 3.0, activation_attempts: int = 3, mqtt_retry_s: float = 3.0,
                  mqtt_pv: mq.ProtocolVersion = "2.2", mqtt_keepalive: int = 120,
-                 dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None) -> None:
+                 dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None,
+                 radio: Radio | None = None, ble_generation: str = "v2") -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
         self.world = world
@@ -148,6 +151,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self._air_handle: ListenHandle | None = None
         self._ap = ApServer(self, host=ap_host)
         self._init_pairing()
+        self._init_ble(radio, ble_generation)  # BLE (§9): advertising and GATT on the world's radio
         world.on_stop(self._shutdown)
 
     # -- observation ---------------------------------------------------------------------------------------
@@ -198,6 +202,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
             "mac": self.mac, "firmware": self.firmware, "mqtt_online": self.mqtt_online,
             "ap": list(self.ap_address) if self.ap_address else None, "dps": dict(self.dps),
             "faults": list(self.fault_names), "pairing_modes": sorted(self.pairing_modes),
+            "ble": self.ble_advertising,
         }
 
     def record(self, name: str, **details: Any) -> TimelineEvent:
@@ -220,6 +225,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                 self._tasks.discard(task)
         self._on_exit(old, new)
         self._on_enter(new)
+        self._ble_state_changed(new)  # BLE (§9.1 step 10): advertise unbound, bound or not at all
         self._notify()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -377,6 +383,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
             self._stop_ez()
             self._ap.close()
             self._drop_mqtt(graceful=False)
+        self._ble_close()
 
     # -- QR (§1) ---------------------------------------------------------------------------------------------
 
