@@ -149,7 +149,10 @@ class BleSession:
         self._conn: BleAppConnection | None = None
         self.messages: list[MessageReceived] = []  # every message the device sent, in order
         self.dropped: list[PacketDropped] = []  # device packets the app could not accept
+        self.events: list[MessageReceived | PacketDropped] = []  # both, in the order they arrived
+        self.notifications: list[bytes] = []  # the raw notifications, as received
         self._unread: list[Message] = []
+        self._announce = SAFE_WRITE_SIZE
         self.disconnected: str | None = None
 
     def __enter__(self) -> BleSession:
@@ -168,9 +171,20 @@ class BleSession:
         announce = self.options.announce
         if announce is None:
             announce = min(link.att_mtu - 3, MAX_WRITE_SIZE) if link.att_mtu > 23 else SAFE_WRITE_SIZE
-        self._conn = BleAppConnection(self.credentials, iv_source=self._iv_source, generation=self.generation,
-                                      att_mtu=min(max(link.att_mtu, 23), 517), announce=announce)
+        self._announce = announce
+        self._conn = self._codec(self.generation)
         return self
+
+    def _codec(self, generation: Generation) -> BleAppConnection:
+        assert self.link is not None
+        return BleAppConnection(self.credentials, iv_source=self._iv_source, generation=generation,
+                                att_mtu=min(max(self.link.att_mtu, 23), 517), announce=self._announce)
+
+    def switch_generation(self, generation: Generation) -> None:
+        """Speak ``generation`` from now on, with a fresh app connection starting again at sn 1 (for a test that
+        sent the other generation's request, which a conformant device dropped before reading its sn, §9.0)."""
+        self.generation = generation
+        self._conn = self._codec(generation)
 
     def _on_disconnect(self, reason: str) -> None:
         self.disconnected = reason or "disconnected"
@@ -225,6 +239,16 @@ class BleSession:
             if data is not None:
                 self._feed(data)
 
+    def drain(self) -> None:
+        """Process every notification already received, without waiting."""
+        while True:
+            try:
+                data = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if data is not None:
+                self._feed(data)
+
     def quiet(self, seconds: float) -> list[MessageReceived]:
         """Listen for ``seconds`` and return every message that arrived meanwhile (for "no answer" checks)."""
         before = len(self.messages)
@@ -233,13 +257,16 @@ class BleSession:
 
     def _feed(self, data: bytes) -> None:
         conn = self.connection
+        self.notifications.append(data)
         conn.receive_data(data)
         for event in conn.events():
             if isinstance(event, MessageReceived):
                 self.messages.append(event)
+                self.events.append(event)
                 self._unread.append(event.message)
             elif isinstance(event, PacketDropped):
                 self.dropped.append(event)
+                self.events.append(event)
 
     # -- the provisioning sequence (§9.1 steps 4-9) --------------------------------------------------------
 

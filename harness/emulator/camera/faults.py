@@ -749,3 +749,7 @@ class TokenRegionIgnored(EmulatedCamera):
 
 
 __all__ = ["CAMERA_FAULTS", "CameraFault", "LaxEzReceiver", "camera_class", "make_camera", "register_camera_fault"]
+
+
+# The BLE faults (PROTOCOL.md §9) live in their own module and register themselves on import.
+from harness.emulator.camera import ble_faults  # noqa: E402, F401
