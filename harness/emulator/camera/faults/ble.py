@@ -7,21 +7,20 @@ non-string or oversize JSON value (here: the firmware dies), CK's 32-byte passwo
 are plain mistakes a BLE suite must catch: a wrong advertisement, a device that pairs with any ID, answers the
 other generation or skips the 0x001E report, AK's answers to bad JSON.
 
-Each is a subclass of :class:`~harness.emulator.camera.firmware.EmulatedCamera` registered with
-:func:`~harness.emulator.camera.faults.register_camera_fault` when this module is imported (the fault catalogue
-imports it). Faults of the connection itself return a :class:`~harness.protocol.ble.BleDeviceConnection` subclass
-from the camera's ``make_ble_connection`` hook, so two of those do not combine with each other; the camera-level
-ones (advertising, credentials, RNG) combine with anything.
+Each is a subclass of :class:`~harness.emulator.camera.firmware.EmulatedCamera`, registered by name when the
+package imports this module. Faults of the connection itself return a
+:class:`~harness.protocol.ble.BleDeviceConnection` subclass from the camera's ``make_ble_connection`` hook, so two
+of those do not combine with each other; the camera-level ones (advertising, credentials, RNG) combine with
+anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from harness.emulator.camera.faults import register_camera_fault
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.pairing import PairingConfig
 from harness.emulator.camera.states import State
@@ -49,15 +48,7 @@ from harness.protocol.ble.messages import Cmd, Message
 from harness.protocol.ble.security import device_info_mode, key1, key11
 from harness.protocol.ble.transport import SubPacket, TransportEvent
 
-C = TypeVar("C", bound=type[EmulatedCamera])
-
-
-def _ble_fault(name: str, description: str, requirement: str) -> Callable[[C], C]:
-    def decorate(cls: C) -> C:
-        cls.fault_names = (name,)
-        return register_camera_fault(name, description, requirement=requirement)(cls)
-
-    return decorate
+from .registry import builtin as _ble_fault
 
 
 class CameraConnection(BleDeviceConnection):
