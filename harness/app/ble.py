@@ -156,7 +156,7 @@ class BleSession:
         self.disconnected: str | None = None
 
     def __enter__(self) -> BleSession:
-        return self.open()
+        return self if self.link is not None else self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
