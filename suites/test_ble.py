@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -40,9 +40,13 @@ FOREIGN_TOKEN_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a token 
 
 
 @pytest.fixture
-def ble(lab: Lab, device: DeviceAdapter, network: NetworkAdapter, cloud: CloudAdapter, profile: Profile) -> BleLab:
-    """The device under test over BLE, in pairing mode (N/A without a usable BLE radio)."""
-    return BleLab(lab, device, network, cloud, profile)
+def ble(lab: Lab, device: DeviceAdapter, network: NetworkAdapter, cloud: CloudAdapter,
+        profile: Profile) -> Iterator[BleLab]:
+    """The device under test over BLE, in pairing mode (N/A without a usable BLE radio); what each session heard
+    goes in the evidence."""
+    ble_lab = BleLab(lab, device, network, cloud, profile)
+    yield ble_lab
+    ble_lab.record_sessions()
 
 
 def other_generation(generation: Generation) -> Generation:

@@ -80,6 +80,7 @@ class BleLab:
         self.generation = Generation(profile.capabilities.ble_generation or "v2")
         self.target = ble_id(device.licence.uuid)
         self.options = BleOptions(response_timeout_s=RESPONSE_TIMEOUT_S, scan_timeout_s=SCAN_TIMEOUT_S)
+        self.sessions: list[BleSession] = []
         lab.redactor.add(device.licence.auth_key)
 
     # -- finding the device ---------------------------------------------------------------------------------
@@ -114,7 +115,19 @@ class BleLab:
             response_timeout_s=RESPONSE_TIMEOUT_S, scan_timeout_s=SCAN_TIMEOUT_S, announce=announce)
         session = BleSession(self.central, found, credentials_for(self.device.licence), options=options,
                              generation=generation)
+        self.sessions.append(session)
         return session.open()
+
+    def record_sessions(self) -> None:
+        """Put what each session heard in the test's evidence: message names, sn, mode, drops, the link's end
+        (never a key or a payload)."""
+        for number, session in enumerate(self.sessions, 1):
+            heard = [f"{type(e.message).__name__} sn={e.sn} ack={e.ack_sn} mode={e.mode}"
+                     if isinstance(e, MessageReceived) else f"dropped: {e.reason.value} ({e.detail})"
+                     for e in session.events]
+            self.lab.evidence.record("ble", f"session {number}", {
+                "address": session.found.scan.address, "generation": session.generation.value,
+                "heard": heard, "disconnected": session.disconnected})
 
     def device_info(self, session: BleSession) -> DeviceInfoAnswer:
         answer = session.device_info()
