@@ -343,6 +343,9 @@ class BleakNetworkAdapter:
     """A network adapter whose only medium is the BLE radio (module docstring)."""
 
     name = "bleak"
+    #: It creates no Wi-Fi network and sends no EZ (:class:`~harness.adapters.contracts.NetworkCapability`).
+    capabilities: frozenset[str] = frozenset()
+    capability_note = "a Bluetooth LE radio only: the lab's access point is the profile's [parameters.wifi]"
 
     def __init__(self, central: BleakCentral) -> None:
         self.ble = central

@@ -66,7 +66,11 @@ class EmulatedBleCentral:
         self.radio = radio
 
     def unavailable_reason(self) -> str | None:
-        return None  # the emulated radio is always there
+        """None while an emulated device is on the radio; it reaches nothing else (a real device needs the bleak
+        network adapter)."""
+        if self.radio.peripheral_count:
+            return None
+        return "the in-memory radio reaches emulated devices only, and none is on it (use the bleak network adapter)"
 
     def scan(self, service_uuids: Sequence[str], *, timeout: float,
              until: Callable[[Sequence[BleAdvertisement]], bool] | None = None) -> list[BleAdvertisement]:

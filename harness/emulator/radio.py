@@ -245,6 +245,12 @@ class Radio:
                 self._record("stop-advertising", address)
                 self._changed.notify_all()
 
+    @property
+    def peripheral_count(self) -> int:
+        """How many peripherals are registered (advertising or not)."""
+        with self.lock:
+            return len(self._peripherals)
+
     def advertising(self, address: str) -> tuple[bytes, bytes] | None:
         """What ``address`` advertises now (advertising data, scan response), or None."""
         with self.lock:

@@ -111,7 +111,8 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin):
                  failed_hold_s: float = 3.0, activation_attempts: int = 3, mqtt_retry_s: float = 3.0,
                  mqtt_pv: mq.ProtocolVersion = "2.2", mqtt_keepalive: int = 120,
                  dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None,
-                 radio: Radio | None = None, ble_generation: str = "v2") -> None:
+                 ap_ports: tuple[int, int] | None = None, radio: Radio | None = None,
+                 ble_generation: str = "v2") -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
         self.world = world
@@ -149,7 +150,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin):
         self._mqtt_seq = 0
         self._fresh_activation = False
         self._air_handle: ListenHandle | None = None
-        self._ap = ApServer(self, host=ap_host)
+        self._ap = ApServer(self, host=ap_host, ports=ap_ports)
         self._init_pairing()
         self._init_ble(radio, ble_generation)  # BLE (§9): advertising and GATT on the world's radio
         world.on_stop(self._shutdown)
