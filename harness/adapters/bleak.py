@@ -376,8 +376,8 @@ class BleakNetworkAdapter:
 
 
 def bleak_network(context: WorldContext, *, adapter: str | None = None, interface: str | None = None,
-                  scan_mode: str = "active", connect_timeout_s: float = 20.0, io_timeout_s: float = 10.0,
-                  **_: Any) -> BleakNetworkAdapter:
+                  scan_mode: str = "active", connect_timeout_s: float = 20.0,
+                  io_timeout_s: float = 10.0) -> BleakNetworkAdapter:
     """The ``bleak`` network adapter; ``adapter`` (or the profile's ``interface``) names the controller, e.g.
     ``hci0``."""
     return BleakNetworkAdapter(BleakCentral(adapter=adapter or interface, scan_mode=scan_mode,
