@@ -9,10 +9,11 @@ device info, pair, Wi-Fi configuration, answer.
 
 The app's choices (§9.2, §9.12, §9.14): the generation is the one the advertisement announces
 (:func:`~harness.protocol.ble.generation_of`); each packet goes in one write when ``ATT_MTU - 3`` allows,
-otherwise in 20-byte sub-packets; the announced receive size is ``ATT_MTU - 3`` (at most 244) when the MTU
-exchange gave more than 23, else 20; writes are without response; the JSON is ``{"ssid","pwd","token"}``
-with ``pwd`` present for an open network, flag 0, no NUL. The credentials come from a provider (§9.6.2: "a
-phone does not hold device AuthKeys"): here, the licence the lab holds for the device under test.
+otherwise in sub-packets of ``ATT_MTU - 3`` (20 when the MTU stayed 23); the announced receive size is
+``ATT_MTU - 3`` (at most 244) when the MTU exchange gave more than 23, else 20; writes are without response;
+the JSON is ``{"ssid","pwd","token"}`` with ``pwd`` present for an open network, flag 0, no NUL. The
+credentials come from a provider (§9.6.2: "a phone does not hold device AuthKeys"): here, the licence the lab
+holds for the device under test.
 
 Failures as the app reports them (§7 FAQ codes, §9.8; the mapping of device answers to codes is not established,
 §9.14 item 8, so this is the harness's choice): no device found is 3700 (BleScanExpired); a refused pair
