@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium bluez
+.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium bluez mutation
 
 all: test
 
@@ -52,8 +52,14 @@ test: $(STAMP) sysdeps lint types pytest
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of the emulator's rules (tests/mutation/campaign.py): bounded and resumable, never part of
+# `make test`. MUTATION_ARGS, e.g. --modules 'harness/model/*' --limit 40 --time 600 --jobs 2.
+MUTATION_ARGS ?= --time 3600 --jobs 2
+mutation: $(STAMP) sysdeps
+	$(BIN)/python tests/mutation/campaign.py $(MUTATION_ARGS)
+
 demo: $(STAMP) sysdeps
 	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci -n auto
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants
