@@ -10,7 +10,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import AdapterError, ApAddress, CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.app.activator import ApOptions, Outcome, pair
+from harness.app.activator import ApOptions, Outcome
 from harness.conformance.lab import Lab
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
@@ -30,8 +30,9 @@ def pair_by_ap(lab: Lab, options: ApOptions, *, ssid: str | None = None, passwor
     activator = lab.activator()
     activator.ap = options
     wifi = lab.default_wifi
-    return pair(activator, "ap", wifi.ssid if ssid is None else ssid, wifi.password if password is None else password,
-                activator.get_token(lab.home()), timeout=lab.activator_timeout_s)
+    return lab.pair("ap", ssid=wifi.ssid if ssid is None else ssid,
+                    password=wifi.password if password is None else password,
+                    token=activator.get_token(lab.home()), activator=activator)
 
 
 def ap_address(device: DeviceAdapter) -> ApAddress:

@@ -6,20 +6,29 @@ licences, the cloud is also checked in all three modes with a product of each (a
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from harness.adapters import probes
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct
 from harness.conformance.lab import Lab
+from harness.conformance.verdicts import Inconclusive
 from harness.model import ActivatorErrorCode, BindingMode, Role
+from harness.profiles import Profile
 
-PAIRING_MODE_TIMEOUT_S = 60.0
+SESSION_END_S = 5.0  # real seconds for the broker to see a reset device's session end
 
 
-def reset(device: DeviceAdapter) -> None:
-    """The user presses reset (not a factory reset): the device forgets its Wi-Fi and is in pairing mode again."""
+def reset(device: DeviceAdapter, profile: Profile) -> None:
+    """The user presses reset (not a factory reset): the device forgets its Wi-Fi and is in pairing mode again
+    within the profile's pairing_mode_timeout_s. A device that does not come back is judged by TC-BINDING-011
+    (REQ-BINDING-010); here it blocks the test."""
     device.reset()
-    device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+    try:
+        device.wait_pairing_mode(profile.parameters.pairing_mode_timeout_s)
+    except DeviceDidNotAct as exc:
+        raise Inconclusive(f"blocked: after its reset button {exc} (TC-BINDING-011 judges the reset)") from exc
 
 
 def holds(cloud: CloudAdapter, home: str, device: DeviceAdapter) -> bool:
@@ -33,7 +42,7 @@ def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: Cl
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
     assert lab.pair(mode).ok
-    reset(device)
+    reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
@@ -51,7 +60,7 @@ def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud
     first = lab.pair(mode)
     assert first.ok and first.device_model is not None
     cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
-    reset(device)
+    reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
@@ -79,7 +88,7 @@ def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: Cl
     """PROTOCOL.md §6: strong binding is about accounts; its owner may pair it into another of their homes."""
     kitchen, attic = lab.home(), lab.home()
     assert lab.pair(mode, home=kitchen).ok
-    reset(device)
+    reset(device, lab.profile)
     outcome = lab.pair(mode, home=attic)
     assert outcome.ok, outcome.error
     assert holds(cloud, attic, device) and not holds(cloud, kitchen, device)
@@ -95,7 +104,7 @@ def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: La
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
@@ -115,7 +124,7 @@ def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, clou
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
@@ -133,7 +142,7 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     verification methods are required for unbinding" (seed): its owner re-pairs it in every mode."""
     home = lab.home()
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    reset(device, lab.profile)
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
     assert holds(cloud, home, device)
@@ -147,7 +156,7 @@ def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, devic
     home = lab.home()
     first = lab.pair(mode, home=home)
     assert first.ok and first.device_model is not None, first.error
-    reset(device)
+    reset(device, lab.profile)
     reset_at = lab.clock.time()
     again = lab.pair(mode, home=home)
     assert again.ok, again.error
@@ -155,6 +164,25 @@ def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, devic
     assert requests, "the device's activation requests are not in its events"
     sent = requests[-1].details.get("dev_id")
     assert sent == first.device_model.dev_id, f"re-activation sent devId {sent!r}, not the kept one"
+
+
+@pytest.mark.tc("TC-BINDING-011", reqs=["REQ-BINDING-010"])
+@pytest.mark.requires("device:reset")
+def test_the_reset_button_brings_pairing_mode_back_in_time(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                           mode: str) -> None:
+    """PROTOCOL.md §6 (a normal reset) and the seed's "to pair the device again, a new QR code must be generated":
+    the reset button ends the paired device's session and brings pairing mode back within the profile's
+    pairing_mode_timeout_s; a device that ignores it FAILs here (and blocks the tests that need it)."""
+    outcome = lab.pair(mode)
+    assert outcome.ok and outcome.device_model is not None, f"blocked: the device did not pair: {outcome.error}"
+    device.reset()
+    device.wait_pairing_mode(lab.profile.parameters.pairing_mode_timeout_s)  # DeviceDidNotAct: FAIL
+    dev_id = outcome.device_model.dev_id
+    deadline = time.monotonic() + SESSION_END_S
+    while (record := cloud.device(dev_id)) is not None and record.online and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert record is None or not record.online, \
+        f"{SESSION_END_S:g} s after its reset the device is in pairing mode and still online on MQTT"
 
 
 # ------------------------------------------------------------------ all three modes, on a cloud that makes products

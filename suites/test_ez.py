@@ -8,7 +8,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.app.activator import EzOptions, Outcome, pair
+from harness.app.activator import EzOptions, Outcome
 from harness.conformance.lab import Lab
 
 # Every EZ test needs datagrams that reach the device: the in-memory air reaches emulated devices only.
@@ -28,8 +28,9 @@ def pair_by_ez(lab: Lab, channels: tuple[str, ...], tail: str = "padded", *, ssi
     activator = lab.activator()
     activator.ez = EzOptions(channels=channels, tail=tail)
     wifi = lab.default_wifi
-    return pair(activator, "ez", wifi.ssid if ssid is None else ssid, wifi.password if password is None else password,
-                token or activator.get_token(lab.home()), timeout=lab.activator_timeout_s)
+    return lab.pair("ez", ssid=wifi.ssid if ssid is None else ssid,
+                    password=wifi.password if password is None else password,
+                    token=token or activator.get_token(lab.home()), activator=activator)
 
 
 def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
-from harness.app.activator import Outcome, QrOptions, pair
+from harness.app.activator import Outcome, QrOptions
 from harness.conformance.lab import Lab
 from harness.protocol.qr import MEMBERS, QrPayload, parse_qr_text
 from harness.protocol.token import TOKEN_STRING_LEN
@@ -55,8 +55,7 @@ def pair_with_qr(lab: Lab, options: QrOptions, ssid: str, password: str) -> Outc
     """Pair by QR with the app rendering the payload as ``options`` says."""
     activator = lab.activator()
     activator.qr = options
-    token = activator.get_token(lab.home())
-    return pair(activator, "qr", ssid, password, token, timeout=lab.activator_timeout_s)
+    return lab.pair("qr", token=activator.get_token(lab.home()), ssid=ssid, password=password, activator=activator)
 
 
 def back_in_pairing_mode(device: DeviceAdapter, after: str) -> None:

@@ -115,6 +115,16 @@ def test_qr_scanner_stops_after_refusal(the_lab: Lab) -> None:
     assert pair(the_lab, bad) is State.ONLINE
 
 
+def test_qr_scan_hangs_on_astral(the_lab: Lab) -> None:
+    """A payload with an emoji (4 UTF-8 bytes) is neither captured nor refused: the scan never ends."""
+    good, bad = the_lab.camera(), the_lab.camera(faults=[fault("qr-scan-hangs-on-astral")])
+    assert good.present_qr(qr_image("home 🏠", token=the_lab.token())).outcome == "captured"
+    with pytest.raises(TimeoutError):
+        bad.present_qr(qr_image("home 🏠", token=the_lab.token()), timeout=1.0)
+    assert bad.events("qr-scan-stuck") and not bad.events("config-received") and bad.state is State.PAIRING
+    assert bad.present_qr(qr_image("home", token=the_lab.token())).outcome == "captured"  # plain text scans
+
+
 def test_ssid_truncate_32(the_lab: Lab) -> None:
     ssid = "s" * 32
     the_lab.air.add_access_point(ssid.encode(), PASSWORD)
@@ -379,6 +389,15 @@ def test_activates_without_token(the_lab: Lab) -> None:
     bad.present_qr(qr_image(token=the_lab.token()))
     assert bad.wait_for_state(State.FAILED, State.ONLINE, timeout=5) is State.FAILED
     assert bad.events("atop-refused") or bad.events("atop-bad-reply")
+
+
+def test_ignores_reset_button(the_lab: Lab) -> None:
+    good, bad = online(the_lab), online(the_lab, "ignores-reset-button")
+    for cam in (good, bad):
+        cam.reset()
+    assert good.state is State.PAIRING and bad.state is State.ONLINE and bad.events("reset-ignored")
+    bad.factory_reset()
+    assert bad.state is State.PAIRING
 
 
 def test_forgets_dev_id_on_reset(the_lab: Lab) -> None:

@@ -28,6 +28,20 @@ class AdapterError(Exception):
     """The adapter, the lab or the harness failed: an ERROR verdict, never the device's FAIL."""
 
 
+class DeviceDidNotAct(Exception):
+    """The device under test did not do what it was asked within the time it is given (take a QR code held in
+    front of it, return to pairing mode after a reset): the device's failure (FAIL), never the harness's or the
+    lab's (ERROR). ``action`` says what it did not do, ``timeout_s`` how long it had, ``observed`` what it did
+    instead (its state, its last event)."""
+
+    def __init__(self, action: str, timeout_s: float, observed: str = "") -> None:
+        self.action = action
+        self.timeout_s = timeout_s
+        self.observed = observed
+        super().__init__(f"the device did not {action} within {timeout_s:g} s"
+                         + (f" ({observed})" if observed else ""))
+
+
 class BindRefused(Exception):
     """The cloud refused to bind a device by its UUID (§11.6): an answer the suites judge, not a lab fault.
 
@@ -197,8 +211,14 @@ class DeviceAdapter(Protocol):
     def factory_reset(self) -> None: ...
     def reset(self) -> None: ...
     def power_cycle(self) -> None: ...
-    def wait_pairing_mode(self, timeout: float) -> None: ...
-    def present_qr(self, image: Image.Image) -> None: ...
+    def wait_pairing_mode(self, timeout: float) -> None:
+        """Return once the device is in pairing mode; :class:`DeviceDidNotAct` when it is not within ``timeout``
+        s (the device's failure), :class:`AdapterError` when the lab could not tell (a hook broke)."""
+        ...
+    def present_qr(self, image: Image.Image) -> None:
+        """Hold ``image`` in front of the device; :class:`DeviceDidNotAct` when it did not take the code (capture
+        or refuse it) within the adapter's scan time."""
+        ...
     def ap_address(self) -> ApAddress | None: ...
     def events(self) -> Sequence[DeviceEvent]: ...
     def is_alive(self) -> bool: ...
@@ -323,6 +343,7 @@ __all__ = [
     "CloudCapability",
     "DeviceAdapter",
     "DeviceCapability",
+    "DeviceDidNotAct",
     "DeviceEvent",
     "DeviceRecord",
     "Licence",

@@ -21,6 +21,7 @@ from harness.adapters.contracts import (
     BindRefused,
     CloudCapability,
     DeviceCapability,
+    DeviceDidNotAct,
     DeviceEvent,
     DeviceRecord,
     Licence,
@@ -199,6 +200,11 @@ class EmulatedCloudAdapter:
         self._cloud.stop()
 
 
+#: How long the emulated camera has to take a QR code held in front of it (capture or refuse it): its decoder
+#: needs well under a second; a scan that has not ended by then never will (the device's failure, not the lab's).
+QR_SCAN_TIMEOUT_S = 10.0
+
+
 class EmulatedDeviceAdapter:
     """An emulated camera behind the device contract."""
 
@@ -230,6 +236,8 @@ class EmulatedDeviceAdapter:
         deadline = time.monotonic() + timeout
         try:
             self.camera.wait_for_state(State.PAIRING, timeout=timeout)
+        except TimeoutError as exc:  # the camera is running and did not get there: its failure, not the lab's
+            raise DeviceDidNotAct("reach pairing mode", timeout, self._observed()) from exc
         except Exception as exc:
             raise AdapterError(f"the emulated camera did not reach pairing mode within {timeout} s: {exc}") from exc
         if self.camera.bind_by_uuid:  # §11.6: it shows the QR code with its UUID once it waits on d/ai/<uuid>
@@ -258,9 +266,19 @@ class EmulatedDeviceAdapter:
         events = self.camera.events()
         return next((i for i in range(len(events) - 1, -1, -1) if events[i].name == "pairing-mode"), 0)
 
+    def _observed(self) -> str:
+        """What the camera is doing instead: its state and its last event."""
+        events = self.camera.events()
+        last = f", its last event {events[-1].name!r}" if events else ""
+        return f"it is {self.camera.state.value}{last}"
+
     @step
     def present_qr(self, image: Image.Image) -> None:
-        self.camera.present_qr(image)
+        try:
+            self.camera.present_qr(image, timeout=QR_SCAN_TIMEOUT_S)
+        except TimeoutError as exc:  # the scan never ended: the device did not act (FAIL), the lab is fine
+            raise DeviceDidNotAct("take the QR code held in front of it (capture or refuse it)", QR_SCAN_TIMEOUT_S,
+                                  self._observed()) from exc
 
     def ap_address(self) -> ApAddress | None:
         address = self.camera.ap_address

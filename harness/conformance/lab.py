@@ -29,8 +29,9 @@ from harness.adapters.contracts import (
     NetworkCapability,
     network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, Outcome, bind, pair
+from harness.app.activator import Activator, ActivatorError, ActivatorMode, Outcome, bind, pair
 from harness.clock import Clock
+from harness.conformance.diagnosis import explain_pairing
 from harness.conformance.verdicts import HarnessError, Inconclusive
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
@@ -308,15 +309,20 @@ class Lab:
 
     def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,
              token: str | None = None, ssid: str | None = None, password: str | None = None,
-             timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+             timeout: float | None = None, device: DeviceAdapter | None = None,
+             activator: Activator | None = None) -> Outcome:
         """Pair ``device`` (default: the test's) in ``mode`` and return what the delegate heard.
 
         A token is fetched for ``home`` (default: the account's home) unless given; the Wi-Fi defaults to the
-        lab's access point; ``timeout`` defaults to the profile's ``parameters.activator_timeout_s``.
+        lab's access point; ``timeout`` defaults to the profile's ``parameters.activator_timeout_s``; an
+        ``activator`` set up by the test (its QR, EZ or AP options) is used instead of a new one. A pairing that
+        fails carries, besides the app's code, what the device did against what it was given
+        (:mod:`harness.conformance.diagnosis`).
         """
         mode = ActivatorMode(mode)
         account = account if account is not None else self.default_account
-        activator = self.activator(account, device=device)
+        if activator is None:
+            activator = self.activator(account, device=device)
         if token is None:
             token = activator.get_token(home if home is not None else self.default_home(account))
         if ssid is None and password is None:
@@ -329,8 +335,25 @@ class Lab:
         wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
                                                     "token": token, "ssid": ssid, "timeout_s": timeout})
-        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
-        return self._outcome(outcome)
+        started = self.clock.time()
+        outcome = self._outcome(pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall))
+        return self._diagnosed(outcome, activator.device or self.device, since=started, mode=str(mode), ssid=ssid,
+                               password=password, token=token)
+
+    def _diagnosed(self, outcome: Outcome, device: DeviceAdapter, *, since: float, mode: str, ssid: str,
+                   password: str, token: str) -> Outcome:
+        """A failed pairing's error with what the device's events show it did (decoded, joined, was refused)."""
+        if outcome.ok or outcome.error is None or DeviceCapability.EVENTS not in device.capabilities:
+            return outcome
+        why = explain_pairing(list(device.events()), since=since, mode=mode, ssid=ssid, password=password,
+                              token=token)
+        if why is None:
+            return outcome
+        self.evidence.record("activator", "diagnosis", {"diagnosis": why})
+        error = outcome.error
+        outcome.error = ActivatorError(error.code, f"{error.message}; {why}", cloud_error=error.cloud_error,
+                                       harness_fault=error.harness_fault)
+        return outcome
 
     def bind_by_uuid(self, *, account: str | None = None, home: str | None = None, uuid: str | None = None,
                      timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:

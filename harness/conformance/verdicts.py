@@ -3,7 +3,9 @@
 - PASS: the test passed.
 - FAIL: the device or cloud under test broke a requirement: an ``AssertionError`` raised by the test (not by
   harness code), a :class:`~harness.protocol.errors.RemoteProtocolError`, an :class:`ActivatorError` that is
-  not the harness's fault, ``pytest.fail()`` in the test, or :func:`fail_device`.
+  not the harness's fault, ``pytest.fail()`` in the test, :func:`fail_device`, or
+  :class:`~harness.adapters.contracts.DeviceDidNotAct` (the device did not act within its stated time: a QR scan
+  that never ends, no pairing mode after a reset).
 - ERROR: the harness, an adapter or the lab broke: :class:`~harness.adapters.contracts.AdapterError`, an
   ActivatorError with ``harness_fault``, a pytest-timeout timeout (a hanging device errs its test, not the
   run), an assertion inside ``harness/``, any other exception, and anything that goes wrong in setup or
@@ -106,7 +108,7 @@ def classify(exc: BaseException, *, phase: str, raised_in: str | None = None) ->
     own invariant) is told apart from a test's assertion about the device.
     """
     # Imported here: the contracts pull in PIL and the model, which the plugin must not pay for when inert.
-    from harness.adapters.contracts import AdapterError, CapabilityMissing
+    from harness.adapters.contracts import AdapterError, CapabilityMissing, DeviceDidNotAct
     from harness.app.activator import ActivatorError
     from harness.protocol.errors import RemoteProtocolError
 
@@ -121,6 +123,8 @@ def classify(exc: BaseException, *, phase: str, raised_in: str | None = None) ->
         return Verdict.ERROR, f"{phase} failed: {message}"
     if isinstance(exc, AdapterError | HarnessError):
         return Verdict.ERROR, message
+    if isinstance(exc, DeviceDidNotAct):  # the device, not the lab, let its stated time pass
+        return Verdict.FAIL, message
     if isinstance(exc, ActivatorError):
         return (Verdict.ERROR, message) if exc.harness_fault is not None else (Verdict.FAIL, message)
     if isinstance(exc, DeviceFailure | RemoteProtocolError):

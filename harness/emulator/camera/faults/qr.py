@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 from PIL import Image
 
-from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.firmware import EmulatedCamera, QrScan
 from harness.emulator.camera.pairing import PairingChannel, PairingConfig
+from harness.emulator.camera.states import State
 from harness.protocol.errors import ProtocolError, RemoteProtocolError
 from harness.qrimage import decode_qr
 
@@ -109,3 +111,17 @@ class QrScannerStopsAfterRefusal(EmulatedCamera):
     async def power_on_async(self) -> None:
         self._qr_scanner_dead = False
         await super().power_on_async()
+
+
+@_fault("qr-scan-hangs-on-astral", "its QR scanner never finishes a code whose payload holds a character outside "
+        "the Basic Multilingual Plane (4 UTF-8 bytes: an emoji), neither capturing nor refusing it",
+        "PROTOCOL.md §1.2: the payload is UTF-8, any character; a device in pairing mode takes the code it is shown")
+class QrScanHangsOnAstral(EmulatedCamera):
+    """The decoder's UTF-8 loop never advances past a 4-byte sequence: the scan is stuck until the next reset."""
+
+    async def present_qr_async(self, image: Image.Image) -> QrScan:
+        found = await self.world.loop.run_in_executor(None, self.decode_qr_image, image)
+        if found and any(byte >= 0xF0 for byte in found[0]) and self.in_state(State.PAIRING):
+            self.record("qr-scan-stuck")
+            await asyncio.Event().wait()  # cancelled when the one holding the code gives up
+        return await super().present_qr_async(image)
