@@ -457,7 +457,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             run.redact_tree(Path(run.allure_dir))
         if run.worker is None:
             status = exit_status(Verdict(r["verdict"]) for r in run.results)
-            if int(session.exitstatus) in (0, 1) and run.results:
+            # pytest's own failure stands when a test without a verdict (not a suite's) failed beside the suites
+            if int(session.exitstatus) in (0, 1) and run.results and not (session.exitstatus == 1 and status == 0):
                 session.exitstatus = status
             run.write_session(finished=time.time(), exit_status=int(session.exitstatus),
                               counts=dict(Counter(r["verdict"] for r in run.results)))

@@ -243,13 +243,21 @@ def run_module(names: list[str], *, jobs: int, deadline: float, log: Path) -> st
             process.wait(timeout=max(1.0, deadline - time.monotonic()))
             return "done" if process.returncode == 0 else f"mutmut exited {process.returncode} (see {log})"
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGINT)  # mutmut stops its children and keeps what it has
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+            stop(process)
             return "stopped by the time budget"
+        except KeyboardInterrupt:
+            stop(process)
+            raise
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Interrupt mutmut (it stops its children and keeps what it has), then end its process group."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def diffs_for(names: list[str]) -> dict[str, str]:
