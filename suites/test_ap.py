@@ -85,7 +85,8 @@ def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, cloud: 
     home = lab.home()
     token = lab.activator().get_token(home)
     wifi = lab.default_wifi
-    assert probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token) == 0
+    code = probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token)
+    assert code == 0, f"the device answered the 0x14 frame with return code {code}, not 0"
     deadline = time.monotonic() + BIND_WAIT_S
     while not any(d.uuid == device.licence.uuid for d in cloud.list_devices(home)) and time.monotonic() < deadline:
         time.sleep(0.02)

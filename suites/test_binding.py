@@ -41,14 +41,16 @@ def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: Cl
                                                              mode: str) -> None:
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
-    assert lab.pair(mode).ok
+    first = lab.pair(mode)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert not outcome.ok, "another account took a strong-bound device"
-    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
-    assert not holds(cloud, bobs_home, device)
+    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND, \
+        f"another account was told {outcome.error}, not 3711"
+    assert not holds(cloud, bobs_home, device), "the refused account's home lists the device"
 
 
 @pytest.mark.tc("TC-BINDING-002", reqs=["REQ-BINDING-002"])
@@ -58,14 +60,14 @@ def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): after removal, another account pairs it."""
     first = lab.pair(mode)
-    assert first.ok and first.device_model is not None
+    assert first.ok and first.device_model is not None, f"the owner's first pairing failed: {first.error}"
     cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
     reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device)
+    assert holds(cloud, bobs_home, device), "the pairing succeeded but the new account's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-003", reqs=["REQ-BINDING-003"])
@@ -77,8 +79,9 @@ def test_a_guest_cannot_add_a_strong_binding_device(lab: Lab, cloud: CloudAdapte
     guest = lab.member(home, Role.MEMBER)
     outcome = lab.pair(mode, account=guest, home=home)
     assert not outcome.ok, "a guest added a strong-binding device"
-    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND
-    assert not holds(cloud, home, device)
+    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND, \
+        f"the guest was told {outcome.error}, not 3712"
+    assert not holds(cloud, home, device), "the home lists the device a guest tried to add"
 
 
 @pytest.mark.tc("TC-BINDING-004", reqs=["REQ-BINDING-004"])
@@ -87,11 +90,14 @@ def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: Cl
                                                              mode: str) -> None:
     """PROTOCOL.md §6: strong binding is about accounts; its owner may pair it into another of their homes."""
     kitchen, attic = lab.home(), lab.home()
-    assert lab.pair(mode, home=kitchen).ok
+    first = lab.pair(mode, home=kitchen)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     reset(device, lab.profile)
     outcome = lab.pair(mode, home=attic)
     assert outcome.ok, outcome.error
-    assert holds(cloud, attic, device) and not holds(cloud, kitchen, device)
+    assert holds(cloud, attic, device) and not holds(cloud, kitchen, device), \
+        f"after the move the attic lists it: {holds(cloud, attic, device)}, " \
+        f"the kitchen: {holds(cloud, kitchen, device)}"
 
 
 @pytest.mark.tc("TC-BINDING-005", reqs=["REQ-BINDING-005", "REQ-BINDING-007"])
@@ -103,16 +109,19 @@ def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: La
     device's data is reset."""
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device), \
+        f"after the rebind the new home lists it: {holds(cloud, bobs_home, device)}, " \
+        f"the old: {holds(cloud, home, device)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous), f"{previous}, an admin of the previous home, was not notified"
-    assert cloud.notifications(bob) == []
+    assert cloud.notifications(bob) == [], f"the new account was notified of its own rebind: {cloud.notifications(bob)}"
 
 
 @pytest.mark.tc("TC-BINDING-006", reqs=["REQ-BINDING-006", "REQ-BINDING-007"])
@@ -123,13 +132,16 @@ def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, clou
     bind to another account" (seed), and no notification is sent."""
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     reset(device, lab.profile)
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device), \
+        f"after the rebind the new home lists it: {holds(cloud, bobs_home, device)}, " \
+        f"the old: {holds(cloud, home, device)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous) == [], f"{previous} was notified of a weak rebind"
 
@@ -141,11 +153,12 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     """"After the device is successfully activated in a home of the account, different binding modes and different
     verification methods are required for unbinding" (seed): its owner re-pairs it in every mode."""
     home = lab.home()
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     reset(device, lab.profile)
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, home, device)
+    assert holds(cloud, home, device), "the re-pairing succeeded but the owner's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-010", reqs=["REQ-BINDING-009"])

@@ -113,5 +113,6 @@ def test_a_wrong_wifi_password_never_activates(lab: Lab, cloud: CloudAdapter, de
     token = lab.activator().get_token(lab.home())
     outcome = pair_by_ez(lab, ("broadcast", "multicast"), password="not-the-password", token=token)
     assert not outcome.ok, "the device paired with a wrong Wi-Fi password"
-    assert not bound(cloud, device)
-    assert list(cloud.token_attempts(token)) == []
+    assert not bound(cloud, device), "the device is bound after a wrong Wi-Fi password"
+    attempts = list(cloud.token_attempts(token))
+    assert attempts == [], f"the device activated without joining the network: {[a.outcome for a in attempts]}"

@@ -51,7 +51,8 @@ def test_a_device_with_a_valid_licence_activates(lab: Lab, cloud: CloudAdapter, 
     home = lab.home()
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert [d.uuid for d in cloud.list_devices(home)] == [device.licence.uuid]
+    listed = [d.uuid for d in cloud.list_devices(home)]
+    assert listed == [device.licence.uuid], f"the home lists {listed}, not the activated device"
 
 
 @pytest.mark.tc("TC-LICENCE-002", reqs=["REQ-LICENCE-002", "REQ-LICENCE-007"])
@@ -98,7 +99,7 @@ def test_a_licence_of_another_product_is_refused(lab: Lab, cloud: CloudAdapter, 
     licence = issue(lab, cloud, other.pid)
     reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
     assert not reply.accepted, f"another product's licence activated {device.pid}: {probes.describe(reply)}"
-    assert all(d.uuid != licence.uuid for d in cloud.list_devices(home))
+    assert all(d.uuid != licence.uuid for d in cloud.list_devices(home)), "the home lists the refused device"
 
 
 @pytest.mark.tc("TC-LICENCE-006", reqs=["REQ-LICENCE-006"])
@@ -112,5 +113,24 @@ def test_a_licence_in_use_by_one_device_is_refused_to_another(lab: Lab, cloud: C
     assert first.accepted, probes.describe(first)
     second = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=second_home)
     assert not second.accepted, f"a second device activated with a licence in use: {probes.describe(second)}"
-    assert [d.uuid for d in cloud.list_devices(first_home)] == [licence.uuid]
-    assert cloud.list_devices(second_home) == []
+    listed = [d.uuid for d in cloud.list_devices(first_home)]
+    assert listed == [licence.uuid], f"the first device's home lists {listed}, not the first device"
+    assert cloud.list_devices(second_home) == [], "the second device's home lists a device"
+
+
+@pytest.mark.tc("TC-LICENCE-008", reqs=["REQ-LICENCE-003"])
+def test_an_activation_with_a_forged_sign_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §4.2: the sign over the query and the sealed body are two checks of the AuthKey; a request
+    whose body is sealed with the licence's AuthKey but whose sign is made with another key is refused (a cloud
+    that only opens the body would take it)."""
+    home = lab.home()
+    licence = issue(lab, cloud, device.pid)
+    forger = issue(lab, cloud, device.pid).auth_key
+    token = lab.activator().get_token(home)
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
+                                pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()),
+                                sign_key=forger)
+    assert not reply.accepted, f"an activation signed with another licence's key was accepted: " \
+                               f"{probes.describe(reply)}"
+    record = cloud.device_by_uuid(licence.uuid)
+    assert record is None or record.home is None, "the device of the forged request is bound to a home"

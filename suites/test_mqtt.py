@@ -150,7 +150,8 @@ def test_a_removed_device_is_told_and_its_old_login_is_refused(lab: Lab, cloud: 
         device.wait_pairing_mode(SETTLE_S)
     except Exception:
         pytest.fail("the removed device was not told: it never left its session for pairing mode", pytrace=False)
-    assert eventually(lambda: not (r := cloud.device(online_device.dev_id)) or not r.online)
+    assert eventually(lambda: not (r := cloud.device(online_device.dev_id)) or not r.online), \
+        "the removed device is still online"
     cloud.remove_device(other_device.dev_id, account=other_device.owner, wipe=wipe)
     old = device_credentials(other_device.dev_id, other_device.sec_key)
     assert not probes.mqtt_login(probes.cloud_endpoints(cloud), old), "a removed device's old login was accepted"

@@ -229,7 +229,8 @@ def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, clou
 @pytest.mark.requires("mode:qr", "device:qr-prompt", "device:events")
 def test_the_device_sounds_a_prompt_after_capturing_a_qr(lab: Lab, device: DeviceAdapter) -> None:
     """"The device will sound a prompt after capturing the information of the QR code" (seed)."""
-    assert lab.pair("qr").ok
+    outcome = lab.pair("qr")
+    assert outcome.ok, f"the pairing failed: {outcome.error}"
     assert any(event.name == "prompt-sound" for event in device.events()), "no prompt after the QR was captured"
 
 

@@ -45,8 +45,8 @@ def test_a_token_is_refused_just_after_its_lifetime_ends(lab: Lab, cloud: CloudA
     lab.advance(lab.token_lifetime_s + 1)
     outcome = lab.pair(mode, home=home, token=token)
     assert not outcome.ok, "an expired token paired the device"
-    assert outcome.code == ActivatorErrorCode.TOKEN_EXPIRED
-    assert homes_holding(cloud, device, [home]) == []
+    assert outcome.code == ActivatorErrorCode.TOKEN_EXPIRED, f"an expired token was answered {outcome.error}, not 3718"
+    assert homes_holding(cloud, device, [home]) == [], "the home lists a device paired with an expired token"
 
 
 @pytest.mark.tc("TC-TOKEN-003", reqs=["REQ-TOKEN-002", "REQ-DELEGATE-007"])
@@ -55,11 +55,12 @@ def test_a_token_that_paired_a_device_cannot_pair_again(lab: Lab, device: Device
     """"The Token ... will be invalidated upon successful pairing" (seed): the same token pairs nothing more."""
     home = lab.home()
     token = lab.activator().get_token(home)
-    assert lab.pair(mode, home=home, token=token).ok
+    first = lab.pair(mode, home=home, token=token)
+    assert first.ok, f"the first pairing with a fresh token failed: {first.error}"
     release()
     again = lab.pair(mode, home=home, token=token)
     assert not again.ok, "a consumed token paired the device again"
-    assert again.code == ActivatorErrorCode.TOKEN_EXPIRED
+    assert again.code == ActivatorErrorCode.TOKEN_EXPIRED, f"a consumed token was answered {again.error}, not 3718"
 
 
 @pytest.mark.tc("TC-TOKEN-004", reqs=["REQ-TOKEN-003"])
@@ -67,7 +68,8 @@ def test_a_reset_device_pairs_again_with_a_new_token(lab: Lab, device: DeviceAda
                                                      release: Callable[[], None]) -> None:
     """"To pair the device again, a new QR code must be generated" (seed): a new token pairs the reset device."""
     home = lab.home()
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the first pairing failed: {first.error}"
     release()
     outcome = lab.pair(mode, home=home, token=lab.activator().get_token(home))
     assert outcome.ok, outcome.error
@@ -83,8 +85,10 @@ def test_a_device_appears_in_the_tokens_home_and_in_no_other(lab: Lab, cloud: Cl
     stranger_home = lab.home(lab.account())
     outcome = lab.pair(mode, account=account, home=chosen)
     assert outcome.ok, outcome.error
-    assert outcome.device_model is not None and outcome.device_model.home == chosen
-    assert homes_holding(cloud, device, [first, chosen, stranger_home]) == [chosen]
+    assert outcome.device_model is not None and outcome.device_model.home == chosen, \
+        f"the app was told the device is in {outcome.device_model and outcome.device_model.home}, not {chosen}"
+    held = homes_holding(cloud, device, [first, chosen, stranger_home])
+    assert held == [chosen], f"the device is listed in {held}, not only in the token's home {chosen}"
 
 
 @pytest.mark.tc("TC-TOKEN-006", reqs=["REQ-TOKEN-005"])
@@ -96,7 +100,7 @@ def test_a_token_of_another_region_activates_nothing(lab: Lab, cloud: CloudAdapt
     other = next(region for region in sorted(KNOWN_REGIONS) if region != token[:2])
     outcome = lab.pair(mode, home=home, token=other + token[2:])
     assert not outcome.ok, f"a token with region {other} paired the device on the {cloud.region} cloud"
-    assert homes_holding(cloud, device, [home]) == []
+    assert homes_holding(cloud, device, [home]) == [], "the home lists a device paired with another region's token"
 
 
 @pytest.mark.tc("TC-TOKEN-007", reqs=["REQ-TOKEN-006"])
@@ -107,7 +111,7 @@ def test_tokens_are_unique_and_unguessable_over_many_draws(lab: Lab, cloud: Clou
     activator = lab.activator()
     drawn = [activator.get_token(home) for _ in range(DRAWS)]
     parsed = [PairingToken.parse(text) for text in drawn]
-    assert {p.region for p in parsed} == {cloud.region}
+    assert {p.region for p in parsed} == {cloud.region}, f"tokens of regions {sorted({p.region for p in parsed})}"
     assert len({p.token for p in parsed}) == DRAWS, "a token was issued twice"
     for position in range(8):
         assert len({p.token[position] for p in parsed}) >= 20, f"token character {position} barely varies"
@@ -142,3 +146,44 @@ def test_two_activations_racing_with_one_token_give_one_device(lab: Lab, cloud: 
             hid=probes.new_hid(), t=int(cloud.clock.time())), licences))
     assert sum(r.accepted for r in replies) == 1, [probes.describe(r) for r in replies]
     assert split_token_fixed(token)[1] == token[2:10]
+
+
+@pytest.mark.tc("TC-TOKEN-009", reqs=["REQ-TOKEN-001", "REQ-TOKEN-002"])
+@pytest.mark.requires("cloud:issue-licences", "binding:strong")
+def test_a_token_refused_to_one_device_still_pairs_another(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                           mode: str) -> None:
+    """"The Token ... will be invalidated upon successful pairing" (seed), and only then: a token first presented
+    by a device the binding rules refuse (strong-bound to another account) still pairs the device it was meant
+    for, within its lifetime."""
+    licence = cloud.issue_licence(device.pid)
+    lab.redactor.add(licence.auth_key)
+    endpoints, hid = probes.cloud_endpoints(cloud), probes.new_hid()
+    first_owner = lab.account()
+    bound = probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid,
+                                token=lab.activator(first_owner).get_token(lab.home(first_owner)), hid=hid,
+                                t=int(cloud.clock.time()))
+    assert bound.accepted, f"blocked: the lab's second device did not activate: {probes.describe(bound)}"
+    home = lab.home()
+    token = lab.activator().get_token(home)
+    refused = probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid,
+                                  token=token, hid=hid, t=int(cloud.clock.time()))
+    assert not refused.accepted, f"a strong-bound device was taken by another account: {probes.describe(refused)}"
+    outcome = lab.pair(mode, home=home, token=token)
+    assert outcome.ok, f"a token refused once to another device no longer pairs: {outcome.error}"
+
+
+@pytest.mark.tc("TC-TOKEN-010", reqs=["REQ-TOKEN-001", "REQ-TOKEN-004"])
+@pytest.mark.parametrize("homes", ["one-home", "two-homes-of-one-account"])
+def test_every_outstanding_token_pairs_whatever_was_issued_after_it(lab: Lab, cloud: CloudAdapter,
+                                                                    device: DeviceAdapter, mode: str,
+                                                                    homes: str) -> None:
+    """PROTOCOL.md §0: each token lives its own lifetime; a token issued later, for the same home or for another
+    home of the same account (two phones adding devices at once), does not invalidate an earlier one."""
+    home = lab.home()
+    activator = lab.activator()
+    earlier = activator.get_token(home)
+    later = activator.get_token(home if homes == "one-home" else lab.home())
+    assert later != earlier, "the cloud issued the same token twice"
+    outcome = lab.pair(mode, home=home, token=earlier)
+    assert outcome.ok, f"a token issued before another one ({homes}) no longer pairs: {outcome.error}"
+    assert homes_holding(cloud, device, [home]) == [home], "the pairing succeeded but the token's home lacks it"

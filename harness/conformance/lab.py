@@ -347,8 +347,8 @@ class Lab:
             return outcome
         why = explain_pairing(list(device.events()), since=since, mode=mode, ssid=ssid, password=password,
                               token=token)
-        if why is None:
-            return outcome
+        if why is None or (outcome.error.cloud_error is not None and why.startswith("the cloud refused")):
+            return outcome  # nothing to add: the app's code already carries the cloud's refusal
         self.evidence.record("activator", "diagnosis", {"diagnosis": why})
         error = outcome.error
         outcome.error = ActivatorError(error.code, f"{error.message}; {why}", cloud_error=error.cloud_error,

@@ -126,6 +126,31 @@ class TokenReusableBySameDevice(CloudBehaviour):
         return checked
 
 
+@_fault("refused-activation-consumes-token", "an activation refused after its token was found (a binding "
+        "refusal) marks the token used: the refused device spends the token its owner meant for another",
+        requirement="PROTOCOL.md §0: a token is invalidated upon successful pairing, and only then")
+class RefusedActivationConsumesToken(CloudBehaviour):
+    def decide_activation(self, a: Activation) -> ActivationOutcome | None:
+        refusal = super().decide_activation(a)
+        if refusal is not None and a.token is not None and a.token.consumed_at is None:
+            a.state.tokens[a.token.token] = a.token.consume(a.now)  # the state's lock is held by the caller
+        return refusal
+
+
+@_fault("newer-token-revokes-older", "issuing a pairing token for a home silently invalidates the home's earlier "
+        "outstanding tokens: two phones adding devices to one home at once spoil each other's QR codes",
+        requirement="PROTOCOL.md §0: a token lives its lifetime until it pairs a device")
+class NewerTokenRevokesOlder(CloudBehaviour):
+    def token_as_checked(self, a: Activation) -> TokenRecord | None:
+        checked = super().token_as_checked(a)
+        if checked is None or checked.consumed_at is not None:
+            return checked
+        issued = list(a.state.tokens.values())  # in the order they were issued
+        later = issued[next((i for i, t in enumerate(issued) if t.token == checked.token), len(issued)) + 1:]
+        newer = any(t.home == checked.home for t in later)
+        return dataclasses.replace(checked, consumed_at=checked.issued_at) if newer else checked
+
+
 @_fault("token-not-bound-to-home", "the device is bound to another of the token account's homes (its first one "
         "other than the token's), not the token's home", requirement="PROTOCOL.md §0: a token is bound to one home")
 class TokenNotBoundToHome(CloudBehaviour):
@@ -221,6 +246,14 @@ class LicenceUnchecked(CloudBehaviour):
 
     def check_product(self, a: Activation) -> ActivationOutcome | None:
         return None
+
+
+@_fault("sign-unchecked", "the activation's sign is not verified: a request whose query is signed with any key "
+        "activates as long as its body opens under the licence's AuthKey",
+        requirement="PROTOCOL.md §4.2: the sign over the query is checked with the licence's AuthKey")
+class SignUnchecked(CloudBehaviour):
+    def checks_sign(self) -> bool:
+        return False
 
 
 @_fault("unknown-uuid-accepted", "an unknown licence uuid is looked up by its AuthKey instead: a body that opens "
