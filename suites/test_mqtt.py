@@ -177,3 +177,73 @@ def test_after_a_power_cycle_the_device_reconnects_by_itself(cloud: CloudAdapter
     after = cloud.device(online_device.dev_id)
     assert after is not None
     assert after.activations == before.activations, "the device activated again instead of reconnecting"
+
+
+FALSY = {bool: False, int: 0, str: ""}  # the command DP's type -> its "off" value
+
+
+@pytest.mark.tc("TC-MQTT-008", reqs=["REQ-MQTT-005"])
+@pytest.mark.requires("device:dp-commands")
+def test_dp_values_are_reported_back_by_value_false_zero_and_empty_too(lab: Lab, cloud: CloudAdapter,
+                                                                      profile: Profile,
+                                                                      online_device: DeviceRecord) -> None:
+    """"The device reports state back as DPs" (seed "device-cloud-binding"), by value: the command DP set to its
+    type's "off" value (false, 0 or "") and back to the profile's value is reported as exactly that, type and
+    all, each time."""
+    command = profile.parameters.dp_command
+    dp = str(command.id)
+    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps))
+    for value in (FALSY[type(command.value)], command.value):
+        cloud.send_dps(online_device.dev_id, {dp: value}, account=lab.default_account)
+
+        def reported(value: object = value) -> bool:
+            record = cloud.device(online_device.dev_id)
+            got = None if record is None else record.dps.get(dp, ...)
+            return type(got) is type(value) and got == value
+
+        if not eventually(reported):
+            record = cloud.device(online_device.dev_id)
+            pytest.fail(f"DP {dp} set to {value!r} was reported as "
+                        f"{record.dps.get(dp, 'nothing') if record else 'no device'!r}", pytrace=False)
+
+
+WILDCARD_FILTERS = ["smart/device/in/#", "smart/device/in/+", "smart/device/+/{victim}", "smart/#", "#"]
+
+
+@pytest.mark.tc("TC-MQTT-009", reqs=["REQ-MQTT-003"])
+def test_no_wildcard_reaches_another_devices_topics(lab: Lab, cloud: CloudAdapter, profile: Profile,
+                                                   online_device: DeviceRecord, other_device: OtherDevice) -> None:
+    """PROTOCOL.md §5: a device subscribes to its own topics by name; no wildcard filter is granted that would
+    reach another device's commands or reports."""
+    victim = online_device.dev_id
+    with probes.mqtt_session(probes.cloud_endpoints(cloud),
+                             device_credentials(other_device.dev_id, other_device.sec_key)) as snoop:
+        assert snoop.connect(), "the other device could not log in with its own credentials"
+        granted = [f.format(victim=victim) for f in WILDCARD_FILTERS if snoop.subscribe(f.format(victim=victim))]
+        command = profile.parameters.dp_command
+        cloud.send_dps(victim, {str(command.id): command.value}, account=lab.default_account)
+        eventually(lambda: bool(snoop.received()), QUIET_S)
+        overheard = sorted({topic for topic, _ in snoop.received()})
+    assert not granted and not overheard, f"the broker granted {granted}; the other device overheard {overheard}"
+
+
+@pytest.mark.tc("TC-MQTT-010", reqs=["REQ-MQTT-003"])
+@pytest.mark.requires("device:events")
+def test_a_device_cannot_publish_on_another_devices_command_topic(cloud: CloudAdapter, device: DeviceAdapter,
+                                                                  online_device: DeviceRecord,
+                                                                  other_device: OtherDevice) -> None:
+    """PROTOCOL.md §5: a device publishes only its own reports; a message another device publishes on the victim's
+    command topic smart/device/in/<devId> never reaches the victim."""
+    victim = online_device.dev_id
+    since = cloud.clock.time()
+    with probes.mqtt_session(probes.cloud_endpoints(cloud),
+                             device_credentials(other_device.dev_id, other_device.sec_key)) as intruder:
+        assert intruder.connect(), "the other device could not log in with its own credentials"
+        intruder.publish(topic_in(victim), b"2.2" + bytes(40))
+
+        def heard() -> list[str]:
+            return [e.name for e in device.events() if e.at >= since and e.name in ("mqtt-message", "mqtt-bad-message")
+                    and e.details.get("topic") == topic_in(victim)]
+
+        eventually(lambda: bool(heard()), QUIET_S)
+    assert not heard(), f"the victim received what another device published on its command topic: {heard()}"

@@ -366,6 +366,21 @@ def lpv35_configure(network: NetworkAdapter, address: ApAddress, ssid: str, pass
     return None
 
 
+def lpv35_send_payload(network: NetworkAdapter, address: ApAddress, payload: bytes) -> int | None:
+    """Send one LPV3.5 0x14 frame carrying ``payload`` as is (any JSON, legal or not) and return the device's
+    ret_code (None: no readable answer), §3.2."""
+    frame = apconfig.encode_lpv35_frame(apconfig.Lpv35Type.AP_CFG_WF_V40, payload, seq=1, key=apconfig.LPV35_APP_KEY,
+                                        nonce=os.urandom(apconfig.NONCE_LEN))
+    for reply in network.send_ap_lpv35(address, [frame]):
+        try:
+            decoded = apconfig.decode_lpv35_frame(reply, key=apconfig.LPV35_APP_KEY)
+            if decoded.type == apconfig.Lpv35Type.AP_CFG_WF_V40:
+                return apconfig.parse_ap_cfg_ack(decoded.data).ret_code
+        except ProtocolError:
+            continue
+    return None
+
+
 def _flip(frame: bytes, index: int) -> bytes:
     return frame[:index] + bytes([frame[index] ^ 0xFF]) + frame[index + 1:]
 

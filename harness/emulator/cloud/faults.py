@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from aiohttp import web
 
-from harness.emulator.broker.authority import same_secret
+from harness.emulator.broker.authority import device_subscribe_topics, same_secret
 from harness.emulator.fault_registry import FaultEntry, FaultRegistry
 from harness.model.binding import BindingDecision, BindingMode, Relation, Role, relation_of
 from harness.model.errors import CloudError
@@ -434,6 +434,45 @@ class OwnerMoveNotifies(CloudBehaviour):
 class BrokerNoAcl(CloudBehaviour):
     def enforces_acl(self) -> bool:
         return False
+
+
+def filter_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 §4.7: whether ``topic_filter`` (with ``+`` and ``#``) matches ``topic``."""
+    parts, levels = topic_filter.split("/"), topic.split("/")
+    for index, part in enumerate(parts):
+        if part == "#":
+            return True
+        if index >= len(levels) or (part != "+" and part != levels[index]):
+            return False
+    return len(parts) == len(levels)
+
+
+_EMBEDDED_ONLY = "needs the embedded broker (amqtt): Mosquitto's ACL file is written from the conformant rules"
+
+
+@_fault("acl-wildcard-covers-own-topic", "the subscribe ACL grants any filter that matches one of the device's own "
+        "topics, wildcards included: smart/device/in/# reaches every device's commands",
+        requirement="PROTOCOL.md §5: a device subscribes only to its own topics, never with wildcards")
+class AclWildcardCoversOwnTopic(CloudBehaviour):
+    def device_may_subscribe(self, dev_id: str, topic_filter: str) -> bool:
+        return super().device_may_subscribe(dev_id, topic_filter) or any(
+            filter_matches(topic_filter, own) for own in device_subscribe_topics(dev_id))
+
+    def unsupported_by(self, broker_kind: str) -> str | None:
+        return f"acl-wildcard-covers-own-topic {_EMBEDDED_ONLY}" if broker_kind == "mosquitto" else \
+            super().unsupported_by(broker_kind)
+
+
+@_fault("acl-publish-any-device", "the publish ACL checks only the topic's smart/device/ prefix: a device publishes "
+        "commands on another device's smart/device/in/<devId>",
+        requirement="PROTOCOL.md §5: a device publishes only on its own report and RPC topics")
+class AclPublishAnyDevice(CloudBehaviour):
+    def device_may_publish(self, dev_id: str, topic: str) -> bool:
+        return topic.startswith("smart/device/") or super().device_may_publish(dev_id, topic)
+
+    def unsupported_by(self, broker_kind: str) -> str | None:
+        return f"acl-publish-any-device {_EMBEDDED_ONLY}" if broker_kind == "mosquitto" else \
+            super().unsupported_by(broker_kind)
 
 
 @_fault("broker-password-any-device", "the broker matches a device login's password against every registered "
