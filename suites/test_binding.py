@@ -198,6 +198,32 @@ def test_the_reset_button_brings_pairing_mode_back_in_time(lab: Lab, cloud: Clou
         f"{SESSION_END_S:g} s after its reset the device is in pairing mode and still online on MQTT"
 
 
+@pytest.mark.tc("TC-BINDING-012", reqs=["REQ-BINDING-011"])
+@pytest.mark.requires("cloud:issue-licences")
+@pytest.mark.parametrize("wipe", [True, False], ids=["remove-and-wipe", "remove"])
+def test_a_wiped_device_resets_its_data_on_its_next_activation(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                               wipe: bool) -> None:
+    """PROTOCOL.md §6: "Remove and wipe data" deletes the data in the cloud and on the device, which the device
+    learns from its next activation's resetFactory; a plain "Remove device" keeps it, so re-pairing into the same
+    home does not reset it."""
+    licence = cloud.issue_licence(device.pid)
+    lab.redactor.add(licence.auth_key)
+    endpoints, hid, home = probes.cloud_endpoints(cloud), probes.new_hid(), lab.home()
+
+    def activate() -> probes.ActivationReply:
+        reply = probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid,
+                                    token=lab.activator().get_token(home), hid=hid, t=int(cloud.clock.time()))
+        assert reply.accepted, f"the owner's pairing into their own home was refused: {probes.describe(reply)}"
+        return reply
+
+    first = activate()
+    assert first.dev_id is not None
+    cloud.remove_device(first.dev_id, account=lab.default_account, wipe=wipe)
+    again = activate()
+    assert again.reset_factory is wipe, (f"after {'Remove and wipe data' if wipe else 'Remove device'} the next "
+                                         f"activation said resetFactory={again.reset_factory}, not {wipe}")
+
+
 # ------------------------------------------------------------------ all three modes, on a cloud that makes products
 
 

@@ -36,6 +36,7 @@ def assert_refused_everywhere(cloud: CloudAdapter, reply: probes.ActivationReply
                               home: str) -> None:
     """REQ-LICENCE-007: refused, in no home, and its pre-activation MQTT login is not authorized."""
     assert not reply.accepted, f"the activation was accepted: {probes.describe(reply)}"
+    assert reply.error_code, f"the refusal is not a well-formed ATOP error (no errorCode): {probes.describe(reply)}"
     assert all(d.uuid != uuid for d in cloud.list_devices(home)), "the refused device is in the home"
     record = cloud.device_by_uuid(uuid)
     assert record is None or record.home is None, "the refused device is bound to a home"
@@ -113,6 +114,7 @@ def test_a_licence_in_use_by_one_device_is_refused_to_another(lab: Lab, cloud: C
     assert first.accepted, probes.describe(first)
     second = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=second_home)
     assert not second.accepted, f"a second device activated with a licence in use: {probes.describe(second)}"
+    assert second.error_code, f"the refusal carries no errorCode: {probes.describe(second)}"
     listed = [d.uuid for d in cloud.list_devices(first_home)]
     assert listed == [licence.uuid], f"the first device's home lists {listed}, not the first device"
     assert cloud.list_devices(second_home) == [], "the second device's home lists a device"

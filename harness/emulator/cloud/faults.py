@@ -43,7 +43,7 @@ from aiohttp import web
 
 from harness.emulator.broker.authority import device_subscribe_topics, same_secret
 from harness.emulator.fault_registry import FaultEntry, FaultRegistry
-from harness.model.binding import BindingDecision, BindingMode, Relation, Role, relation_of
+from harness.model.binding import BindingDecision, BindingMode, Relation, Role, decide_binding, relation_of
 from harness.model.errors import CloudError
 from harness.model.token import TokenRecord
 from harness.protocol import mqtt as mq
@@ -383,6 +383,14 @@ class StrongRemoveKeepsBinding(CloudBehaviour):
         if not wipe and product.binding_mode is BindingMode.STRONG:
             return False
         return super().removal_releases_binding(product, device, wipe=wipe)
+
+
+@_fault("wipe-forgotten-on-reactivation", "\"Remove and wipe data\" is not remembered: the device's next "
+        "activation does not say resetFactory, so it keeps the data its owner asked to wipe",
+        requirement="PROTOCOL.md §6: after remove-and-wipe the next activation resets the device's data")
+class WipeForgottenOnReactivation(CloudBehaviour):
+    def binding_decision(self, a: Activation) -> BindingDecision:
+        return decide_binding(a.current, a.found_product.binding_mode, a.found_claim, data_wipe_pending=False)
 
 
 @_fault("camera-binding-changeable", "a camera product keeps the binding mode it is created with: medium and weak "
