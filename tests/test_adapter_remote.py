@@ -38,7 +38,7 @@ def served() -> Iterator[ServedCloud]:
 
 @pytest.fixture
 def cloud(served: ServedCloud) -> RemoteCloudAdapter:
-    return RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    return RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key=served.admin_key)
 
 
 def activate(cloud: RemoteCloudAdapter, licence: Licence, token: str, *, hid: str = "a1b2c3d4e5f6") -> AtopResponse:
@@ -165,7 +165,8 @@ def test_the_factory_creates_the_profiles_product_once(served: ServedCloud) -> N
     profile = load_profile("camera-strong")
     context = WorldContext(profile=profile, clock=VirtualClock(), seed=1)
     for _ in range(2):  # the second time the product exists already (409), which is fine
-        adapter = remote_cloud(context, url=served.urls["app API"].removesuffix("/app/v1"), timeout_s=5)
+        adapter = remote_cloud(context, url=served.urls["app API"].removesuffix("/app/v1"), timeout_s=5,
+                               admin_key=served.admin_key)
         assert adapter.base_url + "/app/v1" == served.urls["app API"]
     assert adapter.clock is context.clock
     licence = adapter.issue_licence(profile.device.pid)

@@ -29,11 +29,13 @@ from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
+from .auth import LabAuth, is_loopback_host
 from .faults import CloudFault, parse_faults
 from .http import HttpServerThread, build_app
+from .limits import ServerLimits
 from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
-from .state import CloudState, DeviceLink, NullLink
+from .state import TOKEN_RETENTION_S, CloudState, DeviceLink, NullLink
 from .store import open_store
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,23 @@ class EmulatedCloud:
     ``broker`` is ``"amqtt"`` (embedded, the default), ``"mosquitto"`` (the real one, when installed) or
     ``"none"`` (HTTP only: no online state, no commands). ``state_path`` keeps everything in a SQLite file
     that a later cloud reopens. ``faults`` are :class:`CloudFault` values (or their names).
+
+    ``auth`` holds the lab's credentials (:class:`LabAuth` with an admin key); without it the app API and the lab
+    controls are open, which only a loopback ``host`` allows (ValueError otherwise). ``limits`` are the HTTP
+    server's timeouts and connection limits (by default those of one process's world: no lower limit per
+    address than in all; ``paircert cloud serve`` sets a LAN's); ``token_retention_s`` how long an expired or
+    used pairing token and its attempts are kept.
     """
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
                  state_path: str | Path | None = None, broker: BrokerChoice = "amqtt",
                  faults: Iterable[CloudFault | str] = (), host: str = "127.0.0.1", port: int = 0,
-                 mqtt_port: int = 0, advertise_host: str | None = None) -> None:
+                 mqtt_port: int = 0, advertise_host: str | None = None, auth: LabAuth | None = None,
+                 limits: ServerLimits | None = None, token_retention_s: float = TOKEN_RETENTION_S) -> None:
+        self.auth = auth if auth is not None else LabAuth(None)
+        if not self.auth.required and not is_loopback_host(host):
+            raise ValueError(f"a cloud bound to {host} (not loopback) needs authentication: give it an admin key "
+                             "(--no-auth is for loopback binds only)")
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._faults = parse_faults(faults)
         self._host = host
@@ -75,11 +88,14 @@ class EmulatedCloud:
             self._link = self._broker_link
         self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, faults=self._faults,
                                 store=open_store(state_path), link=self._link)
+        self.state.token_retention_s = float(token_retention_s)
         self.app = CloudApp(self.state)
         self._atop = AtopService(self.state, self._addresses)
         self.openapi = OpenApiService(self.state)  # Tuya's OpenAPI (§10); projects registered with .register()
-        self._http = HttpServerThread(lambda: build_app(self._atop, AppHttp(self.app), self.openapi), host=host,
-                                      port=port)
+        self.limits = limits or ServerLimits.for_one_process()
+        self._http = HttpServerThread(
+            lambda: build_app(self._atop, AppHttp(self.app, self.auth), self.openapi, limits=self.limits), host=host,
+            port=port, limits=self.limits)
         self._started = False
 
     # ---------------------------------------------------------------------------------------- lifecycle
@@ -197,5 +213,5 @@ class EmulatedCloud:
 
 __all__ = [
     "ACCOUNT_HEADER", "API_PREFIX", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device", "DpSchema",
-    "EmulatedCloud", "LicenceRecord", "Product", "TokenGrant",
+    "EmulatedCloud", "LabAuth", "LicenceRecord", "Product", "ServerLimits", "TokenGrant",
 ]

@@ -44,6 +44,7 @@ from harness.protocol.strictjson import loads_json
 from harness.protocol.token import TOKEN_LEN
 
 from .faults import CloudFault
+from .limits import read_body
 from .state import CloudState
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 # token-consume-race: how long the (emulated) device-record write takes before the token is marked used.
 RACE_STORE_WRITE_S = 0.5
+MAX_ATOP_BODY = 256 * 1024
 
 
 def code_text(code: CloudError | str) -> str:
@@ -116,7 +118,7 @@ class AtopService:
     async def d_json(self, request: web.Request) -> web.Response:
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"ATOP is POST only, not {request.method}")
-        body = await request.read()
+        body = await read_body(request, max_bytes=MAX_ATOP_BODY)
         try:
             query = parse_query(request.rel_url.raw_query_string)
         except ProtocolError as exc:
@@ -203,7 +205,7 @@ class AtopService:
             outcome = self.state.activate(uuid, req)
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
-        log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
+        log.debug("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
         return self.encrypted(success_payload(outcome.result.to_dict(), t=self.now()), key, query.et)
 
     def _reset(self, query: AtopQuery, body: bytes) -> web.Response:
@@ -234,7 +236,7 @@ class AtopService:
         """§4.1: point the device at this cloud's ATOP and MQTT addresses, in both answer styles."""
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"url_config is POST only, not {request.method}")
-        body = await request.read()
+        body = await read_body(request, max_bytes=MAX_ATOP_BODY)
         if body.strip():
             try:
                 UrlConfigRequest.from_json(body)

@@ -1,7 +1,10 @@
 """``paircert cloud serve``: a long-running lab cloud for real devices.
 
 It prints its URLs (ATOP, url_config, app API, MQTT) and the licences it issued, then serves until SIGINT or
-SIGTERM. With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
+SIGTERM. The app API and the lab controls need credentials (:mod:`.auth`): the lab admin key is read from
+``--admin-key-file`` (created there when missing), else kept beside ``--state`` as ``STATE.admin-key``, else made
+anew; a new key is printed once. ``--no-auth`` drops every credential, and is refused unless ``--host`` is loopback.
+With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
 notifications, attempts) survives a restart.
 
 AuthKeys are secrets. They are printed only to an interactive terminal (or with ``--print-secrets``), never
@@ -36,8 +39,11 @@ from typing import Any
 
 import click
 
+from .auth import LabAuth, admin_key_file, is_loopback_host, new_admin_key
 from .faults import CloudFault
+from .limits import ServerLimits
 from .records import DpSchema, LicenceRecord, Product
+from .state import TOKEN_RETENTION_S
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +121,38 @@ def cli_command() -> None:
 @click.option("--openapi-client-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Serve Tuya's OpenAPI for the project whose client_id and secret this JSON file holds "
                    "(created with fresh random values, mode 0600, when it does not exist).")
+@click.option("--admin-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The lab admin key (lab controls, creating accounts): read from this file, or created in it "
+                   "(mode 0600) when missing. Default: STATE.admin-key beside --state, else a new key per start.")
+@click.option("--no-auth", is_flag=True, default=False,
+              help="No credentials at all (local development): allowed only when --host is loopback.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds a request head may take to arrive.")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds the rest of a request (its body) may take after its head.")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(1, 65_535),
+              help="Connections open at once, in all.")
+@click.option("--max-connections-per-address", default=64, show_default=True, type=click.IntRange(1, 65_535),
+              help="Connections open at once from one client address.")
+@click.option("--token-retention", default=TOKEN_RETENTION_S, show_default=True, type=click.FloatRange(min=0.0),
+              help="Seconds an expired or used pairing token (and its attempts) is kept before it is purged.")
 def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, state_path: Path | None,
           products_path: Path | None, region: str, token_ttl: float, broker: str, licence_count: int,
           licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...],
-          openapi_client_file: Path | None) -> None:
+          openapi_client_file: Path | None, admin_key_file: Path | None, no_auth: bool, header_timeout: float,
+          body_timeout: float, max_connections: int, max_connections_per_address: int,
+          token_retention: float) -> None:
     """Serve a lab cloud for real devices until SIGINT or SIGTERM."""
     from . import EmulatedCloud
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    auth, key_line = _lab_auth(host, state_path, admin_key_file, no_auth)
+    try:
+        limits = ServerLimits(header_timeout_s=header_timeout, body_timeout_s=body_timeout,
+                              max_connections=max_connections,
+                              max_connections_per_address=min(max_connections_per_address, max_connections))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     declared = load_products(products_path) if products_path else None
     project = None
     if openapi_client_file is not None:
@@ -134,7 +164,8 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             raise click.BadParameter(str(exc), param_hint="--openapi-client-file") from None
     try:
         cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
-                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host)
+                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host,
+                              auth=auth, limits=limits, token_retention_s=token_retention)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
@@ -158,6 +189,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
         show = sys.stdout.isatty() if print_secrets is None else print_secrets
         _announce(cloud, products, licences, show_secrets=show, licences_out=licences_out)
+        click.echo(key_line)
         if licences_out is not None:
             _write_licences(licences_out, licences)
         click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)
@@ -169,6 +201,29 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
         cloud.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _lab_auth(host: str, state_path: Path | None, key_file: Path | None, no_auth: bool) -> tuple[LabAuth, str]:
+    """The lab's credentials and the banner line about them; a usage error (exit 2) for --no-auth off loopback."""
+    if no_auth:
+        if key_file is not None:
+            raise click.UsageError("--no-auth and --admin-key-file exclude each other")
+        if not is_loopback_host(host):
+            raise click.UsageError(f"--no-auth is for loopback binds only; --host {host} reaches the network, so "
+                                   "the lab cloud needs its admin key and account logins there")
+        return LabAuth(None), "  auth        none (--no-auth: anyone on this machine may use every route)"
+    path = key_file if key_file is not None else (Path(f"{state_path}.admin-key") if state_path else None)
+    if path is None:
+        key = new_admin_key()
+        return LabAuth(key), (f"  admin key   {key}  (printed once, kept nowhere: use --admin-key-file or --state "
+                              "to keep one)")
+    try:
+        key, created = admin_key_file(path)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--admin-key-file") from None
+    if created:
+        return LabAuth(key), f"  admin key   {key}  (new: printed once; kept in {path}, mode 0600)"
+    return LabAuth(key), f"  admin key   in {path}"
 
 
 def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,

@@ -25,6 +25,7 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
+from .limits import LIMITS_KEY, ClientGone, ConnectionGuard, GuardedSite, ServerLimits, runner_options
 from .openapi import OpenApiService
 from .records import CloudInputError
 
@@ -34,9 +35,11 @@ MAX_REQUEST_BYTES = 256 * 1024
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
-def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None) -> web.Application:
-    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` and, with ``openapi``,
-    Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers its §10.3 envelope with HTTP 200)."""
+def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None, *,
+              limits: ServerLimits | None = None) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` (behind the lab's
+    credentials, :mod:`.auth`) and, with ``openapi``, Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers
+    its §10.3 envelope with HTTP 200)."""
 
     @web.middleware
     async def well_formed(request: web.Request,
@@ -44,8 +47,17 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
         device_side = request.path in ATOP_PATHS
         try:
             return await handler(request)
-        except CloudInputError as exc:
-            return app_error(exc.code, exc.message, exc.status)
+        except CloudInputError as exc:  # a refused request, a body that could not be read (limits.read_body)
+            answer = (atop.plain_error(CloudError.ILLEGAL_PARAM, exc.message) if device_side
+                      else app_error(exc.code, exc.message, exc.status))
+            if exc.status in (408, 413) or isinstance(exc, ClientGone):
+                answer.force_close()
+            return answer
+        except ConnectionError:  # the client went away mid-request: nobody to answer, nothing to report
+            log.debug("client went away during %s %s", request.method, request.path)
+            answer = app_error("CLIENT_GONE", "the client closed the connection mid-request", 400)
+            answer.force_close()
+            return answer
         except web.HTTPException as exc:  # 404, 405, 413 (client_max_size), ... raised by aiohttp itself
             if device_side:
                 return atop.plain_error(CloudError.ILLEGAL_PARAM, f"HTTP {exc.status}: {exc.reason}")
@@ -61,8 +73,11 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
 
     # -- OpenAPI (PROTOCOL.md §10): its middleware sits inside well_formed and answers every /v1.0/... itself.
-    middlewares = [well_formed] if openapi is None else [well_formed, openapi.middleware]
+    middlewares = [well_formed, app_http.auth.middleware]
+    if openapi is not None:
+        middlewares.append(openapi.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+    app[LIMITS_KEY] = limits or ServerLimits()
     atop.add_routes(app)
     app_http.add_routes(app)
     if openapi is not None:
@@ -75,8 +90,10 @@ class HttpServerThread:
     """An aiohttp application served from a background thread with its own event loop."""
 
     def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, limits: ServerLimits | None = None) -> None:
         self._make_app = make_app
+        self.limits = limits or ServerLimits()
+        self.guard: ConnectionGuard | None = None
         self.host = host
         self._requested_port = port
         self.port = 0
@@ -129,11 +146,14 @@ class HttpServerThread:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False,
+                               **runner_options(self.limits))
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
+            # The guarded site: request-head timeouts and connection limits below aiohttp (limits.py).
+            site = GuardedSite(runner, self.host, self._requested_port, limits=self.limits, backlog=1024)
             await site.start()
+            self.guard = site.guard
             address = runner.addresses[0]
             self.port = int(address[1])
             self._ready.set()
@@ -142,4 +162,5 @@ class HttpServerThread:
             await runner.cleanup()
 
 
-__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "build_app"]
+__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "ServerLimits",
+           "build_app"]

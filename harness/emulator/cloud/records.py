@@ -133,11 +133,17 @@ class LicenceRecord:
 
 @dataclass
 class Account:
+    """An app account; ``password_hash`` (scrypt, see :mod:`.auth`) is what its login is checked against."""
+
     account_id: str
     name: str
+    password_hash: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"account_id": self.account_id, "name": self.name}
+        raw: dict[str, Any] = {"account_id": self.account_id, "name": self.name}
+        if self.password_hash is not None:
+            raw["password_hash"] = self.password_hash
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Account:

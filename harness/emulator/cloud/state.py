@@ -66,6 +66,10 @@ from .store import Change, Store
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 MAX_ATTEMPTS_PER_TOKEN = 200
+# How long a pairing token is kept once it expired or was used, with its attempts (the lab reads them right
+# after a test; a report never needs them hours later), and how often create_token looks for such tokens.
+TOKEN_RETENTION_S = 3600.0
+PURGE_EVERY_TOKENS = 1024
 # sequential-tokens fault: 8 base-62 digits stepped by about 0.618 of their range (odd, so every id comes round).
 TOKEN_ID_SPACE = len(ALNUM) ** 8
 SEQUENTIAL_TOKEN_STRIDE = int(TOKEN_ID_SPACE * 0.6180339887) | 1
@@ -178,6 +182,8 @@ class CloudState:
         self.attempts: dict[str, list[AttemptSummary]] = {}
         self._next_notification = 1
         self._token_counter = secrets.randbelow(TOKEN_ID_SPACE)  # only the sequential-tokens fault uses it
+        self.token_retention_s = TOKEN_RETENTION_S
+        self._tokens_since_purge = 0
         self._load()
 
     # ------------------------------------------------------------------------------------- persistence
@@ -266,9 +272,9 @@ class CloudState:
 
     # ------------------------------------------------------------------------------- accounts, homes
 
-    def create_account(self, name: str) -> Account:
+    def create_account(self, name: str, *, password_hash: str | None = None) -> Account:
         with self._lock:
-            account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name)
+            account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name, password_hash=password_hash)
             self.accounts[account.account_id] = account
             self._save(("account", account.account_id, account.to_dict()))
             return account
@@ -297,6 +303,12 @@ class CloudState:
         if account is None:
             raise CloudInputError("USER_NOT_EXISTS", f"no account {account_id!r}", status=404)
         return account
+
+    def password_hash(self, account_id: str) -> str | None:
+        """The stored password hash of an account (None: no such account, or it has no password)."""
+        with self._lock:
+            account = self.accounts.get(account_id)
+            return None if account is None else account.password_hash
 
     def require_home(self, home_id: str) -> Home:
         home = self.homes.get(home_id)
@@ -331,6 +343,9 @@ class CloudState:
                                  account=account_id, issued_at=self.clock.time(), ttl_s=self.token_ttl_s)
             self.tokens[token.token] = record
             self._save(("token", token.token, _jsonable(record)))
+            self._tokens_since_purge += 1
+            if self._tokens_since_purge >= PURGE_EVERY_TOKENS:
+                self.purge_tokens()
             return token
 
     def _next_token_id(self) -> str:
@@ -361,6 +376,28 @@ class CloudState:
     def token_attempts(self, token: str) -> list[AttemptSummary]:
         with self._lock:
             return list(self.attempts.get(token, ()))
+
+    def purge_tokens(self) -> int:
+        """Forget the tokens that expired or were used more than ``token_retention_s`` ago, and their attempts,
+        in memory and in the store (which then gives the space back). Returns how many were forgotten."""
+        with self._lock:
+            self._tokens_since_purge = 0
+            horizon = self.clock.time() - self.token_retention_s
+            never_expires = CloudFault.TOKEN_NEVER_EXPIRES in self.faults
+            gone = [key for key, record in self.tokens.items()
+                    if (record.consumed_at if record.consumed_at is not None
+                        else math.inf if never_expires else record.expires_at) <= horizon]
+            if not gone:
+                return 0
+            for key in gone:
+                del self.tokens[key]
+                self.attempts.pop(key, None)
+            # dicts keep their largest size: rebuilding them gives the memory of the forgotten entries back
+            self.tokens = dict(self.tokens)
+            self.attempts = dict(self.attempts)
+            self._save(*[change for key in gone for change in (("token", key, None), ("attempts", key, None))])
+            self._store.compact(len(gone))
+            return len(gone)
 
     def _record_attempt(self, token: str, summary: AttemptSummary) -> None:
         if token not in self.tokens:
@@ -632,4 +669,5 @@ class CloudState:
             return list(self.notifications.get(account_id, ()))
 
 
-__all__ = ["REGION_TIME_ZONES", "ActivationOutcome", "CloudState", "DeviceLink", "NullLink", "random_text"]
+__all__ = ["PURGE_EVERY_TOKENS", "REGION_TIME_ZONES", "TOKEN_RETENTION_S", "ActivationOutcome",
+           "CloudState", "DeviceLink", "NullLink", "random_text"]

@@ -1,0 +1,343 @@
+"""What keeps the lab cloud's HTTP server up against slow, greedy and malformed clients.
+
+- :class:`ServerLimits`: a request head must arrive within ``header_timeout_s`` of the connection (or of its
+  first byte, for a later request on a kept-alive connection), anything after it within ``body_timeout_s``;
+  at most ``max_connections_per_address`` connections per client address and ``max_connections`` in all.
+- :class:`GuardedSite`: aiohttp's TCP site with every connection behind a :class:`ConnectionGuard`, which
+  enforces those limits below aiohttp (aiohttp itself has no request-head timeout). At the cap, the oldest
+  connection that has not yet sent a whole request head makes room for a new one: a slowloris holds
+  connections, a real client finishes its head at once.
+- :func:`read_body`: every handler reads its body through it, so a body that is too large, arrives too slowly,
+  is not valid for its ``Content-Encoding`` or ends early becomes a well-formed refusal, never an exception.
+- :class:`RateLimitedLog` and :func:`quiet_wire_logger`: log lines the clients can cause are rate-limited, and
+  aiohttp's framing errors (a malformed request line, a bad chunk) are one DEBUG line, not an ERROR traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from .records import CloudInputError
+
+log = logging.getLogger(__name__)
+
+WIRE_LOGGER = "harness.emulator.cloud.wire"
+_HEAD_END = b"\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The HTTP server's timeouts and connection limits (``paircert cloud serve`` options of the same names)."""
+
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 15.0
+    max_connections: int = 1024
+    max_connections_per_address: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if not 1 <= self.max_connections_per_address <= self.max_connections:
+            raise ValueError("max_connections_per_address must be from 1 to max_connections")
+
+    @classmethod
+    def for_one_process(cls) -> ServerLimits:
+        """An in-process emulated world on loopback: every client (the cameras, the app, the lab) is this one
+        address, so the per-address limit is the whole cap (1,000 cameras activate at once in the benchmarks)."""
+        return cls(max_connections=4096, max_connections_per_address=4096)
+
+
+LIMITS_KEY = web.AppKey("paircert.limits", ServerLimits)
+
+
+class RateLimitedLog:
+    """At most ``burst`` lines per key and window; what was held back is counted in one line when the next
+    window opens. Keys are the caller's constants, so the table stays small."""
+
+    def __init__(self, logger: logging.Logger, *, burst: int = 5, window_s: float = 60.0,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._burst = burst
+        self._window_s = window_s
+        self._now = now
+        self._windows: dict[str, list[float]] = {}  # key -> [window start, lines logged, lines held back]
+        self._lock = threading.Lock()
+
+    def allow(self, level: int, key: str) -> bool:
+        """Whether a line of ``key`` may be logged now (and, on a new window, the count of the held-back ones)."""
+        now = self._now()
+        held_back = 0
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or now - window[0] >= self._window_s:
+                held_back = int(window[2]) if window is not None else 0
+                window = self._windows[key] = [now, 0, 0]
+            allowed = window[1] < self._burst
+            window[1 if allowed else 2] += 1
+        if held_back:
+            self._logger.log(level, "%s: %d more like this in the previous %.0f s", key, held_back, self._window_s)
+        return allowed
+
+    def log(self, level: int, key: str, message: str, *args: object) -> None:
+        if self._logger.isEnabledFor(level) and self.allow(level, key):
+            self._logger.log(level, message, *args)
+
+
+class _WireErrors(logging.Filter):
+    """aiohttp's "Error handling request" for a framing error: one DEBUG line, rate-limited; anything else
+    aiohttp logs (a genuine bug) goes through as it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._limit = RateLimitedLog(logging.getLogger(WIRE_LOGGER), burst=10)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError | ConnectionError | asyncio.TimeoutError):
+            return True
+        text = str(exc).replace("\n", " ")[:200]
+        record.msg, record.args = "malformed request (%s): %s", (type(exc).__name__, text)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return self._limit.allow(logging.DEBUG, "malformed requests")
+
+
+def quiet_wire_logger() -> logging.Logger:
+    """The logger aiohttp's request handlers report to (``logger=`` of the runner), with framing errors quieted."""
+    logger = logging.getLogger(WIRE_LOGGER)
+    if not any(isinstance(f, _WireErrors) for f in logger.filters):
+        logger.addFilter(_WireErrors())
+    return logger
+
+
+# ------------------------------------------------------------------------------------------------ bodies
+
+
+async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
+    """The request's body, or a :class:`CloudInputError` the middleware answers: 413 too large, 408 too slow,
+    400 undecodable (a ``Content-Encoding`` it is not in, a broken chunked framing) or cut short."""
+    limits = request.app.get(LIMITS_KEY) or ServerLimits()
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413)
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            raw = await request.read()
+    except TimeoutError:
+        raise CloudInputError("REQUEST_TIMEOUT", f"the request body did not arrive within {limits.body_timeout_s} s",
+                              status=408) from None
+    except web.HTTPRequestEntityTooLarge:
+        raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413) from None
+    except RequestPayloadError as exc:
+        raise CloudInputError("ILLEGAL_PARAM", f"request body could not be read: {str(exc)[:120]}") from None
+    except ConnectionError:
+        raise ClientGone() from None
+    if len(raw) > max_bytes:
+        raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413)
+    return raw
+
+
+class ClientGone(CloudInputError):
+    """The client closed its connection before its request was read (answered, though nobody will read it)."""
+
+    def __init__(self) -> None:
+        super().__init__("CLIENT_GONE", "the client closed the connection mid-request", status=400)
+
+
+# ------------------------------------------------------------------------------------------------ connections
+
+
+class ConnectionGuard:
+    """Per-address and total connection counts, request-head deadlines, and eviction at the cap."""
+
+    def __init__(self, limits: ServerLimits) -> None:
+        self.limits = limits
+        self._per_address: Counter[str] = Counter()
+        self._open: set[GuardedProtocol] = set()
+        self._waiting: OrderedDict[GuardedProtocol, None] = OrderedDict()  # no whole head yet, oldest first
+        self.refused = 0
+        self.timed_out = 0
+        self.evicted = 0
+        self._log = RateLimitedLog(log)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    def factory(self, make_inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        return lambda: GuardedProtocol(self, make_inner)
+
+    def admit(self, conn: GuardedProtocol) -> bool:
+        if self._per_address[conn.address] >= self.limits.max_connections_per_address:
+            self.refused += 1
+            self._log.log(logging.WARNING, "connections refused (per-address limit)",
+                          "refused a connection from %s: it has %d open (the limit per address)", conn.address,
+                          self.limits.max_connections_per_address)
+            return False
+        if len(self._open) >= self.limits.max_connections:
+            victim = next(iter(self._waiting), None)
+            if victim is None:
+                self.refused += 1
+                self._log.log(logging.WARNING, "connections refused (server full)",
+                              "refused a connection from %s: %d connections open (the cap)", conn.address,
+                              self.limits.max_connections)
+                return False
+            self.evicted += 1
+            self._log.log(logging.INFO, "slow connections evicted",
+                          "closed a connection from %s that had not sent a request head, to make room",
+                          victim.address)
+            victim.close(abort=True)
+        self._open.add(conn)
+        self._waiting[conn] = None
+        self._per_address[conn.address] += 1
+        return True
+
+    def head_done(self, conn: GuardedProtocol) -> None:
+        self._waiting.pop(conn, None)
+
+    def forget(self, conn: GuardedProtocol) -> None:
+        if conn not in self._open:
+            return
+        self._open.discard(conn)
+        self._waiting.pop(conn, None)
+        self._per_address[conn.address] -= 1
+        if self._per_address[conn.address] <= 0:
+            del self._per_address[conn.address]
+
+    def expired(self, conn: GuardedProtocol, *, head: bool) -> None:
+        self.timed_out += 1
+        what = "a request head" if head else "the rest of a request"
+        self._log.log(logging.INFO, "slow requests closed", "closed a connection from %s: %s did not arrive in time",
+                      conn.address, what)
+
+
+_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                   b"Content-Length: 95\r\n\r\n"
+                   b'{"success":false,"errorCode":"REQUEST_TIMEOUT","errorMsg":"the request did not arrive in time"}')
+
+
+class GuardedProtocol(asyncio.Protocol):
+    """aiohttp's protocol for one connection, behind the guard: admitted or closed at once, and closed when a
+    request does not arrive in time."""
+
+    def __init__(self, guard: ConnectionGuard, make_inner: Callable[[], asyncio.Protocol]) -> None:
+        self._guard = guard
+        self._make_inner = make_inner
+        self._inner: asyncio.Protocol | None = None
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tail = b""
+        self._heads = 0
+        self.address = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if not self._guard.admit(self):
+            transport.abort()
+            return
+        self._inner = self._make_inner()
+        self._arm(self._guard.limits.header_timeout_s)
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is None:
+            return
+        if self._timer is None:  # bytes after a whole head: a body or the next request, each within its time
+            self._arm(self._guard.limits.body_timeout_s)
+        window = self._tail + data
+        if _HEAD_END in window:
+            self._disarm()
+            self._tail = b""
+            self._heads += 1
+            if self._heads == 1:
+                self._guard.head_done(self)
+        else:
+            self._tail = window[-3:]
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._guard.forget(self)
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    def close(self, *, abort: bool = False) -> None:
+        self._disarm()
+        self._guard.forget(self)
+        if self._transport is not None:
+            if abort:
+                self._transport.abort()
+            else:
+                self._transport.close()
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        first = self._heads == 0
+        self._guard.expired(self, head=first)
+        if first and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_TIMEOUT_ANSWER)  # no request started: the answer cannot cut into another
+        self.close()
+
+
+class GuardedSite(web.TCPSite):
+    """aiohttp's TCP site whose connections pass through a :class:`ConnectionGuard` first."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, limits: ServerLimits, **kw: Any) -> None:
+        super().__init__(runner, host, port, **kw)
+        self.guard = ConnectionGuard(limits)
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self.guard.factory(server), self._host, self._port,
+                                                ssl=self._ssl_context, backlog=self._backlog,
+                                                reuse_address=self._reuse_address, reuse_port=self._reuse_port)
+        sockets = self._server.sockets
+        self._bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
+
+
+def runner_options(limits: ServerLimits) -> dict[str, Any]:
+    """aiohttp runner keywords that go with the limits: keep-alive, lingering, and the quieted wire logger."""
+    return {"keepalive_timeout": limits.keepalive_timeout_s, "lingering_time": min(2.0, limits.body_timeout_s),
+            "logger": quiet_wire_logger()}
+
+
+__all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "GuardedProtocol", "GuardedSite",
+           "RateLimitedLog", "ServerLimits", "quiet_wire_logger", "read_body", "runner_options"]
