@@ -273,3 +273,29 @@ def test_time_travel_is_offered_when_the_remote_cloud_runs_on_a_virtual_clock(tm
         with pytest.raises(RemoteCloudError) as refused:
             cloud.advance_time(-1)
         assert refused.value.code == "ILLEGAL_PARAM"
+
+
+def test_without_the_admin_key_the_lab_controls_and_new_accounts_are_refused(served: ServedCloud) -> None:
+    cloud = RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    assert cloud.capabilities == frozenset()
+    with pytest.raises(RemoteCloudError) as refused:
+        cloud.create_account("nobody")
+    assert refused.value.status == 401 and refused.value.code == "ADMIN_KEY_REQUIRED"
+
+
+def test_a_wrong_admin_key_is_the_labs_error_and_names_what_to_fix(served: ServedCloud) -> None:
+    with pytest.raises(AdapterError, match="refused the admin key") as raised:
+        RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key="not-the-admin-key-0123")
+    assert "not-the-admin-key" not in str(raised.value)
+
+
+def test_the_adapter_logs_in_again_when_the_cloud_forgot_its_session() -> None:
+    from harness.emulator.cloud import LabAuth
+
+    with EmulatedCloud(clock=VirtualClock(), broker="none", auth=LabAuth("k" * 32)) as emulated:
+        cloud = RemoteCloudAdapter(emulated.app_url, timeout_s=5, admin_key="k" * 32)
+        owner = cloud.create_account("owner")
+        home = cloud.create_home(owner, "lab")
+        emulated.auth.sessions.end_account(owner)  # as after a restart of the cloud
+        assert len(cloud.get_token(home, owner)) == 14
+        assert len(emulated.auth.sessions) == 1

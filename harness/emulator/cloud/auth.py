@@ -46,8 +46,9 @@ API_PREFIX = "/app/v1"
 LOGIN_PATH = f"{API_PREFIX}/login"
 LAB_PREFIX = f"{API_PREFIX}/lab/"
 ACCOUNTS_PATH = f"{API_PREFIX}/accounts"
-# The request key the middleware stores the authenticated account under (read by app_api.AppHttp.caller).
-CALLER_KEY = "paircert.caller"
+# The request key the middleware stores the authenticated account under (read by app_api.AppHttp.caller):
+# a typed RequestKey where aiohttp has them (3.13 and later), else the plain string.
+CALLER_KEY: Any = web.RequestKey("paircert.caller", str) if hasattr(web, "RequestKey") else "paircert.caller"
 ADMIN_KEY_BYTES = 32
 MIN_ADMIN_KEY_LEN = 16
 MIN_PASSWORD_LEN = 8
