@@ -229,7 +229,8 @@ def test_a_literal_admin_key_in_the_adapters_args_is_refused_without_being_repea
     assert "adapters.cloud.args.admin_key: expected an env:NAME reference" in message
     assert "literal-admin-key-123" not in message
     fine = text.replace('"literal-admin-key-123"', '"env:PC_TEST_ADMIN_KEY"')
-    assert load_profile(write(tmp_path, fine)).adapters.cloud.resolved_args({"PC_TEST_ADMIN_KEY": "k"})["admin_key"] == "k"
+    args = load_profile(write(tmp_path, fine)).adapters.cloud.resolved_args({"PC_TEST_ADMIN_KEY": "k"})
+    assert args["admin_key"] == "k"
 
 
 def test_a_licence_of_the_wrong_shape_is_named_on_resolution(tmp_path: Path) -> None:
