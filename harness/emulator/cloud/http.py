@@ -44,6 +44,15 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
     @web.middleware
     async def well_formed(request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        answer = await answered(request, handler)
+        if not request.content.is_eof():
+            # A body nobody read (refused before it was needed): close after answering instead of letting aiohttp
+            # drain it, which would meet a broken Content-Encoding or a slow sender outside any handler.
+            answer.force_close()
+        return answer
+
+    async def answered(request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         device_side = request.path in ATOP_PATHS
         try:
             return await handler(request)

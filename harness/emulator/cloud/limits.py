@@ -8,7 +8,8 @@
   connection that has not yet sent a whole request head makes room for a new one: a slowloris holds
   connections, a real client finishes its head at once.
 - :func:`read_body`: every handler reads its body through it, so a body that is too large, arrives too slowly,
-  is not valid for its ``Content-Encoding`` or ends early becomes a well-formed refusal, never an exception.
+  is not valid for its ``Content-Encoding`` (decoded here, not by aiohttp) or ends early becomes a well-formed
+  refusal, never an exception.
 - :class:`RateLimitedLog` and :func:`quiet_wire_logger`: log lines the clients can cause are rate-limited, and
   aiohttp's framing errors (a malformed request line, a bad chunk) are one DEBUG line, not an ERROR traceback.
 """
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import threading
 import time
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_request import BaseRequest
 
 from .records import CloudInputError
 
@@ -106,7 +109,8 @@ class _WireErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, HttpProcessingError | ConnectionError | asyncio.TimeoutError):
+        # RequestPayloadError: aiohttp draining (lingering on) a body whose Content-Encoding broke, after the answer
+        if not isinstance(exc, HttpProcessingError | RequestPayloadError | ConnectionError | asyncio.TimeoutError):
             return True
         text = str(exc).replace("\n", " ")[:200]
         record.msg, record.args = "malformed request (%s): %s", (type(exc).__name__, text)
@@ -146,7 +150,38 @@ async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
         raise ClientGone() from None
     if len(raw) > max_bytes:
         raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413)
+    return decode_body(raw, request.headers.get("Content-Encoding", ""), max_bytes=max_bytes)
+
+
+def decode_body(raw: bytes, encodings: str, *, max_bytes: int) -> bytes:
+    """``raw`` undone from its ``Content-Encoding`` (RFC 9110 §8.4: the last one listed was applied last):
+    ``gzip``/``x-gzip``, ``deflate`` (zlib, or raw deflate as some clients send it), ``identity``. Decoded here
+    rather than by aiohttp, so that a body that is not what it says, a truncated stream or a bomb (more than
+    ``max_bytes`` once decoded) is a well-formed refusal, and an encoding this cloud does not speak is 415."""
+    names = [name.strip().lower() for name in encodings.split(",") if name.strip()]
+    for name in reversed(names):
+        if name == "identity":
+            continue
+        if name not in ("gzip", "x-gzip", "deflate"):
+            raise CloudInputError("UNSUPPORTED_ENCODING", "Content-Encoding must be gzip, deflate or identity",
+                                  status=415)
+        raw = _inflate(raw, name, max_bytes)
     return raw
+
+
+def _inflate(raw: bytes, name: str, max_bytes: int) -> bytes:
+    attempts = (zlib.MAX_WBITS | 16,) if name != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    for wbits in attempts:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(raw, max_bytes + 1)
+        except zlib.error:
+            continue
+        if len(out) > max_bytes:
+            raise CloudInputError("ILLEGAL_PARAM", "request body too large once decoded", status=413)
+        if inflater.eof and not inflater.unused_data:
+            return out
+    raise CloudInputError("ILLEGAL_PARAM", f"request body is not valid {name}")
 
 
 class ClientGone(CloudInputError):
@@ -314,6 +349,20 @@ class GuardedProtocol(asyncio.Protocol):
         self.close()
 
 
+class JsonErrorsHandler(RequestHandler):
+    """aiohttp's protocol for one connection, answering its own refusals (a malformed request line, a header it
+    will not take, a body encoding it cannot decode) in the cloud's JSON error shape rather than plain text."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs (quieted by _WireErrors) and checks the writer
+        code = "ILLEGAL_PARAM" if status < 500 else "INTERNAL_ERROR"
+        answer = web.json_response({"success": False, "errorCode": code,
+                                    "errorMsg": f"malformed request (HTTP {status})"}, status=status)
+        answer.force_close()
+        return answer
+
+
 class GuardedSite(web.TCPSite):
     """aiohttp's TCP site whose connections pass through a :class:`ConnectionGuard` first."""
 
@@ -326,7 +375,12 @@ class GuardedSite(web.TCPSite):
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self.guard.factory(server), self._host, self._port,
+        options = dict(getattr(server, "_kwargs", {}))  # what the runner was given: keep-alive, logger, ...
+
+        def handler() -> asyncio.Protocol:
+            return JsonErrorsHandler(server, loop=loop, **options)
+
+        self._server = await loop.create_server(self.guard.factory(handler), self._host, self._port,
                                                 ssl=self._ssl_context, backlog=self._backlog,
                                                 reuse_address=self._reuse_address, reuse_port=self._reuse_port)
         sockets = self._server.sockets
@@ -336,7 +390,7 @@ class GuardedSite(web.TCPSite):
 def runner_options(limits: ServerLimits) -> dict[str, Any]:
     """aiohttp runner keywords that go with the limits: keep-alive, lingering, and the quieted wire logger."""
     return {"keepalive_timeout": limits.keepalive_timeout_s, "lingering_time": min(2.0, limits.body_timeout_s),
-            "logger": quiet_wire_logger()}
+            "logger": quiet_wire_logger(), "auto_decompress": False}  # bodies are decoded by read_body
 
 
 __all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "GuardedProtocol", "GuardedSite",

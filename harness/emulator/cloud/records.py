@@ -54,9 +54,9 @@ class DpSchema:
             raise CloudInputError("ILLEGAL_PARAM", f"DP id must be an integer 1..255, got {self.id!r}")
         if not isinstance(self.code, str) or not _CODE_RE.fullmatch(self.code):
             raise CloudInputError("ILLEGAL_PARAM", f"DP code must be 1-64 of [A-Za-z0-9_], got {self.code!r}")
-        if self.type not in DP_TYPES:
+        if not isinstance(self.type, str) or self.type not in DP_TYPES:
             raise CloudInputError("ILLEGAL_PARAM", f"DP type must be one of {sorted(DP_TYPES)}, got {self.type!r}")
-        if self.mode not in DP_MODES:
+        if not isinstance(self.mode, str) or self.mode not in DP_MODES:
             raise CloudInputError("ILLEGAL_PARAM", f"DP mode must be one of {sorted(DP_MODES)}, got {self.mode!r}")
 
     def to_dict(self) -> dict[str, Any]:
