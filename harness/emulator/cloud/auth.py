@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .limits import RateLimitedLog
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class LabAuth:
         ok = await asyncio.to_thread(verify_password, password, stored or _dummy_hash())
         if not ok or stored is None:
             self.throttle.failed(address)
-            log.info("login refused for an account from %s", address)
+            _LIMITED.log(logging.INFO, "logins refused", "login refused for an account from %s", address)
             raise AuthError("LOGIN_FAILED", "unknown account or wrong password", 401)
         token = self.sessions.issue(account)
         return web.json_response({"success": True, "result": {"token": token, "account": account,
@@ -399,6 +400,9 @@ def _bearer(request: web.Request) -> str | None:
     if scheme.lower() != "bearer" or not value:
         raise AuthError("TOKEN_INVALID", "expected 'Authorization: Bearer <token>'", 401)
     return value
+
+
+_LIMITED = RateLimitedLog(log)
 
 
 @functools.cache

@@ -25,13 +25,22 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
-from .limits import LIMITS_KEY, ClientGone, ConnectionGuard, GuardedSite, ServerLimits, runner_options
+from .limits import (
+    LIMITS_KEY,
+    ClientGone,
+    ConnectionGuard,
+    GuardedSite,
+    RateLimitedLog,
+    ServerLimits,
+    runner_options,
+)
 from .openapi import OpenApiService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 256 * 1024
+_LIMITED = RateLimitedLog(log, burst=10)
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
@@ -76,7 +85,8 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
+            if _LIMITED.allow(logging.ERROR, "HARNESS BUG"):  # every one is a bug; the log still stays bounded
+                log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
             if device_side:
                 return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
