@@ -35,6 +35,7 @@ from _broker_helpers import (
     wait_until,
 )
 
+from harness.emulator.broker.authority import BrokerPolicy
 from harness.emulator.broker.embedded import CredentialAuthority, MqttBroker, _parse_connect
 from harness.emulator.cloud.mqtt import CloudMqttClient
 from harness.protocol import mqtt
@@ -154,11 +155,18 @@ def test_a_licence_before_activation_may_leave_no_will(peers: Callable[..., Peer
 
 
 def test_without_acls_a_foreign_will_is_sent(authority: CredentialAuthority, peers: Callable[..., Peer]) -> None:
-    authority.enforce_acl = False  # the "broker without ACLs" fault: the breach comes back
+    authority.set_policy(NoAcl())  # the "broker without ACLs" fault: the breach comes back
     b = device(peers, DEV_B, SEC_B)
     b.subscribe(mqtt.topic_in(DEV_B))
     leave_with_will(peers, mqtt.topic_in(DEV_B), b"forged")
     assert wait_until(lambda: b.received(mqtt.topic_in(DEV_B), b"forged"))
+
+
+class NoAcl(BrokerPolicy):
+    """The "broker without ACLs" fault's policy: logins checked, topics not."""
+
+    def enforces_acl(self) -> bool:
+        return False
 
 
 def _connect_packet(level: int, will: bool) -> bytes:
