@@ -262,3 +262,11 @@ def test_a_client_that_leaves_mid_body_is_a_quiet_close(cloud: EmulatedCloud, re
     assert not [r for r in records.records if r.levelno >= logging.WARNING], [r.getMessage() for r in records.records]
     world = make_world(cloud)
     assert activate(cloud, world.licence(), world.token()).success
+
+
+def test_a_connection_that_sends_nothing_is_closed_without_an_answer() -> None:
+    with serve(ServerLimits(header_timeout_s=0.3, body_timeout_s=0.6)) as cloud:
+        with connect(cloud, "127.0.0.2") as sock:
+            assert read_until_closed(sock) == b""
+        guard = cloud._http.guard
+        assert guard is not None and guard.timed_out == 1

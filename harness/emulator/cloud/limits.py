@@ -275,6 +275,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._tail = b""
         self._heads = 0
+        self._bytes = 0
         self.address = "?"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -294,6 +295,7 @@ class GuardedProtocol(asyncio.Protocol):
             return
         if self._timer is None:  # bytes after a whole head: a body or the next request, each within its time
             self._arm(self._guard.limits.body_timeout_s)
+        self._bytes += len(data)
         window = self._tail + data
         if _HEAD_END in window:
             self._disarm()
@@ -344,8 +346,10 @@ class GuardedProtocol(asyncio.Protocol):
         self._timer = None
         first = self._heads == 0
         self._guard.expired(self, head=first)
-        if first and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(_TIMEOUT_ANSWER)  # no request started: the answer cannot cut into another
+        if first and self._bytes and self._transport is not None and not self._transport.is_closing():
+            # Part of a first request came: it gets its 408 (no answer is under way to cut into). A connection
+            # that sent nothing at all is closed without a word, as an idle one.
+            self._transport.write(_TIMEOUT_ANSWER)
         self.close()
 
 
