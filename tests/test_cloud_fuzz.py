@@ -287,7 +287,7 @@ def test_generated_requests_over_the_route_table_never_crash_a_handler(lab: Lab)
         assert counted[0] >= 0.9 * EXAMPLES * BATCH, f"only {counted[0]} answers were checked"
         # the server has let go of every connection (the ones left mid-body included) before the verdict on logs
         deadline = time.monotonic() + 5
-        guard = lab.cloud._http.guard
+        guard = lab.cloud.connections
         while guard is not None and guard.open_connections and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:

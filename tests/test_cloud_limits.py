@@ -103,7 +103,7 @@ def test_a_request_head_that_does_not_arrive_in_time_is_answered_408_and_closed(
             sock.sendall(b"POST /app/v1/login HTTP/1.1\r\nHost: lab\r\n")  # and never the rest
             answer = read_until_closed(sock)
         assert answer.startswith(b"HTTP/1.1 408") and b'"errorCode":"REQUEST_TIMEOUT"' in answer
-        assert cloud._http.guard is not None and cloud._http.guard.timed_out == 1
+        assert cloud.connections is not None and cloud.connections.timed_out == 1
         assert capabilities(cloud) < WAIT_S
 
 
@@ -139,7 +139,7 @@ def test_a_client_trickling_a_head_byte_by_byte_is_cut_at_the_deadline() -> None
 def test_the_connections_of_one_address_are_limited_and_others_still_served() -> None:
     with serve(ServerLimits(max_connections=100, max_connections_per_address=5)) as cloud:
         held = [connect(cloud, "127.0.0.2") for _ in range(5)]
-        guard = cloud._http.guard
+        guard = cloud.connections
         assert guard is not None and wait_until(lambda: guard.open_connections == 5)
         extra = connect(cloud, "127.0.0.2")
         with extra:
@@ -152,7 +152,7 @@ def test_the_connections_of_one_address_are_limited_and_others_still_served() ->
 def test_at_the_cap_the_oldest_connection_without_a_request_makes_room() -> None:
     with serve(ServerLimits(max_connections=10, max_connections_per_address=10)) as cloud:
         held = [connect(cloud, "127.0.0.2") for _ in range(10)]
-        guard = cloud._http.guard
+        guard = cloud.connections
         assert guard is not None and wait_until(lambda: guard.open_connections == 10)
         assert capabilities(cloud) < WAIT_S
         assert guard.evicted >= 1 and read_until_closed(held[0]) == b"", "the oldest idle one went"
@@ -173,7 +173,7 @@ def test_a_slowloris_of_400_connections_does_not_delay_a_valid_request_and_the_l
             with contextlib.suppress(OSError):  # refused by the per-address limit: closed already
                 sock.sendall(b"POST /app/v1/login HTTP/1.1\r\nHost: lab\r\nX-Slow: ")
             attackers.append(sock)
-        guard = cloud._http.guard
+        guard = cloud.connections
         assert guard is not None and wait_until(lambda: guard.refused >= 4 * (100 - 64))
         try:
             for round_ in range(3):
@@ -257,7 +257,7 @@ def test_a_client_that_leaves_mid_body_is_a_quiet_close(cloud: EmulatedCloud, re
             sock.sendall(b"POST /app/v1/lab/products HTTP/1.1\r\nHost: lab\r\nAuthorization: Bearer "
                          + ADMIN_KEY.encode()
                          + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\": ")
-    guard = cloud._http.guard
+    guard = cloud.connections
     assert guard is not None and wait_until(lambda: guard.open_connections == 0)
     assert not [r for r in records.records if r.levelno >= logging.WARNING], [r.getMessage() for r in records.records]
     world = make_world(cloud)
@@ -268,5 +268,5 @@ def test_a_connection_that_sends_nothing_is_closed_without_an_answer() -> None:
     with serve(ServerLimits(header_timeout_s=0.3, body_timeout_s=0.6)) as cloud:
         with connect(cloud, "127.0.0.2") as sock:
             assert read_until_closed(sock) == b""
-        guard = cloud._http.guard
+        guard = cloud.connections
         assert guard is not None and guard.timed_out == 1

@@ -33,7 +33,7 @@ from .auth import LabAuth, is_loopback_host
 from .behaviour import CloudBehaviour
 from .faults import CLOUD_FAULTS, behaviour_class, register_cloud_fault
 from .http import HttpServerThread, build_app
-from .limits import ServerLimits
+from .limits import ConnectionGuard, ServerLimits
 from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
 from .state import TOKEN_RETENTION_S, CloudState, DeviceLink, NullLink
@@ -184,6 +184,11 @@ class EmulatedCloud:
     @property
     def mqtt_port(self) -> int:
         return self._broker_link.port if self._broker_link is not None else 0
+
+    @property
+    def connections(self) -> ConnectionGuard | None:
+        """The HTTP server's connection guard (open, refused, timed-out and evicted connections), once started."""
+        return self._http.guard
 
     @property
     def authority(self) -> object | None:
