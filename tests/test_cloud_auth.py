@@ -4,10 +4,12 @@ one with another account's, lab controls need the admin key, logins, sessions an
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,3 +240,33 @@ def test_the_served_cloud_takes_its_admin_key_from_the_file(tmp_path: Path) -> N
         assert status == 401
     finally:
         served.stop()
+
+
+def test_licence_uuids_and_authkeys_never_reach_the_log_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    """An activation, a refused MQTT login under the licence's pre-activation name and a refused publish: nothing
+    at INFO or above names the licence or its AuthKey."""
+    import paho.mqtt.client as paho
+    from _cloud_helpers import make_world
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from harness.protocol import mqtt
+
+    caplog.set_level(logging.INFO)
+    with EmulatedCloud(clock=VirtualClock(), auth=LabAuth(ADMIN_KEY)) as cloud:
+        world = make_world(cloud)
+        licence = world.licence()
+        assert activate(cloud, licence, world.token()).success
+        creds = mqtt.preactivation_credentials(licence.uuid, "wrong-auth-key-0000000000000000")
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=creds.client_id, protocol=paho.MQTTv311)
+        client.username_pw_set(creds.username, creds.password)
+        answered: list[object] = []
+        client.on_connect = lambda *args: answered.append(args[3])
+        client.connect(cloud.mqtt_host, cloud.mqtt_port, keepalive=10)
+        deadline = time.monotonic() + 5
+        while not answered and time.monotonic() < deadline:
+            client.loop(timeout=0.05)
+        client.disconnect()
+        assert answered and answered[0].is_failure  # type: ignore[attr-defined]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert logged, "something was logged at INFO (the test sees the log)"
+    assert licence.uuid not in logged and licence.auth_key not in logged

@@ -270,3 +270,15 @@ def test_a_connection_that_sends_nothing_is_closed_without_an_answer() -> None:
             assert read_until_closed(sock) == b""
         guard = cloud.connections
         assert guard is not None and guard.timed_out == 1
+
+
+def test_a_framing_error_is_one_debug_line_without_a_traceback(cloud: EmulatedCloud, records: Records) -> None:
+    for garbage in (b"NOT HTTP AT ALL\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n"):
+        with connect(cloud, "127.0.0.4") as sock:
+            sock.sendall(garbage)
+            answer = read_until_closed(sock)
+        assert answer == b"" or answer.endswith(b"}"), answer  # a quiet close, or the JSON error shape
+    wire = [r for r in records.records if r.name == "harness.emulator.cloud.wire"]
+    assert wire and all(r.levelno == logging.DEBUG and r.exc_info is None and "\n" not in r.getMessage()
+                        for r in wire), [(r.levelname, r.getMessage()) for r in wire]
+    assert not [r for r in records.records if r.levelno >= logging.WARNING]
