@@ -282,3 +282,35 @@ def test_a_framing_error_is_one_debug_line_without_a_traceback(cloud: EmulatedCl
     assert wire and all(r.levelno == logging.DEBUG and r.exc_info is None and "\n" not in r.getMessage()
                         for r in wire), [(r.levelname, r.getMessage()) for r in wire]
     assert not [r for r in records.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize(("chunks", "states", "heads"), [
+    ([b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"], ["idle"], 1),
+    ([b"GET / HTTP/1.1\r\nHo", b"st: a\r", b"\n\r\n"], ["head", "head", "idle"], 1),
+    ([b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", b"cde"], ["length", "idle"], 1),
+    ([b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n"], ["head"], 2),
+    ([b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", b"0\r\n\r\n"], ["chunked", "idle"], 1),
+])
+def test_the_guard_follows_request_framing(chunks: list[bytes], states: list[str], heads: int) -> None:
+    from harness.emulator.cloud.limits import Framing
+
+    framing = Framing()
+    seen = []
+    for chunk in chunks:
+        framing.feed(chunk)
+        seen.append(framing.state)
+    assert seen == states and framing.heads == heads
+
+
+def test_a_kept_alive_connection_idle_after_a_request_with_a_body_is_not_cut_by_the_guard() -> None:
+    """Idle between requests is aiohttp's keep-alive to end, not the head or body timeout."""
+    with serve(ServerLimits(header_timeout_s=0.2, body_timeout_s=0.2)) as cloud:
+        with connect(cloud, "127.0.0.2") as sock:
+            for _ in range(2):
+                sock.sendall(b"POST /app/v1/login HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 2\r\n\r\n")
+                sock.sendall(b"{}")  # the body in its own segment, as many clients send it
+                answer = sock.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 400") and b"ILLEGAL_PARAM" in answer, answer
+                time.sleep(0.2 + 1.0 + 0.3)  # past the body timeout and its grace: still open
+        assert cloud.connections is not None and cloud.connections.timed_out == 0

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 WIRE_LOGGER = "harness.emulator.cloud.wire"
 _HEAD_END = b"\r\n\r\n"
+BODY_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -263,9 +264,71 @@ _TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/j
                    b'{"success":false,"errorCode":"REQUEST_TIMEOUT","errorMsg":"the request did not arrive in time"}')
 
 
+class Framing:
+    """Where a connection's bytes are: in a request head, a body of known length, a chunked body, or idle between
+    requests. Just enough HTTP/1.1 framing (RFC 9112 §6) to time each part; aiohttp parses for real."""
+
+    IDLE, HEAD, LENGTH, CHUNKED = "idle", "head", "length", "chunked"
+    MAX_HEAD = 65_536
+
+    def __init__(self) -> None:
+        self.state = self.HEAD  # a connection opens on its first request's head
+        self.heads = 0
+        self._head = bytearray()
+        self._tail = b""
+        self._left = 0
+
+    def feed(self, data: bytes) -> tuple[bool, bool]:
+        """Follow ``data``; whether a request head and whether a body began in it."""
+        head_began = body_began = False
+        view = memoryview(data)
+        while view:
+            if self.state == self.IDLE:
+                self.state, head_began = self.HEAD, True
+                self._head.clear()
+            if self.state == self.LENGTH:
+                used = min(self._left, len(view))
+                self._left -= used
+                view = view[used:]
+                if not self._left:
+                    self.state = self.IDLE
+                continue
+            window = self._tail + bytes(view)
+            at = window.find(_HEAD_END)
+            if at < 0:
+                self._tail = window[-3:]
+                if self.state == self.HEAD and len(self._head) < self.MAX_HEAD:
+                    self._head += view
+                return head_began, body_began
+            consumed = at + 4 - len(self._tail)
+            self._tail = b""
+            if self.state == self.HEAD:
+                self._head += view[:consumed]
+                self.heads += 1
+                self.state, self._left = self._body_after(bytes(self._head))
+                body_began = body_began or self.state != self.IDLE
+            else:  # the end of a chunked body: "0" CRLF, no trailers, CRLF
+                self.state = self.IDLE
+            view = view[consumed:]
+        return head_began, body_began
+
+    def _body_after(self, head: bytes) -> tuple[str, int]:
+        """What follows a head: a chunked body, a body of Content-Length bytes, or nothing."""
+        fields = {}
+        for line in head.split(b"\r\n")[1:]:
+            name, colon, value = line.partition(b":")
+            if colon:
+                fields[name.strip().lower()] = value.strip().lower()
+        if b"chunked" in fields.get(b"transfer-encoding", b""):
+            return self.CHUNKED, 0
+        length = fields.get(b"content-length", b"0")
+        return (self.LENGTH, int(length)) if length.isdigit() and int(length) > 0 else (self.IDLE, 0)
+
+
 class GuardedProtocol(asyncio.Protocol):
     """aiohttp's protocol for one connection, behind the guard: admitted or closed at once, and closed when a
-    request does not arrive in time."""
+    request head does not arrive within the head timeout of its first byte (or of the connection), or its body
+    within the body timeout of its head. Idle between requests, aiohttp's keep-alive timeout rules."""
 
     def __init__(self, guard: ConnectionGuard, make_inner: Callable[[], asyncio.Protocol]) -> None:
         self._guard = guard
@@ -273,8 +336,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._inner: asyncio.Protocol | None = None
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._tail = b""
-        self._heads = 0
+        self._framing = Framing()
         self._bytes = 0
         self.address = "?"
 
@@ -293,18 +355,20 @@ class GuardedProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._inner is None:
             return
-        if self._timer is None:  # bytes after a whole head: a body or the next request, each within its time
-            self._arm(self._guard.limits.body_timeout_s)
         self._bytes += len(data)
-        window = self._tail + data
-        if _HEAD_END in window:
+        heads = self._framing.heads
+        head_began, body_began = self._framing.feed(data)
+        if heads == 0 and self._framing.heads:
+            self._guard.head_done(self)
+        state = self._framing.state
+        if state == Framing.IDLE:
             self._disarm()
-            self._tail = b""
-            self._heads += 1
-            if self._heads == 1:
-                self._guard.head_done(self)
-        else:
-            self._tail = window[-3:]
+        elif state == Framing.HEAD and (head_began or self._timer is None):
+            self._arm(self._guard.limits.header_timeout_s)
+        elif state in (Framing.LENGTH, Framing.CHUNKED) and (body_began or self._timer is None):
+            # a second past the body timeout: a handler reading the body answers 408 at the timeout itself
+            # (read_body); this closes what no handler reads
+            self._arm(self._guard.limits.body_timeout_s + BODY_GRACE_S)
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -344,8 +408,8 @@ class GuardedProtocol(asyncio.Protocol):
 
     def _expire(self) -> None:
         self._timer = None
-        first = self._heads == 0
-        self._guard.expired(self, head=first)
+        first = self._framing.heads == 0
+        self._guard.expired(self, head=self._framing.state == Framing.HEAD)
         if first and self._bytes and self._transport is not None and not self._transport.is_closing():
             # Part of a first request came: it gets its 408 (no answer is under way to cut into). A connection
             # that sent nothing at all is closed without a word, as an idle one.
@@ -397,5 +461,5 @@ def runner_options(limits: ServerLimits) -> dict[str, Any]:
             "logger": quiet_wire_logger(), "auto_decompress": False}  # bodies are decoded by read_body
 
 
-__all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "GuardedProtocol", "GuardedSite",
+__all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "Framing", "GuardedProtocol", "GuardedSite",
            "RateLimitedLog", "ServerLimits", "quiet_wire_logger", "read_body", "runner_options"]
