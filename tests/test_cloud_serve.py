@@ -45,8 +45,8 @@ def test_sqlite_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", "--mqtt-port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
     urls: dict[str, str] = {}
     lines: list[str] = []
@@ -110,11 +110,12 @@ def test_serve_prints_urls_answers_an_activation_and_keeps_state(tmp_path: Path)
         err = _stop(proc)
     assert rows[0]["authKey"] not in err, "AuthKeys never reach the log"
     assert admin_key not in err
-    proc, urls = _start(["--port", "0", "--state", str(db)])
+    proc, urls = _start(["--port", "0", "--state", str(db), "--licences", "2", "--licences-out", str(out)])
     try:
         assert urls["admin key"] == "in", "the kept admin key is not printed again"
         assert owner is not None
         app = login(_Cloud(urls), owner)  # type: ignore[arg-type]  # the password survived the restart
         assert [d["devId"] for d in app.ok("GET", f"/homes/{home}/devices")] == [result["devId"]]
+        assert json.loads(out.read_text()) == rows, "a restart reuses the licences instead of minting new ones"
     finally:
         _stop(proc)

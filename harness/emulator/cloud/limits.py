@@ -3,8 +3,8 @@
 - :class:`ServerLimits`: a request head must arrive within ``header_timeout_s`` of the connection (or of its
   first byte, for a later request on a kept-alive connection), anything after it within ``body_timeout_s``;
   at most ``max_connections_per_address`` connections per client address and ``max_connections`` in all.
-- :class:`GuardedSite`: aiohttp's TCP site with every connection behind a :class:`ConnectionGuard`, which
-  enforces those limits below aiohttp (aiohttp itself has no request-head timeout). At the cap, the oldest
+- :class:`ConnectionGuard`: every connection of the listeners (:mod:`.front`) passes through one before
+  aiohttp, which enforces those limits (aiohttp itself has no request-head timeout). At the cap, the oldest
   connection that has not yet sent a whole request head makes room for a new one: a slowloris holds
   connections, a real client finishes its head at once.
 - :func:`read_body`: every handler reads its body through it, so a body that is too large, arrives too slowly,
@@ -431,28 +431,18 @@ class JsonErrorsHandler(RequestHandler):
         return answer
 
 
-class GuardedSite(web.TCPSite):
-    """aiohttp's TCP site whose connections pass through a :class:`ConnectionGuard` first."""
+def json_errors_factory(runner: web.BaseRunner) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory like the runner's own server (the same options: keep-alive, logger, ...), making
+    :class:`JsonErrorsHandler` protocols. Call it on the loop that serves."""
+    server = runner.server
+    assert server is not None, "the runner is set up first"
+    loop = asyncio.get_running_loop()
+    options = dict(getattr(server, "_kwargs", {}))
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, limits: ServerLimits, **kw: Any) -> None:
-        super().__init__(runner, host, port, **kw)
-        self.guard = ConnectionGuard(limits)
+    def handler() -> asyncio.Protocol:
+        return JsonErrorsHandler(server, loop=loop, **options)
 
-    async def start(self) -> None:
-        await web.BaseSite.start(self)
-        server = self._runner.server
-        assert server is not None
-        loop = asyncio.get_running_loop()
-        options = dict(getattr(server, "_kwargs", {}))  # what the runner was given: keep-alive, logger, ...
-
-        def handler() -> asyncio.Protocol:
-            return JsonErrorsHandler(server, loop=loop, **options)
-
-        self._server = await loop.create_server(self.guard.factory(handler), self._host, self._port,
-                                                ssl=self._ssl_context, backlog=self._backlog,
-                                                reuse_address=self._reuse_address, reuse_port=self._reuse_port)
-        sockets = self._server.sockets
-        self._bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
+    return handler
 
 
 def runner_options(limits: ServerLimits) -> dict[str, Any]:
@@ -461,5 +451,6 @@ def runner_options(limits: ServerLimits) -> dict[str, Any]:
             "logger": quiet_wire_logger(), "auto_decompress": False}  # bodies are decoded by read_body
 
 
-__all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "Framing", "GuardedProtocol", "GuardedSite",
-           "RateLimitedLog", "ServerLimits", "quiet_wire_logger", "read_body", "runner_options"]
+__all__ = ["LIMITS_KEY", "WIRE_LOGGER", "ClientGone", "ConnectionGuard", "Framing", "GuardedProtocol",
+           "JsonErrorsHandler", "RateLimitedLog", "ServerLimits", "json_errors_factory", "quiet_wire_logger",
+           "read_body", "runner_options"]
