@@ -127,7 +127,7 @@ def test_a_lab_that_never_saw_the_owner_releases_the_device_by_its_licence(cloud
     home = cloud.create_home(owner, "previous test")
     token = cloud.get_token(home, owner)
     assert activate(cloud, licence, token).success
-    fresh = RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    fresh = RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key=served.admin_key)
     found = fresh.device_by_uuid(licence.uuid)
     assert found is not None and (found.home, found.owner) == (home, owner)
     released = fresh.release_device(licence.uuid)

@@ -49,7 +49,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    with EmulatedCloud(clock=VirtualClock(), broker="none", auth=LabAuth(ADMIN_KEY)) as cloud:
+    with EmulatedCloud(clock=VirtualClock(), auth=LabAuth(ADMIN_KEY)) as cloud:  # a broker: bind by UUID needs one
         admin = AppClient(cloud, bearer=ADMIN_KEY)
         pid = admin.ok("POST", "/lab/products", {"name": "plug", "category": "cz", "binding_mode": "medium"})["pid"]
         alice, bob = new_account(admin, cloud, "alice"), new_account(admin, cloud, "bob")
@@ -110,7 +110,7 @@ def test_every_route_refuses_another_accounts_credentials(lab: Lab, method: str,
     """bob's token never reaches alice's homes, devices and tokens, nor a lab control; on a route without a
     resource in its path it acts as bob (his notifications, his new home), never as alice."""
     path = fill(lab, template)
-    status, answer = lab.bob.call(method, path, {"name": "x", "dps": {"1": True}, "wipe": False,
+    status, answer = lab.bob.call(method, path, {"name": "x", "dps": {"1": True}, "wipe": False, "uuid": lab.uuid,
                                                  "account": lab.bob.account, "role": "admin"})
     if is_lab(template):
         assert status == 403 and answer["errorCode"] == "PERMISSION_DENIED", answer

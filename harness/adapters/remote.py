@@ -379,7 +379,7 @@ class RemoteCloudAdapter:
         """The lab route ``POST /app/v1/lab/devices/release``; on a cloud without it, the owner (as this adapter
         knows it) removes the device it last saw hold the licence."""
         try:
-            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True})
+            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True}, admin=True)
         except RemoteCloudError as exc:
             if exc.status not in _NO_ROUTE:
                 raise

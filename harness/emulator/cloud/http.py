@@ -107,6 +107,18 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
     return app
 
 
+class _GuardedListeners(HttpListeners):
+    """The listeners with the connection guard outermost: it admits or refuses a connection before anything else
+    and times the bytes as the client sends them (the header front buffers a head until it is whole)."""
+
+    def __init__(self, factory: Callable[[], asyncio.Protocol], guard: ConnectionGuard) -> None:
+        super().__init__(factory)
+        self._guarded = guard.factory(super()._wrapped)
+
+    def _wrapped(self) -> asyncio.Protocol:
+        return self._guarded()
+
+
 class HttpServerThread:
     """An aiohttp application served from a background thread with its own event loop.
 
@@ -185,7 +197,7 @@ class HttpServerThread:
         # Every connection behind the guard first (request-head and body timeouts, connection limits: limits.py),
         # then aiohttp's protocol answering its own refusals as JSON.
         self.guard = ConnectionGuard(self.limits)
-        listeners = HttpListeners(self.guard.factory(json_errors_factory(runner)))
+        listeners = _GuardedListeners(json_errors_factory(runner), self.guard)
         try:
             self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls)
             if self._tls is not None and self._requested_plain_port is not None:
