@@ -270,3 +270,16 @@ def test_licence_uuids_and_authkeys_never_reach_the_log_at_info(caplog: pytest.L
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert logged, "something was logged at INFO (the test sees the log)"
     assert licence.uuid not in logged and licence.auth_key not in logged
+
+
+def test_the_served_cloud_without_auth_on_loopback_is_open_and_says_so() -> None:
+    from _serve_helpers import ServedCloud
+
+    served = ServedCloud("--broker", "none", "--no-auth")
+    try:
+        assert served.admin_key is None and any(line.strip().startswith("auth") and "none" in line
+                                                for line in served.lines)
+        status, raw = post(served.urls["app API"] + "/lab/capabilities", method="GET")
+        assert status == 200 and json.loads(raw)["success"] is True
+    finally:
+        served.stop()
