@@ -25,8 +25,8 @@ and emits the message as soon as the header and every group are held. What it ke
   - *a noisy air* (a datagram duplicated, reordered or stray inside the alphabet, or a reading no group value
     explains): the check value must have been read ``max(votes, 2)`` times, every byte of the value must be
     pinned at its place by that many readings (a reading one value too long counts with the inserted one
-    taken out), and it must explain more readings than any other value passing the check (by 2 once that
-    rival explains 2). A fluke needs the same wrong byte at the same place twice and must outvote the rounds.
+    taken out), and it must explain 2 readings more than any other value passing the check. A fluke needs the
+    same wrong byte at the same place twice and must still outvote the rounds.
 
   A held group is kept across rounds; a reading that contradicts it and alone pins another value passing the
   check (a fluke, or another stream of the same length) releases it to be decided again on a noisy air's
@@ -75,18 +75,20 @@ class _Shape:
     def widest(self) -> int:
         return self.windows[-1]
 
-    def widths(self, readings: Sequence[Reading], pending: Reading | None, *, clean: bool) -> tuple[int, ...]:
+    def widths(self, readings: Sequence[Reading], pending: Reading | None, *, damage: int) -> tuple[int, ...]:
         """The windows to read the readings against, widest first (it assumes nothing about the sender's tail).
         The narrower is tried too when the readings show it is the sender's: on a clean air a reading (even one
         still arriving: the group's bytes come first) that fills it exactly; on a damaged air 2 finished readings
         that fill it exactly, none longer (each would need datagrams lost from the wider window in just the
-        right number). It only matters when the group's last bytes are zeros, which the wider tail could hold."""
+        right number; on a noisy air one value longer may be an insertion). It only matters when the group's
+        last bytes are zeros, which the wider tail could hold."""
         narrow = self.windows[0]
         every = [*readings, *([pending] if pending else [])]
-        if len(self.windows) == 1 or any(len(reading) > narrow for reading in every):
+        proof = narrow + (2 if damage == _NOISY else 1)
+        if len(self.windows) == 1 or any(len(reading) >= proof for reading in every):
             return (self.widest,)
-        exact = sum(1 for reading in (every if clean else readings) if len(reading) == narrow)
-        return (self.widest, narrow) if exact >= (1 if clean else 2) else (self.widest,)
+        exact = sum(1 for reading in (every if damage == _CLEAN else readings) if len(reading) == narrow)
+        return (self.widest, narrow) if exact >= (1 if damage == _CLEAN else 2) else (self.widest,)
 
 
 def _shape(length: int, seq: int) -> _Shape:
@@ -185,9 +187,9 @@ def _candidates(readings: list[Reading], size: int, width: int) -> set[bytes]:
 
 
 def _outvotes(explained: int, rival: int) -> bool:
-    """A value beats a rival passing the same check when it explains more readings, by 2 once the rival explains
-    2 or more: the same pair of datagrams reordered in two rounds makes a rival that two readings show."""
-    return rival < explained and (rival <= 1 or rival + 2 <= explained)
+    """A value beats a rival passing the same check only when it explains 2 readings more: a reordered pair of
+    datagrams, or an inserted one where one was lost, can make a rival that two rounds' readings show."""
+    return rival + 2 <= explained
 
 
 def _covered(seq: int, check: int, size: int, width: int, readings: list[Reading], need: int) -> bytes | None:
@@ -482,7 +484,7 @@ class BroadcastDecoder:
         if check is None or not every:
             return
         value = None
-        for width in shape.widths(readings, pending, clean=self._damage == _CLEAN):
+        for width in shape.widths(readings, pending, damage=self._damage):
             if self._damage < _NOISY:
                 fitting = [reading for reading in every if len(reading) <= width]
                 value = self._settled(seq, check, shape.size, width, fitting, judge=width == shape.widest)
