@@ -8,7 +8,10 @@ and emits the message as soon as the header and every group are held. What it ke
 - **Readings.** The data values that followed a group's control values, up to the next control or header value,
   are one *reading* of that group: its bytes in order, with any of them possibly lost (and, on a noisy air,
   possibly one inserted). A group whose sequence value was lost is placed from the round's order: it follows
-  the group before (§2.3 step 4). Each group keeps its 8 newest readings and a tally of its check values.
+  the group before (§2.3 step 4); a reading is kept only once the next group's control values confirm that
+  order (a skipped group's data may be in it, a stray control value may have opened it), and a group's own
+  sequence value arriving late inside its data does not end it. Each group keeps its 8 newest readings and a
+  tally of its check values.
 - **The header.** L is trusted only once its CRC-8 checks (§2.3 step 3): from four header values read in
   order, or from the most frequent value of each nibble over the rounds when 3 of them were seen twice and
   agree with one L (the check nibbles pin L as well: CRC-8 of one byte is a bijection). A header that
@@ -23,16 +26,21 @@ and emits the message as soon as the header and every group are held. What it ke
     true one), and ``max(votes, 2)`` readings must show all but at most one of its bytes (or the readings
     show as many bytes in all as that many whole readings hold);
   - *a noisy air* (a datagram duplicated, reordered or stray inside the alphabet, or a reading no group value
-    explains): the check value must have been read ``max(votes, 2)`` times, every byte of the value must be
-    pinned at its place by that many readings (a reading one value too long counts with the inserted one
-    taken out), and it must explain 2 readings more than any other value passing the check. A fluke needs the
-    same wrong byte at the same place twice and must still outvote the rounds.
+    explains): the check value must have been read ``max(votes, 2)`` times, that many readings must show the
+    whole value and every byte must be pinned at its place by that many (a reading one value too long counts
+    with the inserted one taken out), it must explain more of the readings that show all but one byte than it
+    cannot, and 2 more than any other value passing the check (the last group's reading counts once its
+    window is whole).
+    A fluke needs the same wrong bytes at the same places twice and must still outvote the rounds.
 
   A held group is kept across rounds; a reading that contradicts it and alone pins another value passing the
   check (a fluke, or another stream of the same length) releases it to be decided again on a noisy air's
   terms, and a complete message that does not parse (§2.3 step 2) releases every group.
 - **Tails** (§2.3 step 5): the last group's window is its p bytes then zeros, 4 values in all (padded) or 2p
   (tuya-convert); its reading is taken as soon as its p bytes arrived, and stray 256 values are ignored.
+- **Limits.** A group of 4 equal bytes needs one reading with all 4: with one of 4 equal values lost, which one
+  is unknowable, and a value with a fifth byte lost every time fits as well. A 7-bit check cannot make a noisy
+  air safe, only unlikely to fool: measured in tests/test_protocol_smartconfig_air.py's terms, see there.
 - **Bounds**: 8 readings of at most 12 values per group, 128 groups, 8 control values between two runs, and a
   group's readings are searched only while they leave at most 64 partial values open.
 """
@@ -158,17 +166,23 @@ def _explained(reading: Reading, value: bytes, width: int) -> list[frozenset[int
     return [pinned for i in range(len(reading)) for pinned in _fits(reading[:i] + reading[i + 1:], value, width)]
 
 
-def _support(value: bytes, readings: Iterable[Reading], width: int) -> tuple[int, int]:
-    """How many readings pin the value's least-pinned byte, and how many readings it explains."""
+def _support(value: bytes, readings: Iterable[Reading], width: int) -> tuple[int, int, int, bool]:
+    """How many readings pin the value's least-pinned byte, how many pin all of it, how many of those that show
+    at least all but one byte it explains, and whether it explains more such readings than it cannot."""
     counts = [0] * len(value)
-    explained = 0
+    explained = whole = against = 0
+    enough = max(1, len(value) - 1)
     for reading in readings:
         ways = _explained(reading, value, width)
-        if ways:
-            explained += 1
-            for position in frozenset.intersection(*ways):
-                counts[position] += 1
-    return min(counts), explained
+        if not ways:
+            against += len(reading) >= enough
+            continue
+        pinned = frozenset.intersection(*ways)
+        whole += len(pinned) == len(value)
+        explained += min(len(way) for way in ways) >= enough
+        for position in pinned:
+            counts[position] += 1
+    return min(counts), whole, explained, explained > against
 
 
 def _candidates(readings: list[Reading], size: int, width: int) -> set[bytes]:
@@ -197,8 +211,9 @@ def _covered(seq: int, check: int, size: int, width: int, readings: list[Reading
     every other value passing the check."""
     scored = {value: _support(value, readings, width) for value in _candidates(readings, size, width)
               if group_crc(seq, value) == check}
-    found = [value for value, (least, explained) in scored.items() if least >= need
-             and all(_outvotes(explained, other[1]) for rival, other in scored.items() if rival != value)]
+    found = [value for value, (least, whole, explained, majority) in scored.items()
+             if least >= need and whole >= need and majority
+             and all(_outvotes(explained, other[2]) for rival, other in scored.items() if rival != value)]
     return found[0] if len(found) == 1 else None
 
 
@@ -370,6 +385,15 @@ class BroadcastDecoder:
             self._evaluate(self._owner, pending=tuple(self._run))  # the last group: nothing may follow it
 
     def _open_run(self) -> None:
+        unconfirmed = self._unconfirmed
+        if len(self._controls) == 1 and unconfirmed is not None and self._controls[0] == unconfirmed[0] == self._prev:
+            # The last group's own sequence value again, late (reordered) or duplicated, inside its data: the
+            # data goes on (a group's check value equal to the group before's number, with its sequence value
+            # lost, reads the same; 1 in 128, and its run is then too long to be kept).
+            self._damaged(_LOSSY)
+            self._controls, self._unconfirmed = [], None
+            self._run, self._owner = list(unconfirmed[1]), unconfirmed[0]
+            return
         owner, check = self._resolve(self._controls)
         self._settle(owner)
         self._controls = []
@@ -489,7 +513,8 @@ class BroadcastDecoder:
                 fitting = [reading for reading in every if len(reading) <= width]
                 value = self._settled(seq, check, shape.size, width, fitting, judge=width == shape.widest)
             if value is None and self._damage == _NOISY and group.checks[check] >= max(self._votes, 2):
-                value = _covered(seq, check, shape.size, width, every, max(self._votes, 2))
+                whole = [*readings, *([pending] if pending and len(pending) in shape.windows else [])]
+                value = _covered(seq, check, shape.size, width, whole, max(self._votes, 2))
             if value is not None:
                 group.held = value
                 self._complete()
