@@ -34,6 +34,7 @@ ROUNDS_LOSSY = 6
 # the bound asserted there is generous, the property that matters is that nothing wrong is ever yielded.
 ROUNDS_NOISY = 40
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+NOISY_PROPERTY = settings(PROPERTY, max_examples=60)
 
 ssids = st.binary(min_size=1, max_size=32)
 passwords = st.one_of(st.just(b""), st.binary(min_size=8, max_size=64), st.binary(max_size=64))
@@ -89,7 +90,7 @@ def test_a_lossy_air_decodes_within_six_rounds(ssid: bytes, password: bytes, tok
     assert receiver.completed_by == "broadcast"
 
 
-@PROPERTY
+@NOISY_PROPERTY
 @given(ssid=ssids, password=passwords, token=tokens, tail=tails, seed=st.integers(0, 2**32 - 1),
        loss=up_to(0.15), duplicate=up_to(0.05), noise=up_to(0.05))
 def test_a_noisy_air_never_yields_a_wrong_message(ssid: bytes, password: bytes, token: bytes, tail: Tail,

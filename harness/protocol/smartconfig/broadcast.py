@@ -48,9 +48,8 @@ and emits the message as soon as the header and every group are held. What it ke
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations, pairwise
+from itertools import pairwise
 
 from harness.protocol.smartconfig.codec import (
     BROADCAST_PREAMBLE,
@@ -59,162 +58,29 @@ from harness.protocol.smartconfig.codec import (
     group_crc,
     parse_broadcast_data,
 )
+from harness.protocol.smartconfig.readings import (
+    CLEAN,
+    LOSSY,
+    NOISY,
+    Reading,
+    covered,
+    fits,
+    fold,
+    least_pinned,
+    shape_of,
+    sole,
+)
 
-Reading = tuple[int, ...]
-Partial = tuple[int | None, ...]
-
-_CLEAN, _LOSSY, _NOISY = 0, 1, 2
 _KEPT = 8
 _RUN_CAP = 12
 _CONTROL_CAP = 8
-_OPEN_CAP = 64
 _WIDEST = 8  # the widest window of any group: tuya-convert's last group of 4 bytes and 4 zeros (§2.3 step 5)
-
-
-@dataclass(frozen=True, slots=True)
-class _Shape:
-    """A group's size in bytes and the window lengths a sender emits for it (§2.3 steps 4-5)."""
-
-    size: int
-    windows: tuple[int, ...]
-    last: bool = False
-
-    @property
-    def widest(self) -> int:
-        return self.windows[-1]
-
-    def widths(self, readings: Sequence[Reading], pending: Reading | None, *, damage: int) -> tuple[int, ...]:
-        """The windows to read the readings against, widest first (it assumes nothing about the sender's tail).
-        The narrower is tried too when the readings show it is the sender's: on a clean air a reading (even one
-        still arriving: the group's bytes come first) that fills it exactly; on a damaged air 2 finished readings
-        that fill it exactly, none longer (each would need datagrams lost from the wider window in just the
-        right number; on a noisy air one value longer may be an insertion). It only matters when the group's
-        last bytes are zeros, which the wider tail could hold."""
-        narrow = self.windows[0]
-        every = [*readings, *([pending] if pending else [])]
-        proof = narrow + (2 if damage == _NOISY else 1)
-        if len(self.windows) == 1 or any(len(reading) >= proof for reading in every):
-            return (self.widest,)
-        exact = sum(1 for reading in (every if damage == _CLEAN else readings) if len(reading) == narrow)
-        return (self.widest, narrow) if exact >= (1 if damage == _CLEAN else 2) else (self.widest,)
-
-
-def _shape(length: int, seq: int) -> _Shape:
-    last = (length - 1) // 4
-    if seq < last:
-        return _Shape(4, (4,))
-    size = length - 4 * last
-    return _Shape(size, tuple(sorted({4, 2 * size})), last=True)  # padded: 4 values; tuya-convert: p bytes and p zeros
 
 
 def _header_nibbles(length: int) -> tuple[int, int, int, int]:
     check = crc8_maxim(bytes([length]))
     return length >> 4, length & 0xF, check >> 4, check & 0xF
 
-
-def _place(partial: Partial, reading: Reading, positions: Sequence[int]) -> Partial | None:
-    out = list(partial)
-    for value, position in zip(reading, positions, strict=True):
-        if position >= len(out):
-            if value:
-                return None  # §2.3 step 5: what follows a group's bytes in its window is zero padding
-        elif out[position] is None:
-            out[position] = value
-        elif out[position] != value:
-            return None
-    return tuple(out)
-
-
-def _fold(readings: Iterable[Reading], size: int, width: int) -> set[Partial] | None:
-    """Every partial value (None: a byte no reading pins) that all ``readings`` fit as subsequences of its window.
-
-    None when more than :data:`_OPEN_CAP` stay open (too little known yet); an empty set when nothing fits all.
-    """
-    partials: set[Partial] = {(None,) * size}
-    for reading in readings:
-        if len(reading) > width:
-            return set()
-        grown = {placed for partial in partials for positions in combinations(range(width), len(reading))
-                 if (placed := _place(partial, reading, positions)) is not None}
-        if len(grown) > _OPEN_CAP:
-            return None
-        partials = grown
-        if not partials:
-            break
-    return partials
-
-
-def _fits(reading: Reading, value: bytes, width: int) -> list[frozenset[int]]:
-    """Each way ``reading`` fits the window of ``value``, as the byte positions it pins (empty: it does not fit)."""
-    window = value + bytes(max(0, width - len(value)))
-    return [frozenset(p for p in positions if p < len(value))
-            for positions in combinations(range(len(window)), len(reading))
-            if all(window[p] == v for v, p in zip(reading, positions, strict=True))]
-
-
-def _least_pinned(reading: Reading, value: bytes, width: int) -> int:
-    """How many of the value's bytes the reading shows, whichever way it fits (0 when it does not)."""
-    return min((len(pinned) for pinned in _fits(reading, value, width)), default=0)
-
-
-def _explained(reading: Reading, value: bytes, width: int) -> list[frozenset[int]]:
-    """As :func:`_fits`, but a reading one value longer than the window holds an inserted datagram (a noisy air):
-    the ways it fits with one of its values taken out. A reading that merely disagrees supports nothing."""
-    fits = _fits(reading, value, width)
-    if fits or len(reading) != width + 1:
-        return fits
-    return [pinned for i in range(len(reading)) for pinned in _fits(reading[:i] + reading[i + 1:], value, width)]
-
-
-def _support(value: bytes, readings: Iterable[Reading], width: int) -> tuple[int, int, int, bool]:
-    """How many readings pin the value's least-pinned byte, how many pin all of it, how many of those that show
-    at least all but one byte it explains, and whether it explains more such readings than it cannot."""
-    counts = [0] * len(value)
-    explained = whole = against = 0
-    enough = max(1, len(value) - 1)
-    for reading in readings:
-        ways = _explained(reading, value, width)
-        if not ways:
-            against += len(reading) >= enough
-            continue
-        pinned = frozenset.intersection(*ways)
-        whole += len(pinned) == len(value)
-        explained += min(len(way) for way in ways) >= enough
-        for position in pinned:
-            counts[position] += 1
-    return min(counts), whole, explained, explained > against
-
-
-def _candidates(readings: list[Reading], size: int, width: int) -> set[bytes]:
-    """Values some reading or pair of readings pins whole; a reading one value too long, with each taken out."""
-    pool = [reading for reading in readings if len(reading) <= width]
-    singles = {reading[:i] + reading[i + 1:] for reading in readings if len(reading) == width + 1
-               for i in range(len(reading))}
-    found: set[bytes] = set()
-    folds = [{variant} for variant in singles]
-    folds += [{first, second} for i, first in enumerate(pool) for second in pool[i:]]
-    for fold in folds:
-        for partial in _fold(fold, size, width) or ():
-            if None not in partial:
-                found.add(bytes(b for b in partial if b is not None))
-    return found
-
-
-def _outvotes(explained: int, rival: int) -> bool:
-    """A value beats a rival passing the same check only when it explains 2 readings more: a reordered pair of
-    datagrams, or an inserted one where one was lost, can make a rival that two rounds' readings show."""
-    return rival + 2 <= explained
-
-
-def _covered(seq: int, check: int, size: int, width: int, readings: list[Reading], need: int) -> bytes | None:
-    """Noisy air: the one value whose check passes, whose every byte ``need`` readings pin, and which outvotes
-    every other value passing the check."""
-    scored = {value: _support(value, readings, width) for value in _candidates(readings, size, width)
-              if group_crc(seq, value) == check}
-    found = [value for value, (least, whole, explained, majority) in scored.items()
-             if least >= need and whole >= need and majority
-             and all(_outvotes(explained, other[2]) for rival, other in scored.items() if rival != value)]
-    return found[0] if len(found) == 1 else None
 
 
 @dataclass(slots=True)
@@ -247,7 +113,7 @@ class BroadcastDecoder:
         self.preamble_seen = False
         self.length: int | None = None
         self._votes = votes
-        self._damage = _CLEAN
+        self._damage = CLEAN
         self._recent: tuple[int, ...] = ()
         self._header: list[int] = []
         self._headers: deque[int] = deque(maxlen=votes)
@@ -297,17 +163,17 @@ class BroadcastDecoder:
         if self.length is None or nibble == _header_nibbles(self.length)[kind - 1]:
             self._round_starts()
         else:
-            self._damaged(_NOISY)  # a stray header value, or another stream's (whose whole header resets)
+            self._damaged(NOISY)  # a stray header value, or another stream's (whose whole header resets)
         if len(self._header) == kind - 1:
             self._header.append(nibble)
         else:
-            self._damaged(_NOISY if len(self._header) >= kind else _LOSSY)
+            self._damaged(NOISY if len(self._header) >= kind else LOSSY)
             self._header = [nibble] if kind == 1 else []
         if len(self._header) == 4:
             length, check = self._header[0] << 4 | self._header[1], self._header[2] << 4 | self._header[3]
             self._header = []
             if crc8_maxim(bytes([length])) != check:
-                self._damaged(_NOISY)  # four header values in order whose CRC-8 fails: one is corrupt
+                self._damaged(NOISY)  # four header values in order whose CRC-8 fails: one is corrupt
                 return
             self._headers.append(length)
             if len(self._headers) == self._votes and len(set(self._headers)) == 1:
@@ -317,7 +183,7 @@ class BroadcastDecoder:
 
     def _end_header(self) -> None:
         if self._header:
-            self._damaged(_LOSSY)  # a header cut short: its last values were lost
+            self._damaged(LOSSY)  # a header cut short: its last values were lost
             self._header = []
 
     def _trust_nibbles(self) -> None:
@@ -345,7 +211,7 @@ class BroadcastDecoder:
         if self.length is not None:
             # Another message: start over at this round, judging the air afresh (its header looked "stray").
             self._groups.clear()
-            self._damage = _CLEAN
+            self._damage = CLEAN
             self._run = self._owner = self._unconfirmed = self._split = self._merged = None
             self._controls, self._prev = [], -1
         self.length = length
@@ -375,7 +241,7 @@ class BroadcastDecoder:
         if self._controls:
             self._open_run()
         if self._run is None:
-            self._damaged(_LOSSY)  # data whose group's control values were all lost: kept out of every group
+            self._damaged(LOSSY)  # data whose group's control values were all lost: kept out of every group
             self._run, self._owner = [], None
         if self._owner is None:
             return
@@ -386,11 +252,13 @@ class BroadcastDecoder:
 
     def _open_run(self) -> None:
         unconfirmed = self._unconfirmed
-        if len(self._controls) == 1 and unconfirmed is not None and self._controls[0] == unconfirmed[0] == self._prev:
-            # The last group's own sequence value again, late (reordered) or duplicated, inside its data: the
-            # data goes on (a group's check value equal to the group before's number, with its sequence value
-            # lost, reads the same; 1 in 128, and its run is then too long to be kept).
-            self._damaged(_LOSSY)
+        if len(self._controls) == 1 and unconfirmed is not None and self._controls[0] == unconfirmed[0] == self._prev \
+                and self._damage == NOISY and self.length is not None \
+                and len(unconfirmed[1]) < shape_of(self.length, unconfirmed[0]).size:
+            # On a noisy air, the last group's own sequence value again, late (reordered) or duplicated, after
+            # only part of its data: the data goes on. (A group's check value equal to the group before's number,
+            # its sequence value lost, reads the same but follows a whole run: 1 in 128, and left to the rule
+            # that a lone control value opens the next group.)
             self._controls, self._unconfirmed = [], None
             self._run, self._owner = list(unconfirmed[1]), unconfirmed[0]
             return
@@ -406,31 +274,31 @@ class BroadcastDecoder:
         expected = None if self._prev is None else self._prev + 1
         merged, self._merged = self._merged, None
         if len(controls) > 2 and any(a == b for a, b in pairwise(controls)):
-            self._damaged(_NOISY)  # a duplicated control value: read the pair without the copy
+            self._damaged(NOISY)  # a duplicated control value: read the pair without the copy
             controls = [value for i, value in enumerate(controls) if not i or value != controls[i - 1]]
         last = controls[-1]
         if len(controls) == 1:
-            self._damaged(_LOSSY)  # one of the pair was lost: the group is the one after the last run's
+            self._damaged(LOSSY)  # one of the pair was lost: the group is the one after the last run's
             if expected is None or merged is not None:
                 return None, None
             return self._plausible(expected), (None if last == expected else last)
         seq, check = last, controls[-2]
         if len(controls) > 2:
-            self._damaged(_LOSSY)  # a group's data all lost between its control values and the next pair
+            self._damaged(LOSSY)  # a group's data all lost between its control values and the next pair
             if expected is not None and seq != expected and controls[-2] == expected:
                 return self._plausible(expected + 1), last  # ... then the next group's sequence value
         if expected is None or seq == expected:
             if merged is not None:
-                self._damaged(_NOISY)  # the run before was too long although no group was skipped: an insertion
+                self._damaged(NOISY)  # the run before was too long although no group was skipped: an insertion
         elif seq > expected or seq == 0:
-            self._damaged(_LOSSY)  # groups' control values lost, or a round whose header was lost
+            self._damaged(LOSSY)  # groups' control values lost, or a round whose header was lost
         else:
-            self._damaged(_NOISY)  # a control value out of place: duplicated, reordered or stray
+            self._damaged(NOISY)  # a control value out of place: duplicated, reordered or stray
         return self._plausible(seq), check
 
     def _plausible(self, seq: int) -> int | None:
         if self.length is not None and seq >= (self.length + 3) // 4:
-            self._damaged(_NOISY)
+            self._damaged(NOISY)
             return None
         return seq
 
@@ -444,19 +312,19 @@ class BroadcastDecoder:
         if owner is None:
             return
         reading = tuple(run)
-        shape = None if self.length is None else _shape(self.length, owner)
+        shape = None if self.length is None else shape_of(self.length, owner)
         if shape is not None and shape.last and len(reading) > shape.widest and not any(reading[shape.widest:]):
             reading = reading[:shape.widest]  # §2.3 step 5: stray 256 values after the last group are ignored
         widest = _WIDEST if shape is None else shape.widest
         if len(reading) > (4 if shape is None else widest):
             # The next group's control values lost (§2.3 step 4), an insertion, or (L unknown) the last group's tail.
             if shape is not None and shape.last:
-                self._damaged(_NOISY)
+                self._damaged(NOISY)
             self._merged = owner
             if len(reading) == 8:
                 self._split = (owner, reading)  # two whole groups, if the next control values show one skipped
         elif shape is not None and len(reading) not in shape.windows:
-            self._damaged(_LOSSY)
+            self._damaged(LOSSY)
         if len(reading) <= (_WIDEST if shape is None else widest + 1):
             self._unconfirmed = (owner, reading)  # one value too long: kept for a noisy air to take one out
 
@@ -467,10 +335,16 @@ class BroadcastDecoder:
         unconfirmed, self._unconfirmed = self._unconfirmed, None
         split, self._split = self._split, None
         if unconfirmed is not None:
-            if round_start or following is None or following == unconfirmed[0] + 1:
-                self._commit(*unconfirmed)
-            elif following <= unconfirmed[0]:
-                self._damaged(_NOISY)
+            seq, reading = unconfirmed
+            shape = None if self.length is None else shape_of(self.length, seq)
+            too_long = len(reading) > (4 if shape is None else shape.widest)
+            if too_long and not (round_start and (shape is None or shape.last)):
+                if following == seq + 1:
+                    self._commit(seq, reading)  # too long, yet no group skipped: an inserted datagram (noisy air)
+            elif round_start or following is None or following == seq + 1:
+                self._commit(seq, reading)
+            elif following <= seq:
+                self._damaged(NOISY)
         if split is not None and following == split[0] + 2 and self.length is not None \
                 and split[0] + 1 < (self.length - 1) // 4:
             self._commit(split[0], split[1][:4])  # exactly one group skipped, none of 8 data values lost
@@ -487,11 +361,11 @@ class BroadcastDecoder:
         group = self._group(seq)
         group.readings.append(reading)
         if group.held is not None and self.length is not None:
-            shape = _shape(self.length, seq)
-            if not _fits(reading, group.held, shape.widest):
-                self._damaged(_NOISY)  # a reading the held value cannot explain: a datagram inserted, or a rival
+            shape = shape_of(self.length, seq)
+            if not fits(reading, group.held, shape.widest):
+                self._damaged(NOISY)  # a reading the held value cannot explain: a datagram inserted, or a rival
                 check = group.check()
-                rivals = _fold([reading], shape.size, shape.widest) or set()
+                rivals = fold([reading], shape.size, shape.widest) or set()
                 if any(None not in partial and group_crc(seq, bytes(b for b in partial if b is not None)) == check
                        for partial in rivals):
                     group.held = None  # two values pass the check: decide again, each byte pinned twice
@@ -502,19 +376,19 @@ class BroadcastDecoder:
         if self.length is None or self.result is not None or group is None or group.held is not None:
             return
         check = group.check()
-        shape = _shape(self.length, seq)
+        shape = shape_of(self.length, seq)
         readings = [reading for reading in group.readings if len(reading) <= shape.widest + 1]
         every = [*readings, *([pending] if pending and len(pending) <= shape.widest + 1 else [])]
         if check is None or not every:
             return
         value = None
         for width in shape.widths(readings, pending, damage=self._damage):
-            if self._damage < _NOISY:
+            if self._damage < NOISY:
                 fitting = [reading for reading in every if len(reading) <= width]
                 value = self._settled(seq, check, shape.size, width, fitting, judge=width == shape.widest)
-            if value is None and self._damage == _NOISY and group.checks[check] >= max(self._votes, 2):
+            if value is None and self._damage == NOISY and group.checks[check] >= max(self._votes, 2):
                 whole = [*readings, *([pending] if pending and len(pending) in shape.windows else [])]
-                value = _covered(seq, check, shape.size, width, whole, max(self._votes, 2))
+                value = covered(seq, check, shape.size, width, whole, max(self._votes, 2))
             if value is not None:
                 group.held = value
                 self._complete()
@@ -523,25 +397,27 @@ class BroadcastDecoder:
     def _settled(self, seq: int, check: int, size: int, width: int, readings: list[Reading], *,
                  judge: bool) -> bytes | None:
         """Clean or lossy air: the one value every reading allows, if its check passes and enough readings show it.
-        Read against the widest window (``judge``), readings no value explains prove the air noisy."""
-        partials = _fold(readings, size, width)
-        if partials is None or any(None in partial for partial in partials):
+        One reading no value explains along with the others (a run misplaced after both control values of a
+        group were lost) is set aside when the others settle on one value; more than that, read against the
+        widest window (``judge``), prove the air noisy. A value failing its check proves nothing (a misplaced
+        run, or the check misread): the group waits for more readings."""
+        value, state = sole(seq, check, size, width, readings)
+        if state == "conflict" and len(readings) > 2:
+            others = {found for i in range(len(readings))
+                      if (found := sole(seq, check, size, width, readings[:i] + readings[i + 1:])[0]) is not None}
+            if len(others) == 1:
+                value = others.pop()
+                readings = [reading for reading in readings if fits(reading, value, width)]
+                self._damaged(LOSSY)
+        if value is None:
+            if state == "conflict" and len(readings) > 2 and judge:
+                self._damaged(NOISY)  # more than one reading no value explains: datagrams were inserted
             return None
-        if not partials:
-            if judge:
-                self._damaged(_NOISY)  # no value explains every reading: one of them had a datagram inserted
-            return None
-        values = [bytes(b for b in partial if b is not None) for partial in partials]
-        passing = [value for value in values if group_crc(seq, value) == check]
-        if not passing and judge:
-            self._damaged(_NOISY)  # what the readings pin fails its check: a reading or the check is corrupt
-        if len(passing) != 1:
-            return None
-        need = self._votes if self._damage == _CLEAN else max(self._votes, 2)
-        pinned = [_least_pinned(reading, passing[0], width) for reading in readings]
+        need = self._votes if self._damage == CLEAN else max(self._votes, 2)
+        pinned = [least_pinned(reading, value, width) for reading in readings]
         # need readings showing all but one byte each, or as many bytes in all as need whole readings hold
         informative = sum(1 for count in pinned if count >= max(1, size - 1))
-        return passing[0] if informative >= need or sum(pinned) >= need * size else None
+        return value if informative >= need or sum(pinned) >= need * size else None
 
     def _complete(self) -> None:
         total = self.groups_total
@@ -550,7 +426,7 @@ class BroadcastDecoder:
         data = b"".join(self._groups[seq].held or b"" for seq in range(total))
         credentials = parse_broadcast_data(data)
         if credentials is None:
-            self._damaged(_NOISY)  # a group took a wrong value that passed its 7-bit check: take them all again
+            self._damaged(NOISY)  # a group took a wrong value that passed its 7-bit check: take them all again
             for group in self._groups.values():
                 group.held = None
             return
