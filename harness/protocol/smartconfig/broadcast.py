@@ -29,8 +29,8 @@ and emits the message as soon as the header and every group are held. What it ke
     explains): the check value must have been read ``max(votes, 2)`` times, that many readings must show the
     whole value and every byte must be pinned at its place by that many (a reading one value too long counts
     with the inserted one taken out), it must explain more of the readings that show all but one byte than it
-    cannot, and 2 more than any other value passing the check (the last group's reading counts once its
-    window is whole).
+    cannot, and against any other value passing the check, 2 more readings must explain it and not the other
+    than the other way round (the last group's reading counts once its window is whole).
     A fluke needs the same wrong bytes at the same places twice and must still outvote the rounds.
 
   A held group is kept across rounds; a reading that contradicts it and alone pins another value passing the
@@ -82,9 +82,11 @@ def _header_nibbles(length: int) -> tuple[int, int, int, int]:
     return length >> 4, length & 0xF, check >> 4, check & 0xF
 
 
-
 @dataclass(slots=True)
 class _Group:
+    """What the rounds delivered of one group: its newest readings, a tally of its check values, its value once
+    held."""
+
     readings: deque[Reading] = field(default_factory=lambda: deque(maxlen=_KEPT))
     checks: dict[int, int] = field(default_factory=dict)
     held: bytes | None = None

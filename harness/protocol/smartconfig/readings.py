@@ -128,23 +128,25 @@ def sole(seq: int, check: int, size: int, width: int, readings: list[Reading]) -
     return (passing[0], "ok") if len(passing) == 1 else (None, "open")
 
 
-def support(value: bytes, readings: Iterable[Reading], width: int) -> tuple[int, int, int, bool]:
-    """How many readings pin the value's least-pinned byte, how many pin all of it, how many of those that show
-    at least all but one byte it explains, and whether it explains more such readings than it cannot."""
+def support(value: bytes, readings: Sequence[Reading], width: int) -> tuple[int, int, bool, frozenset[int]]:
+    """How many readings pin the value's least-pinned byte, how many pin all of it, whether it explains more of
+    the readings showing all but one byte than it cannot, and which readings (by index) it explains."""
     counts = [0] * len(value)
-    shown = whole = against = 0
+    whole = shown = against = 0
     enough = max(1, len(value) - 1)
-    for reading in readings:
+    explained: set[int] = set()
+    for index, reading in enumerate(readings):
         ways = explain(reading, value, width)
         if not ways:
             against += len(reading) >= enough
             continue
+        explained.add(index)
         pinned = frozenset.intersection(*ways)
         whole += len(pinned) == len(value)
         shown += min(len(way) for way in ways) >= enough
         for position in pinned:
             counts[position] += 1
-    return min(counts), whole, shown, shown > against
+    return min(counts), whole, shown > against, frozenset(explained)
 
 
 def candidates(readings: list[Reading], size: int, width: int) -> set[bytes]:
@@ -162,10 +164,11 @@ def candidates(readings: list[Reading], size: int, width: int) -> set[bytes]:
     return found
 
 
-def outvotes(shown: int, rival: int) -> bool:
-    """A value beats a rival passing the same check only when it explains 2 readings more: a reordered pair of
-    datagrams, or an inserted one where one was lost, can make a rival that two rounds' readings show."""
-    return rival + 2 <= shown
+def outvotes(mine: frozenset[int], rival: frozenset[int]) -> bool:
+    """A value beats a rival passing the same check only when 2 more readings explain it and not the rival than
+    the other way round: readings both explain prove nothing between them, and a reordered pair of datagrams,
+    or an inserted one where one was lost, can make a rival that two rounds' readings show."""
+    return len(mine - rival) >= len(rival - mine) + 2
 
 
 def covered(seq: int, check: int, size: int, width: int, readings: list[Reading], need: int) -> bytes | None:
@@ -173,9 +176,9 @@ def covered(seq: int, check: int, size: int, width: int, readings: list[Reading]
     every other value passing the check."""
     scored = {value: support(value, readings, width) for value in candidates(readings, size, width)
               if group_crc(seq, value) == check}
-    found = [value for value, (least, whole, shown, majority) in scored.items()
+    found = [value for value, (least, whole, majority, mine) in scored.items()
              if least >= need and whole >= need and majority
-             and all(outvotes(shown, other[2]) for rival, other in scored.items() if rival != value)]
+             and all(outvotes(mine, other[3]) for rival, other in scored.items() if rival != value)]
     return found[0] if len(found) == 1 else None
 
 
