@@ -27,7 +27,8 @@ and emits the message as soon as the header and every group are held. What it ke
     show as many bytes in all as that many whole readings hold);
   - *a noisy air* (a datagram duplicated, reordered or stray inside the alphabet, or a reading no group value
     explains): the check value must have been read ``max(votes, 2)`` times, that many readings must show the
-    whole value and every byte must be pinned at its place by that many (a reading one value too long counts
+    whole value (one more when two equal bytes stand side by side, as a duplicated datagram would make them)
+    and every byte must be pinned at its place by that many (a reading one value too long counts
     with the inserted one taken out), it must explain more of the readings that show all but one byte than it
     cannot, and against any other value passing the check, 2 more readings must explain it and not the other
     than the other way round (the last group's reading counts once its window is whole).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 
 from harness.protocol.smartconfig.codec import group_crc
 
@@ -176,8 +176,10 @@ def covered(seq: int, check: int, size: int, width: int, readings: list[Reading]
     every other value passing the check."""
     scored = {value: support(value, readings, width) for value in candidates(readings, size, width)
               if group_crc(seq, value) == check}
+    # A duplicated datagram where another was lost makes a wrong value with two equal bytes side by side, and
+    # the same accident twice makes it look read whole twice: such a value must be read whole once more.
     found = [value for value, (least, whole, majority, mine) in scored.items()
-             if least >= need and whole >= need and majority
+             if least >= need and whole >= need + any(a == b for a, b in pairwise(value)) and majority
              and all(outvotes(mine, other[3]) for rival, other in scored.items() if rival != value)]
     return found[0] if len(found) == 1 else None
 
