@@ -19,7 +19,7 @@ from typing import Any
 from harness.emulator.air import Air, AirObservation
 from harness.protocol.smartconfig import EzCredentials, SmartConfigReceiver, encode_broadcast, transmission_schedule
 
-STREAMS = 3000
+STREAMS = 1000
 ROUNDS = 60
 # name -> (loss, duplicate, reorder, noise)
 AIRS: dict[str, tuple[float, float, float, float]] = {

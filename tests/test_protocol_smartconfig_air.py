@@ -27,12 +27,15 @@ from harness.protocol.smartconfig import (
     transmission_schedule,
 )
 
-# Measured over 5000 random streams at 10% loss (tests/test_protocol_smartconfig_air.py's own model): 99.98%
-# decode within 6 rounds of the schedule, the rest within 7; at 5% loss within 4 rounds. See ROUNDS_LOSSY.
+# The bounds come from benchmarks/bench_ez_air.py (random streams on this same air, seed = stream number). With
+# 3000 streams per air: at 10% loss every stream decoded within 6 rounds (median 3, 99.9th percentile 6); at 5%
+# within 5; at 15% within 13. (The one thing no receiver can beat: a datagram lost in all 6 rounds, 1 in 10^6
+# per datagram at 10%; and a group of 4 equal bytes needs one round that delivers all 4, see broadcast.py.)
 ROUNDS_LOSSY = 6
-# With duplicates and stray lengths inside the alphabet as well, each byte must be read twice (broadcast.py):
-# the bound asserted there is generous, the property that matters is that nothing wrong is ever yielded.
-ROUNDS_NOISY = 40
+# With duplicates and stray lengths inside the alphabet as well, every byte must be read twice (broadcast.py): at
+# 15% loss, 5% duplicates and 5% stray lengths the slowest of 3000 streams needed 39 rounds (median 11), and none
+# decoded to a wrong message. The bound here leaves room; what matters most is that nothing wrong is yielded.
+ROUNDS_NOISY = 60
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 NOISY_PROPERTY = settings(PROPERTY, max_examples=60)
 
