@@ -234,7 +234,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from harness.plugin.markers import adapter_reason, profile_reason
 
     tc = item.stash[TC_KEY]
-    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
+    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now,
+                                virtual=run.clock_is_virtual)
     state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
     if run.evidence_dir is not None:
         state.traffic = run.traffic.begin(run.built_world)
