@@ -21,7 +21,8 @@ AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez",
 SEVERITIES: tuple[str, ...] = ("blocker", "critical", "normal", "minor", "trivial")
 
 _ID = re.compile(r"^REQ-([A-Z]+)-(\d{3})$")
-_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt( §[A-Z][A-Za-z -]+)?|PROTOCOL\.md §\d+(\.\d+){0,2}|DESIGN\.md §[A-Z][A-Za-z -]+)$")
+_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt( §[A-Z][A-Za-z -]+)?|PROTOCOL\.md §\d+(\.\d+){0,2}"
+                     r"|DESIGN\.md §[A-Z][A-Za-z -]+)$")
 _KEYS = frozenset({"id", "area", "severity", "text", "source", "quote"})
 _REQUIRED = ("id", "area", "text", "source")
 
