@@ -124,7 +124,7 @@ def test_a_duplicate_id_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_source_is_named_for_a_reader_without_file_names(catalogue: dict[str, Requirement]) -> None:
-    from harness.conformance.sources import cite
+    from harness.conformance.sources import cite, cite_all
 
     for requirement in catalogue.values():
         for source in requirement.sources:
@@ -132,5 +132,7 @@ def test_every_source_is_named_for_a_reader_without_file_names(catalogue: dict[s
             assert not re.search(r"seeds/|\.md\b|\.txt\b", named), (requirement.id, named)
     assert cite("PROTOCOL.md §3.2") == "paircert protocol notes §3.2 (Current Tuya SDK AP mode (LPV 3.5))"
     assert cite("seeds/device-pairing-qr-mode.txt §Get a token") == (
-        "Tuya Developer Platform, “Device Pairing” (Powered by Tuya cameras, QR code mode), section “Get a token”")
+        "Tuya, “Device Pairing” (cameras, QR code mode), section “Get a token”")
+    assert cite_all(["seeds/device-cloud-binding.txt §The four pieces", "PROTOCOL.md §5", "PROTOCOL.md §8"]) == [
+        "Tuya, “How Device–Cloud Binding Works”, section “The four pieces”", "paircert protocol notes §5, §8"]
     assert cite("Acme camera spec §4.2") == "Acme camera spec §4.2"  # a vendor's own source is shown as it is

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 #: the seed documents: the public pages the requirements come from
 SEED_TITLES: dict[str, str] = {
-    "seeds/device-pairing-qr-mode.txt": "Tuya Developer Platform, “Device Pairing” (Powered by Tuya cameras, QR code "
-                                        "mode)",
-    "seeds/device-cloud-binding.txt": "Tuya Developer Platform, “How Device–Cloud Binding Works”",
+    "seeds/device-pairing-qr-mode.txt": "Tuya, “Device Pairing” (cameras, QR code mode)",
+    "seeds/device-cloud-binding.txt": "Tuya, “How Device–Cloud Binding Works”",
 }
 PROTOCOL_TITLE = "paircert protocol notes"
 DESIGN_TITLE = "paircert design notes"
@@ -37,13 +36,14 @@ PROTOCOL_SECTIONS: dict[str, str] = {
 }
 
 
-def cite(source: str) -> str:
-    """``source`` as a reader of the certificate knows it (see the module's docstring)."""
+def cite(source: str, *, titled: bool = True) -> str:
+    """``source`` as a reader of the certificate knows it (see the module's docstring); ``titled``: with the title
+    of a protocol notes section."""
     document, _, section = source.partition(" §")
     if document in SEED_TITLES:
         return f"{SEED_TITLES[document]}, section “{section}”" if section else SEED_TITLES[document]
     if document == "PROTOCOL.md" and section:
-        title = PROTOCOL_SECTIONS.get(section)
+        title = PROTOCOL_SECTIONS.get(section) if titled else None
         return f"{PROTOCOL_TITLE} §{section}" + (f" ({title})" if title else "")
     if document == "DESIGN.md" and section:
         return f"{DESIGN_TITLE}, “{section}”"
@@ -51,8 +51,18 @@ def cite(source: str) -> str:
 
 
 def cite_all(sources: tuple[str, ...] | list[str]) -> list[str]:
-    """Every source named for a reader, in order, each once."""
-    return list(dict.fromkeys(cite(s) for s in sources))
+    """Every source named for a reader, in order, each once; the protocol notes' sections in one citation
+    ("paircert protocol notes §0, §7")."""
+    cited: list[str] = []
+    sections = [s.partition(" §")[2] for s in sources if s.startswith("PROTOCOL.md §")]
+    for source in sources:
+        if source.startswith("PROTOCOL.md §"):
+            if sections:
+                cited.append(f"{PROTOCOL_TITLE} " + ", ".join(f"§{n}" for n in dict.fromkeys(sections)))
+                sections = []
+            continue
+        cited.append(cite(source))
+    return list(dict.fromkeys(cited))
 
 
 __all__ = ["DESIGN_TITLE", "PROTOCOL_SECTIONS", "PROTOCOL_TITLE", "SEED_TITLES", "cite", "cite_all"]
