@@ -20,8 +20,8 @@ from harness.report import cli as report_cli
 from harness.report.compare import compare
 from harness.report.html import render_html, write_html
 from harness.report.manifest import verify_manifest, write_manifest
-from harness.report.results import JsonlTail, RunState, area_of
 from harness.report.pdf import chromium_missing
+from harness.report.results import JsonlTail, RunState, area_of
 from harness.report.summary import SummaryError, load_summary, summary_from_json
 from harness.report.summary import TestCaseResult as Result
 from harness.report.sweep import SweepRedactor, sweep_directory
@@ -364,8 +364,10 @@ def _run_with(directory: Path, run_id: str, results: list[Result]) -> Path:
 
 
 def test_report_compare_prints_the_changes_and_exits_1_on_a_regression(tmp_path: Path) -> None:
-    old = _run_with(tmp_path, "20250101T000000000Z-aaaaaa", [_result("TC-QR-001", "PASS"), _result("TC-QR-002", "FAIL")])
-    new = _run_with(tmp_path, "20250102T000000000Z-bbbbbb", [_result("TC-QR-001", "FAIL"), _result("TC-QR-002", "PASS")])
+    old = _run_with(tmp_path, "20250101T000000000Z-aaaaaa",
+                    [_result("TC-QR-001", "PASS"), _result("TC-QR-002", "FAIL")])
+    new = _run_with(tmp_path, "20250102T000000000Z-bbbbbb",
+                    [_result("TC-QR-001", "FAIL"), _result("TC-QR-002", "PASS")])
     done = CliRunner().invoke(report_cli.cli_command, ["--compare", str(old), str(new)])
     assert done.exit_code == 1, done.output
     assert "regression: TC-QR-001 PASS -> FAIL" in done.output and "fixed: TC-QR-002 FAIL -> PASS" in done.output
