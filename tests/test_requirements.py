@@ -136,4 +136,6 @@ def test_every_source_is_named_for_a_reader_without_file_names(catalogue: dict[s
         "Tuya, “Device Pairing” (cameras, QR code mode), section “Get a token”")
     assert cite_all(["seeds/device-cloud-binding.txt §The four pieces", "PROTOCOL.md §5", "PROTOCOL.md §8"]) == [
         "Tuya, “How Device–Cloud Binding Works”, section “The four pieces”", "paircert protocol notes §5, §8"]
+    assert all(cite(f"PROTOCOL.md §{n}").endswith(")") for r in catalogue.values() for s in r.sources
+               if s.startswith("PROTOCOL.md §") for n in [s.partition(" §")[2]]), "a cited section without its title"
     assert cite("Acme camera spec §4.2") == "Acme camera spec §4.2"  # a vendor's own source is shown as it is

@@ -94,7 +94,8 @@ def injected_faults(adapters: Mapping[str, Any]) -> list[str]:
 _CAPABILITY_LABELS = {
     "pairing_modes": "Pairing modes", "ez_channels": "EZ channels", "ap_variants": "AP variants",
     "binding_mode": "Binding mode", "mqtt_protocol_version": "MQTT protocol version",
-    "activation_api": "Activation API", "pairing_window_s": "Pairing window", "bind_by_uuid": "Binding by UUID",
+    "activation_api": "Activation API", "ble_generation": "BLE generation", "pairing_window_s": "Pairing window",
+    "bind_by_uuid": "Binding by UUID",
     "qr_prompt_observable": "Sounds a prompt on a QR code",
 }
 _SUPPORTS = {"supports_reset": "reset", "supports_factory_reset": "factory reset",
