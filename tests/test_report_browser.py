@@ -133,6 +133,9 @@ def test_a_run_is_compared_with_the_previous_run_of_its_profile_on_page_1(tmp_pa
                             str(reports), "--no-progress", timeout=120)
         assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
     run = latest_run(reports)
+    titles = {r["tc"]: r["title"] for r in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
+    assert titles == {"TC-DELEGATE-001": "The delegate is called once per start",  # the docstring's first sentence
+                      "TC-DELEGATE-003": "new in this build"}  # else the test's name, as words
     comparison = load_summary(run / "summary.json").comparison
     assert [(c["tc"], c["old"], c["new"]) for c in comparison["regressions"]] == [("TC-DELEGATE-001", "PASS", "FAIL")]
     assert (comparison["new_tcs"], comparison["removed_tcs"]) == (["TC-DELEGATE-003"], ["TC-DELEGATE-002"])
@@ -143,3 +146,7 @@ def test_a_run_is_compared_with_the_previous_run_of_its_profile_on_page_1(tmp_pa
     assert "1 regression(s)" in shown and "TC-DELEGATE-001 PASS → FAIL" in shown
     assert "removed: TC-DELEGATE-002" in shown and "new: TC-DELEGATE-003" in shown
     assert top < tcs_top  # page 1, before the TC tables
+    done = run_paircert("report", "--compare", str(reports / sorted(p.name for p in reports.iterdir()
+                                                                     if p.is_dir() and p.name != "latest")[0]),
+                        str(run))  # as the README shows it
+    assert done.returncode == 1 and "regression: TC-DELEGATE-001 PASS -> FAIL" in done.stdout, done.stdout
