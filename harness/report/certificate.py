@@ -192,6 +192,16 @@ class TcRow:
     def parametrised(self) -> bool:
         return len(self.cases) > 1 or any(c.case for c in self.cases)
 
+    def not_passed(self) -> list[tuple[str, str, list[str], str]]:
+        """The cases that did not pass, those with one verdict and one headline together: (verdict, headline,
+        cases, the first one's evidence anchor); ten N/A cases for one reason are one line."""
+        groups: dict[tuple[str, str], tuple[list[str], str]] = {}
+        for case in self.cases:
+            if case.result.verdict == "PASS" or not case.headline:
+                continue
+            groups.setdefault((case.result.verdict, case.headline), ([], case.anchor))[0].append(case.case)
+        return [(verdict, text, [n for n in names if n], anchor) for (verdict, text), (names, anchor) in groups.items()]
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for case in self.cases:
