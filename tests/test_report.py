@@ -303,7 +303,8 @@ def test_page_one_says_what_was_emulated_what_the_device_claims_and_what_failed_
     page = render_html(summary, run_dir)
     assert re.search(r'id="emulated">EMULATED DEVICE / EMULATED CLOUD / EMULATED NETWORK', page)
     assert "no physical device was tested" in page and "device: qr-mangles-utf8" in page
-    assert "<dt>Pairing modes</dt><dd>QR, AP</dd>" in page and "<dt>Does not support</dt><dd>power cycle</dd>" in page
+    assert '<span class="muted">Pairing modes</span> QR, AP</span>' in page
+    assert '<span class="muted">Does not support</span> power cycle</span>' in page
     assert "gw0: cam-a; gw1: cam-b" in page and "MIIB" not in page and "lab CA certificate" in page
     first = page.index('id="failures"')
     assert first < page.index('id="device"') < page.index('id="tcs"') < page.index('id="traceability"')
