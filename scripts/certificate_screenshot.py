@@ -2,7 +2,7 @@
 
 Runs ``paircert run`` on the camera-strong suites against an emulated camera with a catalogue fault (so that there
 is something to diagnose), opens the run's ``report.html`` in headless Chromium at 1280 x 900 and keeps the first
-screen as a small PNG (a 64-colour palette): ``docs/certificate-first-screen.png``.
+screen as a small PNG (a 128-colour palette): ``docs/certificate-first-screen.png``.
 
     .venv/bin/python scripts/certificate_screenshot.py [--fault qr-mangles-utf8] [--out docs/...png]
 """
@@ -55,7 +55,7 @@ def main() -> int:
         raw = screenshot(report, directory / "first-screen.png", width=WIDTH, height=HEIGHT)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(raw) as image:
-            image.convert("RGB").quantize(colors=64).save(args.out, optimize=True)
+            image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(args.out, optimize=True)
     print(f"{args.out} ({args.out.stat().st_size:,} bytes)")
     return 0
 
