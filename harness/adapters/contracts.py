@@ -131,11 +131,13 @@ class Notification:
 
 @dataclass(frozen=True)
 class DeviceEvent:
-    """One entry of a device's timeline, on the world's clock. Never holds a secret in clear."""
+    """One entry of a device's timeline, on the world's clock (``wall``: when on the wall clock, where the world's
+    clock is virtual). Never holds a secret in clear."""
 
     at: float
     name: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    wall: float | None = None
 
 
 @dataclass(frozen=True)

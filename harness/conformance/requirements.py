@@ -2,8 +2,9 @@
 
 The data lives in ``suites/requirements.toml`` at the project root (beside the suites that check it),
 located relative to this package like the bundled profiles. Each entry has an id ``REQ-<AREA>-NNN``, an
-area, a severity, one sentence, its sources (a seed document, a PROTOCOL.md section, or DESIGN.md's
-emulator-defined behaviour) and, where a seed states it, the seed's own words.
+area, a severity, one sentence, its sources (a seed document and its section, a PROTOCOL.md section, or DESIGN.md's
+emulator-defined behaviour; :mod:`harness.conformance.sources` names them for a reader) and, where a seed states
+it, the seed's own words.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez",
 SEVERITIES: tuple[str, ...] = ("blocker", "critical", "normal", "minor", "trivial")
 
 _ID = re.compile(r"^REQ-([A-Z]+)-(\d{3})$")
-_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt|PROTOCOL\.md §\d+(\.\d+){0,2}|DESIGN\.md §[A-Z][A-Za-z -]+)$")
+_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt( §[A-Z][A-Za-z -]+)?|PROTOCOL\.md §\d+(\.\d+){0,2}"
+                     r"|DESIGN\.md §[A-Z][A-Za-z -]+)$")
 _KEYS = frozenset({"id", "area", "severity", "text", "source", "quote"})
 _REQUIRED = ("id", "area", "text", "source")
 
@@ -80,8 +82,8 @@ def _entry(raw: Any, where: str) -> Requirement:
         raise CatalogueError(f"{where}: source must be a string or a non-empty array of strings")
     for source in sources:
         if not isinstance(source, str) or not _SOURCE.match(source):
-            raise CatalogueError(f"{where}: source {source!r} is not 'seeds/<file>.txt', 'PROTOCOL.md §N[.N[.N]]' "
-                                 f"or 'DESIGN.md §<section>'")
+            raise CatalogueError(f"{where}: source {source!r} is not 'seeds/<file>.txt', 'seeds/<file>.txt "
+                                 f"§<section>', 'PROTOCOL.md §N[.N[.N]]' or 'DESIGN.md §<section>'")
     quote = raw.get("quote")
     if quote is not None and (not isinstance(quote, str) or not quote.strip()):
         raise CatalogueError(f"{where}: quote must be a non-empty string")

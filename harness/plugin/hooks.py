@@ -27,6 +27,7 @@ RUN_KEY = pytest.StashKey["Run | None"]()
 TC_KEY = pytest.StashKey["TcMark"]()
 NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
 STATE_KEY = pytest.StashKey["ItemState"]()
+TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 EVENTS_DEADLINE_S = 10.0  # how long a failing test's evidence waits for the device's events
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
@@ -177,9 +178,16 @@ def _check_item(run: Run, item: pytest.Function) -> list[str]:
     needs = tuple(n for m in item.iter_markers("requires") for n in parse_requires(m, where, run.profile))
     item.stash[TC_KEY] = tc
     item.stash[NEEDS_KEY] = needs
+    item.stash[TITLE_KEY] = _title(item, tc)
     item.extra_keyword_matches.add(tc.id)  # -k TC-QR-007 selects by TC id
     item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
     return problems
+
+
+def _title(item: pytest.Function, tc: TcMark) -> str:
+    from harness.conformance.titles import tc_title
+
+    return tc_title(title=tc.title, docstring=getattr(item.function, "__doc__", None), function=item.originalname)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -226,7 +234,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from harness.plugin.markers import adapter_reason, profile_reason
 
     tc = item.stash[TC_KEY]
-    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
+    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now,
+                                virtual=run.clock_is_virtual)
     state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
     if run.evidence_dir is not None:
         state.traffic = run.traffic.begin(run.built_world)
@@ -336,7 +345,7 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     tc = item.stash[TC_KEY]
     requirements = run.requirements()
     result = {
-        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
+        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area, "title": item.stash.get(TITLE_KEY, ""),
         "severity": _severity(requirements, tc),
         "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
         "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),
