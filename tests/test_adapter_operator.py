@@ -267,6 +267,26 @@ def test_an_events_hook_adds_json_lines_to_the_timeline(tmp_path: Path) -> None:
     assert next(e for e in events if e.name == "led").details == {"colour": "blue"}
 
 
+def test_each_hook_and_event_is_in_the_timeline_once(tmp_path: Path) -> None:
+    """The adapter records its hooks as they run; the plugin's collection of ``events()`` afterwards (on a FAIL,
+    an ERROR or at teardown) must not add them a second time, nor drop an event the hook printed."""
+    from harness import evidence
+
+    lines = '{"at": 5, "name": "led", "details": {"colour": "blue"}}'
+    device = make(tmp_path, {"reset": '"true"'}, events_hook=f"printf '{lines}\\n'")
+    recorder = evidence.EvidenceRecorder("TC-QR-001", "suites/test_qr.py::t")
+    evidence.activate(recorder)
+    try:
+        device.reset()
+        recorder.add_device_events(device.events())
+        recorder.add_device_events(device.events())  # collected again: still once
+    finally:
+        evidence.activate(None)
+        device.close()
+    names = [e.name for e in recorder.timeline if e.kind == "device"]
+    assert names.count("hook:reset") == 1 and names.count("hook:events") == 2 and names.count("led") == 1, names
+
+
 def test_hook_specs_are_checked() -> None:
     assert HookSpec.parse({"command": "x", "timeout_s": 2}, "h") == HookSpec("x", 2.0)
     for bad in ("", {"command": "x", "timeout_s": 0}, 5):
