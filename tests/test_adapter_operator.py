@@ -267,6 +267,20 @@ def test_an_events_hook_adds_json_lines_to_the_timeline(tmp_path: Path) -> None:
     assert next(e for e in events if e.name == "led").details == {"colour": "blue"}
 
 
+def test_only_an_ap_hook_tells_whether_the_access_point_closed(tmp_path: Path) -> None:
+    """A fixed ap_host is where the SoftAP answers while it is open, not whether it is open: without an ap_hook
+    the adapter does not offer ap-status (TC-AP-004 is then INCONCLUSIVE instead of a wrong FAIL)."""
+    fixed = make(tmp_path, ap_host="192.168.176.1")
+    asked = make(tmp_path, ap_hook="echo null")
+    try:
+        assert "ap-mode" in fixed.capabilities and "ap-status" not in fixed.capabilities
+        assert fixed.ap_address() is not None  # always the same answer, open or closed
+        assert {"ap-mode", "ap-status"} <= asked.capabilities and asked.ap_address() is None
+    finally:
+        fixed.close()
+        asked.close()
+
+
 def test_each_hook_and_event_is_in_the_timeline_once(tmp_path: Path) -> None:
     """The adapter records its hooks as they run; the plugin's collection of ``events()`` afterwards (on a FAIL,
     an ERROR or at teardown) must not add them a second time, nor drop an event the hook printed."""

@@ -146,6 +146,8 @@ class OperatorDeviceAdapter:
                 caps.add(capability.value)
         if DeviceCapability.AP_MODE.value in claimed and (self._ap is not None or "ap" in self._hooks):
             caps.add(DeviceCapability.AP_MODE.value)
+        if DeviceCapability.AP_MODE.value in claimed and "ap" in self._hooks:
+            caps.add(DeviceCapability.AP_STATUS.value)  # a fixed ap_host cannot tell an open SoftAP from a closed one
         if DeviceCapability.EZ_MODE.value in claimed:
             caps.add(DeviceCapability.EZ_MODE.value)  # the camera listens on the air: nothing asked of the bench
         return frozenset(caps)
