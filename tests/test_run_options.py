@@ -150,7 +150,7 @@ def test_the_seed_is_printed_recorded_and_replays_the_run(tmp_path: Path) -> Non
     assert summary.selection["seed"] == seed and summary.seeds == [int(seed)]
     again, replayed = _seeded(suites, tmp_path, "again", "--seed", seed)
     assert f"Seed: {seed} " in again.stdout and replayed == drawn
-    other, different = _seeded(suites, tmp_path, "other", "--seed", str((int(seed) + 1) % 2**32))
+    _, different = _seeded(suites, tmp_path, "other", "--seed", str((int(seed) + 1) % 2**32))
     assert different["examples"] != drawn["examples"] and different["ssid"] != drawn["ssid"]
 
 
