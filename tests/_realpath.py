@@ -134,7 +134,8 @@ def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hoo
     curl = "curl -fsS --max-time 4"
     qr = qr_hook or f"{curl} -H 'Content-Type: image/png' --data-binary @$PAIRCERT_QR_PNG {control}/qr"
     udp, tcp = lab.ap_ports
-    person = "" if interactive else "interactive = false\n"
+    # with a person at the bench: the QR drawn on the terminal, and no qr_hook (the person holds it up)
+    person = 'show_qr = "terminal"\n' if interactive else 'interactive = false\nshow_qr = "none"\n'
     qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}\n'
     text = f'''description = "Acme Cam 2 on the lab bench (loopback)"
 
@@ -175,8 +176,7 @@ network = "air"
 name = "operator"
 
 [adapters.device.args]
-{person}show_qr = "none"
-{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
+{person}{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
 ap_host = "127.0.0.1"
 ap_udp_port = {udp}
 ap_tcp_port = {tcp}
