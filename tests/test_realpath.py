@@ -42,15 +42,26 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.stop()
 
 
+@pytest.fixture
+def pool_lab(tmp_path: Path) -> Iterator[Lab]:
+    """Two units of the camera on the bench, for a run of two workers (each its own camera and licence)."""
+    lab = start_lab(tmp_path, units=2)
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
 def _latest(reports: Path) -> Path:
     return (reports / "latest").resolve()
 
 
-def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(lab: Lab, tmp_path: Path) -> None:
+def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(pool_lab: Lab, tmp_path: Path) -> None:
+    lab = pool_lab
     profile = write_profile(lab, tmp_path / "acme-cam.toml")
     checked = check_profile(lab, profile)
     assert checked.returncode == 0 and "ok: " in checked.stdout, checked.stdout + checked.stderr
-    done = paircert_run(lab, profile, tmp_path / "reports")
+    done = paircert_run(lab, profile, tmp_path / "reports", "-n", "2")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     run_dir = _latest(tmp_path / "reports")
     summary = load_summary(run_dir / "summary.json")
