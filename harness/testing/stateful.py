@@ -146,6 +146,8 @@ class PairingTarget:
     token_ttl_s: float
     ssid: str = "paircert-stateful"
     password: str = field(default="stateful-pass", repr=False)
+    #: how long the app waits for one pairing (world-clock seconds): on real time, the profile's activator timeout
+    pair_timeout_s: float = PAIR_TIMEOUT_S
 
     def __post_init__(self) -> None:
         self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
@@ -169,9 +171,12 @@ class PairingTarget:
         wifi = profile.parameters.wifi
         if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
             lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        # on real time each refused pairing waits out the app's timeout: the profile's, not the model's default
+        pair_timeout_s = PAIR_TIMEOUT_S if world.clock.is_virtual else min(
+            PAIR_TIMEOUT_S, float(profile.parameters.activator_timeout_s))
         return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
+                   token_ttl_s=float(profile.parameters.token_ttl_s), pair_timeout_s=pair_timeout_s, **lab)
 
 
 @dataclass
@@ -515,7 +520,7 @@ class PairingMachine(RuleBasedStateMachine):
                               ap=ApOptions(variant=variant))
         for attempt in (1, 2):
             outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
-                           handle.token, timeout=PAIR_TIMEOUT_S)
+                           handle.token, timeout=self.target.pair_timeout_s)
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
