@@ -180,7 +180,7 @@ args = {{ hook_env = {{ CAMERA = "{unit.control}" }}, ap_udp_port = {udp}, ap_tc
 
 
 def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hooks: str | None = None,
-                  activator_timeout_s: float = 4.0, interactive: bool = False) -> Path:
+                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True) -> Path:
     """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one;
     for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``."""
     pool = len(lab.units) > 1
@@ -191,6 +191,7 @@ def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hoo
     # with a person at the bench: the QR drawn on the terminal, and no qr_hook (the person holds it up)
     person = 'show_qr = "terminal"\n' if interactive else 'interactive = false\nshow_qr = "none"\n'
     qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}\n'
+    ap_arg = f'ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}\n' if ap_hook else ""
     text = f'''description = "Acme Cam 2 on the lab bench (loopback)"
 
 [device]
@@ -230,8 +231,7 @@ network = "air"
 name = "operator"
 
 [adapters.device.args]
-{person}{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
-ap_host = "127.0.0.1"
+{person}{qr_arg}{ap_arg}ap_host = "127.0.0.1"
 ap_udp_port = {udp}
 ap_tcp_port = {tcp}
 prompt_timeout_s = 30
