@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import note, reject, settings
+from hypothesis import note, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from hypothesis.stateful import (
@@ -668,9 +668,17 @@ class PairingMachine(RuleBasedStateMachine):
                 pool.retire(md.adapter)
 
 
+class OutOfTime(KeyboardInterrupt):
+    """The time limit of :func:`run_pairing_machine` passed: no example found a failure within it.
+
+    A KeyboardInterrupt, because that is the one exception Hypothesis lets through an example without concluding
+    it (any other, raised before the example's first choice, concludes it as "inconsistent data generation");
+    :func:`run_pairing_machine` catches it, so it never reaches pytest."""
+
+
 class MachineFactory:
     """Makes a :class:`PairingMachine` per example; past ``deadline`` (monotonic seconds) every example is
-    rejected, which ends generation and shrinking within a time budget. ``reproduce`` replays a saved blob."""
+    refused (:class:`OutOfTime`), which ends generation within a time budget. ``reproduce`` replays a saved blob."""
 
     def __init__(self, target: PairingTarget, *, deadline: float | None = None,
                  reproduce: tuple[str, bytes] | None = None, on_failure: Callable[[], None] | None = None) -> None:
@@ -688,10 +696,11 @@ class MachineFactory:
             self.on_failure()
 
     def __call__(self) -> PairingMachine:
-        # Past the deadline no new example starts, unless a failure is being minimised and replayed (rejecting
-        # those would make Hypothesis call the failure flaky); Hypothesis bounds shrinking itself.
+        # Past the deadline no new example starts, unless a failure is being minimised and replayed; Hypothesis
+        # bounds shrinking itself. The run is left (OutOfTime), not the example rejected: an example that ends
+        # before its first choice where earlier ones made one is "inconsistent data generation" to Hypothesis.
         if self.deadline is not None and not self.failed and time.monotonic() >= self.deadline:
-            reject()
+            raise OutOfTime
         self.last = PairingMachine(self.target, on_failure=self._failure)
         return self.last
 
@@ -700,13 +709,15 @@ def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s
                         reproduce: tuple[str, bytes] | None = None) -> None:
     """Run :class:`PairingMachine` on ``target`` as a Hypothesis test with ``budget``; raises on a failure.
 
-    ``time_limit_s`` bounds generation and shrinking together (examples past it are rejected); ``reproduce``
+    ``time_limit_s`` bounds generation and shrinking together (no example starts past it); ``reproduce``
     is a ``(hypothesis version, blob)`` pair from a saved failure.
     """
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     factory = MachineFactory(target, deadline=deadline, reproduce=reproduce)
     try:
         run_state_machine_as_test(factory, settings=budget)  # type: ignore[arg-type]
+    except OutOfTime:
+        return
     except Unsatisfiable:
         if deadline is None or time.monotonic() < deadline:
             raise
