@@ -356,3 +356,24 @@ def test_the_installed_command_lists_the_profiles() -> None:
     done = subprocess.run([str(exe), "profiles"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "camera-strong" in done.stdout and "bulb-weak" in done.stdout
+
+
+# ------------------------------------------------------------------------------------ TLS and binding by UUID
+
+
+def test_camera_strong_runs_with_tls_and_claims_binding_by_uuid_and_the_others_are_plain() -> None:
+    """``make demo`` exercises the path real firmware takes (PROTOCOL.md §11.1, §11.6); the other emulated
+    profiles keep the suites running with TLS off."""
+    camera, plug, bulb = load_profile("camera-strong"), load_profile("plug-medium"), load_profile("bulb-weak")
+    assert camera.parameters.tls and camera.claims("bind_by_uuid") and camera.claims("bind-by-uuid")
+    assert not plug.parameters.tls and not bulb.parameters.tls
+    assert plug.na_reason("bind_by_uuid") == \
+        "profile plug-medium does not claim binding by UUID (capabilities.bind_by_uuid)"
+
+
+@pytest.mark.parametrize(("line", "key"), [("tls = \"yes\"", r"parameters\.tls"),
+                                           ("bind_by_uuid = 1.5", r"capabilities\.bind_by_uuid")])
+def test_tls_and_bind_by_uuid_are_booleans(tmp_path: Path, line: str, key: str) -> None:
+    section = "[parameters]\n" if line.startswith("tls") else "[capabilities]\n"
+    text = GOOD.replace(section, section + line + "\n", 1)
+    assert re.search(rf"dut\.toml: {key}: ", error_of(tmp_path, text))

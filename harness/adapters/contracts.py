@@ -28,6 +28,19 @@ class AdapterError(Exception):
     """The adapter, the lab or the harness failed: an ERROR verdict, never the device's FAIL."""
 
 
+class BindRefused(Exception):
+    """The cloud refused to bind a device by its UUID (§11.6): an answer the suites judge, not a lab fault.
+
+    ``code`` is the cloud's errorCode (``UUID_NOT_EXISTS``, ``DEVICE_OFFLINE``, ``DEVICE_ALREADY_BIND``, ...);
+    :func:`harness.model.bind_refusal_code` gives the app-side code for it.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"the cloud refused the bind: {code}: {message}")
+
+
 class CapabilityMissing(AdapterError):
     """The adapter does not offer a capability the caller needs (the test is N/A)."""
 
@@ -45,6 +58,7 @@ class CloudCapability(enum.StrEnum):
     CREATE_PRODUCTS = "create-products"
     TIME_TRAVEL = "time-travel"
     INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
+    BIND_BY_UUID = "bind-by-uuid"  # the app binds a waiting device by its UUID: a token pushed to it (§11.6)
 
 
 class DeviceCapability(enum.StrEnum):
@@ -148,6 +162,7 @@ class CloudAdapter(Protocol):
     def create_home(self, account: str, name: str) -> str: ...
     def add_member(self, home: str, account: str, role: Role) -> None: ...
     def get_token(self, home: str, account: str) -> str: ...
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str: ...
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]: ...
     def list_devices(self, home: str) -> Sequence[DeviceRecord]: ...
     def device(self, dev_id: str) -> DeviceRecord | None: ...
@@ -222,6 +237,7 @@ def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
 __all__ = [
     "AdapterError",
     "ApAddress",
+    "BindRefused",
     "CapabilityMissing",
     "CloudAdapter",
     "CloudCapability",

@@ -97,12 +97,14 @@ def air_network(context: WorldContext, *, seed: int | None = None, loss: float =
 
 
 def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker: str = "amqtt",
-                   state_path: str | None = None) -> EmulatedCloudAdapter:
+                   state_path: str | None = None, tls: bool | None = None) -> EmulatedCloudAdapter:
+    """``tls`` (default: the profile's ``parameters.tls``) serves HTTPS and MQTT over TLS with a fresh lab CA."""
     profile = context.profile
     cloud = EmulatedCloud(clock=context.clock, region=profile.parameters.region,
                           token_ttl_s=profile.parameters.token_ttl_s,
                           faults=resolve_faults(CLOUD_FAULT_REGISTRY, faults, profile),
-                          broker=broker, state_path=state_path)  # type: ignore[arg-type]
+                          broker=broker, state_path=state_path,  # type: ignore[arg-type]
+                          tls=profile.parameters.tls if tls is None else tls)
     cloud.start()
     adapter = EmulatedCloudAdapter(cloud)
     try:
@@ -124,9 +126,23 @@ def _device_endpoint(context: WorldContext) -> CloudEndpoint:
     info = dict(cloud.info()) if cloud is not None else {}
     try:
         host, _, port = str(info["mqtt"]).rpartition(":")
-        return CloudEndpoint(str(info["atop_url"]), host, int(port))
+        atop_url = str(info["atop_url"])
+        ca_pem = _ca_pem(info.get("ca"))
+        # §11.2: a cloud whose url_config names https and a CA speaks TLS on MQTT too (mqttsSelfUrl)
+        return CloudEndpoint(atop_url, host, int(port), ca_pem=ca_pem,
+                             mqtt_tls=ca_pem is not None and atop_url.startswith("https://"))
     except (KeyError, ValueError) as exc:
         raise AdapterError("the cloud adapter does not say where devices activate (atop_url, mqtt)") from exc
+
+
+def _ca_pem(ca_der_base64: Any) -> bytes | None:
+    """A url_config ``caArr`` entry (base64 DER, §11.2) as PEM, for an emulated device that trusts it."""
+    if not isinstance(ca_der_base64, str) or not ca_der_base64:
+        return None
+    import base64
+    import ssl
+
+    return ssl.DER_cert_to_PEM_cert(base64.b64decode(ca_der_base64, validate=True)).encode("ascii")
 
 
 def _licence(context: WorldContext) -> Licence:
@@ -161,7 +177,10 @@ def _air(context: WorldContext) -> Air:
 
 
 def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
-                    ap_host: str = "127.0.0.1", pool_id: str | None = None) -> EmulatedDeviceAdapter:
+                    ap_host: str = "127.0.0.1", pool_id: str | None = None,
+                    refused_retries: int = 0) -> EmulatedDeviceAdapter:
+    """``refused_retries``: retry a refused activation that many times, a second apart, with the same token, as
+    genuine SDKs do (PROTOCOL.md §11.7); the camera waits to be bound by UUID when the profile claims it."""
     profile = context.profile
     caps = profile.capabilities
     fault_classes = resolve_faults(CAMERA_FAULT_REGISTRY, faults, profile)
@@ -176,7 +195,8 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
-            mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host)
+            mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host,
+            bind_by_uuid=caps.bind_by_uuid, refused_retries=refused_retries)
         adapter = EmulatedDeviceAdapter(camera, licence)
         adapter.make_another = make  # type: ignore[attr-defined]
         attach = getattr(context.network, "attach_device", None)

@@ -16,6 +16,7 @@ from harness.app.activator import (
     EzOptions,
     Outcome,
     QrOptions,
+    bind,
     pair,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "EzOptions",
     "Outcome",
     "QrOptions",
+    "bind",
     "pair",
 ]

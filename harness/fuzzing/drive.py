@@ -104,17 +104,15 @@ class FuzzContext:
     # -- the lab ---------------------------------------------------------------------------------------
 
     def clean_slate(self) -> None:
-        """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
-        device, cloud = self.device, self.cloud
-        from harness.conformance.lab import release_from_cloud
+        """Factory-reset (power-cycled first if it crashed), removed and wiped, in pairing mode; the reset comes
+        first so that a device still retrying a refused activation (§11.7) cannot bind with its stale token."""
+        from harness.conformance.lab import release_from_cloud, reset_device
 
-        release_from_cloud(cloud, device)
+        device, cloud = self.device, self.cloud
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
-        if DeviceCapability.FACTORY_RESET in device.capabilities:
-            device.factory_reset()
-        elif DeviceCapability.RESET in device.capabilities:
-            device.reset()
+        reset_device(device)
+        release_from_cloud(cloud, device)
         device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def revive(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from harness.adapters.contracts import CloudCapability, Licence
+from harness.adapters.probes import cloud_endpoints
 from harness.conformance.verdicts import DeviceFailure
 from harness.fuzzing.drive import PLACEHOLDER_TOKEN, FuzzContext, ap_frame_sender, lpv35_sender, qr_bytes_sender
 from harness.protocol import atop
@@ -279,7 +280,11 @@ def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
     url = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"]))
     if url.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise AssertionError(f"the ATOP fuzzer only talks to loopback, not {url.hostname}")
-    connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    if url.scheme == "https":  # §11.1: the lab cloud over TLS, verified against the CA it names
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            url.hostname, url.port or 443, timeout=10, context=cloud_endpoints(ctx.cloud).tls_context())
+    else:
+        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
     try:
         connection.request(method, target, body=form, headers={
             "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "User-Agent": "TUYA_IOT_SDK"})

@@ -11,8 +11,8 @@ The names (:func:`capability_names`):
   ``ap:legacy|lpv35``, ``binding:strong|medium|weak``, ``mqtt:2.1|2.2|2.3``,
   ``activation:tuya.device.active|thing.device.opensdk.active``, ``device:reset``, ``device:factory-reset``,
   ``device:power-cycle``, ``device:remote-removal``, ``device:dp-commands``, ``device:qr-prompt``,
-  ``device:pairing-window``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the profile's own
-  spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
+  ``device:pairing-window``, ``device:bind-by-uuid``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the
+  profile's own spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
 - what the adapters offer, answered by the world: ``cloud:<CloudCapability>`` (``cloud:time-travel``,
   ``cloud:issue-licences``, ...), ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
   ``device:power-cycle`` and the like need both the profile's claim and the adapter's capability) and
@@ -40,7 +40,7 @@ _PROFILE_FAMILIES = {"mode": "pairing_mode", "ez": "ez_channel", "ap": "ap_varia
 # device:<x> claims the profile answers (x -> the profile's flag).
 _DEVICE_FLAGS = {"reset": "reset", "factory-reset": "factory_reset", "power-cycle": "power_cycle",
                  "remote-removal": "remote_removal", "dp-commands": "dp_commands", "qr-prompt": "qr_prompt",
-                 "pairing-window": "pairing_window"}
+                 "pairing-window": "pairing_window", "bind-by-uuid": "bind_by_uuid"}
 _LAB_FLAGS = {"wifi": "wifi", "licence": "licence", "real-time-waits": "real_time_waits"}
 
 

@@ -102,6 +102,9 @@ class CapabilitiesSection(Section):
     supports_remote_removal: bool = True
     supports_dp_commands: bool = True
     qr_prompt_observable: bool = True
+    # §11.6: the device also waits as acon_<uuid> on d/ai/<uuid> for a token the cloud pushes when the app binds
+    # its UUID (the SDKs' default token source: the device shows a QR code holding its UUID)
+    bind_by_uuid: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> CapabilitiesSection:
@@ -179,6 +182,9 @@ class ParametersSection(Section):
     boot_time_s: float = Field(default=60, gt=0)
     real_time_waits: bool = False
     region: str = "AY"
+    # §11.1: the device reaches the cloud over TLS (HTTPS ATOP, MQTT over TLS) and verifies the lab CA; the
+    # emulated cloud then serves TLS with a lab CA its emulated devices trust (false: plain HTTP and MQTT)
+    tls: bool = False
     wifi: WifiParameters | None = None
     licence: LicenceParameters | None = None
     dp_command: DpCommand = Field(default_factory=lambda: DpCommand(id=1, value=True))
@@ -209,6 +215,7 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "remote_removal": ("remote removal over MQTT", "capabilities.supports_remote_removal"),
     "dp_commands": ("DP commands", "capabilities.supports_dp_commands"),
     "qr_prompt": ("an observable QR prompt", "capabilities.qr_prompt_observable"),
+    "bind_by_uuid": ("binding by UUID", "capabilities.bind_by_uuid"),
     "pairing_window": ("a pairing window", "capabilities.pairing_window_s"),
     "real_time_waits": ("real-time waits", "parameters.real_time_waits"),
     "wifi": ("lab Wi-Fi credentials", "parameters.wifi"),
@@ -307,6 +314,7 @@ class Profile(Section):
             "reset": caps.supports_reset, "factory_reset": caps.supports_factory_reset,
             "power_cycle": caps.supports_power_cycle, "remote_removal": caps.supports_remote_removal,
             "dp_commands": caps.supports_dp_commands, "qr_prompt": caps.qr_prompt_observable,
+            "bind_by_uuid": caps.bind_by_uuid,
             "pairing_window": caps.pairing_window_s is not None, "real_time_waits": params.real_time_waits,
             "wifi": params.wifi is not None, "licence": params.licence is not None,
         }

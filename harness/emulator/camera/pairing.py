@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from harness.emulator.loop import DeviceWorld
     from harness.emulator.timeline import TimelineEvent
 
-PairingChannel = Literal["qr", "ez", "ap-legacy", "ap-lpv35"]
+PairingChannel = Literal["qr", "ez", "ap-legacy", "ap-lpv35", "mqtt-bind"]
 
 
 @dataclass(frozen=True)
