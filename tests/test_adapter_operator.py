@@ -301,6 +301,36 @@ def test_each_hook_and_event_is_in_the_timeline_once(tmp_path: Path) -> None:
     assert names.count("hook:reset") == 1 and names.count("hook:events") == 2 and names.count("led") == 1, names
 
 
+def test_a_pool_units_licence_never_reaches_the_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each unit of a device pool has its own licence as env: references: the hooks of every unit see neither
+    the variables nor the key."""
+    monkeypatch.setenv("PAIRCERT_UNIT2_UUID", "paircertlabuuid0002")
+    monkeypatch.setenv("PAIRCERT_UNIT2_AUTHKEY", "B" * 32)
+    path = write_profile(tmp_path, hooks={"reset": '"env"'}, device_args="interactive = false")
+    path.write_text(path.read_text() + """
+[[adapters.device_pool]]
+id = "unit-1"
+
+[[adapters.device_pool]]
+id = "unit-2"
+args = { uuid = "env:PAIRCERT_UNIT2_UUID", auth_key = "env:PAIRCERT_UNIT2_AUTHKEY" }
+""")
+    profile = load_profile(path)
+    context = WorldContext(profile=profile, clock=SystemClock(), seed=1)
+    for slot in (0, 1):
+        args = {**profile.adapters.device_for(slot).resolved_args(), "output_dir": str(tmp_path / f"out{slot}")}
+        device = operator_device(context, **args)
+        try:
+            device.reset()
+            [reset] = [e for e in device.events() if e.name == "hook:reset"]
+        finally:
+            device.close()
+        output = reset.details["output"]
+        assert "PAIRCERT_DEVICE_UUID=" in output  # the environment was printed
+        assert "PAIRCERT_UNIT2_AUTHKEY" not in output and "B" * 32 not in output and AUTH_KEY not in output
+    assert device.licence.uuid == "paircertlabuuid0002"
+
+
 def test_hook_specs_are_checked() -> None:
     assert HookSpec.parse({"command": "x", "timeout_s": 2}, "h") == HookSpec("x", 2.0)
     for bad in ("", {"command": "x", "timeout_s": 0}, 5):

@@ -433,8 +433,8 @@ def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
         names.append(params.wifi.password.env)
         with contextlib.suppress(ProfileError):
             values.append(params.wifi.password.resolve().get_secret_value())
-    for spec in (profile.adapters.cloud, profile.adapters.device):
-        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]
+    for spec in (profile.adapters.cloud, profile.adapters.device, *profile.adapters.device_pool):
+        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]  # pool units' too
     return values, names
 
 
