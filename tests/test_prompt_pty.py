@@ -14,12 +14,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 from _realpath import PAIRCERT, Lab, start_lab, write_profile
 
 from harness.report.summary import load_summary
-
-pexpect = pytest.importorskip("pexpect")
 
 pytestmark = [pytest.mark.realpath, pytest.mark.timeout(240)]
 
