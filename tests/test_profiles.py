@@ -97,11 +97,12 @@ def test_every_bundled_profile_loads_by_name_and_by_path(name: str) -> None:
 def test_the_bundled_profiles_claim_what_the_issue_says() -> None:
     camera, plug, bulb = load_profile("camera-strong"), load_profile("plug-medium"), load_profile("bulb-weak")
     assert (camera.device.kind, camera.capabilities.binding_mode) == ("camera", "strong")
-    assert camera.capabilities.pairing_modes == ["qr", "ez", "ap"]
+    assert camera.capabilities.pairing_modes == ["qr", "ez", "ap", "ble"]
+    assert camera.capabilities.ble_generation == "v2" and plug.capabilities.ble_generation == "v1"
     assert camera.capabilities.ap_variants == ["legacy", "lpv35"]
     assert camera.adapters_summary() == "emulated / emulated / air"
     assert (plug.device.kind, plug.capabilities.binding_mode, plug.capabilities.pairing_modes) == (
-        "plug", "medium", ["ez", "ap"])
+        "plug", "medium", ["ez", "ap", "ble"])
     assert (bulb.device.kind, bulb.capabilities.binding_mode, bulb.capabilities.pairing_modes) == (
         "bulb", "weak", ["ez", "ap"])
     real = load_profile("example-real-camera")
@@ -165,8 +166,17 @@ CASES = [
                  r"dut\.toml: capabilities\.binding_mode: expected 'strong', 'medium' or 'weak', got 'firm'",
                  id="bad-literal"),
     pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "bt"]'),
-                 r"dut\.toml: capabilities\.pairing_modes\[1\]: expected 'qr', 'ez' or 'ap', got 'bt'",
+                 r"dut\.toml: capabilities\.pairing_modes\[1\]: expected 'qr', 'ez', 'ap' or 'ble', got 'bt'",
                  id="bad-list-item"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "ez", "ble"]'),
+                 r"dut\.toml: capabilities\.ble_generation: expected 'v1' or 'v2' \(PROTOCOL\.md §9\.0\), because "
+                 r"pairing mode 'ble' is claimed", id="ble-without-generation"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "ez"]\nble_generation = "v2"'),
+                 r"dut\.toml: capabilities\.ble_generation: expected no ble_generation \(or add 'ble' to "
+                 r"pairing_modes\): pairing mode 'ble' is not claimed", id="generation-without-ble"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]',
+                              'pairing_modes = ["qr", "ez", "ble"]\nble_generation = "v3"'),
+                 r"dut\.toml: capabilities\.ble_generation: expected 'v1' or 'v2', got 'v3'", id="bad-generation"),
     pytest.param(GOOD.replace('ez_channels = ["broadcast"]', ""),
                  r"dut\.toml: capabilities\.ez_channels: expected at least one of 'broadcast', 'multicast', "
                  r"because pairing mode 'ez' is claimed", id="ez-without-channels"),

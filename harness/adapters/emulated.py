@@ -28,11 +28,13 @@ from harness.adapters.contracts import (
     Notification,
     Product,
 )
+from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
 from harness.emulator.loop import DeviceWorld
+from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
@@ -289,10 +291,12 @@ class AirNetworkAdapter:
 
     name = "air"
 
-    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3) -> None:
+    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3,
+                 ble: EmulatedBleCentral | None = None) -> None:
         self.air = air
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
+        self.ble = ble  # BLE (§9.12): the app's central on the world's radio
         self.devices_on_air = 0
 
     def attach_device(self) -> None:
@@ -363,7 +367,10 @@ class AirNetworkAdapter:
         return replies
 
     def info(self) -> Mapping[str, Any]:
-        return {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        if self.ble is not None:
+            info["ble"] = dict(self.ble.info())
+        return info
 
     def close(self) -> None:
         return None
@@ -378,10 +385,12 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                           pairing_window_s: float | None, mqtt_pv: str,
                           faults: Iterable[str | type[EmulatedCamera]] = (),
                           ap_host: str = "127.0.0.1", bind_by_uuid: bool = False,
-                          refused_retries: int = 0) -> EmulatedCamera:
+                          refused_retries: int = 0, radio: Radio | None = None,
+                          ble_generation: str | None = None) -> EmulatedCamera:
     """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`);
     ``bind_by_uuid`` makes it wait on ``d/ai/<uuid>`` too (§11.6), ``refused_retries`` retry a refused
-    activation every second with the same token as genuine SDKs do (§11.7)."""
+    activation every second with the same token as genuine SDKs do (§11.7); ``radio`` is the world's BLE medium
+    for a BLE+Wi-Fi combo (§9)."""
     from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
@@ -390,7 +399,8 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
                  pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv,  # type: ignore[arg-type]
-                 ap_host=ap_host, bind_by_uuid=bind_by_uuid, refused_retries=refused_retries)
+                 ap_host=ap_host, bind_by_uuid=bind_by_uuid, refused_retries=refused_retries, radio=radio,
+                 ble_generation=ble_generation or "v2")
     camera.power_on()
     return camera
 

@@ -32,9 +32,18 @@ from typing import Protocol
 
 from PIL import Image
 
-from harness.adapters.contracts import AdapterError, BindRefused, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import (
+    AdapterError,
+    BindRefused,
+    CloudAdapter,
+    DeviceAdapter,
+    NetworkAdapter,
+    ble_central,
+)
+from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
 from harness.model import ActivatorErrorCode, AttemptSummary, bind_refusal_code, outcome_for
 from harness.protocol import apconfig
+from harness.protocol.ble import WifiCredentials
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
@@ -50,6 +59,7 @@ class ActivatorMode(enum.StrEnum):
     AP = "ap"
     QR = "qr"
     UUID = "uuid"
+    BLE = "ble"  # Bluetooth LE provisioning of a BLE+Wi-Fi combo device (§9): harness.app.ble
 
 
 class ActivatorStep(enum.IntEnum):
@@ -156,7 +166,8 @@ class Activator:
                  network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
-                 poll_interval_s: float = 0.25, ez_resend_every_s: float = 2.0) -> None:
+                 ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = 0.25,
+                 ez_resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
         self.device = device
@@ -166,6 +177,7 @@ class Activator:
         self.qr = qr
         self.ap = ap
         self.ez = ez
+        self.ble = ble
         self.poll_interval_s = poll_interval_s
         self.ez_resend_every_s = ez_resend_every_s
         self._lock = threading.Lock()
@@ -294,7 +306,12 @@ class Activator:
         # Only what happens after this start counts: an earlier pairing's attempts with the same token are
         # history, not this outcome (a consumed token must read as 3718, not as the old success).
         baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
-        await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+        if mode is ActivatorMode.BLE:  # §9: the Bluetooth leg can fail by itself, before the cloud sees anything
+            failed = await asyncio.to_thread(self._deliver_ble, ssid, password, token)
+            if failed is not None:
+                return None, failed
+        else:
+            await asyncio.to_thread(self._deliver, mode, ssid, password, token)
         resend = None
         if mode is ActivatorMode.EZ:
             def resend() -> None:
@@ -381,6 +398,19 @@ class Activator:
                     self.network.send_ap_legacy(address, frame)
 
 
+    def _deliver_ble(self, ssid: str, password: str, token: str) -> ActivatorError | None:
+        """§9.1 steps 2-9 over the network's BLE central, for the device adapter's licence; the app-side error
+        when the Bluetooth leg fails (codes and choices in :mod:`harness.app.ble`)."""
+        if self.device is None or self.network is None:
+            raise AdapterError("BLE pairing needs a device adapter (its licence: the app's credentials, §9.6.2) "
+                               "and a network adapter with a BLE radio")
+        failure = provision(ble_central(self.network), self.device.licence, WifiCredentials(ssid, password, token),
+                            options=self.ble)
+        if failure is None:
+            return None
+        return ActivatorError(failure.code, failure.message, harness_fault=failure.harness_fault)
+
+
 class _Collector:
     """A delegate that records what it hears, for :func:`pair`."""
 
@@ -450,6 +480,7 @@ __all__ = [
     "ActivatorMode",
     "ActivatorStep",
     "ApOptions",
+    "BleOptions",
     "DeviceModel",
     "EzOptions",
     "Outcome",

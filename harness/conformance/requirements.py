@@ -16,7 +16,7 @@ from typing import Any
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent.parent / "suites" / "requirements.toml"
 
-AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "mqtt", "uuid", "fuzz")
+AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "ble", "mqtt", "uuid", "fuzz")
 SEVERITIES: tuple[str, ...] = ("blocker", "critical", "normal", "minor", "trivial")
 
 _ID = re.compile(r"^REQ-([A-Z]+)-(\d{3})$")

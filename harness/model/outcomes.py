@@ -75,6 +75,10 @@ class ActivatorErrorCode(IntEnum):
     FAILED_ACTIVE_BEACON_DEVICE = 3734
     FAILED_SCAN_WIFI_LIST = 3735
     COMMON_DEVICE_ACTIVE = 4000  # "generic, with a message from the backend"
+    # BLE and combo devices (§7 "Tuya pairing FAQ", §9.8): the app's own codes for the Bluetooth leg.
+    BLE_SEND_FAILED = -14  # "failed to send pairing info": the device refused the pair or the Wi-Fi config
+    BLE_TIMEOUT = -20  # "pairing timeout": the device did not answer over BLE
+    BLE_CONNECT_FAILED = -2561  # "BLE connect failed"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 A profile is one TOML file per device model, validated on load:
 
 - ``[device]``: name, kind, PID, firmware (and optionally vendor, model, MAC);
-- ``[capabilities]``: pairing modes, EZ channels, AP variants, binding mode, MQTT protocol version, activation
-  API, pairing window and the optional operations (reset, factory reset, power cycle, ...): they decide which
-  tests apply, and a test whose capability is not claimed is N/A with the reason :meth:`Profile.na_reason` gives;
+- ``[capabilities]``: pairing modes (``qr``, ``ez``, ``ap``, ``ble``), EZ channels, AP variants, the BLE
+  generation (``v1``/``v2``, PROTOCOL.md §9.0), binding mode, MQTT protocol version, activation API, pairing
+  window and the optional operations (reset, factory reset, power cycle, ...): they decide which tests apply,
+  and a test whose capability is not claimed is N/A with the reason :meth:`Profile.na_reason` gives;
 - ``[parameters]``: token lifetime, activator timeout, whether real-time waits are allowed, the home region,
   the lab's Wi-Fi and the device's licence (secrets as ``env:NAME`` references, resolved only when used);
 - ``[adapters]``: the cloud, device and network adapters, with their arguments, and an optional device pool;
@@ -57,7 +58,8 @@ BUNDLED_PROFILES_DIR = PROJECT_ROOT / "profiles"
 PROFILE_PATH_ENV = "PAIRCERT_PROFILE_PATH"
 
 DeviceKind = Literal["camera", "plug", "bulb", "other"]
-PairingMode = Literal["qr", "ez", "ap"]
+PairingMode = Literal["qr", "ez", "ap", "ble"]
+BleGeneration = Literal["v1", "v2"]  # PROTOCOL.md §9.0: the two key schemes (V2: modes 11/12, V1: 1/2)
 EzChannel = Literal["broadcast", "multicast"]
 ApVariant = Literal["legacy", "lpv35"]
 BindingMode = Literal["strong", "medium", "weak"]
@@ -96,6 +98,7 @@ class CapabilitiesSection(Section):
     mqtt_protocol_version: MqttProtocolVersion
     activation_api: ActivationApi
     pairing_window_s: float | None = Field(default=None, gt=0)
+    ble_generation: BleGeneration | None = None  # required with pairing mode 'ble' (§9.0)
     supports_reset: bool = True
     supports_factory_reset: bool = True
     supports_power_cycle: bool = True
@@ -121,6 +124,12 @@ class CapabilitiesSection(Section):
             if mode not in self.pairing_modes and values:
                 problems.append((key, f"expected no {key} (or add '{mode}' to pairing_modes): "
                                       f"pairing mode '{mode}' is not claimed"))
+        if "ble" in self.pairing_modes and self.ble_generation is None:
+            problems.append(("ble_generation", "expected 'v1' or 'v2' (PROTOCOL.md §9.0), because pairing mode "
+                                               "'ble' is claimed"))
+        if "ble" not in self.pairing_modes and self.ble_generation is not None:
+            problems.append(("ble_generation", "expected no ble_generation (or add 'ble' to pairing_modes): "
+                                               "pairing mode 'ble' is not claimed"))
         if problems:
             raise FieldProblems(problems)
         return self
@@ -207,6 +216,7 @@ _VALUE_FAMILIES: dict[str, tuple[str, str]] = {
     "binding_mode": ("binding mode", "binding_mode"),
     "mqtt_protocol_version": ("MQTT protocol version", "mqtt_protocol_version"),
     "activation_api": ("activation API", "activation_api"),
+    "ble_generation": ("BLE generation", "ble_generation"),
 }
 _FLAGS: dict[str, tuple[str, str]] = {
     "reset": ("a device reset", "capabilities.supports_reset"),
@@ -221,15 +231,16 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "wifi": ("lab Wi-Fi credentials", "parameters.wifi"),
     "licence": ("a licence", "parameters.licence"),
 }
-_ALIASES = {"qr": "pairing_mode:qr", "ez": "pairing_mode:ez", "ap": "pairing_mode:ap"}
+_ALIASES = {"qr": "pairing_mode:qr", "ez": "pairing_mode:ez", "ap": "pairing_mode:ap", "ble": "pairing_mode:ble"}
 
 _FAMILY_VALUES: dict[str, tuple[str, ...]] = {
-    "pairing_mode": ("qr", "ez", "ap"),
+    "pairing_mode": ("qr", "ez", "ap", "ble"),
     "ez_channel": ("broadcast", "multicast"),
     "ap_variant": ("legacy", "lpv35"),
     "binding_mode": ("strong", "medium", "weak"),
     "mqtt_protocol_version": ("2.1", "2.2", "2.3"),
     "activation_api": ("tuya.device.active", "thing.device.opensdk.active"),
+    "ble_generation": ("v1", "v2"),
 }
 
 #: Every capability string :meth:`Profile.claims` understands (plus the aliases ``qr``, ``ez``, ``ap``, and
@@ -302,6 +313,8 @@ class Profile(Section):
         if family in _VALUE_FAMILIES and value in _FAMILY_VALUES[family]:
             words, attribute = _VALUE_FAMILIES[family]
             actual = getattr(caps, attribute)
+            if actual is None:
+                return f"profile {self.name} does not claim a {words}"
             return None if actual == value else f"profile {self.name} claims {words} '{actual}', not '{value}'"
         if canonical in _FLAGS and not value:
             words, key = _FLAGS[canonical]

@@ -41,11 +41,13 @@ from harness.emulator.air import Air, AirObservation, ListenHandle
 from harness.emulator.camera.activation import API_BY_NAME, Activation, ActivationApi, ActivationMixin, CloudEndpoint
 from harness.emulator.camera.ap import ApServer
 from harness.emulator.camera.bind import UuidBindMixin
+from harness.emulator.camera.ble import BleMixin
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.online import OnlineMixin
 from harness.emulator.camera.pairing import PairingConfig, PairingMixin
 from harness.emulator.camera.states import Event, Lifecycle, State
 from harness.emulator.loop import DeviceWorld
+from harness.emulator.radio import Radio
 from harness.emulator.timeline import Timeline, TimelineEvent
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
@@ -70,12 +72,13 @@ class _Waiter:
     future: asyncio.Future[None] = field(repr=False)
 
 
-class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
+class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
     """A Tuya-style IPC firmware model; see the module docstring. Starts powered off: call :meth:`power_on`.
 
     ``refused_retries`` (§11.7): how many times a refused activation is retried, ``refused_retry_s`` apart, with
     the same token (0: give up at once). ``bind_by_uuid`` (§11.6): in pairing mode the camera also waits for a
-    token pushed on ``d/ai/<uuid>`` (see :mod:`harness.emulator.camera.bind`).
+    token pushed on ``d/ai/<uuid>`` (see :mod:`harness.emulator.camera.bind`). ``radio``/``ble_generation`` (§9):
+    a BLE+Wi-Fi combo advertises and takes its configuration over GATT (see :mod:`harness.emulator.camera.ble`).
     """
 
     fault_names: tuple[str, ...] = ()
@@ -91,7 +94,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
                  mqtt_pv: mq.ProtocolVersion = "2.2", mqtt_keepalive: int = 120,
                  dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None,
                  ap_ports: tuple[int, int] | None = None, refused_retries: int = 0, refused_retry_s: float = 1.0,
-                 bind_by_uuid: bool = False) -> None:
+                 bind_by_uuid: bool = False, radio: Radio | None = None, ble_generation: str = "v2") -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
         self.world = world
@@ -135,6 +138,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
         self._ap = ApServer(self, host=ap_host, ports=ap_ports)
         self._init_pairing()
         self._init_bind()
+        self._init_ble(radio, ble_generation)  # BLE (§9): advertising and GATT on the world's radio
         world.on_stop(self._shutdown)
 
     # -- observation ---------------------------------------------------------------------------------------
@@ -185,6 +189,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
             "mac": self.mac, "firmware": self.firmware, "mqtt_online": self.mqtt_online,
             "ap": list(self.ap_address) if self.ap_address else None, "dps": dict(self.dps),
             "faults": list(self.fault_names), "pairing_modes": sorted(self.pairing_modes),
+            "ble": self.ble_advertising,
         }
 
     def record(self, name: str, **details: Any) -> TimelineEvent:
@@ -207,6 +212,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
                 self._tasks.discard(task)
         self._on_exit(old, new)
         self._on_enter(new)
+        self._ble_state_changed(new)  # BLE (§9.1 step 10): advertise unbound, bound or not at all
         self._notify()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -368,6 +374,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
             self._ap.close()
             self._stop_bind_wait()
             self._drop_mqtt(graceful=False)
+        self._ble_close()
 
     # -- QR (§1) ---------------------------------------------------------------------------------------------
 
