@@ -26,6 +26,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,13 +159,21 @@ class EvidenceRecorder:
 
     def add_device_events(self, events: Iterable[Any], *, since: float | None = None) -> None:
         """Merge a device's events (objects with ``at``, ``name``, ``details`` and, on a virtual clock, ``wall``)
-        from ``since`` on."""
+        from ``since`` on.
+
+        An event the adapter already recorded as it happened (same time and name) is not recorded twice."""
+        with self._lock:
+            heard = Counter((e.at, e.name) for e in self._timeline if e.kind == "device")
         for event in events:
             at = float(getattr(event, "at", 0.0))
+            name = str(getattr(event, "name", event))
             if since is not None and at < since:
                 continue
+            if heard[(at, name)] > 0:  # recorded already, once for each time it was
+                heard[(at, name)] -= 1
+                continue
             wall = getattr(event, "wall", None)
-            self.record("device", str(getattr(event, "name", event)), dict(getattr(event, "details", {}) or {}),
+            self.record("device", name, dict(getattr(event, "details", {}) or {}),
                         at=at, wall=float(wall) if isinstance(wall, int | float) else at)
 
     # -- reading ----------------------------------------------------------------------------------------

@@ -43,3 +43,18 @@ def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fai
     raised_in = str(caught.traceback[-1].path)
     assert raised_in.endswith("harness/testing/stateful.py")
     assert classify(caught.value, phase="call", raised_in=raised_in)[0] is Verdict.FAIL
+
+
+def test_the_time_limit_ends_the_run_quietly() -> None:
+    """Past its time limit no example starts and the run ends with nothing found: not Hypothesis's "inconsistent
+    data generation" (which an example refused before its first choice was)."""
+    import time
+
+    world = build_world(load_profile("camera-strong"), seed=3)
+    try:
+        started = time.monotonic()
+        run_pairing_machine(PairingTarget.from_world(world),
+                            budget_settings("ci", max_examples=10_000, stateful_step_count=8), time_limit_s=1.0)
+        assert time.monotonic() - started < 30  # a few examples, not ten thousand
+    finally:
+        world.close()

@@ -69,6 +69,7 @@ class DeviceCapability(enum.StrEnum):
     POWER_CYCLE = "power-cycle"
     SCAN_QR = "scan-qr"
     AP_MODE = "ap-mode"
+    AP_STATUS = "ap-status"  # ap_address() says whether the SoftAP is open right now (None once it closed)
     EZ_MODE = "ez-mode"
     EVENTS = "events"
     LIVENESS = "liveness"

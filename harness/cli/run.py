@@ -43,6 +43,7 @@ from harness.profiles.schema import PROJECT_ROOT, Profile, ProfileError, load_pr
 
 BUNDLED_SUITES_DIR = PROJECT_ROOT / "suites"
 FUZZ_BUDGETS = ("ci", "default", "nightly")
+DEFAULT_REPORT_DIR = Path("reports")
 
 
 @dataclass
@@ -154,8 +155,9 @@ def _profile_problem(exc: ProfileError) -> str:
 @click.option("--tc", "tcs", metavar="TC-ID", multiple=True,
               help="Only the tests of this TC id (repeatable; a glob such as 'TC-QR-*').")
 @click.option("--suites-dir", type=click.Path(path_type=Path), help="Run your own suites instead of the bundled.")
-@click.option("--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
-              help="Where <run-id>/ and the latest link are written.")
+@click.option("--report-dir", type=click.Path(path_type=Path), default=None,
+              help="Where <run-id>/ and the latest link are written [default: reports; with --resume or "
+                   "--rerun-failed: beside that run].")
 @click.option("-n", "workers", metavar="N|auto", help="Spread tests over N pytest-xdist workers.")
 @click.option("--fuzz-budget", type=click.Choice(FUZZ_BUDGETS), default=None,
               help=f"How long fuzz tests may run (default: ${FUZZ_BUDGET_ENV} or 'default').")
@@ -171,7 +173,7 @@ def _profile_problem(exc: ProfileError) -> str:
               help="Load this pytest plugin module in the run (repeatable), e.g. one that registers your own faults.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST-ARGS...]")
 def cli_command(profile_name: str | None, cloud: str | None, device: str | None, network: str | None,
-                suite_names: str | None, tcs: tuple[str, ...], suites_dir: Path | None, report_dir: Path,
+                suite_names: str | None, tcs: tuple[str, ...], suites_dir: Path | None, report_dir: Path | None,
                 workers: str | None, fuzz_budget: str | None, keyword: str | None, seed: int | None,
                 resume_dir: Path | None, rerun_dir: Path | None, no_progress: bool, plugins: tuple[str, ...],
                 pytest_args: tuple[str, ...]) -> None:
@@ -206,7 +208,7 @@ def cli_command(profile_name: str | None, cloud: str | None, device: str | None,
 
 
 def build_request(*, profile_name: str | None, cloud: str | None, device: str | None, network: str | None,
-                  suite_names: str | None, tcs: list[str], suites_dir: Path | None, report_dir: Path,
+                  suite_names: str | None, tcs: list[str], suites_dir: Path | None, report_dir: Path | None,
                   workers: str | None, fuzz_budget: str | None, keyword: str | None, seed: int | None,
                   resume_dir: Path | None, rerun_dir: Path | None, pytest_args: list[str],
                   plugins: list[str] | None = None) -> RunRequest:
@@ -232,6 +234,8 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     if seed is None:
         seed = earlier.seed if earlier is not None and earlier.seed is not None else random.SystemRandom().randrange(
             2**32)
+    if report_dir is None:  # a re-run goes beside the run it repeats
+        report_dir = earlier.run_dir.parent if earlier is not None else DEFAULT_REPORT_DIR
     request = RunRequest(profile=profile, report_dir=report_dir, suites_dir=directory,
                          targets=select_suites(directory, names), suites=names, cloud=cloud, device=device,
                          network=network, workers=parse_workers(workers, profile), fuzz_budget=budget,

@@ -47,8 +47,8 @@ RUN_ID_ENV = "PAIRCERT_RUN_ID"
 PRIVATE_DIR_ENV = "PAIRCERT_PRIVATE_DIR"
 LOG_FILE = "pytest.log"
 STOP_BUDGET_S = 5.0  # Ctrl-C to exit, the partial report included
-_ASK_S = 2.0  # of which pytest gets this long to stop by itself (SIGINT) ...
-_TELL_S = 0.8  # ... and this long after SIGTERM, before SIGKILL
+_ASK_S = 1.5  # of which pytest gets this long to stop by itself (SIGINT; on a loaded machine it takes longer) ...
+_TELL_S = 0.5  # ... and this long after SIGTERM, before SIGKILL
 _POLL_S = 0.1
 
 

@@ -59,7 +59,9 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: s
 
     overrides: dict[str, dict[str, Any]] = {}
     worker = getattr(config, "workerinput", {}).get("workerid")
-    if worker and profile.adapters.device_pool and device is None:  # one pool device per xdist worker
+    # one pool device per xdist worker, also when --device names the profile's own device adapter
+    same_device = device is None or device == profile.adapters.device.name
+    if worker and profile.adapters.device_pool and same_device:
         slot = int(worker.removeprefix("gw") or 0)
         overrides["device"] = profile.adapters.device_for(slot).resolved_args()
     return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import note, reject, settings
+from hypothesis import note, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from hypothesis.stateful import (
@@ -146,6 +146,8 @@ class PairingTarget:
     token_ttl_s: float
     ssid: str = "paircert-stateful"
     password: str = field(default="stateful-pass", repr=False)
+    #: how long the app waits for one pairing (world-clock seconds): on real time, the profile's activator timeout
+    pair_timeout_s: float = PAIR_TIMEOUT_S
 
     def __post_init__(self) -> None:
         self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
@@ -169,9 +171,12 @@ class PairingTarget:
         wifi = profile.parameters.wifi
         if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
             lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        # on real time each refused pairing waits out the app's timeout: the profile's, not the model's default
+        pair_timeout_s = PAIR_TIMEOUT_S if world.clock.is_virtual else min(
+            PAIR_TIMEOUT_S, float(profile.parameters.activator_timeout_s))
         return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
+                   token_ttl_s=float(profile.parameters.token_ttl_s), pair_timeout_s=pair_timeout_s, **lab)
 
 
 @dataclass
@@ -520,7 +525,7 @@ class PairingMachine(RuleBasedStateMachine):
                               ap=ApOptions(variant=variant))
         for attempt in (1, 2):
             outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
-                           handle.token, timeout=PAIR_TIMEOUT_S)
+                           handle.token, timeout=self.target.pair_timeout_s)
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
@@ -668,9 +673,17 @@ class PairingMachine(RuleBasedStateMachine):
                 pool.retire(md.adapter)
 
 
+class OutOfTime(KeyboardInterrupt):
+    """The time limit of :func:`run_pairing_machine` passed: no example found a failure within it.
+
+    A KeyboardInterrupt, because that is the one exception Hypothesis lets through an example without concluding
+    it (any other, raised before the example's first choice, concludes it as "inconsistent data generation");
+    :func:`run_pairing_machine` catches it, so it never reaches pytest."""
+
+
 class MachineFactory:
     """Makes a :class:`PairingMachine` per example; past ``deadline`` (monotonic seconds) every example is
-    rejected, which ends generation and shrinking within a time budget. ``reproduce`` replays a saved blob."""
+    refused (:class:`OutOfTime`), which ends generation within a time budget. ``reproduce`` replays a saved blob."""
 
     def __init__(self, target: PairingTarget, *, deadline: float | None = None,
                  reproduce: tuple[str, bytes] | None = None, on_failure: Callable[[], None] | None = None) -> None:
@@ -688,10 +701,11 @@ class MachineFactory:
             self.on_failure()
 
     def __call__(self) -> PairingMachine:
-        # Past the deadline no new example starts, unless a failure is being minimised and replayed (rejecting
-        # those would make Hypothesis call the failure flaky); Hypothesis bounds shrinking itself.
+        # Past the deadline no new example starts, unless a failure is being minimised and replayed; Hypothesis
+        # bounds shrinking itself. The run is left (OutOfTime), not the example rejected: an example that ends
+        # before its first choice where earlier ones made one is "inconsistent data generation" to Hypothesis.
         if self.deadline is not None and not self.failed and time.monotonic() >= self.deadline:
-            reject()
+            raise OutOfTime
         self.last = PairingMachine(self.target, on_failure=self._failure)
         return self.last
 
@@ -700,13 +714,15 @@ def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s
                         reproduce: tuple[str, bytes] | None = None) -> None:
     """Run :class:`PairingMachine` on ``target`` as a Hypothesis test with ``budget``; raises on a failure.
 
-    ``time_limit_s`` bounds generation and shrinking together (examples past it are rejected); ``reproduce``
+    ``time_limit_s`` bounds generation and shrinking together (no example starts past it); ``reproduce``
     is a ``(hypothesis version, blob)`` pair from a saved failure.
     """
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     factory = MachineFactory(target, deadline=deadline, reproduce=reproduce)
     try:
         run_state_machine_as_test(factory, settings=budget)  # type: ignore[arg-type]
+    except OutOfTime:
+        return
     except Unsatisfiable:
         if deadline is None or time.monotonic() < deadline:
             raise
