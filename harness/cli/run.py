@@ -32,8 +32,8 @@ from typing import IO, Any
 
 import click
 
-from harness import __version__
-from harness.profiles.schema import PROJECT_ROOT, Profile, ProfileError, load_profile
+from harness import __version__, bundled
+from harness.profiles.schema import Profile, ProfileError, load_profile
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
 from harness.report.results import RunState, iter_worlds
@@ -41,7 +41,6 @@ from harness.report.sink import EVENTS_ENV, SECRETS_ENV, SecretFeed
 from harness.report.summary import SUMMARY_FILE, RunSummary, summary_from_json
 from harness.report.sweep import SweepRedactor, profile_secrets, sweep_directory
 
-BUNDLED_SUITES_DIR = PROJECT_ROOT / "suites"
 FUZZ_BUDGETS = ("ci", "default", "nightly")
 FUZZ_BUDGET_ENV = "PAIRCERT_FUZZ_BUDGET"
 RUN_ID_ENV = "PAIRCERT_RUN_ID"
@@ -172,10 +171,11 @@ def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
     assert profile_path is not None  # load_profile always records the file
     command = [sys.executable, "-m", "pytest", *map(str, request.targets),
                "-p", "harness.report.sink", "-p", "no:cacheprovider", "-q", "-rN",
-               "--profile", str(profile_path.resolve()),
-               "--report-dir", str(run_dir), "--evidence-dir", str(run_dir / "evidence"),
+               "--paircert-profile", str(profile_path.resolve()),
+               "--paircert-report-dir", str(run_dir), "--paircert-evidence-dir", str(run_dir / "evidence"),
                f"--junitxml={run_dir / 'junit.xml'}", f"--alluredir={run_dir / 'allure-results'}"]
-    for option, value in (("--cloud", request.cloud), ("--device", request.device), ("--network", request.network)):
+    for option, value in (("--paircert-cloud", request.cloud), ("--paircert-device", request.device),
+                          ("--paircert-network", request.network)):
         if value:
             command += [option, value]
     if request.keyword:
@@ -401,7 +401,7 @@ def cli_command(profile_name: str, cloud: str | None, device: str | None, networ
     try:
         if budget not in FUZZ_BUDGETS:
             raise UsageProblem(f"${FUZZ_BUDGET_ENV}: expected one of {', '.join(FUZZ_BUDGETS)}, got {budget!r}")
-        directory = (suites_dir or BUNDLED_SUITES_DIR).resolve()
+        directory = (suites_dir or _bundled_suites()).resolve()
         if not directory.is_dir():
             raise UsageProblem(f"--suites-dir {directory}: not a directory")
         names = [n.strip() for n in (suite_names or "").split(",") if n.strip()]
@@ -422,6 +422,14 @@ def cli_command(profile_name: str, cloud: str | None, device: str | None, networ
         click.echo(f"paircert run: {summary.interruption}", err=True)
     console.print(f"Report: {run_dir / 'report.html'}", highlight=False, soft_wrap=True)
     raise SystemExit(summary.exit_code)
+
+
+def _bundled_suites() -> Path:
+    """The suites the wheel ships (:mod:`harness.bundled`, through importlib.resources)."""
+    try:
+        return bundled.suites_dir()
+    except bundled.BundleMissing as exc:
+        raise UsageProblem(f"no bundled suites: {exc}; pass --suites-dir") from None
 
 
 def _check_adapters(request: RunRequest) -> None:
@@ -460,5 +468,5 @@ def _check_plugins_and_faults(request: RunRequest) -> None:
 # -- end of plugins and faults --------------------------------------------------------------------------------
 
 
-__all__ = ["BUNDLED_SUITES_DIR", "RunRequest", "cli_command", "execute", "finalize", "new_run_id", "point_latest",
+__all__ = ["RunRequest", "cli_command", "execute", "finalize", "new_run_id", "point_latest",
            "pytest_command", "resolve_run_dir", "select_suites", "suite_version"]

@@ -42,6 +42,7 @@ class TestCaseResult:
     message: str = ""
     evidence: str | None = None  # relative to the run directory
     worker: str | None = None
+    title: str = ""  # the TC's human title (harness.conformance.titles)
 
 
 @dataclass
@@ -142,6 +143,7 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
 _RESULT_TYPES: dict[str, tuple[type, ...]] = {
     "tc": (str,), "verdict": (str,), "nodeid": (str,), "area": (str,), "duration_s": (int, float),
     "requirements": (list,), "message": (str,), "evidence": (str, type(None)), "worker": (str, type(None)),
+    "title": (str,),
 }
 _REQUIRED = ("run_id", "profile", "harness_version", "started_at")
 
