@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import xmlschema
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -137,6 +138,9 @@ def test_paircert_run_certifies_the_emulated_camera(installed: Installed) -> Non
     verdicts = {r["verdict"] for r in summary["results"]}
     assert verdicts <= {"PASS", "N/A"} and len(summary["results"]) > 50
     assert all(r.get("title") for r in summary["results"])
+    junit = reports / "latest" / "junit.xml"
+    xmlschema.XMLSchema(ROOT / "tests" / "vectors" / "junit-10.xsd").validate(junit)  # as tests/test_junit.py
+    assert 'name="TC-QR-007 ' in junit.read_text(encoding="utf-8")
 
 
 def test_paircert_fuzz_passes_within_its_budget(installed: Installed) -> None:

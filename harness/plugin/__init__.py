@@ -24,8 +24,8 @@ with the profile's reason when not claimed, see :mod:`harness.plugin.markers`), 
 
 Verdicts (:mod:`harness.conformance.verdicts`) go on each report (``report.paircert_verdict``), into the terminal
 (``.`` ``F`` ``E`` ``N`` ``I`` and a verdict summary), into ``<report-dir>/results.jsonl``, one line per test as it
-finishes, into JUnit XML (:mod:`harness.report.junit`) and Allure results (:mod:`harness.report.allure`). The exit
-status follows DESIGN.md: 0 all PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL.
+finishes, into JUnit XML (:mod:`harness.report.junit`) and Allure results (:mod:`harness.report.allure_results`).
+The exit status follows DESIGN.md: 0 all PASS or N/A, 1 any FAIL, 3 any ERROR and no FAIL.
 
 Evidence: each suite test's timeline (and images, texts) under ``<evidence-dir>/<tc-id>/``; a test that FAILs or
 ERRORs also gets its masked traffic as pcaps there (:mod:`harness.plugin.pcap`).
