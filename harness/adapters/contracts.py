@@ -60,6 +60,20 @@ class DeviceCapability(enum.StrEnum):
     LIVENESS = "liveness"
 
 
+class NetworkCapability(enum.StrEnum):
+    """What a network adapter's traffic can do for the device under test (its ``capabilities``)."""
+
+    CREATE_NETWORKS = "create-networks"  # an access point it adds is a network the device can join
+    SEND_EZ = "send-ez"  # the EZ datagrams it sends reach the device
+
+
+def network_can(network: NetworkAdapter, capability: str) -> bool:
+    """Whether ``network`` offers ``capability``; a network adapter that declares no ``capabilities`` (one written
+    before they existed) is taken to offer them all."""
+    declared = getattr(network, "capabilities", None)
+    return declared is None or capability in declared
+
+
 @dataclass(frozen=True)
 class Licence:
     """A device licence: UUID and AuthKey (§8). ``auth_key`` is a secret: its repr is redacted."""
@@ -145,6 +159,11 @@ class CloudAdapter(Protocol):
     def issue_licence(self, pid: str) -> Licence: ...
     def revoke_licence(self, uuid: str) -> None: ...
     def device_by_uuid(self, uuid: str) -> DeviceRecord | None: ...
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        """Between tests: the owner of the home the device holding licence ``uuid`` is bound to removes it, with
+        a data wipe. The record as it was, or None when it was bound nowhere; CapabilityMissing when the cloud
+        offers no way to find the device's owner."""
+        ...
     def advance_time(self, seconds: float) -> None: ...
 
     def info(self) -> Mapping[str, Any]: ...
@@ -174,7 +193,12 @@ class DeviceAdapter(Protocol):
 
 @runtime_checkable
 class NetworkAdapter(Protocol):
-    """The Wi-Fi air: access points, EZ datagrams, AP frames."""
+    """The Wi-Fi air: access points, EZ datagrams, AP frames.
+
+    An adapter may declare ``capabilities`` (:class:`NetworkCapability` values): the in-memory air creates
+    networks and carries EZ only for the emulated devices on it, not for a real camera; tests that need what
+    the network cannot do are N/A or INCONCLUSIVE with the reason (see :func:`network_can`).
+    """
 
     name: str
 
@@ -206,7 +230,9 @@ __all__ = [
     "DeviceRecord",
     "Licence",
     "NetworkAdapter",
+    "NetworkCapability",
     "Notification",
     "Product",
+    "network_can",
     "require",
 ]
