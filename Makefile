@@ -31,7 +31,7 @@ chromium:
 	@bash scripts/sysdeps.sh chromium
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness suites tests benchmarks
+	$(BIN)/ruff check harness suites tests benchmarks examples
 
 types: $(STAMP)
 	$(BIN)/mypy --strict harness

@@ -84,7 +84,8 @@ def test_an_unrelated_project_with_pytest_profiling_passes_untouched(tmp_path: P
     assert observed["markers"] == []
     assert observed["heavy"] == [], "paircert imported heavy modules in a project that did not ask for it"
     assert set(observed["harness_modules"]) <= {"harness", "harness.plugin", "harness.plugin.entry",
-                                                "harness.plugin.options", "harness.plugin.hookspecs"}
+                                                "harness.plugin.options", "harness.plugin.selection",
+                                                "harness.plugin.hookspecs"}
 
 
 def test_every_option_the_plugin_adds_is_namespaced(tmp_path: Path) -> None:

@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 # In-process pytester runs drop the modules they imported afterwards; asyncio (under the activator) must not be
-# imported twice in one process, so everything the inner runs use is imported here, once.
+# imported twice in one process, so everything the inner runs use is imported here, once. (paircert's plugin imports
+# nothing of its own until a run names a profile, so an inner run would otherwise be the first to import these.)
+import harness.app.activator
+import harness.clock
+import harness.plugin.fixtures
+import harness.plugin.hooks  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -344,7 +349,8 @@ def test_results_jsonl_has_one_record_per_test(project: pytest.Pytester) -> None
     run(project)
     record = results(project)["TC-TOKEN-001"]
     assert set(record) == {"tc", "reqs", "area", "severity", "verdict", "message", "phase", "nodeid", "duration_s",
-                           "start", "stop", "evidence", "worker"}
+                           "start", "stop", "evidence", "worker", "title", "name"}
+    assert (record["title"], record["name"]) == ("one", "TC-TOKEN-001 one")  # harness.conformance.titles
     assert record["reqs"] == ["REQ-TOKEN-002"] and record["area"] == "token" and record["severity"] == "critical"
     assert record["nodeid"] == "test_results_jsonl_has_one_record_per_test.py::test_one"
     assert record["evidence"] == "evidence/TC-TOKEN-001" and record["worker"] is None
