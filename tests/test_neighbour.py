@@ -70,13 +70,14 @@ def test_an_unrelated_project_with_pytest_profiling_passes_untouched(tmp_path: P
     (tmp_path / "test_project.py").write_text(PROJECT_TESTS, encoding="utf-8")
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCERT_")}
+    env["PAIRCERT_REPORT_DIR"] = str(tmp_path / "paircert-reports")  # set, but no profile: not acted on
     # --profile is pytest-profiling's option: with paircert's old un-namespaced --profile every run failed here.
     done = subprocess.run([sys.executable, "-m", "pytest", "--profile", "-q"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout and "paircert" not in done.stdout
     assert (tmp_path / "prof" / "combined.prof").is_file()  # pytest-profiling did its work
-    assert not (tmp_path / "reports").exists()
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "paircert-reports").exists()
 
     observed = json.loads((tmp_path / "observed.json").read_text(encoding="utf-8"))
     assert observed["plugins"] == ["paircert"]  # no paircert-hooks, paircert-fixtures, paircert-run

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.plugin import hookspecs
-from harness.plugin.options import OPTIONS, add_options, resolve
+from harness.plugin.options import OPTIONS, add_options, profile_requested, resolve
 
 if TYPE_CHECKING:
     from harness.plugin.options import Settings
@@ -39,10 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not profile_requested(config):
+        return  # not asked for: no markers, no fixtures, no hooks, no imports, no directories made
     settings = resolve(config)
-    if settings.get("profile") is None:
-        return  # not asked for: no markers, no fixtures, no hooks, no imports
-    activate(config, settings)
+    if settings.get("profile") is not None:
+        activate(config, settings)
 
 
 def activate(config: pytest.Config, settings: Settings) -> Run:

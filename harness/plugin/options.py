@@ -92,6 +92,13 @@ def add_options(parser: pytest.Parser) -> None:
                                            "extending paircert's", default=None)
 
 
+def profile_requested(config: pytest.Config) -> bool:
+    """Whether the run names a profile anywhere (command line, environment, ini): only then is paircert active."""
+    option = OPTIONS[0]
+    return bool(getattr(config.option, option.dest, None) or os.environ.get(option.env, "").strip()
+                or config.getini(option.ini))
+
+
 def resolve(config: pytest.Config) -> Settings:
     """The effective settings, following :data:`PRECEDENCE`; bad values raise :class:`pytest.UsageError`."""
     settings = Settings()
@@ -157,5 +164,5 @@ def session_seed(settings: Settings) -> int:
     return int(value) if value is not None else random.SystemRandom().randrange(2**32)
 
 
-__all__ = ["OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names", "resolve",
-           "session_seed"]
+__all__ = ["OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names", "profile_requested",
+           "resolve", "session_seed"]
