@@ -98,7 +98,7 @@ def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, 
                                 timeout=lab.activator_timeout_s)
     licence = cloud.issue_licence(device.pid)
     lab.redactor.add(licence.auth_key)
-    reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid, auth_key=licence.auth_key,
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
                                 pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()))
     assert reply.accepted, probes.describe(reply)  # a device activated; it never logs in to MQTT
     delegate.wait()

@@ -20,9 +20,18 @@ from harness.conformance.requirements import (
 # The sources a requirement may cite. The project never reads ../shared at run time, so the seed
 # documents and the sections of PROTOCOL.md and DESIGN.md are listed here, as they stand.
 SEED_DOCUMENTS = {"seeds/device-pairing-qr-mode.txt", "seeds/device-cloud-binding.txt"}
+SEED_SECTIONS = {
+    "seeds/device-pairing-qr-mode.txt": {"Device Pairing", "Class and Protocol", "Get a token",
+                                         "Concatenate a Wi-Fi string", "Start pairing", "Stop pairing",
+                                         "Delegate a callback", "Binding modes"},
+    "seeds/device-cloud-binding.txt": {"The four pieces", "The binding flow", "Where the firmware talks to the cloud"},
+}
 PROTOCOL_SECTIONS = {
     "0", "1", "1.1", "1.2", "1.3", "1.4", "1.5", "2", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7",
     "3", "3.1", "3.2", "3.3", "4", "4.1", "4.2", "4.3", "4.4", "4.5", "5", "6", "7", "8",
+    "11", "11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.8", "11.9", "11.9.1", "11.9.2", "11.9.3",
+    "11.9.4", "11.9.5",
+    *(f"9.{n}" for n in range(16)),  # BLE provisioning, §9.0-§9.15
 }
 DESIGN_SECTIONS = {"Emulator-defined behaviour", "Core concepts"}
 
@@ -51,7 +60,7 @@ def test_every_area_is_present_and_numbered_from_one(catalogue: dict[str, Requir
     for area, requirements in grouped.items():
         assert requirements, f"no requirement in area {area}"
         assert [r.number for r in requirements] == list(range(1, len(requirements) + 1)), area
-    assert 40 <= len(catalogue) <= 70
+    assert 40 <= len(catalogue) <= 90  # 15 of them BLE (PROTOCOL.md §9)
 
 
 def test_every_source_exists(catalogue: dict[str, Requirement]) -> None:
@@ -59,7 +68,8 @@ def test_every_source_exists(catalogue: dict[str, Requirement]) -> None:
         assert requirement.sources
         for source in requirement.sources:
             if source.startswith("seeds/"):
-                assert source in SEED_DOCUMENTS, (requirement.id, source)
+                document, _, section = source.partition(" §")
+                assert document in SEED_DOCUMENTS and section in SEED_SECTIONS[document], (requirement.id, source)
             elif source.startswith("PROTOCOL.md §"):
                 assert source.removeprefix("PROTOCOL.md §") in PROTOCOL_SECTIONS, (requirement.id, source)
             else:
@@ -71,7 +81,7 @@ def test_each_requirement_is_one_sentence_and_quotes_come_from_seeds(catalogue: 
         assert requirement.text.endswith(".") and "\n" not in requirement.text
         assert not re.search(r"\.\s+[A-Z]", requirement.text.replace("e.g. ", "")), requirement.id
         if requirement.quote:
-            assert any(s in SEED_DOCUMENTS for s in requirement.sources), requirement.id
+            assert any(s.partition(" §")[0] in SEED_DOCUMENTS for s in requirement.sources), requirement.id
 
 
 def test_the_seed_sentences_the_issues_name_are_quoted(catalogue: dict[str, Requirement]) -> None:
@@ -81,13 +91,13 @@ def test_the_seed_sentences_the_issues_name_are_quoted(catalogue: dict[str, Requ
                      "cannot change to other modes", "Strong mode:", "Medium mode:", "Weak mode:"):
         assert sentence in quotes, sentence
     assert catalogue["REQ-TOKEN-001"].source == (
-        "seeds/device-pairing-qr-mode.txt; PROTOCOL.md §0; PROTOCOL.md §7")
+        "seeds/device-pairing-qr-mode.txt §Get a token; PROTOCOL.md §0; PROTOCOL.md §7")
 
 
 BAD_ENTRIES = [
     pytest.param('id = "REQ-TOKEN-1"\narea = "token"', "not of the form REQ-<AREA>-NNN", id="bad-id"),
     pytest.param('id = "REQ-QR-001"\narea = "token"', "does not match area 'token'", id="area-mismatch"),
-    pytest.param('id = "REQ-BLE-001"\narea = "ble"', "area 'ble' is not one of", id="unknown-area"),
+    pytest.param('id = "REQ-NFC-001"\narea = "nfc"', "area 'nfc' is not one of", id="unknown-area"),
     pytest.param('id = "REQ-TOKEN-001"\narea = "token"\nsource = "PROTOCOL.md section 1"',
                  "is not 'seeds/<file>.txt'", id="bad-source"),
     pytest.param('id = "REQ-TOKEN-001"\narea = "token"\ncolour = "red"', "unknown key(s) ['colour']",
@@ -113,6 +123,23 @@ def test_a_duplicate_id_is_refused(tmp_path: Path) -> None:
     path.write_text(entry + entry, encoding="utf-8")
     with pytest.raises(CatalogueError, match="requirement #2: duplicate id REQ-AP-001"):
         load_requirements(path)
+
+
+def test_every_source_is_named_for_a_reader_without_file_names(catalogue: dict[str, Requirement]) -> None:
+    from harness.conformance.sources import cite, cite_all
+
+    for requirement in catalogue.values():
+        for source in requirement.sources:
+            named = cite(source)
+            assert not re.search(r"seeds/|\.md\b|\.txt\b", named), (requirement.id, named)
+    assert cite("PROTOCOL.md §3.2") == "paircert protocol notes §3.2 (Current Tuya SDK AP mode (LPV 3.5))"
+    assert cite("seeds/device-pairing-qr-mode.txt §Get a token") == (
+        "Tuya, “Device Pairing” (cameras, QR code mode), section “Get a token”")
+    assert cite_all(["seeds/device-cloud-binding.txt §The four pieces", "PROTOCOL.md §5", "PROTOCOL.md §8"]) == [
+        "Tuya, “How Device–Cloud Binding Works”, section “The four pieces”", "paircert protocol notes §5, §8"]
+    assert all(cite(f"PROTOCOL.md §{n}").endswith(")") for r in catalogue.values() for s in r.sources
+               if s.startswith("PROTOCOL.md §") for n in [s.partition(" §")[2]]), "a cited section without its title"
+    assert cite("Acme camera spec §4.2") == "Acme camera spec §4.2"  # a vendor's own source is shown as it is
 
 
 # ---------------------------------------------------------------------------------------- vendor catalogues

@@ -327,6 +327,10 @@ class OpenApiCloudAdapter:
     def advance_time(self, seconds: float) -> None:
         raise CapabilityMissing(self.name, CloudCapability.TIME_TRAVEL.value)
 
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
+        """Binding by UUID (§11.6) is an app-SDK call the OpenAPI subset here does not offer."""
+        raise CapabilityMissing(self.name, CloudCapability.BIND_BY_UUID.value)
+
     # -- records -------------------------------------------------------------------------------------------
 
     def _record(self, raw: Any) -> DeviceRecord:

@@ -3,7 +3,8 @@
 paircert's own catalogue is ``suites/requirements.toml`` in the repository (beside the suites that check it),
 shipped in the wheel as ``harness.bundled.suites`` and found through importlib.resources (:mod:`harness.bundled`).
 Each entry has an id ``REQ-<AREA>-NNN``, an area, a severity, one sentence, its sources (a seed document, a
-PROTOCOL.md section, or DESIGN.md's emulator-defined behaviour) and, where a seed states it, the seed's own words.
+PROTOCOL.md section, or DESIGN.md's emulator-defined behaviour; :mod:`harness.conformance.sources` names them
+for a reader) and, where a seed states it, the seed's own words.
 
 A vendor's catalogue extends paircert's (:func:`load_catalogue`): the same entries, with the vendor's own areas
 (``REQ-ACME-001`` in area ``acme``), any text as a source (``"Acme camera spec §4.2"``) and its own TC ids; an id
@@ -18,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "mqtt", "fuzz")
+AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "ble", "mqtt", "uuid", "fuzz")
 SEVERITIES: tuple[str, ...] = ("blocker", "critical", "normal", "minor", "trivial")
 PAIRCERT = "paircert"
 
 _ID = re.compile(r"^REQ-([A-Z][A-Z0-9]*)-(\d{3})$")
 _VENDOR_AREA = re.compile(r"^[a-z][a-z0-9]*$")
-_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt|PROTOCOL\.md §\d+(\.\d+)?|DESIGN\.md §[A-Z][A-Za-z -]+)$")
+_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt( §[A-Z][A-Za-z -]+)?|PROTOCOL\.md §\d+(\.\d+){0,2}"
+                     r"|DESIGN\.md §[A-Z][A-Za-z -]+)$")
 _KEYS = frozenset({"id", "area", "severity", "text", "source", "quote"})
 _REQUIRED = ("id", "area", "text", "source")
 
@@ -52,7 +54,8 @@ class Rules:
         """Why ``source`` is refused (None: accepted)."""
         if self.paircert_sources:
             return None if isinstance(source, str) and _SOURCE.match(source) else \
-                f"source {source!r} is not 'seeds/<file>.txt', 'PROTOCOL.md §N[.N]' or 'DESIGN.md §<section>'"
+                f"source {source!r} is not 'seeds/<file>.txt', 'seeds/<file>.txt §<section>', " \
+                f"'PROTOCOL.md §N[.N[.N]]' or 'DESIGN.md §<section>'"
         ok = isinstance(source, str) and source.strip() and "\n" not in source
         return None if ok else f"source {source!r} must be non-empty text on one line"
 

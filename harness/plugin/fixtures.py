@@ -79,7 +79,8 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
         return state.recorder
     from harness.evidence import EvidenceRecorder
 
-    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now)
+    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now,
+                            virtual=run.clock_is_virtual)
 
 
 @pytest.fixture

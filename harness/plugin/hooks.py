@@ -27,6 +27,7 @@ TC_KEY = pytest.StashKey["TcMark"]()
 TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
 STATE_KEY = pytest.StashKey["ItemState"]()
+TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 EVENTS_DEADLINE_S = 10.0  # how long a failing test's evidence waits for the device's events
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
@@ -129,6 +130,7 @@ def _check_item(run: Run, item: pytest.Function) -> list[str]:
     item.stash[TC_KEY] = tc
     item.stash[TITLE_KEY] = _title(item, tc)
     item.stash[NEEDS_KEY] = needs
+    item.stash[TITLE_KEY] = _title(item, tc)
     item.extra_keyword_matches.add(tc.id)  # -k TC-QR-007 selects by TC id
     item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
     return problems
@@ -184,7 +186,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from harness.plugin.markers import adapter_reason, profile_reason
 
     tc = item.stash[TC_KEY]
-    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
+    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now,
+                                virtual=run.clock_is_virtual)
     state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
     if run.evidence_dir is not None:
         state.traffic = run.traffic.begin(run.built_world)
@@ -298,8 +301,8 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     tc = item.stash[TC_KEY]
     requirements = run.requirements()
     result = {
-        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
-        "title": item.stash[TITLE_KEY], "name": _display_name(item),
+        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area, "title": item.stash.get(TITLE_KEY, ""),
+        "name": _display_name(item),
         "severity": _severity(requirements, tc),
         "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
         "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),

@@ -190,6 +190,11 @@ class Run:
         world = self._world
         return world.clock.time() if world is not None else time.time()
 
+    def clock_is_virtual(self) -> bool:
+        """Whether the world's clock is virtual (evidence then shows its times as offsets beside the wall time)."""
+        world = self._world
+        return bool(getattr(world.clock, "is_virtual", False)) if world is not None else False
+
     def close_world(self) -> None:
         world, self._world = self._world, None
         if world is not None:

@@ -18,10 +18,13 @@ from aiohttp import web
 
 from harness.emulator.broker.authority import BrokerPolicy
 from harness.model.binding import BindingMode, product_binding_mode
+from harness.model.token import TokenRecord
 from harness.protocol.atop import API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET, ActivationRequest, AtopQuery
 from harness.protocol.errors import ProtocolError
+from harness.protocol.matop import API_VERSIONS_UPDATE
 
 from .activation import ActivationOutcome, ActivationSteps
+from .bind import UuidBindSteps
 from .records import Device, Product, random_text
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from .state import CloudState
 
 
-class CloudBehaviour(ActivationSteps, BrokerPolicy):
+class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
     """The conformant cloud. ``fault_names`` are the faults a subclass makes (none here)."""
 
     fault_names: tuple[str, ...] = ()
@@ -46,6 +49,11 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy):
         on a collision."""
         return random_text(8)
 
+    def token_retired_at(self, record: TokenRecord) -> float:
+        """When a pairing token stops being usable (its use, else its expiry): the state purges it, with its
+        attempts, once its retention has passed since then."""
+        return record.consumed_at if record.consumed_at is not None else record.expires_at
+
     def removal_releases_binding(self, product: Product, device: Device, *, wipe: bool) -> bool:
         """Whether the app's "Remove device" (``wipe``: "Remove and wipe data") unbinds the device (§6: yes)."""
         return True
@@ -53,8 +61,9 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy):
     # -- ATOP (§4) ----------------------------------------------------------------------------------------
 
     def served_apis(self) -> frozenset[tuple[str, str]]:
-        """The ATOP (api, version) pairs ``/d.json`` serves; any other is UNKNOWN_API."""
-        return frozenset({API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET})
+        """The ATOP (api, version) pairs ``/d.json`` serves; any other is UNKNOWN_API (§11.5: the SDKs send
+        ``tuya.device.versions.update`` after activation and on every boot)."""
+        return frozenset({API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET, API_VERSIONS_UPDATE})
 
     def malformed_body_answer(self, error: ProtocolError) -> web.Response | None:
         """The answer to a request body that does not parse or decode, or None for the conformant ATOP error."""

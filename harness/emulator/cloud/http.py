@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 
@@ -25,27 +26,58 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
+from .front import HttpListeners
+from .limits import (
+    LIMITS_KEY,
+    ClientGone,
+    ConnectionGuard,
+    RateLimitedLog,
+    ServerLimits,
+    json_errors_factory,
+    runner_options,
+)
 from .openapi import OpenApiService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 256 * 1024
+_LIMITED = RateLimitedLog(log, burst=10)
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
-def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None) -> web.Application:
-    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` and, with ``openapi``,
-    Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers its §10.3 envelope with HTTP 200)."""
+def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None, *,
+              limits: ServerLimits | None = None) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` (behind the lab's
+    credentials, :mod:`.auth`) and, with ``openapi``, Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers
+    its §10.3 envelope with HTTP 200)."""
 
     @web.middleware
     async def well_formed(request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        answer = await answered(request, handler)
+        if not request.content.is_eof():
+            # A body nobody read (refused before it was needed): close after answering instead of letting aiohttp
+            # drain it, which would meet a broken Content-Encoding or a slow sender outside any handler.
+            answer.force_close()
+        return answer
+
+    async def answered(request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         device_side = request.path in ATOP_PATHS
         try:
             return await handler(request)
-        except CloudInputError as exc:
-            return app_error(exc.code, exc.message, exc.status)
+        except CloudInputError as exc:  # a refused request, a body that could not be read (limits.read_body)
+            answer = (atop.plain_error(CloudError.ILLEGAL_PARAM, exc.message) if device_side
+                      else app_error(exc.code, exc.message, exc.status))
+            if exc.status in (408, 413) or isinstance(exc, ClientGone):
+                answer.force_close()
+            return answer
+        except ConnectionError:  # the client went away mid-request: nobody to answer, nothing to report
+            log.debug("client went away during %s %s", request.method, request.path)
+            answer = app_error("CLIENT_GONE", "the client closed the connection mid-request", 400)
+            answer.force_close()
+            return answer
         except web.HTTPException as exc:  # 404, 405, 413 (client_max_size), ... raised by aiohttp itself
             if device_side:
                 return atop.plain_error(CloudError.ILLEGAL_PARAM, f"HTTP {exc.status}: {exc.reason}")
@@ -55,14 +87,18 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
+            if _LIMITED.allow(logging.ERROR, "HARNESS BUG"):  # every one is a bug; the log still stays bounded
+                log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
             if device_side:
                 return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
 
     # -- OpenAPI (PROTOCOL.md §10): its middleware sits inside well_formed and answers every /v1.0/... itself.
-    middlewares = [well_formed] if openapi is None else [well_formed, openapi.middleware]
+    middlewares = [well_formed, app_http.auth.middleware]
+    if openapi is not None:
+        middlewares.append(openapi.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+    app[LIMITS_KEY] = limits or ServerLimits()
     atop.add_routes(app)
     app_http.add_routes(app)
     if openapi is not None:
@@ -71,15 +107,40 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
     return app
 
 
+class _GuardedListeners(HttpListeners):
+    """The listeners with the connection guard outermost: it admits or refuses a connection before anything else
+    and times the bytes as the client sends them (the header front buffers a head until it is whole)."""
+
+    def __init__(self, factory: Callable[[], asyncio.Protocol], guard: ConnectionGuard) -> None:
+        super().__init__(factory)
+        self._guarded = guard.factory(super()._wrapped)
+
+    def _wrapped(self) -> asyncio.Protocol:
+        return self._guarded()
+
+
 class HttpServerThread:
-    """An aiohttp application served from a background thread with its own event loop."""
+    """An aiohttp application served from a background thread with its own event loop.
+
+    With ``tls`` the main listener (``port``) speaks HTTPS and ``plain_port`` (when not None) adds a plain-HTTP
+    listener for old firmware; both go through :class:`~.front.HttpListeners` (TLS sniffing, repeated
+    ``User-Agent``, PROTOCOL.md §11.1, §11.3).
+    """
 
     def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, tls: ssl.SSLContext | None = None, plain_port: int | None = None,
+                 limits: ServerLimits | None = None) -> None:
         self._make_app = make_app
+        self.limits = limits or ServerLimits()
+        self.guard: ConnectionGuard | None = None
         self.host = host
         self._requested_port = port
         self.port = 0
+        # -- TLS (§11.1): the main port's context, and an optional plain listener beside it
+        self._tls = tls
+        self._requested_plain_port = plain_port
+        self.plain_port: int | None = None
+        # -- end TLS
         self._timeout_s = timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -129,17 +190,25 @@ class HttpServerThread:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False,
+                               **runner_options(self.limits))
         await runner.setup()
+        # -- listeners (§11.1, §11.3): HTTPS or HTTP on the port, plain HTTP beside HTTPS when asked
+        # Every connection behind the guard first (request-head and body timeouts, connection limits: limits.py),
+        # then aiohttp's protocol answering its own refusals as JSON.
+        self.guard = ConnectionGuard(self.limits)
+        listeners = _GuardedListeners(json_errors_factory(runner), self.guard)
         try:
-            site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
-            await site.start()
-            address = runner.addresses[0]
-            self.port = int(address[1])
+            self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls)
+            if self._tls is not None and self._requested_plain_port is not None:
+                self.plain_port = await listeners.listen(self.host, self._requested_plain_port)
+            # -- end listeners
             self._ready.set()
             await self._stop.wait()
         finally:
+            await listeners.close()
             await runner.cleanup()
 
 
-__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "build_app"]
+__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "ServerLimits",
+           "build_app"]
