@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium bluez
+.PHONY: all test lint types pytest bench demo dist sysdeps venv clean mosquitto chromium bluez
 
 all: test
 
@@ -35,7 +35,7 @@ bluez:
 	@bash scripts/sysdeps.sh bluez bluez-test-tools kmod
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness suites tests benchmarks
+	$(BIN)/ruff check harness suites tests benchmarks examples
 
 types: $(STAMP)
 	$(BIN)/mypy --strict harness
@@ -55,5 +55,12 @@ bench: $(STAMP) sysdeps
 demo: $(STAMP) sysdeps
 	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci -n auto
 
+# The sdist and the wheel (suites/, profiles/ and the requirement catalogue inside, see setup.py) in dist/,
+# both checked with twine; the version is pyproject.toml's.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis dist build *.egg-info

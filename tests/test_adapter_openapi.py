@@ -395,9 +395,9 @@ def run_suites(report_dir: Path, *, openapi: bool) -> list[dict[str, Any]]:
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
         env.pop(variable, None)
-    command = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "--profile", "camera-strong", "-p",
+    command = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "--paircert-profile", "camera-strong", "-p",
                "_openapi_world", "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", "20240611",
-               "--report-dir", str(report_dir)]
+               "--paircert-report-dir", str(report_dir)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     results = report_dir / "results.jsonl"
     assert results.exists(), f"no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -405,7 +405,7 @@ def run_suites(report_dir: Path, *, openapi: bool) -> list[dict[str, Any]]:
 
 
 DECLARED = ("time-travel", "issue-licences", "revoke-licences", "create-products", "add-members", "notifications",
-            "token-refusals", "fault-injection")
+            "token-refusals", "fault-injection", "bind-by-uuid")
 
 
 def test_the_suites_give_the_emulated_clouds_verdicts_through_the_openapi_adapter(tmp_path: Path) -> None:

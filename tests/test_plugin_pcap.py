@@ -26,10 +26,10 @@ from scapy.utils import rdpcap
 from harness.evidence import EvidenceRecorder
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35
 from harness.plugin.pcap import TrafficEvidence, TrafficMark
-from harness.profiles.schema import PROJECT_ROOT
 from harness.protocol import apconfig
 from harness.redaction import Redactor
 
+ROOT = Path(__file__).resolve().parent.parent
 PAIRCERT_ENV = ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK", "PAIRCERT_REPORT_DIR",
                 "PAIRCERT_EVIDENCE_DIR", "PAIRCERT_SEED", "PAIRCERT_PCAP")
 
@@ -80,7 +80,7 @@ def test_passes(lab):
 
 
 def _profile() -> str:
-    text = (PROJECT_ROOT / "profiles" / "camera-strong.toml").read_text(encoding="utf-8")
+    text = (ROOT / "profiles" / "camera-strong.toml").read_text(encoding="utf-8")
     wifi = '[parameters.wifi]\nssid = "lab-net"\npassword = "env:PC_TEST_WIFI"\n\n'
     # plain HTTP and MQTT, whose secrets the masking must find in the frames (over TLS there is only ciphertext)
     assert "tls = true" in text
@@ -113,10 +113,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     (root / "test_suite.py").write_text(SUITE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in PAIRCERT_ENV}
     env.update({"PC_TEST_WIFI": WIFI_PASSWORD, "PC_SECRETS_OUT": str(root / "secrets.json"),
-                "PYTHONPATH": str(PROJECT_ROOT)})
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile", "cam.toml",
-                             "--report-dir", "reports", "-q"], cwd=root, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+                "PYTHONPATH": str(ROOT)})
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--paircert-profile",
+                             "cam.toml", "--paircert-report-dir", "reports", "-q"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "PASS 1  FAIL 1" in result.stdout, result.stdout
     yield Run(root, result)

@@ -9,9 +9,10 @@ import pytest
 
 from harness.conformance.requirements import (
     AREAS,
-    CATALOGUE_PATH,
     CatalogueError,
     Requirement,
+    catalogue_path,
+    load_catalogue,
     load_requirements,
     requirements_by_area,
 )
@@ -42,11 +43,11 @@ def catalogue() -> dict[str, Requirement]:
 
 def test_the_catalogue_sits_beside_the_suites() -> None:
     expected = Path(__file__).resolve().parent.parent / "suites" / "requirements.toml"
-    assert expected == CATALOGUE_PATH
+    assert expected == catalogue_path()  # the editable install maps the checkout's suites/ into harness.bundled
 
 
 def test_ids_are_well_formed_unique_and_match_their_area(catalogue: dict[str, Requirement]) -> None:
-    raw_ids = re.findall(r'^id = "([^"]+)"', CATALOGUE_PATH.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    raw_ids = re.findall(r'^id = "([^"]+)"', catalogue_path().read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert len(raw_ids) == len(set(raw_ids)) == len(catalogue)
     for req_id, requirement in catalogue.items():
         assert re.fullmatch(r"REQ-[A-Z]+-\d{3}", req_id)
@@ -139,3 +140,68 @@ def test_every_source_is_named_for_a_reader_without_file_names(catalogue: dict[s
     assert all(cite(f"PROTOCOL.md §{n}").endswith(")") for r in catalogue.values() for s in r.sources
                if s.startswith("PROTOCOL.md §") for n in [s.partition(" §")[2]]), "a cited section without its title"
     assert cite("Acme camera spec §4.2") == "Acme camera spec §4.2"  # a vendor's own source is shown as it is
+
+
+# ---------------------------------------------------------------------------------------- vendor catalogues
+
+VENDOR = """\
+[catalogue]
+name = "Acme camera"
+
+[[requirement]]
+id = "REQ-ACME-001"
+area = "acme"
+severity = "critical"
+text = "The camera blinks blue while it waits for a QR code."
+source = ["Acme camera spec §4.2", "ticket ACME-17"]
+quote = "blue LED, 2 Hz"
+
+[[requirement]]
+id = "REQ-QR-101"
+area = "qr"
+text = "The camera reads a QR code shown at 30 cm."
+source = "Acme lab procedure 7"
+"""
+
+
+def test_a_vendor_catalogue_extends_paircerts_with_its_own_areas_and_sources(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.toml"
+    path.write_text(VENDOR, encoding="utf-8")
+    catalogue = load_catalogue(path)
+    assert set(load_requirements()) < set(catalogue)
+    acme = catalogue["REQ-ACME-001"]
+    assert (acme.area, acme.catalogue, acme.sources) == ("acme", "Acme camera", ("Acme camera spec §4.2",
+                                                                                 "ticket ACME-17"))
+    assert catalogue["REQ-TOKEN-001"].catalogue == "paircert"
+    grouped = requirements_by_area(catalogue)
+    assert list(grouped)[: len(AREAS)] == list(AREAS) and list(grouped)[len(AREAS):] == ["acme"]
+    assert [r.id for r in grouped["qr"]][-1] == "REQ-QR-101"
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("", ""), None),
+    (('severity = "critical"', 'severity = "major"'), "severity 'major'"),
+    (('area = "acme"', 'area = "Acme"'), "area 'Acme' is not a lower-case word"),
+    (('id = "REQ-QR-101"', 'id = "REQ-QR-001"'), "REQ-QR-001 is already in the paircert catalogue"),
+    (('source = "Acme lab procedure 7"', 'source = ""'), "source '' must be non-empty text"),
+])
+def test_a_vendor_catalogue_is_checked_like_paircerts(tmp_path: Path, change: tuple[str, str],
+                                                      expected: str | None) -> None:
+    path = tmp_path / "requirements.toml"
+    path.write_text(VENDOR.replace(*change) if change[0] else VENDOR, encoding="utf-8")
+    if expected is None:
+        assert "REQ-ACME-001" in load_catalogue(path)
+        return
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(path)
+    assert expected in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_paircerts_own_catalogue_keeps_its_strict_sources(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.toml"
+    path.write_text(VENDOR.replace("[catalogue]", "[ignored]"), encoding="utf-8")
+    with pytest.raises(CatalogueError, match="unknown top-level key"):
+        load_requirements(path)
+    path.write_text(VENDOR, encoding="utf-8")
+    with pytest.raises(CatalogueError, match="area 'acme' is not one of"):
+        load_requirements(path)

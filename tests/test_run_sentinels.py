@@ -150,11 +150,11 @@ import pytest
 
 @pytest.mark.tc("TC-LICENCE-001", reqs=["REQ-LICENCE-001"])
 def test_what_the_run_writes_is_private_until_swept(pytestconfig):
-    path = Path(pytestconfig.getoption("--report-dir")) / "evidence" / "scratch.txt"
+    path = Path(pytestconfig.getoption("--paircert-report-dir")) / "evidence" / "scratch.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("the key is " + os.environ["SENTINEL_KEY"])
     assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
-    assert (Path(pytestconfig.getoption("--report-dir")) / "pytest.log").stat().st_mode & 0o777 == 0o600
+    assert (Path(pytestconfig.getoption("--paircert-report-dir")) / "pytest.log").stat().st_mode & 0o777 == 0o600
 '''
 
 

@@ -99,7 +99,7 @@ def test_leaks_every_secret_it_can(world, cloud, profile, evidence, pytestconfig
     evidence.attach_text("leak", text)
     evidence.attach_image("pairing-qr", render_qr(json.dumps({"s": "lab", "p": wifi, "t": "AYabcdefghijkl"})))
     allure.attach(text, name="raw-leak", attachment_type=allure.attachment_type.TEXT)
-    report_dir = Path(pytestconfig.getoption("--report-dir") or os.environ["PAIRCERT_REPORT_DIR"])
+    report_dir = Path(pytestconfig.getoption("--paircert-report-dir") or os.environ["PAIRCERT_REPORT_DIR"])
     raw = b"|".join(s.encode() for s in secrets)
     (report_dir / "evidence").mkdir(exist_ok=True)
     (report_dir / "evidence" / "raw.bin").write_bytes(

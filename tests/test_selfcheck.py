@@ -3,7 +3,7 @@
 run PASSes or is N/A. The score is printed as caught / total. Every requirement has a fault that only its own
 TCs catch.
 
-Each run is ``pytest <suite modules> --profile ...`` in a subprocess, with the world built by
+Each run is ``pytest <suite modules> --paircert-profile ...`` in a subprocess, with the world built by
 ``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_DEVICE_FAULTS`` / ``PAIRCERT_CLOUD_FAULTS``;
 verdicts come from the run's ``results.jsonl``. Only the modules of a fault's expected TCs run, two at a time.
 """
@@ -48,8 +48,9 @@ def run_suites(profile: str, modules: Sequence[str], report_dir: Path, *, camera
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
         env.pop(variable, None)
-    command = [sys.executable, "-m", "pytest", *modules, "--profile", profile, "-p", "_selfcheck_world",
-               "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", SEED, "--report-dir", str(report_dir)]
+    command = [sys.executable, "-m", "pytest", *modules, "--paircert-profile", profile, "-p", "_selfcheck_world",
+               "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", SEED,
+               "--paircert-report-dir", str(report_dir)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     results = report_dir / "results.jsonl"
     if not results.exists():
