@@ -38,6 +38,8 @@ from harness.protocol import apconfig
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
+WATCHING_WAIT_S = 10.0  # real seconds start_config_wifi waits for its worker to start watching the cloud
+
 
 class ActivatorMode(enum.StrEnum):
     """The pairing modes of ThingActivatorMode that paircert drives (§7: EZ, AP, QRCode, ...)."""
@@ -180,7 +182,11 @@ class Activator:
 
     def start_config_wifi(self, mode: ActivatorMode | str, ssid: str, password: str, token: str,
                           timeout: float = 100.0) -> None:
-        """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s."""
+        """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s.
+
+        Returns once the activator watches the cloud for this start: an activation with ``token`` from then on
+        is this start's (one made earlier is history, see :meth:`_pair`), however slowly its thread started.
+        """
         mode = ActivatorMode(mode)
         with self._lock:
             if self._state is _State.RUNNING:
@@ -189,10 +195,12 @@ class Activator:
             run = self._run
             self._state = _State.RUNNING
             self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
-        thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout),
+        watching = threading.Event()
+        thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout, watching),
                                   name=f"activator-{run}", daemon=True)
         self._thread = thread
         thread.start()
+        watching.wait(WATCHING_WAIT_S)  # set by the worker, also when it fails: bounded either way
 
     def stop_config_wifi(self) -> None:
         """Stop pairing: the delegate hears nothing more for the current start."""
@@ -223,12 +231,15 @@ class Activator:
         with self._lock:
             return self._run == run and self._state is _State.RUNNING
 
-    def _worker(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str, timeout: float) -> None:
+    def _worker(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str, timeout: float,
+                watching: threading.Event) -> None:
         try:
-            model, error = asyncio.run(self._pair(run, mode, ssid, password, token, timeout))
+            model, error = asyncio.run(self._pair(run, mode, ssid, password, token, timeout, watching))
         except Exception as exc:  # a harness or lab fault still ends the start with exactly one callback
             model, error = None, ActivatorError(ActivatorErrorCode.COMMON_DEVICE_ACTIVE,
                                                 f"the harness failed: {type(exc).__name__}: {exc}", harness_fault=exc)
+        finally:
+            watching.set()
         self._finish(run, model, error)
 
     def _finish(self, run: int, model: DeviceModel | None, error: ActivatorError | None) -> None:
@@ -244,13 +255,14 @@ class Activator:
             self.step_callback(self, step, model)
 
     async def _pair(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str,
-                    timeout: float) -> tuple[DeviceModel | None, ActivatorError | None]:
+                    timeout: float, watching: threading.Event) -> tuple[DeviceModel | None, ActivatorError | None]:
         clock = self.cloud.clock
         deadline = clock.time() + timeout
         home = self._token_homes.get(token)
         # Only what happens after this start counts: an earlier pairing's attempts with the same token are
         # history, not this outcome (a consumed token must read as 3718, not as the old success).
         baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
+        watching.set()
         await asyncio.to_thread(self._deliver, mode, ssid, password, token)
         last_ez = clock.time()
         steps: set[ActivatorStep] = set()
