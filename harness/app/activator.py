@@ -39,6 +39,9 @@ from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
 WATCHING_WAIT_S = 10.0  # real seconds start_config_wifi waits for its worker to start watching the cloud
+# World-clock seconds between two looks at the token's attempts (PROTOCOL.md §10.7, §10.10: "poll the token list
+# at about 1 Hz, as AK and TLW do"); each look costs the emulated world real work, faster only costs CPU.
+POLL_INTERVAL_S = 1.0
 
 
 class ActivatorMode(enum.StrEnum):
@@ -152,7 +155,7 @@ class Activator:
                  network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
-                 poll_interval_s: float = 0.25, ez_resend_every_s: float = 2.0) -> None:
+                 poll_interval_s: float = POLL_INTERVAL_S, ez_resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
         self.device = device
