@@ -37,9 +37,11 @@ types: $(STAMP)
 	$(BIN)/mypy --strict harness
 
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
+# One xdist worker per core; --dist loadgroup keeps each xdist_group (the self-check and its runner pool) on one
+# worker while the others share the rest.
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n auto --dist loadgroup $(PYTEST_ARGS)
 
 test: $(STAMP) sysdeps lint types pytest
 

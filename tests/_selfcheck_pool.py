@@ -25,7 +25,7 @@ from _zoo import ROOT
 
 RUNNER = ROOT / "tests" / "_selfcheck_runner.py"
 SEED = "20240611"
-SUITE_TEST_TIMEOUT_S = 60  # pytest-timeout for each suite test inside a job (< the job's deadline)
+SUITE_TEST_TIMEOUT_S = 90  # pytest-timeout for each suite test in a job (> the lab's own 60 s waits)
 STOP_WAIT_S = 5.0
 
 
@@ -40,6 +40,7 @@ class Job:
     camera: tuple[str, ...] = ()
     cloud: tuple[str, ...] = ()
     activator: tuple[str, ...] = ()
+    deadline_s: float = 100.0  # the whole session; past it the runner is stopped and the job reported
 
     def line(self) -> str:
         return json.dumps({"id": self.id, "profile": self.profile, "modules": list(self.modules),
@@ -75,6 +76,7 @@ class Runner:
         self.process = subprocess.Popen([sys.executable, str(RUNNER)], cwd=ROOT, env=env, text=True,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         self.answers: queue.Queue[str | None] = queue.Queue()
+        self.idle = True  # between jobs
         assert self.process.stdout is not None
         threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
 
@@ -85,6 +87,7 @@ class Runner:
 
     def run(self, job: Job, deadline_s: float) -> Outcome:
         started = time.monotonic()
+        self.idle = False
         try:
             assert self.process.stdin is not None
             self.process.stdin.write(job.line() + "\n")
@@ -94,6 +97,8 @@ class Runner:
             line = None
         except queue.Empty:
             return Outcome(job, None, f"did not finish within {deadline_s:g} s", time.monotonic() - started)
+        finally:
+            self.idle = True
         seconds = time.monotonic() - started
         if line is None:
             return Outcome(job, None, f"the runner ended (exit {self.process.poll()})", seconds)
@@ -118,10 +123,10 @@ class Pool:
 
     base: Path
     size: int
-    deadline_s: float
     _jobs: deque[tuple[Job, Future[Outcome]]] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _runners: set[Runner] = field(default_factory=set)  # the live ones, for close()
     _active: int = 0  # worker threads that have not decided to end (under _lock)
     _closed: bool = False
 
@@ -151,23 +156,35 @@ class Pool:
                 job, future = item
                 if not future.set_running_or_notify_cancel():
                     continue
-                runner = runner or Runner(self.base / f"runner-{index}.log")
-                outcome = runner.run(job, self.deadline_s)
+                if runner is None:
+                    runner = Runner(self.base / f"runner-{index}.log")
+                    with self._lock:
+                        self._runners.add(runner)
+                outcome = runner.run(job, job.deadline_s)
                 if outcome.problem is not None:  # a stuck or dead runner is not given another job
                     runner.process.kill()
-                    runner.stop()
+                    self._retire(runner)
                     runner = None
                 future.set_result(outcome)
         finally:
             if runner is not None:
-                runner.stop()
+                self._retire(runner)
+
+    def _retire(self, runner: Runner) -> None:
+        runner.stop()
+        with self._lock:
+            self._runners.discard(runner)
 
     def close(self) -> None:
-        """Cancel what has not started and wait for the runners to end."""
+        """Cancel what has not started, stop the runners still at work, and let the workers end."""
         with self._lock:
             self._closed = True
             pending, self._jobs = list(self._jobs), deque()
+            busy = list(self._runners)
         for _, future in pending:
             future.cancel()
+        for runner in busy:  # a job nobody waits for any more (the tests were interrupted)
+            if runner.process.poll() is None and not runner.idle:
+                runner.process.kill()
         for thread in self._threads:
-            thread.join(self.deadline_s + STOP_WAIT_S)
+            thread.join(2 * STOP_WAIT_S)

@@ -30,8 +30,9 @@ from harness.profiles import load_profile
 # The whole module runs on one xdist worker (make test: --dist loadgroup), beside the pool's runners.
 pytestmark = pytest.mark.xdist_group("selfcheck")
 
-RUNNERS = max(2, os.cpu_count() or 2)
-JOB_DEADLINE_S = 100.0  # a run that takes longer is stopped and reported (each suite test inside has 60 s)
+RUNNERS = 2 * (os.cpu_count() or 1)  # a run often waits (idle world, virtual time): two per core keep them busy
+JOB_DEADLINE_S = 100.0  # a fault's run (its few modules) that takes longer is stopped and reported
+SUITES_DEADLINE_S = 200.0  # a run of every suite on a conformant profile
 VERDICT_WAIT_S = JOB_DEADLINE_S + 10.0  # < the 120 s pytest timeout; runs are made in the order tests ask
 # The score alone (-k score) waits for every run: the worst case is every run using its whole deadline.
 ZOO_WAIT_S = JOB_DEADLINE_S * (len(catalogue()) // RUNNERS + 1) + 10.0
@@ -50,11 +51,12 @@ def fault_job(fault: Fault, base: Path) -> Job:
     return Job(f"{fault.kind}-{fault.name}", fault.profile, tuple(fault.modules), base / f"{fault.kind}-{fault.name}",
                camera=(fault.name,) if fault.kind == "camera" else (),
                cloud=(fault.name,) if fault.kind == "cloud" else (),
-               activator=(fault.name,) if fault.kind == "activator" else ())
+               activator=(fault.name,) if fault.kind == "activator" else (), deadline_s=JOB_DEADLINE_S)
 
 
 def conformant_job(profile: str, base: Path) -> Job:
-    return Job(f"conformant-{profile}", profile, (str(SUITES),), base / f"conformant-{profile}")
+    return Job(f"conformant-{profile}", profile, (str(SUITES),), base / f"conformant-{profile}",
+               deadline_s=SUITES_DEADLINE_S)
 
 
 def test_every_fault_of_every_catalogue_is_in_the_zoo() -> None:
@@ -81,9 +83,10 @@ def test_every_requirement_has_a_fault_only_its_own_tcs_catch() -> None:
     assert set(KNOWN_GAPS) - lonely == set(), f"no longer gaps, take them off KNOWN_GAPS: {set(KNOWN_GAPS) - lonely}"
 
 
+@pytest.mark.timeout(SUITES_DEADLINE_S + 20.0)
 @pytest.mark.parametrize("profile", emulated_profiles())
 def test_the_suites_pass_or_are_na_on_every_bundled_profile(zoo: Zoo, profile: str) -> None:
-    results = zoo.results(f"conformant-{profile}")
+    results = zoo.results(f"conformant-{profile}", SUITES_DEADLINE_S + 10.0)
     assert results, "the suites ran nothing"
     bad = [f"{r['verdict']} {r['tc']} {r['nodeid']}: {r['message']}" for r in results
            if r["verdict"] not in ("PASS", "N/A")]
@@ -158,7 +161,7 @@ def _wanted(items: list[pytest.Item], base: Path) -> list[Job]:
 @pytest.fixture(scope="module")
 def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
     base = tmp_path_factory.mktemp("zoo")
-    pool = Pool(base, RUNNERS, JOB_DEADLINE_S)
+    pool = Pool(base, RUNNERS)
     runs = Zoo(pool, _wanted(request.session.items, base))
     yield runs
     pool.close()
