@@ -18,29 +18,64 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-# The event loops that do an emulated world's work (the devices', the cloud's HTTP server, the broker): see
-# VirtualClock. Weak, so that a loop that is gone drops out by itself.
-_WORLD_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A world loop's default executor, counting what it has in hand (a QR decode, a socket connect)."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="paircert-world")
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        with self._busy_lock:
+            self._busy += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: concurrent.futures.Future[Any]) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+
+    @property
+    def busy(self) -> bool:
+        with self._busy_lock:
+            return self._busy > 0
+
+
+# The event loops that do an emulated world's work (the devices', the cloud's HTTP server, the broker), with their
+# executors: see VirtualClock. Weak, so that a loop that is gone drops out by itself.
+_WORLD_LOOPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CountingExecutor] = weakref.WeakKeyDictionary()
 _WORLD_LOOPS_LOCK = threading.Lock()
 
 
 def register_world_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Count ``loop`` as one that does an emulated world's work: a :class:`VirtualClock` lets it run what it
-    has ready before time jumps ahead (call from the thread that runs the loop, once it exists)."""
+    has ready, and waits for what its default executor has in hand, before time jumps ahead (call from the
+    thread that runs the loop, before it uses its executor)."""
+    executor = _CountingExecutor()
+    loop.set_default_executor(executor)
     with _WORLD_LOOPS_LOCK:
-        _WORLD_LOOPS.add(loop)
+        _WORLD_LOOPS[loop] = executor
 
 
 def unregister_world_loop(loop: asyncio.AbstractEventLoop) -> None:
     with _WORLD_LOOPS_LOCK:
-        _WORLD_LOOPS.discard(loop)
+        _WORLD_LOOPS.pop(loop, None)
 
 
 def _world_loops() -> list[asyncio.AbstractEventLoop]:
     with _WORLD_LOOPS_LOCK:
         return [loop for loop in _WORLD_LOOPS if loop.is_running() and not loop.is_closed()]
+
+
+def _world_executors_busy() -> bool:
+    with _WORLD_LOOPS_LOCK:
+        executors = list(_WORLD_LOOPS.values())
+    return any(executor.busy for executor in executors)
 
 
 @runtime_checkable
@@ -87,10 +122,11 @@ class VirtualClock:
 
     "Idle" is not a matter of wall time: before each jump, every registered world loop
     (:func:`register_world_loop`: the devices', the cloud's, the broker's) runs what it has ready, ``settle_rounds``
-    times over, so that a busy machine that is slow to schedule a device delays virtual time rather than being
-    overtaken by it (a device halfway through an activation is never timed out by a clock that raced ahead).
-    A loop that does not answer within ``settle_timeout_s`` is not waited for any longer (it may be stuck), and
-    nothing jumps at all while the clock is held (:meth:`hold`).
+    times over, and what their executors have in hand (a QR decode, a socket connect) ends, so that a busy machine
+    that is slow to schedule a device delays virtual time rather than being overtaken by it (a device halfway
+    through an activation is never timed out by a clock that raced ahead). A loop that does not answer, or an
+    executor that stays busy, for ``settle_timeout_s`` is not waited for any longer (it may be stuck), and nothing
+    jumps at all while the clock is held (:meth:`hold`).
     """
 
     is_virtual = True
@@ -178,13 +214,21 @@ class VirtualClock:
         if not self._autojump:
             await fut
             return
+        busy_since: float | None = None
         while not fut.done():
             try:
                 await asyncio.wait_for(asyncio.shield(fut), timeout=self._idle_s)
             except TimeoutError:
                 # Still waiting after a moment of real time: once the world has run what it had ready, and
                 # unless the clock is held, jump to the earliest deadline.
-                if self._held() or not await self._settle(loop, fut):
+                if self._held():
+                    continue
+                if _world_executors_busy():
+                    busy_since = busy_since if busy_since is not None else time.monotonic()
+                    if time.monotonic() - busy_since < self._settle_timeout_s:
+                        continue
+                busy_since = None
+                if not await self._settle(loop, fut):
                     continue
                 with self._lock:
                     earliest = self._sleepers[0][0] if self._sleepers else deadline

@@ -128,3 +128,24 @@ def test_wait_until_polls_on_the_clock() -> None:
     assert not wait_until(clock, lambda: False, 600.0, poll_s=10.0)
     assert clock.time() == pytest.approx(631.0, abs=1.0)
     assert time.monotonic() - started < 30.0  # 10 minutes of world time, polled, not waited
+
+
+def test_work_in_a_world_loops_executor_holds_the_jump_until_it_ends() -> None:
+    """A QR decode or a socket connect in a world loop's executor (another thread) is world work too."""
+    clock = VirtualClock(start=0.0)
+    loop, thread = _watched_loop()
+    started = threading.Event()
+    seen: list[float] = []
+
+    def decode() -> None:  # a slow decode on a machine that gives its thread no CPU for a while
+        started.set()
+        time.sleep(0.3)
+        seen.append(clock.time())
+
+    try:
+        loop.call_soon_threadsafe(loop.run_in_executor, None, decode)
+        assert started.wait(5.0)
+        asyncio.run(clock.sleep(100.0))
+        assert seen == [0.0], "time jumped while the world's executor still had work in hand"
+    finally:
+        _stop(loop, thread)

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.clock import holding
 from harness.model.errors import CloudError
 from harness.protocol.atop import (
     API_ACTIVE_V44,
@@ -197,7 +198,8 @@ class AtopService:
             # The fault: check and bind now, write the device record (slowly), and only then mark the token used.
             outcome = self.state.activate(uuid, req, consume=False)
             if outcome.result is not None:
-                await asyncio.sleep(RACE_STORE_WRITE_S)
+                with holding(self.state.clock):  # a slow write in real time: the world's clock waits for it
+                    await asyncio.sleep(RACE_STORE_WRITE_S)
                 self.state.consume_token(req.token)
         else:
             outcome = self.state.activate(uuid, req)
