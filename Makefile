@@ -37,11 +37,12 @@ types: $(STAMP)
 	$(BIN)/mypy --strict harness
 
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
-# One xdist worker per core; --dist loadgroup keeps each xdist_group (the self-check and its runner pool) on one
-# worker while the others share the rest.
+# One xdist worker per core; --dist loadfile keeps each test module on one worker, so the self-check (which starts
+# first, tests/conftest.py) drives its runner pool from one worker while the others share the rest. (loadgroup
+# would do for xdist_group marks, but pytest-xdist 3.8 cannot tag pytest 9's node ids with the group.)
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
-	$(BIN)/python -m pytest tests -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n auto --dist loadfile $(PYTEST_ARGS)
 
 test: $(STAMP) sysdeps lint types pytest
 

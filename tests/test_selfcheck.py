@@ -7,7 +7,8 @@ Each run is a pytest session of ``<suite modules> --profile ...`` with the world
 ``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_*_FAULTS``; verdicts come from the run's
 ``results.jsonl``. Only the modules of a fault's expected TCs run. The runs go to a pool of runner processes
 (tests/_selfcheck_pool.py), each running session after session without restarting Python, and only the runs
-the selected tests need are made (``-k`` one fault: one run), in the order the tests ask for them.
+the selected tests need are made (``-k`` one fault: one run), in the order the tests ask for them. Under xdist
+the module must stay on one worker (``make test`` uses ``--dist loadfile``), else each worker makes its runs.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from harness.app.faults import ACTIVATOR_FAULTS
 from harness.emulator.camera.faults import CAMERA_FAULTS
 from harness.emulator.cloud.faults import CloudFault
 from harness.profiles import load_profile
-
-# The whole module runs on one xdist worker (make test: --dist loadgroup), beside the pool's runners.
-pytestmark = pytest.mark.xdist_group("selfcheck")
 
 RUNNERS = 2 * (os.cpu_count() or 1)  # a run often waits (idle world, virtual time): two per core keep them busy
 JOB_DEADLINE_S = 100.0  # a fault's run (its few modules) that takes longer is stopped and reported
