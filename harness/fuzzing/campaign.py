@@ -178,78 +178,103 @@ def run_target(spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path
         world.close()
 
 
-def _run_on_world(world: Any, spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None,
-                  seed: int | None, progress: Progress | None) -> CampaignResult:
-    database = None if report_dir is None else report_dir / "hypothesis" / target
-    clock = _Clock(budget.seconds)
-    count = [0]
-    failures: list[tuple[Any, BaseException, dict[str, Any]]] = []
-    derandomize = budget.derandomize and seed is None
+@dataclass
+class _Run:
+    """One target's campaign in progress: what it counted, what failed, and how to run a round of examples."""
 
-    def tick() -> None:
-        count[0] += 1
-        if progress is not None:
-            progress(target, count[0], clock.elapsed)
-
-    def round_settings(examples: int) -> settings:
-        return _settings(database, examples, derandomize=derandomize, steps=budget.steps, shrink=budget.shrink)
-
+    target: str
+    budget: Budget
+    database: Path | None
+    derandomize: bool
+    progress: Progress | None
+    clock: _Clock
+    count: list[int] = field(default_factory=lambda: [0])
+    failures: list[tuple[Any, BaseException, dict[str, Any]]] = field(default_factory=list)
     factory: MachineFactory | None = None
-    if target == "stateful":
-        machine_target = PairingTarget.from_world(world)
+
+    def tick(self) -> None:
+        self.count[0] += 1
+        if self.progress is not None:
+            self.progress(self.target, self.count[0], self.clock.elapsed)
+
+    def settings(self, examples: int) -> settings:
+        return _settings(self.database, examples, derandomize=self.derandomize, steps=self.budget.steps,
+                         shrink=self.budget.shrink)
+
+    def stateful_rounds(self, world: Any) -> Callable[[int, int | None], None]:
+        run = self
 
         class Counting(MachineFactory):
             def __call__(self) -> Any:
                 machine = super().__call__()
-                tick()
+                run.tick()
                 return machine
 
-        factory = Counting(machine_target, on_failure=clock.fail)
+        factory = self.factory = Counting(PairingTarget.from_world(world), on_failure=self.clock.fail)
+        return lambda examples, round_seed: _stateful_runner(factory, self.settings(examples), round_seed)()
 
+    def case_rounds(self, ctx: FuzzContext, strategy: Any) -> Callable[[int, int | None], None]:
         def one_round(examples: int, round_seed: int | None) -> None:
-            _stateful_runner(factory, round_settings(examples), round_seed)()
-    else:
-        ctx = FuzzContext.from_world(world)
-        strategy = cases(target, ctx)
-        if strategy.is_empty:
-            return CampaignResult(target, "N/A", message=f"profile {world.profile.name} claims no {target} mode")
-
-        def one_round(examples: int, round_seed: int | None) -> None:
-            @round_settings(examples)
+            @self.settings(examples)
             @given(strategy)
             def fuzz(case: Case) -> None:
-                tick()
+                self.tick()
                 try:
                     run_case(ctx, case)
                 except (AssertionError, DeviceCrashed) as exc:
-                    clock.fail()
-                    failures.append((case, exc, dict(ctx.last_inputs)))
+                    self.clock.fail()
+                    self.failures.append((case, exc, dict(ctx.last_inputs)))
                     raise
 
             (hypothesis_seed(round_seed)(fuzz) if round_seed is not None else fuzz)()
 
+        return one_round
+
+    def result(self, verdict: str, message: str = "") -> CampaignResult:
+        return CampaignResult(self.target, verdict, self.count[0], self.clock.elapsed, message=message)
+
+
+def _run_on_world(world: Any, spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None,
+                  seed: int | None, progress: Progress | None) -> CampaignResult:
+    run = _Run(target, budget, None if report_dir is None else report_dir / "hypothesis" / target,
+               budget.derandomize and seed is None, progress, _Clock(budget.seconds))
+    if target == "stateful":
+        one_round = run.stateful_rounds(world)
+    else:
+        ctx = FuzzContext.from_world(world)
+        strategy = cases(target, ctx)
+        if strategy.is_empty:
+            return run.result("N/A", f"profile {world.profile.name} claims no {target} mode")
+        one_round = run.case_rounds(ctx, strategy)
     try:
         if budget.counted:
             assert budget.examples is not None
             one_round(budget.examples, seed)
         else:
-            with _shrink_limit(clock.stop_at - clock.generate_until):
-                _rounds(clock, count, one_round, seed, budget.examples)
+            with _shrink_limit(run.clock.stop_at - run.clock.generate_until):
+                _rounds(run.clock, run.count, one_round, seed, budget.examples)
     except (AssertionError, DeviceCrashed, Flaky) as exc:
-        if isinstance(exc, Flaky) and not failures and not clock.failing:
-            return CampaignResult(target, "ERROR", count[0], clock.elapsed, message=f"flaky: {_first_line(exc)}")
-        verdict = "CRASH" if isinstance(exc, DeviceCrashed) or _crashed(exc) else "FAIL"
-        case, last_inputs = (failures[-1][0], failures[-1][2]) if failures else (None, {})
-        if isinstance(exc, DeviceCrashed) and exc.inputs:
-            last_inputs = dict(exc.inputs)
-        steps = factory.last.log if factory is not None and factory.last is not None else []
-        result = CampaignResult(target, verdict, count[0], clock.elapsed, message=_first_line(exc))
-        result.failure_file = _save(report_dir, spec, target, seed, exc, case, last_inputs, verdict, steps,
-                                    budget.steps)
-        return result
+        if isinstance(exc, Flaky) and not run.failures and not run.clock.failing:
+            return run.result("ERROR", f"flaky: {_first_line(exc)}")
+        return _failed(run, exc, spec, report_dir, seed)
     except AdapterError as exc:
-        return CampaignResult(target, "ERROR", count[0], clock.elapsed, message=f"the lab or harness failed: {exc}")
-    return CampaignResult(target, "PASS", count[0], clock.elapsed)
+        return run.result("ERROR", f"the lab or harness failed: {exc}")
+    return run.result("PASS")
+
+
+def _failed(run: _Run, exc: BaseException, spec: WorldSpec, report_dir: Path | None,
+            seed: int | None) -> CampaignResult:
+    """The verdict on a failure (CRASH when the device lost liveness, else FAIL), its failure file saved."""
+    verdict = "CRASH" if isinstance(exc, DeviceCrashed) or _crashed(exc) else "FAIL"
+    case, last_inputs = (run.failures[-1][0], run.failures[-1][2]) if run.failures else (None, {})
+    if isinstance(exc, DeviceCrashed) and exc.inputs:
+        last_inputs = dict(exc.inputs)
+    factory = run.factory
+    steps = factory.last.log if factory is not None and factory.last is not None else []
+    result = run.result(verdict, _first_line(exc))
+    result.failure_file = _save(report_dir, spec, run.target, seed, exc, case, last_inputs, verdict, steps,
+                                run.budget.steps)
+    return result
 
 
 def _rounds(clock: _Clock, count: list[int], one_round: Callable[[int, int | None], None], seed: int | None,
