@@ -177,12 +177,12 @@ def test_the_cloud_rebinds_each_mode_as_the_mode_says(lab: Lab, cloud: CloudAdap
     product = cloud.create_product(f"paircert {binding} plug", "cz", binding)
     licence = cloud.issue_licence(product.pid)
     lab.redactor.add(licence.auth_key)
-    atop_url, hid = probes.cloud_endpoints(cloud).atop_url, probes.new_hid()
+    endpoints, hid = probes.cloud_endpoints(cloud), probes.new_hid()
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
 
     def activate(account: str, into: str) -> probes.ActivationReply:
-        return probes.activate_raw(atop_url, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
+        return probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
                                    token=lab.activator(account).get_token(into), hid=hid, t=int(cloud.clock.time()))
 
     for _ in range(2):  # the owner pairs it, and pairs it again

@@ -73,6 +73,8 @@ def test_nothing_is_heard_after_stop_and_the_next_start_is_answered_once(lab: La
                                 timeout=lab.activator_timeout_s)
     activator.stop_config_wifi()
     assert not delegate.heard.wait(QUIET_S), f"a stopped start was answered: {delegate.calls}"
+    # A device that heard the first start fails to join that network and comes back to pairing mode by itself.
+    device.wait_pairing_mode(lab.profile.parameters.pairing_mode_timeout_s)
     wifi = lab.default_wifi
     activator.start_config_wifi(mode, wifi.ssid, wifi.password, activator.get_token(home),
                                 timeout=lab.activator_timeout_s)
@@ -100,9 +102,8 @@ def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, 
                                     timeout=lab.activator_timeout_s)
         licence = cloud.issue_licence(device.pid)
         lab.redactor.add(licence.auth_key)
-        reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid,
-                                    auth_key=licence.auth_key, pid=device.pid, token=token, hid=probes.new_hid(),
-                                    t=int(cloud.clock.time()))
+        reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
+                                    pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()))
     assert reply.accepted, probes.describe(reply)  # a device activated; it never logs in to MQTT
     delegate.wait()
     assert activator.join(HEARD_WAIT_S)

@@ -28,7 +28,7 @@ def activate(lab: Lab, cloud: CloudAdapter, *, uuid: str, auth_key: str, pid: st
              hid: str | None = None, account: str | None = None) -> probes.ActivationReply:
     """A device activating with this licence and a fresh token for ``home`` (of ``account``)."""
     token = lab.activator(account).get_token(home)
-    return probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=uuid, auth_key=auth_key, pid=pid,
+    return probes.activate_raw(probes.cloud_endpoints(cloud), uuid=uuid, auth_key=auth_key, pid=pid,
                                token=token, hid=hid or probes.new_hid(), t=int(cloud.clock.time()))
 
 

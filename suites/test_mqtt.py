@@ -65,7 +65,7 @@ def other_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> Iterat
     licence = cloud.issue_licence(device.pid)
     lab.redactor.add(licence.auth_key)
     owner = lab.account()
-    reply = probes.activate_raw(probes.cloud_endpoints(cloud).atop_url, uuid=licence.uuid, auth_key=licence.auth_key,
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
                                 pid=device.pid, token=lab.activator(owner).get_token(lab.home(owner)),
                                 hid=probes.new_hid(), t=int(cloud.clock.time()))
     assert reply.accepted and reply.dev_id and reply.sec_key, probes.describe(reply)

@@ -138,7 +138,7 @@ def test_two_activations_racing_with_one_token_give_one_device(lab: Lab, cloud: 
         lab.redactor.add(licence.auth_key)
     with ThreadPoolExecutor(max_workers=2) as pool:
         replies = list(pool.map(lambda lic: probes.activate_raw(
-            endpoints.atop_url, uuid=lic.uuid, auth_key=lic.auth_key, pid=device.pid, token=token,
+            endpoints, uuid=lic.uuid, auth_key=lic.auth_key, pid=device.pid, token=token,
             hid=probes.new_hid(), t=int(cloud.clock.time())), licences))
     assert sum(r.accepted for r in replies) == 1, [probes.describe(r) for r in replies]
     assert split_token_fixed(token)[1] == token[2:10]

@@ -2,8 +2,8 @@
 
 Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS``,
 ``PAIRCERT_CLOUD_FAULTS`` and ``PAIRCERT_ACTIVATOR_FAULTS`` are comma-separated fault names
-(:mod:`harness.emulator.camera.faults`, :class:`harness.emulator.cloud.faults.CloudFault`,
-:mod:`harness.app.faults`). Without any, the plugin's own world builder runs.
+(:mod:`harness.emulator.camera.faults`, :mod:`harness.emulator.cloud.faults`, :mod:`harness.app.faults`).
+Without any, the plugin's own world builder runs.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from harness import redaction
 from harness.adapters.contracts import (
     AdapterError,
+    BindRefused,
     CapabilityMissing,
     CloudCapability,
     DeviceRecord,
@@ -56,7 +58,12 @@ _LAB_CAPABILITIES: dict[str, tuple[CloudCapability, ...]] = {
     "issue_licences": (CloudCapability.ISSUE_LICENCES, CloudCapability.REVOKE_LICENCES),
     "create_products": (CloudCapability.CREATE_PRODUCTS,),
     "inspect_devices": (CloudCapability.INSPECT_DEVICES,),
+    "bind_by_uuid": (CloudCapability.BIND_BY_UUID,),
 }
+# §11.6: the cloud's answers to a bind by UUID that the suites judge (BindRefused), not lab faults.
+_BIND_REFUSALS = frozenset({"UUID_NOT_EXISTS", "DEVICE_OFFLINE", "DEVICE_ALREADY_BIND",
+                            "GUEST_NOT_SUPPORT_STRONG_BIND", "PERMISSION_DENIED"})
+RELEASE_PATH = "/lab/devices/release"  # owner-side removal by licence (harness.emulator.cloud.app_api)
 # Statuses meaning "this route is not here": the cloud has no lab API (or not this part of it).
 _NO_ROUTE = frozenset({404, 405, 501})
 
@@ -95,10 +102,18 @@ class RemoteCloudAdapter:
     name = "remote"
 
     def __init__(self, base_url: str, *, clock: Clock | None = None, timeout_s: float = 10.0,
-                 region: str | None = None) -> None:
+                 region: str | None = None, ca: str | None = None) -> None:
         if not timeout_s > 0:
             raise AdapterError(f"timeout_s must be positive, got {timeout_s!r}")
         self.base_url, self.app_url = split_base_url(base_url)
+        # -- TLS (§11.1): an https:// cloud is verified against the lab CA file ``ca`` (else the system's store)
+        self._tls: ssl.SSLContext | None = None
+        if ca is not None:
+            try:
+                self._tls = ssl.create_default_context(cafile=ca)
+            except (OSError, ssl.SSLError) as exc:
+                raise AdapterError(f"cannot read the lab CA {ca!r} for the remote cloud: {exc}") from exc
+        # -- end TLS
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout_s = float(timeout_s)
         self._region = region
@@ -107,6 +122,7 @@ class RemoteCloudAdapter:
         self._members: dict[str, dict[str, Role]] = {}   # home -> account -> role (as set through us)
         self._token_accounts: dict[str, str] = {}        # token -> the account that fetched it
         self._device_homes: dict[str, str] = {}          # devId -> the home it was last seen in
+        self._uuid_devices: dict[str, str] = {}          # licence uuid -> devId (from records seen)
         self._accounts: list[str] = []
         self._pid_names: dict[str, str] = {}
         self._endpoints: dict[str, str] | None = None
@@ -119,7 +135,7 @@ class RemoteCloudAdapter:
         """One exchange; ``(status, body)`` for any HTTP answer, AdapterError when there is none."""
         request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as answer:
                 return int(answer.status), answer.read(MAX_ANSWER_BYTES)
         except urllib.error.HTTPError as exc:
             try:
@@ -247,13 +263,33 @@ class RemoteCloudAdapter:
         self._remember_account(account)
         with self._lock:
             self._token_accounts[token] = account
+            self._token_accounts[token[2:10]] = account  # the cut a device sends (§1.4), whatever the region
             if not self._region and isinstance(grant.get("region"), str):
                 self._region = grant["region"]
+        return token
+
+    @step
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
+        """§11.6: ask the cloud to push a token for ``home`` to the device waiting as ``acon_<uuid>``."""
+        try:
+            grant = self._call("POST", f"/homes/{_quote(home)}/devices/bind", {"uuid": uuid}, account=account)
+        except RemoteCloudError as exc:
+            if exc.code in _BIND_REFUSALS:
+                raise BindRefused(exc.code, exc.message) from None
+            if exc.status in _NO_ROUTE and exc.code in ("NOT_FOUND", f"HTTP_{exc.status}"):
+                raise CapabilityMissing(self.name, CloudCapability.BIND_BY_UUID.value) from exc
+            raise
+        token = str(_field(grant, "pairingToken"))
+        self._remember_account(account)
+        with self._lock:
+            self._token_accounts[token] = account
         return token
 
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
         with self._lock:
             account = self._token_accounts.get(token) or self._token_accounts.get(token[2:10])
+            if account is None and self._accounts:  # a token it never fetched (guessed): any account may ask
+                account = self._accounts[0]
         if account is None:
             raise AdapterError("the remote adapter can only list attempts of tokens it fetched itself")
         try:
@@ -299,6 +335,39 @@ class RemoteCloudAdapter:
     @step
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call("POST", f"/devices/{_quote(dev_id)}/remove", {"wipe": bool(wipe)}, account=account)
+
+    # -- releasing a device between tests (owner-side removal by licence) --
+
+    @step
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        """The lab route ``POST /app/v1/lab/devices/release``; on a cloud without it, the owner (as this adapter
+        knows it) removes the device it last saw hold the licence."""
+        try:
+            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True})
+        except RemoteCloudError as exc:
+            if exc.status not in _NO_ROUTE:
+                raise
+            return self._release_seen(uuid)
+        released = _field(answer, "released")
+        return None if released is None else self._record(released)
+
+    def _release_seen(self, uuid: str) -> DeviceRecord | None:
+        with self._lock:
+            dev_id = self._uuid_devices.get(uuid)
+        if dev_id is None:
+            if CloudCapability.INSPECT_DEVICES.value in self.capabilities:
+                found = self.device_by_uuid(uuid)
+                dev_id = found.dev_id if found is not None else None
+            if dev_id is None:
+                return None  # never seen activated through this adapter: bound nowhere it knows of
+        record = self.device(dev_id)
+        if record is None or record.home is None:
+            return None
+        self.remove_device(record.dev_id, account=record.owner or self._home_caller(record.home, admin=True),
+                           wipe=True)
+        return record
+
+    # -- end of releasing a device between tests --
 
     def notifications(self, account: str) -> Sequence[Notification]:
         raws = self._call("GET", "/notifications", account=account)
@@ -390,7 +459,8 @@ class RemoteCloudAdapter:
             else:
                 atop = answer.addr("httpsSelfUrl") or answer.addr("httpUrl")
                 mqtt = answer.addr("mqttsSelfUrl") or answer.addr("mqttUrl")
-                found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt)) if v}
+                ca = answer.ca_arr[0] if answer.ca_arr else None  # §11.2: the CA devices trust for ATOP and MQTT
+                found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt), ("ca", ca)) if v}
         else:
             log.info("the cloud at %s has no url_config (HTTP %s)", url, status)
         self._endpoints = found
@@ -415,15 +485,22 @@ class RemoteCloudAdapter:
             raise AdapterError(f"the remote cloud answered a device without a devId: {raw!r}")
         pid = str(raw.get("productKey", ""))
         home = raw.get("home")
+        uuid = str(raw.get("uuid", ""))
         with self._lock:
             if isinstance(home, str):
                 self._device_homes[raw["devId"]] = home
+            if uuid:
+                self._uuid_devices[uuid] = raw["devId"]
             name = self._pid_names.get(pid, pid)
+            owner = raw.get("owner") if isinstance(raw.get("owner"), str) else None
+            if owner is None and isinstance(home, str):
+                owner = self._owners.get(home)
         history = raw.get("history") or []
-        return DeviceRecord(dev_id=raw["devId"], uuid=str(raw.get("uuid", "")), pid=pid, name=name,
+        return DeviceRecord(dev_id=raw["devId"], uuid=uuid, pid=pid, name=name,
                             home=home if isinstance(home, str) else None, online=bool(raw.get("online")),
                             dps=dict(raw.get("dps") or {}),
-                            activations=len(history) if isinstance(history, list) else 0)
+                            activations=len(history) if isinstance(history, list) else 0,
+                            owner=owner if isinstance(home, str) else None)
 
 
 def _field(result: Any, key: str) -> Any:
@@ -460,17 +537,18 @@ def _excerpt(raw: bytes, limit: int = 300) -> str:
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,
-                 create_product: bool = True, **_: Any) -> RemoteCloudAdapter:
+                 create_product: bool = True, ca: str | None = None) -> RemoteCloudAdapter:
     """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port" } }``).
 
     ``region`` defaults to the profile's; with ``create_product`` (the default) the profile's product is
-    created on the cloud when the cloud can create products and does not have it yet.
+    created on the cloud when the cloud can create products and does not have it yet. ``ca`` is the lab CA
+    (``ca.pem`` of ``paircert cloud serve --tls --ca DIR``) an ``https://`` cloud is verified against.
     """
     from harness.adapters.emulated import CATEGORY_BY_KIND
 
     profile = context.profile
     adapter = RemoteCloudAdapter(url, clock=context.clock, timeout_s=timeout_s,
-                                 region=region or profile.parameters.region)
+                                 region=region or profile.parameters.region, ca=ca)
     if create_product and CloudCapability.CREATE_PRODUCTS.value in adapter.capabilities:
         adapter.ensure_product(profile.device.pid, profile.device.name,
                                CATEGORY_BY_KIND.get(profile.device.kind, "qt"),

@@ -117,6 +117,16 @@ class ScapyNetworkAdapter:
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """EZ goes out on the interface; networks exist only on a bridged emulated camera's air."""
+        from harness.adapters.contracts import NetworkCapability
+
+        caps = {NetworkCapability.SEND_EZ.value}
+        if self.air is not None:
+            caps.add(NetworkCapability.CREATE_NETWORKS.value)
+        return frozenset(caps)
+
     # -- access points -------------------------------------------------------------------------------------
 
     def add_access_point(self, ssid: bytes, password: bytes) -> None:
@@ -324,5 +334,9 @@ def scapy_network(context: Any, *, interface: str, sniff: bool | None = None, **
             raise AdapterError(f"cannot sniff EZ datagrams on {interface!r}: {exc}") from exc
     return adapter
 
+
+# The arguments the profile may give (the preflight checks them): the factory passes them on with **args.
+scapy_network.accepted_args = ("interface", "sniff", "preamble_rounds", "data_rounds", "gap_s",  # type: ignore[attr-defined]
+                               "attempts", "pause_s", "record_limit")
 
 __all__ = ["ScapyNetworkAdapter", "WireRecord", "interface_ipv4", "scapy_network"]

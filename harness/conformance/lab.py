@@ -6,8 +6,8 @@ profile's activator timeout, and the QR code and outcome recorded as evidence. E
 is taught to the run's redactor before it can be written anywhere.
 
 :class:`DevicePreparer` is the labgrid-style strategy that moves the device under test to "factory reset, in
-pairing mode" before each test; after its first failure it is broken, and later tests ERROR with the reason
-instead of retrying forever.
+pairing mode" before each test; a reset that fails is followed by a power cycle, and only when that fails too is
+the device blocked: later tests that need it are INCONCLUSIVE with the reason instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from typing import Any, Protocol
 
 from harness.adapters.contracts import (
     AdapterError,
+    CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    NetworkCapability,
+    network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, Outcome, pair
+from harness.app.activator import Activator, ActivatorMode, Outcome, bind, pair
 from harness.clock import Clock
 from harness.conformance.verdicts import HarnessError, Inconclusive
 from harness.evidence import EvidenceRecorder
@@ -59,48 +62,109 @@ class WifiCredentials:
     password: str = field(repr=False)
 
 
-def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
-    """The lab's start position for a device: removed (with a data wipe) by the owner of the home it is bound
-    to, where the cloud lets the lab see that owner, then factory reset and in pairing mode.
+def release_from_cloud(cloud: CloudAdapter, device: DeviceAdapter) -> None:
+    """The owner of the home the device is bound to removes it, with a data wipe, through the cloud adapter's
+    contract (:meth:`~harness.adapters.contracts.CloudAdapter.release_device`).
 
     Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
-    other account is refused (3711).
+    other account is refused (3711). A cloud adapter older than that method is asked the long way (the device's
+    record by licence, then its owner's removal) where it can inspect devices.
     """
+    release = getattr(cloud, "release_device", None)
+    if callable(release):
+        try:
+            release(device.licence.uuid)
+            return
+        except CapabilityMissing:
+            pass
     if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
         record = cloud.device_by_uuid(device.licence.uuid)
         if record is not None and record.home is not None and record.owner is not None:
             cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+
+
+def reset_device(device: DeviceAdapter) -> None:
+    """Factory reset (else reset) the device, without waiting for pairing mode."""
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
         device.reset()
+
+
+def reset_to_pairing_mode(device: DeviceAdapter, timeout_s: float) -> None:
+    """Factory reset (else reset) the device and wait up to ``timeout_s`` for pairing mode."""
+    reset_device(device)
     device.wait_pairing_mode(timeout_s)
 
 
+def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    """The lab's start position for a device: factory reset, released by its owner (:func:`release_from_cloud`),
+    and in pairing mode within ``timeout_s``.
+
+    The reset comes before the removal: a genuine device retries a refused activation every second with the same
+    token (PROTOCOL.md §11.7), and a removal made while it still retries would let that stale token bind it to the
+    account it was refused for.
+    """
+    reset_device(device)
+    release_from_cloud(cloud, device)
+    device.wait_pairing_mode(timeout_s)
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 class DevicePreparer:
-    """Brings a device to "released, factory reset, in pairing mode"; once that fails, it is broken for the run."""
+    """Brings a device to "released, factory reset, in pairing mode" before each test (labgrid's strategy).
 
-    def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    A reset that does not bring pairing mode back within ``timeout_s`` is followed by a power cycle (a hook or a
+    person), after which the device has ``boot_time_s`` more to boot and is reset again; only when that fails
+    too is the device blocked: that test is ERROR (the lab could not bring its device back), and every later
+    test that needs the device is INCONCLUSIVE ("blocked: ...") without touching the device again.
+    """
+
+    def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S, boot_time_s: float = PAIRING_MODE_TIMEOUT_S,
+                 ) -> None:
         self.timeout_s = timeout_s
+        self.boot_time_s = boot_time_s
         self.broken: str | None = None
+        self.recoveries: list[str] = []
 
-    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None) -> None:
+    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None,
+                evidence: EvidenceRecorder | None = None) -> None:
         if self.broken is not None:
-            raise AdapterError(f"the device is broken ({self.broken}); not trying again")
+            raise Inconclusive(f"blocked: {self.broken}")
+        first: Exception | None = None
         try:
-            if cloud is not None:
-                release_device(cloud, device, timeout_s=self.timeout_s)
-            else:
-                if DeviceCapability.FACTORY_RESET in device.capabilities:
-                    device.factory_reset()
-                elif DeviceCapability.RESET in device.capabilities:
-                    device.reset()
-                device.wait_pairing_mode(self.timeout_s)
+            reset_device(device)  # before the removal: a device still retrying a stale token must stop (§11.7)
         except Exception as exc:
-            self.broken = f"bringing it to factory reset, in pairing mode failed before {for_test}: " \
-                          f"{type(exc).__name__}: {exc}"
-            raise AdapterError(f"the device could not be brought to factory reset, in pairing mode: "
-                               f"{type(exc).__name__}: {exc}") from exc
+            first = exc
+        if cloud is not None:
+            release_from_cloud(cloud, device)  # the cloud's trouble is the test's ERROR, not the device's block
+        if first is None:
+            try:
+                device.wait_pairing_mode(self.timeout_s)
+                return
+            except Exception as exc:
+                first = exc
+        if evidence is not None:
+            evidence.note("no pairing mode after a reset: power cycling", error=_why(first))
+        if DeviceCapability.POWER_CYCLE not in device.capabilities:
+            self.broken = (f"the device did not return to pairing mode after a reset before {for_test} "
+                           f"({_why(first)}) and it cannot be power cycled (no power_cycle hook or person)")
+            raise AdapterError(self.broken) from first
+        try:
+            device.power_cycle()
+            if cloud is not None:  # what the device finished before it went down (an old pairing) is undone too
+                release_from_cloud(cloud, device)
+            reset_to_pairing_mode(device, self.boot_time_s + self.timeout_s)
+        except Exception as exc:
+            self.broken = (f"the device did not come back after a power cycle before {for_test} ({_why(exc)}; "
+                           f"the reset before it: {_why(first)})")
+            raise AdapterError(self.broken) from exc
+        self.recoveries.append(for_test)
+        if evidence is not None:
+            evidence.note("the device came back after a power cycle")
 
 
 class Lab:
@@ -201,6 +265,10 @@ class Lab:
             ssid = lab_wifi.ssid
             if password is None:
                 password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+        elif not network_can(self.network, NetworkCapability.CREATE_NETWORKS) and (
+                lab_wifi is None or ssid != lab_wifi.ssid or password is not None):
+            raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: the test needs a "
+                               f"Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:
@@ -223,7 +291,7 @@ class Lab:
         """Another device of the same kind, in pairing mode, where the world can make one."""
         device = self.world.new_device()
         self.redactor.add(device.licence.auth_key)
-        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+        device.wait_pairing_mode(self.profile.parameters.pairing_mode_timeout_s)
         self.devices.append(device)
         self.evidence.record("lab", "new device", {"uuid": device.licence.uuid})
         return device
@@ -262,13 +330,32 @@ class Lab:
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
                                                     "token": token, "ssid": ssid, "timeout_s": timeout})
         outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
+        return self._outcome(outcome)
+
+    def bind_by_uuid(self, *, account: str | None = None, home: str | None = None, uuid: str | None = None,
+                     timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+        """Bind ``device`` (default: the test's) into ``home`` by the UUID its QR code shows (PROTOCOL.md §11.6):
+        the cloud pushes it a token; returns what the delegate heard, with that token (``outcome.token``)."""
+        account = account if account is not None else self.default_account
+        home = home if home is not None else self.default_home(account)
+        device = device if device is not None else self.device
+        uuid = uuid if uuid is not None else device.licence.uuid
+        activator = self.activator(account, device=device)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(ActivatorMode.UUID), "account": account,
+                                                    "home": home, "uuid": uuid, "timeout_s": timeout})
+        return self._outcome(bind(activator, home, uuid, timeout=timeout, real_timeout_s=wall))
+
+    def _outcome(self, outcome: Outcome) -> Outcome:
+        """Record what the delegate heard as evidence; a harness fault behind it is an ERROR, never a FAIL."""
         fault = outcome.error.harness_fault if outcome.error is not None else None
         self.evidence.record("activator", "outcome", {
             "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
             "error": str(outcome.error) if outcome.error else None,
             "cloud_error": outcome.error.cloud_error if outcome.error else None,
             "device": outcome.device_model.dev_id if outcome.device_model else None,
-            "steps": [step.name for step in outcome.steps]})
+            "steps": [step.name for step in outcome.steps], "token": outcome.token})
         if outcome.qr_image is not None:
             self.evidence.attach_image("qr", outcome.qr_image)
         if outcome.qr_text is not None:
@@ -299,4 +386,5 @@ class Lab:
         time.sleep(seconds)
 
 
-__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device"]
+__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device", "release_from_cloud",
+           "reset_to_pairing_mode"]

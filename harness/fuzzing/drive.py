@@ -23,10 +23,22 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    NetworkCapability,
+    ble_central,
+    network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
-from harness.conformance.verdicts import DeviceFailure
+from harness.app.activator import Activator, ActivatorError, ActivatorMode, ApOptions, Outcome, pair
+from harness.app.ble import BleOptions, BleSession, credentials_for, find_device
+from harness.conformance.verdicts import DeviceFailure, Inconclusive
 from harness.protocol import apconfig
+from harness.protocol.ble import (
+    Generation,
+    WifiConfigAnswerV1,
+    WifiConfigAnswerV2,
+    WifiConfigV1,
+    WifiConfigV2,
+    ble_id,
+)
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 from harness.testing.stateful import DeviceCrashed
@@ -39,6 +51,7 @@ class FuzzDeviceCrashed(DeviceCrashed, DeviceFailure):
 PLACEHOLDER_TOKEN = "AYPLACEHLDr000"  # swapped for a token the cloud really issued, just before sending
 CASE_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a case's outcome
 PAIRING_MODE_TIMEOUT_S = 30.0
+BLE_CASE_OPTIONS = BleOptions(response_timeout_s=2.0)  # a device that does not answer costs a case 2 s at most
 
 
 class RawActivator(Activator):
@@ -50,6 +63,10 @@ class RawActivator(Activator):
 
     def _deliver(self, mode: ActivatorMode, ssid: str, password: str, token: str) -> None:
         self._raw(token)
+
+    def _deliver_ble(self, ssid: str, password: str, token: str) -> ActivatorError | None:
+        self._raw(token)  # BLE (§9): the raw bytes go over a paired session; the cloud decides the outcome
+        return None
 
 
 @dataclass
@@ -64,6 +81,25 @@ class FuzzContext:
     home: str = ""
     last_inputs: dict[str, Any] = field(default_factory=dict)
     cases: int = 0
+    #: the lab's own network (SSID, password), used where the network adapter cannot create networks
+    lab_wifi: tuple[str, str] | None = field(default=None, repr=False)
+    case_timeout_s: float = CASE_TIMEOUT_S
+
+    @property
+    def creates_networks(self) -> bool:
+        return network_can(self.network, NetworkCapability.CREATE_NETWORKS)
+
+    def network_for(self, ssid: str, password: str) -> tuple[str, str]:
+        """``(ssid, password)`` where the network can be created; else the lab's own network."""
+        if self.creates_networks or self.lab_wifi is None:
+            return ssid, password
+        return self.lab_wifi
+
+    def need_network(self, what: str) -> None:
+        """A case about a generated network cannot be decided where the network adapter cannot create it."""
+        if not self.creates_networks:
+            raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: {what} needs a "
+                               f"network the device does not know (it knows only the lab's)")
 
     def __post_init__(self) -> None:
         if not self.account:
@@ -82,18 +118,15 @@ class FuzzContext:
     # -- the lab ---------------------------------------------------------------------------------------
 
     def clean_slate(self) -> None:
-        """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
+        """Factory-reset (power-cycled first if it crashed), removed and wiped, in pairing mode; the reset comes
+        first so that a device still retrying a refused activation (§11.7) cannot bind with its stale token."""
+        from harness.conformance.lab import release_from_cloud, reset_device
+
         device, cloud = self.device, self.cloud
-        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-            record = cloud.device_by_uuid(device.licence.uuid)
-            if record is not None and record.home is not None and record.owner is not None:
-                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
-        if DeviceCapability.FACTORY_RESET in device.capabilities:
-            device.factory_reset()
-        elif DeviceCapability.RESET in device.capabilities:
-            device.reset()
+        reset_device(device)
+        release_from_cloud(cloud, device)
         device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def revive(self) -> None:
@@ -117,7 +150,7 @@ class FuzzContext:
     def _pair(self, activator: Activator, mode: str, ssid: str, password: str, token: str) -> Outcome:
         for attempt in (1, 2):
             outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), ssid, password, token,
-                           timeout=CASE_TIMEOUT_S)
+                           timeout=self.case_timeout_s)
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
@@ -139,6 +172,8 @@ class FuzzContext:
         self.cases += 1
         self.last_inputs = {"check": "pairs", "mode": mode, "ssid": ssid, "password": password,
                             "style": None if style is None else vars(style)}
+        if (ssid, password) != self.network_for(ssid, password):
+            self.need_network(f"the generated network {ssid!r}")
         self.clean_slate()
         ssid_bytes = ssid.encode("utf-8")
         self.network.add_access_point(ssid_bytes, password.encode("utf-8"))
@@ -163,7 +198,8 @@ class FuzzContext:
                 raise DeviceFailure(f"REQ-FUZZ-001: the device joined {joined[-1]!r}, not the generated network "
                                     f"{expected!r}")
         finally:
-            self.network.remove_access_point(ssid_bytes)
+            if self.creates_networks:
+                self.network.remove_access_point(ssid_bytes)
 
     def check_refused(self, mode: str, what: str, *, send: Callable[[str], None] | None = None,
                       ssid: str = "fuzz-net", password: str = "fuzz-password", token: str | None = None,
@@ -176,10 +212,15 @@ class FuzzContext:
         self.cases += 1
         self.last_inputs = {"check": "refused", "mode": mode, "what": what, "ssid": ssid, "password": password,
                             "token": token}
+        known_ssid, known_password = self.network_for("fuzz-net", "fuzz-password")
+        if ssid == "fuzz-net":  # the case's network: the lab's own where none can be created
+            ssid, password = known_ssid, known_password if password == "fuzz-password" else password
+        elif not self.creates_networks:
+            self.need_network(f"the network {ssid!r}")  # refused for want of a network that cannot exist: no news
         self.clean_slate()
         issued = self.cloud.get_token(self.home, self.account)
         presented = token if token is not None else issued
-        self.network.add_access_point(b"fuzz-net", b"fuzz-password")
+        self.network.add_access_point(known_ssid.encode("utf-8"), known_password.encode("utf-8"))
         try:
             outcome = self._pair(self.activator(mode, send), mode, ssid, password, presented)
             self.check_alive(what)
@@ -194,7 +235,8 @@ class FuzzContext:
                 if record is not None and record.home is not None:
                     raise DeviceFailure(f"REQ-FUZZ-002: the device is bound after {what}")
         finally:
-            self.network.remove_access_point(b"fuzz-net")
+            if self.creates_networks:
+                self.network.remove_access_point(known_ssid.encode("utf-8"))
         if then_pairs:
             self.check_after(what)
 
@@ -203,7 +245,7 @@ class FuzzContext:
         saved = dict(self.last_inputs)
         mode = self.modes[0]
         try:
-            self.check_pairs(mode, "fuzz-after", "after-pass1")
+            self.check_pairs(mode, *self.network_for("fuzz-after", "after-pass1"))
         except DeviceCrashed:
             raise
         except AssertionError as exc:
@@ -250,5 +292,24 @@ def lpv35_sender(ctx: FuzzContext, payload: bytes) -> Callable[[str], None]:
     return send
 
 
-__all__ = ["PLACEHOLDER_TOKEN", "FuzzContext", "RawActivator", "ap_frame_sender", "lpv35_sender",
+def ble_json_sender(ctx: FuzzContext, payload: bytes) -> Callable[[str], None]:
+    """Pair with the device over BLE and send ``payload`` as the Wi-Fi JSON (§9.7.5), the placeholder token swapped
+    for the real one; the device's answer is not judged here (whether it activates is)."""
+    def send(token: str) -> None:
+        central = ble_central(ctx.network)
+        found = find_device(central, target=ble_id(ctx.device.licence.uuid), timeout=10.0)
+        if found is None:
+            return  # not advertising: nothing can be delivered, and the case's checks say what follows
+        body = payload.replace(PLACEHOLDER_TOKEN.encode(), token.encode())
+        with BleSession(central, found, credentials_for(ctx.device.licence), options=BLE_CASE_OPTIONS) as session:
+            if session.device_info() is None or session.pair() is None:
+                return
+            message = WifiConfigV2(payload=body) if session.generation is Generation.V2 else WifiConfigV1(payload=body)
+            session.send(message)
+            session.wait_for((WifiConfigAnswerV2, WifiConfigAnswerV1))  # its answer is not what the case checks
+
+    return send
+
+
+__all__ = ["PLACEHOLDER_TOKEN", "FuzzContext", "RawActivator", "ap_frame_sender", "ble_json_sender", "lpv35_sender",
            "qr_bytes_sender"]

@@ -50,4 +50,14 @@ LICENCE_ERRORS: Final = frozenset(
     }
 )
 
-__all__ = ["LICENCE_ERRORS", "CloudError"]
+
+
+class BindError(StrEnum):
+    """The app API's errorCodes for a bind by UUID it refuses before any token is pushed (§11.6; emulator-defined:
+    the real cloud's strings are not established). Binding-rule refusals use the CloudError strings."""
+
+    UUID_NOT_EXISTS = "UUID_NOT_EXISTS"  # no licence with that UUID (or a revoked one)
+    DEVICE_OFFLINE = "DEVICE_OFFLINE"  # the UUID is not logged in as acon_<uuid>, waiting on d/ai/<uuid>
+
+
+__all__ = ["LICENCE_ERRORS", "BindError", "CloudError"]

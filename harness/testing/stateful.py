@@ -43,11 +43,13 @@ from hypothesis.stateful import (
 
 from harness.adapters.contracts import (
     AdapterError,
+    CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.clock import wait_until
@@ -161,12 +163,17 @@ class PairingTarget:
             pool_devices += [world.new_device() for _ in range(devices - 1)]
         except AdapterError:
             make = None
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        network = world.network
+        modes = [m for m in caps.pairing_modes if m != "ap" and (m != "ez" or network_can(network, "send-ez"))]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
-        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make, keep=[world.device]),
+        lab: dict[str, str] = {}
+        wifi = profile.parameters.wifi
+        if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
+            lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s))
+                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
 
 
 @dataclass
@@ -223,18 +230,21 @@ def _footprint(record: Any) -> tuple[str | None, int]:
 
 
 def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
-    """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
-    record = None
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-    if record is not None and record.home is not None and record.owner is not None:
-        cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
-    elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
-        cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
+    """Factory-reset, removed (and wiped) by its owner, in pairing mode: the lab's start position. The reset comes
+    first: a device still retrying a refused activation (§11.7) must not bind with its stale token."""
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
         device.reset()
+    try:
+        cloud.release_device(device.licence.uuid)
+    except CapabilityMissing:
+        record = cloud.device_by_uuid(device.licence.uuid) \
+            if CloudCapability.INSPECT_DEVICES in cloud.capabilities else None
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
+            cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
     device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
 
@@ -476,7 +486,11 @@ class PairingMachine(RuleBasedStateMachine):
             _check(now_in == before_in, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud "
                                         f"activated the device (home, activations: {before_in} before, {now_in} now)")
             _check(not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})")
-            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
+            # A refused device returns to pairing mode; a genuine one retries the same token every second until
+            # it gives up (§11.7), so the user presses reset (the cloud keeps any binding, §6 normal reset).
+            if DeviceCapability.RESET in md.adapter.capabilities:
+                md.adapter.reset()
+            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def _used(self) -> list[TokenHandle]:
         return [self.handles[t] for t, r in self.model_tokens.items() if r.consumed_at is not None]

@@ -11,6 +11,7 @@ Authentication is deliberately bearer-less (a lab cloud, not a product): the cal
 | POST | /app/v1/homes | {"name"} | create a home owned by the caller |
 | POST | /app/v1/homes/{home}/members | {"account","role"} | add or change a member (owner/admin only) |
 | POST | /app/v1/homes/{home}/token | {} | a pairing token for the home (any member) |
+| POST | /app/v1/homes/{home}/devices/bind | {"uuid"} | bind a waiting device by UUID: a token pushed (§11.6) |
 | GET | /app/v1/homes/{home}/devices | | the home's devices |
 | GET | /app/v1/devices/{devId} | | a device's record (no keys) |
 | POST | /app/v1/devices/{devId}/remove | {"wipe": bool} | unbind, or unbind and wipe (owner/admin) |
@@ -22,6 +23,8 @@ Authentication is deliberately bearer-less (a lab cloud, not a product): the cal
 | POST | /app/v1/lab/licences | {"pid"} | issue a licence (answers with the AuthKey) |
 | POST | /app/v1/lab/licences/{uuid}/revoke | | revoke a licence |
 | POST | /app/v1/lab/clock/advance | {"seconds"} | move a VirtualClock forward |
+| GET | /app/v1/lab/devices?uuid=U | | the device holding licence U, bound or not, with its home's owner |
+| POST | /app/v1/lab/devices/release | {"uuid", "wipe"?} | its owner removes it (wipe: true by default) |
 | GET, PUT | /app/v1/lab/faults | {"faults": [..]} | read or set the cloud faults |
 """
 
@@ -38,7 +41,7 @@ from aiohttp import web
 from harness.model.binding import Role
 from harness.model.outcomes import AttemptSummary
 
-from .faults import CloudFault, parse_faults
+from .faults import CLOUD_FAULTS, behaviour_class
 from .records import CloudInputError, Device, DpSchema, Home, LicenceRecord, Product
 from .state import CloudState
 
@@ -77,6 +80,8 @@ class CloudApp:
 
     def __init__(self, state: CloudState) -> None:
         self.state = state
+        #: binding by UUID (§11.6), set by a cloud that has an MQTT broker to push the token on
+        self.binder: Any = None
 
     # ---------------------------------------------------------------------------------------- roles
 
@@ -126,6 +131,14 @@ class CloudApp:
             return TokenGrant(token=token.token, region=token.region, secret=token.secret, pairing_token=str(token),
                               home=home_id, expire_time=record.issued_at + record.ttl_s)
 
+    def bind_uuid(self, caller: str, home_id: str, uuid: Any) -> Any:
+        """§11.6: bind the device waiting as ``acon_<uuid>`` into ``home_id`` (a token pushed to it); any member
+        may ask, and the binding rules apply as to a token (see :mod:`.bind`)."""
+        if self.binder is None:
+            raise CloudInputError("NOT_SUPPORTED", "binding by UUID needs the cloud's MQTT broker", status=409)
+        self.state.require_account(caller)
+        return self.binder.bind(caller, home_id, uuid)
+
     def list_devices(self, caller: str, home_id: str) -> list[dict[str, Any]]:
         with self.state.lock:
             self._role(self.state.require_home(home_id), caller)
@@ -170,7 +183,8 @@ class CloudApp:
         """What this cloud can do for a test (DESIGN.md: a capability a contract cannot honour is declared),
         and the region its tokens carry."""
         return {"time_travel": bool(self.state.clock.is_virtual), "issue_licences": True, "create_products": True,
-                "faults": True, "mqtt": True, "region": self.state.region}
+                "faults": True, "mqtt": True, "region": self.state.region, "inspect_devices": True,
+                "release_devices": True, "bind_by_uuid": self.binder is not None}
 
     def create_product(self, *, name: str, category: str, binding_mode: str | None = None, pid: str | None = None,
                        schema: list[dict[str, Any]] | None = None) -> Product:
@@ -195,15 +209,50 @@ class CloudApp:
         advance(float(seconds))
         return clock.time()
 
+    # -- the lab's view of a device by its licence (a lab between tests: find it, have its owner remove it) --
+
+    def _device_of_licence(self, uuid: str) -> Device | None:
+        found = [d for d in self.state.devices.values() if d.uuid == uuid]
+        return found[-1] if found else None
+
+    def lab_device(self, uuid: str) -> dict[str, Any]:
+        """The device holding licence ``uuid``, bound or not, with ``owner``: the owner of the home it is bound to
+        (who may remove it), or null."""
+        with self.state.lock:
+            dev = self._device_of_licence(_text(uuid, "uuid"))
+            if dev is None:
+                raise CloudInputError("DEVICE_NOT_EXISTS", f"no device ever activated licence {uuid!r}", status=404)
+            home = self.state.homes.get(dev.home) if dev.home else None
+            return {**dev.public_dict(), "owner": home.owner if home is not None else None}
+
+    def release_device(self, uuid: str, *, wipe: bool = True) -> dict[str, Any] | None:
+        """Owner-side removal by licence: the owner of the home the device is bound to removes it, with the same
+        rules and messages as the owner's own "Remove device" (§6). The record as it was; None when unbound."""
+        with self.state.lock:
+            dev = self._device_of_licence(_text(uuid, "uuid"))
+            if dev is None or dev.home is None:
+                return None
+            record = self.lab_device(uuid)
+            self.remove_device(str(record["owner"]), dev.dev_id, wipe=wipe)
+            return record
+
+    # -- end of the lab's view of a device by its licence --
+
     def set_faults(self, faults: list[str]) -> list[str]:
+        """Switch the cloud's faults to ``faults``, registered names only (a request never imports a module)."""
+        names = _list(faults, "faults")
+        unknown = [name for name in names if not isinstance(name, str) or name not in CLOUD_FAULTS]
+        if unknown:
+            raise CloudInputError("ILLEGAL_PARAM", f"unknown cloud faults {unknown!r}; known: "
+                                                   f"{', '.join(sorted(CLOUD_FAULTS))}")
         try:
-            self.state.faults = parse_faults(_list(faults, "faults"))
-        except (ValueError, TypeError) as exc:
+            self.state.set_behaviour(behaviour_class(names)())
+        except ValueError as exc:
             raise CloudInputError("ILLEGAL_PARAM", str(exc)) from None
-        return sorted(f.value for f in self.state.faults)
+        return self.faults()
 
     def faults(self) -> list[str]:
-        return sorted(f.value for f in self.state.faults)
+        return sorted(self.state.faults)
 
 
 def _text(value: Any, name: str, *, max_len: int = 128) -> str:
@@ -245,6 +294,7 @@ class AppHttp:
             ("POST", f"{p}/homes", self.create_home),
             ("POST", f"{p}/homes/{{home}}/members", self.set_member),
             ("POST", f"{p}/homes/{{home}}/token", self.get_token),
+            ("POST", f"{p}/homes/{{home}}/devices/bind", self.bind_uuid),  # §11.6 binding by UUID
             ("GET", f"{p}/homes/{{home}}/devices", self.list_devices),
             ("GET", f"{p}/devices/{{dev_id}}", self.device),
             ("POST", f"{p}/devices/{{dev_id}}/remove", self.remove_device),
@@ -256,6 +306,8 @@ class AppHttp:
             ("POST", f"{p}/lab/licences", self.issue_licence),
             ("POST", f"{p}/lab/licences/{{uuid}}/revoke", self.revoke_licence),
             ("POST", f"{p}/lab/clock/advance", self.advance_clock),
+            ("GET", f"{p}/lab/devices", self.lab_device),
+            ("POST", f"{p}/lab/devices/release", self.release_device),
             ("GET", f"{p}/lab/faults", self.get_faults),
             ("PUT", f"{p}/lab/faults", self.set_faults),
         ]
@@ -303,6 +355,11 @@ class AppHttp:
     async def get_token(self, request: web.Request) -> web.Response:
         await self.body(request)
         return ok(self.app.get_token(self.caller(request), request.match_info["home"]).to_dict(), 201)
+
+    async def bind_uuid(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        grant = self.app.bind_uuid(self.caller(request), request.match_info["home"], body.get("uuid"))
+        return ok(grant.to_dict(), 201)
 
     async def list_devices(self, request: web.Request) -> web.Response:
         return ok(self.app.list_devices(self.caller(request), request.match_info["home"]))
@@ -352,8 +409,18 @@ class AppHttp:
         body = await self.body(request)
         return ok({"now": self.app.advance_clock(body.get("seconds"))})  # type: ignore[arg-type]
 
+    async def lab_device(self, request: web.Request) -> web.Response:
+        return ok(self.app.lab_device(request.query.get("uuid", "")))
+
+    async def release_device(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        wipe = body.get("wipe", True)
+        if not isinstance(wipe, bool):
+            raise CloudInputError("ILLEGAL_PARAM", "wipe must be true or false")
+        return ok({"released": self.app.release_device(body.get("uuid"), wipe=wipe)})  # type: ignore[arg-type]
+
     async def get_faults(self, request: web.Request) -> web.Response:
-        return ok({"faults": self.app.faults(), "known": [f.value for f in CloudFault]})
+        return ok({"faults": self.app.faults(), "known": sorted(CLOUD_FAULTS)})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         body = await self.body(request)
