@@ -41,11 +41,14 @@ types: $(STAMP)
 	$(BIN)/mypy --strict harness
 
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
+# One xdist worker per core; --dist loadfile keeps each test module on one worker, so the self-check (which starts
+# first, tests/conftest.py) drives its runner pool from one worker while the others share the rest. (loadgroup
+# would do for xdist_group marks, but pytest-xdist 3.8 cannot tag pytest 9's node ids with the group.)
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
 	@if [ -e /dev/vhci ] || zgrep -qs '^CONFIG_BT_HCIVHCI=' /proc/config.gz; then \
 		bash scripts/sysdeps.sh bluez bluez-test-tools kmod || echo "BlueZ is missing: the BlueZ test will skip"; fi
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n auto --dist loadfile $(PYTEST_ARGS)
 
 test: $(STAMP) sysdeps lint types pytest
 

@@ -114,9 +114,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = {k: v for k, v in os.environ.items() if k not in PAIRCERT_ENV}
     env.update({"PC_TEST_WIFI": WIFI_PASSWORD, "PC_SECRETS_OUT": str(root / "secrets.json"),
                 "PYTHONPATH": str(ROOT)})
+    # 100 s: less than the 120 s pytest timeout around the setup
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--paircert-profile",
                              "cam.toml", "--paircert-report-dir", "reports", "-q"], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+                            capture_output=True, text=True, timeout=100, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "PASS 1  FAIL 1" in result.stdout, result.stdout
     yield Run(root, result)

@@ -67,7 +67,7 @@ def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(pool_lab: L
     run_dir = _latest(tmp_path / "reports")
     summary = load_summary(run_dir / "summary.json")
     assert summary.counts["FAIL"] == summary.counts["ERROR"] == 0
-    assert summary.counts["PASS"] >= 70 and not summary.not_run and not summary.interrupted
+    assert summary.counts["PASS"] >= 60 and not summary.not_run and not summary.interrupted
     for result in summary.results:
         if result.verdict != "PASS":
             assert any(why in result.message for why in ALLOWED[result.verdict]), (result.tc, result.message)

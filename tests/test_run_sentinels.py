@@ -117,7 +117,7 @@ def test_no_sentinel_secret_is_in_any_file_of_a_failing_run_in_any_spelling(tmp_
     profile, env = _sentinel_profile(tmp_path)
     reports = tmp_path / "reports"
     done = run_paircert("run", "--profile", str(profile), "--suite", "qr", "-k", "prompt", "--report-dir",
-                        str(reports), "--no-progress", env=env, timeout=120)
+                        str(reports), "--no-progress", env=env, timeout=100)
     assert done.returncode == 1, done.stdout + done.stderr
     run_dir = latest_run(reports)
     results = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -166,7 +166,7 @@ def test_what_a_run_writes_is_0600_until_the_sweep_checked_it_and_0644_after(tmp
                                                   "\n\n[adapters]"), encoding="utf-8")
     key = f"private-sentinel-{secrets.token_hex(6)}"
     done = run_paircert("run", "--profile", str(profile), "--suites-dir", str(suites), "--report-dir",
-                        str(tmp_path / "reports"), "--no-progress", env={"SENTINEL_KEY": key}, timeout=120)
+                        str(tmp_path / "reports"), "--no-progress", env={"SENTINEL_KEY": key}, timeout=100)
     assert done.returncode == 0, done.stdout + done.stderr
     scratch = latest_run(tmp_path / "reports") / "evidence" / "scratch.txt"
     assert scratch.read_text(encoding="utf-8") == f"the key is {MASK}"
