@@ -26,6 +26,9 @@ Adding a fault from outside the package takes a subclass, and (optionally) regis
             checked = super().token_as_checked(a)
             return None if checked is None else dataclasses.replace(checked, consumed_at=None)
 
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.expires_at  # its use does not retire it
+
     cloud = EmulatedCloud(faults=["lab-tokens-never-used-up", "broker-no-acl"])  # or faults=[TokensNeverUsedUp]
 """
 
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from aiohttp import web
 
+from harness.clock import holding
 from harness.emulator.broker.authority import device_subscribe_topics, same_secret
 from harness.emulator.fault_registry import FaultEntry, FaultRegistry
 from harness.model.binding import BindingDecision, BindingMode, Relation, Role, decide_binding, relation_of
@@ -93,6 +97,9 @@ class TokenNeverExpires(CloudBehaviour):
         checked = super().token_as_checked(a)
         return None if checked is None else dataclasses.replace(checked, ttl_s=math.inf)
 
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.consumed_at if record.consumed_at is not None else math.inf
+
 
 @_fault("token-reusable", "a successful activation does not consume its token: a second device can use it",
         requirement="PROTOCOL.md §0: a pairing token is single-use")
@@ -124,6 +131,9 @@ class TokenReusableBySameDevice(CloudBehaviour):
                 and _consumed_by(a.state, stored.token, a.found_licence.dev_id)):
             return dataclasses.replace(checked, consumed_at=None)  # "a retry of its activation"
         return checked
+
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.expires_at  # its own device may use it again until it expires
 
 
 @_fault("refused-activation-consumes-token", "an activation refused after its token was found (a binding "
@@ -174,7 +184,8 @@ class TokenConsumeRace(CloudBehaviour):
     async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
         outcome = state.activate(uuid, req, consume=False)
         if outcome.result is not None:
-            await asyncio.sleep(self.store_write_s)
+            with holding(state.clock):  # a slow write in real time: the world's clock waits for it
+                await asyncio.sleep(self.store_write_s)
             state.consume_token(req.token)
         return outcome
 
