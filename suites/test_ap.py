@@ -16,6 +16,7 @@ from harness.adapters.contracts import (
     CloudAdapter,
     DeviceAdapter,
     DeviceCapability,
+    DeviceDidNotAct,
     NetworkAdapter,
 )
 from harness.app.activator import ApOptions, Outcome
@@ -61,7 +62,7 @@ def still_pairing(device: DeviceAdapter, after: str) -> None:
     try:
         device.wait_pairing_mode(RETURN_TO_PAIRING_S)
         pairing = True
-    except AdapterError:
+    except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
         pairing = False
     alive = device.is_alive()
     if alive and pairing:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct
 from harness.app.activator import Outcome, QrOptions
 from harness.conformance.lab import Lab
 from harness.protocol.qr import MEMBERS
@@ -63,7 +63,7 @@ def back_in_pairing_mode(device: DeviceAdapter, after: str) -> None:
     try:
         device.wait_pairing_mode(RETURN_TO_PAIRING_S)
         pairing = True
-    except AdapterError:
+    except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
         pairing = False
     alive = device.is_alive()
     if alive and pairing:
