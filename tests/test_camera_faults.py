@@ -501,6 +501,7 @@ def test_every_catalogued_fault_has_a_test_and_says_what_it_breaks() -> None:
     builtin = {n for n, e in CAMERA_FAULTS.items() if e.cls.__module__.startswith("harness.emulator.camera.faults.")}
     source = Path(__file__).read_text(encoding="utf-8")
     source += Path(__file__).with_name("test_camera_ble_faults.py").read_text(encoding="utf-8")  # BLE (§9)
+    source += Path(__file__).with_name("test_camera_faults_detection.py").read_text(encoding="utf-8")
     untested = {name for name in builtin if f'"{name}")' not in source}
     assert not untested, f"camera faults without a test here: {sorted(untested)}"
 

@@ -133,6 +133,9 @@ class DeviceRecord:
     dps: Mapping[str, Any] = field(default_factory=dict)
     activations: int = 0
     owner: str | None = None  # the owner account of the home it is bound to (who may remove it)
+    # The MQTT envelope version (§5: "2.1", "2.2", "2.3") of the device's last DP report the cloud read; None when
+    # the cloud does not say (the lab cloud does, a vendor's cloud usually does not).
+    report_pv: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str 
     history = raw.get("history") or []
     return DeviceRecord(dev_id=str(raw["devId"]), uuid=str(raw.get("uuid", "")), pid=pid,
                         name=pid_names.get(pid, pid), home=raw.get("home"), online=bool(raw.get("online")),
-                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner)
+                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner,
+                        report_pv=raw.get("reportPv"))
 
 
 class EmulatedCloudAdapter:

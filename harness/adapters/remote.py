@@ -536,7 +536,8 @@ class RemoteCloudAdapter:
                             home=home if isinstance(home, str) else None, online=bool(raw.get("online")),
                             dps=dict(raw.get("dps") or {}),
                             activations=len(history) if isinstance(history, list) else 0,
-                            owner=owner if isinstance(home, str) else None)
+                            owner=owner if isinstance(home, str) else None,
+                            report_pv=raw.get("reportPv") if isinstance(raw.get("reportPv"), str) else None)
 
 
 def _field(result: Any, key: str) -> Any:

@@ -347,6 +347,7 @@ class EmbeddedBroker:
         # that moment raised "dictionary changed size during iteration" and the message was never delivered
         # (seen with 1,000 cameras). Iterating a snapshot delivers to every subscription present at the start.
         broker._subscriptions = _SnapshotDict(broker._subscriptions)
+        _retained_to_holders_only(broker)
         self._broker = broker
         await broker.start()
         servers = await self._listen()
@@ -445,6 +446,20 @@ _MQTT_311 = 4
 _MQTT_5 = 5
 _CONNACK_NOT_AUTHORISED = bytes((0x20, 0x02, 0x00, 0x05))  # MQTT 3.1.1 §3.2.2.3: return code 5
 _MAX_CONNECT_BYTES = 65_536
+def _retained_to_holders_only(broker: Broker) -> None:
+    """amqtt 0.12 hands a client that connects the retained messages matching *every* client's subscriptions
+    ("a pre-existing session's subscriptions"), past the topic ACL: a device logging in got another device's
+    retained command. Here a retained message goes only with a filter the session itself holds (MQTT 3.3.1.3)."""
+    send = broker._publish_retained_messages_for_subscription
+
+    async def holders_only(subscription: tuple[str, int], session: Any) -> None:
+        holders = broker._subscriptions.get(subscription[0], ())
+        if any(held.client_id == session.client_id for held, _ in holders):
+            await send(subscription, session)
+
+    broker._publish_retained_messages_for_subscription = holders_only
+
+
 _WILL_FLAGS = 0x04 | 0x18 | 0x20  # §3.1.2.5-7: will flag, will QoS, will retain
 
 

@@ -156,13 +156,17 @@ class OnlineMixin:
         if activation is None or client is None:
             return
         self._mqtt_seq += 1
-        nonce = secrets.token_bytes(mq.NONCE_LEN) if self.mqtt_pv == "2.3" else None
-        payload = mq.encode_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq,
-                                    nonce=nonce)
+        pv = self.publish_pv()
+        nonce = secrets.token_bytes(mq.NONCE_LEN) if pv == "2.3" else None
+        payload = mq.encode_message(message, local_key=activation.local_key, pv=pv, seq=self._mqtt_seq, nonce=nonce)
         client.publish(mq.topic_out(activation.dev_id), payload, 1)
         self.record("mqtt-publish", protocol=int(message.protocol), data=dict(message.data))
 
     # -- hooks ----------------------------------------------------------------------------------------------
+
+    def publish_pv(self) -> mq.ProtocolVersion:
+        """Hook: the envelope version of what the camera publishes (§5): the one it speaks."""
+        return self.mqtt_pv
 
     def mqtt_credentials(self, dev_id: str, sec_key: str) -> tuple[str, str, str]:
         """Hook: §5 clientId = username = devId, password = md5(secKey) hex [8:24]."""

@@ -261,8 +261,8 @@ class EmulatedCloud:
     def _set_online(self, dev_id: str, online: bool) -> None:
         self.state.set_online(dev_id, online)
 
-    def _record_report(self, dev_id: str, dps: dict[str, object]) -> None:
-        self.state.record_dps(dev_id, dps)
+    def _record_report(self, dev_id: str, dps: dict[str, object], pv: str) -> None:
+        self.state.record_dps(dev_id, dps, pv=pv)
 
     def device(self, dev_id: str) -> Device | None:
         """The registry's record of a device (keys included: this is the lab's own view)."""

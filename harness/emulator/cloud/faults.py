@@ -469,6 +469,14 @@ def filter_matches(topic_filter: str, topic: str) -> bool:
 _EMBEDDED_ONLY = "needs the embedded broker (amqtt): Mosquitto's ACL file is written from the conformant rules"
 
 
+@_fault("cloud-commands-retained", "the cloud publishes DP commands (protocol 5) retained: every later login of the "
+        "device, a reconnect or a reboot, is handed the last command again",
+        requirement="PROTOCOL.md §5: a command is for the session it is sent to")
+class CloudCommandsRetained(CloudBehaviour):
+    def retains_command(self, protocol: int) -> bool:
+        return protocol == 5
+
+
 @_fault("acl-wildcard-covers-own-topic", "the subscribe ACL grants any filter that matches one of the device's own "
         "topics, wildcards included: smart/device/in/# reaches every device's commands",
         requirement="PROTOCOL.md §5: a device subscribes only to its own topics, never with wildcards")

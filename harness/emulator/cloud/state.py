@@ -83,7 +83,7 @@ class DeviceLink(Protocol):
     def device_protocol(self, dev_id: str, protocol_ver: str) -> None: ...
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None) -> bool: ...
+             root: dict[str, Any] | None = None, *, retain: bool = False) -> bool: ...
 
     def set_policy(self, policy: BrokerPolicy) -> None:
         """The broker decides by ``policy`` from now on; ValueError when it cannot."""
@@ -108,7 +108,7 @@ class NullLink:
         return None
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None) -> bool:
+             root: dict[str, Any] | None = None, *, retain: bool = False) -> bool:
         return False
 
     def set_policy(self, policy: BrokerPolicy) -> None:
@@ -544,12 +544,13 @@ class CloudState:
                 dev.online = online and dev.bound
                 dev.last_seen = self.clock.time()
 
-    def record_dps(self, dev_id: str, dps: dict[str, Any]) -> None:
-        """A protocol-4 DP report from the device (§5)."""
+    def record_dps(self, dev_id: str, dps: dict[str, Any], *, pv: str | None = None) -> None:
+        """A protocol-4 DP report from the device (§5), and the envelope version ``pv`` it came in."""
         with self._lock:
             dev = self.devices.get(dev_id)
             if dev is not None and dev.bound:
                 dev.dps.update({str(k): v for k, v in dps.items()})
+                dev.report_pv = pv if pv is not None else dev.report_pv
                 dev.last_seen = self.clock.time()
                 self._save(("device", dev_id, dev.to_dict()))
 
@@ -574,7 +575,7 @@ class CloudState:
                 raise CloudInputError("DEVICE_NOT_EXISTS", f"no bound device {dev_id!r}", status=404)
             if not dev.online:
                 return False
-            return self.link.send(dev_id, dev.local_key, 5, {"dps": dps})
+            return self.link.send(dev_id, dev.local_key, 5, {"dps": dps}, retain=self.behaviour.retains_command(5))
 
     def notifications_of(self, account_id: str) -> list[Notification]:
         with self._lock:

@@ -35,6 +35,14 @@ class ReportsDpsOnlyOnCommand(EmulatedCamera):
         self.record("online", dev_id=self.dev_id)  # the fault: no protocol-4 report of its state
 
 
+@_fault("reports-in-another-mqtt-version", "publishes its reports in another MQTT envelope version than the one its "
+        "profile claims (2.2 when it claims 2.3, else 2.3); the cloud reads both, so everything still works",
+        "PROTOCOL.md §5: the device speaks the protocol version it announces (profile mqtt_protocol_version)")
+class ReportsInAnotherMqttVersion(EmulatedCamera):
+    def publish_pv(self) -> mq.ProtocolVersion:
+        return "2.2" if self.mqtt_pv == "2.3" else "2.3"
+
+
 @_fault("ignores-dp-commands", "drops DP commands (protocol 5) without applying or reporting them",
         "PROTOCOL.md §5: cloud DP commands reach the device and are reported back")
 class IgnoresDpCommands(EmulatedCamera):

@@ -6,6 +6,8 @@ for its every-fault-has-a-test check)."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 from _cloud_helpers import World, activate, build_activation, make_world, post_atop
 
@@ -15,6 +17,13 @@ from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 from harness.emulator.cloud.token_faults import REFUSED_GRACE_S
 from harness.model.token import DEFAULT_TOKEN_TTL_S
 from harness.protocol.atop import AtopResponse, decode_response
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def faulted(*faults: str, broker: str = "none") -> EmulatedCloud:
@@ -131,3 +140,29 @@ def test_the_broker_acl_faults_grant_wildcards_and_other_devices_topics() -> Non
         assert authority.may_subscribe(device, "smart/device/in/devA")
         assert authority.may_subscribe(device, "smart/device/in/#") is granted
         assert authority.may_publish(device, "smart/device/in/devB") is granted
+
+
+def test_cloud_commands_retained() -> None:
+    from _tls_helpers import DeviceMqtt
+
+    from harness.protocol import mqtt as mq
+
+    for faults, handed_again in (((), False), (("cloud-commands-retained",), True)):
+        with EmulatedCloud(clock=VirtualClock(), faults=faults) as cloud:
+            world = make_world(cloud)
+            result = activate(cloud, world.licence(), world.token()).result
+            assert result is not None
+            dev_id, creds = result["devId"], mq.device_credentials(result["devId"], result["secKey"])
+            first = DeviceMqtt(cloud, creds.client_id, creds.username, creds.password)
+            first.subscribe(mq.topic_in(dev_id))
+            wait_until(lambda dev=cloud.state.devices[dev_id]: dev.online, 5.0)
+            assert cloud.app.send_dps(world.owner, dev_id, {"1": True})
+            assert first.wait_message(mq.topic_in(dev_id))
+            first.close()
+            again = DeviceMqtt(cloud, creds.client_id, creds.username, creds.password)
+            again.subscribe(mq.topic_in(dev_id))
+            wait_until(lambda dev=cloud.state.devices[dev_id]: dev.online, 5.0)
+            assert cloud.app.send_dps(world.owner, dev_id, {"1": False})  # the sentinel: sent after any retained
+            got = again.wait_message(mq.topic_in(dev_id))
+            again.close()
+            assert (len(got) == 2) is handed_again, got

@@ -1,0 +1,80 @@
+"""Camera faults of the detection work, each next to a conformant camera: DP values reported by value, the lab CA
+kept across a reboot, the LPV3.5 answer, and the MQTT envelope version (tests/test_camera_faults.py reads this
+file for its every-fault-has-a-test check)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+from _camera_helpers import Lab, lab, wait_until
+from test_camera_faults import fault, online
+
+from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.states import State
+from harness.protocol import apconfig as ap
+
+
+@pytest.fixture(scope="module")
+def the_lab() -> Iterator[Lab]:
+    with lab() as value:
+        yield value
+
+
+def test_drops_falsy_dp_values(the_lab: Lab) -> None:
+    def send(cam: EmulatedCamera, dps: dict[str, object]) -> None:
+        the_lab.cloud.app.send_dps(the_lab.owner, cam.dev_id, dps)  # type: ignore[arg-type]
+
+    good, bad = online(the_lab), online(the_lab, "drops-falsy-dp-values")
+    for cam in (good, bad):
+        send(cam, {"103": True})
+        wait_until(lambda cam=cam: the_lab.device(cam).dps.get("103") is True)
+        send(cam, {"103": False})
+        send(cam, {"106": "2"})  # the sentinel: reported after the answer to the command before it
+        wait_until(lambda cam=cam: the_lab.device(cam).dps.get("106") == "2")
+    assert the_lab.device(good).dps["103"] is False
+    assert bad.dps["103"] is False and the_lab.device(bad).dps["103"] is True  # applied, never reported
+
+
+def test_forgets_ca_on_reboot(the_lab: Lab) -> None:
+    def rebooted(cam: EmulatedCamera) -> bytes | None:
+        assert cam.activation is not None
+        endpoint = dataclasses.replace(cam.activation.endpoint, ca_pem=b"the lab CA url_config gave")
+        cam.activation = dataclasses.replace(cam.activation, endpoint=endpoint)
+        cam.power_cycle()
+        assert cam.wait_for_state(State.ONLINE, timeout=10) is State.ONLINE  # plain MQTT: no CA needed here
+        assert cam.activation is not None
+        return cam.activation.endpoint.ca_pem
+
+    assert rebooted(online(the_lab)) == b"the lab CA url_config gave"
+    assert rebooted(online(the_lab, "forgets-ca-on-reboot")) is None
+
+
+def _lpv35_ret(cam: EmulatedCamera, payload: bytes) -> int:
+    assert cam.ap_address is not None
+    frame = ap.encode_lpv35_frame(ap.Lpv35Type.AP_CFG_WF_V40, payload, seq=1, key=ap.LPV35_APP_KEY,
+                                  nonce=os.urandom(ap.NONCE_LEN))
+    with socket.create_connection(cam.ap_address[::2], timeout=2) as sock:
+        sock.sendall(frame)
+        reply = ap.decode_lpv35_frame(sock.recv(4096), key=ap.LPV35_APP_KEY)
+    return ap.parse_ap_cfg_ack(reply.data).ret_code
+
+
+def test_lpv35_acks_zero_always(the_lab: Lab) -> None:
+    refused = json.dumps({"ssid": "x" * 40, "passwd": "pw123456", "token": the_lab.token()}).encode()
+    good = the_lab.camera(pairing_modes=("ap",))
+    bad = the_lab.camera(pairing_modes=("ap",), faults=[fault("lpv35-acks-zero-always")])
+    assert _lpv35_ret(good, refused) != 0
+    assert _lpv35_ret(bad, refused) == 0
+    assert bad.state is State.PAIRING and not bad.events("config-received")  # it took nothing all the same
+
+
+def test_reports_in_another_mqtt_version(the_lab: Lab) -> None:
+    good, bad = online(the_lab), online(the_lab, "reports-in-another-mqtt-version")
+    wait_until(lambda: the_lab.device(good).report_pv is not None and the_lab.device(bad).report_pv is not None)
+    assert the_lab.device(good).report_pv == good.mqtt_pv
+    assert the_lab.device(bad).report_pv not in (None, bad.mqtt_pv)
