@@ -11,6 +11,7 @@ import pytest
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, Licence
 from harness.conformance.lab import Lab
+from harness.conformance.verdicts import Inconclusive
 from harness.model import BindingMode
 from harness.profiles import Profile
 from harness.protocol.mqtt import preactivation_credentials
@@ -136,3 +137,56 @@ def test_an_activation_with_a_forged_sign_is_refused(lab: Lab, cloud: CloudAdapt
                                f"{probes.describe(reply)}"
     record = cloud.device_by_uuid(licence.uuid)
     assert record is None or record.home is None, "the device of the forged request is bound to a home"
+
+
+@pytest.mark.tc("TC-LICENCE-009", reqs=["REQ-LICENCE-006"])
+@pytest.mark.parametrize("case", ["same-board-after-removal", "cloned-board-after-removal",
+                                  "cloned-board-with-the-old-devid"])
+def test_a_licence_stays_with_its_hardware_for_good(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                    case: str) -> None:
+    """"A per-device credential that proves the hardware is genuine" (seed "device-cloud-binding"): the board
+    that first activated a licence activates again after its owner removed it; a cloned board (another hardware
+    id) is refused, after the removal as before it, even when it presents the devId the flash holds (as the
+    connect-kit sends after a reset, PROTOCOL.md §11.9.2)."""
+    home = lab.home()
+    licence = issue(lab, cloud, device.pid)
+    board = probes.new_hid()
+    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    if not (first.accepted and first.dev_id):
+        raise Inconclusive(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+    if case != "cloned-board-with-the-old-devid":
+        cloud.remove_device(first.dev_id, account=lab.default_account, wipe=True)
+    hid = board if case == "same-board-after-removal" else probes.new_hid()
+    token = lab.activator().get_token(home)
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
+                                pid=device.pid, token=token, hid=hid, t=int(cloud.clock.time()),
+                                dev_id=first.dev_id if case == "cloned-board-with-the-old-devid" else None)
+    if case == "same-board-after-removal":
+        assert reply.accepted, f"the licence's own board was refused after its removal: {probes.describe(reply)}"
+        return
+    assert not reply.accepted, f"{case}: a cloned board took the licence: {probes.describe(reply)}"
+    assert reply.error_code, f"the refusal carries no errorCode: {probes.describe(reply)}"
+    record = cloud.device_by_uuid(licence.uuid)
+    expected_home = home if case == "cloned-board-with-the-old-devid" else None
+    assert record is not None and record.home == expected_home, \
+        f"{case}: the licence's device is in home {record.home if record else None!r}, not {expected_home!r}"
+
+
+@pytest.mark.tc("TC-LICENCE-010", reqs=["REQ-LICENCE-004", "REQ-LICENCE-007"])
+@pytest.mark.requires("cloud:revoke-licences")
+@pytest.mark.parametrize("wipe", [True, False], ids=["remove-and-wipe", "remove"])
+def test_a_licence_revoked_after_it_activated_a_device_activates_nothing(lab: Lab, cloud: CloudAdapter,
+                                                                        device: DeviceAdapter, wipe: bool) -> None:
+    """PROTOCOL.md §8: revocation applies to a licence that has activated a device as to a fresh one: once its
+    device is removed, its own board's next activation is refused and its pre-activation login is not
+    authorized."""
+    home = lab.home()
+    licence = issue(lab, cloud, device.pid)
+    board = probes.new_hid()
+    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    if not (first.accepted and first.dev_id):
+        raise Inconclusive(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+    cloud.remove_device(first.dev_id, account=lab.default_account, wipe=wipe)
+    cloud.revoke_licence(licence.uuid)
+    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)

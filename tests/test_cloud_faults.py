@@ -338,7 +338,8 @@ def test_every_catalogued_fault_says_what_it_breaks_and_has_a_test_here() -> Non
                                                                       "test_cloud_faults_detection.py"))
     for name, entry in CLOUD_FAULTS.items():
         assert entry.description and entry.requirement and issubclass(entry.cls, CloudBehaviour)
-        if entry.cls.__module__ in ("harness.emulator.cloud.faults", "harness.emulator.cloud.token_faults"):
+        if entry.cls.__module__ in ("harness.emulator.cloud.faults", "harness.emulator.cloud.token_faults",
+                                    "harness.emulator.cloud.licence_faults"):
             assert f'"{name}"' in source, f"the cloud fault {name} has no test here"
 
 

@@ -16,7 +16,7 @@ from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority
 from harness.emulator.cloud import EmulatedCloud, LicenceRecord
 from harness.emulator.cloud.token_faults import REFUSED_GRACE_S
 from harness.model.token import DEFAULT_TOKEN_TTL_S
-from harness.protocol.atop import AtopResponse, decode_response
+from harness.protocol.atop import ActivationRequest, AtopResponse, decode_response
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
@@ -166,3 +166,48 @@ def test_cloud_commands_retained() -> None:
             got = again.wait_message(mq.topic_in(dev_id))
             again.close()
             assert (len(got) == 2) is handed_again, got
+
+
+def activate_as(cloud: EmulatedCloud, lic: LicenceRecord, token: str, hid: str,
+                dev_id: str | None = None) -> AtopResponse:
+    """An activation from the board ``hid`` (with ``dev_id`` in the body, as after a reset, §11.9.2)."""
+    t = int(cloud.clock.time())
+    body = ActivationRequest(token=token, soft_ver="1.0.0", product_key=lic.pid, protocol_ver="2.3",
+                             baseline_ver="40.07", options="{}", cad_ver="1.0.3", cd_ver="1.0.0", t=t,
+                             dev_attribute=2048, hid=hid, dev_id=dev_id).to_json().encode()
+    query, form = build_activation(lic.uuid, lic.auth_key, lic.pid, token, t=t, body=body)
+    return decode_response(post_atop(cloud, query, form), lic.auth_key, 1)
+
+
+def test_removal_frees_licence() -> None:
+    for faults, clone_ok in (((), False), (("removal-frees-licence",), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            first = activate_as(cloud, lic, world.token(), "aaaaaaaaaaaa").result
+            assert first is not None
+            cloud.app.remove_device(world.owner, first["devId"], wipe=True)
+            assert activate_as(cloud, lic, world.token(), "bbbbbbbbbbbb").success is clone_ok
+
+
+def test_revocation_spares_activated_licence() -> None:
+    for faults, again_ok in (((), False), (("revocation-spares-activated-licence",), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            first = activate_as(cloud, lic, world.token(), "aaaaaaaaaaaa").result
+            assert first is not None
+            cloud.app.remove_device(world.owner, first["devId"])
+            cloud.app.revoke_licence(lic.uuid)
+            assert activate_as(cloud, lic, world.token(), "aaaaaaaaaaaa").success is again_ok
+
+
+def test_old_devid_vouches() -> None:
+    for faults, clone_ok in (((), False), (("old-devid-vouches",), True)):
+        with faulted(*faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            first = activate_as(cloud, lic, world.token(), "aaaaaaaaaaaa").result
+            assert first is not None
+            assert not activate_as(cloud, lic, world.token(), "bbbbbbbbbbbb").success  # a clone without the devId
+            assert activate_as(cloud, lic, world.token(), "bbbbbbbbbbbb", first["devId"]).success is clone_ok

@@ -99,11 +99,12 @@ def new_hid() -> str:
 
 def activate_raw(endpoints: CloudEndpoints | str, *, uuid: str, auth_key: str, pid: str, token: str, hid: str,
                  t: int | None = None, et: int = 1, timeout_s: float = 10.0,
-                 sign_key: str | None = None) -> ActivationReply:
+                 sign_key: str | None = None, dev_id: str | None = None) -> ActivationReply:
     """One activation (§4.2, ``tuya.device.active`` v4.4 for ``et=1``, opensdk for ``et=3``), signed and
     encrypted with ``auth_key``, carrying the 8-character part of the 14-character ``token``, at the cloud's
     ATOP endpoint (over TLS trusting the CA the endpoints name, §11.1; a bare URL trusts the system's store).
-    ``sign_key`` signs the query with another key than the one the body is sealed with (a forged sign)."""
+    ``sign_key`` signs the query with another key than the one the body is sealed with (a forged sign);
+    ``dev_id`` puts a devId in the body, as the connect-kit does after a reset (§11.9.2)."""
     if isinstance(endpoints, str):
         atop_url, tls = endpoints, None
     else:
@@ -112,7 +113,7 @@ def activate_raw(endpoints: CloudEndpoints | str, *, uuid: str, auth_key: str, p
     short = split_token_fixed(token)[1] if len(token) == 14 else token
     body = atop.ActivationRequest(token=short, soft_ver="1.0.0", product_key=pid, protocol_ver="2.3",
                                   baseline_ver="40.07", options=_OPTIONS, cad_ver="1.0.3", cd_ver="1.0.0", t=when,
-                                  dev_attribute=2048, hid=hid)
+                                  dev_attribute=2048, hid=hid, dev_id=dev_id)
     api, version = atop.API_ACTIVE_V44 if et == 1 else atop.API_OPENSDK_ACTIVE
     request = atop.AtopRequest(api=api, version=version, et=et, t=when, uuid=uuid, dev_id=None,
                                body=body.to_json().encode("utf-8"))

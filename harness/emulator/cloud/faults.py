@@ -554,8 +554,8 @@ class ActiveTokenPushAlways23(CloudBehaviour):
         return "2.3"
 
 
-# The faults of a token's time live in their own module; importing it registers them here.
-from . import token_faults  # noqa: E402,F401
+# The faults of a token's time and of a licence's life live in their own modules; importing them registers them.
+from . import licence_faults, token_faults  # noqa: E402,F401
 
 __all__ = ["CLOUD_FAULTS", "REGISTRY", "SEQUENTIAL_TOKEN_STRIDE", "TOKEN_ID_SPACE", "CloudFault", "behaviour_class",
            "licence_opening", "register_cloud_fault"]
