@@ -27,6 +27,12 @@ HARD_CASES = {
     "control-characters": ("tab\there\nnl", "bell\x07and\x1fus"),
 }
 
+# Values a parser must not touch (§1.1/§1.2): spaces at either end, and what URL encoding would decode.
+VERBATIM_CASES = {
+    "spaces-at-either-end": (" lab net ", " pass word "),
+    "plus-and-percent": ("a+b%20c", "p%41ss+w%2Bord"),
+}
+
 # Legal encodings of the same payload (§1.2): any key order; escaped slashes and \uXXXX escapes.
 KEY_ORDERS = ["spt", "pst", "tps"]
 ESCAPES = {
@@ -177,6 +183,18 @@ def test_the_device_joins_exactly_the_network_in_the_qr(lab: Lab, device: Device
     lab.wifi(ssid, password)
     outcome = lab.pair("qr", ssid=ssid, password=password)
     assert outcome.ok, f"{case}: {outcome.error}"
+
+
+@pytest.mark.tc("TC-QR-008", reqs=["REQ-QR-008"])
+@pytest.mark.requires("mode:qr")
+@pytest.mark.parametrize("case", sorted(VERBATIM_CASES))
+def test_the_device_takes_the_ssid_and_password_verbatim(lab: Lab, device: DeviceAdapter, case: str) -> None:
+    """PROTOCOL.md §1.1/§1.2: s and p are JSON strings; spaces at either end, '+' and '%XX' are part of the
+    network's name and password, so the device joins exactly that network."""
+    ssid, password = VERBATIM_CASES[case]
+    lab.wifi(ssid, password)
+    outcome = lab.pair("qr", ssid=ssid, password=password)
+    assert outcome.ok, f"{case}: SSID {ssid!r} and password as shown did not pair: {outcome.error}"
 
 
 @pytest.mark.tc("TC-QR-003", reqs=["REQ-QR-003"])

@@ -11,8 +11,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from _camera_helpers import Lab, lab, wait_until
-from test_camera_faults import fault, online
+from _camera_helpers import Lab, lab, qr_image, wait_until
+from test_camera_faults import fault, online, pair
 
 from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.states import State
@@ -78,3 +78,22 @@ def test_reports_in_another_mqtt_version(the_lab: Lab) -> None:
     wait_until(lambda: the_lab.device(good).report_pv is not None and the_lab.device(bad).report_pv is not None)
     assert the_lab.device(good).report_pv == good.mqtt_pv
     assert the_lab.device(bad).report_pv not in (None, bad.mqtt_pv)
+
+
+def not_verbatim(the_lab: Lab, faulty: str, ssid: str, password: str, decoded: str) -> None:
+    """A conformant camera joins ``ssid`` from a QR code; one with ``faulty`` looks for ``decoded`` instead."""
+    the_lab.air.add_access_point(ssid.encode(), password.encode())
+    assert pair(the_lab, the_lab.camera(), ssid=ssid, password=password) is State.ONLINE
+    bad = the_lab.camera(faults=[faulty])
+    bad.present_qr(qr_image(ssid, password, token=the_lab.token()))
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert bad.events("config-received")[0].details["ssid"] == decoded
+    assert bad.events("wifi-join")[0].details["outcome"] == "no-such-ssid"
+
+
+def test_qr_trims_credentials(the_lab: Lab) -> None:
+    not_verbatim(the_lab, fault("qr-trims-credentials"), " lab net ", " pass word ", "lab net")
+
+
+def test_qr_url_decodes_credentials(the_lab: Lab) -> None:
+    not_verbatim(the_lab, fault("qr-url-decodes-credentials"), "a+b%20c", "p%41ss+word", "a b c")
