@@ -14,6 +14,10 @@
   :class:`~harness.adapters.contracts.CapabilityMissing`, or :class:`NotApplicable` / ``pytest.skip``.
 - INCONCLUSIVE: :class:`Inconclusive` (e.g. a real-time wait the profile does not allow).
 
+An exception group (Hypothesis' distinct failures) is judged by its members, each where it was raised: the worst
+of their verdicts, so a crash a fuzzer found next to another failure is FAIL. Hypothesis' Flaky is judged by the
+failure it carries (its members, or its cause), INCONCLUSIVE when it carries none.
+
 Exit status of a run (:func:`exit_status`): 0 when every verdict is PASS, N/A or INCONCLUSIVE, 1 with any FAIL,
 3 with any ERROR and no FAIL. This module knows nothing of pytest; the plugin feeds it exception objects.
 """
@@ -114,6 +118,10 @@ def classify(exc: BaseException, *, phase: str, raised_in: str | None = None) ->
     from harness.app.activator import ActivatorError
     from harness.protocol.errors import RemoteProtocolError
 
+    if isinstance(exc, BaseExceptionGroup):  # e.g. Hypothesis' distinct failures, or its FlakyFailure
+        return _classify_group(exc, phase=phase)
+    if _is_flaky(exc):
+        return _classify_flaky(exc, phase=phase)
     if isinstance(exc, CapabilityMissing | NotApplicable) or _is_skip(exc):
         return Verdict.NA, _reason(exc)
     if isinstance(exc, Inconclusive):
@@ -138,6 +146,44 @@ def classify(exc: BaseException, *, phase: str, raised_in: str | None = None) ->
     if _pytest_outcome(exc) == "Failed":
         return Verdict.FAIL, message  # pytest.fail() in the test
     return Verdict.ERROR, message
+
+
+def _classify_group(group: BaseExceptionGroup[BaseException], *, phase: str) -> tuple[Verdict, str]:
+    """A group is judged by its contents: the worst of its members' verdicts (:data:`SEVERITY_ORDER`), with the
+    messages of the members that gave it; a device crash next to another failure is the device's FAIL."""
+    judged = [classify(member, phase=phase, raised_in=_innermost_file(member)) for member in group.exceptions]
+    if not judged:
+        return Verdict.ERROR, _one_line(group)
+    verdict = worst(v for v, _ in judged)
+    messages = [m for v, m in judged if v is verdict]
+    flaky = "flaky, " if _is_flaky(group) else ""
+    head = f"{flaky}{len(messages)} of {len(judged)} failures: " if len(judged) > 1 else flaky
+    return verdict, head + "; ".join(messages)
+
+
+def _classify_flaky(exc: BaseException, *, phase: str) -> tuple[Verdict, str]:
+    """Hypothesis' Flaky: the failure it found did not happen again on replay. Judged by the failure it carries;
+    without one, INCONCLUSIVE (nothing was established)."""
+    cause = exc.__cause__ or exc.__context__
+    if cause is None:
+        return Verdict.INCONCLUSIVE, f"a failure that did not reproduce: {_one_line(exc)}"
+    verdict, message = classify(cause, phase=phase, raised_in=_innermost_file(cause))
+    return verdict, f"flaky (it did not happen again on replay): {message}"
+
+
+def _is_flaky(exc: BaseException) -> bool:
+    """Hypothesis' Flaky or one of its subclasses (told apart by name: this module does not import hypothesis)."""
+    return any(cls.__name__ == "Flaky" and cls.__module__.startswith("hypothesis") for cls in type(exc).__mro__)
+
+
+def _innermost_file(exc: BaseException) -> str | None:
+    """The file of the frame ``exc`` was raised in (the last of its traceback), if it has one."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename
 
 
 def _pytest_outcome(exc: BaseException) -> str | None:
