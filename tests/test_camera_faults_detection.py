@@ -11,12 +11,14 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from _camera_helpers import Lab, lab, qr_image, wait_until
+from _camera_helpers import PASSWORD, SSID, Lab, lab, qr_image, wait_until
 from test_camera_faults import fault, online, pair
 
+from harness.emulator.air import Air
 from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.states import State
 from harness.protocol import apconfig as ap
+from harness.protocol.smartconfig import MULTICAST_PREAMBLE, encode_multicast
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +99,24 @@ def test_qr_trims_credentials(the_lab: Lab) -> None:
 
 def test_qr_url_decodes_credentials(the_lab: Lab) -> None:
     not_verbatim(the_lab, fault("qr-url-decodes-credentials"), "a+b%20c", "p%41ss+word", "a b c")
+
+
+def test_ez_multicast_crc_unchecked(the_lab: Lab) -> None:
+    token = the_lab.token().encode()
+    corrupted = encode_multicast(SSID, PASSWORD, token)
+    octets = corrupted[3].split(".")  # pair 3 of the SSID section holds its first SSID byte (§2.4)
+    corrupted[3] = ".".join([*octets[:3], str(int(octets[3]) ^ 0x01)])
+    air = Air(clock=the_lab.clock)
+    air.add_access_point(SSID, PASSWORD)
+    good = the_lab.camera(air=air, pairing_modes=("ez",), ez_channels=("multicast",))
+    bad = the_lab.camera(air=air, pairing_modes=("ez",), ez_channels=("multicast",),
+                         faults=[fault("ez-multicast-crc-unchecked")])
+    clean = encode_multicast(SSID, PASSWORD, token)
+    for body in [corrupted] + [clean] * 3:
+        for address in (*MULTICAST_PREAMBLE, *body):
+            air.send_address(address)
+    air.flush()
+    the_lab.online(good)
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    join = bad.events("wifi-join")[0].details
+    assert join["outcome"] == "no-such-ssid" and join["ssid"] != SSID.decode(), join

@@ -344,6 +344,24 @@ def send_ez_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, tok
         send_ez_lengths(network, [*smartconfig.BROADCAST_PREAMBLE, *(bad_group if round_ % 2 else bad_header)])
 
 
+def send_ez_multicast_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, token: bytes, *,
+                                rounds: int = 3) -> None:
+    """Multicast EZ rounds (§2.4) whose SSID section has its first SSID byte changed under an unchanged CRC-32: a
+    receiver that checks the section's CRC-32 takes no SSID from them and pairs from the clean rounds after; one
+    that does not takes a wrong SSID from these rounds alone."""
+    air = _air(network, "raw EZ multicast datagrams")
+    body = smartconfig.encode_multicast(ssid, password, token)
+    # §2.4 steps 1-2: SSID section bytes 0-1 the length pair, 2-5 the CRC-32, 6.. the SSID; pair 3 holds
+    # bytes 6 and 7 as 226.(base+3).(d[7]).(d[6]).
+    octets = body[3].split(".")
+    octets[3] = str(int(octets[3]) ^ 0x01)
+    body[3] = ".".join(octets)
+    for _ in range(rounds):
+        for address in (*smartconfig.MULTICAST_PREAMBLE, *body):
+            air.send_address(address)
+    air.flush()
+
+
 @contextlib.contextmanager
 def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  noise: float = 0.0) -> Iterator[None]:
