@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceCapability, DeviceDidNotAct
 from harness.app.activator import Outcome, QrOptions
 from harness.conformance.lab import Lab
 from harness.protocol.qr import MEMBERS
@@ -54,6 +54,10 @@ def illegal_payloads(token: str) -> dict[str, str]:
         "ssid-over-32-bytes": text(ssid="x" * 40),
         "malformed-token": text(token_text=token[:9]),
     }
+
+
+# The illegal payloads a device cannot take a whole configuration from: it must join nothing from them.
+UNPARSEABLE = frozenset({"missing-password", "missing-token", "not-json", "ssid-over-32-bytes"})
 
 
 def pair_with_qr(lab: Lab, options: QrOptions, ssid: str, password: str) -> Outcome:
@@ -226,9 +230,14 @@ def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, clou
     """PROTOCOL.md §1.1/§1.3/§1.4: a missing member, bad JSON, an SSID over 32 bytes or a malformed token is
     refused without activating and without hanging; a legal QR code pairs right after."""
     token = lab.activator().get_token(lab.home())
+    since = len(device.events()) if DeviceCapability.EVENTS in device.capabilities else None
     device.present_qr(render_qr(illegal_payloads(token)[case]))
     back_in_pairing_mode(device, case)
     assert not bound(cloud, device), f"{case}: the device activated from an illegal QR payload"
+    if since is not None and case in UNPARSEABLE:  # §1.4: a malformed token is only found out by the cloud
+        joins = [f"{e.details.get('ssid')!r} ({e.details.get('outcome')})" for e in device.events()[since:]
+                 if e.name == "wifi-join"]
+        assert not joins, f"{case}: the device took a network from an illegal QR payload and tried to join {joins}"
     outcome = lab.pair("qr")
     assert outcome.ok, f"after {case} the device did not pair normally: {outcome.error}"
 

@@ -19,6 +19,7 @@ from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.states import State
 from harness.protocol import apconfig as ap
 from harness.protocol.smartconfig import MULTICAST_PREAMBLE, encode_multicast
+from harness.qrimage import render_qr
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,13 @@ def test_ez_multicast_crc_unchecked(the_lab: Lab) -> None:
     wait_until(lambda: bool(bad.events("wifi-join")))
     join = bad.events("wifi-join")[0].details
     assert join["outcome"] == "no-such-ssid" and join["ssid"] != SSID.decode(), join
+
+
+def test_qr_joins_without_token(the_lab: Lab) -> None:
+    without_token = json.dumps({"s": SSID.decode(), "p": PASSWORD.decode()}).encode()
+    good, bad = the_lab.camera(), the_lab.camera(faults=[fault("qr-joins-without-token")])
+    for cam in (good, bad):
+        cam.present_qr(render_qr(without_token))
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert good.events("config-refused") and not good.events("wifi-join")
+    assert bad.events("wifi-join")[0].details["ssid"] == SSID.decode() and not bad.activated

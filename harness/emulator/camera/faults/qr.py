@@ -37,6 +37,24 @@ class QrFixedKeyOrder(EmulatedCamera):
         return super().parse_qr_payload(data)
 
 
+@_fault("qr-joins-without-token", "takes a QR payload without a token t all the same: joins the Wi-Fi network in "
+        "it, then has nothing to activate with (the app's network sees a device it was never told to pair)",
+        "PROTOCOL.md §1.1: s, p and t are all required; a payload without t is refused, nothing taken from it")
+class QrJoinsWithoutToken(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        try:
+            return super().parse_qr_payload(data)
+        except ProtocolError as refused:
+            try:
+                members = json.loads(data)
+            except ValueError:
+                members = None
+            if not (isinstance(members, dict) and "t" not in members and isinstance(members.get("s"), str)
+                    and isinstance(members.get("p"), str)):
+                raise refused from None
+            return PairingConfig("qr", members["s"].encode("utf-8"), members["p"].encode("utf-8"), "")
+
+
 _RAW_MEMBER = re.compile(rb'"([spt])"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
