@@ -22,6 +22,7 @@ from PIL import Image
 
 from harness.clock import Clock
 from harness.model import AttemptSummary, BindingMode, Role
+from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
 
 
 class AdapterError(Exception):
@@ -58,15 +59,6 @@ class DeviceCapability(enum.StrEnum):
     EZ_MODE = "ez-mode"
     EVENTS = "events"
     LIVENESS = "liveness"
-
-
-@dataclass(frozen=True)
-class Licence:
-    """A device licence: UUID and AuthKey (§8). ``auth_key`` is a secret: its repr is redacted."""
-
-    uuid: str
-    auth_key: str = field(repr=False)
-    pid: str = ""
 
 
 @dataclass(frozen=True)

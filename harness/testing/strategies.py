@@ -23,7 +23,7 @@ from typing import Final
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from harness.adapters.contracts import Licence
+from harness.model.licence import Licence
 from harness.protocol.qr import PASSWORD_MAX_CHARS, SSID_MAX_BYTES, QrPayload
 from harness.protocol.token import KNOWN_REGIONS, SECRET_LEN, TOKEN_LEN, PairingToken
 
