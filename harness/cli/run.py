@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from harness.profiles.schema import PROJECT_ROOT, Profile, ProfileError, load_pr
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
 from harness.report.results import RunState, iter_worlds
+from harness.report.rundir import RunDirError, make_run_dir, new_run_id, point_latest, resolve_run_dir
 from harness.report.sink import EVENTS_ENV, SECRETS_ENV, SecretFeed
 from harness.report.summary import SUMMARY_FILE, RunSummary, summary_from_json
 from harness.report.sweep import SweepRedactor, profile_secrets, sweep_directory
@@ -53,51 +53,6 @@ _SUITE_NAME = re.compile(r"^[a-z0-9_]+$")
 
 class UsageProblem(Exception):
     """Bad usage or a bad profile: exit 2 with this one line."""
-
-
-# -- the run directory ---------------------------------------------------------------------------------------
-
-def new_run_id(now: datetime | None = None) -> str:
-    """A sortable run id: the UTC time to the millisecond plus a short random suffix."""
-    now = now or datetime.now(UTC)
-    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
-
-
-def make_run_dir(report_dir: Path, run_id: str) -> Path:
-    run_dir = report_dir / run_id
-    try:
-        run_dir.mkdir(parents=True, exist_ok=False)
-    except OSError as exc:
-        raise UsageProblem(f"--report-dir {report_dir}: cannot create the run directory: {exc.strerror}") from None
-    return run_dir
-
-
-def point_latest(report_dir: Path, run_id: str) -> Path:
-    """Make ``<report-dir>/latest`` a relative symlink to the run, or a text file naming it where links fail."""
-    latest = report_dir / "latest"
-    tmp = report_dir / f".latest-{secrets.token_hex(4)}"
-    try:
-        os.symlink(run_id, tmp, target_is_directory=True)
-        if latest.is_dir() and not latest.is_symlink():
-            raise OSError("latest is a real directory")
-        os.replace(tmp, latest)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if latest.is_symlink():
-            latest.unlink()
-        if not latest.is_dir():
-            latest.write_text(run_id + "\n", encoding="utf-8")
-    return latest
-
-
-def resolve_run_dir(path: Path) -> Path:
-    """A run directory from a path that may be a ``latest`` symlink or text file, or the report directory."""
-    if path.is_dir() and not (path / SUMMARY_FILE).exists() and (path / "latest").exists():
-        path = path / "latest"
-    if path.is_file() and path.name == "latest":
-        return path.parent / path.read_text(encoding="utf-8").strip()
-    return path.resolve()
 
 
 # -- what to run ----------------------------------------------------------------------------------------------
@@ -407,7 +362,7 @@ def cli_command(profile_name: str, cloud: str | None, device: str | None, networ
         _check_adapters(request)
         console = Console(stderr=False, highlight=False)
         summary = execute(request, console)
-    except UsageProblem as exc:
+    except (UsageProblem, RunDirError) as exc:
         _fail_usage(str(exc))
         raise  # unreachable
     console.print(verdict_tables(summary))

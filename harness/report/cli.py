@@ -19,6 +19,7 @@ import click
 
 from harness.report.html import write_html
 from harness.report.manifest import MANIFEST_FILE, verify_manifest, write_manifest
+from harness.report.rundir import resolve_run_dir
 from harness.report.summary import SUMMARY_FILE, SummaryError, load_summary
 
 ALLURE_PACKAGE = "allure"
@@ -34,8 +35,6 @@ def default_run_dir() -> Path:
 
 
 def _run_dir(path: Path | None) -> Path:
-    from harness.cli.run import resolve_run_dir
-
     directory = resolve_run_dir(path or default_run_dir())
     if not directory.is_dir():
         raise click.UsageError(f"{path or default_run_dir()}: not a paircert run directory")
