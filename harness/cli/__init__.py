@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("harness.report.cli", "Re-render a run's HTML report (or the Allure report)."),
     "profiles": ("harness.profiles.cli", "List and validate device profiles."),
     "cloud": ("harness.emulator.cloud.cli", "The emulated cloud: `paircert cloud serve`."),
-    "device": ("harness.emulator.camera.cli", "The emulated camera as a process: `paircert device serve`."),
+    "device": ("harness.cli.device", "The emulated camera as a process: `paircert device serve`."),
 }
 
 

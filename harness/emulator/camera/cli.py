@@ -26,6 +26,7 @@ import json
 import signal
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,17 @@ from harness.emulator.camera.states import State
 from harness.emulator.loop import DeviceWorld
 from harness.protocol.errors import ProtocolError
 from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
+
+#: Starts feeding a camera's air with the EZ datagrams sniffed on an interface, and returns how to stop. The
+#: emulator never imports harness.net: ``paircert device`` (:mod:`harness.cli.device`) hands it this bridge.
+SniffBridge = Callable[[str, Air], Callable[[], object]]
+
+
+@dataclass(frozen=True)
+class Bridges:
+    """What the command line hands ``serve`` in its click context (``ctx.obj``): the real-network bridges."""
+
+    sniff: SniffBridge | None = None
 
 
 class AnyNetworkAir(Air):
@@ -211,11 +223,7 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
         url = world.run(control.start(control_host, control_port))
         camera.power_on()
         if sniff_interface is not None:
-            from harness.net.sniff import EzSniffer  # the real-network bridge: only when asked
-
-            sniffer = EzSniffer(sniff_interface, camera.air, keep_outgoing=False)
-            sniffer.start()
-            world.on_stop(_stopper(sniffer))
+            world.on_stop(_stopper(_sniff_bridge()(sniff_interface, camera.air)))
         click.echo(f"paircert device: control {url}", nl=True)
         click.echo(json.dumps({"control": url, "uuid": uuid, "faults": list(faults)}), nl=True)
         _wait_for_signal()
@@ -226,9 +234,17 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
         world.stop()
 
 
-def _stopper(sniffer: Any) -> Callable[[], Awaitable[None]]:
+def _sniff_bridge() -> SniffBridge:
+    """The real-network bridge ``paircert device`` (:mod:`harness.cli.device`) put in the click context."""
+    bridges = click.get_current_context().find_object(Bridges)
+    if bridges is None or bridges.sniff is None:
+        raise click.UsageError("--sniff needs the real-network bridge of `paircert device serve` (harness.cli.device)")
+    return bridges.sniff
+
+
+def _stopper(stop_sniffing: Callable[[], object]) -> Callable[[], Awaitable[None]]:
     async def stop() -> None:
-        sniffer.stop()
+        stop_sniffing()
 
     return stop
 
@@ -248,4 +264,4 @@ def _wait_for_signal() -> None:
             signal.signal(sig, old)
 
 
-__all__ = ["AnyNetworkAir", "ControlServer", "cli_command", "fetch_url_config"]
+__all__ = ["AnyNetworkAir", "Bridges", "ControlServer", "SniffBridge", "cli_command", "fetch_url_config", "serve"]
