@@ -18,7 +18,6 @@ from scapy.utils import rdpcap
 
 from harness.adapters.contracts import ApAddress
 from harness.adapters.registry import World, build_world
-from harness.adapters.scapy import WireRecord
 from harness.app.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.emulator.air import Air
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35, bind_ap_ports
@@ -41,6 +40,7 @@ from harness.net.pcap import (
     write_packets,
 )
 from harness.net.ring import RingCapture, select_flows
+from harness.net.send import WireRecord
 from harness.profiles import load_profile
 from harness.protocol import apconfig, smartconfig
 from harness.redaction import Redactor

@@ -9,7 +9,7 @@ Three sources, one format (Ethernet pcap, which Wireshark and scapy open; the pa
   address (§2.4). Every record but ``held`` ones (a held observation is logged again when released) is a
   datagram; the record's ``fate`` (lost, duplicated, noise, ...) is kept in the packet's comment, where the
   pcap format has one (pcapng), and in :func:`air_record_packet`'s ``fate`` attribute.
-- a real interface: :class:`~harness.adapters.scapy.WireRecord` lists (what the scapy adapter sent and received,
+- a real interface: :class:`~harness.net.send.WireRecord` lists (what the scapy adapter sent and received,
   :func:`wire_records_to_pcap`) and sniffed packets (:func:`write_packets`).
 - loopback: :class:`PcapRecorder` sniffs ``lo`` (or any interfaces) for given ports while a pairing runs, e.g.
   the cloud's HTTP and MQTT ports (:func:`cloud_ports`), and writes what it saw; :class:`harness.net.ring.RingCapture`
@@ -108,7 +108,7 @@ def air_log_to_pcap(records: Iterable[Any], path: str | Path, **kwargs: Any) -> 
 
 
 def wire_record_packet(record: Any) -> Packet:
-    """The packet for one :class:`~harness.adapters.scapy.WireRecord` (TCP payloads as PSH/ACK segments)."""
+    """The packet for one :class:`~harness.net.send.WireRecord` (TCP payloads as PSH/ACK segments)."""
     (src, sport), (dst, dport) = record.src, record.dst
     ip = IP(src=src, dst=dst)
     if record.protocol == "udp" and ipaddress.IPv4Address(dst).is_multicast:
@@ -149,7 +149,7 @@ def _wire_ez_observation(record: Any) -> tuple[str, int | str] | None:
 
 
 def mask_wire_records(records: Iterable[Any], mask: Masker) -> tuple[list[tuple[float, bytes]], list[str]]:
-    """:class:`~harness.adapters.scapy.WireRecord` lists as masked raw frames (time, bytes), and notes: the EZ
+    """:class:`~harness.net.send.WireRecord` lists as masked raw frames (time, bytes), and notes: the EZ
     datagrams as one sequence (:func:`mask_ez_sequence`, built without a scapy object each: a schedule is
     thousands of them), the rest through :func:`mask_packets`."""
     records = list(records)
