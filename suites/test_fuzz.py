@@ -101,13 +101,11 @@ def test_well_formed_tokens_the_cloud_never_issued_never_activate(fuzz: FuzzCont
 
 
 @pytest.mark.tc("TC-FUZZ-004", reqs=["REQ-FUZZ-004"])
-def test_the_activation_endpoint_answers_malformed_requests_with_well_formed_errors(fuzz: FuzzContext,
-                                                                                   cloud: CloudAdapter) -> None:
+@pytest.mark.requires("cloud:raw-atop")
+def test_the_activation_endpoint_answers_malformed_requests_with_well_formed_errors(fuzz: FuzzContext) -> None:
     """A valid activation request (fresh licence, issued token) with one defect: bad sign, foreign product,
     unknown uuid, corrupted or truncated body, wrong et, unknown API, a missing parameter, GET. Each gets a
     well-formed ATOP error: never a server error, never a success."""
-    if "atop_url" not in cloud.info():
-        pytest.skip("the cloud adapter does not say where its activation endpoint is (info()['atop_url'])")
 
     @scaled(BUDGET, 4.0)
     @given(atop_cases())

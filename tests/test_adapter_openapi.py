@@ -57,7 +57,9 @@ def test_it_is_registered_and_declares_what_the_openapi_cannot_do(world: World) 
     assert resolve("cloud", "openapi") is openapi_cloud
     assert split_spec("cloud", "openapi:http://127.0.0.1:1") == ("openapi", {"url": "http://127.0.0.1:1"})
     cloud = world.cloud
-    assert isinstance(cloud, CloudAdapter) and cloud.capabilities == {CloudCapability.INSPECT_DEVICES.value}
+    # raw-atop: the world names a url_config (the lab's OpenAPI), so the adapter knows the ATOP endpoint
+    assert isinstance(cloud, CloudAdapter) and cloud.capabilities == {CloudCapability.INSPECT_DEVICES.value,
+                                                                       CloudCapability.RAW_ATOP.value}
     calls: list[tuple[str, Callable[[], object]]] = [
         ("time-travel", lambda: cloud.advance_time(1)), ("issue-licences", lambda: cloud.issue_licence("p" * 16)),
         ("revoke-licences", lambda: cloud.revoke_licence("u")),

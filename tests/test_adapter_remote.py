@@ -53,7 +53,7 @@ def activate(cloud: RemoteCloudAdapter, licence: Licence, token: str, *, hid: st
 
 def test_the_served_cloud_offers_its_lab_controls_but_no_time_travel(cloud: RemoteCloudAdapter) -> None:
     assert isinstance(cloud, CloudAdapter)
-    assert cloud.capabilities == {"issue-licences", "revoke-licences", "create-products"}
+    assert cloud.capabilities == {"issue-licences", "revoke-licences", "create-products", "raw-atop"}
     with pytest.raises(CapabilityMissing, match="time-travel"):
         cloud.advance_time(60)
     with pytest.raises(CapabilityMissing, match="inspect-devices"):

@@ -46,6 +46,7 @@ class CloudCapability(enum.StrEnum):
     CREATE_PRODUCTS = "create-products"
     TIME_TRAVEL = "time-travel"
     INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
+    RAW_ATOP = "raw-atop"  # send a hand-built request to the device-facing ATOP endpoint (§4), e.g. to fuzz it
 
 
 class DeviceCapability(enum.StrEnum):
@@ -103,6 +104,14 @@ class DeviceEvent:
 
 
 @dataclass(frozen=True)
+class RawReply:
+    """What an endpoint answered a hand-built request: the HTTP status and the body, unread."""
+
+    status: int
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ApAddress:
     """Where a device in AP mode listens: legacy 55AA over UDP, LPV3.5 6699 over TCP (§3)."""
 
@@ -138,6 +147,7 @@ class CloudAdapter(Protocol):
     def revoke_licence(self, uuid: str) -> None: ...
     def device_by_uuid(self, uuid: str) -> DeviceRecord | None: ...
     def advance_time(self, seconds: float) -> None: ...
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply: ...
 
     def info(self) -> Mapping[str, Any]: ...
     def close(self) -> None: ...
@@ -200,5 +210,6 @@ __all__ = [
     "NetworkAdapter",
     "Notification",
     "Product",
+    "RawReply",
     "require",
 ]

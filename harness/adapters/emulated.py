@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
     ApAddress,
@@ -25,6 +26,7 @@ from harness.adapters.contracts import (
     Licence,
     Notification,
     Product,
+    RawReply,
 )
 from harness.clock import Clock
 from harness.emulator.air import Air
@@ -160,6 +162,10 @@ class EmulatedCloudAdapter:
     @step
     def advance_time(self, seconds: float) -> None:
         self._call(self._cloud.app.advance_clock, seconds)
+
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the emulated cloud's ATOP endpoint, over its real HTTP server (§4.2)."""
+        return wire.send_atop(self._cloud.atop_url, query, body, method=method)
 
     def device_endpoint(self) -> CloudEndpoint:
         """Where emulated devices activate and log in."""

@@ -18,8 +18,6 @@ import os
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from harness.adapters import wire
 from harness.adapters.contracts import AdapterError, ApAddress, CapabilityMissing, CloudAdapter, NetworkAdapter
 from harness.protocol import apconfig, atop, smartconfig
 from harness.protocol.errors import ProtocolError
@@ -110,17 +109,7 @@ def _str(value: object) -> str | None:
 
 
 def _post(url: str, body: bytes, timeout_s: float) -> bytes:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
-            data: bytes = answer.read()
-            return data
-    except urllib.error.HTTPError as exc:
-        data = exc.read()
-        return data
-    except (OSError, urllib.error.URLError) as exc:
-        raise AdapterError(f"the activation endpoint {url.split('?')[0]} could not be reached: {exc}") from exc
+    return wire.exchange("POST", url, body, wire.ATOP_HEADERS, timeout_s=timeout_s)[1]
 
 
 # ----------------------------------------------------------------------------------------------- MQTT (§5)

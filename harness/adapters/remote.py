@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness import redaction
+from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
     CapabilityMissing,
@@ -35,6 +36,7 @@ from harness.adapters.contracts import (
     Licence,
     Notification,
     Product,
+    RawReply,
 )
 from harness.clock import Clock, SystemClock
 from harness.evidence import step
@@ -111,7 +113,7 @@ class RemoteCloudAdapter:
         self._pid_names: dict[str, str] = {}
         self._endpoints: dict[str, str] | None = None
         self.lab_capabilities: dict[str, Any] = {}
-        self.capabilities = self._probe_capabilities()
+        self.capabilities = self._probe_capabilities() | self._atop_capability()
 
     # -- HTTP --------------------------------------------------------------------------------------------
 
@@ -177,6 +179,13 @@ class RemoteCloudAdapter:
         if isinstance(found.get("region"), str) and found["region"]:
             self._region = found["region"]  # the cloud's own word beats the profile's
         return frozenset(c.value for key, caps in _LAB_CAPABILITIES.items() if found.get(key) is True for c in caps)
+
+    def _atop_capability(self) -> frozenset[str]:
+        """RAW_ATOP where the cloud's url_config names its ATOP endpoint (§4.1)."""
+        try:
+            return frozenset({CloudCapability.RAW_ATOP.value}) if self.endpoints().get("atop_url") else frozenset()
+        except AdapterError:
+            return frozenset()
 
     # -- who may ask -------------------------------------------------------------------------------------
 
@@ -365,6 +374,13 @@ class RemoteCloudAdapter:
     def advance_time(self, seconds: float) -> None:
         self._require(CloudCapability.TIME_TRAVEL)
         self._call("POST", "/lab/clock/advance", {"seconds": seconds})
+
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the ATOP endpoint the cloud's url_config names (§4.1, §4.2)."""
+        atop = self.endpoints().get("atop_url")
+        if atop is None:
+            raise CapabilityMissing(self.name, CloudCapability.RAW_ATOP.value)
+        return wire.send_atop(atop, query, body, method=method, timeout_s=self.timeout_s)
 
     # -- where devices go --------------------------------------------------------------------------------
 
