@@ -41,6 +41,7 @@ import yarl
 from PIL import Image
 
 from harness.emulator.air import Air, AirObservation, ListenHandle
+from harness.emulator.camera.activation import Activation, CloudEndpoint
 from harness.emulator.camera.ap import ApServer
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.online import OnlineMixin
@@ -56,27 +57,6 @@ from harness.protocol.token import split_token_fixed
 ActivationApi = Literal["v4.4", "opensdk"]
 _API = {"v4.4": atop.API_ACTIVE_V44, "opensdk": atop.API_OPENSDK_ACTIVE}
 DEFAULT_DPS: Mapping[str, Any] = {"101": True, "103": False, "106": "1", "134": False}
-
-
-@dataclass(frozen=True)
-class CloudEndpoint:
-    """Where a region's devices activate (ATOP ``/d.json``) and log in (MQTT)."""
-
-    atop_url: str
-    mqtt_host: str
-    mqtt_port: int
-
-
-@dataclass
-class Activation:
-    """What activation gave the camera (§4.3), kept in its flash until a reset wipes it."""
-
-    dev_id: str
-    sec_key: str
-    local_key: str
-    schema_id: str
-    region: str
-    endpoint: CloudEndpoint
 
 
 @dataclass(frozen=True)

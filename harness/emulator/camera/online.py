@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from harness.clock import Clock
+    from harness.emulator.camera.activation import Activation
     from harness.emulator.loop import DeviceWorld
     from harness.emulator.timeline import TimelineEvent
 
@@ -30,8 +31,6 @@ class OnlineMixin:
     """The MQTT half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        from harness.emulator.camera.firmware import Activation
-
         world: DeviceWorld
         clock: Clock
         activation: Activation | None
