@@ -16,7 +16,7 @@ import pytest
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceRecord
 from harness.conformance.lab import Lab
-from harness.conformance.verdicts import Inconclusive
+from harness.conformance.verdicts import Blocked
 from harness.profiles import Profile
 from harness.protocol.mqtt import device_credentials, topic_in, topic_out
 
@@ -49,7 +49,7 @@ def online_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter, mode: st
     outcome = lab.pair(mode)
     if not outcome.ok or outcome.device_model is None:
         # Blocked, not failed here: pairing and coming online are judged by TC-MQTT-001 and the pairing suites.
-        raise Inconclusive(f"blocked: the device did not pair and come online: {outcome.error}")
+        raise Blocked(f"the device did not pair and come online: {outcome.error}")
     record = cloud.device(outcome.device_model.dev_id)
     assert record is not None
     return record

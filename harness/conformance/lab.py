@@ -28,7 +28,7 @@ from harness.adapters.contracts import (
 )
 from harness.app.activator import Activator, ActivatorMode, Outcome, pair
 from harness.clock import Clock
-from harness.conformance.verdicts import HarnessError, Inconclusive
+from harness.conformance.verdicts import HarnessError, Refused
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
 from harness.profiles import Profile
@@ -290,7 +290,7 @@ class Lab:
             self.evidence.record("lab", "time travel", {"seconds": seconds})
             return
         if not self.profile.parameters.real_time_waits:
-            raise Inconclusive(
+            raise Refused(
                 f"cannot let {seconds:g} s pass: the {self.cloud.name} cloud adapter cannot travel in time and "
                 f"profile {self.profile.name} does not allow real-time waits (parameters.real_time_waits)")
         if not self._slow:

@@ -2,11 +2,9 @@
 network, or an invalid input that must be refused without activation while the device stays alive.
 
 Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
-against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (an
-AssertionError) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
-:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
-inside ``harness/``, a plain AssertionError would read as a harness invariant (ERROR) in the suites, where these
-checks blame the device (FAIL).
+against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (FAIL
+in the suites) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
+:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure.
 """
 
 from __future__ import annotations

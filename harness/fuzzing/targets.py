@@ -19,7 +19,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from harness.adapters.contracts import CloudCapability, Licence, require
-from harness.conformance.verdicts import DeviceFailure, Inconclusive
+from harness.conformance.verdicts import DeviceFailure, Refused
 from harness.fuzzing.drive import PLACEHOLDER_TOKEN, FuzzContext, ap_frame_sender, lpv35_sender, qr_bytes_sender
 from harness.protocol import atop
 from harness.protocol.errors import ProtocolError
@@ -274,7 +274,7 @@ def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
     require(ctx.cloud, CloudCapability.RAW_ATOP)
     where = urllib.parse.urlsplit(str(ctx.cloud.info().get("atop_url", ""))).hostname
     if where not in ("127.0.0.1", "localhost", "::1"):
-        raise Inconclusive(f"refused: the ATOP fuzzer only talks to a cloud on loopback, not {where}")
+        raise Refused(f"the ATOP fuzzer only talks to a cloud on loopback, not {where}")
     ctx.cases += 1
     method, query, form, lic = atop_request(ctx, case)
     ctx.last_inputs = {"check": "atop", **asdict(case), "target": query[:200]}

@@ -50,4 +50,8 @@ LICENCE_ERRORS: Final = frozenset(
     }
 )
 
-__all__ = ["LICENCE_ERRORS", "CloudError"]
+class ModelError(Exception):
+    """The model's own rules contradict themselves (a harness bug: ERROR, never the device's FAIL)."""
+
+
+__all__ = ["LICENCE_ERRORS", "CloudError", "ModelError"]

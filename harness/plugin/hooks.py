@@ -235,9 +235,7 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     verdict: Verdict | None = None
     message = ""
     if call.excinfo is not None and not hasattr(report, "wasxfail"):
-        tb = call.excinfo.traceback
-        verdict, message = classify(call.excinfo.value, phase=report.when,
-                                    raised_in=str(tb[-1].path) if len(tb) else None)
+        verdict, message = classify(call.excinfo.value, phase=report.when)
     elif hasattr(report, "wasxfail"):
         verdict, message = (Verdict.INCONCLUSIVE, f"xfail: {report.wasxfail}") if report.skipped else \
             (Verdict.PASS, "")
