@@ -27,6 +27,7 @@ from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint
 from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.loop import DeviceWorld
+from harness.errors import HarnessError
 from harness.model import BindingMode
 
 _macs = itertools.count(1)
@@ -74,7 +75,8 @@ def _device_endpoint(context: WorldContext) -> CloudEndpoint:
 
 def _licence(context: WorldContext) -> Licence:
     cloud = context.cloud
-    assert cloud is not None
+    if cloud is None:
+        raise HarnessError("broken invariant: cloud is not None")
     if CloudCapability.ISSUE_LICENCES.value in cloud.capabilities:
         return cloud.issue_licence(context.profile.device.pid)
     configured = context.profile.parameters.licence
@@ -91,7 +93,8 @@ def _device_world(context: WorldContext) -> DeviceWorld:
         world = DeviceWorld(context.clock).start()
         context.shared["device_world"] = world
         context.closers.insert(0, world.stop)  # stopped last, after every camera on it
-    assert isinstance(world, DeviceWorld)
+    if not isinstance(world, DeviceWorld):
+        raise HarnessError("broken invariant: isinstance(world, DeviceWorld)")
     return world
 
 
@@ -99,7 +102,8 @@ def _air(context: WorldContext) -> Air:
     air = context.shared.get("air")
     if air is None:
         raise AdapterError("an emulated device needs the in-memory air (network adapter 'air')")
-    assert isinstance(air, Air)
+    if not isinstance(air, Air):
+        raise HarnessError("broken invariant: isinstance(air, Air)")
     return air
 
 

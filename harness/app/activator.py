@@ -33,6 +33,7 @@ from typing import Protocol
 from PIL import Image
 
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.errors import HarnessError
 from harness.model import ActivatorErrorCode, AttemptSummary, outcome_for
 from harness.protocol import apconfig
 from harness.protocol.qr import QrPayload
@@ -265,7 +266,8 @@ class Activator:
                 self._step(run, ActivatorStep.FOUND, None)
             if activated:
                 latest = activated[-1]
-                assert latest.dev_id is not None
+                if latest.dev_id is None:
+                    raise HarnessError("broken invariant: latest.dev_id is not None")
                 record = await asyncio.to_thread(self.cloud.device, latest.dev_id)
                 if record is not None:
                     home_matches = record.home is not None and (home is None or record.home == home)

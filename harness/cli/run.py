@@ -32,6 +32,7 @@ from typing import IO, Any
 import click
 
 from harness import __version__
+from harness.errors import HarnessError
 from harness.profiles.schema import PROJECT_ROOT, Profile, ProfileError, load_profile
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
@@ -123,7 +124,8 @@ class RunRequest:
 
 def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
     profile_path = request.profile.path
-    assert profile_path is not None  # load_profile always records the file
+    if profile_path is None:  # load_profile always records the file
+        raise HarnessError("broken invariant: profile_path is not None")
     command = [sys.executable, "-m", "pytest", *map(str, request.targets),
                "-p", "harness.report.sink", "-p", "no:cacheprovider", "-q", "-rN",
                "--profile", str(profile_path.resolve()),
@@ -244,7 +246,8 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
             child = subprocess.Popen(pytest_command(request, run_dir), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                      start_new_session=True, umask=0o077)  # 0600 until swept
-            assert child.stdout is not None
+            if child.stdout is None:
+                raise HarnessError("broken invariant: child.stdout is not None")
             pump = threading.Thread(target=_pump_output, args=(child.stdout, log, redactor, tail), daemon=True)
             pump.start()
             stopping = False

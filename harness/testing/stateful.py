@@ -53,6 +53,7 @@ from harness.adapters.contracts import (
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.conformance.verdicts import DeviceFailure
+from harness.errors import HarnessError
 from harness.model import (
     Binding,
     BindingMode,
@@ -74,9 +75,8 @@ REMOVAL_SETTLE_S = 3.0  # real seconds a removed online device may take to be to
 
 
 def _check(condition: bool, message: str) -> None:
-    """A check of the device or cloud against the model: a
-    :class:`~harness.conformance.verdicts.DeviceFailure` (FAIL in the suites), where a plain ``assert`` inside
-    ``harness/`` would read as the harness's own invariant (ERROR)."""
+    """A check of the device or cloud against the model: a :class:`~harness.conformance.verdicts.DeviceFailure`
+    (FAIL in the suites), which, unlike a bare ``assert``, also holds under ``python -O``."""
     if not condition:
         raise DeviceFailure(message)
 
@@ -380,7 +380,8 @@ class PairingMachine(RuleBasedStateMachine):
     def _pair_bound_device_elsewhere(self, data: st.DataObject, same_owner: bool, role: Role, new_home: bool,
                                      existing: bool) -> TokenHandle:
         md = data.draw(st.sampled_from(self._movable()), label="device")
-        assert md.binding is not None
+        if md.binding is None:
+            raise HarnessError("broken invariant: md.binding is not None")
         owner, current = md.binding.account, md.binding.home
         homes = [h for h, m in self.model_homes.items() if (m.owner == owner) is same_owner and h != current]
         if homes and not new_home:
@@ -448,14 +449,16 @@ class PairingMachine(RuleBasedStateMachine):
         if "liveness" in md.adapter.capabilities and not md.adapter.is_alive():
             raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
         if expected:
-            assert handle.home is not None and handle.account is not None
+            if handle.home is None or handle.account is None:
+                raise HarnessError("broken invariant: handle.home is not None and handle.account is not None")
             _check(bool(activated),
                    f"§6: the model says this pairing binds ({decision_note}), but the cloud refused it")
             record = self._record(md)
             _check(record is not None and record.home == handle.home,
                    f"§0/§6: the device must be bound in the token's home {handle.home}, the cloud has it in "
                    f"{None if record is None else record.home}")
-            assert record is not None
+            if record is None:
+                raise HarnessError("broken invariant: record is not None")
             _check(outcome.ok, f"the activator reported failure ({outcome.error}) for a pairing the cloud bound")
             previous = md.binding
             owner = self.model_homes[handle.home].owner
@@ -522,7 +525,8 @@ class PairingMachine(RuleBasedStateMachine):
         verdict = check_token(record, now=at, region=self.cloud.region)
         if verdict is not TokenVerdict.VALID:
             return False, f"token {verdict.value}", False
-        assert handle.home is not None and handle.account is not None and handle.role is not None
+        if handle.home is None or handle.account is None or handle.role is None:
+            raise HarnessError("broken invariant: a token handle has a home, an account and a role")
         home = self.model_homes[handle.home]
         claim = Claim(account=handle.account, role=handle.role, home=handle.home, home_owner=home.owner)
         decision = decide_binding(md.binding, self.target.binding_mode, claim, data_wipe_pending=md.wipe_pending)
@@ -564,7 +568,8 @@ class PairingMachine(RuleBasedStateMachine):
     def remove_device(self, data: st.DataObject, wipe: bool) -> None:
         """The owner removes a bound device ("Remove device", or "Remove and wipe data", §6)."""
         md = data.draw(st.sampled_from(self._bound()), label="device")
-        assert md.binding is not None and md.dev_id is not None
+        if md.binding is None or md.dev_id is None:
+            raise HarnessError("broken invariant: md.binding is not None and md.dev_id is not None")
         self._note(f"owner {md.binding.account} removes {md.uuid} (wipe={wipe})")
         self.cloud.remove_device(md.dev_id, account=md.binding.account, wipe=wipe)
         md.binding = None

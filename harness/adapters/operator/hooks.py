@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.adapters.contracts import AdapterError
+from harness.errors import HarnessError
 from harness.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,8 @@ class Terminal:
 
     def _read_lines(self) -> None:
         fd = self.input_fd
-        assert fd is not None
+        if fd is None:
+            raise HarnessError("broken invariant: fd is not None")
         pending = b""
         while not self._closing.is_set():
             try:

@@ -45,6 +45,7 @@ from harness.emulator.broker.authority import (
     ConnectionCallback,
     CredentialAuthority,
 )
+from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,8 @@ class MosquittoBroker:
     # -- files and reloads -----------------------------------------------------------------------------
 
     def _write_files(self, snapshot: AuthoritySnapshot) -> None:
-        assert self._dir is not None
+        if self._dir is None:
+            raise HarnessError("broken invariant: self._dir is not None")
         passwords = [password_line(self._monitor_user, self._monitor_password)]
         acl = [f"user {self._monitor_user}", f"topic read {_LOG_TOPIC}", ""]
         for username, password in snapshot.passwords.items():

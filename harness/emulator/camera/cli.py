@@ -40,6 +40,7 @@ from harness.emulator.camera.faults import CAMERA_FAULTS, make_camera
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
 from harness.emulator.loop import DeviceWorld
+from harness.errors import HarnessError
 from harness.protocol.errors import ProtocolError
 from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
 
@@ -208,7 +209,8 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
         if url_config is not None:
             endpoint = world.run(fetch_url_config(world, url_config, region), timeout=15)
         else:
-            assert cloud_url is not None and mqtt_addr is not None
+            if cloud_url is None or mqtt_addr is None:
+                raise HarnessError("broken invariant: cloud_url is not None and mqtt_addr is not None")
             host, port = _address(mqtt_addr)
             endpoint = CloudEndpoint(cloud_url, host, port)
         air: Air = AnyNetworkAir() if not wifi else Air()

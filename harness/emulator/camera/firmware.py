@@ -49,6 +49,7 @@ from harness.emulator.camera.pairing import PairingConfig, PairingMixin
 from harness.emulator.camera.states import Event, Lifecycle, State
 from harness.emulator.loop import DeviceWorld
 from harness.emulator.timeline import Timeline, TimelineEvent
+from harness.errors import HarnessError
 from harness.protocol import atop
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
@@ -229,7 +230,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         if new is State.PAIRING:
             self._start_listening()
         elif new is State.CONFIG_RECEIVED:
-            assert self.config is not None
+            if self.config is None:
+                raise HarnessError("broken invariant: self.config is not None")
             self._spawn(self._join_and_activate(self.config))
         elif new is State.CONNECTING:
             self._spawn(self._mqtt_session())

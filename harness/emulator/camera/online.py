@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.states import Event, State
+from harness.errors import HarnessError
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 
@@ -61,7 +62,8 @@ class OnlineMixin:
 
     async def _mqtt_session(self) -> None:
         activation = self.activation
-        assert activation is not None
+        if activation is None:
+            raise HarnessError("broken invariant: activation is not None")
         if not self._fresh_activation and not self.reconnects():
             self.record("mqtt-not-attempted")
             return

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from harness import redaction
 from harness.clock import Clock
+from harness.errors import HarnessError
 from harness.model.binding import (
     Binding,
     BindingMode,
@@ -446,7 +447,8 @@ class CloudState:
         verdict = check_token(checked, now=now, region=self.region)
         if not verdict.ok:
             return _refused(verdict.error or CloudError.EXPIRE, verdict.reason), lic.dev_id, None
-        assert record is not None
+        if record is None:
+            raise HarnessError("broken invariant: record is not None")
         home = self.homes.get(record.home)
         role = None if home is None else home.role_of(record.account)
         if home is None or role is None:
