@@ -32,7 +32,7 @@ from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
@@ -319,7 +319,7 @@ class AirNetworkAdapter:
 CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
 
 
-def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
+def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = (),
@@ -328,7 +328,7 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
     from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
-    camera = cls(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
+    camera = cls(device_loop, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
                  cloud={region: endpoint}, firmware=firmware,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),

@@ -4,7 +4,7 @@
 world's clock with the profile's region and token lifetime, and creates the profile's product on it.
 ``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's
 shape, with a licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
-cloud's ATOP and MQTT addresses, on a device world (one shared event loop) and the world's air.
+cloud's ATOP and MQTT addresses, on a device loop (one shared event loop) and the world's air.
 ``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
 """
 
@@ -26,7 +26,7 @@ from harness.adapters.registry import WorldContext
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.errors import HarnessError
 from harness.model import BindingMode
 
@@ -87,15 +87,15 @@ def _licence(context: WorldContext) -> Licence:
                    pid=context.profile.device.pid)
 
 
-def _device_world(context: WorldContext) -> DeviceWorld:
-    world = context.shared.get("device_world")
-    if world is None:
-        world = DeviceWorld(context.clock).start()
-        context.shared["device_world"] = world
-        context.closers.insert(0, world.stop)  # stopped last, after every camera on it
-    if not isinstance(world, DeviceWorld):
-        raise HarnessError("broken invariant: isinstance(world, DeviceWorld)")
-    return world
+def _device_loop(context: WorldContext) -> DeviceLoop:
+    device_loop = context.shared.get("device_loop")
+    if device_loop is None:
+        device_loop = DeviceLoop(context.clock).start()
+        context.shared["device_loop"] = device_loop
+        context.closers.insert(0, device_loop.stop)  # stopped last, after every camera on it
+    if not isinstance(device_loop, DeviceLoop):
+        raise HarnessError("broken invariant: the world's device loop is a DeviceLoop")
+    return device_loop
 
 
 def _air(context: WorldContext) -> Air:
@@ -118,7 +118,7 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
         mac_address = (mac_address or profile.device.mac
                        or f"02:00:00:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}")
         camera = build_emulated_camera(
-            _device_world(context), _air(context), _device_endpoint(context), licence,
+            _device_loop(context), _air(context), _device_endpoint(context), licence,
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,

@@ -98,7 +98,7 @@ class _Tcp(asyncio.Protocol):
 
 
 class ApServer:
-    """The config sockets of one camera's SoftAP; used from the world's loop only."""
+    """The config sockets of one camera's SoftAP; used from the device loop only."""
 
     def __init__(self, camera: ApCamera, *, host: str = "127.0.0.1") -> None:
         self.camera = camera

@@ -39,7 +39,7 @@ from harness.emulator.air import Air, JoinOutcome
 from harness.emulator.camera.faults import CAMERA_FAULTS, make_camera
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.errors import HarnessError
 from harness.protocol.errors import ProtocolError
 from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
@@ -70,9 +70,9 @@ def _address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def fetch_url_config(world: DeviceWorld, url: str, region: str) -> CloudEndpoint:
+async def fetch_url_config(device_loop: DeviceLoop, url: str, region: str) -> CloudEndpoint:
     """Ask a cloud's iot-dns endpoint where to activate and log in (§4.1)."""
-    async with world.http_session().post(url, data=UrlConfigRequest(region=region).to_json()) as response:
+    async with device_loop.http_session().post(url, data=UrlConfigRequest(region=region).to_json()) as response:
         answer = UrlConfigResponse.from_json(await response.read())
     http = answer.addr("httpUrl") or answer.addr("httpsSelfUrl")
     mqtt = answer.addr("mqttUrl") or answer.addr("mqttsSelfUrl")
@@ -83,7 +83,7 @@ async def fetch_url_config(world: DeviceWorld, url: str, region: str) -> CloudEn
 
 
 class ControlServer:
-    """The camera's control API on the world's loop."""
+    """The camera's control API on the device loop."""
 
     def __init__(self, camera: EmulatedCamera) -> None:
         self.camera = camera
@@ -204,10 +204,10 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
     control_host, control_port = _address(control_addr)
     if url_config is None and (cloud_url is None or mqtt_addr is None):
         raise click.UsageError("give --cloud-url and --mqtt, or --url-config")
-    world = DeviceWorld(SystemClock(), name="paircert-device").start()
+    device_loop = DeviceLoop(SystemClock(), name="paircert-device").start()
     try:
         if url_config is not None:
-            endpoint = world.run(fetch_url_config(world, url_config, region), timeout=15)
+            endpoint = device_loop.run(fetch_url_config(device_loop, url_config, region), timeout=15)
         else:
             if cloud_url is None or mqtt_addr is None:
                 raise HarnessError("broken invariant: cloud_url is not None and mqtt_addr is not None")
@@ -219,21 +219,21 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
             if not sep:
                 raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
-        camera = make_camera(world, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
+        camera = make_camera(device_loop, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
                              cloud=endpoint, activation_api=activation_api, faults=faults, ap_host=ap_host)
         control = ControlServer(camera)
-        url = world.run(control.start(control_host, control_port))
+        url = device_loop.run(control.start(control_host, control_port))
         camera.power_on()
         if sniff_interface is not None:
-            world.on_stop(_stopper(_sniff_bridge()(sniff_interface, camera.air)))
+            device_loop.on_stop(_stopper(_sniff_bridge()(sniff_interface, camera.air)))
         click.echo(f"paircert device: control {url}", nl=True)
         click.echo(json.dumps({"control": url, "uuid": uuid, "faults": list(faults)}), nl=True)
         _wait_for_signal()
-        world.run(control.stop())
+        device_loop.run(control.stop())
     except (ProtocolError, OSError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        world.stop()
+        device_loop.stop()
 
 
 def _sniff_bridge() -> SniffBridge:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from harness.clock import Clock
     from harness.emulator.camera.activation import Activation
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 
@@ -32,7 +32,7 @@ class OnlineMixin:
     """The MQTT half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         activation: Activation | None
         dps: dict[str, Any]
@@ -69,7 +69,7 @@ class OnlineMixin:
             return
         client_id, username, password = self.mqtt_credentials(activation.dev_id, activation.sec_key)
         while self.in_state(State.CONNECTING):
-            client = LoopMqttClient(self.world.loop, client_id=client_id, username=username, password=password,
+            client = LoopMqttClient(self.device_loop.loop, client_id=client_id, username=username, password=password,
                                     on_message=self._on_mqtt_message, on_lost=self._on_mqtt_lost,
                                     keepalive=self.mqtt_keepalive)
             self.record("mqtt-connect", host=activation.endpoint.mqtt_host, port=activation.endpoint.mqtt_port,
@@ -110,7 +110,7 @@ class OnlineMixin:
         if client is None:
             return
         if graceful:
-            self.world.loop.create_task(client.disconnect())
+            self.device_loop.loop.create_task(client.disconnect())
         else:
             client.abort()
 
