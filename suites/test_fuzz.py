@@ -9,12 +9,11 @@ generated example starts from a clean slate of its own (removed and wiped, facto
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter, World
 from harness.fuzzing.drive import FuzzContext
 from harness.fuzzing.targets import AtopCase, PairCase, RefuseCase, atop_cases, invalid_cases, run_case, valid_cases
 from harness.profiles import Profile
@@ -117,7 +116,7 @@ def test_the_activation_endpoint_answers_malformed_requests_with_well_formed_err
 
 @pytest.mark.tc("TC-FUZZ-005", reqs=["REQ-FUZZ-005"])
 def test_any_sequence_of_pairings_removals_resets_and_revocations_agrees_with_the_model(
-        world: Any, profile: Profile, device: DeviceAdapter) -> None:
+        world: World, profile: Profile, device: DeviceAdapter) -> None:
     """Tokens for any account, home and role; pairings of any device in any mode with issued or guessed tokens;
     time; removals with and without wipe; resets; licence revocations. After every step: each device bound to at
     most one home (the model's), online only when bound, each token consumed at most once, and notifications

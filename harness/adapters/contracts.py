@@ -16,13 +16,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PIL import Image
 
 from harness.clock import Clock
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
+
+if TYPE_CHECKING:
+    from harness.profiles import Profile
 
 
 class AdapterError(Exception):
@@ -127,7 +130,9 @@ class CloudAdapter(Protocol):
     name: str
     capabilities: frozenset[str]
     clock: Clock
-    region: str
+
+    @property
+    def region(self) -> str: ...
 
     # The app API.
     def create_account(self, name: str) -> str: ...
@@ -190,6 +195,86 @@ class NetworkAdapter(Protocol):
     def close(self) -> None: ...
 
 
+class SoftAp(Protocol):
+    """Where a device's SoftAP config sockets listen, as an in-memory air publishes them while they are open."""
+
+    @property
+    def udp_port(self) -> int | None: ...
+    @property
+    def tcp_port(self) -> int | None: ...
+
+
+class LabAir(Protocol):
+    """An in-memory air (DESIGN.md "Air"; :class:`harness.emulator.air.Air` is one): the lab may put raw EZ
+    lengths on it, make it lossy, duplicating, reordering or noisy, and read its log for evidence."""
+
+    loss: float
+    duplicate: float
+    reorder: float
+    noise: float
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def device_aps(self) -> Sequence[SoftAp]: ...
+    def send_length(self, n: int) -> None: ...
+    def flush(self) -> None: ...
+    def log_since(self, seq: int) -> Sequence[object]: ...
+
+
+@runtime_checkable
+class AirNetwork(Protocol):
+    """A network adapter with an in-memory air behind it (``air``; ``scapy`` bridged to an emulated camera)."""
+
+    @property
+    def air(self) -> LabAir | None: ...
+
+
+class WireRecordLike(Protocol):
+    """One datagram or TCP payload a network adapter recorded (:class:`harness.net.send.WireRecord` is one)."""
+
+    @property
+    def t(self) -> float: ...
+
+
+@runtime_checkable
+class WireNetwork(Protocol):
+    """A network adapter that records what it sent and received on an interface (``scapy``)."""
+
+    @property
+    def interface(self) -> str: ...
+    @property
+    def sent(self) -> Sequence[WireRecordLike]: ...
+
+
+@runtime_checkable
+class World(Protocol):
+    """The adapters one run uses, on one clock, for one profile (DESIGN.md "Adapters"): all that the plugin, the
+    lab, the probes and the report may ask of a world. :func:`harness.adapters.registry.build_world` builds one from
+    a profile; a ``pytest_paircert_make_world`` hook may return any other."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def cloud(self) -> CloudAdapter: ...
+    @property
+    def device(self) -> DeviceAdapter: ...
+    @property
+    def network(self) -> NetworkAdapter: ...
+    def new_device(self) -> DeviceAdapter:
+        """Another device of the same shape (AdapterError where the world cannot make one)."""
+        ...
+    def secrets(self) -> Sequence[str]:
+        """Every secret the world holds that no report, log or evidence may show (its devices' AuthKeys, ...)."""
+        ...
+    def info(self) -> Mapping[str, Any]:
+        """What the run was tested with, for the report (never a secret)."""
+        ...
+    def close(self) -> None: ...
+
+
 def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
     """Raise :class:`CapabilityMissing` unless ``adapter`` offers ``capability``."""
     if capability not in adapter.capabilities:
@@ -198,6 +283,7 @@ def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
 
 __all__ = [
     "AdapterError",
+    "AirNetwork",
     "ApAddress",
     "CapabilityMissing",
     "CloudAdapter",
@@ -206,10 +292,15 @@ __all__ = [
     "DeviceCapability",
     "DeviceEvent",
     "DeviceRecord",
+    "LabAir",
     "Licence",
     "NetworkAdapter",
     "Notification",
     "Product",
     "RawReply",
+    "SoftAp",
+    "WireNetwork",
+    "WireRecordLike",
+    "World",
     "require",
 ]

@@ -10,20 +10,24 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
+    AirNetwork,
     ApAddress,
+    CloudAdapter,
     CloudCapability,
+    DeviceAdapter,
     DeviceCapability,
     DeviceEvent,
     DeviceRecord,
     Licence,
+    NetworkAdapter,
     Notification,
     Product,
     RawReply,
@@ -186,10 +190,18 @@ class EmulatedDeviceAdapter:
     name = "emulated"
     capabilities = frozenset(c.value for c in DeviceCapability)
 
-    def __init__(self, camera: EmulatedCamera, licence: Licence) -> None:
+    def __init__(self, camera: EmulatedCamera, licence: Licence, *,
+                 make_another: Callable[[], EmulatedDeviceAdapter] | None = None) -> None:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
+        self._make_another = make_another
+
+    def make_another(self) -> EmulatedDeviceAdapter:
+        """Another emulated camera of the same profile, with a licence of its own (the world's ``new_device``)."""
+        if self._make_another is None:
+            raise AdapterError("this emulated device was built alone: it cannot make another")
+        return self._make_another()
 
     @step
     def factory_reset(self) -> None:
@@ -336,6 +348,12 @@ def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndp
                  ap_host=ap_host)
     camera.power_on()
     return camera
+
+
+if TYPE_CHECKING:  # mypy checks that each adapter meets its contracts
+    def _meets_contracts(cloud: EmulatedCloudAdapter, device: EmulatedDeviceAdapter,
+                         network: AirNetworkAdapter) -> tuple[CloudAdapter, DeviceAdapter, NetworkAdapter, AirNetwork]:
+        return cloud, device, network, network
 
 
 __all__ = [

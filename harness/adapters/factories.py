@@ -123,9 +123,7 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
             mqtt_pv=caps.mqtt_protocol_version, faults=faults, ap_host=ap_host)
-        adapter = EmulatedDeviceAdapter(camera, licence)
-        adapter.make_another = make  # type: ignore[attr-defined]
-        return adapter
+        return EmulatedDeviceAdapter(camera, licence, make_another=make)
 
     return make(mac)
 

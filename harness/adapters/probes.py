@@ -26,7 +26,15 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from harness.adapters import wire
-from harness.adapters.contracts import AdapterError, ApAddress, CapabilityMissing, CloudAdapter, NetworkAdapter
+from harness.adapters.contracts import (
+    AdapterError,
+    AirNetwork,
+    ApAddress,
+    CapabilityMissing,
+    CloudAdapter,
+    LabAir,
+    NetworkAdapter,
+)
 from harness.protocol import apconfig, atop, smartconfig
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import MqttCredentials
@@ -213,9 +221,10 @@ def mqtt_login(endpoints: CloudEndpoints, credentials: MqttCredentials, timeout_
 # ----------------------------------------------------------------------------------------------- EZ air (§2)
 
 
-def _air(network: NetworkAdapter, what: str) -> Any:
-    air = getattr(network, "air", None)
-    if air is None or not hasattr(air, "send_length"):
+def _air(network: NetworkAdapter, what: str) -> LabAir:
+    """The in-memory air behind ``network`` (:class:`~harness.adapters.contracts.AirNetwork`); N/A without one."""
+    air = network.air if isinstance(network, AirNetwork) else None
+    if air is None:
         raise CapabilityMissing(network.name, what)
     return air
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.adapters.contracts import AdapterError, ApAddress
+from harness.adapters.contracts import AdapterError, AirNetwork, ApAddress, NetworkAdapter, WireNetwork
 from harness.net.send import RECORD_LIMIT, InterfaceSender, NetError, WireRecord, interface_ipv4
 from harness.protocol import smartconfig
 
@@ -146,6 +146,11 @@ def scapy_network(context: Any, *, interface: str, sniff: bool | None = None, **
         except OSError as exc:
             raise AdapterError(f"cannot sniff EZ datagrams on {interface!r}: {exc}") from exc
     return adapter
+
+
+if TYPE_CHECKING:  # mypy checks that the adapter meets its contracts
+    def _meets_contracts(network: ScapyNetworkAdapter) -> tuple[NetworkAdapter, AirNetwork, WireNetwork]:
+        return network, network, network
 
 
 __all__ = ["ScapyNetworkAdapter", "WireRecord", "interface_ipv4", "scapy_network"]  # the last two: net.send's

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from harness.adapters.contracts import (
     AdapterError,
@@ -25,6 +24,7 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    World,
 )
 from harness.app.activator import Activator, ActivatorMode, Outcome, pair
 from harness.clock import Clock
@@ -36,19 +36,6 @@ from harness.redaction import Redactor
 
 PAIRING_MODE_TIMEOUT_S = 60.0
 WALL_MARGIN_S = 60.0
-
-
-class WorldLike(Protocol):
-    """What the plugin needs of a world (:class:`harness.adapters.registry.World` is one)."""
-
-    clock: Clock
-    cloud: CloudAdapter
-    device: DeviceAdapter
-    network: NetworkAdapter
-
-    def info(self) -> Mapping[str, Any]: ...
-    def new_device(self) -> DeviceAdapter: ...
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -106,10 +93,11 @@ class DevicePreparer:
 class Lab:
     """Accounts, homes, Wi-Fi and pairing in the suites' words, for one test."""
 
-    def __init__(self, world: WorldLike, profile: Profile, *, evidence: EvidenceRecorder, redactor: Redactor,
+    def __init__(self, world: World, profile: Profile, *, evidence: EvidenceRecorder, redactor: Redactor,
                  device: Callable[[], DeviceAdapter], rng: random.Random, slow: bool = False,
-                 prefix: str = "lab") -> None:
+                 prefix: str = "lab", activator_class: type[Activator] = Activator) -> None:
         self.world = world
+        self.activator_class = activator_class
         self.profile = profile
         self.evidence = evidence
         self.redactor = redactor
@@ -231,12 +219,12 @@ class Lab:
     def activator(self, account: str | None = None, *, device: DeviceAdapter | None = None) -> Activator:
         """An app-side activator signed in as ``account`` (default: the test's default account).
 
-        A world may name another activator class as ``activator_class`` (the self-check puts a faulty one of
-        :mod:`harness.app.faults` there); by default it is :class:`~harness.app.activator.Activator`.
+        Its class is the lab's ``activator_class`` (the plugin's ``pytest_paircert_activator_class``: the
+        self-check names a faulty one of :mod:`harness.app.faults`); by default
+        :class:`~harness.app.activator.Activator`.
         """
-        cls: type[Activator] = getattr(self.world, "activator_class", None) or Activator
-        return cls(self.cloud, account=account if account is not None else self.default_account,
-                         device=device if device is not None else self.device, network=self.network)
+        return self.activator_class(self.cloud, account=account if account is not None else self.default_account,
+                                    device=device if device is not None else self.device, network=self.network)
 
     def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,
              token: str | None = None, ssid: str | None = None, password: str | None = None,
@@ -299,4 +287,4 @@ class Lab:
         time.sleep(seconds)
 
 
-__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device"]
+__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "release_device"]

@@ -25,7 +25,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
-from harness.adapters.contracts import AdapterError
+from harness.adapters.contracts import AdapterError, World
 from harness.fuzzing.drive import FuzzContext
 from harness.fuzzing.targets import TARGETS, Case, case_from_json, case_to_json, cases, run_case
 from harness.testing.stateful import DeviceCrashed, MachineFactory, PairingTarget
@@ -121,7 +121,7 @@ def run_target(spec: WorldSpec, target: str, budget_s: float, *, report_dir: Pat
         world.close()
 
 
-def _run_on_world(world: Any, spec: WorldSpec, target: str, budget_s: float, *, report_dir: Path | None,
+def _run_on_world(world: World, spec: WorldSpec, target: str, budget_s: float, *, report_dir: Path | None,
                   seed: int | None, progress: Progress | None) -> CampaignResult:
     database = None if report_dir is None else report_dir / "hypothesis" / target
     clock = _Clock(budget_s)

@@ -22,9 +22,11 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    World,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.conformance.verdicts import DeviceFailure
+from harness.profiles import Profile
 from harness.protocol import apconfig
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
@@ -70,10 +72,10 @@ class FuzzContext:
             self.home = self.cloud.create_home(self.account, "fuzz-home")
 
     @classmethod
-    def from_world(cls, world: Any, profile: Any = None) -> FuzzContext:
+    def from_world(cls, world: World, profile: Profile | None = None) -> FuzzContext:
         profile = profile if profile is not None else world.profile
         caps = profile.capabilities
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        modes: list[str] = [m for m in caps.pairing_modes if m != "ap"]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{v}" for v in caps.ap_variants]
         return cls(world.cloud, world.network, world.device, tuple(modes))

@@ -16,8 +16,8 @@ from harness.plugin.options import PRECEDENCE, add_options, check_adapter_names,
 from harness.plugin.run import ItemState, Run
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter
-    from harness.conformance.lab import WorldLike
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, World
+    from harness.app.activator import Activator
     from harness.conformance.verdicts import Verdict
     from harness.plugin.markers import TcMark
     from harness.profiles import Profile
@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: str | None, device: str | None,
-                               network: str | None, seed: int) -> WorldLike:
+                               network: str | None, seed: int) -> World:
     """The default world: :func:`harness.adapters.registry.build_world` from the profile and the options."""
     from harness.adapters.registry import build_world
 
@@ -60,6 +60,14 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: s
         slot = int(worker.removeprefix("gw") or 0)
         overrides["device"] = profile.adapters.device_for(slot).resolved_args()
     return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_paircert_activator_class(config: pytest.Config) -> type[Activator]:
+    """The default app side: :class:`harness.app.activator.Activator`."""
+    from harness.app.activator import Activator
+
+    return Activator
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -50,6 +50,7 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    World,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.conformance.verdicts import DeviceFailure
@@ -65,6 +66,7 @@ from harness.model import (
     check_token,
     decide_binding,
 )
+from harness.profiles import Profile
 from harness.testing.strategies import tokens as guessed_tokens
 
 PAIRING_MODE_TIMEOUT_S = 30.0
@@ -149,8 +151,8 @@ class PairingTarget:
         self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
 
     @classmethod
-    def from_world(cls, world: Any, *, profile: Any = None, devices: int = 2) -> PairingTarget:
-        """A target from a :class:`~harness.adapters.registry.World` (or the plugin's world) and its profile."""
+    def from_world(cls, world: World, *, profile: Profile | None = None, devices: int = 2) -> PairingTarget:
+        """A target from a :class:`~harness.adapters.contracts.World` and its profile (default: the world's)."""
         profile = profile if profile is not None else world.profile
         caps = profile.capabilities
         make: Callable[[], DeviceAdapter] | None = world.new_device
@@ -159,7 +161,7 @@ class PairingTarget:
             pool_devices += [world.new_device() for _ in range(devices - 1)]
         except AdapterError:
             make = None
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        modes: list[str] = [m for m in caps.pairing_modes if m != "ap"]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
         return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make, keep=[world.device]),
