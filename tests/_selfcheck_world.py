@@ -2,9 +2,9 @@
 
 Loaded with ``-p _selfcheck_world`` (tests/ on ``sys.path``); ``PAIRCERT_DEVICE_FAULTS``,
 ``PAIRCERT_CLOUD_FAULTS`` and ``PAIRCERT_ACTIVATOR_FAULTS`` are comma-separated fault names
-(:mod:`harness.emulator.camera.faults`, :class:`harness.emulator.cloud.faults.CloudFault`,
-:mod:`harness.app.faults`, named to the lab through ``pytest_paircert_activator_class``). Without camera or cloud
-faults, the plugin's own world builder runs.
+(:mod:`harness.emulator.camera.faults`, :mod:`harness.emulator.cloud.faults`, :mod:`harness.app.faults`, the last
+named to the lab through ``pytest_paircert_activator_class``). Without camera or cloud faults, the plugin's own
+world builder runs.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
+from harness.emulator.broker.authority import BrokerPolicy
 from harness.emulator.broker.embedded import (
     BrokerIdentity,
     CredentialAuthority,
@@ -284,9 +285,16 @@ def test_a_device_cannot_reach_another_devices_topics(peers: Callable[..., Peer]
     expect_isolation(peers, kind, isolated=True)
 
 
+class NoAcl(BrokerPolicy):
+    """A policy that checks logins but not topics."""
+
+    def enforces_acl(self) -> bool:
+        return False
+
+
 def test_without_acls_a_device_reaches_everything(authority: CredentialAuthority, peers: Callable[..., Peer],
                                                   kind: str) -> None:
-    authority.enforce_acl = False  # the "broker without ACLs" fault
+    authority.set_policy(NoAcl())  # the "broker without ACLs" fault
     expect_isolation(peers, kind, isolated=False)
 
 
@@ -497,7 +505,7 @@ def test_the_authority_acl_table() -> None:
     assert not auth.may_subscribe(None, mqtt.topic_in(DEV_A))
     auth.remove_device(DEV_A)
     assert not auth.may_publish(a, mqtt.topic_out(DEV_A))
-    auth.enforce_acl = False
+    auth.set_policy(NoAcl())
     assert auth.may_subscribe(a, "#") and auth.may_publish(pre, mqtt.topic_in(DEV_B))
 
 

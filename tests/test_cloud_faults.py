@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import itertools
 import os
+import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from _cloud_helpers import World, activate, build_activation, make_world, post, post_atop
 
+import harness.emulator.cloud
 from harness.clock import VirtualClock
-from harness.emulator.cloud import CloudFault, CloudInputError, EmulatedCloud
-from harness.emulator.cloud.faults import parse_faults
-from harness.emulator.cloud.state import ALNUM, SEQUENTIAL_TOKEN_STRIDE, TOKEN_ID_SPACE
+from harness.emulator.broker.authority import CredentialAuthority
+from harness.emulator.cloud import (
+    CLOUD_FAULTS,
+    CloudBehaviour,
+    CloudInputError,
+    EmulatedCloud,
+    behaviour_class,
+    register_cloud_fault,
+)
+from harness.emulator.cloud.activation import Activation, ActivationOutcome
+from harness.emulator.cloud.faults import SEQUENTIAL_TOKEN_STRIDE, TOKEN_ID_SPACE
+from harness.emulator.cloud.records import ALNUM
+from harness.model.token import TokenRecord
 from harness.protocol.atop import decode_response
 
 
-def faulted(*faults: CloudFault) -> EmulatedCloud:
+def faulted(*faults: str) -> EmulatedCloud:
     return EmulatedCloud(clock=VirtualClock(), broker="none", faults=faults)
 
 
@@ -31,7 +47,7 @@ def _rebind(world: World) -> tuple[World, str, bool]:
 
 
 def test_token_never_expires() -> None:
-    for faults, expect in (((), "EXPIRE"), ((CloudFault.TOKEN_NEVER_EXPIRES,), None)):
+    for faults, expect in (((), "EXPIRE"), (("token-never-expires",), None)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             token = world.token()
@@ -41,7 +57,7 @@ def test_token_never_expires() -> None:
 
 
 def test_token_reusable() -> None:
-    for faults, expect in (((), "EXPIRE"), ((CloudFault.TOKEN_REUSABLE,), None)):
+    for faults, expect in (((), "EXPIRE"), (("token-reusable",), None)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             token = world.token()
@@ -50,7 +66,7 @@ def test_token_reusable() -> None:
 
 
 def test_token_not_bound_to_home() -> None:
-    for faults, lands_in_token_home in (((), True), ((CloudFault.TOKEN_NOT_BOUND_TO_HOME,), False)):
+    for faults, lands_in_token_home in (((), True), (("token-not-bound-to-home",), False)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             cloud.app.create_home(world.owner, "second")
@@ -60,16 +76,16 @@ def test_token_not_bound_to_home() -> None:
 
 
 def test_strong_allows_rebind() -> None:
-    for faults, rebinds in (((), False), ((CloudFault.STRONG_ALLOWS_REBIND,), True)):
+    for faults, rebinds in (((), False), (("strong-allows-rebind",), True)):
         with faulted(*faults) as cloud:
             assert _rebind(make_world(cloud))[2] is rebinds
 
 
 @pytest.mark.parametrize(("mode", "fault", "notified_normally"), [
-    ("medium", CloudFault.MEDIUM_NO_NOTIFY, True),
-    ("weak", CloudFault.WEAK_NOTIFIES, False),
+    ("medium", "medium-no-notify", True),
+    ("weak", "weak-notifies", False),
 ])
-def test_rebind_notification_faults(mode: str, fault: CloudFault, notified_normally: bool) -> None:
+def test_rebind_notification_faults(mode: str, fault: str, notified_normally: bool) -> None:
     for faults, notified in (((), notified_normally), ((fault,), not notified_normally)):
         with faulted(*faults) as cloud:
             world, _, ok = _rebind(make_world(cloud, category="cz", mode=mode))
@@ -78,7 +94,7 @@ def test_rebind_notification_faults(mode: str, fault: CloudFault, notified_norma
 
 
 def test_licence_unchecked_accepts_a_bad_sign_and_a_cloned_key_under_a_made_up_uuid() -> None:
-    for faults, accepted in (((), False), ((CloudFault.LICENCE_UNCHECKED,), True)):
+    for faults, accepted in (((), False), (("licence-unchecked",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -91,7 +107,7 @@ def test_licence_unchecked_accepts_a_bad_sign_and_a_cloned_key_under_a_made_up_u
 
 
 def test_licence_shared() -> None:
-    for faults, second_hid_ok in (((), False), ((CloudFault.LICENCE_SHARED,), True)):
+    for faults, second_hid_ok in (((), False), (("licence-shared",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -100,7 +116,7 @@ def test_licence_shared() -> None:
 
 
 def test_revoked_licence_accepted() -> None:
-    for faults, ok in (((), False), ((CloudFault.REVOKED_LICENCE_ACCEPTED,), True)):
+    for faults, ok in (((), False), (("revoked-licence-accepted",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -111,7 +127,7 @@ def test_revoked_licence_accepted() -> None:
 def test_broker_no_acl_turns_off_the_authoritys_topic_checks() -> None:
     from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority
 
-    for faults, enforced in (((), True), ((CloudFault.BROKER_NO_ACL,), False)):
+    for faults, enforced in (((), True), (("broker-no-acl",), False)):
         cloud = EmulatedCloud(clock=VirtualClock(), faults=faults)
         authority = cloud.authority
         assert isinstance(authority, CredentialAuthority)
@@ -121,7 +137,7 @@ def test_broker_no_acl_turns_off_the_authoritys_topic_checks() -> None:
 
 
 def test_token_consume_race_lets_two_racing_activations_win_but_not_a_later_one() -> None:
-    for faults, winners in (((), 1), ((CloudFault.TOKEN_CONSUME_RACE,), 2)):
+    for faults, winners in (((), 1), (("token-consume-race",), 2)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             token = world.token()
@@ -134,7 +150,7 @@ def test_token_consume_race_lets_two_racing_activations_win_but_not_a_later_one(
 
 
 def test_token_reusable_by_same_device_only() -> None:
-    for faults, same_device_ok in (((), False), ((CloudFault.TOKEN_REUSABLE_BY_SAME_DEVICE,), True)):
+    for faults, same_device_ok in (((), False), (("token-reusable-by-same-device",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             token, lic = world.token(), world.licence()
@@ -152,7 +168,7 @@ def test_sequential_tokens_step_by_a_fixed_stride() -> None:
             out = out * len(ALNUM) + ALNUM.index(char)
         return out
 
-    for faults, sequential in (((), False), ((CloudFault.SEQUENTIAL_TOKENS,), True)):
+    for faults, sequential in (((), False), (("sequential-tokens",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             values = [value(world.token()) for _ in range(3)]
@@ -161,7 +177,7 @@ def test_sequential_tokens_step_by_a_fixed_stride() -> None:
 
 
 def test_opensdk_activation_unserved() -> None:
-    for faults, opensdk_error in (((), None), ((CloudFault.OPENSDK_ACTIVATION_UNSERVED,), "UNKNOWN_API")):
+    for faults, opensdk_error in (((), None), (("opensdk-activation-unserved",), "UNKNOWN_API")):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             assert activate(cloud, world.licence(), world.token(), et=3).error_code == opensdk_error
@@ -169,7 +185,7 @@ def test_opensdk_activation_unserved() -> None:
 
 
 def test_unknown_uuid_accepted_under_a_cloned_key_but_not_a_bad_sign() -> None:
-    for faults, accepted in (((), False), ((CloudFault.UNKNOWN_UUID_ACCEPTED,), True)):
+    for faults, accepted in (((), False), (("unknown-uuid-accepted",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             clone = world.licence()
@@ -180,7 +196,7 @@ def test_unknown_uuid_accepted_under_a_cloned_key_but_not_a_bad_sign() -> None:
 
 
 def test_authkey_any_issued_accepts_another_licences_key_not_a_made_up_one() -> None:
-    for faults, accepted in (((), False), ((CloudFault.AUTHKEY_ANY_ISSUED,), True)):
+    for faults, accepted in (((), False), (("authkey-any-issued",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic, other = world.licence(), world.licence()
@@ -192,7 +208,7 @@ def test_authkey_any_issued_accepts_another_licences_key_not_a_made_up_one() -> 
 
 
 def test_licence_product_unchecked() -> None:
-    for faults, expect in (((), "FIRMWARE_NOT_MATCH"), ((CloudFault.LICENCE_PRODUCT_UNCHECKED,), None)):
+    for faults, expect in (((), "FIRMWARE_NOT_MATCH"), (("licence-product-unchecked",), None)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             other = cloud.app.create_product(name="other", category="sp")
@@ -201,7 +217,7 @@ def test_licence_product_unchecked() -> None:
 
 @pytest.mark.parametrize("wipe", [False, True], ids=["remove", "remove-and-wipe"])
 def test_strong_remove_keeps_binding_unless_wiped(wipe: bool) -> None:
-    for faults, released in (((), True), ((CloudFault.STRONG_REMOVE_KEEPS_BINDING,), wipe)):
+    for faults, released in (((), True), (("strong-remove-keeps-binding",), wipe)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -214,7 +230,7 @@ def test_strong_remove_keeps_binding_unless_wiped(wipe: bool) -> None:
 
 
 def test_guest_may_bind_strong() -> None:
-    for faults, expect in (((), "GUEST_NOT_SUPPORT_STRONG_BIND"), ((CloudFault.GUEST_MAY_BIND_STRONG,), None)):
+    for faults, expect in (((), "GUEST_NOT_SUPPORT_STRONG_BIND"), (("guest-may-bind-strong",), None)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             guest = cloud.app.create_account("guest")
@@ -223,7 +239,7 @@ def test_guest_may_bind_strong() -> None:
 
 
 def test_strong_refuses_owner_move() -> None:
-    for faults, expect in (((), None), ((CloudFault.STRONG_REFUSES_OWNER_MOVE,), "DEVICE_ALREADY_BIND")):
+    for faults, expect in (((), None), (("strong-refuses-owner-move",), "DEVICE_ALREADY_BIND")):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -235,7 +251,7 @@ def test_strong_refuses_owner_move() -> None:
 
 @pytest.mark.parametrize("wipe", [False, True], ids=["remove", "remove-and-wipe"])
 def test_removed_device_stays_indexed_refuses_its_old_home_only(wipe: bool) -> None:
-    for faults, expect in (((), None), ((CloudFault.REMOVED_DEVICE_STAYS_INDEXED,), "DEVICE_ALREADY_BIND")):
+    for faults, expect in (((), None), (("removed-device-stays-indexed",), "DEVICE_ALREADY_BIND")):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -249,7 +265,7 @@ def test_removed_device_stays_indexed_refuses_its_old_home_only(wipe: bool) -> N
 
 
 def test_removed_device_stays_indexed_spares_a_device_side_reset() -> None:
-    with faulted(CloudFault.REMOVED_DEVICE_STAYS_INDEXED) as cloud:
+    with faulted("removed-device-stays-indexed") as cloud:
         world = make_world(cloud)
         lic = world.licence()
         first = activate(cloud, lic, world.token()).result
@@ -260,7 +276,7 @@ def test_removed_device_stays_indexed_spares_a_device_side_reset() -> None:
 
 @pytest.mark.parametrize("mode", ["strong", "medium", "weak"])
 def test_owner_move_notifies_the_previous_homes_admins(mode: str) -> None:
-    for faults, notified in (((), False), ((CloudFault.OWNER_MOVE_NOTIFIES,), True)):
+    for faults, notified in (((), False), (("owner-move-notifies",), True)):
         with faulted(*faults) as cloud:
             world = make_world(cloud, category="sp" if mode == "strong" else "cz", mode=mode)
             lic = world.licence()
@@ -275,7 +291,7 @@ def test_owner_move_notifies_the_previous_homes_admins(mode: str) -> None:
 def test_camera_binding_changeable() -> None:
     with faulted() as cloud, pytest.raises(CloudInputError):
         cloud.app.create_product(name="cam", category="sp", binding_mode="medium")
-    with faulted(CloudFault.CAMERA_BINDING_CHANGEABLE) as cloud:
+    with faulted("camera-binding-changeable") as cloud:
         assert cloud.app.create_product(name="cam", category="sp", binding_mode="weak").binding_mode == "weak"
         assert cloud.app.create_product(name="cam", category="sp").binding_mode == "strong"
 
@@ -284,7 +300,7 @@ def test_broker_password_any_device_admits_another_devices_password_under_an_ide
     from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority
     from harness.protocol.mqtt import device_credentials
 
-    for faults, posing_admitted in (((), False), ((CloudFault.BROKER_PASSWORD_ANY_DEVICE,), True)):
+    for faults, posing_admitted in (((), False), (("broker-password-any-device",), True)):
         authority = EmulatedCloud(clock=VirtualClock(), faults=faults).authority
         assert isinstance(authority, CredentialAuthority)
         keys = {"devA": os.urandom(8).hex(), "devB": os.urandom(8).hex()}
@@ -295,17 +311,100 @@ def test_broker_password_any_device_admits_another_devices_password_under_an_ide
         assert (identity == BrokerIdentity("device", "devA")) is posing_admitted
         assert authority.authenticate("devA", "devA", "0" * 16) is None
     with pytest.raises(ValueError, match="embedded broker"):
-        EmulatedCloud(clock=VirtualClock(), broker="mosquitto", faults=[CloudFault.BROKER_PASSWORD_ANY_DEVICE])
+        EmulatedCloud(clock=VirtualClock(), broker="mosquitto", faults=["broker-password-any-device"])
 
 
-def test_fault_names_parse_and_unknown_ones_are_refused() -> None:
-    assert parse_faults(["token-reusable"]) == {CloudFault.TOKEN_REUSABLE}
-    with pytest.raises(ValueError, match="unknown cloud fault"):
-        parse_faults(["nope"])
+def test_fault_names_resolve_combine_and_unknown_ones_are_refused() -> None:
+    assert behaviour_class() is CloudBehaviour
+    assert behaviour_class(["token-reusable"]).fault_names == ("token-reusable",)
+    both = behaviour_class(["token-reusable", "broker-no-acl"])
+    assert both.fault_names == ("token-reusable", "broker-no-acl")
+    behaviour = both()
+    assert not behaviour.enforces_acl() and behaviour.served_apis() == CloudBehaviour().served_apis()
+    with pytest.raises(ValueError, match="unknown cloud fault 'nope'"):
+        behaviour_class(["nope"])
+    with pytest.raises(ValueError, match="cannot import module 'no_such_module_here'"):
+        behaviour_class(["no_such_module_here:Fault"])
+    with pytest.raises(ValueError, match="not a subclass of CloudBehaviour"):
+        behaviour_class(["harness.emulator.cloud.records:Device"])
+    with faulted("token-reusable", "sequential-tokens") as cloud:
+        assert cloud.faults == ("token-reusable", "sequential-tokens")
+
+
+def test_every_catalogued_fault_says_what_it_breaks_and_has_a_test_here() -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    for name, entry in CLOUD_FAULTS.items():
+        assert entry.description and entry.requirement and issubclass(entry.cls, CloudBehaviour)
+        if entry.cls.__module__ == "harness.emulator.cloud.faults":
+            assert f'"{name}"' in source, f"the cloud fault {name} has no test here"
+
+
+def test_the_conformant_path_carries_no_fault_switches() -> None:
+    """The modules that decide import no fault: faults are subclasses of the behaviour, not branches."""
+    package = Path(harness.emulator.cloud.__file__).parent
+    for path in [*(package / f"{m}.py" for m in ("state", "atop", "activation", "behaviour", "link", "records")),
+                 package.parent / "broker" / "authority.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {m for m in imported if m.endswith("faults")}, f"{path.name} imports the faults"
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        switches = {n for n in names if re.search(r"(^|_)fault", n.lower())} - {"fault_names"}
+        assert not switches, f"{path.name} switches on a fault: {switches}"
+        texts = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        assert not texts & set(CLOUD_FAULTS), f"{path.name} names a fault"
+
+
+def test_the_lab_switches_faults_at_run_time_broker_included_but_only_by_registered_name() -> None:
+    cloud = EmulatedCloud(clock=VirtualClock(), faults=["token-reusable"])
+    authority = cloud.authority
+    assert isinstance(authority, CredentialAuthority) and authority.enforce_acl
+    assert cloud.app.set_faults(["broker-no-acl"]) == ["broker-no-acl"]
+    assert cloud.faults == ("broker-no-acl",) and not authority.enforce_acl
+    with pytest.raises(CloudInputError, match="unknown cloud faults"):
+        cloud.app.set_faults(["harness.emulator.cloud.faults:TokenReusable"])
+    assert cloud.app.set_faults([]) == [] and authority.enforce_acl
+
+
+# ------------------------------------------------------------------------------------------ from outside
+
+
+class TokensNeverUsedUp(CloudBehaviour):
+    """A fault defined outside the package, the documented way (README): subclass, override two hooks."""
+
+    def find_token(self, a: Activation) -> ActivationOutcome | None:
+        a.consume = False
+        return super().find_token(a)
+
+    def token_as_checked(self, a: Activation) -> TokenRecord | None:
+        checked = super().token_as_checked(a)
+        return None if checked is None else dataclasses.replace(checked, consumed_at=None)
+
+
+@pytest.fixture
+def never_used_up() -> Iterator[type[CloudBehaviour]]:
+    """Registered for this test only: the catalogue is global, and other tests check it lists the built-ins."""
+    register_cloud_fault("test-tokens-never-used-up", "a used token activates again",
+                         requirement="PROTOCOL.md §0")(TokensNeverUsedUp)
+    try:
+        yield TokensNeverUsedUp
+    finally:
+        CLOUD_FAULTS.pop("test-tokens-never-used-up", None)
+
+
+@pytest.mark.parametrize("spec", ["test-tokens-never-used-up", f"{__name__}:TokensNeverUsedUp", "class"])
+def test_a_fault_from_outside_works_and_is_named_like_a_built_in_one(never_used_up: type[CloudBehaviour],
+                                                                      spec: str) -> None:
+    fault: str | type[CloudBehaviour] = never_used_up if spec == "class" else spec
+    with EmulatedCloud(clock=VirtualClock(), broker="none", faults=[fault, "broker-no-acl"]) as cloud:
+        assert cloud.faults == ("test-tokens-never-used-up", "broker-no-acl")
+        world = make_world(cloud)
+        token = world.token()
+        assert activate(cloud, world.licence(), token).success
+        assert activate(cloud, world.licence(), token, hid="bbbbbbbbbbbb").success  # the fault: used again
 
 
 def test_token_lookup_fails_open_lets_a_never_issued_token_activate() -> None:
-    for faults, expect in (((), "EXPIRE"), ((CloudFault.TOKEN_LOOKUP_FAILS_OPEN,), None)):
+    for faults, expect in (((), "EXPIRE"), (("token-lookup-fails-open",), None)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             issued = world.token()
@@ -319,7 +418,7 @@ def test_token_lookup_fails_open_lets_a_never_issued_token_activate() -> None:
 
 @pytest.mark.parametrize("body", [b"not a form body", b"data=zz-not-hex", b"data=abc"])
 def test_atop_500_on_malformed_body(body: bytes) -> None:
-    for faults, status in (((), 200), ((CloudFault.ATOP_500_ON_MALFORMED_BODY,), 500)):
+    for faults, status in (((), 200), (("atop-500-on-malformed-body",), 500)):
         with faulted(*faults) as cloud:
             world = make_world(cloud)
             lic = world.licence()
@@ -329,3 +428,12 @@ def test_atop_500_on_malformed_body(body: bytes) -> None:
             assert got == status, raw
             if status == 200:
                 assert not decode_response(raw, lic.auth_key, 1).success
+
+
+def test_cloud_serve_refuses_a_fault_that_names_nothing() -> None:
+    from click.testing import CliRunner
+
+    from harness.emulator.cloud.cli import serve
+
+    done = CliRunner().invoke(serve, ["--broker", "none", "--fault", "token-reusable", "--fault", "nope"])
+    assert done.exit_code == 2 and "unknown cloud fault 'nope'" in done.output, done.output

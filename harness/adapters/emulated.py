@@ -178,7 +178,7 @@ class EmulatedCloudAdapter:
     def info(self) -> Mapping[str, Any]:
         return {"adapter": "emulated", "region": self.region, "atop_url": self._cloud.atop_url,
                 "app_url": self._cloud.app_url, "mqtt": f"{self._cloud.mqtt_host}:{self._cloud.mqtt_port}",
-                "faults": sorted(f.value for f in self._cloud.faults)}
+                "faults": sorted(self._cloud.faults)}
 
     def close(self) -> None:
         self._cloud.stop()
@@ -334,7 +334,8 @@ CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
 def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
-                          pairing_window_s: float | None, mqtt_pv: str, faults: Iterable[str] = (),
+                          pairing_window_s: float | None, mqtt_pv: str,
+                          faults: Iterable[str | type[EmulatedCamera]] = (),
                           ap_host: str = "127.0.0.1") -> EmulatedCamera:
     """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`)."""
     from harness.emulator.camera import faults as camera_faults

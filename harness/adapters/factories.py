@@ -6,13 +6,20 @@ world's clock with the profile's region and token lifetime, and creates the prof
 shape, with a licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
 cloud's ATOP and MQTT addresses, on a device loop (one shared event loop) and the world's air.
 ``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
+
+How faults are named: ``faults`` of the emulated cloud and device are registered names
+(:data:`~harness.emulator.cloud.faults.CLOUD_FAULTS`, :data:`~harness.emulator.camera.faults.CAMERA_FAULTS`; a
+module loaded with ``paircert run -p MODULE`` may register more) or ``package.module:Class`` specs, imported from the
+Python path, else from the profile's own directory. :func:`check_fault_names` finds a name that resolves to nothing
+before a run starts, as a profile error naming the file and the key.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from harness.adapters.contracts import AdapterError, CloudCapability, Licence
 from harness.adapters.emulated import (
@@ -22,15 +29,64 @@ from harness.adapters.emulated import (
     EmulatedDeviceAdapter,
     build_emulated_camera,
 )
-from harness.adapters.registry import WorldContext
+from harness.adapters.registry import WorldContext, split_spec
 from harness.emulator.air import Air
+from harness.emulator.camera.faults.registry import REGISTRY as CAMERA_FAULT_REGISTRY
 from harness.emulator.camera.firmware import CloudEndpoint
 from harness.emulator.cloud import EmulatedCloud
+from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
+from harness.emulator.fault_registry import FaultRegistry
 from harness.emulator.loop import DeviceLoop
 from harness.errors import HarnessError
 from harness.model import BindingMode
+from harness.profiles import Profile, ProfileError
 
 _macs = itertools.count(1)
+F = TypeVar("F")
+
+
+def fault_search_path(profile: Profile) -> tuple[Path, ...]:
+    """Where ``package.module:Class`` fault specs are looked for after the Python path: the profile's directory."""
+    return (profile.path.resolve().parent,) if profile.path is not None else ()
+
+
+def resolve_faults(registry: FaultRegistry[F], faults: Sequence[str | type[F]], profile: Profile) -> list[type[F]]:
+    """The fault classes ``faults`` name; an AdapterError says which name resolves to nothing and why."""
+    try:
+        return [registry.resolve(name, search_path=fault_search_path(profile)) for name in faults]
+    except (ValueError, TypeError) as exc:
+        raise AdapterError(f"the emulated {registry.kind}'s faults: {exc}") from None
+
+
+def _fault_problems(registry: FaultRegistry[Any], key: str, args: Mapping[str, Any],
+                    profile: Profile) -> list[tuple[str, str]]:
+    faults = args.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(name, str) for name in faults):
+        return [(key, f"expected a list of {registry.kind} fault names or package.module:Class specs")]
+    problems: list[tuple[str, str]] = []
+    for index, name in enumerate(faults):
+        try:
+            registry.resolve(name, search_path=fault_search_path(profile))
+        except (ValueError, TypeError) as exc:
+            problems.append((f"{key}[{index}]", str(exc)))
+    return problems
+
+
+def check_fault_names(profile: Profile, *, cloud: str | None = None, device: str | None = None) -> None:
+    """Raise :class:`ProfileError` (file, key, why) for every fault of the profile's emulated cloud and device that
+    names nothing; ``cloud``/``device`` are the adapters overriding the profile's (``--cloud``, ``--device``)."""
+    adapters = profile.adapters
+    problems: list[tuple[str, str]] = []
+    if split_spec("cloud", cloud or adapters.cloud.name)[0] == "emulated":
+        problems += _fault_problems(CLOUD_FAULT_REGISTRY, "adapters.cloud.args.faults", adapters.cloud.args, profile)
+    if split_spec("device", device or adapters.device.name)[0] == "emulated":
+        problems += _fault_problems(CAMERA_FAULT_REGISTRY, "adapters.device.args.faults", adapters.device.args,
+                                    profile)
+        for index, member in enumerate(adapters.device_pool):
+            problems += _fault_problems(CAMERA_FAULT_REGISTRY, f"adapters.device_pool[{index}].args.faults",
+                                        member.args, profile)
+    if problems:
+        raise ProfileError(str(profile.path or profile.name), problems)
 
 
 def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
@@ -45,7 +101,8 @@ def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker:
                    state_path: str | None = None) -> EmulatedCloudAdapter:
     profile = context.profile
     cloud = EmulatedCloud(clock=context.clock, region=profile.parameters.region,
-                          token_ttl_s=profile.parameters.token_ttl_s, faults=faults,
+                          token_ttl_s=profile.parameters.token_ttl_s,
+                          faults=resolve_faults(CLOUD_FAULT_REGISTRY, faults, profile),
                           broker=broker, state_path=state_path)  # type: ignore[arg-type]
     cloud.start()
     adapter = EmulatedCloudAdapter(cloud)
@@ -111,6 +168,7 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
                     ap_host: str = "127.0.0.1", **_: Any) -> EmulatedDeviceAdapter:
     profile = context.profile
     caps = profile.capabilities
+    fault_classes = resolve_faults(CAMERA_FAULT_REGISTRY, faults, profile)
 
     def make(mac_address: str | None = None) -> EmulatedDeviceAdapter:
         licence = _licence(context)
@@ -122,10 +180,11 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
-            mqtt_pv=caps.mqtt_protocol_version, faults=faults, ap_host=ap_host)
+            mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host)
         return EmulatedDeviceAdapter(camera, licence, make_another=make)
 
     return make(mac)
 
 
-__all__ = ["air_network", "emulated_cloud", "emulated_device"]
+__all__ = ["air_network", "check_fault_names", "emulated_cloud", "emulated_device", "fault_search_path",
+           "resolve_faults"]

@@ -120,6 +120,7 @@ class RunRequest:
     keyword: str | None = None
     progress: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)  # -p/--plugin: pytest plugin modules to load
 
 
 def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
@@ -136,6 +137,8 @@ def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
             command += [option, value]
     if request.keyword:
         command += ["-k", request.keyword]
+    for plugin in request.plugins:
+        command += ["-p", plugin]
     if request.workers is not None and request.workers != 1:
         command += ["-p", "xdist", "-n", str(request.workers)]
     return command
@@ -336,9 +339,11 @@ def _fail_usage(message: str) -> None:
               help=f"How long fuzz tests may run (default: ${FUZZ_BUDGET_ENV} or 'default').")
 @click.option("-k", "keyword", metavar="EXPR", help="Only tests matching the pytest -k expression.")
 @click.option("--no-progress", is_flag=True, help="Plain lines instead of the live table.")
+@click.option("-p", "--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Load this pytest plugin module in the run (repeatable), e.g. one that registers your own faults.")
 def cli_command(profile_name: str, cloud: str | None, device: str | None, network: str | None,
                 suite_names: str | None, suites_dir: Path | None, report_dir: Path, workers: str | None,
-                fuzz_budget: str | None, keyword: str | None, no_progress: bool) -> None:
+                fuzz_budget: str | None, keyword: str | None, no_progress: bool, plugins: tuple[str, ...]) -> None:
     """Run the conformance suites against a profile and write the report."""
     from rich.console import Console
 
@@ -361,8 +366,9 @@ def cli_command(profile_name: str, cloud: str | None, device: str | None, networ
         request = RunRequest(profile=profile, report_dir=report_dir, suites_dir=directory,
                              targets=select_suites(directory, names), suites=names, cloud=cloud, device=device,
                              network=network, workers=parse_workers(workers, profile), fuzz_budget=budget,
-                             keyword=keyword, progress=not no_progress)
+                             keyword=keyword, progress=not no_progress, plugins=list(plugins))
         _check_adapters(request)
+        _check_plugins_and_faults(request)
         console = Console(stderr=False, highlight=False)
         summary = execute(request, console)
     except (UsageProblem, RunDirError) as exc:
@@ -385,6 +391,31 @@ def _check_adapters(request: RunRequest) -> None:
         if spec and ":" not in spec and f"{kind}.{spec}" not in names:
             known = sorted(k.split(".", 1)[1] for k in names if k.startswith(kind + "."))
             raise UsageProblem(f"--{kind}: no {kind} adapter named {spec!r}; registered: {', '.join(known)}")
+
+
+# -- plugins and faults (-p/--plugin) -------------------------------------------------------------------------
+
+def _check_plugins_and_faults(request: RunRequest) -> None:
+    """Import the ``-p`` modules here as pytest will (the current directory on the path, as ``python -m pytest``
+    has it), so that the faults they register are known, then check every fault the profile names."""
+    from harness.adapters.factories import check_fault_names
+    from harness.emulator.fault_registry import import_module
+
+    here = [Path.cwd()]
+    for plugin in request.plugins:
+        if not plugin or plugin.startswith("-"):
+            raise UsageProblem(f"-p/--plugin: expected a module name, got {plugin!r}")
+        try:
+            import_module(plugin, here)
+        except ValueError as exc:
+            raise UsageProblem(f"-p/--plugin {plugin}: {exc}") from None
+    try:
+        check_fault_names(request.profile, cloud=request.cloud, device=request.device)
+    except ProfileError as exc:
+        lines = exc.lines()
+        raise UsageProblem(lines[0] + (f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else "")) from None
+
+# -- end of plugins and faults --------------------------------------------------------------------------------
 
 
 __all__ = ["BUNDLED_SUITES_DIR", "RunRequest", "cli_command", "execute", "finalize", "new_run_id", "point_latest",

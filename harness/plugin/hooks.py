@@ -85,6 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProfileError as exc:
         raise pytest.UsageError(f"--profile ({settings.sources['profile']}): {exc}") from None
     check_adapter_names(settings)
+    _check_fault_names(profile, settings.get("cloud"), settings.get("device"))
     seed = session_seed(settings)
     config.option.paircert_seed = str(seed)  # xdist workers inherit it: every process replays the same
     if settings.get("seed") is None:
@@ -95,6 +96,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(run, "paircert-run")
     if run.worker is None:
         run.write_session()
+
+
+def _check_fault_names(profile: Profile, cloud: str | None, device: str | None) -> None:
+    """The faults the profile names for its emulated adapters resolve (before the first test: a usage error)."""
+    if "emulated" not in (cloud or profile.adapters.cloud.name, device or profile.adapters.device.name):
+        return
+    from harness.adapters.factories import check_fault_names
+    from harness.profiles import ProfileError
+
+    try:
+        check_fault_names(profile, cloud=cloud, device=device)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -76,30 +76,49 @@ def device_publish_topics(dev_id: str) -> tuple[str, ...]:
     return (mqtt.topic_out(dev_id), mqtt.rpc_req(dev_id))
 
 
+class BrokerPolicy:
+    """The authority's decisions a faulty cloud may bend: small hook methods, conformant here (§5).
+
+    The emulated cloud's ``CloudBehaviour`` is one; a fault subclass overrides a hook (DESIGN.md "Faults").
+    """
+
+    def enforces_acl(self) -> bool:
+        """Whether topics are checked against the §5 ACL (logins are checked either way)."""
+        return True
+
+    def admits_device(self, password: str, expected: str, registered: Collection[str]) -> bool:
+        """Whether a device login whose client id and username name a registered device may log in with
+        ``password``: §5, only with that device's own password ``expected``. ``registered`` holds every
+        registered device's password."""
+        return same_secret(password, expected)
+
+    def unsupported_by(self, broker_kind: str) -> str | None:
+        """Why a broker of this kind (``amqtt``, ``mosquitto``) cannot follow this policy, or None when it can."""
+        return None
+
+
 class CredentialAuthority:
     """Who may log in to the broker and which topics each login reaches. Thread-safe.
 
-    Only derived MQTT passwords are kept (md5(secKey)[8:24], md5(authKey)[8:24]), never the keys.
-    ``enforce_acl=False`` is the "broker without ACLs" fault: logins are still checked, topics are not.
-    ``password_any_device=True`` is the "broker-password-any-device" fault: a device login passes when its
-    password is any registered device's, not necessarily the one its client id names. Only the embedded
-    broker asks :meth:`authenticate`; Mosquitto's password file cannot express the fault.
+    Only derived MQTT passwords are kept (md5(secKey)[8:24], md5(authKey)[8:24]), never the keys. The decisions
+    a fault may bend are asked of ``policy`` (:class:`BrokerPolicy`). Only the embedded broker asks
+    :meth:`authenticate`; Mosquitto reads the :meth:`snapshot` (its password file cannot express a policy's
+    :meth:`~BrokerPolicy.admits_device`).
     """
 
-    def __init__(self, *, enforce_acl: bool = True, password_any_device: bool = False) -> None:
+    def __init__(self, *, policy: BrokerPolicy | None = None) -> None:
         self._lock = threading.RLock()
         self._devices: dict[str, str] = {}
         self._preactivation: dict[str, str] = {}
         self._cloud: dict[str, str] = {}
-        self._enforce_acl = enforce_acl
-        self.password_any_device = password_any_device
+        self._policy = policy if policy is not None else BrokerPolicy()
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         with self._lock:
             return (
                 f"CredentialAuthority(devices={len(self._devices)}, preactivation={len(self._preactivation)}, "
-                f"cloud={len(self._cloud)}, enforce_acl={self._enforce_acl})"
+                f"cloud={len(self._cloud)}, enforce_acl={self.enforce_acl})"
             )
 
     # -- updates (the cloud calls these) ---------------------------------------------------------------
@@ -141,15 +160,20 @@ class CredentialAuthority:
         self._changed()
 
     @property
-    def enforce_acl(self) -> bool:
+    def policy(self) -> BrokerPolicy:
         with self._lock:
-            return self._enforce_acl
+            return self._policy
 
-    @enforce_acl.setter
-    def enforce_acl(self, value: bool) -> None:
+    def set_policy(self, policy: BrokerPolicy) -> None:
+        """Decide by ``policy`` from now on (a cloud whose faults were switched at run time)."""
         with self._lock:
-            self._enforce_acl = value
+            self._policy = policy
         self._changed()
+
+    @property
+    def enforce_acl(self) -> bool:
+        """Whether the policy checks topics (§5 ACL)."""
+        return self.policy.enforces_acl()
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (from the updating thread) after every change."""
@@ -178,14 +202,12 @@ class CredentialAuthority:
         with self._lock:
             cloud_password = self._cloud.get(username)
             if cloud_password is not None:
-                return BrokerIdentity("cloud", username) if _same(password, cloud_password) else None
+                return BrokerIdentity("cloud", username) if same_secret(password, cloud_password) else None
             if username.startswith(PREACTIVATION_PREFIX):
                 return self._authenticate_preactivation(client_id, username, password)
             expected = self._devices.get(username)
-            if expected is not None and client_id == username and _same(password, expected):
-                return BrokerIdentity("device", username)
-            if (self.password_any_device and expected is not None and client_id == username
-                    and any(_same(password, known) for known in self._devices.values())):
+            if (expected is not None and client_id == username
+                    and self._policy.admits_device(password, expected, self._devices.values())):
                 return BrokerIdentity("device", username)
         return None
 
@@ -195,7 +217,7 @@ class CredentialAuthority:
             return None
         uuid = base.removeprefix(PREACTIVATION_PREFIX)
         expected = self._preactivation.get(uuid)
-        if expected is None or client_id != base or not _same(password, expected):
+        if expected is None or client_id != base or not same_secret(password, expected):
             return None
         return BrokerIdentity("preactivation", uuid)
 
@@ -257,10 +279,11 @@ class CredentialAuthority:
                 acl[username] = AclRule(read=("#",), write=("#",))
                 identities[username] = BrokerIdentity("cloud", username)
             return AuthoritySnapshot(passwords=passwords, acl=acl, identities=identities,
-                                     enforce_acl=self._enforce_acl)
+                                     enforce_acl=self._policy.enforces_acl())
 
 
-def _same(given: str, expected: str) -> bool:
+def same_secret(given: str, expected: str) -> bool:
+    """``given == expected`` in constant time (``given`` may hold any code point a client sent)."""
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 

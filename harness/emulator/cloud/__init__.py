@@ -29,7 +29,8 @@ from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
-from .faults import CloudFault, parse_faults
+from .behaviour import CloudBehaviour
+from .faults import CLOUD_FAULTS, behaviour_class, register_cloud_fault
 from .http import HttpServerThread, build_app
 from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
@@ -46,34 +47,30 @@ class EmulatedCloud:
 
     ``broker`` is ``"amqtt"`` (embedded, the default), ``"mosquitto"`` (the real one, when installed) or
     ``"none"`` (HTTP only: no online state, no commands). ``state_path`` keeps everything in a SQLite file
-    that a later cloud reopens. ``faults`` are :class:`CloudFault` values (or their names).
+    that a later cloud reopens. ``faults`` are names from :data:`~harness.emulator.cloud.faults.CLOUD_FAULTS`,
+    ``package.module:Class`` specs or :class:`CloudBehaviour` subclasses (see :mod:`harness.emulator.cloud.faults`).
     """
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
                  state_path: str | Path | None = None, broker: BrokerChoice = "amqtt",
-                 faults: Iterable[CloudFault | str] = (), host: str = "127.0.0.1", port: int = 0,
+                 faults: Iterable[str | type[CloudBehaviour]] = (), host: str = "127.0.0.1", port: int = 0,
                  mqtt_port: int = 0, advertise_host: str | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._faults = parse_faults(faults)
+        behaviour = behaviour_class(faults)()
         self._host = host
         self._advertise_host = advertise_host
         self._broker_kind = broker
         self._link: DeviceLink = NullLink()
         self._broker_link = None
-        if broker == "mosquitto" and CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults:
-            raise ValueError("the broker-password-any-device fault needs the embedded broker (amqtt): Mosquitto "
-                             "checks logins against its own password file")
         if broker != "none":
             from .link import BrokerLink
 
-            self._broker_link = BrokerLink(
-                broker_kind=broker, host=host, port=mqtt_port,
-                enforce_acl=CloudFault.BROKER_NO_ACL not in self._faults,
-                password_any_device=CloudFault.BROKER_PASSWORD_ANY_DEVICE in self._faults, clock=self.clock,
+            self._broker_link = BrokerLink(  # ValueError when this broker cannot follow the behaviour
+                broker_kind=broker, host=host, port=mqtt_port, policy=behaviour, clock=self.clock,
                 on_online=self._set_online, on_report=self._record_report,
             )
             self._link = self._broker_link
-        self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, faults=self._faults,
+        self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, behaviour=behaviour,
                                 store=open_store(state_path), link=self._link)
         self.app = CloudApp(self.state)
         self._atop = AtopService(self.state, self._addresses)
@@ -136,7 +133,8 @@ class EmulatedCloud:
         return self.state.region
 
     @property
-    def faults(self) -> frozenset[CloudFault]:
+    def faults(self) -> tuple[str, ...]:
+        """The names of the faults this cloud makes (none: conformant)."""
         return self.state.faults
 
     @property
@@ -196,6 +194,7 @@ class EmulatedCloud:
 
 
 __all__ = [
-    "ACCOUNT_HEADER", "API_PREFIX", "CloudApp", "CloudFault", "CloudInputError", "CloudState", "Device", "DpSchema",
-    "EmulatedCloud", "LicenceRecord", "Product", "TokenGrant",
+    "ACCOUNT_HEADER", "API_PREFIX", "CLOUD_FAULTS", "CloudApp", "CloudBehaviour", "CloudInputError", "CloudState",
+    "Device", "DpSchema", "EmulatedCloud", "LicenceRecord", "Product", "TokenGrant", "behaviour_class",
+    "register_cloud_fault",
 ]

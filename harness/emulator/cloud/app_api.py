@@ -39,7 +39,7 @@ from harness.errors import HarnessError
 from harness.model.binding import Role
 from harness.model.outcomes import AttemptSummary
 
-from .faults import CloudFault, parse_faults
+from .faults import CLOUD_FAULTS, behaviour_class
 from .records import CloudInputError, Device, DpSchema, Home, LicenceRecord, Product
 from .state import CloudState
 
@@ -198,14 +198,20 @@ class CloudApp:
         return clock.time()
 
     def set_faults(self, faults: list[str]) -> list[str]:
+        """Switch the cloud's faults to ``faults``, registered names only (a request never imports a module)."""
+        names = _list(faults, "faults")
+        unknown = [name for name in names if not isinstance(name, str) or name not in CLOUD_FAULTS]
+        if unknown:
+            raise CloudInputError("ILLEGAL_PARAM", f"unknown cloud faults {unknown!r}; known: "
+                                                   f"{', '.join(sorted(CLOUD_FAULTS))}")
         try:
-            self.state.faults = parse_faults(_list(faults, "faults"))
-        except (ValueError, TypeError) as exc:
+            self.state.set_behaviour(behaviour_class(names)())
+        except ValueError as exc:
             raise CloudInputError("ILLEGAL_PARAM", str(exc)) from None
-        return sorted(f.value for f in self.state.faults)
+        return self.faults()
 
     def faults(self) -> list[str]:
-        return sorted(f.value for f in self.state.faults)
+        return sorted(self.state.faults)
 
 
 def _text(value: Any, name: str, *, max_len: int = 128) -> str:
@@ -355,7 +361,7 @@ class AppHttp:
         return ok({"now": self.app.advance_clock(body.get("seconds"))})  # type: ignore[arg-type]
 
     async def get_faults(self, request: web.Request) -> web.Response:
-        return ok({"faults": self.app.faults(), "known": [f.value for f in CloudFault]})
+        return ok({"faults": self.app.faults(), "known": sorted(CLOUD_FAULTS)})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         body = await self.body(request)

@@ -5,11 +5,14 @@ Every answer is well-formed JSON with HTTP 200, whatever the request: an error t
 (§4.3: "TO first tries to decrypt; if that fails it parses the raw body as plaintext JSON"); an error after
 the body opened is encrypted under the same key and et. The wrapping middleware (in ``http.py``) turns
 anything unexpected into a well-formed error too, and logs it loudly: that is a harness bug.
+
+What the service serves, how it finds and opens a request's licence, and how it answers a body it cannot read
+are hooks of the cloud's behaviour (:class:`~harness.emulator.cloud.behaviour.CloudBehaviour`), which a fault
+overrides; nothing here switches on a fault.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -22,7 +25,6 @@ from harness.model.errors import CloudError
 from harness.protocol.atop import (
     API_ACTIVE_V44,
     API_OPENSDK_ACTIVE,
-    API_RESET,
     ET_GCM,
     ActivationRequest,
     AtopQuery,
@@ -43,7 +45,7 @@ from harness.protocol.errors import ProtocolError
 from harness.protocol.strictjson import loads_json
 from harness.protocol.token import TOKEN_LEN
 
-from .faults import CloudFault
+from .behaviour import CloudBehaviour
 from .state import CloudState
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,6 @@ URL_CONFIG_PATHS = ("/v2/url_config", "/v1/url_config", "/device/url_config")
 # §4.4: "GATEWAY_NOT_EXISTS: device no longer exists or is unbound".
 GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"
 INTERNAL_ERROR = "INTERNAL_ERROR"
-# token-consume-race: how long the (emulated) device-record write takes before the token is marked used.
-RACE_STORE_WRITE_S = 0.5
 
 
 def code_text(code: CloudError | str) -> str:
@@ -87,6 +87,11 @@ class AtopService:
     def __init__(self, state: CloudState, addresses: Callable[[web.Request], Addresses]) -> None:
         self.state = state
         self._addresses = addresses
+
+    @property
+    def behaviour(self) -> CloudBehaviour:
+        """The cloud's current behaviour (the lab may switch faults while the service runs)."""
+        return self.state.behaviour
 
     def now(self) -> int:
         return int(self.state.clock.time())
@@ -122,85 +127,51 @@ class AtopService:
         except ProtocolError as exc:
             return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
         api = (query.a, query.v)
-        if api == API_OPENSDK_ACTIVE and CloudFault.OPENSDK_ACTIVATION_UNSERVED in self.state.faults:
+        if api not in self.behaviour.served_apis():
             return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
         if api in ACTIVATION_APIS:
             return await self._activate(query, body)
-        if api == API_RESET:
-            return self._reset(query, body)
-        return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
+        return self._reset(query, body)
 
-    def _open(self, query: AtopQuery, body: bytes, key: str, *, check_sign: bool) -> bytes | web.Response:
+    def open_body(self, query: AtopQuery, body: bytes, key: str, *, check_sign: bool) -> bytes | web.Response:
         """The decrypted body, or the plaintext error to answer with."""
         if check_sign and not verify_sign(query, key):
             return self.plain_error(CloudError.SIGN_INVALID, "sign does not match the query under the key")
-        crash = CloudFault.ATOP_500_ON_MALFORMED_BODY in self.state.faults
         try:
             hex_text = parse_form_body(body)
         except ProtocolError as exc:
-            if crash:  # the fault: the handler's exception reaches the framework
-                return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-            return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
+            return self._malformed(exc, CloudError.ILLEGAL_PARAM)
         try:
             return decrypt_body(hex_text, key, query.et)
         except DecryptionFailed as exc:
             return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
         except ProtocolError as exc:
-            if crash:
-                return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-            return self.plain_error(CloudError.DECRYPT_FAILED, exc.message)
+            return self._malformed(exc, CloudError.DECRYPT_FAILED)
 
-    def _resolve_unchecked(self, query: AtopQuery, body: bytes, *, check_sign: bool = False) -> tuple[str, str] | None:
-        """licence-unchecked, unknown-uuid-accepted and authkey-any-issued faults: find any issued licence whose
-        AuthKey opens the body (a cloned or another licence's key)."""
-        with self.state.lock:
-            candidates = [(lic.uuid, lic.auth_key) for lic in self.state.licences.values()]
-        for uuid, key in candidates:
-            opened = self._open(query, body, key, check_sign=check_sign)
-            if isinstance(opened, bytes):
-                try:
-                    ActivationRequest.from_json(opened)
-                except ProtocolError:
-                    continue
-                return uuid, key
-        return None
+    def _malformed(self, error: ProtocolError, code: CloudError) -> web.Response:
+        answer = self.behaviour.malformed_body_answer(error)
+        return answer if answer is not None else self.plain_error(code, error.message)
 
     async def _activate(self, query: AtopQuery, body: bytes) -> web.Response:
         if query.uuid is None:
             return self.plain_error(CloudError.ILLEGAL_PARAM, "activation needs the licence uuid in the query")
-        faults = self.state.faults
-        unchecked = CloudFault.LICENCE_UNCHECKED in faults
-        uuid = query.uuid
-        key = self.state.licence_key(uuid)
-        if key is None and (unchecked or CloudFault.UNKNOWN_UUID_ACCEPTED in faults):
-            found = self._resolve_unchecked(query, body, check_sign=not unchecked)
-            if found is not None:
-                uuid, key = found
-        if key is None:
+        behaviour = self.behaviour
+        found = behaviour.find_licence_key(self, query.uuid, query, body)
+        if found is None:
             return self.plain_error(CloudError.LICENSE_NOT_EXISTS, f"licence {query.uuid} was never issued")
-        opened = self._open(query, body, key, check_sign=not unchecked)
-        if isinstance(opened, web.Response) and CloudFault.AUTHKEY_ANY_ISSUED in faults:
-            found = self._resolve_unchecked(query, body, check_sign=True)
-            if found is not None:  # the fault: another licence's key opened it; it still counts for ``uuid``
-                key = found[1]
-                opened = self._open(query, body, key, check_sign=True)
+        uuid, key = found
+        opened = behaviour.open_activation_body(self, query, body, key)
         if isinstance(opened, web.Response):
             return opened
+        plaintext, key = opened
         try:
-            req = ActivationRequest.from_json(opened)
+            req = ActivationRequest.from_json(plaintext)
         except ProtocolError as exc:
-            token = _token_member(opened)
+            token = _token_member(plaintext)
             if token is not None and len(token) != TOKEN_LEN:
                 self.state.note_token_layout(uuid, token, exc.message)
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
-        if CloudFault.TOKEN_CONSUME_RACE in faults:
-            # The fault: check and bind now, write the device record (slowly), and only then mark the token used.
-            outcome = self.state.activate(uuid, req, consume=False)
-            if outcome.result is not None:
-                await asyncio.sleep(RACE_STORE_WRITE_S)
-                self.state.consume_token(req.token)
-        else:
-            outcome = self.state.activate(uuid, req)
+        outcome = await behaviour.run_activation(self.state, uuid, req)
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
         log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
@@ -213,7 +184,7 @@ class AtopService:
         key = self.state.device_key(query.dev_id)
         if key is None:
             return self.plain_error(GATEWAY_NOT_EXISTS, f"device {query.dev_id} does not exist or is not bound")
-        opened = self._open(query, body, key, check_sign=True)
+        opened = self.open_body(query, body, key, check_sign=True)
         if isinstance(opened, web.Response):
             return opened
         try:

@@ -36,7 +36,7 @@ from typing import Any
 
 import click
 
-from .faults import CloudFault
+from .faults import CLOUD_FAULTS
 from .records import DpSchema, LicenceRecord, Product
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,9 @@ def cli_command() -> None:
               help="Write every unrevoked licence (with its AuthKey) as JSON, mode 0600.")
 @click.option("--print-secrets/--no-print-secrets", default=None,
               help="Print AuthKeys on stdout (default: only when stdout is a terminal).")
-@click.option("--fault", "faults", multiple=True, type=click.Choice([f.value for f in CloudFault]),
-              help="Run a faulted cloud (repeatable).")
+@click.option("--fault", "faults", multiple=True, metavar="NAME|MODULE:CLASS",
+              help=f"Run a faulted cloud (repeatable): one of {', '.join(sorted(CLOUD_FAULTS))}, or a "
+                   "package.module:Class spec of your own fault.")
 @click.option("--openapi-client-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Serve Tuya's OpenAPI for the project whose client_id and secret this JSON file holds "
                    "(created with fresh random values, mode 0600, when it does not exist).")

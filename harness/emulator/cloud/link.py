@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clock import Clock
+from harness.emulator.broker.authority import BrokerPolicy
 from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority, make_broker
 from harness.protocol.mqtt import MqttMessage, MqttProtocol
 
@@ -33,11 +34,13 @@ CLOUD_USERNAME = "paircert-cloud"
 class BrokerLink:
     """Broker + credentials + the cloud's privileged client, for one cloud."""
 
-    def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0, enforce_acl: bool = True,
-                 password_any_device: bool = False,
-                 clock: Clock, on_online: Callable[[str, bool], None],
+    def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0,
+                 policy: BrokerPolicy | None = None, clock: Clock, on_online: Callable[[str, bool], None],
                  on_report: Callable[[str, dict[str, Any]], None]) -> None:
-        self.authority = CredentialAuthority(enforce_acl=enforce_acl, password_any_device=password_any_device)
+        self.broker_kind = broker_kind
+        policy = policy if policy is not None else BrokerPolicy()
+        self._check(policy)
+        self.authority = CredentialAuthority(policy=policy)
         self._clock = clock
         self._on_online = on_online
         self._on_report = on_report
@@ -107,7 +110,17 @@ class BrokerLink:
             if isinstance(dps, dict):
                 self._on_report(dev_id, dict(dps))
 
+    def _check(self, policy: BrokerPolicy) -> None:
+        problem = policy.unsupported_by(self.broker_kind)
+        if problem is not None:
+            raise ValueError(problem)
+
     # -------------------------------------------------------------------------------- DeviceLink
+
+    def set_policy(self, policy: BrokerPolicy) -> None:
+        """The broker decides by ``policy`` from now on; ValueError when this broker cannot."""
+        self._check(policy)
+        self.authority.set_policy(policy)
 
     def licence_issued(self, uuid: str, auth_key: str) -> None:
         self.authority.set_preactivation(uuid, auth_key)

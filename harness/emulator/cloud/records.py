@@ -1,4 +1,5 @@
-"""The emulated cloud's records: products, licences, accounts, homes, devices, notifications.
+"""The emulated cloud's records: products, licences, accounts, homes, devices, notifications, and the random
+identifiers it makes.
 
 Plain mutable dataclasses owned by :class:`~harness.emulator.cloud.state.CloudState` (which guards them with
 its lock), each with ``to_dict``/``from_dict`` so the SQLite store can keep them as JSON rows. Secrets
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,21 @@ DP_TYPES = frozenset({"bool", "value", "enum", "string", "raw", "bitmap"})
 DP_MODES = frozenset({"rw", "ro", "wr"})
 _PID_RE = re.compile(r"[A-Za-z0-9]{16}")
 _CODE_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def random_text(length: int, alphabet: str = ALNUM) -> str:
+    """``length`` characters of ``alphabet`` from a cryptographic RNG, uniformly (bytes past the largest
+    multiple of the alphabet's size are rejected, so no character is likelier than another)."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    out: list[str] = []
+    for _ in range(64):  # each round keeps over 3/4 of its bytes: 64 rounds never run out in practice
+        out.extend(alphabet[b % size] for b in secrets.token_bytes(length) if b < limit)
+        if len(out) >= length:
+            return "".join(out[:length])
+    raise RuntimeError("the system RNG kept returning rejected bytes")
 
 
 class CloudInputError(ValueError):
@@ -259,7 +277,7 @@ class Notification:
 
 
 __all__ = [
-    "AUTH_KEY_LEN", "DEFAULT_SCHEMA", "DEV_ID_LEN", "KEY_LEN", "PID_LEN", "UUID_LEN",
+    "ALNUM", "AUTH_KEY_LEN", "DEFAULT_SCHEMA", "DEV_ID_LEN", "KEY_LEN", "LOWER_ALNUM", "PID_LEN", "UUID_LEN",
     "Account", "ActivationEvent", "CloudInputError", "Device", "DpSchema", "Home", "LicenceRecord",
-    "Notification", "Product",
+    "Notification", "Product", "random_text",
 ]
