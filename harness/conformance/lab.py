@@ -2,8 +2,11 @@
 
 ``lab`` (a fixture of the plugin) is a :class:`Lab`: a test says ``lab.pair("qr")`` and gets the activator's
 :class:`~harness.app.activator.Outcome`, with a fresh account, home, token and access point made for it, the
-profile's activator timeout, and the QR code and outcome recorded as evidence. Every secret the lab makes
-is taught to the run's redactor before it can be written anywhere.
+profile's activator timeout, and the QR code and outcome recorded as evidence. It also asks the cloud what it shows
+of a device (``lab.holds(home)``, ``lab.is_bound()``), checks that a device survived bad input
+(``lab.expect_still_pairing``), issues licences and activates as a device would (``lab.activate_as_device``). Every
+secret the lab makes or meets is taught to the run's redactor before it can be written anywhere; the suites never
+keep that book themselves.
 
 :class:`DevicePreparer` is the labgrid-style strategy that moves the device under test to "factory reset, in
 pairing mode" before each test; after its first failure it is broken, and later tests ERROR with the reason
@@ -14,21 +17,23 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from harness.adapters import probes
 from harness.adapters.contracts import (
     AdapterError,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
+    Licence,
     NetworkAdapter,
     World,
 )
-from harness.app.activator import Activator, ActivatorMode, Outcome, pair
+from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, pair
 from harness.clock import Clock
-from harness.conformance.verdicts import HarnessError, Refused
+from harness.conformance.verdicts import DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
 from harness.profiles import Profile
@@ -36,6 +41,23 @@ from harness.redaction import Redactor
 
 PAIRING_MODE_TIMEOUT_S = 60.0
 WALL_MARGIN_S = 60.0
+SETTLE_S = 10.0  # real seconds for the world to get somewhere (the emulated clock jumps meanwhile)
+RETURN_TO_PAIRING_S = 5.0  # real seconds a device refusing bad input may take to be in pairing mode again
+POLL_S = 0.02
+#: the characters of a generated lab Wi-Fi password (no 0/O, 1/l/I: a person may have to type it)
+WIFI_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+AppOptions = QrOptions | EzOptions | ApOptions
+
+
+def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S) -> bool:
+    """Whether ``predicate()`` holds within ``timeout_s`` of real time (polled every 20 ms, bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(POLL_S)
+    return predicate()
 
 
 @dataclass(frozen=True)
@@ -192,8 +214,7 @@ class Lab:
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:
-            alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-            password = "".join(self._rng.choice(alphabet) for _ in range(16))
+            password = "".join(self._rng.choice(WIFI_PASSWORD_ALPHABET) for _ in range(16))
         self.redactor.add(password)
         self.network.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
         self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == ""})
@@ -228,15 +249,24 @@ class Lab:
 
     def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,
              token: str | None = None, ssid: str | None = None, password: str | None = None,
-             timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+             timeout: float | None = None, device: DeviceAdapter | None = None,
+             options: AppOptions | None = None) -> Outcome:
         """Pair ``device`` (default: the test's) in ``mode`` and return what the delegate heard.
 
         A token is fetched for ``home`` (default: the account's home) unless given; the Wi-Fi defaults to the
-        lab's access point; ``timeout`` defaults to the profile's ``parameters.activator_timeout_s``.
+        lab's access point (given only an SSID or only a password, an access point is made with it); ``timeout``
+        defaults to the profile's ``parameters.activator_timeout_s``; ``options`` say how the app writes the QR
+        code, sends EZ or speaks AP (the activator's defaults otherwise).
         """
         mode = ActivatorMode(mode)
         account = account if account is not None else self.default_account
         activator = self.activator(account, device=device)
+        if isinstance(options, QrOptions):
+            activator.qr = options
+        elif isinstance(options, EzOptions):
+            activator.ez = options
+        elif isinstance(options, ApOptions):
+            activator.ap = options
         if token is None:
             token = activator.get_token(home if home is not None else self.default_home(account))
         if ssid is None and password is None:
@@ -248,7 +278,8 @@ class Lab:
         timeout = self.activator_timeout_s if timeout is None else timeout
         wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
-                                                    "token": token, "ssid": ssid, "timeout_s": timeout})
+                                                    "token": token, "ssid": ssid, "timeout_s": timeout,
+                                                    "options": repr(options) if options is not None else None})
         outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
         fault = outcome.error.harness_fault if outcome.error is not None else None
         self.evidence.record("activator", "outcome", {
@@ -265,6 +296,76 @@ class Lab:
             raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
                 from fault
         return outcome
+
+    def press_reset(self, device: DeviceAdapter | None = None) -> None:
+        """The user presses reset (not a factory reset): the device (default: the test's) forgets its Wi-Fi, keeps
+        its binding, and is in pairing mode again."""
+        device = device or self.device
+        device.reset()
+        self.evidence.record("lab", "reset pressed", {"uuid": device.licence.uuid})
+        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+
+    # -- what the cloud shows of a device -----------------------------------------------------------------
+
+    def holds(self, home: str, device: DeviceAdapter | None = None) -> bool:
+        """Whether ``home``'s device list shows ``device`` (default: the test's)."""
+        uuid = (device or self.device).licence.uuid
+        return any(d.uuid == uuid for d in self.cloud.list_devices(home))
+
+    def homes_holding(self, homes: Iterable[str], device: DeviceAdapter | None = None) -> list[str]:
+        """The homes of ``homes`` whose device list shows ``device`` (default: the test's), in order."""
+        return [home for home in homes if self.holds(home, device)]
+
+    def is_bound(self, device: DeviceAdapter | None = None) -> bool:
+        """Whether the cloud shows ``device`` (default: the test's) bound to a home (cloud:inspect-devices)."""
+        record = self.cloud.device_by_uuid((device or self.device).licence.uuid)
+        return record is not None and record.home is not None
+
+    def expect_still_pairing(self, after: str, device: DeviceAdapter | None = None, *,
+                             within_s: float = RETURN_TO_PAIRING_S) -> None:
+        """The device survived ``after``: alive and in pairing mode again by itself within ``within_s`` (no hang,
+        no reset needed). Else FAIL; a dead or stuck device is power cycled first, for the tests that follow."""
+        device = device or self.device
+        try:
+            device.wait_pairing_mode(within_s)
+            pairing = True
+        except AdapterError:
+            pairing = False
+        alive = device.is_alive()
+        if alive and pairing:
+            return
+        device.power_cycle()
+        self.evidence.record("lab", "power cycle", {"after": after, "alive": alive, "pairing": pairing})
+        if not alive:
+            raise DeviceFailure(f"the device died on {after}")
+        raise DeviceFailure(f"after {after} the device was not in pairing mode within {within_s:g} s")
+
+    # -- licences and devices the lab activates itself ------------------------------------------------------
+
+    def issue_licence(self, pid: str | None = None) -> Licence:
+        """A new licence of ``pid`` (default: the test device's product) from the cloud (cloud:issue-licences)."""
+        licence = self.cloud.issue_licence(pid if pid is not None else self.device.pid)
+        self.redactor.add(licence.auth_key)
+        self.evidence.record("lab", "licence", {"uuid": licence.uuid, "pid": licence.pid})
+        return licence
+
+    def activate_as_device(self, *, uuid: str, auth_key: str, pid: str, home: str | None = None,
+                           account: str | None = None, token: str | None = None,
+                           hid: str | None = None) -> probes.ActivationReply:
+        """One activation as a device would send it (§4.2), by a lab probe: licence ``uuid``/``auth_key``, product
+        ``pid``, a fresh token for ``home`` of ``account`` unless ``token`` is given, hardware id ``hid`` (default:
+        a new one). What the cloud answers is returned; its keys are secrets of the run."""
+        if token is None:
+            owner = account if account is not None else self.default_account
+            token = self.activator(owner).get_token(home if home is not None else self.default_home(owner))
+        reply = probes.activate_raw(probes.cloud_endpoints(self.cloud).atop_url, uuid=uuid, auth_key=auth_key,
+                                    pid=pid, token=token, hid=hid or probes.new_hid(), t=int(self.clock.time()))
+        for secret in (reply.sec_key, reply.local_key):
+            if secret:
+                self.redactor.add(secret)
+        self.evidence.record("lab", "raw activation", {"uuid": uuid, "pid": pid, "accepted": reply.accepted,
+                                                       "error_code": reply.error_code, "dev_id": reply.dev_id})
+        return reply
 
     # -- time ---------------------------------------------------------------------------------------------
 
@@ -287,4 +388,5 @@ class Lab:
         time.sleep(seconds)
 
 
-__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "release_device"]
+__all__ = ["RETURN_TO_PAIRING_S", "SETTLE_S", "AppOptions", "DevicePreparer", "Lab", "WifiCredentials", "eventually",
+           "release_device"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .errors import LocalProtocolError, RemoteProtocolError
-from .token import PairingToken
+from .token import TOKEN_STRING_LEN, PairingToken
 
 SSID_MAX_BYTES = 32
 PASSWORD_MAX_CHARS = 64
@@ -278,12 +278,99 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
         raise RemoteProtocolError(f"QR text is not a valid payload: {exc}", section=_PAYLOAD) from None
 
 
+# -- checking what an app rendered, and what a device must refuse -------------------------------------------
+
+
+def _whitespace_outside_strings(text: str) -> int | None:
+    """Index of the first JSON whitespace character between tokens (compact JSON has none), or None."""
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in " \t\n\r":
+            return index
+    return None
+
+
+def _members_problem(names: list[str]) -> str | None:
+    if sorted(names) == sorted(MEMBERS):
+        return None
+    missing = [name for name in MEMBERS if name not in names]
+    others = [name for name in names if name not in MEMBERS]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return (f"it does not have exactly the members s, p and t: members {names}"
+            + (f", missing {missing}" if missing else "") + (f", extra {others}" if others else "")
+            + (f", duplicated {duplicates}" if duplicates else ""))
+
+
+def rendering_problem(data: bytes, meant: QrPayload) -> str | None:
+    """What keeps ``data`` (the bytes a QR code holds) from being the §1.1 payload of ``meant``, or None: compact
+    JSON (no whitespace outside strings; any key order and any legal escape, §1.2), one object with exactly the
+    string members s, p and t, holding exactly ``meant``'s SSID, password and 14-character token. Duplicate
+    members are reported, not resolved."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 ({exc.reason} at byte {exc.start})"
+    where = _whitespace_outside_strings(text)
+    if where is not None:
+        return f"it is not compact JSON: whitespace {text[where]!r} outside a string at character {where}"
+    try:
+        document = json.loads(text, object_pairs_hook=_Object)
+    except json.JSONDecodeError as exc:
+        return f"it is not JSON: {exc.msg} at character {exc.pos}"
+    except RecursionError:
+        return "it is JSON nested too deeply to read"
+    if not isinstance(document, _Object):
+        return f"it is not a JSON object but a {type(document).__name__}"
+    problem = _members_problem([name for name, _ in document])
+    if problem is not None:
+        return problem
+    members = dict(document)
+    not_strings = [name for name in MEMBERS if not isinstance(members[name], str)]
+    if not_strings:
+        return f"members {not_strings} are not JSON strings"
+    expected = {"s": ("the SSID", meant.ssid), "p": ("the Wi-Fi password", meant.password),
+                "t": ("the token", meant.token)}
+    wrong = [f"{name} is not {what} used" for name, (what, value) in expected.items() if members[name] != value]
+    if wrong:
+        return "; ".join(wrong)
+    if len(meant.token) != TOKEN_STRING_LEN:
+        return f"the token t has {len(meant.token)} characters, not {TOKEN_STRING_LEN}"
+    return None
+
+
+def illegal_qr_texts(token: str) -> dict[str, str]:
+    """QR texts a device must refuse (§1.1 members, §1.2 JSON, §1.3 SSID length, §1.4 token shape), by name, each
+    built around ``token`` (one the cloud really issued, so that only the defect stands in the way)."""
+    def text(ssid: str = "lab-net", token_text: str = token, *, drop: str = "", close: str = "}") -> str:
+        members = {"s": ssid, "p": "pw123456", "t": token_text}
+        return "{" + ",".join(f'"{k}":"{v}"' for k, v in members.items() if k != drop) + close
+
+    return {
+        "missing-password": text(drop="p"),
+        "missing-token": text(drop="t"),
+        "not-json": text(close=""),
+        "ssid-over-32-bytes": text(ssid="x" * 40),
+        "malformed-token": text(token_text=token[:9]),
+    }
+
+
 __all__ = [
     "DEFAULT_KEY_ORDER",
     "MEMBERS",
     "PASSWORD_MAX_CHARS",
     "SSID_MAX_BYTES",
     "QrPayload",
+    "illegal_qr_texts",
     "parse_qr_text",
+    "rendering_problem",
     "utf8_bytes",
 ]
