@@ -274,7 +274,6 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     state.phases.append((report.when, verdict, message))
     if verdict is not None:
         report.paircert_verdict = verdict.value  # type: ignore[attr-defined]
-        report.paircert_message = run.redactor.redact(message)  # type: ignore[attr-defined]
     if verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE) and not state.attached:
         state.attached = True
         _collect_device_events(run, state)

@@ -78,7 +78,6 @@ class TrafficEvidence:
         self.ring: RingCapture | None = None
         self.reason: str | None = None if self.mode == "auto" else f"PAIRCERT_PCAP={self.mode}"
         self._started = False
-        self.write_s = 0.0  # time spent writing packet evidence (for the curious: it is only spent on failures)
 
     @property
     def enabled(self) -> bool:
@@ -118,11 +117,7 @@ class TrafficEvidence:
         """Write the test's masked pcaps into ``directory`` and list them in its timeline; the file names."""
         if not self.enabled or mark is None:
             return []
-        started = time.perf_counter()
-        try:
-            return self._write(world, mark, recorder, directory)
-        finally:
-            self.write_s += time.perf_counter() - started
+        return self._write(world, mark, recorder, directory)
 
     def _write(self, world: World | None, mark: TrafficMark, recorder: EvidenceRecorder,
                directory: Path) -> list[str]:

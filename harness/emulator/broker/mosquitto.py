@@ -134,11 +134,6 @@ class MosquittoBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    @property
-    def config_dir(self) -> Path | None:
-        """The private directory holding the generated files (while running)."""
-        return self._dir
-
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -59,7 +59,6 @@ class EmulatedCloud:
         behaviour = behaviour_class(faults)()
         self._host = host
         self._advertise_host = advertise_host
-        self._broker_kind = broker
         self._link: DeviceLink = NullLink()
         self._broker_link = None
         if broker != "none":

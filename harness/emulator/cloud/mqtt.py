@@ -67,7 +67,6 @@ class CloudMqttClient:
         self._seq: dict[str, int] = {}
         self._malformed: collections.deque[MalformedPayload] = collections.deque(maxlen=malformed_kept)
         self._malformed_count = 0
-        self._received_count = 0
         self._ready = threading.Event()
         self._failure: str | None = None
         self._pending_subscribe: int | None = None
@@ -157,12 +156,6 @@ class CloudMqttClient:
     # -- what was received -----------------------------------------------------------------------------
 
     @property
-    def received_count(self) -> int:
-        """Messages decoded and handed to ``on_message``."""
-        with self._lock:
-            return self._received_count
-
-    @property
     def malformed_count(self) -> int:
         with self._lock:
             return self._malformed_count
@@ -221,7 +214,6 @@ class CloudMqttClient:
             return
         with self._lock:
             self._pv[dev_id] = envelope.pv
-            self._received_count += 1
         try:
             self._on_message(dev_id, message)
         except Exception:
