@@ -260,6 +260,25 @@ class Lab:
         """
         mode = ActivatorMode(mode)
         account = account if account is not None else self.default_account
+        activator = self._configured_activator(account, device, options)
+        if token is None:
+            token = activator.get_token(home if home is not None else self.default_home(account))
+        ssid, password = self._credentials(ssid, password)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
+                                                    "token": token, "ssid": ssid, "timeout_s": timeout,
+                                                    "options": repr(options) if options is not None else None})
+        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
+        self._record_outcome(outcome)
+        fault = outcome.error.harness_fault if outcome.error is not None else None
+        if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
+            raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
+                from fault
+        return outcome
+
+    def _configured_activator(self, account: str, device: DeviceAdapter | None,
+                              options: AppOptions | None) -> Activator:
         activator = self.activator(account, device=device)
         if isinstance(options, QrOptions):
             activator.qr = options
@@ -267,35 +286,29 @@ class Lab:
             activator.ez = options
         elif isinstance(options, ApOptions):
             activator.ap = options
-        if token is None:
-            token = activator.get_token(home if home is not None else self.default_home(account))
+        return activator
+
+    def _credentials(self, ssid: str | None, password: str | None) -> tuple[str, str]:
+        """The Wi-Fi to pair with: the lab's access point, one made for a lone SSID or password, or as given."""
         if ssid is None and password is None:
             ssid, password = self.default_wifi.ssid, self.default_wifi.password
         elif ssid is None or password is None:
             credentials = self.wifi(ssid, password)
             ssid, password = credentials.ssid, credentials.password
         self.redactor.add(password)
-        timeout = self.activator_timeout_s if timeout is None else timeout
-        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
-        self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
-                                                    "token": token, "ssid": ssid, "timeout_s": timeout,
-                                                    "options": repr(options) if options is not None else None})
-        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
-        fault = outcome.error.harness_fault if outcome.error is not None else None
+        return ssid, password
+
+    def _record_outcome(self, outcome: Outcome) -> None:
+        error = outcome.error
         self.evidence.record("activator", "outcome", {
             "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
-            "error": str(outcome.error) if outcome.error else None,
-            "cloud_error": outcome.error.cloud_error if outcome.error else None,
+            "error": str(error) if error else None, "cloud_error": error.cloud_error if error else None,
             "device": outcome.device_model.dev_id if outcome.device_model else None,
             "steps": [step.name for step in outcome.steps]})
         if outcome.qr_image is not None:
             self.evidence.attach_image("qr", outcome.qr_image)
         if outcome.qr_text is not None:
             self.evidence.attach_text("qr-text", outcome.qr_text)
-        if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
-            raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
-                from fault
-        return outcome
 
     def press_reset(self, device: DeviceAdapter | None = None) -> None:
         """The user presses reset (not a factory reset): the device (default: the test's) forgets its Wi-Fi, keeps

@@ -52,6 +52,7 @@ class Requirement:
 
 
 def _entry(raw: Any, where: str) -> Requirement:
+    """One ``[[requirement]]`` table, checked: its keys, id and area, severity, text, sources and quote."""
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where}: expected a table")
     unknown = sorted(set(raw) - _KEYS)
@@ -61,19 +62,35 @@ def _entry(raw: Any, where: str) -> Requirement:
     if missing:
         raise CatalogueError(f"{where}: missing key(s) {missing}")
     req_id, area, text = raw["id"], raw["area"], raw["text"]
-    if not isinstance(req_id, str) or not (match := _ID.match(req_id)):
-        raise CatalogueError(f"{where}: id {req_id!r} is not of the form REQ-<AREA>-NNN")
-    where = f"{where} ({req_id})"
-    if area not in AREAS:
-        raise CatalogueError(f"{where}: area {area!r} is not one of {', '.join(AREAS)}")
-    if match.group(1) != area.upper():
-        raise CatalogueError(f"{where}: the id's area {match.group(1)} does not match area {area!r}")
+    where = _checked_id(req_id, area, where)
     severity = raw.get("severity", "normal")
     if severity not in SEVERITIES:
         raise CatalogueError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     if not isinstance(text, str) or not text.strip() or "\n" in text or not text.endswith("."):
         raise CatalogueError(f"{where}: text must be one non-empty sentence on one line, ending with '.'")
-    sources = raw["source"]
+    sources = _checked_sources(raw["source"], where)
+    quote = raw.get("quote")
+    if quote is not None and (not isinstance(quote, str) or not quote.strip()):
+        raise CatalogueError(f"{where}: quote must be a non-empty string")
+    if quote is not None and not any(s.startswith("seeds/") for s in sources):
+        raise CatalogueError(f"{where}: a quote needs a seed document among its sources")
+    return Requirement(id=req_id, area=area, text=text, sources=sources, severity=severity, quote=quote)
+
+
+def _checked_id(req_id: object, area: object, where: str) -> str:
+    """``where`` with the id added, once the id is ``REQ-<AREA>-NNN`` of a known area that matches ``area``."""
+    if not isinstance(req_id, str) or not (match := _ID.match(req_id)):
+        raise CatalogueError(f"{where}: id {req_id!r} is not of the form REQ-<AREA>-NNN")
+    where = f"{where} ({req_id})"
+    if area not in AREAS:
+        raise CatalogueError(f"{where}: area {area!r} is not one of {', '.join(AREAS)}")
+    if match.group(1) != str(area).upper():
+        raise CatalogueError(f"{where}: the id's area {match.group(1)} does not match area {area!r}")
+    return where
+
+
+def _checked_sources(sources: object, where: str) -> tuple[str, ...]:
+    """The sources as a tuple: one string or a non-empty array, each a seed, a PROTOCOL.md or a DESIGN.md section."""
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, list) or not sources:
@@ -82,12 +99,7 @@ def _entry(raw: Any, where: str) -> Requirement:
         if not isinstance(source, str) or not _SOURCE.match(source):
             raise CatalogueError(f"{where}: source {source!r} is not 'seeds/<file>.txt', 'PROTOCOL.md §N[.N]' "
                                  f"or 'DESIGN.md §<section>'")
-    quote = raw.get("quote")
-    if quote is not None and (not isinstance(quote, str) or not quote.strip()):
-        raise CatalogueError(f"{where}: quote must be a non-empty string")
-    if quote is not None and not any(s.startswith("seeds/") for s in sources):
-        raise CatalogueError(f"{where}: a quote needs a seed document among its sources")
-    return Requirement(id=req_id, area=area, text=text, sources=tuple(sources), severity=severity, quote=quote)
+    return tuple(sources)
 
 
 def load_requirements(path: Path | None = None) -> dict[str, Requirement]:

@@ -215,6 +215,35 @@ class QrPayload:
         return self.to_text(key_order, escape_slash, ascii_only).encode("utf-8")
 
 
+def _qr_str(text: str | bytes) -> str:
+    """The QR text as a str: bytes decoded as UTF-8 (§1.2), a str checked for lone surrogates UTF-8 cannot carry."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        raw = bytes(text)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"QR text is not valid UTF-8: {exc.reason} at byte {exc.start} "
+                                      f"(0x{raw[exc.start]:02x})", section=_ENCODING) from None
+    if not isinstance(text, str):
+        raise LocalProtocolError(f"parse_qr_text takes str or bytes, not {type(text).__name__}")
+    where = _lone_surrogate(text)
+    if where is not None:
+        raise RemoteProtocolError(f"QR text has a lone surrogate U+{ord(text[where]):04X} at index {where}, "
+                                  f"which UTF-8 cannot carry", section=_ENCODING)
+    return text
+
+
+def _extra(key: str, value: object) -> tuple[str, str]:
+    """An unknown member kept as ``(key, compact JSON of its value)``."""
+    try:
+        dumped = _dump(value, ascii_only=False, escape_slash=False)
+    except RecursionError:
+        raise RemoteProtocolError(f"QR member {key!r} is nested too deeply", section=_ENCODING) from None
+    if _lone_surrogate(key) is not None or _lone_surrogate(dumped) is not None:
+        raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate", section=_ENCODING)
+    return key, dumped
+
+
 def parse_qr_text(text: str | bytes) -> QrPayload:
     """Parse QR text as a device should (§1.1, §1.2), or raise :class:`RemoteProtocolError` saying why.
 
@@ -224,21 +253,7 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
     SSID of 0 or more than 32 UTF-8 bytes, a password of more than 64 characters. Unknown members are kept
     in ``extras``. Whatever the input, nothing but a ProtocolError escapes.
     """
-    if isinstance(text, bytes | bytearray | memoryview):
-        raw = bytes(text)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(f"QR text is not valid UTF-8: {exc.reason} at byte {exc.start} "
-                                      f"(0x{raw[exc.start]:02x})", section=_ENCODING) from None
-    elif not isinstance(text, str):
-        raise LocalProtocolError(f"parse_qr_text takes str or bytes, not {type(text).__name__}")
-    else:
-        where = _lone_surrogate(text)
-        if where is not None:
-            raise RemoteProtocolError(f"QR text has a lone surrogate U+{ord(text[where]):04X} at index {where}, "
-                                      f"which UTF-8 cannot carry", section=_ENCODING)
-    document = _loads(text)
+    document = _loads(_qr_str(text))
     if not isinstance(document, _Object):
         raise RemoteProtocolError(f"QR text must be a JSON object, got {_json_type(document)}", section=_PAYLOAD)
     members = dict(document)
@@ -261,19 +276,9 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
     if len(password) > PASSWORD_MAX_CHARS:
         raise RemoteProtocolError(f"QR password must be at most {PASSWORD_MAX_CHARS} characters, got {len(password)}",
                                   section=_PAYLOAD)
-    extras: list[tuple[str, str]] = []
-    for key, value in document:
-        if key in MEMBERS:
-            continue
-        try:
-            dumped = _dump(value, ascii_only=False, escape_slash=False)
-        except RecursionError:
-            raise RemoteProtocolError(f"QR member {key!r} is nested too deeply", section=_ENCODING) from None
-        if _lone_surrogate(key) is not None or _lone_surrogate(dumped) is not None:
-            raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate", section=_ENCODING)
-        extras.append((key, dumped))
+    extras = tuple(_extra(key, value) for key, value in document if key not in MEMBERS)
     try:
-        return QrPayload(ssid, password, token, extras=tuple(extras))
+        return QrPayload(ssid, password, token, extras=extras)
     except (LocalProtocolError, RecursionError) as exc:  # defensive: the checks above should make this unreachable
         raise RemoteProtocolError(f"QR text is not a valid payload: {exc}", section=_PAYLOAD) from None
 
