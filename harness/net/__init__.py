@@ -6,9 +6,11 @@
   recorded as they go (the ``scapy`` network adapter, :mod:`harness.adapters.scapy`, is built on it);
 - :mod:`harness.net.sniff`: :class:`~harness.net.sniff.EzSniffer`, the device side (EZ datagrams into an
   emulated camera's air or a SmartConfig receiver), and bounded packet taps;
-- :mod:`harness.net.pcap`: pcap evidence from the air's log, the adapter's records and loopback captures;
+- :mod:`harness.net.pcap`: pcap evidence from the air's log, the adapter's records and loopback captures, masked
+  by :mod:`harness.net.masking` (every secret overwritten same length, the frames re-encoded);
 - ``python -m harness.net send-ez|send-ap``: the app side from a shell.
 
-Only :mod:`harness.net.layers`, :mod:`~harness.net.sniff` and :mod:`~harness.net.pcap` import scapy; importing
+Only :mod:`harness.net.layers`, :mod:`~harness.net.sniff`, :mod:`~harness.net.masking` and :mod:`~harness.net.pcap`
+import scapy; importing
 this package imports nothing.
 """
