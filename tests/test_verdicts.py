@@ -180,3 +180,14 @@ def test_hypothesis_flaky_failure_is_judged_by_what_failed(raised: Exception, ex
     verdict, message = classify(caught.value, phase="call")
     assert verdict is expected
     assert message.startswith("flaky (failed, then passed when replayed): ")
+
+
+def test_the_harness_states_its_invariants_with_harness_errors_not_asserts() -> None:
+    """A bare ``assert`` in harness/ would read as the device's FAIL (and vanish under ``python -O``)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = [f"{path.relative_to(root)}:{node.lineno}" for path in sorted((root / "harness").rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.Assert)]
+    assert found == [], f"raise HarnessError (LocalProtocolError in the codecs) instead of assert at {found}"
