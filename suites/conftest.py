@@ -16,9 +16,9 @@ from harness.profiles import Profile
 
 
 @pytest.fixture
-def release(cloud: CloudAdapter, device: DeviceAdapter) -> Callable[[], None]:
+def release(cloud: CloudAdapter, device: DeviceAdapter, profile: Profile) -> Callable[[], None]:
     """``release()``: the owner removes the device, which is factory reset into pairing mode again."""
-    return lambda: release_device(cloud, device)
+    return lambda: release_device(cloud, device, timeout_s=profile.parameters.pairing_mode_timeout_s)
 
 
 @pytest.fixture

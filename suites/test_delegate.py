@@ -72,6 +72,8 @@ def test_nothing_is_heard_after_stop_and_the_next_start_is_answered_once(lab: La
                                 timeout=lab.activator_timeout_s)
     activator.stop_config_wifi()
     assert not delegate.heard.wait(QUIET_S), f"a stopped start was answered: {delegate.calls}"
+    # A device that heard the first start fails to join that network and comes back to pairing mode by itself.
+    device.wait_pairing_mode(lab.profile.parameters.pairing_mode_timeout_s)
     wifi = lab.default_wifi
     activator.start_config_wifi(mode, wifi.ssid, wifi.password, activator.get_token(home),
                                 timeout=lab.activator_timeout_s)

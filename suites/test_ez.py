@@ -11,6 +11,9 @@ from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapt
 from harness.app.activator import EzOptions, Outcome
 from harness.conformance.lab import Lab
 
+# Every EZ test needs datagrams that reach the device: the in-memory air reaches emulated devices only.
+pytestmark = pytest.mark.requires("network:send-ez")
+
 TAILS = ["padded", "tuya-convert"]
 # TC-EZ-001's credentials: the lab's network, and the longest legal ones (a 32-byte SSID, a 64-character password).
 BROADCAST_CASES: dict[str, tuple[str, str] | None] = {

@@ -2,7 +2,9 @@
 
 It implements the plugin's ``pytest_paircert_make_world`` hook. Environment variables shape it:
 ``FAKE_CLOUD_CAPS`` (comma-separated cloud capabilities, default ``time-travel``), ``FAKE_DEVICE_BROKEN``
-(``1``: the device never reaches pairing mode), ``FAKE_AUTHKEY`` (the device licence's AuthKey).
+(``1``: the device never reaches pairing mode; ``2``: not from the third preparation on, until power cycled),
+``FAKE_POWER_CYCLE`` (``works``/``fails``: the device can be power cycled, which brings it back or does not),
+``FAKE_AUTHKEY`` (the device licence's AuthKey).
 """
 
 from __future__ import annotations
@@ -61,10 +63,13 @@ class FakeCloud:
 
 class FakeDevice:
     name = "fake-device"
-    capabilities = frozenset({"factory-reset", "events", "scan-qr"})
     pid = "pcertcamstrong01"
 
     def __init__(self, clock: VirtualClock) -> None:
+        self.capabilities = frozenset({"factory-reset", "events", "scan-qr"} |
+                                      ({"power-cycle"} if os.environ.get("FAKE_POWER_CYCLE") else set()))
+        self.waits = 0
+        self.hung = False
         self.clock = clock
         self.licence = Licence("fakeuuid0000000001", os.environ.get("FAKE_AUTHKEY", "A" * 32), self.pid)
         self._events: list[DeviceEvent] = []
@@ -77,10 +82,17 @@ class FakeDevice:
         pass
 
     def power_cycle(self) -> None:
-        pass
+        CALLS.append("power_cycle")
+        if os.environ.get("FAKE_POWER_CYCLE") == "fails":
+            raise AdapterError("hook 'power_cycle' (relay.sh) exited with status 7")
+        self.hung = False
 
     def wait_pairing_mode(self, timeout: float) -> None:
-        if os.environ.get("FAKE_DEVICE_BROKEN") == "1":
+        self.waits += 1
+        broken = os.environ.get("FAKE_DEVICE_BROKEN")
+        if broken == "2" and self.waits == 3:
+            self.hung = True
+        if broken == "1" or self.hung:
             raise AdapterError("the fake device never reached pairing mode")
         self._events.append(DeviceEvent(self.clock.time(), "pairing mode"))
 

@@ -18,9 +18,10 @@ START_TIMEOUT_S = 20.0
 class Served:
     """A paircert subprocess whose banner is read until ``ready`` matches a line."""
 
-    def __init__(self, args: list[str], *, ready: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], *, ready: str, env: Mapping[str, str] | None = None,
+                 cwd: str | None = None) -> None:
         self.proc = subprocess.Popen([*PAIRCERT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=cwd)
         self.lines: list[str] = []
         self._ready = re.compile(ready)
         self._started = threading.Event()
@@ -61,7 +62,8 @@ class ServedCloud(Served):
 
     def __init__(self, *args: str) -> None:
         self.urls: dict[str, str] = {}
-        super().__init__(["cloud", "serve", "--host", "127.0.0.1", "--port", "0", *args], ready=r"^serving")
+        super().__init__(["cloud", "serve", "--host", "127.0.0.1", "--port", "0", "--mqtt-port", "0", *args],
+                         ready=r"^serving")
 
     def on_line(self, line: str) -> None:
         match = re.match(r"\s+(ATOP|app API|MQTT|url_config)\s+(\S+)", line)

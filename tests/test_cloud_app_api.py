@@ -47,11 +47,28 @@ def test_every_operation_over_http(cloud: EmulatedCloud) -> None:
     assert owner.ok("POST", f"/devices/{dev_id}/dps", {"dps": {"1": True}}) == {"sent": False}  # offline
     assert owner.ok("GET", "/notifications") == []
 
+    found = lab.ok("GET", f"/lab/devices?uuid={lic.uuid}")
+    assert (found["devId"], found["home"], found["owner"]) == (dev_id, home, owner_id) and "secKey" not in found
+    status, answer = lab.call("GET", "/lab/devices?uuid=nobody")
+    assert status == 404 and answer["errorCode"] == "DEVICE_NOT_EXISTS"
+    status, answer = lab.call("GET", "/lab/devices")
+    assert status == 400 and answer["errorCode"] == "ILLEGAL_PARAM"
+    status, answer = lab.call("POST", "/lab/devices/release", {"uuid": lic.uuid, "wipe": "yes"})
+    assert status == 400 and answer["errorCode"] == "ILLEGAL_PARAM"
+
     guest = AppClient(cloud, guest_id)
     status, answer = guest.call("POST", f"/devices/{dev_id}/remove", {"wipe": False})
     assert status == 403 and answer["errorCode"] == "PERMISSION_DENIED"
     owner.ok("POST", f"/devices/{dev_id}/remove", {"wipe": True})
     assert owner.ok("GET", f"/homes/{home}/devices") == []
+
+    assert lab.ok("POST", "/lab/devices/release", {"uuid": lic.uuid}) == {"released": None}  # bound nowhere
+    again = activate(cloud, lic, owner.ok("POST", f"/homes/{home}/token")["token"]).result
+    assert again is not None and again["devId"] == dev_id
+    released = lab.ok("POST", "/lab/devices/release", {"uuid": lic.uuid})["released"]
+    assert (released["home"], released["owner"]) == (home, owner_id)
+    assert owner.ok("GET", f"/homes/{home}/devices") == [] and lab.ok("GET", f"/lab/devices?uuid={lic.uuid}")[
+        "owner"] is None
 
     lab.ok("POST", f"/lab/licences/{lic.uuid}/revoke")
     assert activate(cloud, lic, owner.ok("POST", f"/homes/{home}/token")["token"]).error_code == "LICENSE_REVOKED"

@@ -45,8 +45,8 @@ def test_sqlite_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", "--mqtt-port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
     urls: dict[str, str] = {}
     lines: list[str] = []
@@ -104,9 +104,10 @@ def test_serve_prints_urls_answers_an_activation_and_keeps_state(tmp_path: Path)
     finally:
         err = _stop(proc)
     assert rows[0]["authKey"] not in err, "AuthKeys never reach the log"
-    proc, urls = _start(["--port", "0", "--state", str(db)])
+    proc, urls = _start(["--port", "0", "--state", str(db), "--licences", "2", "--licences-out", str(out)])
     try:
         app = AppClient(_Cloud(urls), owner)  # type: ignore[arg-type]
         assert [d["devId"] for d in app.ok("GET", f"/homes/{home}/devices")] == [result["devId"]]
+        assert json.loads(out.read_text()) == rows, "a restart reuses the licences instead of minting new ones"
     finally:
         _stop(proc)

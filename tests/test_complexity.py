@@ -17,12 +17,13 @@ MAX_COMPLEXITY = 20
 
 #: Modules whose violations are known and owned by work in progress elsewhere, to be emptied once it lands:
 #: the EZ receiver rework (smartconfig), the test-speed work (the stateful model, the fuzz campaign) and the
-#: real-device path (paircert run).
+#: real-device path (paircert run and its resume).
 ALLOWED: dict[str, str] = {
     "harness/protocol/smartconfig.py": "EZ receiver rework",
     "harness/testing/stateful.py": "test-speed work",
     "harness/fuzzing/campaign.py": "test-speed work",
     "harness/cli/run.py": "real-device path work",
+    "harness/cli/resume.py": "real-device path work",
 }
 
 

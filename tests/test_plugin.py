@@ -361,9 +361,43 @@ def test_a_device_that_cannot_be_prepared_is_broken_for_the_run(project: pytest.
     result = run(project)
     assert result.ret == 3
     by_tc = results(project)
-    assert "could not be brought to factory reset, in pairing mode" in by_tc["TC-TOKEN-001"]["message"]
-    assert "the device is broken" in by_tc["TC-TOKEN-002"]["message"]
-    assert "not trying again" in by_tc["TC-TOKEN-002"]["message"]
+    assert by_tc["TC-TOKEN-001"]["verdict"] == "ERROR"
+    assert "did not return to pairing mode after a reset" in by_tc["TC-TOKEN-001"]["message"]
+    assert "cannot be power cycled" in by_tc["TC-TOKEN-001"]["message"]
+    assert by_tc["TC-TOKEN-002"]["verdict"] == "INCONCLUSIVE"
+    assert by_tc["TC-TOKEN-002"]["message"].startswith("blocked: the device did not return to pairing mode")
+
+
+def test_a_device_that_a_reset_does_not_bring_back_is_power_cycled_and_the_run_goes_on(
+        project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DEVICE_BROKEN", "2")
+    monkeypatch.setenv("FAKE_POWER_CYCLE", "works")
+    project.makepyfile("import pytest\n\n" + "".join(f"{tc(n)}\ndef test_{n}(device):\n    pass\n\n"
+                                                      for n in (1, 2, 3, 4)))
+    result = run(project)
+    assert result.ret == 0, result.stdout.str()
+    assert {tc_id: r["verdict"] for tc_id, r in results(project).items()} == {
+        f"TC-TOKEN-00{n}": "PASS" for n in (1, 2, 3, 4)}
+    timeline = (project.path / "reports" / "evidence" / "TC-TOKEN-003" / "timeline.txt").read_text()
+    assert "no pairing mode after a reset: power cycling" in timeline
+    assert "the device came back after a power cycle" in timeline
+
+
+def test_a_device_that_a_power_cycle_does_not_bring_back_blocks_the_tests_that_need_it(
+        project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DEVICE_BROKEN", "2")
+    monkeypatch.setenv("FAKE_POWER_CYCLE", "fails")
+    project.makepyfile("import pytest\n\n" + "".join(f"{tc(n)}\ndef test_{n}(device):\n    pass\n\n"
+                                                      for n in (1, 2, 3, 4))
+                       + f"{tc(5)}\ndef test_5():\n    pass\n")
+    result = run(project)
+    assert result.ret == 3, result.stdout.str()
+    by_tc = results(project)
+    assert [by_tc[f"TC-TOKEN-00{n}"]["verdict"] for n in (1, 2, 3, 4, 5)] == [
+        "PASS", "PASS", "ERROR", "INCONCLUSIVE", "PASS"]
+    assert "did not come back after a power cycle" in by_tc["TC-TOKEN-003"]["message"]
+    assert "relay.sh" in by_tc["TC-TOKEN-003"]["message"]
+    assert by_tc["TC-TOKEN-004"]["message"].startswith("blocked: the device did not come back after a power cycle")
 
 
 def test_lab_pairs_and_records_the_qr_and_the_outcome(project: pytest.Pytester) -> None:

@@ -329,7 +329,7 @@ def test_paircert_profiles_lists_the_bundled_profiles() -> None:
 
 def test_paircert_profiles_check_accepts_valid_files() -> None:
     paths = [str(p) for p in bundled_profile_paths()]
-    result = CliRunner().invoke(main, ["profiles", "--check", *paths])
+    result = CliRunner().invoke(main, ["profiles", "--check", "--schema-only", *paths])
     assert result.exit_code == 0, result.output
     assert result.output.count("ok: ") == len(paths)
 
@@ -337,7 +337,7 @@ def test_paircert_profiles_check_accepts_valid_files() -> None:
 def test_paircert_profiles_check_exits_2_with_the_error_lines(tmp_path: Path) -> None:
     bad = write(tmp_path, GOOD.replace('binding_mode = "strong"', 'binding_mode = "weak"'), "bad.toml")
     good = write(tmp_path, GOOD, "good.toml")
-    result = CliRunner().invoke(main, ["profiles", "--check", str(good), str(bad)])
+    result = CliRunner().invoke(main, ["profiles", "--check", "--schema-only", str(good), str(bad)])
     assert result.exit_code == 2
     assert f"ok: {good}" in result.stdout
     assert f"{bad}: capabilities.binding_mode: expected 'strong'" in result.stderr

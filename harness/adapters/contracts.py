@@ -65,6 +65,42 @@ class DeviceCapability(enum.StrEnum):
     LIVENESS = "liveness"
 
 
+class NetworkCapability(enum.StrEnum):
+    """What a network adapter's traffic can do for the device under test (its ``capabilities``)."""
+
+    CREATE_NETWORKS = "create-networks"  # an access point it adds is a network the device can join
+    SEND_EZ = "send-ez"  # the EZ datagrams it sends reach the device
+
+
+@runtime_checkable
+class ReleasesDevices(Protocol):
+    """A cloud adapter with :meth:`CloudAdapter.release_device` (one written before that method may lack it)."""
+
+    def release_device(self, uuid: str) -> DeviceRecord | None: ...
+
+
+@runtime_checkable
+class WithCapabilities(Protocol):
+    """An adapter that declares what it can do (every cloud and device adapter; a network adapter may)."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+
+@runtime_checkable
+class WithCapabilityNote(Protocol):
+    """An adapter that says, in a phrase, what limits its capabilities (the in-memory air: emulated devices only)."""
+
+    @property
+    def capability_note(self) -> str: ...
+
+
+def network_can(network: NetworkAdapter, capability: str) -> bool:
+    """Whether ``network`` offers ``capability``; a network adapter that declares no ``capabilities`` (one written
+    before they existed) is taken to offer them all."""
+    return not isinstance(network, WithCapabilities) or capability in network.capabilities
+
+
 @dataclass(frozen=True)
 class Product:
     pid: str
@@ -151,6 +187,11 @@ class CloudAdapter(Protocol):
     def issue_licence(self, pid: str) -> Licence: ...
     def revoke_licence(self, uuid: str) -> None: ...
     def device_by_uuid(self, uuid: str) -> DeviceRecord | None: ...
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        """Between tests: the owner of the home the device holding licence ``uuid`` is bound to removes it, with
+        a data wipe. The record as it was, or None when it was bound nowhere; CapabilityMissing when the cloud
+        offers no way to find the device's owner."""
+        ...
     def advance_time(self, seconds: float) -> None: ...
     def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply: ...
 
@@ -181,7 +222,12 @@ class DeviceAdapter(Protocol):
 
 @runtime_checkable
 class NetworkAdapter(Protocol):
-    """The Wi-Fi air: access points, EZ datagrams, AP frames."""
+    """The Wi-Fi air: access points, EZ datagrams, AP frames.
+
+    An adapter may declare ``capabilities`` (:class:`NetworkCapability` values): the in-memory air creates
+    networks and carries EZ only for the emulated devices on it, not for a real camera; tests that need what
+    the network cannot do are N/A or INCONCLUSIVE with the reason (see :func:`network_can`).
+    """
 
     name: str
 
@@ -295,12 +341,17 @@ __all__ = [
     "LabAir",
     "Licence",
     "NetworkAdapter",
+    "NetworkCapability",
     "Notification",
     "Product",
     "RawReply",
+    "ReleasesDevices",
     "SoftAp",
     "WireNetwork",
     "WireRecordLike",
+    "WithCapabilities",
+    "WithCapabilityNote",
     "World",
+    "network_can",
     "require",
 ]

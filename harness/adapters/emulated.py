@@ -28,6 +28,7 @@ from harness.adapters.contracts import (
     DeviceRecord,
     Licence,
     NetworkAdapter,
+    NetworkCapability,
     Notification,
     Product,
     RawReply,
@@ -131,6 +132,11 @@ class EmulatedCloudAdapter:
     @step
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call(self._cloud.app.remove_device, account, dev_id, wipe=wipe)
+
+    @step
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        released = self._call(self._cloud.app.release_device, uuid, wipe=True)
+        return None if released is None else _record(released, pid_names=self._pid_names(), owner=released["owner"])
 
     def notifications(self, account: str) -> Sequence[Notification]:
         return [Notification(account=account, kind=str(n["kind"]), text=str(n["message"]), dev_id=n.get("devId"),
@@ -269,6 +275,23 @@ class AirNetworkAdapter:
         self.air = air
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
+        self.devices_on_air = 0
+
+    def attach_device(self) -> None:
+        """An emulated device now listens on this air (a real camera never does)."""
+        self.devices_on_air += 1
+
+    @property
+    def capability_note(self) -> str:
+        return "" if self.devices_on_air else ("in memory: its networks and EZ reach emulated devices only; a real "
+                                               "camera hears EZ from the scapy network adapter on its Wi-Fi")
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Networks and EZ exist only in memory: they reach the emulated devices on this air, nothing else."""
+        if not self.devices_on_air:
+            return frozenset()
+        return frozenset(c.value for c in NetworkCapability)
 
     @step
     def add_access_point(self, ssid: bytes, password: bytes) -> None:

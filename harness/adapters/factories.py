@@ -58,7 +58,7 @@ def resolve_faults(registry: FaultRegistry[F], faults: Sequence[str | type[F]], 
         raise AdapterError(f"the emulated {registry.kind}'s faults: {exc}") from None
 
 
-def _fault_problems(registry: FaultRegistry[Any], key: str, args: Mapping[str, Any],
+def fault_problems(registry: FaultRegistry[Any], key: str, args: Mapping[str, Any],
                     profile: Profile) -> list[tuple[str, str]]:
     faults = args.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(name, str) for name in faults):
@@ -78,19 +78,19 @@ def check_fault_names(profile: Profile, *, cloud: str | None = None, device: str
     adapters = profile.adapters
     problems: list[tuple[str, str]] = []
     if split_spec("cloud", cloud or adapters.cloud.name)[0] == "emulated":
-        problems += _fault_problems(CLOUD_FAULT_REGISTRY, "adapters.cloud.args.faults", adapters.cloud.args, profile)
+        problems += fault_problems(CLOUD_FAULT_REGISTRY, "adapters.cloud.args.faults", adapters.cloud.args, profile)
     if split_spec("device", device or adapters.device.name)[0] == "emulated":
-        problems += _fault_problems(CAMERA_FAULT_REGISTRY, "adapters.device.args.faults", adapters.device.args,
+        problems += fault_problems(CAMERA_FAULT_REGISTRY, "adapters.device.args.faults", adapters.device.args,
                                     profile)
         for index, member in enumerate(adapters.device_pool):
-            problems += _fault_problems(CAMERA_FAULT_REGISTRY, f"adapters.device_pool[{index}].args.faults",
+            problems += fault_problems(CAMERA_FAULT_REGISTRY, f"adapters.device_pool[{index}].args.faults",
                                         member.args, profile)
     if problems:
         raise ProfileError(str(profile.path or profile.name), problems)
 
 
 def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
-                reorder: float = 0.0, noise: float = 0.0, **_: Any) -> AirNetworkAdapter:
+                reorder: float = 0.0, noise: float = 0.0) -> AirNetworkAdapter:
     air = Air(seed=context.seed if seed is None else seed, loss=loss, duplicate=duplicate, reorder=reorder,
               noise=noise)
     context.shared["air"] = air
@@ -165,7 +165,7 @@ def _air(context: WorldContext) -> Air:
 
 
 def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
-                    ap_host: str = "127.0.0.1", **_: Any) -> EmulatedDeviceAdapter:
+                    ap_host: str = "127.0.0.1", pool_id: str | None = None) -> EmulatedDeviceAdapter:
     profile = context.profile
     caps = profile.capabilities
     fault_classes = resolve_faults(CAMERA_FAULT_REGISTRY, faults, profile)
@@ -181,6 +181,8 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
             mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host)
+        if isinstance(context.network, AirNetworkAdapter):
+            context.network.attach_device()
         return EmulatedDeviceAdapter(camera, licence, make_another=make)
 
     return make(mac)

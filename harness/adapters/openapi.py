@@ -294,6 +294,15 @@ class OpenApiCloudAdapter:
         else:
             self._call("DELETE", f"/v1.0/devices/{_quote(dev_id)}")
 
+    @step
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        """The device of licence ``uuid``, where the project sees it bound, removed with a data wipe (§10.8)."""
+        record = self.device_by_uuid(uuid)
+        if record is None or record.home is None:
+            return None
+        self.remove_device(record.dev_id, account=record.owner or "", wipe=True)
+        return record
+
     def notifications(self, account: str) -> Sequence[Notification]:
         raise CapabilityMissing(self.name, NOTIFICATIONS)
 

@@ -59,6 +59,7 @@ _LAB_CAPABILITIES: dict[str, tuple[CloudCapability, ...]] = {
     "create_products": (CloudCapability.CREATE_PRODUCTS,),
     "inspect_devices": (CloudCapability.INSPECT_DEVICES,),
 }
+RELEASE_PATH = "/lab/devices/release"  # owner-side removal by licence (harness.emulator.cloud.app_api)
 # Statuses meaning "this route is not here": the cloud has no lab API (or not this part of it).
 _NO_ROUTE = frozenset({404, 405, 501})
 
@@ -109,6 +110,7 @@ class RemoteCloudAdapter:
         self._members: dict[str, dict[str, Role]] = {}   # home -> account -> role (as set through us)
         self._token_accounts: dict[str, str] = {}        # token -> the account that fetched it
         self._device_homes: dict[str, str] = {}          # devId -> the home it was last seen in
+        self._uuid_devices: dict[str, str] = {}          # licence uuid -> devId (from records seen)
         self._accounts: list[str] = []
         self._pid_names: dict[str, str] = {}
         self._endpoints: dict[str, str] | None = None
@@ -256,6 +258,7 @@ class RemoteCloudAdapter:
         self._remember_account(account)
         with self._lock:
             self._token_accounts[token] = account
+            self._token_accounts[token[2:10]] = account  # the cut a device sends (§1.4), whatever the region
             if not self._region and isinstance(grant.get("region"), str):
                 self._region = grant["region"]
         return token
@@ -263,6 +266,8 @@ class RemoteCloudAdapter:
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
         with self._lock:
             account = self._token_accounts.get(token) or self._token_accounts.get(token[2:10])
+            if account is None and self._accounts:  # a token it never fetched (guessed): any account may ask
+                account = self._accounts[0]
         if account is None:
             raise AdapterError("the remote adapter can only list attempts of tokens it fetched itself")
         try:
@@ -308,6 +313,39 @@ class RemoteCloudAdapter:
     @step
     def remove_device(self, dev_id: str, *, account: str, wipe: bool = False) -> None:
         self._call("POST", f"/devices/{_quote(dev_id)}/remove", {"wipe": bool(wipe)}, account=account)
+
+    # -- releasing a device between tests (owner-side removal by licence) --
+
+    @step
+    def release_device(self, uuid: str) -> DeviceRecord | None:
+        """The lab route ``POST /app/v1/lab/devices/release``; on a cloud without it, the owner (as this adapter
+        knows it) removes the device it last saw hold the licence."""
+        try:
+            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True})
+        except RemoteCloudError as exc:
+            if exc.status not in _NO_ROUTE:
+                raise
+            return self._release_seen(uuid)
+        released = _field(answer, "released")
+        return None if released is None else self._record(released)
+
+    def _release_seen(self, uuid: str) -> DeviceRecord | None:
+        with self._lock:
+            dev_id = self._uuid_devices.get(uuid)
+        if dev_id is None:
+            if CloudCapability.INSPECT_DEVICES.value in self.capabilities:
+                found = self.device_by_uuid(uuid)
+                dev_id = found.dev_id if found is not None else None
+            if dev_id is None:
+                return None  # never seen activated through this adapter: bound nowhere it knows of
+        record = self.device(dev_id)
+        if record is None or record.home is None:
+            return None
+        self.remove_device(record.dev_id, account=record.owner or self._home_caller(record.home, admin=True),
+                           wipe=True)
+        return record
+
+    # -- end of releasing a device between tests --
 
     def notifications(self, account: str) -> Sequence[Notification]:
         raws = self._call("GET", "/notifications", account=account)
@@ -431,15 +469,22 @@ class RemoteCloudAdapter:
             raise AdapterError(f"the remote cloud answered a device without a devId: {raw!r}")
         pid = str(raw.get("productKey", ""))
         home = raw.get("home")
+        uuid = str(raw.get("uuid", ""))
         with self._lock:
             if isinstance(home, str):
                 self._device_homes[raw["devId"]] = home
+            if uuid:
+                self._uuid_devices[uuid] = raw["devId"]
             name = self._pid_names.get(pid, pid)
+            owner = raw.get("owner") if isinstance(raw.get("owner"), str) else None
+            if owner is None and isinstance(home, str):
+                owner = self._owners.get(home)
         history = raw.get("history") or []
-        return DeviceRecord(dev_id=raw["devId"], uuid=str(raw.get("uuid", "")), pid=pid, name=name,
+        return DeviceRecord(dev_id=raw["devId"], uuid=uuid, pid=pid, name=name,
                             home=home if isinstance(home, str) else None, online=bool(raw.get("online")),
                             dps=dict(raw.get("dps") or {}),
-                            activations=len(history) if isinstance(history, list) else 0)
+                            activations=len(history) if isinstance(history, list) else 0,
+                            owner=owner if isinstance(home, str) else None)
 
 
 def _field(result: Any, key: str) -> Any:
@@ -476,7 +521,7 @@ def _excerpt(raw: bytes, limit: int = 300) -> str:
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,
-                 create_product: bool = True, **_: Any) -> RemoteCloudAdapter:
+                 create_product: bool = True) -> RemoteCloudAdapter:
     """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port" } }``).
 
     ``region`` defaults to the profile's; with ``create_product`` (the default) the profile's product is

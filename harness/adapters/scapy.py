@@ -51,6 +51,16 @@ class ScapyNetworkAdapter(InterfaceSender):
         self._access_points: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """EZ goes out on the interface; networks exist only on a bridged emulated camera's air."""
+        from harness.adapters.contracts import NetworkCapability
+
+        caps = {NetworkCapability.SEND_EZ.value}
+        if self.air is not None:
+            caps.add(NetworkCapability.CREATE_NETWORKS.value)
+        return frozenset(caps)
+
     # -- access points -------------------------------------------------------------------------------------
 
     def add_access_point(self, ssid: bytes, password: bytes) -> None:
@@ -147,6 +157,10 @@ def scapy_network(context: Any, *, interface: str, sniff: bool | None = None, **
             raise AdapterError(f"cannot sniff EZ datagrams on {interface!r}: {exc}") from exc
     return adapter
 
+
+# The arguments the profile may give (the preflight checks them): the factory passes them on with **args.
+scapy_network.accepted_args = ("interface", "sniff", "preamble_rounds", "data_rounds", "gap_s",  # type: ignore[attr-defined]
+                               "attempts", "pause_s", "record_limit")
 
 if TYPE_CHECKING:  # mypy checks that the adapter meets its contracts
     def _meets_contracts(network: ScapyNetworkAdapter) -> tuple[NetworkAdapter, AirNetwork, WireNetwork]:

@@ -9,8 +9,8 @@ secret the lab makes or meets is taught to the run's redactor before it can be w
 keep that book themselves.
 
 :class:`DevicePreparer` is the labgrid-style strategy that moves the device under test to "factory reset, in
-pairing mode" before each test; after its first failure it is broken, and later tests ERROR with the reason
-instead of retrying forever.
+pairing mode" before each test; a reset that fails is followed by a power cycle, and only when that fails too is
+the device blocked: later tests that need it are INCONCLUSIVE with the reason instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -23,17 +23,21 @@ from dataclasses import dataclass, field
 from harness.adapters import probes
 from harness.adapters.contracts import (
     AdapterError,
+    CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
     Licence,
     NetworkAdapter,
+    NetworkCapability,
+    ReleasesDevices,
     World,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, pair
 from harness.clock import Clock
-from harness.conformance.verdicts import DeviceFailure, HarnessError, Refused
+from harness.conformance.verdicts import Blocked, DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
 from harness.profiles import Profile
@@ -68,17 +72,29 @@ class WifiCredentials:
     password: str = field(repr=False)
 
 
-def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
-    """The lab's start position for a device: removed (with a data wipe) by the owner of the home it is bound
-    to, where the cloud lets the lab see that owner, then factory reset and in pairing mode.
+def release_from_cloud(cloud: CloudAdapter, device: DeviceAdapter) -> None:
+    """The owner of the home the device is bound to removes it, with a data wipe, through the cloud adapter's
+    contract (:meth:`~harness.adapters.contracts.CloudAdapter.release_device`).
 
     Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
-    other account is refused (3711).
+    other account is refused (3711). A cloud adapter that cannot find the owner that way (CapabilityMissing), or
+    one written before that method existed, is asked the long way (the device's record by licence, then its owner's
+    removal) where it can inspect devices.
     """
+    if isinstance(cloud, ReleasesDevices):
+        try:
+            cloud.release_device(device.licence.uuid)
+            return
+        except CapabilityMissing:
+            pass
     if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
         record = cloud.device_by_uuid(device.licence.uuid)
         if record is not None and record.home is not None and record.owner is not None:
             cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+
+
+def reset_to_pairing_mode(device: DeviceAdapter, timeout_s: float) -> None:
+    """Factory reset (else reset) the device and wait up to ``timeout_s`` for pairing mode."""
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
@@ -86,30 +102,62 @@ def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: flo
     device.wait_pairing_mode(timeout_s)
 
 
+def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    """The lab's start position for a device: released by its owner (:func:`release_from_cloud`), then factory
+    reset and in pairing mode within ``timeout_s``."""
+    release_from_cloud(cloud, device)
+    reset_to_pairing_mode(device, timeout_s)
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 class DevicePreparer:
-    """Brings a device to "released, factory reset, in pairing mode"; once that fails, it is broken for the run."""
+    """Brings a device to "released, factory reset, in pairing mode" before each test (labgrid's strategy).
 
-    def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
+    A reset that does not bring pairing mode back within ``timeout_s`` is followed by a power cycle (a hook or a
+    person), after which the device has ``boot_time_s`` more to boot and is reset again; only when that fails
+    too is the device blocked: that test is ERROR (the lab could not bring its device back), and every later
+    test that needs the device is INCONCLUSIVE ("blocked: ...") without touching the device again.
+    """
+
+    def __init__(self, timeout_s: float = PAIRING_MODE_TIMEOUT_S, boot_time_s: float = PAIRING_MODE_TIMEOUT_S,
+                 ) -> None:
         self.timeout_s = timeout_s
+        self.boot_time_s = boot_time_s
         self.broken: str | None = None
+        self.recoveries: list[str] = []
 
-    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None) -> None:
+    def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None,
+                evidence: EvidenceRecorder | None = None) -> None:
         if self.broken is not None:
-            raise AdapterError(f"the device is broken ({self.broken}); not trying again")
+            raise Blocked(f"blocked: {self.broken}")
+        if cloud is not None:
+            release_from_cloud(cloud, device)  # the cloud's trouble is the test's ERROR, not the device's block
         try:
-            if cloud is not None:
-                release_device(cloud, device, timeout_s=self.timeout_s)
-            else:
-                if DeviceCapability.FACTORY_RESET in device.capabilities:
-                    device.factory_reset()
-                elif DeviceCapability.RESET in device.capabilities:
-                    device.reset()
-                device.wait_pairing_mode(self.timeout_s)
+            reset_to_pairing_mode(device, self.timeout_s)
+            return
         except Exception as exc:
-            self.broken = f"bringing it to factory reset, in pairing mode failed before {for_test}: " \
-                          f"{type(exc).__name__}: {exc}"
-            raise AdapterError(f"the device could not be brought to factory reset, in pairing mode: "
-                               f"{type(exc).__name__}: {exc}") from exc
+            first = exc
+        if evidence is not None:
+            evidence.note("no pairing mode after a reset: power cycling", error=_why(first))
+        if DeviceCapability.POWER_CYCLE not in device.capabilities:
+            self.broken = (f"the device did not return to pairing mode after a reset before {for_test} "
+                           f"({_why(first)}) and it cannot be power cycled (no power_cycle hook or person)")
+            raise AdapterError(self.broken) from first
+        try:
+            device.power_cycle()
+            if cloud is not None:  # what the device finished before it went down (an old pairing) is undone too
+                release_from_cloud(cloud, device)
+            reset_to_pairing_mode(device, self.boot_time_s + self.timeout_s)
+        except Exception as exc:
+            self.broken = (f"the device did not come back after a power cycle before {for_test} ({_why(exc)}; "
+                           f"the reset before it: {_why(first)})")
+            raise AdapterError(self.broken) from exc
+        self.recoveries.append(for_test)
+        if evidence is not None:
+            evidence.note("the device came back after a power cycle")
 
 
 class Lab:
@@ -211,6 +259,10 @@ class Lab:
             ssid = lab_wifi.ssid
             if password is None:
                 password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+        elif not network_can(self.network, NetworkCapability.CREATE_NETWORKS) and (
+                lab_wifi is None or ssid != lab_wifi.ssid or password is not None):
+            raise Refused(f"the {self.network.name} network adapter cannot create networks: the test needs a "
+                               f"Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:
@@ -232,7 +284,7 @@ class Lab:
         """Another device of the same kind, in pairing mode, where the world can make one."""
         device = self.world.new_device()
         self.redactor.add(device.licence.auth_key)
-        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+        device.wait_pairing_mode(self.profile.parameters.pairing_mode_timeout_s)
         self.devices.append(device)
         self.evidence.record("lab", "new device", {"uuid": device.licence.uuid})
         return device
@@ -402,4 +454,4 @@ class Lab:
 
 
 __all__ = ["RETURN_TO_PAIRING_S", "SETTLE_S", "AppOptions", "DevicePreparer", "Lab", "WifiCredentials", "eventually",
-           "release_device"]
+           "release_device", "release_from_cloud", "reset_to_pairing_mode"]

@@ -22,10 +22,12 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    NetworkCapability,
     World,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
-from harness.conformance.verdicts import DeviceFailure
+from harness.conformance.verdicts import DeviceFailure, Inconclusive
 from harness.profiles import Profile
 from harness.protocol import apconfig
 from harness.protocol.qr import QrPayload
@@ -65,6 +67,25 @@ class FuzzContext:
     home: str = ""
     last_inputs: dict[str, Any] = field(default_factory=dict)
     cases: int = 0
+    #: the lab's own network (SSID, password), used where the network adapter cannot create networks
+    lab_wifi: tuple[str, str] | None = field(default=None, repr=False)
+    case_timeout_s: float = CASE_TIMEOUT_S
+
+    @property
+    def creates_networks(self) -> bool:
+        return network_can(self.network, NetworkCapability.CREATE_NETWORKS)
+
+    def network_for(self, ssid: str, password: str) -> tuple[str, str]:
+        """``(ssid, password)`` where the network can be created; else the lab's own network."""
+        if self.creates_networks or self.lab_wifi is None:
+            return ssid, password
+        return self.lab_wifi
+
+    def need_network(self, what: str) -> None:
+        """A case about a generated network cannot be decided where the network adapter cannot create it."""
+        if not self.creates_networks:
+            raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: {what} needs a "
+                               f"network the device does not know (it knows only the lab's)")
 
     def __post_init__(self) -> None:
         if not self.account:
@@ -85,10 +106,9 @@ class FuzzContext:
     def clean_slate(self) -> None:
         """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
         device, cloud = self.device, self.cloud
-        if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-            record = cloud.device_by_uuid(device.licence.uuid)
-            if record is not None and record.home is not None and record.owner is not None:
-                cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        from harness.conformance.lab import release_from_cloud
+
+        release_from_cloud(cloud, device)
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
         if DeviceCapability.FACTORY_RESET in device.capabilities:
@@ -118,7 +138,7 @@ class FuzzContext:
     def _pair(self, activator: Activator, mode: str, ssid: str, password: str, token: str) -> Outcome:
         for attempt in (1, 2):
             outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), ssid, password, token,
-                           timeout=CASE_TIMEOUT_S)
+                           timeout=self.case_timeout_s)
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
@@ -140,6 +160,8 @@ class FuzzContext:
         self.cases += 1
         self.last_inputs = {"check": "pairs", "mode": mode, "ssid": ssid, "password": password,
                             "style": None if style is None else vars(style)}
+        if (ssid, password) != self.network_for(ssid, password):
+            self.need_network(f"the generated network {ssid!r}")
         self.clean_slate()
         ssid_bytes = ssid.encode("utf-8")
         self.network.add_access_point(ssid_bytes, password.encode("utf-8"))
@@ -164,7 +186,8 @@ class FuzzContext:
                 raise DeviceFailure(f"REQ-FUZZ-001: the device joined {joined[-1]!r}, not the generated network "
                                     f"{expected!r}")
         finally:
-            self.network.remove_access_point(ssid_bytes)
+            if self.creates_networks:
+                self.network.remove_access_point(ssid_bytes)
 
     def check_refused(self, mode: str, what: str, *, send: Callable[[str], None] | None = None,
                       ssid: str = "fuzz-net", password: str = "fuzz-password", token: str | None = None,
@@ -177,10 +200,15 @@ class FuzzContext:
         self.cases += 1
         self.last_inputs = {"check": "refused", "mode": mode, "what": what, "ssid": ssid, "password": password,
                             "token": token}
+        known_ssid, known_password = self.network_for("fuzz-net", "fuzz-password")
+        if ssid == "fuzz-net":  # the case's network: the lab's own where none can be created
+            ssid, password = known_ssid, known_password if password == "fuzz-password" else password
+        elif not self.creates_networks:
+            self.need_network(f"the network {ssid!r}")  # refused for want of a network that cannot exist: no news
         self.clean_slate()
         issued = self.cloud.get_token(self.home, self.account)
         presented = token if token is not None else issued
-        self.network.add_access_point(b"fuzz-net", b"fuzz-password")
+        self.network.add_access_point(known_ssid.encode("utf-8"), known_password.encode("utf-8"))
         try:
             outcome = self._pair(self.activator(mode, send), mode, ssid, password, presented)
             self.check_alive(what)
@@ -195,7 +223,8 @@ class FuzzContext:
                 if record is not None and record.home is not None:
                     raise DeviceFailure(f"REQ-FUZZ-002: the device is bound after {what}")
         finally:
-            self.network.remove_access_point(b"fuzz-net")
+            if self.creates_networks:
+                self.network.remove_access_point(known_ssid.encode("utf-8"))
         if then_pairs:
             self.check_after(what)
 
@@ -204,7 +233,7 @@ class FuzzContext:
         saved = dict(self.last_inputs)
         mode = self.modes[0]
         try:
-            self.check_pairs(mode, "fuzz-after", "after-pass1")
+            self.check_pairs(mode, *self.network_for("fuzz-after", "after-pass1"))
         except DeviceCrashed:
             raise
         except AssertionError as exc:

@@ -34,6 +34,7 @@ from harness.plugin.fixtures import activator, clock, cloud, device, evidence, l
 from harness.plugin.hooks import (
     pytest_addhooks,
     pytest_addoption,
+    pytest_collection_modifyitems,
     pytest_configure,
     pytest_make_collect_report,
     pytest_paircert_activator_class,
@@ -58,6 +59,7 @@ __all__ = [
     "profile",
     "pytest_addhooks",
     "pytest_addoption",
+    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_make_collect_report",
     "pytest_paircert_activator_class",

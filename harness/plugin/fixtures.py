@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.plugin.hooks import STATE_KEY, TC_KEY, _run
+from harness.plugin.hooks import _run
 from harness.plugin.run import ItemState, Run
+from harness.plugin.stash import STATE_KEY, TC_KEY
 
 if TYPE_CHECKING:
     from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter, World
@@ -57,13 +58,15 @@ def network(world: World) -> NetworkAdapter:
 
 @pytest.fixture
 def device(request: pytest.FixtureRequest, world: World) -> DeviceAdapter:
-    """The device under test, after a factory reset, in pairing mode (once that fails: ERROR, no retries)."""
+    """The device under test, released by its owner, after a factory reset, in pairing mode (a power cycle when a
+    reset does not bring pairing mode back; once that fails too, later tests are INCONCLUSIVE: blocked)."""
     run = _require_run(request.config)
     state: ItemState | None = request.node.stash.get(STATE_KEY, None)
     if state is not None:
         state.started = world.clock.time() if state.started is None else state.started
         state.devices.append(world.device)
-    run.preparer.prepare(world.device, for_test=request.node.nodeid, cloud=world.cloud)
+    run.preparer.prepare(world.device, for_test=request.node.nodeid, cloud=world.cloud,
+                         evidence=state.recorder if state is not None else None)
     return world.device
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,18 +15,16 @@ from harness import __version__
 from harness.plugin import hookspecs
 from harness.plugin.options import PRECEDENCE, add_options, check_adapter_names, resolve, session_seed
 from harness.plugin.run import ItemState, Run
+from harness.plugin.stash import NEEDS_KEY, RUN_KEY, STATE_KEY, TC_KEY
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, World
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent, NetworkAdapter, World
     from harness.app.activator import Activator
     from harness.conformance.verdicts import Verdict
     from harness.plugin.markers import TcMark
     from harness.profiles import Profile
 
-RUN_KEY = pytest.StashKey["Run | None"]()
-TC_KEY = pytest.StashKey["TcMark"]()
-NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
-STATE_KEY = pytest.StashKey["ItemState"]()
+EVENTS_DEADLINE_S = 10.0  # how long a failing test's evidence waits for the device's events
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
     "PASS": ("passed", ".", "green"), "FAIL": ("failed", "F", "red"), "ERROR": ("error", "E", "red"),
@@ -45,7 +44,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from harness.plugin.selection import add_selection_options
+
     add_options(parser)
+    add_selection_options(parser.getgroup("paircert"))
 
 
 @pytest.hookimpl(trylast=True)
@@ -183,8 +185,40 @@ def _check_item(run: Run, item: pytest.Function) -> list[str]:
     needs = tuple(n for m in item.iter_markers("requires") for n in parse_requires(m, where, run.profile))
     item.stash[TC_KEY] = tc
     item.stash[NEEDS_KEY] = needs
+    item.extra_keyword_matches.add(tc.id)  # -k TC-QR-007 selects by TC id
     item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
     return problems
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Select by TC id (``--paircert-tc``, globs), and give each suite test its profile-derived time limit."""
+    run = _run(config)
+    if run is None:
+        return
+    from harness.plugin.selection import apply_selection
+
+    apply_selection(config, items)
+    from harness.plugin.limits import PAIRINGS_PER_TEST, time_limit_s
+
+    device = run.settings.get("device") or run.profile.adapters.device.name
+    cloud = run.settings.get("cloud") or run.profile.adapters.cloud.name
+    virtual = device.split(":", 1)[0] == "emulated" and cloud.split(":", 1)[0] == "emulated"
+    limits: dict[int, float] = {}
+    for item in items:
+        tc = item.stash.get(TC_KEY, None)
+        if tc is None:
+            continue
+        cases = PAIRINGS_PER_TEST if tc.area != "fuzz" else _fuzz_cases()
+        if cases not in limits:
+            limits[cases] = time_limit_s(run.profile, device=device, virtual_clock=virtual, cases=cases)
+        item.add_marker(pytest.mark.timeout(limits[cases], func_only=True))  # the test's own marker comes first
+
+
+def _fuzz_cases() -> int:
+    from harness.plugin.limits import FUZZ_CASES_PER_EXAMPLE
+    from harness.testing.strategies import budget_settings
+
+    return max(1, int(budget_settings().max_examples)) * FUZZ_CASES_PER_EXAMPLE
 
 
 # -- running: N/A before setup, evidence, verdicts -----------------------------------------------------------
@@ -211,10 +245,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = profile_reason(needs, run.profile)
     if reason is None and any(n.adapter for n in needs):
         world = run.world()
-        adapters: dict[str, CloudAdapter | DeviceAdapter] = {"cloud": world.cloud, "device": world.device}
-        reason = adapter_reason(needs, lambda kind: (adapters[kind].name, adapters[kind].capabilities))
+        adapters: dict[str, CloudAdapter | DeviceAdapter | NetworkAdapter] = {
+            "cloud": world.cloud, "device": world.device, "network": world.network}
+        reason = adapter_reason(needs, lambda kind: (_described(adapters[kind]), _capabilities(adapters[kind])))
     if reason is not None:
         raise NotApplicable(reason)
+
+
+def _capabilities(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> frozenset[str]:
+    """An adapter's declared capabilities; a network adapter that declares none offers them all."""
+    from harness.adapters.contracts import NetworkCapability, WithCapabilities
+
+    if isinstance(adapter, WithCapabilities):
+        return frozenset(adapter.capabilities)
+    return frozenset(c.value for c in NetworkCapability)
+
+
+def _described(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> str:
+    """The adapter's name, with what it says about its limits (``capability_note``) where it says something."""
+    from harness.adapters.contracts import WithCapabilityNote
+
+    note = adapter.capability_note if isinstance(adapter, WithCapabilityNote) else ""
+    return f"{adapter.name} ({note})" if note else adapter.name
 
 
 def _allure_labels(run: Run, tc: TcMark) -> None:
@@ -306,12 +358,34 @@ def _collect_device_events(run: Run, state: ItemState) -> None:
     devices = list(state.devices) + (list(state.lab.devices) if state.lab is not None else [])
     for device in devices:
         try:
-            state.recorder.add_device_events(device.events(), since=state.started)
+            events = _events_within(device, EVENTS_DEADLINE_S)
+            state.recorder.add_device_events(events, since=state.started)
         except Exception as exc:  # evidence is best effort; the verdict stands
             state.recorder.note("device events unavailable", error=f"{type(exc).__name__}: {exc}")
     state.devices.clear()
     if state.lab is not None:
         state.lab.devices.clear()
+
+
+def _events_within(device: DeviceAdapter, deadline_s: float) -> Sequence[DeviceEvent]:
+    """``device.events()`` with a deadline: a hung device (or its events hook) must not hold the run."""
+    box: list[Sequence[DeviceEvent] | BaseException] = []
+
+    def fetch() -> None:
+        try:
+            box.append(device.events())
+        except Exception as exc:
+            box.append(exc)
+
+    worker = threading.Thread(target=fetch, name="paircert-device-events", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if not box:
+        raise TimeoutError(f"the device gave no events within {deadline_s:g} s")
+    found = box[0]
+    if isinstance(found, BaseException):
+        raise found
+    return found
 
 
 def _write_evidence(run: Run, item: pytest.Item, state: ItemState, *, traffic: bool = False) -> str | None:

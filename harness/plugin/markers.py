@@ -14,8 +14,9 @@ The names (:func:`capability_names`):
   ``device:pairing-window``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the profile's own
   spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
 - what the adapters offer, answered by the world: ``cloud:<CloudCapability>`` (``cloud:time-travel``,
-  ``cloud:issue-licences``, ...) and ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
-  ``device:power-cycle`` and the like need both the profile's claim and the adapter's capability).
+  ``cloud:issue-licences``, ...), ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
+  ``device:power-cycle`` and the like need both the profile's claim and the adapter's capability) and
+  ``network:<NetworkCapability>`` (``network:send-ez``, ``network:create-networks``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def _cloud_capabilities() -> tuple[str, ...]:
     return tuple(c.value for c in CloudCapability)
 
 
+def _network_capabilities() -> tuple[str, ...]:
+    from harness.adapters.contracts import NetworkCapability
+
+    return tuple(c.value for c in NetworkCapability)
+
+
 def _device_capabilities() -> tuple[str, ...]:
     from harness.adapters.contracts import DeviceCapability
 
@@ -71,7 +78,7 @@ class Need:
 
     name: str
     profile_claim: str | None = None
-    adapter: str | None = None  # "cloud" or "device"
+    adapter: str | None = None  # "cloud", "device" or "network"
     adapter_capability: str | None = None
 
 
@@ -120,6 +127,8 @@ def translate(name: str, profile: Profile) -> Need | None:
         return Need(name, profile_claim=_LAB_FLAGS[value])
     if sep and family == "cloud":
         return Need(name, adapter="cloud", adapter_capability=value) if value in _cloud_capabilities() else None
+    if sep and family == "network":
+        return Need(name, adapter="network", adapter_capability=value) if value in _network_capabilities() else None
     if sep and family == "device":
         flag = _DEVICE_FLAGS.get(value)
         in_adapter = value in _device_capabilities()
@@ -163,6 +172,7 @@ def capability_names() -> list[str]:
     names += ["activation:tuya.device.active", "activation:thing.device.opensdk.active"]
     names += [f"device:{d}" for d in sorted(set(_DEVICE_FLAGS) | set(_device_capabilities()))]
     names += [f"lab:{flag}" for flag in _LAB_FLAGS] + [f"cloud:{c}" for c in _cloud_capabilities()]
+    names += [f"network:{c}" for c in _network_capabilities()]
     return names
 
 

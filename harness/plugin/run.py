@@ -74,7 +74,8 @@ class Run:
         self._activator_class: type[Activator] | None = None
         self._world_error: str | None = None
         self._world_lock = threading.Lock()
-        self.preparer = DevicePreparer()
+        params = profile.parameters
+        self.preparer = DevicePreparer(params.pairing_mode_timeout_s, params.boot_time_s)
         self.results: list[dict[str, Any]] = []
         self.started = time.time()
         self._traffic: TrafficEvidence | None = None

@@ -175,6 +175,8 @@ class ParametersSection(Section):
 
     token_ttl_s: float = Field(default=600, gt=0)
     activator_timeout_s: float = Field(default=100, gt=0)
+    pairing_mode_timeout_s: float = Field(default=60, gt=0)
+    boot_time_s: float = Field(default=60, gt=0)
     real_time_waits: bool = False
     region: str = "AY"
     wifi: WifiParameters | None = None

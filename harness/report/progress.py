@@ -58,6 +58,15 @@ class Progress:
             self._live.__exit__(*exc)
             self._live = None
 
+    def pause(self) -> None:
+        """Stop redrawing (a prompt needs the terminal); :meth:`resume` starts again."""
+        if self._live is not None:
+            self._live.stop()
+
+    def resume(self) -> None:
+        if self._live is not None:
+            self._live.start()
+
     def update(self, state: RunState, elapsed_s: float, new: list[TestCaseResult]) -> None:
         if self._live is not None:
             self._live.update(progress_table(state, elapsed_s, state.merged()))

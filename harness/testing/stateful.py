@@ -45,12 +45,14 @@ from hypothesis.stateful import (
 
 from harness.adapters.contracts import (
     AdapterError,
+    CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
     World,
+    network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.conformance.verdicts import DeviceFailure
@@ -161,12 +163,18 @@ class PairingTarget:
             pool_devices += [world.new_device() for _ in range(devices - 1)]
         except AdapterError:
             make = None
-        modes: list[str] = [m for m in caps.pairing_modes if m != "ap"]
+        network = world.network
+        modes: list[str] = [m for m in caps.pairing_modes
+                            if m != "ap" and (m != "ez" or network_can(network, "send-ez"))]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
-        return cls(cloud=world.cloud, network=world.network, pool=DevicePool(pool_devices, make, keep=[world.device]),
+        lab: dict[str, str] = {}
+        wifi = profile.parameters.wifi
+        if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
+            lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s))
+                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
 
 
 @dataclass
@@ -225,13 +233,15 @@ def _footprint(record: Any) -> tuple[str | None, int]:
 
 def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
     """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
-    record = None
-    if CloudCapability.INSPECT_DEVICES in cloud.capabilities:
-        record = cloud.device_by_uuid(device.licence.uuid)
-    if record is not None and record.home is not None and record.owner is not None:
-        cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
-    elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
-        cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
+    try:
+        cloud.release_device(device.licence.uuid)
+    except CapabilityMissing:
+        record = cloud.device_by_uuid(device.licence.uuid) \
+            if CloudCapability.INSPECT_DEVICES in cloud.capabilities else None
+        if record is not None and record.home is not None and record.owner is not None:
+            cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
+        elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
+            cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:

@@ -11,10 +11,12 @@ Each action of the device contract is done in one of two ways (DESIGN.md "Adapte
   nobody answers). With nobody there (``interactive = false``, or no terminal) and no hook, the action is
   :class:`CapabilityMissing`, so the test is N/A instead of hanging.
 
-The QR is always saved as PNG (in ``output_dir``, else the evidence directory the world gives, else a temporary
-directory; the path is logged), drawn in the terminal with half blocks, and with ``show_qr = "window"`` also
-opened with the platform's viewer. Then the ``qr_hook`` delivers it (``PAIRCERT_QR_PNG``), or a person holds
-it up to the camera and presses Enter.
+The QR is always saved as PNG for the hook or the person (in ``output_dir``, else the private directory of
+``paircert run`` (``PAIRCERT_PRIVATE_DIR``), else a private temporary directory), drawn in the terminal with half
+blocks, and with ``show_qr = "window"`` also opened with the platform's viewer. It encodes the lab's Wi-Fi
+password: the run's evidence keeps it (redrawn with the password masked by the report's sweep), and the PNGs
+themselves are deleted when the adapter closes, so no unredacted copy outlives the run. Then the ``qr_hook``
+delivers it (``PAIRCERT_QR_PNG``), or a person holds it up to the camera and presses Enter.
 
 Hooks get these environment variables: ``PAIRCERT_ACTION`` (reset, factory-reset, power-cycle, liveness,
 enter-pairing-mode, present-qr, events), ``PAIRCERT_DEVICE_UUID``, ``PAIRCERT_DEVICE_PID``,
@@ -50,6 +52,7 @@ from harness.adapters.contracts import (
     DeviceEvent,
     Licence,
 )
+from harness.adapters.operator.desk import DeskTerminal
 from harness.adapters.operator.hooks import HookFailed, HookResult, HookRunner, HookSpec, Terminal, hook_environment
 from harness.adapters.operator.terminal_qr import half_block_text, qr_modules
 from harness.clock import Clock, SystemClock
@@ -88,7 +91,7 @@ class OperatorDeviceAdapter:
 
     name = "operator"
 
-    def __init__(self, *, licence: Licence, pid: str, hooks: Mapping[str, HookSpec], terminal: Terminal,
+    def __init__(self, *, licence: Licence, pid: str, hooks: Mapping[str, HookSpec], terminal: Terminal | DeskTerminal,
                  output_dir: Path, show_qr: str = "terminal", clock: Clock | None = None,
                  claimed: frozenset[str] = ALL_CAPABILITIES,
                  ap_address: ApAddress | None = None, hook_env: Mapping[str, str] | None = None,
@@ -113,6 +116,9 @@ class OperatorDeviceAdapter:
         self._lock = threading.Lock()
         self._qr_numbers = itertools.count(1)
         self._last_qr: Path | None = None
+        self._saved: list[Path] = []
+        self._events_seen = 0.0  # the time of the last event the events hook printed
+        self._owned_dir: Path | None = None  # a private directory made for the PNGs, removed at close
         self._viewers: list[subprocess.Popen[bytes]] = []
         self.redactor = redaction.Redactor(secrets)
         redaction.register(self.redactor)
@@ -138,7 +144,7 @@ class OperatorDeviceAdapter:
                                    ("events", DeviceCapability.EVENTS)):
             if capability.value in claimed and (action in self._hooks or (person and action != "events")):
                 caps.add(capability.value)
-        if DeviceCapability.AP_MODE.value in claimed and self._ap is not None:
+        if DeviceCapability.AP_MODE.value in claimed and (self._ap is not None or "ap" in self._hooks):
             caps.add(DeviceCapability.AP_MODE.value)
         if DeviceCapability.EZ_MODE.value in claimed:
             caps.add(DeviceCapability.EZ_MODE.value)  # the camera listens on the air: nothing asked of the bench
@@ -186,7 +192,7 @@ class OperatorDeviceAdapter:
             missing = CapabilityMissing(self.name, capability)
             missing.args = (f"{missing}: no '{action}' hook and no person at a terminal",)
             raise missing
-        answer = self.terminal.ask(message, timeout_s)
+        answer = self.terminal.ask(message, timeout_s, step=action)
         self._event(f"person:{action}", answer=answer[:200])
         return answer
 
@@ -246,6 +252,7 @@ class OperatorDeviceAdapter:
         except OSError as exc:
             raise AdapterError(f"could not save the QR code to {path}: {exc}") from exc
         self._last_qr = path
+        self._saved.append(path)
         log.info("QR code saved to %s", path)
         recorder = evidence.current()
         if recorder is not None:
@@ -281,13 +288,26 @@ class OperatorDeviceAdapter:
         return True
 
     def ap_address(self) -> ApAddress | None:
-        return self._ap
+        """Where the camera's SoftAP answers: the ``ap_hook``'s answer (JSON ``{"host", "udp_port", "tcp_port"}``,
+        or ``null`` while the SoftAP is closed), else the fixed ``ap_host`` address."""
+        if "ap" not in self._hooks:
+            return self._ap
+        output = self._run_hook("ap").output.strip()
+        try:
+            raw = json.loads(output) if output else None
+            if raw is None:
+                return None
+            return ApAddress(str(raw["host"]), _port(raw.get("udp_port")), _port(raw.get("tcp_port")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AdapterError(f"the ap_hook printed {output[:200]!r}, not an AP address as JSON or null: {exc}") \
+                from exc
 
     @step
     def events(self) -> Sequence[DeviceEvent]:
-        """What the hooks and prompts did, plus what the ``events_hook`` prints (JSON lines {at?, name, details?})."""
+        """What the hooks and prompts did, plus what the ``events_hook`` prints (JSON lines {at?, name, details?});
+        the hook gets ``PAIRCERT_EVENTS_SINCE``, the time of the last event it printed, to print only newer ones."""
         if "events" in self._hooks:
-            result = self._run_hook("events")
+            result = self._run_hook("events", env={"PAIRCERT_EVENTS_SINCE": f"{self._events_seen:.6f}"})
             for line in result.output.splitlines():
                 self._parse_event_line(line)
         with self._lock:
@@ -307,6 +327,9 @@ class OperatorDeviceAdapter:
             self._event("events-hook:unparsed", line=line[:500], reason=str(exc))
             return
         with self._lock:
+            if at <= self._events_seen:
+                return  # heard already: the hook may print everything since the device started
+            self._events_seen = at
             self._events.append(DeviceEvent(at=at, name=name, details=self.redactor.redact_obj(details)))
 
     @step
@@ -338,7 +361,26 @@ class OperatorDeviceAdapter:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 viewer.wait(timeout=2)
         self.terminal.close()
+        self._forget_qr_codes()
         redaction.unregister(self.redactor)
+
+    def _forget_qr_codes(self) -> None:
+        """Delete the QR PNGs this adapter wrote (they hold the Wi-Fi password; the evidence has redacted copies)."""
+        saved, self._saved = self._saved, []
+        for path in saved:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
+
+
+def _port(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ValueError(f"{value!r} is not a port")
+    return value
 
 
 def _isatty(stream: Any) -> bool:
@@ -415,15 +457,19 @@ def _licence(profile: Profile, uuid: str | None, auth_key: str | None) -> Licenc
                    pid=profile.device.pid)
 
 
-def _output_dir(context: WorldContext, output_dir: str | os.PathLike[str] | None) -> Path:
+PRIVATE_DIR_ENV = "PAIRCERT_PRIVATE_DIR"  # paircert run's own 0700 directory, removed when the run ends
+
+
+def _output_dir(output_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """Where the QR PNGs go, and whether the adapter made that directory (and removes it at close)."""
     if output_dir is not None:
-        return Path(output_dir)
-    shared = context.shared.get("evidence_dir")
-    if shared is not None:
-        return Path(shared) / "operator"
+        return Path(output_dir), False
+    private = os.environ.get(PRIVATE_DIR_ENV)
+    if private and Path(private).is_dir():
+        return Path(tempfile.mkdtemp(prefix="operator-qr-", dir=private)), True
     made = Path(tempfile.mkdtemp(prefix="paircert-operator-"))
-    log.info("the operator adapter keeps its QR codes in %s", made)
-    return made
+    log.info("the operator adapter keeps its QR codes in %s until it closes", made)
+    return made, True
 
 
 def operator_device(context: WorldContext, *, show_qr: str = "terminal", interactive: bool | None = None,
@@ -431,7 +477,7 @@ def operator_device(context: WorldContext, *, show_qr: str = "terminal", interac
                     output_dir: str | None = None, qr_hook: Any = None, events_hook: Any = None,
                     hook_env: Mapping[str, Any] | None = None, prompt_timeout_s: float = 300.0,
                     uuid: str | None = None, auth_key: str | None = None, pool_id: str | None = None,
-                    colour: bool | None = None, **_: Any) -> OperatorDeviceAdapter:
+                    colour: bool | None = None, ap_hook: Any = None) -> OperatorDeviceAdapter:
     """The registry's factory (``device = { name = "operator", args = { show_qr = "window", ... } }``).
 
     ``interactive``: None finds out whether a person is at a terminal; False never prompts (CI); True insists.
@@ -446,21 +492,28 @@ def operator_device(context: WorldContext, *, show_qr: str = "terminal", interac
         hooks["qr"] = HookSpec.parse(qr_hook, "adapters.device.args.qr_hook")
     if events_hook is not None:
         hooks["events"] = HookSpec.parse(events_hook, "adapters.device.args.events_hook")
+    if ap_hook is not None:
+        hooks["ap"] = HookSpec.parse(ap_hook, "adapters.device.args.ap_hook")
     secret_values, secret_names = _secrets(profile, licence)
     for value in secret_values:
         redaction.learn(value)
     ap = None if ap_host is None else ApAddress(ap_host, ap_udp_port, ap_tcp_port)
     terminal = Terminal.open(interactive)
+    directory, owned = _output_dir(output_dir)
     try:
-        return OperatorDeviceAdapter(
+        adapter = OperatorDeviceAdapter(
             licence=licence, pid=profile.device.pid, hooks=hooks, terminal=terminal,
-            output_dir=_output_dir(context, output_dir), show_qr=show_qr, clock=context.clock,
+            output_dir=directory, show_qr=show_qr, clock=context.clock,
             claimed=_claimed(profile), ap_address=ap, hook_env={k: str(v) for k, v in (hook_env or {}).items()},
             secrets=secret_values, secret_env_names=secret_names, prompt_timeout_s=prompt_timeout_s,
             device_name=profile.device.name, mac=profile.device.mac, pool_id=pool_id, colour=colour)
     except BaseException:
         terminal.close()
+        if owned:
+            shutil.rmtree(directory, ignore_errors=True)
         raise
+    adapter._owned_dir = directory if owned else None
+    return adapter
 
 
 __all__ = ["QR_PROMPT", "OperatorDeviceAdapter", "operator_device"]

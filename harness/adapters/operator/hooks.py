@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.adapters.contracts import AdapterError
+from harness.adapters.operator.desk import DeskTerminal, current_test, desk_terminal
 from harness.errors import HarnessError
 from harness.redaction import Redactor
 
@@ -172,8 +173,9 @@ class Terminal:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, interactive: bool | None) -> Terminal:
-        """The controlling terminal (``/dev/tty``: it works even when pytest captures stdin and stdout).
+    def open(cls, interactive: bool | None) -> Terminal | DeskTerminal:
+        """The runner's prompt desk when ``paircert run`` keeps the terminal (:mod:`.desk`), else the controlling
+        terminal (``/dev/tty``: it works even when pytest captures stdin and stdout).
 
         ``interactive`` False: output only (to stderr), no person. None: a person is present when there is a
         terminal. True: a person must be present (AdapterError when there is no terminal to reach them).
@@ -181,6 +183,9 @@ class Terminal:
         fallback = sys.__stderr__ or sys.stderr
         if interactive is False:
             return cls(fallback)
+        desk = desk_terminal()
+        if desk is not None:
+            return desk
         try:
             read_fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
         except OSError:
@@ -229,8 +234,9 @@ class Terminal:
                 self._lines.put(line.decode("utf-8", "replace").rstrip("\r"))
         self._lines.put(None)
 
-    def ask(self, message: str, timeout_s: float) -> str:
-        """Show ``message`` and wait up to ``timeout_s`` for a line; AdapterError when nobody answers."""
+    def ask(self, message: str, timeout_s: float, *, step: str = "") -> str:
+        """Show ``message`` (with the TC id and the step) and wait up to ``timeout_s`` for a line, counting down
+        on the terminal; AdapterError when nobody answers."""
         if self.input_fd is None:
             raise AdapterError("no person at a terminal to ask: " + message)
         if self._reader is None:
@@ -243,12 +249,23 @@ class Terminal:
                     break
             except queue.Empty:
                 break
-        self.show(f"\n>>> {message} ({timeout_s:g} s)\n")
-        try:
-            answer = self._lines.get(timeout=timeout_s)
-        except queue.Empty:
-            self.show(">>> no answer: giving up\n")
-            raise AdapterError(f"nobody answered the prompt within {timeout_s:g} s: {message}") from None
+        tc, _ = current_test()
+        where = " · ".join(part for part in (tc, step.replace("_", " ")) if part)
+        self.show(f"\n>>> {'[' + where + '] ' if where else ''}{message} ({timeout_s:g} s)\n")
+        end = time.monotonic() + timeout_s
+        answer: str | None = None
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.show("\r>>> no answer: giving up          \n")
+                raise AdapterError(f"nobody answered the prompt within {timeout_s:g} s: {message}")
+            self.show(f"\r    {left:4.0f} s left ")
+            try:
+                answer = self._lines.get(timeout=min(1.0, left))
+                break
+            except queue.Empty:
+                continue
+        self.show("\n")
         if answer is None:
             self._lines.put(None)
             raise AdapterError(f"the terminal closed before the prompt was answered: {message}")

@@ -100,11 +100,12 @@ class _Tcp(asyncio.Protocol):
 class ApServer:
     """The config sockets of one camera's SoftAP; used from the device loop only."""
 
-    def __init__(self, camera: ApCamera, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, camera: ApCamera, *, host: str = "127.0.0.1",
+                 ports: tuple[int, int] | None = None) -> None:
         self.camera = camera
         self.host = host
-        self.udp_port = 0
-        self.tcp_port = 0
+        self.fixed = ports is not None  # a lab's camera: the SoftAP's ports never move (an error when taken)
+        self.udp_port, self.tcp_port = ports if ports is not None else (0, 0)
         self._udp: _Udp | None = None
         self._tcp: asyncio.Server | None = None
         self.connections: set[_Tcp] = set()
@@ -148,16 +149,17 @@ class ApServer:
                     lambda: _Udp(self), local_addr=(self.host, port))
                 return transport, protocol
             except OSError:
-                if port == 0:
+                if port == 0 or self.fixed:
                     raise
         raise OSError("unreachable")
 
     async def _bind_tcp(self, loop: asyncio.AbstractEventLoop) -> asyncio.Server:
         for port in (self.tcp_port, 0) if self.tcp_port else (0,):
             try:
-                return await loop.create_server(lambda: _Tcp(self), self.host, port, backlog=16)
+                return await loop.create_server(lambda: _Tcp(self), self.host, port, backlog=16,
+                                                reuse_address=True)
             except OSError:
-                if port == 0:
+                if port == 0 or self.fixed:
                     raise
         raise OSError("unreachable")
 

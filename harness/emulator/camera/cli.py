@@ -10,7 +10,10 @@ interface is HTTP + JSON on loopback:
 ``POST /reset``            the reset button (binding kept); also ``/factory-reset``, ``/power-cycle``,
                            ``/power-on``, ``/power-off``; each answers the status
 ``GET /status``            state, activation, devId, AP address, DPs, faults
-``GET /events``            the timeline (secrets redacted); ``?since=N`` skips the first N events
+``GET /events``            the timeline (secrets redacted); ``?since=N`` skips the first N events, ``?after=T``
+                           those at or before the time T;
+                           ``?format=lines``: one JSON object ``{"at", "name", "details"}`` a line (what the
+                           operator adapter's ``events_hook`` prints)
 ``GET /ap``                the SoftAP address ``{"host", "udp_port", "tcp_port"}`` (null when closed)
 ``GET /wait``              ``?state=online&timeout=10``: wait for a state (408 on timeout)
 =========================  ===================================================================================
@@ -146,8 +149,21 @@ class ControlServer:
         return web.json_response(self.camera.status())
 
     async def events(self, request: web.Request) -> web.Response:
-        since = int(request.query.get("since", "0") or 0)
-        return web.json_response([e.to_dict() for e in self.camera.events()[since:]], dumps=_dumps)
+        try:
+            since = int(request.query.get("since", "0") or 0)
+        except ValueError:
+            return web.json_response({"error": "since must be a number"}, status=400)
+        events = self.camera.events()[since:]
+        after = request.query.get("after")
+        if after:
+            try:
+                events = [e for e in events if e.t > float(after)]
+            except ValueError:
+                return web.json_response({"error": "after must be a time in seconds"}, status=400)
+        if request.query.get("format") == "lines":
+            text = "".join(_dumps({"at": e.t, "name": e.name, "details": dict(e.details)}) + "\n" for e in events)
+            return web.Response(text=text, content_type="application/x-ndjson")
+        return web.json_response([e.to_dict() for e in events], dumps=_dumps)
 
     async def ap(self, request: web.Request) -> web.Response:
         address = self.camera.ap_address
@@ -180,10 +196,12 @@ def cli_command() -> None:
 @click.option("--cloud-url", default=None, help="The cloud's ATOP URL, e.g. http://127.0.0.1:8080/d.json.")
 @click.option("--mqtt", "mqtt_addr", default=None, help="The cloud's MQTT broker as HOST:PORT.")
 @click.option("--url-config", default=None, help="A cloud's iot-dns url_config URL (instead of the two above).")
-@click.option("--region", default="EU", show_default=True, help="Region asked of url_config.")
-@click.option("--uuid", envvar="PAIRCERT_DEVICE_UUID", required=True, help="Licence UUID [env PAIRCERT_DEVICE_UUID].")
-@click.option("--auth-key", envvar="PAIRCERT_DEVICE_AUTH_KEY", required=True,
-              help="Licence AuthKey [env PAIRCERT_DEVICE_AUTH_KEY].")
+@click.option("--region", default="EU", show_default=True,
+              help="The camera's region: the one asked of url_config, the only one it activates in (§1.3).")
+@click.option("--uuid", envvar=["PAIRCERT_DEVICE_UUID", "PAIRCERT_LICENCE_UUID"], required=True,
+              help="Licence UUID [env PAIRCERT_DEVICE_UUID, or the profiles' PAIRCERT_LICENCE_UUID].")
+@click.option("--auth-key", envvar=["PAIRCERT_DEVICE_AUTH_KEY", "PAIRCERT_LICENCE_AUTHKEY"], required=True,
+              help="Licence AuthKey [env PAIRCERT_DEVICE_AUTH_KEY, or the profiles' PAIRCERT_LICENCE_AUTHKEY].")
 @click.option("--pid", envvar="PAIRCERT_DEVICE_PID", required=True, help="Product id (16 characters).")
 @click.option("--mac", default="02:00:00:00:00:01", show_default=True)
 @click.option("--firmware", default="1.0.0", show_default=True)
@@ -195,11 +213,16 @@ def cli_command() -> None:
               help="A camera fault to make (repeatable).")
 @click.option("--ap-host", default="127.0.0.1", show_default=True,
               help="The address the camera's SoftAP config sockets listen on (a lab interface's address).")
+@click.option("--ap-udp-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="The SoftAP's legacy UDP port (6669 on a real camera; 0: any free port).")
+@click.option("--ap-tcp-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="The SoftAP's LPV3.5 TCP port (6668 on a real camera; 0: any free port).")
 @click.option("--sniff", "sniff_interface", default=None,
               help="Sniff EZ traffic on this interface (scapy, needs root) and feed it to the camera.")
 def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, region: str, uuid: str,
           auth_key: str, pid: str, mac: str, firmware: str, activation_api: str, control_addr: str,
-          wifi: tuple[str, ...], faults: tuple[str, ...], ap_host: str, sniff_interface: str | None) -> None:
+          wifi: tuple[str, ...], faults: tuple[str, ...], ap_host: str, ap_udp_port: int, ap_tcp_port: int,
+          sniff_interface: str | None) -> None:
     """Run one emulated camera until SIGTERM or SIGINT; print its control URL."""
     control_host, control_port = _address(control_addr)
     if url_config is None and (cloud_url is None or mqtt_addr is None):
@@ -220,7 +243,8 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
                 raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
         camera = make_camera(device_loop, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
-                             cloud=endpoint, activation_api=activation_api, faults=faults, ap_host=ap_host)
+                             cloud={region: endpoint}, activation_api=activation_api, faults=faults, ap_host=ap_host,
+                             ap_ports=(ap_udp_port, ap_tcp_port) if ap_udp_port or ap_tcp_port else None)
         control = ControlServer(camera)
         url = device_loop.run(control.start(control_host, control_port))
         camera.power_on()

@@ -89,7 +89,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                  pairing_window_s: float | None = None, join_attempts: int = 3, join_retry_s: float = 1.0,
                  failed_hold_s: float = 3.0, activation_attempts: int = 3, mqtt_retry_s: float = 3.0,
                  mqtt_pv: mq.ProtocolVersion = "2.2", mqtt_keepalive: int = 120,
-                 dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None) -> None:
+                 dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None,
+                 ap_ports: tuple[int, int] | None = None) -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
         self.device_loop = device_loop
@@ -127,7 +128,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self._mqtt_seq = 0
         self._fresh_activation = False
         self._air_handle: ListenHandle | None = None
-        self._ap = ApServer(self, host=ap_host)
+        self._ap = ApServer(self, host=ap_host, ports=ap_ports)
         self._init_pairing()
         device_loop.on_stop(self._shutdown)
 

@@ -22,6 +22,8 @@ Authentication is deliberately bearer-less (a lab cloud, not a product): the cal
 | POST | /app/v1/lab/licences | {"pid"} | issue a licence (answers with the AuthKey) |
 | POST | /app/v1/lab/licences/{uuid}/revoke | | revoke a licence |
 | POST | /app/v1/lab/clock/advance | {"seconds"} | move a VirtualClock forward |
+| GET | /app/v1/lab/devices?uuid=U | | the device holding licence U, bound or not, with its home's owner |
+| POST | /app/v1/lab/devices/release | {"uuid", "wipe"?} | its owner removes it (wipe: true by default) |
 | GET, PUT | /app/v1/lab/faults | {"faults": [..]} | read or set the cloud faults |
 """
 
@@ -172,7 +174,8 @@ class CloudApp:
         """What this cloud can do for a test (DESIGN.md: a capability a contract cannot honour is declared),
         and the region its tokens carry."""
         return {"time_travel": bool(self.state.clock.is_virtual), "issue_licences": True, "create_products": True,
-                "faults": True, "mqtt": True, "region": self.state.region}
+                "faults": True, "mqtt": True, "region": self.state.region, "inspect_devices": True,
+                "release_devices": True}
 
     def create_product(self, *, name: str, category: str, binding_mode: str | None = None, pid: str | None = None,
                        schema: list[dict[str, Any]] | None = None) -> Product:
@@ -196,6 +199,35 @@ class CloudApp:
             raise CloudInputError("ILLEGAL_PARAM", "seconds must be a number from 0 to ten years")
         advance(float(seconds))
         return clock.time()
+
+    # -- the lab's view of a device by its licence (a lab between tests: find it, have its owner remove it) --
+
+    def _device_of_licence(self, uuid: str) -> Device | None:
+        found = [d for d in self.state.devices.values() if d.uuid == uuid]
+        return found[-1] if found else None
+
+    def lab_device(self, uuid: str) -> dict[str, Any]:
+        """The device holding licence ``uuid``, bound or not, with ``owner``: the owner of the home it is bound to
+        (who may remove it), or null."""
+        with self.state.lock:
+            dev = self._device_of_licence(_text(uuid, "uuid"))
+            if dev is None:
+                raise CloudInputError("DEVICE_NOT_EXISTS", f"no device ever activated licence {uuid!r}", status=404)
+            home = self.state.homes.get(dev.home) if dev.home else None
+            return {**dev.public_dict(), "owner": home.owner if home is not None else None}
+
+    def release_device(self, uuid: str, *, wipe: bool = True) -> dict[str, Any] | None:
+        """Owner-side removal by licence: the owner of the home the device is bound to removes it, with the same
+        rules and messages as the owner's own "Remove device" (§6). The record as it was; None when unbound."""
+        with self.state.lock:
+            dev = self._device_of_licence(_text(uuid, "uuid"))
+            if dev is None or dev.home is None:
+                return None
+            record = self.lab_device(uuid)
+            self.remove_device(str(record["owner"]), dev.dev_id, wipe=wipe)
+            return record
+
+    # -- end of the lab's view of a device by its licence --
 
     def set_faults(self, faults: list[str]) -> list[str]:
         """Switch the cloud's faults to ``faults``, registered names only (a request never imports a module)."""
@@ -264,6 +296,8 @@ class AppHttp:
             ("POST", f"{p}/lab/licences", self.issue_licence),
             ("POST", f"{p}/lab/licences/{{uuid}}/revoke", self.revoke_licence),
             ("POST", f"{p}/lab/clock/advance", self.advance_clock),
+            ("GET", f"{p}/lab/devices", self.lab_device),
+            ("POST", f"{p}/lab/devices/release", self.release_device),
             ("GET", f"{p}/lab/faults", self.get_faults),
             ("PUT", f"{p}/lab/faults", self.set_faults),
         ]
@@ -359,6 +393,16 @@ class AppHttp:
     async def advance_clock(self, request: web.Request) -> web.Response:
         body = await self.body(request)
         return ok({"now": self.app.advance_clock(body.get("seconds"))})  # type: ignore[arg-type]
+
+    async def lab_device(self, request: web.Request) -> web.Response:
+        return ok(self.app.lab_device(request.query.get("uuid", "")))
+
+    async def release_device(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        wipe = body.get("wipe", True)
+        if not isinstance(wipe, bool):
+            raise CloudInputError("ILLEGAL_PARAM", "wipe must be true or false")
+        return ok({"released": self.app.release_device(body.get("uuid"), wipe=wipe)})  # type: ignore[arg-type]
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return ok({"faults": self.app.faults(), "known": sorted(CLOUD_FAULTS)})

@@ -5,7 +5,12 @@ SIGTERM. With ``--state FILE.sqlite`` everything (products, licences, accounts, 
 notifications, attempts) survives a restart.
 
 AuthKeys are secrets. They are printed only to an interactive terminal (or with ``--print-secrets``), never
-to a log; ``--licences-out FILE`` writes them as JSON with 0600 permissions for scripts.
+to a log; ``--licences-out FILE`` writes them as JSON (``[{"uuid", "authKey", "pid"}, ...]``) with 0600
+permissions for scripts.
+
+The ports are fixed (8080 for HTTP, 1883 for MQTT) unless ``--port``/``--mqtt-port`` say otherwise (0: any free
+port), so that a camera that learned them keeps reaching the cloud after a restart. ``--licences N`` makes sure
+every product has N unrevoked licences: a restart with the same ``--state`` reuses them instead of minting more.
 
 ``--products FILE.toml`` declares products::
 
@@ -77,6 +82,15 @@ def _ensure_products(cloud: Any, declared: list[dict[str, Any]]) -> list[Product
     return out
 
 
+def _ensure_licences(cloud: Any, products: list[Product], count: int) -> None:
+    """Issue what each product lacks of ``count`` unrevoked licences (none when the state already has them)."""
+    for product in products:
+        with cloud.state.lock:
+            have = sum(1 for lic in cloud.state.licences.values() if lic.pid == product.pid and not lic.revoked)
+        for _ in range(max(0, count - have)):
+            cloud.state.issue_licence(product.pid)
+
+
 def _write_licences(path: Path, licences: list[LicenceRecord]) -> None:
     rows = [{"uuid": lic.uuid, "authKey": lic.auth_key, "pid": lic.pid} for lic in licences]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -93,8 +107,10 @@ def cli_command() -> None:
 
 @cli_command.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (HTTP and MQTT).")
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTP port (0: free).")
-@click.option("--mqtt-port", default=0, show_default=True, type=click.IntRange(0, 65535), help="MQTT port (0: free).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP port: ATOP, url_config, the app API (0: any free port).")
+@click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(0, 65535),
+              help="MQTT port (0: any free port).")
 @click.option("--advertise-host", default=None, help="Host name devices should use (url_config answers).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SQLite file: everything survives a restart.")
@@ -105,7 +121,7 @@ def cli_command() -> None:
               help="Pairing token lifetime in seconds.")
 @click.option("--broker", type=click.Choice(["amqtt", "mosquitto", "none"]), default="amqtt", show_default=True)
 @click.option("--licences", "licence_count", default=0, show_default=True, type=click.IntRange(0, 10_000),
-              help="Issue N new licences per product at start.")
+              help="Make sure every product has N unrevoked licences (a restart with --state reuses them).")
 @click.option("--licences-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every unrevoked licence (with its AuthKey) as JSON, mode 0600.")
 @click.option("--print-secrets/--no-print-secrets", default=None,
@@ -152,9 +168,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
         else:
             products = list(cloud.state.products.values())
-        for product in products:
-            for _ in range(licence_count):
-                cloud.state.issue_licence(product.pid)
+        _ensure_licences(cloud, products, licence_count)
         with cloud.state.lock:
             licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
         show = sys.stdout.isatty() if print_secrets is None else print_secrets

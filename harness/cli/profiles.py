@@ -1,5 +1,8 @@
 """``paircert profiles``: list the bundled device profiles, or validate profile files with ``--check``.
 
+``--check`` runs what ``paircert run`` runs before its first test (:mod:`harness.adapters.preflight`): the schema,
+then every ``env:`` reference, adapter, adapter argument, fault, hook command and interface, in this
+environment. ``--schema-only`` checks the file alone (a template whose secrets are not exported here).
 Exit codes follow DESIGN.md ("Verdicts"): 0 when every profile is valid, 2 for a bad profile.
 """
 
@@ -53,12 +56,16 @@ def _list_bundled() -> int:
     return BAD_PROFILE_EXIT if errors else 0
 
 
-def _check(targets: tuple[str, ...]) -> int:
+def _check(targets: tuple[str, ...], *, schema_only: bool = False) -> int:
     status = 0
     names = targets or tuple(str(p) for p in bundled_profile_paths())
     for target in names:
         try:
             profile = load_profile(Path(target) if Path(target).exists() else target)
+            if not schema_only:
+                from harness.adapters.preflight import preflight
+
+                preflight(profile)
         except ProfileError as exc:
             for line in exc.lines():
                 click.echo(line, err=True)
@@ -72,15 +79,17 @@ def _check(targets: tuple[str, ...]) -> int:
 
 @click.command(name="profiles")
 @click.option("--check", "check", is_flag=True,
-              help="Validate the given profile files or names (all bundled profiles when none is given).")
+              help="Validate the given profile files or names (all bundled profiles when none is given) as "
+                   "paircert run does before its first test.")
+@click.option("--schema-only", is_flag=True, help="With --check: the file alone (no environment, adapters, hooks).")
 @click.argument("targets", nargs=-1, metavar="[PATH|NAME]...")
 @click.pass_context
-def cli_command(ctx: click.Context, check: bool, targets: tuple[str, ...]) -> None:
+def cli_command(ctx: click.Context, check: bool, schema_only: bool, targets: tuple[str, ...]) -> None:
     """List the bundled device profiles, or validate profiles with --check (exit 2 when one is invalid)."""
     if targets and not check:
         raise click.UsageError("profile paths are only taken with --check (paircert profiles --check PATH...)")
     try:
-        status = _check(targets) if check else _list_bundled()
+        status = _check(targets, schema_only=schema_only) if check else _list_bundled()
     except ProfileError as exc:
         for line in exc.lines():
             click.echo(line, err=True)

@@ -1,0 +1,206 @@
+"""The real-device path on loopback, as a lab runs it: `paircert cloud serve` and `paircert device serve` as their own
+processes, a profile whose ``[hooks]`` drive the device process through shell commands (curl to its control
+API), and `paircert run --cloud remote --device operator` as a user types it. Every wait is bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _serve_helpers import Served, ServedCloud
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRCERT = Path(sys.executable).parent / "paircert"
+PID = "acmecam2labpid01"  # the vendor's product id
+WIFI_SSID = "paircert-lab"
+WIFI_PASSWORD = "lab-wifi-pass-1234"
+RUN_TIMEOUT_S = 300.0
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# The README's "Certifying a real camera" is what runs here: its products file and its commands.
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECTION = README[README.index("## Certifying a real camera"):README.index("**Packet evidence.**")]
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, flags=re.S)
+PRODUCTS = next(code for lang, code in BLOCKS if lang == "toml" and "[[product]]" in code)
+COMMANDS = [shlex.split(code.replace("\\\n", " "), comments=True) for lang, code in BLOCKS if lang == "sh"]
+
+
+def readme_command(program: str, subcommand: str) -> list[str]:
+    """The README's ``paircert <program> <subcommand> ...`` arguments (after the two words)."""
+    argv = next(c for c in COMMANDS if c[:3] == ["paircert", program, subcommand])
+    return argv[3:]
+
+
+def on_loopback(args: list[str]) -> list[str]:
+    """The README's cloud command on loopback with free ports (the lab's 0.0.0.0:8080 and 1883 may be taken)."""
+    values = {"--host": "127.0.0.1", "--port": "0", "--mqtt-port": "0"}
+    return [values.get(args[i - 1], arg) if i else arg for i, arg in enumerate(args)]
+
+
+class ReadmeCloud(ServedCloud):
+    """`paircert cloud serve` with exactly the README's arguments (on loopback), run in the lab's directory."""
+
+    def __init__(self, args: list[str], *, cwd: Path) -> None:
+        self.urls: dict[str, str] = {}
+        # in the lab's directory: the README's relative paths (products.toml, lab-cloud.sqlite, licences.json)
+        Served.__init__(self, ["cloud", "serve", *args], ready=r"^serving", cwd=str(cwd))
+
+
+@dataclass
+class Lab:
+    """The cloud and the camera processes, the licence, and where the profile and the reports go."""
+
+    root: Path
+    cloud: ServedCloud
+    device: Served | None = None
+    control: str = ""
+    licence: dict[str, str] = field(default_factory=dict)
+    ap_ports: tuple[int, int] = (0, 0)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PAIRCERT_WIFI_PASSWORD": WIFI_PASSWORD, "PAIRCERT_LICENCE_UUID": self.licence["uuid"],
+                "PAIRCERT_LICENCE_AUTHKEY": self.licence["authKey"]}
+
+    def start_device(self) -> None:
+        udp, tcp = self.ap_ports = (free_port(socket.SOCK_DGRAM), free_port())
+        self.device = Served(["device", "serve", "--url-config", self.cloud.urls["url_config"], "--pid", PID,
+                              "--control", "127.0.0.1:0", "--wifi", f"{WIFI_SSID}={WIFI_PASSWORD}",
+                              "--ap-udp-port", str(udp), "--ap-tcp-port", str(tcp)],
+                             ready=r"^paircert device: control ", env=self.env)
+        line = next(x for x in self.device.lines if x.startswith("paircert device: control "))
+        self.control = line.split()[-1]
+
+    @property
+    def device_pid(self) -> int:
+        assert self.device is not None
+        return self.device.proc.pid
+
+    def stop(self) -> None:
+        if self.device is not None:
+            self.device.stop()
+        self.cloud.stop()
+
+
+def start_lab(root: Path) -> Lab:
+    """The lab cloud for the vendor's product with one licence, and the camera flashed with it."""
+    assert PID in PRODUCTS
+    (root / "products.toml").write_text(PRODUCTS, encoding="utf-8")
+    licences = root / "licences.json"
+    cloud = ReadmeCloud(on_loopback(readme_command("cloud", "serve")), cwd=root)
+    lab = Lab(root, cloud)
+    try:
+        [lab.licence] = json.loads(licences.read_text(encoding="utf-8"))
+        assert lab.licence["pid"] == PID
+        lab.start_device()
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
+
+
+def hooks(control: str, *, power_cycle: str | None = None, qr: str | None = None, timeout_s: float = 5.0) -> str:
+    """The profile's ``[hooks]`` and operator arguments: curl to the camera's control API."""
+    curl = "curl -fsS --max-time 4"
+    cycle = power_cycle or f"{curl} -X POST {control}/power-cycle"
+    return f'''
+[hooks]
+reset = {{ command = "{curl} -X POST {control}/reset", timeout_s = {timeout_s} }}
+factory_reset = {{ command = "{curl} -X POST {control}/factory-reset", timeout_s = {timeout_s} }}
+power_cycle = {{ command = "{cycle}", timeout_s = {timeout_s} }}
+liveness = {{ command = "{curl} {control}/status | grep -q '\\"alive\\": true'", timeout_s = {timeout_s} }}
+enter_pairing_mode = {{ command = "{curl} '{control}/wait?state=pairing&timeout=3'", timeout_s = {timeout_s} }}
+'''
+
+
+def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hooks: str | None = None,
+                  activator_timeout_s: float = 4.0, interactive: bool = False) -> Path:
+    """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one."""
+    control = lab.control
+    curl = "curl -fsS --max-time 4"
+    qr = qr_hook or f"{curl} -H 'Content-Type: image/png' --data-binary @$PAIRCERT_QR_PNG {control}/qr"
+    udp, tcp = lab.ap_ports
+    person = "" if interactive else "interactive = false\n"
+    qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}\n'
+    text = f'''description = "Acme Cam 2 on the lab bench (loopback)"
+
+[device]
+name = "Acme Cam 2 (lab unit 1)"
+kind = "camera"
+pid = "{PID}"
+firmware = "1.0.0"
+
+[capabilities]
+pairing_modes = ["qr", "ez", "ap"]
+ez_channels = ["broadcast", "multicast"]
+ap_variants = ["legacy", "lpv35"]
+binding_mode = "strong"
+mqtt_protocol_version = "2.2"
+activation_api = "tuya.device.active"
+
+[parameters]
+token_ttl_s = 600
+activator_timeout_s = {activator_timeout_s}
+pairing_mode_timeout_s = 5
+boot_time_s = 5
+region = "EU"
+
+[parameters.wifi]
+ssid = "{WIFI_SSID}"
+password = "env:PAIRCERT_WIFI_PASSWORD"
+
+[parameters.licence]
+uuid = "env:PAIRCERT_LICENCE_UUID"
+authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
+
+[adapters]
+cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5 }} }}
+network = "air"
+
+[adapters.device]
+name = "operator"
+
+[adapters.device.args]
+{person}show_qr = "none"
+{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
+ap_host = "127.0.0.1"
+ap_udp_port = {udp}
+ap_tcp_port = {tcp}
+prompt_timeout_s = 30
+
+[adapters.device.args.events_hook]
+command = "{curl} '{control}/events?format=lines&after='$PAIRCERT_EVENTS_SINCE"
+timeout_s = 5
+{extra_hooks if extra_hooks is not None else hooks(control)}'''
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check_profile(lab: Lab, profile: Path) -> subprocess.CompletedProcess[str]:
+    """The README's ``paircert profiles --check my-camera.toml``."""
+    args = [str(profile) if a == "my-camera.toml" else a for a in readme_command("profiles", "--check")]
+    return subprocess.run([str(PAIRCERT), "profiles", "--check", *args], capture_output=True, text=True, timeout=60,
+                          env=lab.env, cwd=lab.root)
+
+
+def paircert_run(lab: Lab, profile: Path, reports: Path, *extra: str,
+                 timeout_s: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    args = [str(profile) if a == "my-camera.toml" else a for a in readme_command("run", "--profile")]
+    command = [str(PAIRCERT) if PAIRCERT.exists() else shutil.which("paircert") or "paircert", "run", "--profile",
+               *args, "--report-dir", str(reports), "--fuzz-budget", "ci", "--no-progress", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=lab.env,
+                          cwd=lab.root, stdin=subprocess.DEVNULL)

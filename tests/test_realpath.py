@@ -1,0 +1,150 @@
+"""The real-device path end to end, on loopback and with no in-process shortcut (issue "a lab technician certifies a
+camera"): `paircert cloud serve` and `paircert device serve` in their own processes, a profile whose hooks drive
+the camera process with curl, `paircert run --cloud remote --device operator`. Heavy: marked ``realpath``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from _realpath import WIFI_PASSWORD, Lab, check_profile, hooks, paircert_run, start_lab, write_profile
+from PIL import Image
+
+from harness.qrimage import decode_qr
+from harness.redaction import MASK
+from harness.report.manifest import verify_manifest
+from harness.report.summary import load_summary
+
+pytestmark = [pytest.mark.realpath, pytest.mark.timeout(400)]
+
+# Why a test may not PASS on this path, and nothing else: the camera process knows only the lab's network and
+# hears no in-memory EZ, the lab cloud runs on real time (no time travel), the profile claims strong binding
+# only, and the lifecycle model needs repeatable time.
+ALLOWED = {
+    "N/A": ("network adapter does not offer the capability 'send-ez'", "claims binding mode 'strong'",
+            "cloud adapter does not offer the capability 'time-travel'"),
+    "INCONCLUSIVE": ("network adapter cannot create networks", "the lifecycle model replays each example"),
+}
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = start_lab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def _latest(reports: Path) -> Path:
+    return (reports / "latest").resolve()
+
+
+def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(lab: Lab, tmp_path: Path) -> None:
+    profile = write_profile(lab, tmp_path / "acme-cam.toml")
+    checked = check_profile(lab, profile)
+    assert checked.returncode == 0 and "ok: " in checked.stdout, checked.stdout + checked.stderr
+    done = paircert_run(lab, profile, tmp_path / "reports")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    run_dir = _latest(tmp_path / "reports")
+    summary = load_summary(run_dir / "summary.json")
+    assert summary.counts["FAIL"] == summary.counts["ERROR"] == 0
+    assert summary.counts["PASS"] >= 70 and not summary.not_run and not summary.interrupted
+    for result in summary.results:
+        if result.verdict != "PASS":
+            assert any(why in result.message for why in ALLOWED[result.verdict]), (result.tc, result.message)
+    passed = {r.tc for r in summary.results if r.verdict == "PASS"}
+    # a strong camera paired into account after account: each test found it released by the previous owner
+    assert {"TC-BINDING-001", "TC-BINDING-002", "TC-QR-007", "TC-LICENCE-001", "TC-MQTT-006", "TC-AP-004"} <= passed
+    assert verify_manifest(run_dir).ok
+    # the QR the operator showed is in the evidence with the password masked; the PNGs themselves are gone
+    shown = next(run_dir.glob("evidence/TC-QR-007/qr_shown_to_the_device.png"))
+    [text] = decode_qr(Image.open(shown))
+    assert json.loads(text)["p"] == MASK and WIFI_PASSWORD.encode() not in shown.read_bytes()
+    assert not [p for p in Path("/tmp").glob("paircert-run-*/operator-qr-*/*.png")
+                if str(lab.licence["uuid"]) in p.read_text(errors="ignore")]
+
+
+def test_a_camera_that_dies_blocks_the_tests_after_it_and_the_report_says_why(lab: Lab, tmp_path: Path) -> None:
+    profile = write_profile(lab, tmp_path / "acme-cam.toml")
+    reports = tmp_path / "reports"
+    stop = threading.Event()
+    killer = _watch_run(reports, 3, lambda: os.kill(lab.device_pid, signal.SIGKILL), stop)
+    try:
+        done = paircert_run(lab, profile, reports, "--suite", "qr,binding")
+    finally:
+        stop.set()
+        killer.join(5)
+    run_dir = _latest(reports)
+    summary = load_summary(run_dir / "summary.json")
+    assert not summary.interrupted and not summary.not_run, done.stderr[-2000:]
+    blocked = [r for r in summary.results if r.message.startswith("blocked: ")]
+    assert blocked and all(r.verdict == "INCONCLUSIVE" for r in blocked)
+    assert all("did not come back after a power cycle" in r.message for r in blocked)
+    first = next(r for r in summary.results if "did not come back after a power cycle" in r.message
+                 and r.verdict == "ERROR")
+    assert "power_cycle" in first.message  # the hook that failed, named
+    assert done.returncode == 3 and "did not come back after a power cycle" in (run_dir / "report.html").read_text()
+    needs_no_device = [r for r in summary.results if r.tc == "TC-QR-001" and "as-shown" not in r.nodeid]
+    assert needs_no_device and all(r.verdict == "PASS" for r in needs_no_device)
+
+
+def test_a_camera_that_hangs_gets_its_verdict_within_its_limit_and_the_run_goes_on(lab: Lab,
+                                                                                   tmp_path: Path) -> None:
+    """The camera freezes right after it took the second QR code (SIGSTOP); the lab's power cycle revives it."""
+    control, pid = lab.control, lab.device_pid
+    counter = tmp_path / "qr-count"
+    script = tmp_path / "show-qr.sh"
+    script.write_text(f"""#!/bin/sh
+n=$(($(cat {counter} 2>/dev/null || echo 0) + 1)); echo $n > {counter}
+curl -fsS --max-time 4 -H 'Content-Type: image/png' --data-binary @"$PAIRCERT_QR_PNG" {control}/qr
+[ "$n" -eq 2 ] && kill -STOP {pid}
+exit 0
+""", encoding="utf-8")
+    script.chmod(0o755)
+    cycle = f"kill -CONT {pid}; curl -fsS --max-time 4 -X POST {control}/power-cycle"
+    profile = write_profile(lab, tmp_path / "acme-cam.toml", qr_hook=str(script),
+                            extra_hooks=hooks(control, power_cycle=cycle))
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    try:
+        done = paircert_run(lab, profile, reports, "--tc", "TC-QR-003", "--tc", "TC-QR-007", timeout_s=200)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    run_dir = _latest(reports)
+    summary = load_summary(run_dir / "summary.json")
+    assert not summary.interrupted and not summary.not_run and len(summary.results) == 4, done.stdout[-3000:]
+    hung = summary.results[[r.nodeid for r in summary.results].index(_second_test(run_dir))]
+    # frozen before or after its activation: the app times out (1512) or sees it never online (3709)
+    assert hung.verdict == "FAIL" and ("1512" in hung.message or "3709" in hung.message), hung
+    assert hung.duration_s < 60  # its limit (profile-derived) is far larger: the activator's timeout decided
+    assert [r.verdict for r in summary.results if r is not hung] == ["PASS"] * 3, done.stdout[-3000:]
+    assert time.monotonic() - started < 180
+    timeline = "".join(p.read_text() for p in run_dir.glob("evidence/**/timeline.txt"))
+    assert "the device came back after a power cycle" in timeline
+
+
+def _second_test(run_dir: Path) -> str:
+    starts = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return [e["nodeid"] for e in starts if e.get("event") == "start"][1]
+
+
+def _watch_run(reports: Path, count: int, action: Callable[[], None], stop: threading.Event) -> threading.Thread:
+    """Wait for the run's directory, then for ``count`` verdicts in it, then do ``action`` (once)."""
+    def run() -> None:
+        while not stop.wait(0.05):
+            latest = reports / "latest"
+            results = latest / "results.jsonl"
+            if results.exists() and len(results.read_text(encoding="utf-8").splitlines()) >= count:
+                action()
+                return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
