@@ -36,13 +36,12 @@ KERNEL = ("harness.clock", "harness.evidence", "harness.redaction", "harness.err
 PACKAGES = (*KERNEL, "harness.protocol", "harness.qrimage", "harness.model", "harness.app", "harness.emulator",
             "harness.adapters", "harness.net", "harness.profiles", "harness.plugin", "harness.conformance",
             "harness.testing", "harness.fuzzing", "harness.report", "harness.cli")
-#: The adapters' implementations, as opposed to their contracts (``harness.adapters.contracts``), which the upper
-#: layers may name.
-ADAPTER_IMPLEMENTATIONS = frozenset({
-    "harness.adapters.registry", "harness.adapters.factories", "harness.adapters.emulated",
-    "harness.adapters.remote", "harness.adapters.openapi", "harness.adapters.openapi_client",
-    "harness.adapters.operator", "harness.adapters.scapy", "harness.adapters.probes",
-})
+#: The adapters' implementations (every module of harness/adapters/ but the contracts, which the upper layers may
+#: name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire, preflight, the probes.
+ADAPTER_IMPLEMENTATIONS = frozenset(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    for path in (ROOT / "harness" / "adapters").glob("*.py") if path.stem not in ("__init__", "contracts")
+) | {"harness.adapters.operator"}
 
 
 def everything_but(*allowed: str) -> frozenset[str]:
