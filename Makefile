@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium
+.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium bluez
 
 all: test
 
@@ -30,6 +30,10 @@ mosquitto:
 chromium:
 	@bash scripts/sysdeps.sh chromium
 
+# BlueZ and btvirt for the bleak adapter's integration test (two virtual controllers on hci_vhci).
+bluez:
+	@bash scripts/sysdeps.sh bluez bluez-test-tools kmod
+
 lint: $(STAMP)
 	$(BIN)/ruff check harness suites tests benchmarks
 
@@ -39,6 +43,8 @@ types: $(STAMP)
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
+	@if [ -e /dev/vhci ] || zgrep -qs '^CONFIG_BT_HCIVHCI=' /proc/config.gz; then \
+		bash scripts/sysdeps.sh bluez bluez-test-tools kmod || echo "BlueZ is missing: the BlueZ test will skip"; fi
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test: $(STAMP) sysdeps lint types pytest

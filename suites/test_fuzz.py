@@ -48,7 +48,8 @@ def budget(fuzz: FuzzContext, fraction: float) -> settings:
 
 MODES = [pytest.param("qr", marks=pytest.mark.requires("mode:qr"), id="qr"),
          pytest.param("ez", marks=pytest.mark.requires("mode:ez", "network:send-ez"), id="ez"),
-         pytest.param("ap", marks=pytest.mark.requires("mode:ap"), id="ap")]
+         pytest.param("ap", marks=pytest.mark.requires("mode:ap"), id="ap"),
+         pytest.param("ble", marks=pytest.mark.requires("mode:ble"), id="ble")]
 
 
 def claimed(profile: Profile, family: str) -> list[str]:
@@ -64,7 +65,7 @@ def fuzz(cloud: CloudAdapter, network: NetworkAdapter, device: DeviceAdapter,
          profile: Profile) -> Iterator[FuzzContext]:
     """The fuzz cases' lab: a fresh account and home, the claimed modes, the prepared device; a device that a
     case killed is power cycled afterwards for the tests that follow (the verdict on this one stands)."""
-    modes = tuple(m for family in ("qr", "ez", "ap") for m in claimed(profile, family)
+    modes = tuple(m for family in ("qr", "ez", "ap", "ble") for m in claimed(profile, family)
                   if m != "ez" or network_can(network, NetworkCapability.SEND_EZ))
     wifi = profile.parameters.wifi
     lab_wifi = None if wifi is None else (
@@ -96,8 +97,9 @@ def test_generated_valid_inputs_pair_and_join_exactly_that_network(fuzz: FuzzCon
 @pytest.mark.parametrize("family", MODES)
 def test_generated_invalid_inputs_are_refused_and_the_device_survives(fuzz: FuzzContext, profile: Profile,
                                                                       family: str) -> None:
-    """Malformed QR texts, SSIDs over 32 bytes, malformed AP payloads, frames with a broken CRC and passwords no
-    WPA network has: refused without activation, liveness checked after each, and a normal pairing at the end."""
+    """Malformed QR texts, SSIDs over 32 bytes, malformed AP payloads and BLE Wi-Fi JSON, frames with a broken CRC
+    and passwords no WPA network has: refused without activation, liveness checked after each, and a normal
+    pairing at the end."""
     strategy = invalid_cases(claimed(profile, family), guessed_tokens=False)
 
     @budget(fuzz, 0.75)

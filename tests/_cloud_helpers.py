@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -46,18 +47,19 @@ def build_reset(dev_id: str, sec_key: str, *, et: int = 1, t: int = 1_700_000_00
 
 
 def post(url: str, body: bytes = b"", *, method: str = "POST", headers: dict[str, str] | None = None,
-         timeout: float = 10.0) -> tuple[int, bytes]:
+         timeout: float = 10.0, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body if method not in ("GET", "HEAD") else None, method=method,
                                      headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
 def post_atop(cloud: EmulatedCloud, query: str, body: bytes) -> bytes:
-    status, raw = post(f"{cloud.atop_url}?{query}", body,
+    tls = getattr(cloud, "client_tls_context", None)  # a served cloud's stand-in has none: plain HTTP
+    status, raw = post(f"{cloud.atop_url}?{query}", body, context=tls() if tls is not None else None,
                        headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
     assert status == 200, raw
     return raw

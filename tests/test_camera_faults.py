@@ -437,6 +437,18 @@ def test_ignores_remote_reset(the_lab: Lab) -> None:
     assert bad.state is State.ONLINE
 
 
+def test_ignores_token_push(the_lab: Lab) -> None:
+    """§11.6: a camera waiting on d/ai/<uuid> that drops the pushed token never activates; a conformant one does."""
+    good = the_lab.camera(bind_by_uuid=True, pairing_modes=("qr",))
+    bad = the_lab.camera(bind_by_uuid=True, pairing_modes=("qr",), faults=[fault("ignores-token-push")])
+    for cam in (good, bad):
+        cam.wait_for_event("bind-waiting", 5)
+        the_lab.cloud.app.bind_uuid(the_lab.owner, the_lab.home, cam.uuid)
+    assert good.wait_for_state(State.ONLINE, timeout=10) is State.ONLINE
+    bad.wait_for_event("bind-push-ignored", 5)
+    assert bad.state is State.PAIRING and not bad.activated
+
+
 def test_reconnect_never(the_lab: Lab) -> None:
     bad = online(the_lab, "reconnect-never")
     bad.power_cycle()
@@ -450,6 +462,7 @@ def test_every_catalogued_fault_has_a_test_and_says_what_it_breaks() -> None:
         assert entry.description and entry.requirement and issubclass(entry.cls, EmulatedCamera)
     builtin = {n for n, e in CAMERA_FAULTS.items() if e.cls.__module__.startswith("harness.emulator.camera.faults.")}
     source = Path(__file__).read_text(encoding="utf-8")
+    source += Path(__file__).with_name("test_camera_ble_faults.py").read_text(encoding="utf-8")  # BLE (§9)
     untested = {name for name in builtin if f'"{name}")' not in source}
     assert not untested, f"camera faults without a test here: {sorted(untested)}"
 

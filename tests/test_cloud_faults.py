@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from _cloud_helpers import World, activate, build_activation, make_world, post, post_atop
+from _tls_helpers import DeviceMqtt
 
 import harness.emulator.cloud
 from harness.clock import VirtualClock
@@ -437,3 +438,65 @@ def test_cloud_serve_refuses_a_fault_that_names_nothing() -> None:
 
     done = CliRunner().invoke(serve, ["--broker", "none", "--fault", "token-reusable", "--fault", "nope"])
     assert done.exit_code == 2 and "unknown cloud fault 'nope'" in done.output, done.output
+
+
+# -------------------------------------------------------------------------------------- binding by UUID (§11.6)
+
+
+def _waiting(cloud: EmulatedCloud, uuid: str, auth_key: str, pv: str | None = "2.3") -> DeviceMqtt:
+    from harness.protocol import mqtt as mq
+
+    creds = mq.preactivation_credentials(uuid, auth_key, pv="2.3" if pv else None)
+    device = DeviceMqtt(cloud, creds.client_id, creds.username, creds.password)
+    device.subscribe(mq.preactivation_topic(uuid))
+    return device
+
+
+def test_bind_token_never_expires() -> None:
+    for faults, expect in (((), "EXPIRE"), (("bind-token-never-expires",), None)):
+        with EmulatedCloud(clock=VirtualClock(), faults=faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            device = _waiting(cloud, lic.uuid, lic.auth_key)
+            try:
+                grant = cloud.app.bind_uuid(world.owner, world.home, lic.uuid)
+            finally:
+                device.close()
+            assert isinstance(cloud.clock, VirtualClock)
+            cloud.clock.advance(3600)
+            assert activate(cloud, lic, grant.token).error_code == expect
+
+
+def test_bind_skips_binding_rules() -> None:
+    for faults, expect in (((), "DEVICE_ALREADY_BIND"), (("bind-skips-binding-rules",), "DEVICE_OFFLINE")):
+        with EmulatedCloud(clock=VirtualClock(), faults=faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            assert activate(cloud, lic, world.token()).success  # strong-bound to the world's owner
+            other = cloud.app.create_account("other")
+            with pytest.raises(CloudInputError) as refused:
+                cloud.app.bind_uuid(other, cloud.app.create_home(other, "elsewhere"), lic.uuid)
+            assert refused.value.code == expect
+
+
+def test_bind_pushes_to_anyone() -> None:
+    with EmulatedCloud(clock=VirtualClock()) as cloud:
+        world = make_world(cloud)
+        with pytest.raises(CloudInputError, match="no device with UUID"):
+            cloud.app.bind_uuid(world.owner, world.home, "pcnosuchuuid00000000")
+    with EmulatedCloud(clock=VirtualClock(), faults=["bind-pushes-to-anyone"]) as cloud:
+        world = make_world(cloud)
+        grant = cloud.app.bind_uuid(world.owner, world.home, "pcnosuchuuid00000000")
+        assert grant.home == world.home and len(grant.token) == 8
+
+
+def test_active_token_push_always_2_3() -> None:
+    for faults, expect in (((), "2.2"), (("active-token-push-always-2.3",), "2.3")):
+        with EmulatedCloud(clock=VirtualClock(), faults=faults) as cloud:
+            world = make_world(cloud)
+            lic = world.licence()
+            device = _waiting(cloud, lic.uuid, lic.auth_key, pv=None)  # the connect-kit's bare acon_<uuid>
+            try:
+                assert cloud.app.bind_uuid(world.owner, world.home, lic.uuid).pv == expect
+            finally:
+                device.close()

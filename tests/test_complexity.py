@@ -16,14 +16,15 @@ MAX_FUNCTION_LINES = 60
 MAX_COMPLEXITY = 20
 
 #: Modules whose violations are known and owned by work in progress elsewhere, to be emptied once it lands:
-#: the EZ receiver rework (smartconfig), the test-speed work (the stateful model, the fuzz campaign) and the
-#: real-device path (paircert run and its resume).
+#: the EZ receiver rework (smartconfig), the test-speed work (the stateful model, the fuzz campaign), the
+#: real-device path (paircert run and its resume) and the TLS work (the cloud's HTTP front).
 ALLOWED: dict[str, str] = {
     "harness/protocol/smartconfig.py": "EZ receiver rework",
     "harness/testing/stateful.py": "test-speed work",
     "harness/fuzzing/campaign.py": "test-speed work",
     "harness/cli/run.py": "real-device path work",
     "harness/cli/resume.py": "real-device path work",
+    "harness/emulator/cloud/front.py": "TLS work",
 }
 
 

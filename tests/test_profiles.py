@@ -97,11 +97,12 @@ def test_every_bundled_profile_loads_by_name_and_by_path(name: str) -> None:
 def test_the_bundled_profiles_claim_what_the_issue_says() -> None:
     camera, plug, bulb = load_profile("camera-strong"), load_profile("plug-medium"), load_profile("bulb-weak")
     assert (camera.device.kind, camera.capabilities.binding_mode) == ("camera", "strong")
-    assert camera.capabilities.pairing_modes == ["qr", "ez", "ap"]
+    assert camera.capabilities.pairing_modes == ["qr", "ez", "ap", "ble"]
+    assert camera.capabilities.ble_generation == "v2" and plug.capabilities.ble_generation == "v1"
     assert camera.capabilities.ap_variants == ["legacy", "lpv35"]
     assert camera.adapters_summary() == "emulated / emulated / air"
     assert (plug.device.kind, plug.capabilities.binding_mode, plug.capabilities.pairing_modes) == (
-        "plug", "medium", ["ez", "ap"])
+        "plug", "medium", ["ez", "ap", "ble"])
     assert (bulb.device.kind, bulb.capabilities.binding_mode, bulb.capabilities.pairing_modes) == (
         "bulb", "weak", ["ez", "ap"])
     real = load_profile("example-real-camera")
@@ -165,8 +166,17 @@ CASES = [
                  r"dut\.toml: capabilities\.binding_mode: expected 'strong', 'medium' or 'weak', got 'firm'",
                  id="bad-literal"),
     pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "bt"]'),
-                 r"dut\.toml: capabilities\.pairing_modes\[1\]: expected 'qr', 'ez' or 'ap', got 'bt'",
+                 r"dut\.toml: capabilities\.pairing_modes\[1\]: expected 'qr', 'ez', 'ap' or 'ble', got 'bt'",
                  id="bad-list-item"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "ez", "ble"]'),
+                 r"dut\.toml: capabilities\.ble_generation: expected 'v1' or 'v2' \(PROTOCOL\.md §9\.0\), because "
+                 r"pairing mode 'ble' is claimed", id="ble-without-generation"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]', 'pairing_modes = ["qr", "ez"]\nble_generation = "v2"'),
+                 r"dut\.toml: capabilities\.ble_generation: expected no ble_generation \(or add 'ble' to "
+                 r"pairing_modes\): pairing mode 'ble' is not claimed", id="generation-without-ble"),
+    pytest.param(GOOD.replace('pairing_modes = ["qr", "ez"]',
+                              'pairing_modes = ["qr", "ez", "ble"]\nble_generation = "v3"'),
+                 r"dut\.toml: capabilities\.ble_generation: expected 'v1' or 'v2', got 'v3'", id="bad-generation"),
     pytest.param(GOOD.replace('ez_channels = ["broadcast"]', ""),
                  r"dut\.toml: capabilities\.ez_channels: expected at least one of 'broadcast', 'multicast', "
                  r"because pairing mode 'ez' is claimed", id="ez-without-channels"),
@@ -356,3 +366,24 @@ def test_the_installed_command_lists_the_profiles() -> None:
     done = subprocess.run([str(exe), "profiles"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "camera-strong" in done.stdout and "bulb-weak" in done.stdout
+
+
+# ------------------------------------------------------------------------------------ TLS and binding by UUID
+
+
+def test_camera_strong_runs_with_tls_and_claims_binding_by_uuid_and_the_others_are_plain() -> None:
+    """``make demo`` exercises the path real firmware takes (PROTOCOL.md §11.1, §11.6); the other emulated
+    profiles keep the suites running with TLS off."""
+    camera, plug, bulb = load_profile("camera-strong"), load_profile("plug-medium"), load_profile("bulb-weak")
+    assert camera.parameters.tls and camera.claims("bind_by_uuid") and camera.claims("bind-by-uuid")
+    assert not plug.parameters.tls and not bulb.parameters.tls
+    assert plug.na_reason("bind_by_uuid") == \
+        "profile plug-medium does not claim binding by UUID (capabilities.bind_by_uuid)"
+
+
+@pytest.mark.parametrize(("line", "key"), [("tls = \"yes\"", r"parameters\.tls"),
+                                           ("bind_by_uuid = 1.5", r"capabilities\.bind_by_uuid")])
+def test_tls_and_bind_by_uuid_are_booleans(tmp_path: Path, line: str, key: str) -> None:
+    section = "[parameters]\n" if line.startswith("tls") else "[capabilities]\n"
+    text = GOOD.replace(section, section + line + "\n", 1)
+    assert re.search(rf"dut\.toml: {key}: ", error_of(tmp_path, text))

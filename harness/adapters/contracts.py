@@ -14,7 +14,7 @@ as the device's fault.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 
 class AdapterError(Exception):
     """The adapter, the lab or the harness failed: an ERROR verdict, never the device's FAIL."""
+
+
+class BindRefused(Exception):
+    """The cloud refused to bind a device by its UUID (§11.6): an answer the suites judge, not a lab fault.
+
+    ``code`` is the cloud's errorCode (``UUID_NOT_EXISTS``, ``DEVICE_OFFLINE``, ``DEVICE_ALREADY_BIND``, ...);
+    :func:`harness.model.bind_refusal_code` gives the app-side code for it.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"the cloud refused the bind: {code}: {message}")
 
 
 class CapabilityMissing(AdapterError):
@@ -50,6 +63,7 @@ class CloudCapability(enum.StrEnum):
     TIME_TRAVEL = "time-travel"
     INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
     RAW_ATOP = "raw-atop"  # send a hand-built request to the device-facing ATOP endpoint (§4), e.g. to fuzz it
+    BIND_BY_UUID = "bind-by-uuid"  # the app binds a waiting device by its UUID: a token pushed to it (§11.6)
 
 
 class DeviceCapability(enum.StrEnum):
@@ -175,6 +189,7 @@ class CloudAdapter(Protocol):
     def create_home(self, account: str, name: str) -> str: ...
     def add_member(self, home: str, account: str, role: Role) -> None: ...
     def get_token(self, home: str, account: str) -> str: ...
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str: ...
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]: ...
     def list_devices(self, home: str) -> Sequence[DeviceRecord]: ...
     def device(self, dev_id: str) -> DeviceRecord | None: ...
@@ -321,6 +336,89 @@ class World(Protocol):
     def close(self) -> None: ...
 
 
+# ---- BLE (PROTOCOL.md §9.12) -------------------------------------------------------------------------------
+# A network adapter that has a Bluetooth LE radio offers the app's side of it as its ``ble`` attribute, a
+# :class:`BleCentral` (a GATT client: scan, connect, write, notifications). :func:`ble_central` gets it, or says
+# why there is none (N/A). Radio trouble (no controller, a dropped link, a refused write) is an AdapterError.
+
+
+class BleUnavailable(CapabilityMissing):
+    """The network has no usable BLE radio here (no adapter, no controller): the tests that need it are N/A."""
+
+    def __init__(self, adapter: str, reason: str) -> None:
+        AdapterError.__init__(self, f"the {adapter} network adapter has no usable Bluetooth LE radio: {reason}")
+        self.adapter = adapter
+        self.capability = "ble"
+        self.reason = reason
+
+
+class BleLinkLost(AdapterError):
+    """The BLE link went down (the peer disconnected, or the radio lost it) while the app was using it."""
+
+
+@dataclass(frozen=True)
+class BleAdvertisement:
+    """One advertiser a scan saw, in bleak's terms (§9.12): service data keyed by the 128-bit UUID string and
+    manufacturer data keyed by the company ID, each value starting right after the UUID or the ID."""
+
+    address: str
+    service_data: Mapping[str, bytes] = field(default_factory=dict)
+    manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
+    name: str | None = None
+    rssi: int | None = None
+
+
+@runtime_checkable
+class BleLink(Protocol):
+    """One connection of the app (GATT central) to a device; every method may raise :class:`BleLinkLost`."""
+
+    address: str
+
+    @property
+    def att_mtu(self) -> int: ...
+    @property
+    def connected(self) -> bool: ...
+    def start_notify(self, characteristic: str, callback: Callable[[bytes], None]) -> None: ...
+    def on_disconnect(self, callback: Callable[[str], None]) -> None: ...
+    def write(self, characteristic: str, data: bytes, *, response: bool = False) -> None: ...
+    def disconnect(self) -> None: ...
+
+
+@runtime_checkable
+class BleCentral(Protocol):
+    """The app's Bluetooth LE central: scan by service UUID, connect (§9.12)."""
+
+    name: str
+
+    def unavailable_reason(self) -> str | None: ...
+    def scan(self, service_uuids: Sequence[str], *, timeout: float,
+             until: Callable[[Sequence[BleAdvertisement]], bool] | None = None) -> list[BleAdvertisement]: ...
+    def connect(self, address: str, *, timeout: float, att_mtu: int = 247) -> BleLink: ...
+    def info(self) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class BleNetwork(Protocol):
+    """A network adapter with a Bluetooth LE radio: its ``ble`` is the app's central (None: no radio)."""
+
+    @property
+    def ble(self) -> BleCentral | None: ...
+
+
+def ble_central(network: NetworkAdapter) -> BleCentral:
+    """The network's BLE central; :class:`CapabilityMissing` (N/A) when it has none or none usable here."""
+    central = network.ble if isinstance(network, BleNetwork) else None
+    if central is None:
+        raise CapabilityMissing(network.name, "ble")
+    reason = central.unavailable_reason()
+    if reason is not None:
+        raise BleUnavailable(network.name, reason)
+    return central
+
+
+# ---- end of BLE ---------------------------------------------------------------------------------------------
+
+
 def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
     """Raise :class:`CapabilityMissing` unless ``adapter`` offers ``capability``."""
     if capability not in adapter.capabilities:
@@ -331,6 +429,13 @@ __all__ = [
     "AdapterError",
     "AirNetwork",
     "ApAddress",
+    "BindRefused",
+    "BleAdvertisement",
+    "BleCentral",
+    "BleLink",
+    "BleLinkLost",
+    "BleNetwork",
+    "BleUnavailable",
     "CapabilityMissing",
     "CloudAdapter",
     "CloudCapability",
@@ -352,6 +457,7 @@ __all__ = [
     "WithCapabilities",
     "WithCapabilityNote",
     "World",
+    "ble_central",
     "network_can",
     "require",
 ]

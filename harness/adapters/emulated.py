@@ -20,6 +20,7 @@ from harness.adapters.contracts import (
     AdapterError,
     AirNetwork,
     ApAddress,
+    BindRefused,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
@@ -33,11 +34,13 @@ from harness.adapters.contracts import (
     Product,
     RawReply,
 )
+from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
 from harness.emulator.loop import DeviceLoop
+from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.protocol import apconfig, smartconfig
@@ -62,6 +65,8 @@ class EmulatedCloudAdapter:
         caps = {c.value for c in CloudCapability}
         if not cloud.clock.is_virtual:
             caps.discard(CloudCapability.TIME_TRAVEL.value)
+        if cloud.app.binder is None:  # binding by UUID pushes over MQTT: a cloud without a broker cannot
+            caps.discard(CloudCapability.BIND_BY_UUID.value)
         self.capabilities = frozenset(caps)
         self._owners: dict[str, str] = {}
 
@@ -100,6 +105,17 @@ class EmulatedCloudAdapter:
     @step
     def get_token(self, home: str, account: str) -> str:
         return str(self._call(self._cloud.app.get_token, account, home).pairing_token)
+
+    @step
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
+        """§11.6: the cloud pushes a token for ``home`` to the device waiting as ``acon_<uuid>``; the token."""
+        try:
+            grant = self._cloud.app.bind_uuid(account, home, uuid)
+        except CloudInputError as exc:
+            if exc.code in ("NOT_SUPPORTED", "PUSH_FAILED", "ILLEGAL_PARAM"):
+                raise AdapterError(f"the emulated cloud could not bind by UUID: {exc}") from exc
+            raise BindRefused(exc.code, exc.message) from None
+        return str(grant.pairing_token)
 
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
         short = token[2:10] if len(token) == 14 else token
@@ -174,17 +190,23 @@ class EmulatedCloudAdapter:
         self._call(self._cloud.app.advance_clock, seconds)
 
     def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
-        """A hand-built request to the emulated cloud's ATOP endpoint, over its real HTTP server (§4.2)."""
-        return wire.send_atop(self._cloud.atop_url, query, body, method=method)
+        """A hand-built request to the emulated cloud's ATOP endpoint, over its real HTTP(S) server (§4.2), verified
+        against the lab CA when it serves TLS (§11.1)."""
+        tls = self._cloud.tls
+        return wire.send_atop(self._cloud.atop_url, query, body, method=method,
+                              tls=wire.tls_for(tls.ca.der_base64) if tls is not None else None)
 
     def device_endpoint(self) -> CloudEndpoint:
-        """Where emulated devices activate and log in."""
-        return CloudEndpoint(self._cloud.atop_url, self._cloud.mqtt_host, self._cloud.mqtt_port)
+        """Where emulated devices activate and log in, and the lab CA they trust there when the cloud serves TLS."""
+        tls = self._cloud.tls
+        return CloudEndpoint(self._cloud.atop_url, self._cloud.mqtt_host, self._cloud.mqtt_port,
+                             ca_pem=tls.ca.cert_pem if tls is not None else None, mqtt_tls=self._cloud.mqtt_tls)
 
     def info(self) -> Mapping[str, Any]:
         return {"adapter": "emulated", "region": self.region, "atop_url": self._cloud.atop_url,
                 "app_url": self._cloud.app_url, "mqtt": f"{self._cloud.mqtt_host}:{self._cloud.mqtt_port}",
-                "faults": sorted(self._cloud.faults)}
+                "tls": self._cloud.tls is not None, "faults": sorted(self._cloud.faults),
+                **({"ca": self._cloud.tls.ca.der_base64} if self._cloud.tls is not None else {})}
 
     def close(self) -> None:
         self._cloud.stop()
@@ -231,12 +253,31 @@ class EmulatedDeviceAdapter:
             self.camera.wait_for_state(State.PAIRING, timeout=timeout)
         except Exception as exc:
             raise AdapterError(f"the emulated camera did not reach pairing mode within {timeout} s: {exc}") from exc
+        if self.camera.bind_by_uuid:  # §11.6: it shows the QR code with its UUID once it waits on d/ai/<uuid>
+            from harness.emulator.camera.bind import BIND_SETTLED_EVENTS
+
+            since = self._pairing_mode_index()
+
+            def settled() -> bool:
+                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.events()[since:])
+
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                self.camera.device_loop.run(self.camera.wait_until_async(settled, left), left + 1.0)
+            except Exception as exc:
+                raise AdapterError(f"the emulated camera did not wait to be bound by UUID within {timeout} s: "
+                                   f"{exc}") from exc
         if "ap" not in self.camera.pairing_modes or not self.camera.ap_variants:
             return
         while self.camera.ap_address is None:
             if time.monotonic() >= deadline:
                 raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
             time.sleep(0.002)
+
+    def _pairing_mode_index(self) -> int:
+        """The timeline index of the camera's latest entry into pairing mode (its waits since count)."""
+        events = self.camera.events()
+        return next((i for i in range(len(events) - 1, -1, -1) if events[i].name == "pairing-mode"), 0)
 
     @step
     def present_qr(self, image: Image.Image) -> None:
@@ -271,10 +312,12 @@ class AirNetworkAdapter:
 
     name = "air"
 
-    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3) -> None:
+    def __init__(self, air: Air, *, preamble_rounds: int = 2, data_rounds: int = 3,
+                 ble: EmulatedBleCentral | None = None) -> None:
         self.air = air
         self.preamble_rounds = preamble_rounds
         self.data_rounds = data_rounds
+        self.ble = ble  # BLE (§9.12): the app's central on the world's radio
         self.devices_on_air = 0
 
     def attach_device(self) -> None:
@@ -345,7 +388,10 @@ class AirNetworkAdapter:
         return replies
 
     def info(self) -> Mapping[str, Any]:
-        return {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}
+        if self.ble is not None:
+            info["ble"] = dict(self.ble.info())
+        return info
 
     def close(self) -> None:
         return None
@@ -359,8 +405,13 @@ def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndp
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str,
                           faults: Iterable[str | type[EmulatedCamera]] = (),
-                          ap_host: str = "127.0.0.1") -> EmulatedCamera:
-    """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`)."""
+                          ap_host: str = "127.0.0.1", bind_by_uuid: bool = False,
+                          refused_retries: int = 0, radio: Radio | None = None,
+                          ble_generation: str | None = None) -> EmulatedCamera:
+    """An emulated camera of the profile's shape, with the named faults (see :mod:`harness.emulator.camera.faults`);
+    ``bind_by_uuid`` makes it wait on ``d/ai/<uuid>`` too (§11.6), ``refused_retries`` retry a refused
+    activation every second with the same token as genuine SDKs do (§11.7); ``radio`` is the world's BLE medium
+    for a BLE+Wi-Fi combo (§9)."""
     from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
@@ -369,7 +420,8 @@ def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndp
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
                  pairing_window_s=pairing_window_s, mqtt_pv=mqtt_pv,  # type: ignore[arg-type]
-                 ap_host=ap_host)
+                 ap_host=ap_host, bind_by_uuid=bind_by_uuid, refused_retries=refused_retries, radio=radio,
+                 ble_generation=ble_generation or "v2")
     camera.power_on()
     return camera
 

@@ -5,7 +5,8 @@ world's clock with the profile's region and token lifetime, and creates the prof
 ``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's
 shape, with a licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
 cloud's ATOP and MQTT addresses, on a device loop (one shared event loop) and the world's air.
-``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0)`` is the in-memory air.
+``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0, ble_loss=0, ble_duplicate=0)`` is the
+in-memory air, with the emulated BLE radio beside it (its central is the adapter's ``ble``).
 
 How faults are named: ``faults`` of the emulated cloud and device are registered names
 (:data:`~harness.emulator.cloud.faults.CLOUD_FAULTS`, :data:`~harness.emulator.camera.faults.CAMERA_FAULTS`; a
@@ -29,6 +30,7 @@ from harness.adapters.emulated import (
     EmulatedDeviceAdapter,
     build_emulated_camera,
 )
+from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.adapters.registry import WorldContext, split_spec
 from harness.emulator.air import Air
 from harness.emulator.camera.faults.registry import REGISTRY as CAMERA_FAULT_REGISTRY
@@ -37,6 +39,7 @@ from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
 from harness.emulator.fault_registry import FaultRegistry
 from harness.emulator.loop import DeviceLoop
+from harness.emulator.radio import Radio
 from harness.errors import HarnessError
 from harness.model import BindingMode
 from harness.profiles import Profile, ProfileError
@@ -90,20 +93,27 @@ def check_fault_names(profile: Profile, *, cloud: str | None = None, device: str
 
 
 def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
-                reorder: float = 0.0, noise: float = 0.0) -> AirNetworkAdapter:
+                reorder: float = 0.0, noise: float = 0.0, ble_loss: float = 0.0,
+                ble_duplicate: float = 0.0) -> AirNetworkAdapter:
     air = Air(seed=context.seed if seed is None else seed, loss=loss, duplicate=duplicate, reorder=reorder,
               noise=noise)
     context.shared["air"] = air
-    return AirNetworkAdapter(air)
+    # BLE (§9): the radio beside the air, on the world's clock, with its own seeded loss and duplication.
+    radio = Radio(seed=context.seed if seed is None else seed, loss=ble_loss, duplicate=ble_duplicate,
+                  clock=context.clock)
+    context.shared["radio"] = radio
+    return AirNetworkAdapter(air, ble=EmulatedBleCentral(radio))
 
 
 def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker: str = "amqtt",
-                   state_path: str | None = None) -> EmulatedCloudAdapter:
+                   state_path: str | None = None, tls: bool | None = None) -> EmulatedCloudAdapter:
+    """``tls`` (default: the profile's ``parameters.tls``) serves HTTPS and MQTT over TLS with a fresh lab CA."""
     profile = context.profile
     cloud = EmulatedCloud(clock=context.clock, region=profile.parameters.region,
                           token_ttl_s=profile.parameters.token_ttl_s,
                           faults=resolve_faults(CLOUD_FAULT_REGISTRY, faults, profile),
-                          broker=broker, state_path=state_path)  # type: ignore[arg-type]
+                          broker=broker, state_path=state_path,  # type: ignore[arg-type]
+                          tls=profile.parameters.tls if tls is None else tls)
     cloud.start()
     adapter = EmulatedCloudAdapter(cloud)
     try:
@@ -125,9 +135,23 @@ def _device_endpoint(context: WorldContext) -> CloudEndpoint:
     info = dict(cloud.info()) if cloud is not None else {}
     try:
         host, _, port = str(info["mqtt"]).rpartition(":")
-        return CloudEndpoint(str(info["atop_url"]), host, int(port))
+        atop_url = str(info["atop_url"])
+        ca_pem = _ca_pem(info.get("ca"))
+        # §11.2: a cloud whose url_config names https and a CA speaks TLS on MQTT too (mqttsSelfUrl)
+        return CloudEndpoint(atop_url, host, int(port), ca_pem=ca_pem,
+                             mqtt_tls=ca_pem is not None and atop_url.startswith("https://"))
     except (KeyError, ValueError) as exc:
         raise AdapterError("the cloud adapter does not say where devices activate (atop_url, mqtt)") from exc
+
+
+def _ca_pem(ca_der_base64: Any) -> bytes | None:
+    """A url_config ``caArr`` entry (base64 DER, §11.2) as PEM, for an emulated device that trusts it."""
+    if not isinstance(ca_der_base64, str) or not ca_der_base64:
+        return None
+    import base64
+    import ssl
+
+    return ssl.DER_cert_to_PEM_cert(base64.b64decode(ca_der_base64, validate=True)).encode("ascii")
 
 
 def _licence(context: WorldContext) -> Licence:
@@ -164,8 +188,21 @@ def _air(context: WorldContext) -> Air:
     return air
 
 
+def _radio(context: WorldContext) -> Radio:
+    radio = context.shared.get("radio")
+    if radio is None:
+        raise AdapterError("an emulated device that claims BLE pairing needs the emulated radio (network adapter "
+                           "'air')")
+    if not isinstance(radio, Radio):
+        raise HarnessError("broken invariant: isinstance(radio, Radio)")
+    return radio
+
+
 def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: str | None = None,
-                    ap_host: str = "127.0.0.1", pool_id: str | None = None) -> EmulatedDeviceAdapter:
+                    ap_host: str = "127.0.0.1", pool_id: str | None = None,
+                    refused_retries: int = 0) -> EmulatedDeviceAdapter:
+    """``refused_retries``: retry a refused activation that many times, a second apart, with the same token, as
+    genuine SDKs do (PROTOCOL.md §11.7); the camera waits to be bound by UUID when the profile claims it."""
     profile = context.profile
     caps = profile.capabilities
     fault_classes = resolve_faults(CAMERA_FAULT_REGISTRY, faults, profile)
@@ -180,7 +217,9 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
-            mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host)
+            mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host,
+            bind_by_uuid=caps.bind_by_uuid, refused_retries=refused_retries,
+            radio=_radio(context) if "ble" in caps.pairing_modes else None, ble_generation=caps.ble_generation)
         if isinstance(context.network, AirNetworkAdapter):
             context.network.attach_device()
         return EmulatedDeviceAdapter(camera, licence, make_another=make)

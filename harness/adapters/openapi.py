@@ -337,7 +337,12 @@ class OpenApiCloudAdapter:
         atop = self.endpoints().get("atop_url") if CloudCapability.RAW_ATOP.value in self.capabilities else None
         if atop is None:
             raise CapabilityMissing(self.name, CloudCapability.RAW_ATOP.value)
-        return wire.send_atop(atop, query, body, method=method, timeout_s=self.client.timeout_s)
+        return wire.send_atop(atop, query, body, method=method, timeout_s=self.client.timeout_s,
+                              tls=wire.tls_for(self.endpoints().get("ca")))
+
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
+        """Binding by UUID (§11.6) is an app-SDK call the OpenAPI subset here does not offer."""
+        raise CapabilityMissing(self.name, CloudCapability.BIND_BY_UUID.value)
 
     # -- records -------------------------------------------------------------------------------------------
 

@@ -12,10 +12,12 @@ Every wait here is bounded, and every socket goes to the address the cloud adapt
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -36,6 +38,7 @@ from harness.adapters.contracts import (
     NetworkAdapter,
 )
 from harness.protocol import apconfig, atop, smartconfig
+from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import MqttCredentials
 from harness.protocol.token import split_token_fixed
@@ -46,22 +49,36 @@ _OPTIONS = '{"otaChannel":0,"isFK":true}'
 
 @dataclass(frozen=True)
 class CloudEndpoints:
-    """Where devices talk to the cloud: the ATOP URL and the MQTT broker."""
+    """Where devices talk to the cloud: the ATOP URL and the MQTT broker, and the CA a device trusts there
+    (§11.1, §11.2: the url_config ``caArr[0]``, base64 DER) when the cloud speaks TLS."""
 
     atop_url: str
     mqtt_host: str
     mqtt_port: int
+    ca_der_base64: str | None = None
+
+    @property
+    def mqtt_tls(self) -> bool:
+        """§11.2: a cloud that names an https ATOP URL and a CA speaks MQTT over TLS too (``mqttsSelfUrl``)."""
+        return self.ca_der_base64 is not None and self.atop_url.startswith("https://")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """A client context trusting the CA a device trusts there (None: no CA named, the system's store)."""
+        if self.ca_der_base64 is None:
+            return None
+        der = base64.b64decode(self.ca_der_base64, validate=True)
+        return ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(der))
 
 
 def cloud_endpoints(cloud: CloudAdapter) -> CloudEndpoints:
     """The device-facing endpoints the cloud adapter names in ``info()``; N/A when it names none."""
     info = dict(cloud.info())
-    url, mqtt = info.get("atop_url"), info.get("mqtt")
+    url, mqtt, ca = info.get("atop_url"), info.get("mqtt"), info.get("ca")
     if not isinstance(url, str) or not isinstance(mqtt, str) or ":" not in mqtt:
         raise CapabilityMissing(cloud.name, "device endpoints in info() (atop_url, mqtt)")
     host, _, port = mqtt.rpartition(":")
     try:
-        return CloudEndpoints(url, host, int(port))
+        return CloudEndpoints(url, host, int(port), ca if isinstance(ca, str) and ca else None)
     except ValueError:
         raise CapabilityMissing(cloud.name, "device endpoints in info() (atop_url, mqtt)") from None
 
@@ -87,10 +104,15 @@ def new_hid() -> str:
     return secrets.token_hex(6)
 
 
-def activate_raw(atop_url: str, *, uuid: str, auth_key: str, pid: str, token: str, hid: str,
+def activate_raw(endpoints: CloudEndpoints | str, *, uuid: str, auth_key: str, pid: str, token: str, hid: str,
                  t: int | None = None, et: int = 1, timeout_s: float = 10.0) -> ActivationReply:
     """One activation (§4.2, ``tuya.device.active`` v4.4 for ``et=1``, opensdk for ``et=3``), signed and
-    encrypted with ``auth_key``, carrying the 8-character part of the 14-character ``token``."""
+    encrypted with ``auth_key``, carrying the 8-character part of the 14-character ``token``, at the cloud's
+    ATOP endpoint (over TLS trusting the CA the endpoints name, §11.1; a bare URL trusts the system's store)."""
+    if isinstance(endpoints, str):
+        atop_url, tls = endpoints, None
+    else:
+        atop_url, tls = endpoints.atop_url, endpoints.tls_context()
     when = int(time.time()) if t is None else t
     short = split_token_fixed(token)[1] if len(token) == 14 else token
     body = atop.ActivationRequest(token=short, soft_ver="1.0.0", product_key=pid, protocol_ver="2.3",
@@ -100,7 +122,7 @@ def activate_raw(atop_url: str, *, uuid: str, auth_key: str, pid: str, token: st
     request = atop.AtopRequest(api=api, version=version, et=et, t=when, uuid=uuid, dev_id=None,
                                body=body.to_json().encode("utf-8"))
     query, form = atop.build_request(request, auth_key, nonce=os.urandom(12) if et == 3 else None)
-    raw = _post(f"{atop_url}?{query}", form, timeout_s)
+    raw = _post(f"{atop_url}?{query}", form, timeout_s, tls)
     try:
         reply = atop.decode_response(raw, auth_key, et)
     except ProtocolError as exc:  # an answer sealed under another key is a refusal as far as this key goes
@@ -116,8 +138,8 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _post(url: str, body: bytes, timeout_s: float) -> bytes:
-    return wire.exchange("POST", url, body, wire.ATOP_HEADERS, timeout_s=timeout_s)[1]
+def _post(url: str, body: bytes, timeout_s: float, tls: ssl.SSLContext | None = None) -> bytes:
+    return wire.exchange("POST", url, body, wire.ATOP_HEADERS, timeout_s=timeout_s, tls=tls)[1]
 
 
 # ----------------------------------------------------------------------------------------------- MQTT (§5)
@@ -126,10 +148,13 @@ def _post(url: str, body: bytes, timeout_s: float) -> bytes:
 class MqttSession:
     """One MQTT login as a device would make it; what the broker granted and what arrived."""
 
-    def __init__(self, host: str, port: int, credentials: MqttCredentials) -> None:
+    def __init__(self, host: str, port: int, credentials: MqttCredentials, *,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=credentials.client_id,
                                    protocol=paho.MQTTv311)
         self._client.username_pw_set(credentials.username, credentials.password)
+        if tls is not None:  # §11.1: MQTT over TLS, verified against the lab CA
+            self._client.tls_set_context(tls)
         self._answered = threading.Event()
         self._lock = threading.Lock()
         self._connack: Any = None
@@ -205,11 +230,57 @@ class MqttSession:
 @contextlib.contextmanager
 def mqtt_session(endpoints: CloudEndpoints, credentials: MqttCredentials) -> Iterator[MqttSession]:
     """An MQTT login with ``credentials`` (connected or not: see :meth:`MqttSession.connect`), closed after."""
-    session = MqttSession(endpoints.mqtt_host, endpoints.mqtt_port, credentials)
+    session = MqttSession(endpoints.mqtt_host, endpoints.mqtt_port, credentials,
+                          tls=endpoints.tls_context() if endpoints.mqtt_tls else None)
     try:
         yield session
     finally:
         session.close()
+
+
+@dataclass(frozen=True)
+class TokenPush:
+    """A protocol-46 push as a waiting device opened it (§11.6): its envelope version and its data."""
+
+    pv: str
+    token: str | None
+    region: str | None
+    env: str | None
+
+
+@contextlib.contextmanager
+def waiting_device(endpoints: CloudEndpoints, uuid: str, auth_key: str, *,
+                   pv: str | None = "2.3") -> Iterator[MqttSession]:
+    """A device waiting to be bound by its UUID (§11.6): logged in as ``acon_<uuid>`` (with ``|pv=2.3`` as TO,
+    or ``pv=None`` for the connect-kit's bare name) and subscribed to ``d/ai/<uuid>``; AdapterError when the
+    broker refuses either."""
+    credentials = mq.preactivation_credentials(uuid, auth_key, pv="2.3" if pv == "2.3" else None)
+    with mqtt_session(endpoints, credentials) as session:
+        if not session.connect():
+            raise AdapterError(f"the broker refused the pre-activation login of {uuid}")
+        if not session.subscribe(mq.preactivation_topic(uuid)):
+            raise AdapterError(f"the broker refused {uuid} its topic {mq.preactivation_topic(uuid)}")
+        yield session
+
+
+def token_pushes(session: MqttSession, uuid: str, auth_key: str, *, at_least: int = 1,
+                 timeout_s: float = WAIT_S) -> list[TokenPush]:
+    """The pushes a :func:`waiting_device` got on ``d/ai/<uuid>``, opened with authKey[:16] (§5, §11.6): waits
+    (bounded) for ``at_least`` of them; a payload that does not open is a push with pv ``"unreadable"``."""
+    topic = mq.preactivation_topic(uuid)
+    deadline = time.monotonic() + timeout_s
+    while len(session.received(topic)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pushes: list[TokenPush] = []
+    for _, payload in session.received(topic):
+        try:
+            envelope = mq.decode_envelope(payload, local_key=auth_key[:16])
+            data = mq.parse_message_json(envelope.plaintext).data
+        except ProtocolError:
+            pushes.append(TokenPush("unreadable", None, None, None))
+            continue
+        pushes.append(TokenPush(envelope.pv, _str(data.get("token")), _str(data.get("region")), _str(data.get("env"))))
+    return pushes
 
 
 def mqtt_login(endpoints: CloudEndpoints, credentials: MqttCredentials, timeout_s: float = WAIT_S) -> bool:

@@ -47,6 +47,7 @@ def _builtin() -> dict[str, str]:
     return {
         "network.air": "harness.adapters.factories:air_network",
         "network.scapy": "harness.adapters.scapy:scapy_network",
+        "network.bleak": "harness.adapters.bleak:bleak_network",
         "cloud.emulated": "harness.adapters.factories:emulated_cloud",
         "cloud.remote": "harness.adapters.remote:remote_cloud",
         "cloud.openapi": "harness.adapters.openapi:openapi_cloud",

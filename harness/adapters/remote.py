@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -30,6 +31,7 @@ from harness import redaction
 from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
+    BindRefused,
     CapabilityMissing,
     CloudCapability,
     DeviceRecord,
@@ -58,7 +60,11 @@ _LAB_CAPABILITIES: dict[str, tuple[CloudCapability, ...]] = {
     "issue_licences": (CloudCapability.ISSUE_LICENCES, CloudCapability.REVOKE_LICENCES),
     "create_products": (CloudCapability.CREATE_PRODUCTS,),
     "inspect_devices": (CloudCapability.INSPECT_DEVICES,),
+    "bind_by_uuid": (CloudCapability.BIND_BY_UUID,),
 }
+# §11.6: the cloud's answers to a bind by UUID that the suites judge (BindRefused), not lab faults.
+_BIND_REFUSALS = frozenset({"UUID_NOT_EXISTS", "DEVICE_OFFLINE", "DEVICE_ALREADY_BIND",
+                            "GUEST_NOT_SUPPORT_STRONG_BIND", "PERMISSION_DENIED"})
 RELEASE_PATH = "/lab/devices/release"  # owner-side removal by licence (harness.emulator.cloud.app_api)
 # Statuses meaning "this route is not here": the cloud has no lab API (or not this part of it).
 _NO_ROUTE = frozenset({404, 405, 501})
@@ -98,10 +104,18 @@ class RemoteCloudAdapter:
     name = "remote"
 
     def __init__(self, base_url: str, *, clock: Clock | None = None, timeout_s: float = 10.0,
-                 region: str | None = None) -> None:
+                 region: str | None = None, ca: str | None = None) -> None:
         if not timeout_s > 0:
             raise AdapterError(f"timeout_s must be positive, got {timeout_s!r}")
         self.base_url, self.app_url = split_base_url(base_url)
+        # -- TLS (§11.1): an https:// cloud is verified against the lab CA file ``ca`` (else the system's store)
+        self._tls: ssl.SSLContext | None = None
+        if ca is not None:
+            try:
+                self._tls = ssl.create_default_context(cafile=ca)
+            except (OSError, ssl.SSLError) as exc:
+                raise AdapterError(f"cannot read the lab CA {ca!r} for the remote cloud: {exc}") from exc
+        # -- end TLS
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout_s = float(timeout_s)
         self._region = region
@@ -123,7 +137,7 @@ class RemoteCloudAdapter:
         """One exchange; ``(status, body)`` for any HTTP answer, AdapterError when there is none."""
         request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as answer:
                 return int(answer.status), answer.read(MAX_ANSWER_BYTES)
         except urllib.error.HTTPError as exc:
             try:
@@ -261,6 +275,23 @@ class RemoteCloudAdapter:
             self._token_accounts[token[2:10]] = account  # the cut a device sends (§1.4), whatever the region
             if not self._region and isinstance(grant.get("region"), str):
                 self._region = grant["region"]
+        return token
+
+    @step
+    def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
+        """§11.6: ask the cloud to push a token for ``home`` to the device waiting as ``acon_<uuid>``."""
+        try:
+            grant = self._call("POST", f"/homes/{_quote(home)}/devices/bind", {"uuid": uuid}, account=account)
+        except RemoteCloudError as exc:
+            if exc.code in _BIND_REFUSALS:
+                raise BindRefused(exc.code, exc.message) from None
+            if exc.status in _NO_ROUTE and exc.code in ("NOT_FOUND", f"HTTP_{exc.status}"):
+                raise CapabilityMissing(self.name, CloudCapability.BIND_BY_UUID.value) from exc
+            raise
+        token = str(_field(grant, "pairingToken"))
+        self._remember_account(account)
+        with self._lock:
+            self._token_accounts[token] = account
         return token
 
     def token_attempts(self, token: str) -> Sequence[AttemptSummary]:
@@ -418,7 +449,8 @@ class RemoteCloudAdapter:
         atop = self.endpoints().get("atop_url")
         if atop is None:
             raise CapabilityMissing(self.name, CloudCapability.RAW_ATOP.value)
-        return wire.send_atop(atop, query, body, method=method, timeout_s=self.timeout_s)
+        tls = wire.tls_for(self.endpoints().get("ca")) or self._tls
+        return wire.send_atop(atop, query, body, method=method, timeout_s=self.timeout_s, tls=tls)
 
     # -- where devices go --------------------------------------------------------------------------------
 
@@ -444,7 +476,8 @@ class RemoteCloudAdapter:
             else:
                 atop = answer.addr("httpsSelfUrl") or answer.addr("httpUrl")
                 mqtt = answer.addr("mqttsSelfUrl") or answer.addr("mqttUrl")
-                found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt)) if v}
+                ca = answer.ca_arr[0] if answer.ca_arr else None  # §11.2: the CA devices trust for ATOP and MQTT
+                found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt), ("ca", ca)) if v}
         else:
             log.info("the cloud at %s has no url_config (HTTP %s)", url, status)
         self._endpoints = found
@@ -521,17 +554,18 @@ def _excerpt(raw: bytes, limit: int = 300) -> str:
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,
-                 create_product: bool = True) -> RemoteCloudAdapter:
+                 create_product: bool = True, ca: str | None = None) -> RemoteCloudAdapter:
     """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port" } }``).
 
     ``region`` defaults to the profile's; with ``create_product`` (the default) the profile's product is
-    created on the cloud when the cloud can create products and does not have it yet.
+    created on the cloud when the cloud can create products and does not have it yet. ``ca`` is the lab CA
+    (``ca.pem`` of ``paircert cloud serve --tls --ca DIR``) an ``https://`` cloud is verified against.
     """
     from harness.adapters.emulated import CATEGORY_BY_KIND
 
     profile = context.profile
     adapter = RemoteCloudAdapter(url, clock=context.clock, timeout_s=timeout_s,
-                                 region=region or profile.parameters.region)
+                                 region=region or profile.parameters.region, ca=ca)
     if create_product and CloudCapability.CREATE_PRODUCTS.value in adapter.capabilities:
         adapter.ensure_product(profile.device.pid, profile.device.name,
                                CATEGORY_BY_KIND.get(profile.device.kind, "qt"),

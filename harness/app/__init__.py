@@ -12,10 +12,12 @@ from harness.app.activator import (
     ActivatorMode,
     ActivatorStep,
     ApOptions,
+    BleOptions,
     DeviceModel,
     EzOptions,
     Outcome,
     QrOptions,
+    bind,
     pair,
 )
 
@@ -27,9 +29,11 @@ __all__ = [
     "ActivatorMode",
     "ActivatorStep",
     "ApOptions",
+    "BleOptions",
     "DeviceModel",
     "EzOptions",
     "Outcome",
     "QrOptions",
+    "bind",
     "pair",
 ]

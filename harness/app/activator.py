@@ -32,19 +32,34 @@ from typing import Protocol
 
 from PIL import Image
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.model import ActivatorErrorCode, AttemptSummary, outcome_for
+from harness.adapters.contracts import (
+    AdapterError,
+    BindRefused,
+    CloudAdapter,
+    DeviceAdapter,
+    NetworkAdapter,
+    ble_central,
+)
+from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
+from harness.model import ActivatorErrorCode, AttemptSummary, bind_refusal_code, outcome_for
 from harness.protocol import apconfig
+from harness.protocol.ble import WifiCredentials
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
 
 class ActivatorMode(enum.StrEnum):
-    """The pairing modes of ThingActivatorMode that paircert drives (§7: EZ, AP, QRCode, ...)."""
+    """The pairing modes of ThingActivatorMode that paircert drives (§7: EZ, AP, QRCode, ..., MQTTDirectly).
+
+    ``UUID`` is binding by UUID (§11.6, the MQTTDirectly family): the app scans the QR code the device shows,
+    which holds its UUID, and the cloud pushes the device a token; start it with :meth:`Activator.start_bind_uuid`.
+    """
 
     EZ = "ez"
     AP = "ap"
     QR = "qr"
+    UUID = "uuid"
+    BLE = "ble"  # Bluetooth LE provisioning of a BLE+Wi-Fi combo device (§9): harness.app.ble
 
 
 class ActivatorStep(enum.IntEnum):
@@ -100,6 +115,7 @@ class Outcome:
     steps: list[ActivatorStep] = field(default_factory=list)
     qr_image: Image.Image | None = None
     qr_text: str | None = None
+    token: str | None = None  # the token of a bind by UUID (the cloud pushed it; the app learns it from the call)
 
     @property
     def ok(self) -> bool:
@@ -150,7 +166,8 @@ class Activator:
                  network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
-                 poll_interval_s: float = 0.25, ez_resend_every_s: float = 2.0) -> None:
+                 ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = 0.25,
+                 ez_resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
         self.device = device
@@ -160,6 +177,7 @@ class Activator:
         self.qr = qr
         self.ap = ap
         self.ez = ez
+        self.ble = ble
         self.poll_interval_s = poll_interval_s
         self.ez_resend_every_s = ez_resend_every_s
         self._lock = threading.Lock()
@@ -169,6 +187,7 @@ class Activator:
         self._token_homes: dict[str, str] = {}
         self.last_qr_image: Image.Image | None = None
         self.last_qr_text: str | None = None
+        self.last_bind_token: str | None = None
 
     # -- the ThingSmartActivator API ---------------------------------------------------------------
 
@@ -182,17 +201,34 @@ class Activator:
                           timeout: float = 100.0) -> None:
         """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s."""
         mode = ActivatorMode(mode)
-        with self._lock:
-            if self._state is _State.RUNNING:
-                raise ActivatorBusy("a pairing is already running; call stop_config_wifi() first")
-            self._run += 1
-            run = self._run
-            self._state = _State.RUNNING
-            self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
+        if mode is ActivatorMode.UUID:
+            raise ValueError("binding by UUID has no SSID, password or token: use start_bind_uuid(home, uuid)")
+        run = self._begin()
         thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout),
                                   name=f"activator-{run}", daemon=True)
         self._thread = thread
         thread.start()
+
+    def start_bind_uuid(self, home: str, uuid: str, timeout: float = 100.0) -> None:
+        """Bind the device whose QR code showed ``uuid`` into ``home`` (§11.6): the cloud issues a token for
+        ``home`` and pushes it to the device; the delegate hears the outcome exactly once, within ``timeout`` s.
+        A bind the cloud refuses ends at once with the app-side code (3711 already bound, 3714 unknown UUID,
+        3709 not connected, :data:`harness.model.BIND_REFUSAL_CODES`)."""
+        run = self._begin()
+        thread = threading.Thread(target=self._bind_worker, args=(run, home, uuid, timeout),
+                                  name=f"activator-{run}", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def _begin(self) -> int:
+        with self._lock:
+            if self._state is _State.RUNNING:
+                raise ActivatorBusy("a pairing is already running; call stop_config_wifi() first")
+            self._run += 1
+            self._state = _State.RUNNING
+            self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
+            self.last_bind_token = None
+            return self._run
 
     def stop_config_wifi(self) -> None:
         """Stop pairing: the delegate hears nothing more for the current start."""
@@ -231,6 +267,25 @@ class Activator:
                                                 f"the harness failed: {type(exc).__name__}: {exc}", harness_fault=exc)
         self._finish(run, model, error)
 
+    def _bind_worker(self, run: int, home: str, uuid: str, timeout: float) -> None:
+        try:
+            model, error = asyncio.run(self._bind(run, home, uuid, timeout))
+        except Exception as exc:  # a harness or lab fault still ends the start with exactly one callback
+            model, error = None, ActivatorError(ActivatorErrorCode.COMMON_DEVICE_ACTIVE,
+                                                f"the harness failed: {type(exc).__name__}: {exc}", harness_fault=exc)
+        self._finish(run, model, error)
+
+    async def _bind(self, run: int, home: str, uuid: str,
+                    timeout: float) -> tuple[DeviceModel | None, ActivatorError | None]:
+        deadline = self.cloud.clock.time() + timeout
+        try:
+            token = await asyncio.to_thread(self.cloud.bind_device_by_uuid, home, uuid, account=self.account)
+        except BindRefused as exc:
+            return None, ActivatorError(bind_refusal_code(exc.code), exc.message, cloud_error=exc.code)
+        self._token_homes[token] = home
+        self.last_bind_token = token
+        return await self._watch(run, token, home, deadline, baseline=0)
+
     def _finish(self, run: int, model: DeviceModel | None, error: ActivatorError | None) -> None:
         with self._lock:
             if self._run != run or self._state is not _State.RUNNING:
@@ -251,7 +306,23 @@ class Activator:
         # Only what happens after this start counts: an earlier pairing's attempts with the same token are
         # history, not this outcome (a consumed token must read as 3718, not as the old success).
         baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
-        await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+        if mode is ActivatorMode.BLE:  # §9: the Bluetooth leg can fail by itself, before the cloud sees anything
+            failed = await asyncio.to_thread(self._deliver_ble, ssid, password, token)
+            if failed is not None:
+                return None, failed
+        else:
+            await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+        resend = None
+        if mode is ActivatorMode.EZ:
+            def resend() -> None:
+                self._deliver(mode, ssid, password, token)
+        return await self._watch(run, token, home, deadline, baseline=baseline, resend=resend)
+
+    async def _watch(self, run: int, token: str, home: str | None, deadline: float, *, baseline: int,
+                     resend: Callable[[], None] | None = None) -> tuple[DeviceModel | None, ActivatorError | None]:
+        """Poll the token's attempts until the model decides (§7): success, a refusal, or the deadline.
+        ``resend`` hands the configuration over again while the device has not tried (EZ, every few seconds)."""
+        clock = self.cloud.clock
         last_ez = clock.time()
         steps: set[ActivatorStep] = set()
         while self._current(run):
@@ -270,8 +341,8 @@ class Activator:
                 if decision.error_code == ActivatorErrorCode.TIMEOUT:
                     self._step(run, ActivatorStep.TIMEOUT, None)
                 return None, ActivatorError(decision.error_code, decision.message, cloud_error=decision.cloud_error)
-            if mode is ActivatorMode.EZ and not attempts and clock.time() - last_ez >= self.ez_resend_every_s:
-                await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+            if resend is not None and not attempts and clock.time() - last_ez >= self.ez_resend_every_s:
+                await asyncio.to_thread(resend)
                 last_ez = clock.time()
             await clock.sleep(min(self.poll_interval_s, max(0.0, deadline - clock.time())) or self.poll_interval_s)
         return None, None
@@ -330,6 +401,19 @@ class Activator:
                     self.network.send_ap_legacy(address, frame)
 
 
+    def _deliver_ble(self, ssid: str, password: str, token: str) -> ActivatorError | None:
+        """§9.1 steps 2-9 over the network's BLE central, for the device adapter's licence; the app-side error
+        when the Bluetooth leg fails (codes and choices in :mod:`harness.app.ble`)."""
+        if self.device is None or self.network is None:
+            raise AdapterError("BLE pairing needs a device adapter (its licence: the app's credentials, §9.6.2) "
+                               "and a network adapter with a BLE radio")
+        failure = provision(ble_central(self.network), self.device.licence, WifiCredentials(ssid, password, token),
+                            options=self.ble)
+        if failure is None:
+            return None
+        return ActivatorError(failure.code, failure.message, harness_fault=failure.harness_fault)
+
+
 class _Collector:
     """A delegate that records what it hears, for :func:`pair`."""
 
@@ -370,6 +454,27 @@ def pair(activator: Activator, mode: ActivatorMode | str, ssid: str, password: s
     return outcome
 
 
+def bind(activator: Activator, home: str, uuid: str, *, timeout: float = 100.0,
+         real_timeout_s: float = 60.0) -> Outcome:
+    """Bind the device ``uuid`` into ``home`` (§11.6) and return what the delegate heard, with the token the
+    cloud pushed (a blocking helper, as :func:`pair`)."""
+    outcome = Outcome()
+    collector = _Collector(outcome)
+    previous_delegate, previous_steps = activator.delegate, activator.step_callback
+    activator.delegate = collector
+    activator.step_callback = lambda _a, step, _m: outcome.steps.append(step)
+    try:
+        activator.start_bind_uuid(home, uuid, timeout=timeout)
+        if not collector.heard.wait(real_timeout_s):
+            activator.stop_config_wifi()
+            raise AdapterError(f"binding by UUID did not end within {real_timeout_s} s of real time")
+        activator.join(10.0)
+    finally:
+        activator.delegate, activator.step_callback = previous_delegate, previous_steps
+    outcome.token = activator.last_bind_token
+    return outcome
+
+
 __all__ = [
     "Activator",
     "ActivatorBusy",
@@ -378,9 +483,11 @@ __all__ = [
     "ActivatorMode",
     "ActivatorStep",
     "ApOptions",
+    "BleOptions",
     "DeviceModel",
     "EzOptions",
     "Outcome",
     "QrOptions",
+    "bind",
     "pair",
 ]

@@ -35,7 +35,7 @@ from harness.adapters.contracts import (
     World,
     network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, pair
+from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, bind, pair
 from harness.clock import Clock
 from harness.conformance.verdicts import Blocked, DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
@@ -93,20 +93,31 @@ def release_from_cloud(cloud: CloudAdapter, device: DeviceAdapter) -> None:
             cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
 
 
-def reset_to_pairing_mode(device: DeviceAdapter, timeout_s: float) -> None:
-    """Factory reset (else reset) the device and wait up to ``timeout_s`` for pairing mode."""
+def reset_device(device: DeviceAdapter) -> None:
+    """Factory reset (else reset) the device, without waiting for pairing mode."""
     if DeviceCapability.FACTORY_RESET in device.capabilities:
         device.factory_reset()
     elif DeviceCapability.RESET in device.capabilities:
         device.reset()
+
+
+def reset_to_pairing_mode(device: DeviceAdapter, timeout_s: float) -> None:
+    """Factory reset (else reset) the device and wait up to ``timeout_s`` for pairing mode."""
+    reset_device(device)
     device.wait_pairing_mode(timeout_s)
 
 
 def release_device(cloud: CloudAdapter, device: DeviceAdapter, *, timeout_s: float = PAIRING_MODE_TIMEOUT_S) -> None:
-    """The lab's start position for a device: released by its owner (:func:`release_from_cloud`), then factory
-    reset and in pairing mode within ``timeout_s``."""
+    """The lab's start position for a device: factory reset, released by its owner (:func:`release_from_cloud`),
+    and in pairing mode within ``timeout_s``.
+
+    The reset comes before the removal: a genuine device retries a refused activation every second with the same
+    token (PROTOCOL.md §11.7), and a removal made while it still retries would let that stale token bind it to the
+    account it was refused for.
+    """
+    reset_device(device)
     release_from_cloud(cloud, device)
-    reset_to_pairing_mode(device, timeout_s)
+    device.wait_pairing_mode(timeout_s)
 
 
 def _why(exc: BaseException) -> str:
@@ -133,13 +144,19 @@ class DevicePreparer:
                 evidence: EvidenceRecorder | None = None) -> None:
         if self.broken is not None:
             raise Blocked(f"blocked: {self.broken}")
-        if cloud is not None:
-            release_from_cloud(cloud, device)  # the cloud's trouble is the test's ERROR, not the device's block
+        first: Exception | None = None
         try:
-            reset_to_pairing_mode(device, self.timeout_s)
-            return
+            reset_device(device)  # before the removal: a device still retrying a stale token must stop (§11.7)
         except Exception as exc:
             first = exc
+        if cloud is not None:
+            release_from_cloud(cloud, device)  # the cloud's trouble is the test's ERROR, not the device's block
+        if first is None:
+            try:
+                device.wait_pairing_mode(self.timeout_s)
+                return
+            except Exception as exc:
+                first = exc
         if evidence is not None:
             evidence.note("no pairing mode after a reset: power cycling", error=_why(first))
         if DeviceCapability.POWER_CYCLE not in device.capabilities:
@@ -321,13 +338,7 @@ class Lab:
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
                                                     "token": token, "ssid": ssid, "timeout_s": timeout,
                                                     "options": repr(options) if options is not None else None})
-        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
-        self._record_outcome(outcome)
-        fault = outcome.error.harness_fault if outcome.error is not None else None
-        if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
-            raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
-                from fault
-        return outcome
+        return self._outcome(pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall))
 
     def _configured_activator(self, account: str, device: DeviceAdapter | None,
                               options: AppOptions | None) -> Activator:
@@ -350,17 +361,38 @@ class Lab:
         self.redactor.add(password)
         return ssid, password
 
-    def _record_outcome(self, outcome: Outcome) -> None:
+    def bind_by_uuid(self, *, account: str | None = None, home: str | None = None, uuid: str | None = None,
+                     timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+        """Bind ``device`` (default: the test's) into ``home`` by the UUID its QR code shows (PROTOCOL.md §11.6):
+        the cloud pushes it a token; returns what the delegate heard, with that token (``outcome.token``)."""
+        account = account if account is not None else self.default_account
+        home = home if home is not None else self.default_home(account)
+        device = device if device is not None else self.device
+        uuid = uuid if uuid is not None else device.licence.uuid
+        activator = self.activator(account, device=device)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(ActivatorMode.UUID), "account": account,
+                                                    "home": home, "uuid": uuid, "timeout_s": timeout})
+        return self._outcome(bind(activator, home, uuid, timeout=timeout, real_timeout_s=wall))
+
+    def _outcome(self, outcome: Outcome) -> Outcome:
+        """Record what the delegate heard as evidence; a harness fault behind it is an ERROR, never a FAIL."""
         error = outcome.error
         self.evidence.record("activator", "outcome", {
             "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
             "error": str(error) if error else None, "cloud_error": error.cloud_error if error else None,
             "device": outcome.device_model.dev_id if outcome.device_model else None,
-            "steps": [step.name for step in outcome.steps]})
+            "steps": [step.name for step in outcome.steps], "token": outcome.token})
         if outcome.qr_image is not None:
             self.evidence.attach_image("qr", outcome.qr_image)
         if outcome.qr_text is not None:
             self.evidence.attach_text("qr-text", outcome.qr_text)
+        fault = error.harness_fault if error is not None else None
+        if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
+            raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
+                from fault
+        return outcome
 
     def press_reset(self, device: DeviceAdapter | None = None) -> None:
         """The user presses reset (not a factory reset): the device (default: the test's) forgets its Wi-Fi, keeps
@@ -423,7 +455,7 @@ class Lab:
         if token is None:
             owner = account if account is not None else self.default_account
             token = self.activator(owner).get_token(home if home is not None else self.default_home(owner))
-        reply = probes.activate_raw(probes.cloud_endpoints(self.cloud).atop_url, uuid=uuid, auth_key=auth_key,
+        reply = probes.activate_raw(probes.cloud_endpoints(self.cloud), uuid=uuid, auth_key=auth_key,
                                     pid=pid, token=token, hid=hid or probes.new_hid(), t=int(self.clock.time()))
         for secret in (reply.sec_key, reply.local_key):
             if secret:

@@ -16,11 +16,11 @@ from typing import Any
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent.parent / "suites" / "requirements.toml"
 
-AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "mqtt", "fuzz")
+AREAS: tuple[str, ...] = ("token", "qr", "delegate", "licence", "binding", "ez", "ap", "ble", "mqtt", "uuid", "fuzz")
 SEVERITIES: tuple[str, ...] = ("blocker", "critical", "normal", "minor", "trivial")
 
 _ID = re.compile(r"^REQ-([A-Z]+)-(\d{3})$")
-_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt|PROTOCOL\.md §\d+(\.\d+)?|DESIGN\.md §[A-Z][A-Za-z -]+)$")
+_SOURCE = re.compile(r"^(seeds/[a-z0-9-]+\.txt|PROTOCOL\.md §\d+(\.\d+){0,2}|DESIGN\.md §[A-Z][A-Za-z -]+)$")
 _KEYS = frozenset({"id", "area", "severity", "text", "source", "quote"})
 _REQUIRED = ("id", "area", "text", "source")
 
@@ -97,7 +97,7 @@ def _checked_sources(sources: object, where: str) -> tuple[str, ...]:
         raise CatalogueError(f"{where}: source must be a string or a non-empty array of strings")
     for source in sources:
         if not isinstance(source, str) or not _SOURCE.match(source):
-            raise CatalogueError(f"{where}: source {source!r} is not 'seeds/<file>.txt', 'PROTOCOL.md §N[.N]' "
+            raise CatalogueError(f"{where}: source {source!r} is not 'seeds/<file>.txt', 'PROTOCOL.md §N[.N[.N]]' "
                                  f"or 'DESIGN.md §<section>'")
     return tuple(sources)
 

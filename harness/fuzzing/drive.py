@@ -24,12 +24,22 @@ from harness.adapters.contracts import (
     NetworkAdapter,
     NetworkCapability,
     World,
+    ble_central,
     network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
+from harness.app.activator import Activator, ActivatorError, ActivatorMode, ApOptions, Outcome, pair
+from harness.app.ble import BleOptions, BleSession, credentials_for, find_device
 from harness.conformance.verdicts import DeviceFailure, Inconclusive
 from harness.profiles import Profile
 from harness.protocol import apconfig
+from harness.protocol.ble import (
+    Generation,
+    WifiConfigAnswerV1,
+    WifiConfigAnswerV2,
+    WifiConfigV1,
+    WifiConfigV2,
+    ble_id,
+)
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 from harness.testing.stateful import DeviceCrashed
@@ -42,6 +52,7 @@ class FuzzDeviceCrashed(DeviceCrashed, DeviceFailure):
 PLACEHOLDER_TOKEN = "AYPLACEHLDr000"  # swapped for a token the cloud really issued, just before sending
 CASE_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a case's outcome
 PAIRING_MODE_TIMEOUT_S = 30.0
+BLE_CASE_OPTIONS = BleOptions(response_timeout_s=2.0)  # a device that does not answer costs a case 2 s at most
 
 
 class RawActivator(Activator):
@@ -53,6 +64,10 @@ class RawActivator(Activator):
 
     def _deliver(self, mode: ActivatorMode, ssid: str, password: str, token: str) -> None:
         self._raw(token)
+
+    def _deliver_ble(self, ssid: str, password: str, token: str) -> ActivatorError | None:
+        self._raw(token)  # BLE (§9): the raw bytes go over a paired session; the cloud decides the outcome
+        return None
 
 
 @dataclass
@@ -104,17 +119,15 @@ class FuzzContext:
     # -- the lab ---------------------------------------------------------------------------------------
 
     def clean_slate(self) -> None:
-        """Removed and wiped, factory-reset (power-cycled first if it crashed), in pairing mode."""
-        device, cloud = self.device, self.cloud
-        from harness.conformance.lab import release_from_cloud
+        """Factory-reset (power-cycled first if it crashed), removed and wiped, in pairing mode; the reset comes
+        first so that a device still retrying a refused activation (§11.7) cannot bind with its stale token."""
+        from harness.conformance.lab import release_from_cloud, reset_device
 
-        release_from_cloud(cloud, device)
+        device, cloud = self.device, self.cloud
         if DeviceCapability.LIVENESS in device.capabilities and not device.is_alive():
             device.power_cycle()
-        if DeviceCapability.FACTORY_RESET in device.capabilities:
-            device.factory_reset()
-        elif DeviceCapability.RESET in device.capabilities:
-            device.reset()
+        reset_device(device)
+        release_from_cloud(cloud, device)
         device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def revive(self) -> None:
@@ -280,5 +293,24 @@ def lpv35_sender(ctx: FuzzContext, payload: bytes) -> Callable[[str], None]:
     return send
 
 
-__all__ = ["PLACEHOLDER_TOKEN", "FuzzContext", "RawActivator", "ap_frame_sender", "lpv35_sender",
+def ble_json_sender(ctx: FuzzContext, payload: bytes) -> Callable[[str], None]:
+    """Pair with the device over BLE and send ``payload`` as the Wi-Fi JSON (§9.7.5), the placeholder token swapped
+    for the real one; the device's answer is not judged here (whether it activates is)."""
+    def send(token: str) -> None:
+        central = ble_central(ctx.network)
+        found = find_device(central, target=ble_id(ctx.device.licence.uuid), timeout=10.0)
+        if found is None:
+            return  # not advertising: nothing can be delivered, and the case's checks say what follows
+        body = payload.replace(PLACEHOLDER_TOKEN.encode(), token.encode())
+        with BleSession(central, found, credentials_for(ctx.device.licence), options=BLE_CASE_OPTIONS) as session:
+            if session.device_info() is None or session.pair() is None:
+                return
+            message = WifiConfigV2(payload=body) if session.generation is Generation.V2 else WifiConfigV1(payload=body)
+            session.send(message)
+            session.wait_for((WifiConfigAnswerV2, WifiConfigAnswerV1))  # its answer is not what the case checks
+
+    return send
+
+
+__all__ = ["PLACEHOLDER_TOKEN", "FuzzContext", "RawActivator", "ap_frame_sender", "ble_json_sender", "lpv35_sender",
            "qr_bytes_sender"]

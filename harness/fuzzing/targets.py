@@ -1,9 +1,9 @@
 """The fuzz targets: for each, a strategy of explicit, JSON-serialisable cases and how to run one.
 
-``qr``, ``ez`` and ``ap`` mix valid pairings (generated SSID, password, QR style: the device must pair and join
+``qr``, ``ez``, ``ap`` and ``ble`` mix valid pairings (generated SSID, password, QR style: the device must pair and join
 exactly that network) with invalid inputs (malformed QR texts and AP payloads, frames with a broken CRC,
-passwords no WPA network has, guessed tokens: refused without activation, device alive, normal pairing
-afterwards). ``atop`` sends generated malformed activation requests to the cloud's live endpoint: a
+malformed BLE Wi-Fi JSON, passwords no WPA network has, guessed tokens: refused without activation, device alive,
+normal pairing afterwards). ``atop`` sends generated malformed activation requests to the cloud's live endpoint: a
 well-formed error, never a server error or a success (REQ-FUZZ-004). The ``stateful`` target is
 :mod:`harness.testing.stateful`. Adapters only: no emulator import.
 """
@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from harness.adapters.contracts import CloudCapability, Licence, require
 from harness.conformance.verdicts import DeviceFailure, Refused
-from harness.fuzzing.drive import PLACEHOLDER_TOKEN, FuzzContext, ap_frame_sender, lpv35_sender, qr_bytes_sender
+from harness.fuzzing.drive import (
+    PLACEHOLDER_TOKEN,
+    FuzzContext,
+    ap_frame_sender,
+    ble_json_sender,
+    lpv35_sender,
+    qr_bytes_sender,
+)
 from harness.protocol import atop
 from harness.protocol.errors import ProtocolError
 from harness.testing.strategies import (
@@ -33,7 +40,7 @@ from harness.testing.strategies import (
     wpa_passwords,
 )
 
-TARGETS: Final = ("qr", "ez", "ap", "atop", "stateful")
+TARGETS: Final = ("qr", "ez", "ap", "ble", "atop", "stateful")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,31 @@ def _ap_malformed(draw: st.DrawFn) -> bytes:
     return text
 
 
+@st.composite
+def _ble_malformed(draw: st.DrawFn) -> bytes:
+    """BLE Wi-Fi JSON a device must refuse (§9.7.5, §9.10 lead 7): an SSID over 32 bytes or empty, a password over
+    64, a missing key, a non-string value, not JSON, truncated. Each carries the placeholder token."""
+    kind = draw(st.sampled_from(["long-ssid", "empty-ssid", "long-password", "missing", "wrong-type", "not-json",
+                                 "truncated"]))
+    good: dict[str, Any] = {"ssid": draw(ssids()), "pwd": draw(wpa_passwords()), "token": PLACEHOLDER_TOKEN}
+    if kind == "long-ssid":
+        good["ssid"] = draw(ssids()) + "S" * draw(st.integers(33, 96))
+    elif kind == "empty-ssid":
+        good["ssid"] = ""
+    elif kind == "long-password":
+        good["pwd"] = "p" * draw(st.integers(65, 128))
+    elif kind == "missing":
+        del good[draw(st.sampled_from(["ssid", "pwd", "token"]))]
+    elif kind == "wrong-type":
+        good[draw(st.sampled_from(["ssid", "pwd", "token"]))] = draw(st.sampled_from([0, None, True, [], {}]))
+    text = json.dumps(good, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if kind == "not-json":
+        return draw(st.sampled_from([b"", b"ssid=x", b"[]", b"{", b"\xff\xfe"]))
+    if kind == "truncated":
+        return text[:draw(st.integers(0, len(text) - 1))]
+    return text
+
+
 def atop_cases() -> st.SearchStrategy[AtopCase]:
     """Malformed activation requests: one defect each (REQ-FUZZ-004)."""
     return st.builds(AtopCase, defect=st.sampled_from(ATOP_DEFECTS), et=st.sampled_from([1, 3]),
@@ -157,6 +189,8 @@ def invalid_cases(modes: list[str], *, guessed_tokens: bool = True) -> st.Search
     if ap_modes:
         found.append(st.builds(RefuseCase, kind=st.just("ap-malformed"), mode=st.sampled_from(ap_modes),
                                data=_ap_malformed()))
+    if "ble" in modes:
+        found.append(st.builds(RefuseCase, kind=st.just("ble-malformed"), mode=st.just("ble"), data=_ble_malformed()))
     if "ap-legacy" in modes:
         good = json.dumps({"ssid": "fuzz-net", "passwd": "fuzz-password", "token": PLACEHOLDER_TOKEN},
                           separators=(",", ":")).encode("utf-8")
@@ -169,7 +203,7 @@ def cases(target: str, ctx: FuzzContext) -> st.SearchStrategy[Case]:
     """Every case of ``target`` the device's claims allow (nothing when it claims no such mode)."""
     if target == "atop":
         return atop_cases()
-    modes = _pairing_modes(ctx, {"qr": "qr", "ez": "ez", "ap": "ap"}[target])
+    modes = _pairing_modes(ctx, {"qr": "qr", "ez": "ez", "ap": "ap", "ble": "ble"}[target])
     if not modes:
         return st.nothing()
     valid = valid_cases(modes)
@@ -200,6 +234,8 @@ def run_case(ctx: FuzzContext, case: Case, *, then_pairs: bool = True) -> None:
     elif case.kind == "ap-malformed":
         what = f"a malformed AP payload {case.data[:80]!r}"
         refuse["send"] = ap_frame_sender(ctx, case.data) if case.mode == "ap-legacy" else lpv35_sender(ctx, case.data)
+    elif case.kind == "ble-malformed":
+        what, refuse["send"] = f"a malformed BLE Wi-Fi JSON {case.data[:80]!r}", ble_json_sender(ctx, case.data)
     elif case.kind == "ap-bad-crc":
         what = f"an AP frame whose CRC-32 is wrong (XOR 0x{case.crc_flip:08x})"
         refuse["send"] = ap_frame_sender(ctx, case.data, crc_flip=case.crc_flip)

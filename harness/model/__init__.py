@@ -21,15 +21,17 @@ from harness.model.binding import (
     product_binding_mode,
     relation_of,
 )
-from harness.model.errors import LICENCE_ERRORS, CloudError
+from harness.model.errors import LICENCE_ERRORS, BindError, CloudError
 from harness.model.licence import Licence
 from harness.model.outcomes import (
+    BIND_REFUSAL_CODES,
     OUTCOME_RULES,
     REFUSAL_CODES,
     ActivatorErrorCode,
     AttemptSummary,
     Outcome,
     OutcomeKind,
+    bind_refusal_code,
     outcome_for,
     refusal_for,
 )
@@ -43,9 +45,10 @@ from harness.model.token import (
 )
 
 __all__ = [
-    "BINDING_TABLE", "CAMERA_CATEGORIES", "DEFAULT_TOKEN_TTL_S", "LICENCE_ERRORS", "OUTCOME_RULES", "REFUSAL_CODES",
-    "TOKEN_ERRORS", "ActivatorErrorCode", "AttemptSummary", "Binding", "BindingDecision", "BindingMode",
-    "BindingModeNotAllowed", "BindingRow", "Claim", "CloudError", "Licence", "Outcome", "OutcomeKind", "Relation",
-    "Reset", "Role", "TokenRecord", "TokenVerdict", "check_token", "decide_binding", "outcome_for",
-    "product_binding_mode", "refusal_for", "relation_of", "token_error",
+    "BINDING_TABLE", "BIND_REFUSAL_CODES", "CAMERA_CATEGORIES", "DEFAULT_TOKEN_TTL_S", "LICENCE_ERRORS",
+    "OUTCOME_RULES", "REFUSAL_CODES", "TOKEN_ERRORS", "ActivatorErrorCode", "AttemptSummary", "BindError", "Binding",
+    "BindingDecision", "BindingMode", "BindingModeNotAllowed", "BindingRow", "Claim", "CloudError", "Licence",
+    "Outcome", "OutcomeKind", "Relation", "Reset", "Role", "TokenRecord", "TokenVerdict", "bind_refusal_code",
+    "check_token", "decide_binding", "outcome_for", "product_binding_mode", "refusal_for", "relation_of",
+    "token_error",
 ]

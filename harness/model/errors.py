@@ -50,8 +50,18 @@ LICENCE_ERRORS: Final = frozenset(
     }
 )
 
+
+
+class BindError(StrEnum):
+    """The app API's errorCodes for a bind by UUID it refuses before any token is pushed (§11.6; emulator-defined:
+    the real cloud's strings are not established). Binding-rule refusals use the CloudError strings."""
+
+    UUID_NOT_EXISTS = "UUID_NOT_EXISTS"  # no licence with that UUID (or a revoked one)
+    DEVICE_OFFLINE = "DEVICE_OFFLINE"  # the UUID is not logged in as acon_<uuid>, waiting on d/ai/<uuid>
+
+
 class ModelError(Exception):
     """The model's own rules contradict themselves (a harness bug: ERROR, never the device's FAIL)."""
 
 
-__all__ = ["LICENCE_ERRORS", "CloudError", "ModelError"]
+__all__ = ["LICENCE_ERRORS", "BindError", "CloudError", "ModelError"]

@@ -26,7 +26,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
 
-from harness.model.errors import CloudError, ModelError
+from harness.model.errors import BindError, CloudError, ModelError
 from harness.protocol.errors import LocalProtocolError
 
 S_APP: Final = "§7"
@@ -75,6 +75,10 @@ class ActivatorErrorCode(IntEnum):
     FAILED_ACTIVE_BEACON_DEVICE = 3734
     FAILED_SCAN_WIFI_LIST = 3735
     COMMON_DEVICE_ACTIVE = 4000  # "generic, with a message from the backend"
+    # BLE and combo devices (§7 "Tuya pairing FAQ", §9.8): the app's own codes for the Bluetooth leg.
+    BLE_SEND_FAILED = -14  # "failed to send pairing info": the device refused the pair or the Wi-Fi config
+    BLE_TIMEOUT = -20  # "pairing timeout": the device did not answer over BLE
+    BLE_CONNECT_FAILED = -2561  # "BLE connect failed"
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,24 @@ OTHER_REFUSAL: Final = Refusal(ActivatorErrorCode.COMMON_DEVICE_ACTIVE, _R)
 
 def refusal_for(error_code: str) -> Refusal:
     return REFUSAL_CODES.get(error_code, OTHER_REFUSAL)
+
+
+# Binding by UUID (§11.6): the app API refuses the bind call itself -> the app-side code (emulator-defined; §7's
+# names: 3714 APPUnsupportUUID for a UUID the cloud does not know, 3709 DeviceNotConnectMQTT for a device that is
+# not connected, and the binding rules' own 3711 and 3712).
+BIND_REFUSAL_CODES: Final[Mapping[str, ActivatorErrorCode]] = MappingProxyType({
+    BindError.UUID_NOT_EXISTS: ActivatorErrorCode.APP_UNSUPPORT_UUID,
+    BindError.DEVICE_OFFLINE: ActivatorErrorCode.DEVICE_NOT_CONNECT_MQTT,
+    CloudError.DEVICE_ALREADY_BIND: ActivatorErrorCode.DEVICE_ALREADY_BOUND,
+    CloudError.GUEST_NOT_SUPPORT_STRONG_BIND: ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND,
+    "PERMISSION_DENIED": ActivatorErrorCode.PERMISSION_DENIED,
+    "USER_SESSION_LOSS": ActivatorErrorCode.USER_SESSION_LOSS,
+})
+
+
+def bind_refusal_code(error_code: str) -> ActivatorErrorCode:
+    """The app-side code of a refused bind by UUID (generic 4000 for a code the table does not know)."""
+    return BIND_REFUSAL_CODES.get(error_code, ActivatorErrorCode.COMMON_DEVICE_ACTIVE)
 
 
 class OutcomeKind(StrEnum):
@@ -247,6 +269,6 @@ def outcome_for(attempts: Sequence[AttemptSummary], *, device_online: bool, boun
 
 
 __all__ = [
-    "OTHER_REFUSAL", "OUTCOME_RULES", "REFUSAL_CODES", "ActivatorErrorCode", "AttemptSummary", "Outcome",
-    "OutcomeKind", "OutcomeRule", "Refusal", "outcome_for", "refusal_for",
+    "BIND_REFUSAL_CODES", "OTHER_REFUSAL", "OUTCOME_RULES", "REFUSAL_CODES", "ActivatorErrorCode", "AttemptSummary",
+    "Outcome", "OutcomeKind", "OutcomeRule", "Refusal", "bind_refusal_code", "outcome_for", "refusal_for",
 ]

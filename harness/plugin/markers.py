@@ -7,12 +7,12 @@ error); unknown requirement ids are errors too.
 ``@pytest.mark.requires("mode:qr", "binding:strong", "cloud:time-travel")``: capabilities the test needs.
 The names (:func:`capability_names`):
 
-- what the device claims, answered by the profile: ``mode:qr|ez|ap``, ``ez:broadcast|multicast``,
+- what the device claims, answered by the profile: ``mode:qr|ez|ap|ble``, ``ble:v1|v2``, ``ez:broadcast|multicast``,
   ``ap:legacy|lpv35``, ``binding:strong|medium|weak``, ``mqtt:2.1|2.2|2.3``,
   ``activation:tuya.device.active|thing.device.opensdk.active``, ``device:reset``, ``device:factory-reset``,
   ``device:power-cycle``, ``device:remote-removal``, ``device:dp-commands``, ``device:qr-prompt``,
-  ``device:pairing-window``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the profile's own
-  spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
+  ``device:pairing-window``, ``device:bind-by-uuid``, ``lab:wifi``, ``lab:licence``, ``lab:real-time-waits``; the
+  profile's own spellings (``pairing_mode:qr``, ``qr``, ``power_cycle``, ...) are accepted as well;
 - what the adapters offer, answered by the world: ``cloud:<CloudCapability>`` (``cloud:time-travel``,
   ``cloud:issue-licences``, ...), ``device:<DeviceCapability>`` (``device:scan-qr``, ``device:events``, ...;
   ``device:power-cycle`` and the like need both the profile's claim and the adapter's capability) and
@@ -36,11 +36,11 @@ _TC_ID = re.compile(r"^TC-([A-Z][A-Z0-9]*)-(\d{3})$")
 
 # The suites' family names -> the profile's (harness.profiles.schema.Profile.claims).
 _PROFILE_FAMILIES = {"mode": "pairing_mode", "ez": "ez_channel", "ap": "ap_variant", "binding": "binding_mode",
-                     "mqtt": "mqtt_protocol_version", "activation": "activation_api"}
+                     "mqtt": "mqtt_protocol_version", "activation": "activation_api", "ble": "ble_generation"}
 # device:<x> claims the profile answers (x -> the profile's flag).
 _DEVICE_FLAGS = {"reset": "reset", "factory-reset": "factory_reset", "power-cycle": "power_cycle",
                  "remote-removal": "remote_removal", "dp-commands": "dp_commands", "qr-prompt": "qr_prompt",
-                 "pairing-window": "pairing_window"}
+                 "pairing-window": "pairing_window", "bind-by-uuid": "bind_by_uuid"}
 _LAB_FLAGS = {"wifi": "wifi", "licence": "licence", "real-time-waits": "real_time_waits"}
 
 
@@ -167,7 +167,8 @@ def adapter_reason(needs: Sequence[Need], adapters: Callable[[str], tuple[str, f
 
 def capability_names() -> list[str]:
     """Every name ``requires`` accepts in the suites' spelling (the profile's own spellings work too)."""
-    names = [f"mode:{m}" for m in ("qr", "ez", "ap")] + ["ez:broadcast", "ez:multicast", "ap:legacy", "ap:lpv35"]
+    names = [f"mode:{m}" for m in ("qr", "ez", "ap", "ble")] + ["ez:broadcast", "ez:multicast", "ap:legacy", "ap:lpv35"]
+    names += ["ble:v1", "ble:v2"]
     names += [f"binding:{b}" for b in ("strong", "medium", "weak")] + [f"mqtt:{v}" for v in ("2.1", "2.2", "2.3")]
     names += ["activation:tuya.device.active", "activation:thing.device.opensdk.active"]
     names += [f"device:{d}" for d in sorted(set(_DEVICE_FLAGS) | set(_device_capabilities()))]

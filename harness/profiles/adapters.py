@@ -96,9 +96,10 @@ class AdapterSpec(Section):
 
 
 class NetworkSpec(Section):
-    """``[adapters.network]``: ``air`` (in memory) or ``scapy`` on a lab interface."""
+    """``[adapters.network]``: ``air`` (in memory), ``scapy`` on a lab interface, or ``bleak`` (a Bluetooth LE radio
+    only, its controller as ``interface`` or ``args.adapter``, PROTOCOL.md §9.12)."""
 
-    name: Literal["air", "scapy"]
+    name: Literal["air", "scapy", "bleak"]
     interface: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
 

@@ -3,9 +3,10 @@
 A profile is one TOML file per device model, validated on load:
 
 - ``[device]``: name, kind, PID, firmware (and optionally vendor, model, MAC);
-- ``[capabilities]``: pairing modes, EZ channels, AP variants, binding mode, MQTT protocol version, activation
-  API, pairing window and the optional operations (reset, factory reset, power cycle, ...): they decide which
-  tests apply, and a test whose capability is not claimed is N/A with the reason :meth:`Profile.na_reason` gives;
+- ``[capabilities]``: pairing modes (``qr``, ``ez``, ``ap``, ``ble``), EZ channels, AP variants, the BLE
+  generation (``v1``/``v2``, PROTOCOL.md §9.0), binding mode, MQTT protocol version, activation API, pairing
+  window and the optional operations (reset, factory reset, power cycle, ...): they decide which tests apply,
+  and a test whose capability is not claimed is N/A with the reason :meth:`Profile.na_reason` gives;
 - ``[parameters]``: token lifetime, activator timeout, whether real-time waits are allowed, the home region,
   the lab's Wi-Fi and the device's licence (secrets as ``env:NAME`` references, resolved only when used);
 - ``[adapters]``: the cloud, device and network adapters, with their arguments, and an optional device pool;
@@ -57,7 +58,8 @@ BUNDLED_PROFILES_DIR = PROJECT_ROOT / "profiles"
 PROFILE_PATH_ENV = "PAIRCERT_PROFILE_PATH"
 
 DeviceKind = Literal["camera", "plug", "bulb", "other"]
-PairingMode = Literal["qr", "ez", "ap"]
+PairingMode = Literal["qr", "ez", "ap", "ble"]
+BleGeneration = Literal["v1", "v2"]  # PROTOCOL.md §9.0: the two key schemes (V2: modes 11/12, V1: 1/2)
 EzChannel = Literal["broadcast", "multicast"]
 ApVariant = Literal["legacy", "lpv35"]
 BindingMode = Literal["strong", "medium", "weak"]
@@ -96,12 +98,16 @@ class CapabilitiesSection(Section):
     mqtt_protocol_version: MqttProtocolVersion
     activation_api: ActivationApi
     pairing_window_s: float | None = Field(default=None, gt=0)
+    ble_generation: BleGeneration | None = None  # required with pairing mode 'ble' (§9.0)
     supports_reset: bool = True
     supports_factory_reset: bool = True
     supports_power_cycle: bool = True
     supports_remote_removal: bool = True
     supports_dp_commands: bool = True
     qr_prompt_observable: bool = True
+    # §11.6: the device also waits as acon_<uuid> on d/ai/<uuid> for a token the cloud pushes when the app binds
+    # its UUID (the SDKs' default token source: the device shows a QR code holding its UUID)
+    bind_by_uuid: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> CapabilitiesSection:
@@ -118,6 +124,12 @@ class CapabilitiesSection(Section):
             if mode not in self.pairing_modes and values:
                 problems.append((key, f"expected no {key} (or add '{mode}' to pairing_modes): "
                                       f"pairing mode '{mode}' is not claimed"))
+        if "ble" in self.pairing_modes and self.ble_generation is None:
+            problems.append(("ble_generation", "expected 'v1' or 'v2' (PROTOCOL.md §9.0), because pairing mode "
+                                               "'ble' is claimed"))
+        if "ble" not in self.pairing_modes and self.ble_generation is not None:
+            problems.append(("ble_generation", "expected no ble_generation (or add 'ble' to pairing_modes): "
+                                               "pairing mode 'ble' is not claimed"))
         if problems:
             raise FieldProblems(problems)
         return self
@@ -179,6 +191,9 @@ class ParametersSection(Section):
     boot_time_s: float = Field(default=60, gt=0)
     real_time_waits: bool = False
     region: str = "AY"
+    # §11.1: the device reaches the cloud over TLS (HTTPS ATOP, MQTT over TLS) and verifies the lab CA; the
+    # emulated cloud then serves TLS with a lab CA its emulated devices trust (false: plain HTTP and MQTT)
+    tls: bool = False
     wifi: WifiParameters | None = None
     licence: LicenceParameters | None = None
     dp_command: DpCommand = Field(default_factory=lambda: DpCommand(id=1, value=True))
@@ -201,6 +216,7 @@ _VALUE_FAMILIES: dict[str, tuple[str, str]] = {
     "binding_mode": ("binding mode", "binding_mode"),
     "mqtt_protocol_version": ("MQTT protocol version", "mqtt_protocol_version"),
     "activation_api": ("activation API", "activation_api"),
+    "ble_generation": ("BLE generation", "ble_generation"),
 }
 _FLAGS: dict[str, tuple[str, str]] = {
     "reset": ("a device reset", "capabilities.supports_reset"),
@@ -209,20 +225,22 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "remote_removal": ("remote removal over MQTT", "capabilities.supports_remote_removal"),
     "dp_commands": ("DP commands", "capabilities.supports_dp_commands"),
     "qr_prompt": ("an observable QR prompt", "capabilities.qr_prompt_observable"),
+    "bind_by_uuid": ("binding by UUID", "capabilities.bind_by_uuid"),
     "pairing_window": ("a pairing window", "capabilities.pairing_window_s"),
     "real_time_waits": ("real-time waits", "parameters.real_time_waits"),
     "wifi": ("lab Wi-Fi credentials", "parameters.wifi"),
     "licence": ("a licence", "parameters.licence"),
 }
-_ALIASES = {"qr": "pairing_mode:qr", "ez": "pairing_mode:ez", "ap": "pairing_mode:ap"}
+_ALIASES = {"qr": "pairing_mode:qr", "ez": "pairing_mode:ez", "ap": "pairing_mode:ap", "ble": "pairing_mode:ble"}
 
 _FAMILY_VALUES: dict[str, tuple[str, ...]] = {
-    "pairing_mode": ("qr", "ez", "ap"),
+    "pairing_mode": ("qr", "ez", "ap", "ble"),
     "ez_channel": ("broadcast", "multicast"),
     "ap_variant": ("legacy", "lpv35"),
     "binding_mode": ("strong", "medium", "weak"),
     "mqtt_protocol_version": ("2.1", "2.2", "2.3"),
     "activation_api": ("tuya.device.active", "thing.device.opensdk.active"),
+    "ble_generation": ("v1", "v2"),
 }
 
 #: Every capability string :meth:`Profile.claims` understands (plus the aliases ``qr``, ``ez``, ``ap``, and
@@ -295,6 +313,8 @@ class Profile(Section):
         if family in _VALUE_FAMILIES and value in _FAMILY_VALUES[family]:
             words, attribute = _VALUE_FAMILIES[family]
             actual = getattr(caps, attribute)
+            if actual is None:
+                return f"profile {self.name} does not claim a {words}"
             return None if actual == value else f"profile {self.name} claims {words} '{actual}', not '{value}'"
         if canonical in _FLAGS and not value:
             words, key = _FLAGS[canonical]
@@ -307,6 +327,7 @@ class Profile(Section):
             "reset": caps.supports_reset, "factory_reset": caps.supports_factory_reset,
             "power_cycle": caps.supports_power_cycle, "remote_removal": caps.supports_remote_removal,
             "dp_commands": caps.supports_dp_commands, "qr_prompt": caps.qr_prompt_observable,
+            "bind_by_uuid": caps.bind_by_uuid,
             "pairing_window": caps.pairing_window_s is not None, "real_time_waits": params.real_time_waits,
             "wifi": params.wifi is not None, "licence": params.licence is not None,
         }

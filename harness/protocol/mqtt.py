@@ -238,6 +238,15 @@ def active_token_message(token: str, region: str, *, t: int, env: str = "pro") -
     return MqttMessage(MqttProtocol.ACTIVE_TOKEN, t, {"token": token, "region": region, "env": env})
 
 
+def active_token_pv(login_pv: str | None) -> ProtocolVersion:
+    """The envelope of the protocol-46 push (§11.9.1): it follows the device's ``acon_`` login, 2.3 when the
+    username carried ``|pv=2.3`` (TO accepts only 2.3), 2.2 without a suffix (CK, §11.6)."""
+    for pv in PROTOCOL_VERSIONS:
+        if login_pv == pv:
+            return pv
+    return "2.2"
+
+
 def parse_message_json(plaintext: bytes) -> MqttMessage:
     """Parse the §5 plaintext. ``t`` may be a JSON number or a string of digits (tuya-convert sends
     ``"t":"1700000000"``); ``data`` must be an object."""
@@ -434,8 +443,8 @@ def decode_message(data: bytes, *, local_key: str | bytes) -> MqttMessage:
 
 __all__ = [
     "FROM_DEVICE", "NONCE_LEN", "PROTOCOL_VERSIONS", "TAG_LEN", "MqttCredentials", "MqttEnvelope", "MqttMessage",
-    "MqttProtocol", "ParsedTopic", "ProtocolVersion", "TopicKind", "active_token_message", "decode_envelope",
-    "decode_message", "device_credentials", "dp_command", "dp_report", "encode_envelope", "encode_message",
-    "parse_message_json", "parse_topic", "preactivation_credentials", "preactivation_topic", "reset_message",
-    "rpc_file", "rpc_req", "rpc_rsp", "topic_in", "topic_out", "tuya_convert_stamp", "unbind_message",
+    "MqttProtocol", "ParsedTopic", "ProtocolVersion", "TopicKind", "active_token_message", "active_token_pv",
+    "decode_envelope", "decode_message", "device_credentials", "dp_command", "dp_report", "encode_envelope",
+    "encode_message", "parse_message_json", "parse_topic", "preactivation_credentials", "preactivation_topic",
+    "reset_message", "rpc_file", "rpc_req", "rpc_rsp", "topic_in", "topic_out", "tuya_convert_stamp", "unbind_message",
 ]

@@ -232,7 +232,12 @@ def _footprint(record: Any) -> tuple[str | None, int]:
 
 
 def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice | None) -> None:
-    """Removed (and wiped) by its owner, factory-reset, in pairing mode: the lab's start position."""
+    """Factory-reset, removed (and wiped) by its owner, in pairing mode: the lab's start position. The reset comes
+    first: a device still retrying a refused activation (§11.7) must not bind with its stale token."""
+    if DeviceCapability.FACTORY_RESET in device.capabilities:
+        device.factory_reset()
+    elif DeviceCapability.RESET in device.capabilities:
+        device.reset()
     try:
         cloud.release_device(device.licence.uuid)
     except CapabilityMissing:
@@ -242,10 +247,6 @@ def _clean_slate(cloud: CloudAdapter, device: DeviceAdapter, known: ModelDevice 
             cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
         elif record is None and known is not None and known.binding is not None and known.dev_id is not None:
             cloud.remove_device(known.dev_id, account=known.binding.account, wipe=True)
-    if DeviceCapability.FACTORY_RESET in device.capabilities:
-        device.factory_reset()
-    elif DeviceCapability.RESET in device.capabilities:
-        device.reset()
     device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
 
@@ -490,7 +491,11 @@ class PairingMachine(RuleBasedStateMachine):
             _check(now_in == before_in, f"§0/§6: the model refuses this pairing ({decision_note}), but the cloud "
                                         f"activated the device (home, activations: {before_in} before, {now_in} now)")
             _check(not outcome.ok, f"the activator reported success for a pairing the model refuses ({decision_note})")
-            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)  # a refused device returns to pairing mode
+            # A refused device returns to pairing mode; a genuine one retries the same token every second until
+            # it gives up (§11.7), so the user presses reset (the cloud keeps any binding, §6 normal reset).
+            if DeviceCapability.RESET in md.adapter.capabilities:
+                md.adapter.reset()
+            md.adapter.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
 
     def _used(self) -> list[TokenHandle]:
         return [self.handles[t] for t, r in self.model_tokens.items() if r.consumed_at is not None]

@@ -31,10 +31,15 @@ _WILDCARDS = ("+", "#")
 
 @dataclass(frozen=True)
 class BrokerIdentity:
-    """Who an authenticated MQTT connection is: a device (devId), a pre-activation licence (uuid) or the cloud."""
+    """Who an authenticated MQTT connection is: a device (devId), a pre-activation licence (uuid) or the cloud.
+
+    ``pv`` is the ``|pv=`` suffix of a pre-activation login (``"2.3"`` for TO's ``acon_<uuid>|pv=2.3``, None for
+    CK's bare ``acon_<uuid>``): the protocol-46 push must use that envelope version (§11.9.1).
+    """
 
     kind: IdentityKind
     id: str
+    pv: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("device", "preactivation", "cloud"):
@@ -219,7 +224,7 @@ class CredentialAuthority:
         expected = self._preactivation.get(uuid)
         if expected is None or client_id != base or not same_secret(password, expected):
             return None
-        return BrokerIdentity("preactivation", uuid)
+        return BrokerIdentity("preactivation", uuid, pv=suffix.removeprefix("pv=") if bar else None)
 
     def is_current(self, identity: BrokerIdentity) -> bool:
         """True while the identity's credentials are still registered."""
@@ -270,10 +275,11 @@ class CredentialAuthority:
                 identities[dev_id] = BrokerIdentity("device", dev_id)
             for uuid, password in self._preactivation.items():
                 rule = AclRule(read=(mqtt.preactivation_topic(uuid),))
-                for username in (f"{PREACTIVATION_PREFIX}{uuid}", f"{PREACTIVATION_PREFIX}{uuid}|pv=2.3"):
+                for pv in (None, "2.3"):
+                    username = f"{PREACTIVATION_PREFIX}{uuid}" + ("" if pv is None else f"|pv={pv}")
                     passwords[username] = password
                     acl[username] = rule
-                    identities[username] = BrokerIdentity("preactivation", uuid)
+                    identities[username] = BrokerIdentity("preactivation", uuid, pv=pv)
             for username, password in self._cloud.items():
                 passwords[username] = password
                 acl[username] = AclRule(read=("#",), write=("#",))
@@ -303,3 +309,5 @@ class MqttBroker(Protocol):
     def disconnect(self, client_id: str) -> bool: ...
 
     def connected_clients(self) -> set[str]: ...
+
+    def identity_of(self, client_id: str) -> BrokerIdentity | None: ...

@@ -41,6 +41,7 @@ from harness.emulator.broker.authority import (
     device_subscribe_topics,
 )
 from harness.emulator.broker.mosquitto import MosquittoBroker
+from harness.emulator.listen import TlsMaterial, listening_socket
 from harness.protocol.mqtt import topic_in
 
 log = logging.getLogger(__name__)
@@ -199,15 +200,21 @@ class EmbeddedBroker:
 
     The listening socket is ours (bound to ``port``, 0 meaning a free one) and every accepted stream is
     handed to amqtt as an external connection, so the real port is known without reaching into amqtt.
+    With ``tls`` that listener speaks MQTT over TLS (PROTOCOL.md §11.1: 8883 in production) and ``plain_port``
+    (when not None) adds a plain MQTT listener beside it for old firmware.
     """
 
     def __init__(self, authority: CredentialAuthority, *, host: str = "127.0.0.1", port: int = 0,
                  on_connect: ConnectionCallback | None = None, on_disconnect: ConnectionCallback | None = None,
-                 on_subscribed: ConnectionCallback | None = None, timeout_s: float = 10.0) -> None:
+                 on_subscribed: ConnectionCallback | None = None, timeout_s: float = 10.0,
+                 tls: TlsMaterial | None = None, plain_port: int | None = None) -> None:
         self.authority = authority
         self._host = host
         self._requested_port = port
         self._port = 0
+        self._tls = tls
+        self._requested_plain_port = plain_port
+        self.plain_port: int | None = None
         self._timeout_s = timeout_s
         # on_subscribed: a device was granted its own command topic (smart/device/in/<devId>, §5)
         self._bridge = _PluginBridge(authority, on_connect, on_disconnect, on_subscribed)
@@ -339,13 +346,17 @@ class EmbeddedBroker:
         broker._subscriptions = _SnapshotDict(broker._subscriptions)
         self._broker = broker
         await broker.start()
-        server = await asyncio.start_server(self._accept, self._host, self._requested_port)
+        servers = await self._listen()
+        server = servers[0]
         try:
             self._port = int(server.sockets[0].getsockname()[1])
             self._ready.set()
-            log.info("embedded MQTT broker listening on %s:%d", self._host, self._port)
+            log.info("embedded MQTT broker listening on %s:%d%s", self._host, self._port,
+                     " (TLS)" if self._tls is not None else "")
             await self._stopping.wait()
         finally:
+            for extra in servers[1:]:
+                extra.close()
             server.close()
             try:
                 await asyncio.wait_for(broker.shutdown(), self._timeout_s / 2)
@@ -354,6 +365,19 @@ class EmbeddedBroker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
             self._bridge.forget_all()
+
+    async def _listen(self) -> list[asyncio.Server]:
+        """The MQTT listener (over TLS when asked, §11.1) and the optional plain one beside it."""
+        kind = "MQTT over TLS" if self._tls is not None else "MQTT"
+        sock = listening_socket(kind, self._host, self._requested_port)
+        context = self._tls.server_context() if self._tls is not None else None
+        servers = [await asyncio.start_server(self._accept, sock=sock, ssl=context,
+                                              ssl_handshake_timeout=self._timeout_s if context else None)]
+        if self._tls is not None and self._requested_plain_port is not None:
+            plain = listening_socket("MQTT", self._host, self._requested_plain_port)
+            servers.append(await asyncio.start_server(self._accept, sock=plain))
+            self.plain_port = int(plain.getsockname()[1])
+        return servers
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Gate every connection on its CONNECT before amqtt sees it.

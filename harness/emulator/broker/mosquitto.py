@@ -45,6 +45,7 @@ from harness.emulator.broker.authority import (
     ConnectionCallback,
     CredentialAuthority,
 )
+from harness.emulator.listen import TlsMaterial, dial_host
 from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,16 @@ class MosquittoBroker:
 
     def __init__(self, authority: CredentialAuthority, *, host: str = "127.0.0.1", port: int = 0,
                  binary: str | None = None, on_connect: ConnectionCallback | None = None,
-                 on_disconnect: ConnectionCallback | None = None, timeout_s: float = 10.0) -> None:
+                 on_disconnect: ConnectionCallback | None = None, timeout_s: float = 10.0,
+                 tls: TlsMaterial | None = None, plain_port: int | None = None) -> None:
         self.authority = authority
         self._host = host
         self._requested_port = port
         self._port = 0
+        # MQTT over TLS on the port (§11.1), and an optional plain listener beside it for old firmware
+        self._tls = tls
+        self._requested_plain_port = plain_port
+        self.plain_port: int | None = None
         self._binary = binary
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -145,6 +151,8 @@ class MosquittoBroker:
             raise FileNotFoundError("mosquitto is not installed: run `make mosquitto` (as root) to install it")
         self._dir = Path(tempfile.mkdtemp(prefix="paircert-mosquitto-"))
         self._port = self._requested_port or _free_port(self._host)
+        if self._tls is not None and self._requested_plain_port is not None:
+            self.plain_port = self._requested_plain_port or _free_port(self._host)
         self._write_files(self.authority.snapshot())
         log_fd = os.open(self._dir / "mosquitto.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         log_file = os.fdopen(log_fd, "wb")
@@ -201,15 +209,19 @@ class MosquittoBroker:
         with self._lock:
             return set(self._connected)
 
+    def identity_of(self, client_id: str) -> BrokerIdentity | None:
+        """Who the connected client ``client_id`` logged in as (from Mosquitto's log), None when not connected."""
+        with self._lock:
+            return self._connected.get(client_id)
+
     def disconnect(self, client_id: str, *, wait_s: float | None = None) -> bool:
         """Close ``client_id``'s connection by taking its session over; False when it was not connected."""
         if client_id not in self.connected_clients():
             return False
-        taker = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        taker.username_pw_set(self._monitor_user, self._monitor_password)
+        taker = self._local_client(client_id)
         connected = threading.Event()
         taker.on_connect = lambda *_: connected.set()
-        taker.connect(self._host, self.port, keepalive=10)
+        taker.connect(dial_host(self._host), self.port, keepalive=10)
         taker.loop_start()
         try:
             connected.wait(self._timeout_s)
@@ -246,7 +258,7 @@ class MosquittoBroker:
         config = [
             "per_listener_settings false",
             "allow_anonymous false",
-            f"listener {self._port} {self._host}",
+            *self._listener_lines(),
             f"password_file {self._dir / 'passwd'}",
             f"acl_file {self._dir / 'acl'}",
             "persistence false",
@@ -267,6 +279,27 @@ class MosquittoBroker:
         with self._lock:
             self._identities = dict(snapshot.identities)
 
+    def _listener_lines(self) -> list[str]:
+        """The listener(s): MQTT over TLS with the lab certificate (§11.1), or plain; a plain one beside TLS."""
+        if self._dir is None:
+            raise HarnessError("broken invariant: self._dir is not None")
+        lines = [f"listener {self._port} {self._host}"]
+        if self._tls is None:
+            return lines
+        cert, key, ca = self._tls.write(self._dir)
+        lines += [f"certfile {cert}", f"keyfile {key}", f"cafile {ca}", "tls_version tlsv1.2"]
+        if self.plain_port is not None:
+            lines.append(f"listener {self.plain_port} {self._host}")
+        return lines
+
+    def _local_client(self, client_id: str) -> paho.Client:
+        """A paho client of this broker's private monitor login, over TLS when the listener speaks it."""
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        client.username_pw_set(self._monitor_user, self._monitor_password)
+        if self._tls is not None:
+            client.tls_set_context(self._tls.client_context())
+        return client
+
     def _reload(self) -> None:
         """The authority changed: rewrite the files, SIGHUP, and wait (bounded) until Mosquitto has reloaded."""
         with self._reload_lock:
@@ -284,8 +317,7 @@ class MosquittoBroker:
     # -- the monitor: Mosquitto's log on $SYS ----------------------------------------------------------
 
     def _start_monitor(self) -> None:
-        monitor = paho.Client(CallbackAPIVersion.VERSION2, client_id=self._monitor_user, protocol=paho.MQTTv311)
-        monitor.username_pw_set(self._monitor_user, self._monitor_password)
+        monitor = self._local_client(self._monitor_user)
         subscribed = threading.Event()
 
         def on_connect(client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -300,7 +332,7 @@ class MosquittoBroker:
             if self._process is None or self._process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited at start; see {self._dir}/mosquitto.log")
             try:
-                monitor.connect(self._host, self._port, keepalive=30)
+                monitor.connect(dial_host(self._host), self._port, keepalive=30)
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -1,18 +1,73 @@
-"""What the camera knows of its cloud: where a region's devices activate and log in, and what activation gave it
-(PROTOCOL.md §4.1, §4.3). Plain records the firmware model and its MQTT half share."""
+"""The emulated camera's activation exchange (PROTOCOL.md §4) as a genuine SDK makes it (§11).
+
+- TLS (§11.1): an ``https://`` ATOP URL is dialled with certificate verification against the CA the camera
+  trusts for that cloud (:attr:`CloudEndpoint.ca_pem`, the lab CA where the lab gives one, else the system's
+  trust store): a server the CA did not sign is refused, recorded as ``atop-tls-refused``.
+- HTTP (§11.3): every ATOP request carries ``User-Agent`` twice, the SDK's ``TUYA_IOT_SDK`` and its HTTP
+  library's, as the connect-kit and TuyaOpen send it.
+- Retries (§11.7): a genuine device retries a refused activation (other than ``GATEWAY_NOT_EXISTS``) about every
+  second with the same token until it gives up. The camera does so when ``refused_retries`` is above 0 (the
+  connect-kit and TuyaOpen retry forever; the emulated camera gives up after that many retries); by default it
+  gives up at the first refusal, as before.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import secrets
+import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+import yarl
+from multidict import CIMultiDict
+
+from harness.emulator.camera.states import Event
+from harness.protocol import atop
+from harness.protocol.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from harness.clock import Clock
+    from harness.emulator.camera.pairing import PairingConfig
+    from harness.emulator.loop import DeviceLoop
+    from harness.emulator.timeline import TimelineEvent
+
+ActivationApi = Literal["v4.4", "opensdk"]
+API_BY_NAME = {"v4.4": atop.API_ACTIVE_V44, "opensdk": atop.API_OPENSDK_ACTIVE}
+GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"  # §11.7: the one refusal after which the SDK does not retry
+#: §11.3: coreHTTP's own User-Agent, sent after the SDK's (CK ``core_http_config.h``).
+HTTP_LIBRARY_AGENT = "coreHTTP"
 
 
 @dataclass(frozen=True)
 class CloudEndpoint:
-    """Where a region's devices activate (ATOP ``/d.json``) and log in (MQTT)."""
+    """Where a region's devices activate (ATOP ``/d.json``) and log in (MQTT), and the CA they trust there.
+
+    ``ca_pem`` is the CA an ``https://`` ATOP URL and an MQTT-over-TLS broker must be signed by (§11.1: the lab
+    CA; None: the system's trust store); ``mqtt_tls`` says whether the broker speaks MQTT over TLS.
+    """
 
     atop_url: str
     mqtt_host: str
     mqtt_port: int
+    ca_pem: bytes | None = None
+    mqtt_tls: bool = False
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client context trusting :attr:`ca_pem` (or the system's store), with host name checking."""
+        return _client_context(self.ca_pem)
+
+
+@functools.lru_cache(maxsize=64)
+def _client_context(ca_pem: bytes | None) -> ssl.SSLContext:
+    """One verifying client context per CA, shared by every camera that trusts it (§11.1)."""
+    if ca_pem is None:
+        return ssl.create_default_context()
+    context = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 @dataclass
@@ -27,4 +82,99 @@ class Activation:
     endpoint: CloudEndpoint
 
 
-__all__ = ["Activation", "CloudEndpoint"]
+class ActivationMixin:
+    """The ATOP half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
+
+    if TYPE_CHECKING:
+        device_loop: DeviceLoop
+        clock: Clock
+        uuid: str
+        auth_key: str
+        activation_api: ActivationApi
+        activation_attempts: int
+        refused_retries: int
+        refused_retry_s: float
+        kept_dev_id: str | None
+        dps: dict[str, Any]
+        default_dps: dict[str, Any]
+
+        def record(self, name: str, **details: Any) -> TimelineEvent: ...
+
+        def _fire(self, event: Event, **details: Any) -> None: ...
+
+        def split_token(self, text: str) -> tuple[str, str, str]: ...
+
+        def endpoint_for(self, region: str) -> CloudEndpoint | None: ...
+
+        def activation_body(self, *, token: str, t: int) -> dict[str, Any]: ...
+
+    def _fail_activation(self, reason: str, **details: Any) -> None:
+        self._fire(Event.ACTIVATION_FAILED, reason=reason, **details)
+
+    async def _activate(self, config: PairingConfig) -> Activation | None:
+        region, token, secret = self.split_token(config.token)
+        endpoint = self.endpoint_for(region)
+        if endpoint is None:
+            self._fail_activation("unknown-region", region=region)
+            return None
+        et = atop.ACTIVE_API_ET[API_BY_NAME[self.activation_api]]
+        for attempt in range(1, max(0, self.refused_retries) + 2):
+            wire = await self._exchange(endpoint, region, token, secret)
+            if wire is None:
+                self._fail_activation("network")
+                return None
+            try:
+                reply = atop.decode_response(wire, self.auth_key, et)
+                if reply.success:
+                    result = atop.ActivationResult.from_dict(reply.result)
+                    break
+            except ProtocolError as exc:
+                self.record("atop-bad-reply", error=str(exc))
+                self._fail_activation("bad-reply")
+                return None
+            self.record("atop-refused", error_code=reply.error_code, error_msg=reply.error_msg, attempt=attempt)
+            if reply.error_code == GATEWAY_NOT_EXISTS or attempt > self.refused_retries:
+                self._fail_activation("refused", error_code=reply.error_code)
+                return None
+            await self.clock.sleep(self.refused_retry_s)  # §11.7: about a second, then the same token again
+        self.record("atop-activated", dev_id=result.dev_id, reset_factory=result.reset_factory,
+                    secKey=result.sec_key, localKey=result.local_key)
+        if result.reset_factory:
+            # §6 GW_RESET_DATA_FACTORY: the cloud says the data is to be wiped (remove-and-wipe, or a rebind).
+            self.dps = dict(self.default_dps)
+            self.record("data-reset-factory")
+        return Activation(result.dev_id, result.sec_key, result.local_key, result.schema_id, region, endpoint)
+
+    async def _exchange(self, endpoint: CloudEndpoint, region: str, token: str, secret: str) -> bytes | None:
+        """One activation request (rebuilt with a fresh ``t``, as the SDKs do) and its answer's bytes; None
+        when the network or TLS failed every attempt."""
+        api, version = API_BY_NAME[self.activation_api]
+        et = atop.ACTIVE_API_ET[(api, version)]
+        t = int(self.clock.time())
+        body = json.dumps(self.activation_body(token=token, t=t), separators=(",", ":")).encode("utf-8")
+        request = atop.AtopRequest(api=api, version=version, et=et, t=t, uuid=self.uuid, dev_id=None, body=body)
+        nonce = secrets.token_bytes(atop.GCM_NONCE_LEN) if et == atop.ET_GCM else None
+        query, form = atop.build_request(request, self.auth_key, nonce=nonce)
+        url = yarl.URL(f"{endpoint.atop_url}?{query}", encoded=True)
+        self.record("atop-request", api=api, v=version, et=et, url=endpoint.atop_url, region=region, token=token,
+                    env=secret, dev_id=self.kept_dev_id)
+        headers = CIMultiDict([("User-Agent", "TUYA_IOT_SDK"), ("Host", url.raw_authority),
+                               ("User-Agent", HTTP_LIBRARY_AGENT),
+                               ("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")])
+        tls = endpoint.tls_context() if url.scheme == "https" else None
+        for attempt in range(1, self.activation_attempts + 1):
+            try:
+                async with self.device_loop.http_session().post(url, data=form, headers=headers,
+                                                          ssl=tls if tls is not None else True) as response:
+                    return await response.read()
+            except aiohttp.ClientConnectorCertificateError as exc:  # §11.1: verification is never skipped
+                self.record("atop-tls-refused", attempt=attempt, error=str(exc.certificate_error))
+                return None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.record("atop-network-error", attempt=attempt, error=repr(exc))
+                if attempt < self.activation_attempts:
+                    await self.clock.sleep(1.0)
+        return None
+
+
+__all__ = ["API_BY_NAME", "Activation", "ActivationApi", "ActivationMixin", "CloudEndpoint"]

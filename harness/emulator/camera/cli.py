@@ -25,8 +25,10 @@ without any, every network it is told about joins (the lab's Wi-Fi is not what i
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -73,10 +75,20 @@ def _address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def fetch_url_config(device_loop: DeviceLoop, url: str, region: str) -> CloudEndpoint:
-    """Ask a cloud's iot-dns endpoint where to activate and log in (§4.1)."""
-    async with device_loop.http_session().post(url, data=UrlConfigRequest(region=region).to_json()) as response:
+async def fetch_url_config(device_loop: DeviceLoop, url: str, region: str,
+                           ca_pem: bytes | None = None) -> CloudEndpoint:
+    """Ask a cloud's iot-dns endpoint where to activate and log in (§4.1). Over https the endpoint is verified
+    against ``ca_pem`` (the CA a firmware build pins for iot-dns); an answer with a CA (``caArr``, §11.2) is
+    taken as the SDKs take it: ATOP at ``httpsSelfUrl`` and MQTT over TLS at ``mqttsSelfUrl``, trusting that CA."""
+    tls = CloudEndpoint(url, "", 0, ca_pem=ca_pem).tls_context() if url.startswith("https://") else None
+    async with device_loop.http_session().post(url, data=UrlConfigRequest(region=region).to_json(),
+                                               ssl=tls if tls is not None else True) as response:
         answer = UrlConfigResponse.from_json(await response.read())
+    https, mqtts = answer.addr("httpsSelfUrl"), answer.addr("mqttsSelfUrl")
+    if answer.ca_arr and https and https.startswith("https://") and mqtts:  # §11.1, §11.2: the SDKs' path
+        host, port = _address(mqtts)
+        der = base64.b64decode(answer.ca_arr[0], validate=True)
+        return CloudEndpoint(https, host, port, ca_pem=ssl.DER_cert_to_PEM_cert(der).encode("ascii"), mqtt_tls=True)
     http = answer.addr("httpUrl") or answer.addr("httpsSelfUrl")
     mqtt = answer.addr("mqttUrl") or answer.addr("mqttsSelfUrl")
     if http is None or mqtt is None:
@@ -198,6 +210,10 @@ def cli_command() -> None:
 @click.option("--url-config", default=None, help="A cloud's iot-dns url_config URL (instead of the two above).")
 @click.option("--region", default="EU", show_default=True,
               help="The camera's region: the one asked of url_config, the only one it activates in (§1.3).")
+@click.option("--ca", "ca_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The CA an https --url-config is verified against (the lab CA a firmware build pins).")
+@click.option("--refused-retries", default=0, show_default=True, type=click.IntRange(0, 10_000),
+              help="Retry a refused activation this many times, a second apart, with the same token (§11.7).")
 @click.option("--uuid", envvar=["PAIRCERT_DEVICE_UUID", "PAIRCERT_LICENCE_UUID"], required=True,
               help="Licence UUID [env PAIRCERT_DEVICE_UUID, or the profiles' PAIRCERT_LICENCE_UUID].")
 @click.option("--auth-key", envvar=["PAIRCERT_DEVICE_AUTH_KEY", "PAIRCERT_LICENCE_AUTHKEY"], required=True,
@@ -219,7 +235,8 @@ def cli_command() -> None:
               help="The SoftAP's LPV3.5 TCP port (6668 on a real camera; 0: any free port).")
 @click.option("--sniff", "sniff_interface", default=None,
               help="Sniff EZ traffic on this interface (scapy, needs root) and feed it to the camera.")
-def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, region: str, uuid: str,
+def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, region: str, ca_file: Path | None,
+          refused_retries: int, uuid: str,
           auth_key: str, pid: str, mac: str, firmware: str, activation_api: str, control_addr: str,
           wifi: tuple[str, ...], faults: tuple[str, ...], ap_host: str, ap_udp_port: int, ap_tcp_port: int,
           sniff_interface: str | None) -> None:
@@ -230,7 +247,8 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
     device_loop = DeviceLoop(SystemClock(), name="paircert-device").start()
     try:
         if url_config is not None:
-            endpoint = device_loop.run(fetch_url_config(device_loop, url_config, region), timeout=15)
+            ca_pem = ca_file.read_bytes() if ca_file is not None else None
+            endpoint = device_loop.run(fetch_url_config(device_loop, url_config, region, ca_pem), timeout=15)
         else:
             if cloud_url is None or mqtt_addr is None:
                 raise HarnessError("broken invariant: cloud_url is not None and mqtt_addr is not None")
@@ -244,7 +262,8 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
         camera = make_camera(device_loop, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
                              cloud={region: endpoint}, activation_api=activation_api, faults=faults, ap_host=ap_host,
-                             ap_ports=(ap_udp_port, ap_tcp_port) if ap_udp_port or ap_tcp_port else None)
+                             ap_ports=(ap_udp_port, ap_tcp_port) if ap_udp_port or ap_tcp_port else None,
+                             refused_retries=refused_retries)
         control = ControlServer(camera)
         url = device_loop.run(control.start(control_host, control_port))
         camera.power_on()

@@ -31,32 +31,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import aiohttp
-import yarl
 from PIL import Image
 
 from harness.emulator.air import Air, AirObservation, ListenHandle
-from harness.emulator.camera.activation import Activation, CloudEndpoint
+from harness.emulator.camera.activation import API_BY_NAME, Activation, ActivationApi, ActivationMixin, CloudEndpoint
 from harness.emulator.camera.ap import ApServer
+from harness.emulator.camera.bind import UuidBindMixin
+from harness.emulator.camera.ble import BleMixin
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.online import OnlineMixin
 from harness.emulator.camera.pairing import PairingConfig, PairingMixin
 from harness.emulator.camera.states import Event, Lifecycle, State
 from harness.emulator.loop import DeviceLoop
+from harness.emulator.radio import Radio
 from harness.emulator.timeline import Timeline, TimelineEvent
 from harness.errors import HarnessError
-from harness.protocol import atop
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 from harness.protocol.token import split_token_fixed
 
-ActivationApi = Literal["v4.4", "opensdk"]
-_API = {"v4.4": atop.API_ACTIVE_V44, "opensdk": atop.API_OPENSDK_ACTIVE}
+_API = API_BY_NAME
 DEFAULT_DPS: Mapping[str, Any] = {"101": True, "103": False, "106": "1", "134": False}
 
 
@@ -75,8 +73,14 @@ class _Waiter:
     future: asyncio.Future[None] = field(repr=False)
 
 
-class EmulatedCamera(PairingMixin, OnlineMixin):
-    """A Tuya-style IPC firmware model; see the module docstring. Starts powered off: call :meth:`power_on`."""
+class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidBindMixin):
+    """A Tuya-style IPC firmware model; see the module docstring. Starts powered off: call :meth:`power_on`.
+
+    ``refused_retries`` (§11.7): how many times a refused activation is retried, ``refused_retry_s`` apart, with
+    the same token (0: give up at once). ``bind_by_uuid`` (§11.6): in pairing mode the camera also waits for a
+    token pushed on ``d/ai/<uuid>`` (see :mod:`harness.emulator.camera.bind`). ``radio``/``ble_generation`` (§9):
+    a BLE+Wi-Fi combo advertises and takes its configuration over GATT (see :mod:`harness.emulator.camera.ble`).
+    """
 
     fault_names: tuple[str, ...] = ()
 
@@ -90,7 +94,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                  failed_hold_s: float = 3.0, activation_attempts: int = 3, mqtt_retry_s: float = 3.0,
                  mqtt_pv: mq.ProtocolVersion = "2.2", mqtt_keepalive: int = 120,
                  dps: Mapping[str, Any] | None = None, ap_host: str = "127.0.0.1", name: str | None = None,
-                 ap_ports: tuple[int, int] | None = None) -> None:
+                 ap_ports: tuple[int, int] | None = None, refused_retries: int = 0, refused_retry_s: float = 1.0,
+                 bind_by_uuid: bool = False, radio: Radio | None = None, ble_generation: str = "v2") -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
         self.device_loop = device_loop
@@ -111,6 +116,9 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self.join_retry_s = join_retry_s
         self.failed_hold_s = failed_hold_s
         self.activation_attempts = max(1, activation_attempts)
+        self.refused_retries = max(0, refused_retries)
+        self.refused_retry_s = refused_retry_s
+        self.bind_by_uuid = bind_by_uuid
         self.mqtt_retry_s = mqtt_retry_s
         self.mqtt_pv: mq.ProtocolVersion = mqtt_pv
         self.mqtt_keepalive = mqtt_keepalive
@@ -130,6 +138,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self._air_handle: ListenHandle | None = None
         self._ap = ApServer(self, host=ap_host, ports=ap_ports)
         self._init_pairing()
+        self._init_bind()
+        self._init_ble(radio, ble_generation)  # BLE (§9): advertising and GATT on the world's radio
         device_loop.on_stop(self._shutdown)
 
     # -- observation ---------------------------------------------------------------------------------------
@@ -180,6 +190,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
             "mac": self.mac, "firmware": self.firmware, "mqtt_online": self.mqtt_online,
             "ap": list(self.ap_address) if self.ap_address else None, "dps": dict(self.dps),
             "faults": list(self.fault_names), "pairing_modes": sorted(self.pairing_modes),
+            "ble": self.ble_advertising,
         }
 
     def record(self, name: str, **details: Any) -> TimelineEvent:
@@ -202,6 +213,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                 self._tasks.discard(task)
         self._on_exit(old, new)
         self._on_enter(new)
+        self._ble_state_changed(new)  # BLE (§9.1 step 10): advertise unbound, bound or not at all
         self._notify()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -218,6 +230,7 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
 
     def _on_exit(self, old: State, new: State) -> None:
         if old is State.PAIRING:
+            self._stop_bind_wait()
             self._stop_ez()
             if not (new is State.CONFIG_RECEIVED and self.keeps_ap_open_after_config()):
                 self._ap.close()
@@ -246,6 +259,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self._start_ez()
         if "ap" in self.pairing_modes and self.ap_variants:
             self._spawn(self._ap.open())
+        if self.bind_by_uuid:
+            self._spawn(self._bind_wait())
         if self.pairing_window_s is not None:
             self._spawn(self._pairing_window(self.pairing_window_s))
         self.record("pairing-mode", modes=sorted(self.pairing_modes), window_s=self.pairing_window_s)
@@ -359,7 +374,9 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
                 task.cancel()
             self._stop_ez()
             self._ap.close()
+            self._stop_bind_wait()
             self._drop_mqtt(graceful=False)
+        self._ble_close()
 
     # -- QR (§1) ---------------------------------------------------------------------------------------------
 
@@ -395,7 +412,8 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self._fire(Event.JOIN_START, ssid=config.ssid)
         outcome = "no-such-ssid"
         for attempt in range(1, self.join_attempts + 1):
-            outcome = self.join_wifi(config.ssid, config.password)
+            # §11.6: a token pushed over MQTT reached a camera that is on its network already
+            outcome = "ok" if config.mode == "mqtt-bind" else self.join_wifi(config.ssid, config.password)
             self.record("wifi-join", ssid=config.ssid, attempt=attempt, outcome=outcome)
             if outcome == "ok":
                 break
@@ -412,59 +430,6 @@ class EmulatedCamera(PairingMixin, OnlineMixin):
         self.kept_dev_id = activation.dev_id
         self._fresh_activation = True
         self._fire(Event.ACTIVATED, dev_id=activation.dev_id)
-
-    def _fail_activation(self, reason: str, **details: Any) -> None:
-        self._fire(Event.ACTIVATION_FAILED, reason=reason, **details)
-
-    async def _activate(self, config: PairingConfig) -> Activation | None:
-        region, token, secret = self.split_token(config.token)
-        endpoint = self.endpoint_for(region)
-        if endpoint is None:
-            self._fail_activation("unknown-region", region=region)
-            return None
-        api, version = _API[self.activation_api]
-        et = atop.ACTIVE_API_ET[(api, version)]
-        t = int(self.clock.time())
-        body = json.dumps(self.activation_body(token=token, t=t), separators=(",", ":")).encode("utf-8")
-        request = atop.AtopRequest(api=api, version=version, et=et, t=t, uuid=self.uuid, dev_id=None, body=body)
-        nonce = secrets.token_bytes(atop.GCM_NONCE_LEN) if et == atop.ET_GCM else None
-        query, form = atop.build_request(request, self.auth_key, nonce=nonce)
-        url = yarl.URL(f"{endpoint.atop_url}?{query}", encoded=True)
-        self.record("atop-request", api=api, v=version, et=et, url=endpoint.atop_url, region=region, token=token,
-                    env=secret, dev_id=self.kept_dev_id)
-        wire: bytes | None = None
-        for attempt in range(1, self.activation_attempts + 1):
-            try:
-                async with self.device_loop.http_session().post(url, data=form, headers={
-                        "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-                        "User-Agent": "TUYA_IOT_SDK"}) as response:
-                    wire = await response.read()
-                    break
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                self.record("atop-network-error", attempt=attempt, error=repr(exc))
-                if attempt < self.activation_attempts:
-                    await self.clock.sleep(1.0)
-        if wire is None:
-            self._fail_activation("network")
-            return None
-        try:
-            reply = atop.decode_response(wire, self.auth_key, et)
-            if not reply.success:
-                self.record("atop-refused", error_code=reply.error_code, error_msg=reply.error_msg)
-                self._fail_activation("refused", error_code=reply.error_code)
-                return None
-            result = atop.ActivationResult.from_dict(reply.result)
-        except ProtocolError as exc:
-            self.record("atop-bad-reply", error=str(exc))
-            self._fail_activation("bad-reply")
-            return None
-        self.record("atop-activated", dev_id=result.dev_id, reset_factory=result.reset_factory,
-                    secKey=result.sec_key, localKey=result.local_key)
-        if result.reset_factory:
-            # §6 GW_RESET_DATA_FACTORY: the cloud says the data is to be wiped (remove-and-wipe, or a rebind).
-            self.dps = dict(self.default_dps)
-            self.record("data-reset-factory")
-        return Activation(result.dev_id, result.sec_key, result.local_key, result.schema_id, region, endpoint)
 
     def endpoint_for(self, region: str) -> CloudEndpoint | None:
         """§1.4: the region picks the endpoint. A single endpoint serves every region."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ LostHandler = Callable[[str], None]
 
 # MQTT 3.1.1 CONNACK return codes 4 and 5 and their MQTT 5 reason codes (paho maps 3.1.1 codes onto them).
 _NOT_AUTHORISED = {4, 5, 134, 135}
+# A TLS socket may hold whole packets in its own buffer, which the loop's reader never sees as readable.
+_MAX_BUFFERED_READS = 1000
 
 
 class ConnectOutcome:
@@ -46,7 +49,8 @@ class LoopMqttClient:
     """One device's MQTT session on a shared asyncio loop. Every method is called from that loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, client_id: str, username: str, password: str,
-                 on_message: MessageHandler, on_lost: LostHandler, keepalive: int = 120) -> None:
+                 on_message: MessageHandler, on_lost: LostHandler, keepalive: int = 120,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._keepalive = keepalive
@@ -60,6 +64,8 @@ class LoopMqttClient:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
                              clean_session=True)
         client.username_pw_set(username, password)
+        if tls is not None:  # §11.1: MQTT over TLS, the broker's certificate verified against the CA trusted
+            client.tls_set_context(tls)
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._register_write
@@ -90,6 +96,14 @@ class LoopMqttClient:
 
     def _read(self) -> None:
         self._client.loop_read()
+        # Packets already decrypted into the TLS socket's buffer make no readiness event of their own.
+        for _ in range(_MAX_BUFFERED_READS):
+            sock = self._sock
+            pending = getattr(sock, "pending", None)
+            if self._closing or pending is None or sock is not self._client.socket() or pending() <= 0:
+                return
+            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                return
 
     def _write(self) -> None:
         self._client.loop_write()

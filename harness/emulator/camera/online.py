@@ -68,10 +68,12 @@ class OnlineMixin:
             self.record("mqtt-not-attempted")
             return
         client_id, username, password = self.mqtt_credentials(activation.dev_id, activation.sec_key)
+        endpoint = activation.endpoint
         while self.in_state(State.CONNECTING):
             client = LoopMqttClient(self.device_loop.loop, client_id=client_id, username=username, password=password,
                                     on_message=self._on_mqtt_message, on_lost=self._on_mqtt_lost,
-                                    keepalive=self.mqtt_keepalive)
+                                    keepalive=self.mqtt_keepalive,
+                                    tls=endpoint.tls_context() if endpoint.mqtt_tls else None)  # §11.1
             self.record("mqtt-connect", host=activation.endpoint.mqtt_host, port=activation.endpoint.mqtt_port,
                         client_id=client_id, username=username, mqtt_password=password)
             outcome = await client.connect(activation.endpoint.mqtt_host, activation.endpoint.mqtt_port)

@@ -1,9 +1,10 @@
 """How the camera takes its pairing data: QR text, EZ observations and AP payloads into one config.
 
-The three channels (PROTOCOL.md §1 QR, §2 EZ, §3 AP) end in the same :class:`PairingConfig` (SSID and password
-as bytes, the 14-character token string) and the same two outcomes: :meth:`PairingMixin.capture_config` (the
-state table's CONFIG_CAPTURED) or :meth:`PairingMixin.refuse_config` (CONFIG_REFUSED: the camera stays in
-pairing mode). The methods marked "hook" are the ones a fault overrides.
+The channels (PROTOCOL.md §1 QR, §2 EZ, §3 AP, and §9 BLE in :mod:`~harness.emulator.camera.ble`) end in the
+same :class:`PairingConfig` (SSID and password as bytes, the 14-character token string) and the same two
+outcomes: :meth:`PairingMixin.capture_config` (the state table's CONFIG_CAPTURED) or
+:meth:`PairingMixin.refuse_config` (CONFIG_REFUSED: the camera stays in pairing mode). The methods marked
+"hook" are the ones a fault overrides.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
-PairingChannel = Literal["qr", "ez", "ap-legacy", "ap-lpv35"]
+PairingChannel = Literal["qr", "ez", "ap-legacy", "ap-lpv35", "mqtt-bind", "ble"]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ code uses the cloud directly; async code may ``async with`` it (start and stop t
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -30,12 +31,15 @@ from harness.clock import Clock, SystemClock
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
 from .behaviour import CloudBehaviour
+from .bind import BindGrant, UuidBinder
 from .faults import CLOUD_FAULTS, behaviour_class, register_cloud_fault
 from .http import HttpServerThread, build_app
+from .matop import MatopService
 from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
 from .state import CloudState, DeviceLink, NullLink
 from .store import open_store
+from .tls import LabCa, TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +53,29 @@ class EmulatedCloud:
     ``"none"`` (HTTP only: no online state, no commands). ``state_path`` keeps everything in a SQLite file
     that a later cloud reopens. ``faults`` are names from :data:`~harness.emulator.cloud.faults.CLOUD_FAULTS`,
     ``package.module:Class`` specs or :class:`CloudBehaviour` subclasses (see :mod:`harness.emulator.cloud.faults`).
+
+    With ``tls`` (PROTOCOL.md §11.1) ``port`` serves HTTPS and ``mqtt_port`` MQTT over TLS, with a server
+    certificate from the lab CA; ``plain_port`` and ``plain_mqtt_port`` (None: none) add plain listeners for
+    old firmware. ``tls=True`` makes a fresh in-memory lab CA.
     """
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
                  state_path: str | Path | None = None, broker: BrokerChoice = "amqtt",
                  faults: Iterable[str | type[CloudBehaviour]] = (), host: str = "127.0.0.1", port: int = 0,
-                 mqtt_port: int = 0, advertise_host: str | None = None) -> None:
+                 mqtt_port: int = 0, advertise_host: str | None = None, tls: TlsSettings | bool | None = None,
+                 plain_port: int | None = None, plain_mqtt_port: int | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         behaviour = behaviour_class(faults)()
         self._host = host
         self._advertise_host = advertise_host
+        if tls is True:
+            tls = TlsSettings(LabCa.create())
+        self.tls: TlsSettings | None = tls or None
+        material = None
+        if self.tls is not None:
+            names = [n for n in (host, advertise_host) if n]
+            self.tls.names = tuple(dict.fromkeys([*self.tls.names, *names]))
+            material = self.tls.material
         self._link: DeviceLink = NullLink()
         self._broker_link = None
         if broker != "none":
@@ -66,16 +83,23 @@ class EmulatedCloud:
 
             self._broker_link = BrokerLink(  # ValueError when this broker cannot follow the behaviour
                 broker_kind=broker, host=host, port=mqtt_port, policy=behaviour, clock=self.clock,
-                on_online=self._set_online, on_report=self._record_report,
+                on_online=self._set_online, on_report=self._record_report, tls=material,
+                plain_port=plain_mqtt_port,
             )
             self._link = self._broker_link
         self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, behaviour=behaviour,
                                 store=open_store(state_path), link=self._link)
         self.app = CloudApp(self.state)
-        self._atop = AtopService(self.state, self._addresses)
+        if self._broker_link is not None:  # binding by UUID pushes the token over MQTT (§11.6)
+            self.app.binder = UuidBinder(self.state, self._broker_link)
+        self.matop = MatopService(self.state)  # the device's post-activation ATOP calls (§11.4, §11.5)
+        if self._broker_link is not None:
+            self._broker_link.rpc_handler = self.matop.answer
+        self._atop = AtopService(self.state, self._addresses, self.matop)
         self.openapi = OpenApiService(self.state)  # Tuya's OpenAPI (§10); projects registered with .register()
         self._http = HttpServerThread(lambda: build_app(self._atop, AppHttp(self.app), self.openapi), host=host,
-                                      port=port)
+                                      port=port, tls=material.server_context() if material is not None else None,
+                                      plain_port=plain_port)
         self._started = False
 
     # ---------------------------------------------------------------------------------------- lifecycle
@@ -142,10 +166,31 @@ class EmulatedCloud:
 
     @property
     def http_url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:40123``."""
+        """The base URL, e.g. ``http://127.0.0.1:40123`` (``https://`` when the cloud serves TLS)."""
         if not self._http.port:
             raise RuntimeError("the cloud has not been started")
-        return f"http://{self.http_host}:{self._http.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{_url_host(self.http_host)}:{self._http.port}"
+
+    @property
+    def plain_http_url(self) -> str | None:
+        """The plain-HTTP listener beside HTTPS, for old firmware (None without one)."""
+        port = self._http.plain_port
+        return None if port is None else f"http://{_url_host(self.http_host)}:{port}"
+
+    @property
+    def mqtt_tls(self) -> bool:
+        """Whether ``mqtt_port`` speaks MQTT over TLS (§11.1)."""
+        return self.tls is not None and self._broker_link is not None
+
+    @property
+    def plain_mqtt_port(self) -> int | None:
+        """The plain MQTT listener beside MQTT over TLS (None without one)."""
+        return self._broker_link.plain_port if self._broker_link is not None else None
+
+    def client_tls_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts this cloud's lab CA (None when the cloud serves no TLS)."""
+        return None if self.tls is None else self.tls.ca.client_context()
 
     @property
     def atop_url(self) -> str:
@@ -174,9 +219,20 @@ class EmulatedCloud:
         return self._broker_link.authority if self._broker_link is not None else None
 
     def _addresses(self, request: web.Request) -> Addresses:
+        """§11.2: what url_config names: the advertised host (else the host the request reached), https and the
+        lab CA with TLS, and the plain listeners kept for old firmware."""
         host = self._advertise_host or (request.url.host if self._host in ("0.0.0.0", "::") else self._host)
-        host = host or self._host
-        return Addresses(http_url=f"http://{host}:{self._http.port}/d.json", mqtt_host=host, mqtt_port=self.mqtt_port)
+        host = _url_host(host or self._host)
+        port = self._http.port
+        if self.tls is None:
+            return Addresses(http_url=f"http://{host}:{port}/d.json", mqtt_host=host, mqtt_port=self.mqtt_port)
+        # The SDKs force port 443 on httpsSelfUrl (§11.2): the port is written only when it is another.
+        https = f"https://{host}/d.json" if port == 443 else f"https://{host}:{port}/d.json"
+        plain = self._http.plain_port
+        return Addresses(http_url=https, mqtt_host=host, mqtt_port=self.mqtt_port,
+                         ca_der_base64=self.tls.ca.der_base64,
+                         plain_http_url=None if plain is None else f"http://{host}:{plain}/d.json",
+                         plain_mqtt_port=self.plain_mqtt_port)
 
     # ----------------------------------------------------------------------------------- broker events
 
@@ -192,8 +248,13 @@ class EmulatedCloud:
             return self.state.devices.get(dev_id)
 
 
+def _url_host(host: str) -> str:
+    """``host`` as it goes into a URL or ``host:port`` (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 __all__ = [
-    "ACCOUNT_HEADER", "API_PREFIX", "CLOUD_FAULTS", "CloudApp", "CloudBehaviour", "CloudInputError", "CloudState",
-    "Device", "DpSchema", "EmulatedCloud", "LicenceRecord", "Product", "TokenGrant", "behaviour_class",
-    "register_cloud_fault",
+    "ACCOUNT_HEADER", "API_PREFIX", "CLOUD_FAULTS", "BindGrant", "CloudApp", "CloudBehaviour", "CloudInputError",
+    "CloudState", "Device", "DpSchema", "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings",
+    "TokenGrant", "behaviour_class", "register_cloud_fault",
 ]

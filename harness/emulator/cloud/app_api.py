@@ -11,6 +11,7 @@ Authentication is deliberately bearer-less (a lab cloud, not a product): the cal
 | POST | /app/v1/homes | {"name"} | create a home owned by the caller |
 | POST | /app/v1/homes/{home}/members | {"account","role"} | add or change a member (owner/admin only) |
 | POST | /app/v1/homes/{home}/token | {} | a pairing token for the home (any member) |
+| POST | /app/v1/homes/{home}/devices/bind | {"uuid"} | bind a waiting device by UUID: a token pushed (§11.6) |
 | GET | /app/v1/homes/{home}/devices | | the home's devices |
 | GET | /app/v1/devices/{devId} | | a device's record (no keys) |
 | POST | /app/v1/devices/{devId}/remove | {"wipe": bool} | unbind, or unbind and wipe (owner/admin) |
@@ -80,6 +81,8 @@ class CloudApp:
 
     def __init__(self, state: CloudState) -> None:
         self.state = state
+        #: binding by UUID (§11.6), set by a cloud that has an MQTT broker to push the token on
+        self.binder: Any = None
 
     # ---------------------------------------------------------------------------------------- roles
 
@@ -129,6 +132,14 @@ class CloudApp:
             return TokenGrant(token=token.token, region=token.region, secret=token.secret, pairing_token=str(token),
                               home=home_id, expire_time=record.issued_at + record.ttl_s)
 
+    def bind_uuid(self, caller: str, home_id: str, uuid: Any) -> Any:
+        """§11.6: bind the device waiting as ``acon_<uuid>`` into ``home_id`` (a token pushed to it); any member
+        may ask, and the binding rules apply as to a token (see :mod:`.bind`)."""
+        if self.binder is None:
+            raise CloudInputError("NOT_SUPPORTED", "binding by UUID needs the cloud's MQTT broker", status=409)
+        self.state.require_account(caller)
+        return self.binder.bind(caller, home_id, uuid)
+
     def list_devices(self, caller: str, home_id: str) -> list[dict[str, Any]]:
         with self.state.lock:
             self._role(self.state.require_home(home_id), caller)
@@ -175,7 +186,7 @@ class CloudApp:
         and the region its tokens carry."""
         return {"time_travel": bool(self.state.clock.is_virtual), "issue_licences": True, "create_products": True,
                 "faults": True, "mqtt": True, "region": self.state.region, "inspect_devices": True,
-                "release_devices": True}
+                "release_devices": True, "bind_by_uuid": self.binder is not None}
 
     def create_product(self, *, name: str, category: str, binding_mode: str | None = None, pid: str | None = None,
                        schema: list[dict[str, Any]] | None = None) -> Product:
@@ -285,6 +296,7 @@ class AppHttp:
             ("POST", f"{p}/homes", self.create_home),
             ("POST", f"{p}/homes/{{home}}/members", self.set_member),
             ("POST", f"{p}/homes/{{home}}/token", self.get_token),
+            ("POST", f"{p}/homes/{{home}}/devices/bind", self.bind_uuid),  # §11.6 binding by UUID
             ("GET", f"{p}/homes/{{home}}/devices", self.list_devices),
             ("GET", f"{p}/devices/{{dev_id}}", self.device),
             ("POST", f"{p}/devices/{{dev_id}}/remove", self.remove_device),
@@ -345,6 +357,11 @@ class AppHttp:
     async def get_token(self, request: web.Request) -> web.Response:
         await self.body(request)
         return ok(self.app.get_token(self.caller(request), request.match_info["home"]).to_dict(), 201)
+
+    async def bind_uuid(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        grant = self.app.bind_uuid(self.caller(request), request.match_info["home"], body.get("uuid"))
+        return ok(grant.to_dict(), 201)
 
     async def list_devices(self, request: web.Request) -> web.Response:
         return ok(self.app.list_devices(self.caller(request), request.match_info["home"]))

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.errors import HarnessError
 from harness.model.errors import CloudError
 from harness.protocol.atop import (
     API_ACTIVE_V44,
@@ -42,10 +43,13 @@ from harness.protocol.atop import (
     verify_sign,
 )
 from harness.protocol.errors import ProtocolError
+from harness.protocol.matop import API_VERSIONS_UPDATE
+from harness.protocol.mqtt import PROTOCOL_VERSIONS
 from harness.protocol.strictjson import loads_json
 from harness.protocol.token import TOKEN_LEN
 
 from .behaviour import CloudBehaviour
+from .matop import MatopService
 from .state import CloudState
 
 log = logging.getLogger(__name__)
@@ -72,21 +76,35 @@ def _token_member(opened: bytes) -> str | None:
     return token if isinstance(token, str) else None
 
 
+def announced_protocol(api: tuple[str, str], protocol_ver: str) -> str:
+    """The MQTT protocol version a device announced at activation (§11.9.5): the body's ``protocolVer`` when it
+    names one, else what the API implies (``thing.device.opensdk.active`` is TuyaOpen's: 2.3)."""
+    if protocol_ver in PROTOCOL_VERSIONS:
+        return protocol_ver
+    return "2.3" if api == API_OPENSDK_ACTIVE else "2.2"
+
+
 @dataclass(frozen=True)
 class Addresses:
-    """Where this cloud is reachable, for url_config: the ATOP URL and the MQTT host:port."""
+    """Where this cloud is reachable, for url_config (§11.2): the ATOP URL and MQTT host:port devices use, the
+    lab CA (base64 DER) when the cloud serves TLS, and the plain listeners kept for old firmware."""
 
     http_url: str
     mqtt_host: str
     mqtt_port: int
+    ca_der_base64: str | None = None
+    plain_http_url: str | None = None
+    plain_mqtt_port: int | None = None
 
 
 class AtopService:
     """The device-facing HTTP endpoints of one cloud."""
 
-    def __init__(self, state: CloudState, addresses: Callable[[web.Request], Addresses]) -> None:
+    def __init__(self, state: CloudState, addresses: Callable[[web.Request], Addresses],
+                 matop: MatopService | None = None) -> None:
         self.state = state
         self._addresses = addresses
+        self.matop = matop if matop is not None else MatopService(state)
 
     @property
     def behaviour(self) -> CloudBehaviour:
@@ -131,6 +149,8 @@ class AtopService:
             return self.plain_error(CloudError.UNKNOWN_API, f"{query.a} v{query.v} is not served by this cloud")
         if api in ACTIVATION_APIS:
             return await self._activate(query, body)
+        if api == API_VERSIONS_UPDATE:
+            return self._versions_update(query, body)
         return self._reset(query, body)
 
     def open_body(self, query: AtopQuery, body: bytes, key: str, *, check_sign: bool) -> bytes | web.Response:
@@ -175,6 +195,8 @@ class AtopService:
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
         log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
+        self.state.record_device_info(outcome.result.dev_id,
+                                      protocol_ver=announced_protocol((query.a, query.v), req.protocol_ver))
         return self.encrypted(success_payload(outcome.result.to_dict(), t=self.now()), key, query.et)
 
     def _reset(self, query: AtopQuery, body: bytes) -> web.Response:
@@ -199,10 +221,46 @@ class AtopService:
         log.info("device %s reset itself (factory=%s)", query.dev_id, factory)
         return self.encrypted(success_payload(True, t=self.now()), key, query.et)
 
+    def _signed_by_device(self, query: AtopQuery, body: bytes) -> tuple[str, Any] | web.Response:
+        """A bound device's request (devId in the query, signed and encrypted with its secKey): (secKey, the
+        body's JSON object), or the error to answer with."""
+        if query.dev_id is None:
+            return self.plain_error(CloudError.ILLEGAL_PARAM, f"{query.a} needs the devId in the query")
+        key = self.state.device_key(query.dev_id)
+        if key is None:
+            return self.plain_error(GATEWAY_NOT_EXISTS, f"device {query.dev_id} does not exist or is not bound")
+        opened = self.open_body(query, body, key, check_sign=True)
+        if isinstance(opened, web.Response):
+            return opened
+        try:
+            obj = loads_json(opened, section="§4.2", what=f"{query.a} body") if opened else {}
+        except ProtocolError as exc:
+            return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
+        return key, obj
+
+    def _versions_update(self, query: AtopQuery, body: bytes) -> web.Response:
+        """§11.5 ``tuya.device.versions.update`` v4.1: answered success, the versions recorded on the device."""
+        opened = self._signed_by_device(query, body)
+        if isinstance(opened, web.Response):
+            return opened
+        key, obj = opened
+        if query.dev_id is None:
+            raise HarnessError("broken invariant: query.dev_id is not None")
+        ok, detail = self.matop.versions_update(query.dev_id, obj)
+        if not ok:
+            return self.encrypted_error(CloudError.ILLEGAL_PARAM, detail, key, query.et)
+        return self.encrypted(success_payload(True, t=self.now()), key, query.et)
+
     # ---------------------------------------------------------------------------------------- url_config
 
     async def url_config(self, request: web.Request) -> web.Response:
-        """§4.1: point the device at this cloud's ATOP and MQTT addresses, in both answer styles."""
+        """§4.1, §11.2: point the device at this cloud's ATOP and MQTT addresses, in every answer style.
+
+        ``httpsSelfUrl.addr`` is ``https://<host>[:<port>]/d.json`` (the port is written only when it is not
+        443: the SDKs force 443, so real firmware needs the cloud on 443), ``mqttsSelfUrl.addr`` is
+        ``host:port``, ``caArr`` holds the lab CA (base64 DER; an empty array, never null, without TLS), and the
+        older ``httpUrl``/``mqttUrl`` members name the plain listeners where there are some.
+        """
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"url_config is POST only, not {request.method}")
         body = await request.read()
@@ -213,14 +271,17 @@ class AtopService:
                 return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
         where = self._addresses(request)
         mqtt_addr = f"{where.mqtt_host}:{where.mqtt_port}"
+        plain_mqtt = f"{where.mqtt_host}:{where.plain_mqtt_port}" if where.plain_mqtt_port else mqtt_addr
         urls = {
             "httpsSelfUrl": UrlEntry(where.http_url),
             "mqttsSelfUrl": UrlEntry(mqtt_addr),
-            "httpUrl": UrlEntry(where.http_url, (where.mqtt_host,)),
-            "mqttUrl": UrlEntry(mqtt_addr, (where.mqtt_host,)),
+            "httpUrl": UrlEntry(where.plain_http_url or where.http_url, (where.mqtt_host,)),
+            "mqttUrl": UrlEntry(plain_mqtt, (where.mqtt_host,)),
         }
-        answer = UrlConfigResponse(urls=urls, ca_arr=None, ttl=600)
+        ca_arr = (where.ca_der_base64,) if where.ca_der_base64 else ()
+        answer = UrlConfigResponse(urls=urls, ca_arr=ca_arr, ttl=600)
         return web.Response(text=answer.to_json(), content_type="application/json")
 
 
-__all__ = ["ACTIVATION_APIS", "GATEWAY_NOT_EXISTS", "INTERNAL_ERROR", "Addresses", "AtopService", "code_text"]
+__all__ = ["ACTIVATION_APIS", "GATEWAY_NOT_EXISTS", "INTERNAL_ERROR", "Addresses", "AtopService", "announced_protocol",
+           "code_text"]

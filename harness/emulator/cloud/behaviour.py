@@ -20,8 +20,10 @@ from harness.emulator.broker.authority import BrokerPolicy
 from harness.model.binding import BindingMode, product_binding_mode
 from harness.protocol.atop import API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET, ActivationRequest, AtopQuery
 from harness.protocol.errors import ProtocolError
+from harness.protocol.matop import API_VERSIONS_UPDATE
 
 from .activation import ActivationOutcome, ActivationSteps
+from .bind import UuidBindSteps
 from .records import Device, Product, random_text
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .state import CloudState
 
 
-class CloudBehaviour(ActivationSteps, BrokerPolicy):
+class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
     """The conformant cloud. ``fault_names`` are the faults a subclass makes (none here)."""
 
     fault_names: tuple[str, ...] = ()
@@ -53,8 +55,9 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy):
     # -- ATOP (§4) ----------------------------------------------------------------------------------------
 
     def served_apis(self) -> frozenset[tuple[str, str]]:
-        """The ATOP (api, version) pairs ``/d.json`` serves; any other is UNKNOWN_API."""
-        return frozenset({API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET})
+        """The ATOP (api, version) pairs ``/d.json`` serves; any other is UNKNOWN_API (§11.5: the SDKs send
+        ``tuya.device.versions.update`` after activation and on every boot)."""
+        return frozenset({API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET, API_VERSIONS_UPDATE})
 
     def malformed_body_answer(self, error: ProtocolError) -> web.Response | None:
         """The answer to a request body that does not parse or decode, or None for the conformant ATOP error."""

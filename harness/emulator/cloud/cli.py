@@ -1,8 +1,14 @@
-"""``paircert cloud serve``: a long-running lab cloud for real devices.
+"""``paircert cloud serve``: a long-running lab cloud for real devices; ``paircert cloud ca``: its lab CA.
 
 It prints its URLs (ATOP, url_config, app API, MQTT) and the licences it issued, then serves until SIGINT or
 SIGTERM. With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
 notifications, attempts) survives a restart.
+
+With ``--tls --ca DIR`` (PROTOCOL.md §11.1: genuine firmware speaks only TLS, with verification) ``--port``
+serves HTTPS and ``--mqtt-port`` MQTT over TLS, with a server certificate issued by the lab CA in DIR (created
+there when missing) for ``--host``, ``--advertise`` and every ``--tls-name``; ``--plain-port`` and
+``--plain-mqtt-port`` keep plain listeners for old firmware. ``paircert cloud ca --out DIR`` writes the CA as
+PEM, DER and a C array for a firmware build that trusts it.
 
 AuthKeys are secrets. They are printed only to an interactive terminal (or with ``--print-secrets``), never
 to a log; ``--licences-out FILE`` writes them as JSON (``[{"uuid", "authKey", "pid"}, ...]``) with 0600
@@ -82,13 +88,16 @@ def _ensure_products(cloud: Any, declared: list[dict[str, Any]]) -> list[Product
     return out
 
 
-def _ensure_licences(cloud: Any, products: list[Product], count: int) -> None:
-    """Issue what each product lacks of ``count`` unrevoked licences (none when the state already has them)."""
+def _ensure_licences(cloud: Any, products: list[Product], count: int) -> list[LicenceRecord]:
+    """Issue what each product lacks of ``count`` unrevoked licences (none when the state already has them);
+    every unrevoked licence the cloud has."""
     for product in products:
         with cloud.state.lock:
             have = sum(1 for lic in cloud.state.licences.values() if lic.pid == product.pid and not lic.revoked)
         for _ in range(max(0, count - have)):
             cloud.state.issue_licence(product.pid)
+    with cloud.state.lock:
+        return [lic for lic in cloud.state.licences.values() if not lic.revoked]
 
 
 def _write_licences(path: Path, licences: list[LicenceRecord]) -> None:
@@ -105,13 +114,65 @@ def cli_command() -> None:
     """The emulated cloud."""
 
 
+def _tls_settings(tls: bool, ca_dir: Path | None, names: tuple[str, ...],
+                  plain: tuple[int | None, int | None]) -> Any:
+    """The TLS settings of ``serve`` (§11.1), or None; a usage error names the option at fault."""
+    if not tls:
+        if ca_dir is not None or names:
+            raise click.UsageError("--ca and --tls-name need --tls")
+        if plain != (None, None):
+            raise click.UsageError("--plain-port and --plain-mqtt-port add plain listeners beside --tls ones; "
+                                   "without --tls, --port and --mqtt-port are plain already")
+        return None
+    if ca_dir is None:
+        raise click.UsageError("--tls needs --ca DIR: the lab CA the firmware trusts (created there when missing)")
+    from .tls import LabCa, LabCaError, TlsSettings
+
+    try:
+        return TlsSettings(LabCa.load_or_create(ca_dir), names=names)
+    except LabCaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ca") from None
+
+
+@cli_command.command(name="ca")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write ca.pem, ca.der and ca_cert.h (a C array) for a firmware build.")
+@click.option("--ca", "ca_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="The lab CA's directory (ca.pem + ca.key; created when missing). Default: --out.")
+def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
+    """Write the lab CA (PEM, DER and a C array) for a firmware build that trusts it (PROTOCOL.md §11.1)."""
+    import hashlib
+
+    from .tls import LabCa, LabCaError
+
+    try:
+        ca = LabCa.load_or_create(ca_dir or out_dir)
+    except LabCaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ca") from None
+    for path in ca.write_exports(out_dir):
+        click.echo(f"wrote {path}")
+    click.echo(f"lab CA {ca.certificate.subject.rfc4514_string()}  SHA-256 {hashlib.sha256(ca.der).hexdigest()}")
+
+
 @cli_command.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (HTTP and MQTT).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
-              help="HTTP port: ATOP, url_config, the app API (0: any free port).")
+              help="HTTP port, HTTPS with --tls: ATOP, url_config, the app API (0: any free port; real firmware "
+                   "dials ATOP on 443).")
 @click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(0, 65535),
-              help="MQTT port (0: any free port).")
-@click.option("--advertise-host", default=None, help="Host name devices should use (url_config answers).")
+              help="MQTT port, MQTT over TLS with --tls (0: any free port; 8883 in production).")
+@click.option("--advertise", "--advertise-host", "advertise_host", default=None,
+              help="Host devices must use, when it differs from --host (url_config answers, the certificate).")
+@click.option("--tls", is_flag=True, default=False, help="Serve HTTPS on --port and MQTT over TLS on --mqtt-port.")
+@click.option("--ca", "ca_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="With --tls: the lab CA's directory (ca.pem + ca.key, created when missing).")
+@click.option("--tls-name", "tls_names", multiple=True,
+              help="With --tls: another DNS name or IP for the server certificate (repeatable), e.g. the iot-dns "
+                   "and ATOP host names the camera's DNS points at this machine.")
+@click.option("--plain-port", default=None, type=click.IntRange(0, 65535),
+              help="With --tls: also serve plain HTTP on this port for old firmware (0: any free port).")
+@click.option("--plain-mqtt-port", default=None, type=click.IntRange(0, 65535),
+              help="With --tls: also serve plain MQTT on this port for old firmware (0: any free port).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SQLite file: everything survives a restart.")
 @click.option("--products", "products_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -132,7 +193,8 @@ def cli_command() -> None:
 @click.option("--openapi-client-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Serve Tuya's OpenAPI for the project whose client_id and secret this JSON file holds "
                    "(created with fresh random values, mode 0600, when it does not exist).")
-def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, state_path: Path | None,
+def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls: bool, ca_dir: Path | None,
+          tls_names: tuple[str, ...], plain_port: int | None, plain_mqtt_port: int | None, state_path: Path | None,
           products_path: Path | None, region: str, token_ttl: float, broker: str, licence_count: int,
           licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...],
           openapi_client_file: Path | None) -> None:
@@ -140,6 +202,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
     from . import EmulatedCloud
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tls_settings = _tls_settings(tls, ca_dir, tls_names, plain=(plain_port, plain_mqtt_port))
     declared = load_products(products_path) if products_path else None
     project = None
     if openapi_client_file is not None:
@@ -151,31 +214,33 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, stat
             raise click.BadParameter(str(exc), param_hint="--openapi-client-file") from None
     try:
         cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
-                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host)
+                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host,
+                              tls=tls_settings, plain_port=plain_port, plain_mqtt_port=plain_mqtt_port)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
         cloud.openapi.register(project[0], project[1], schema=project[2])
+    try:
+        cloud.start()
+    except (RuntimeError, OSError) as exc:  # a listener could not bind: port 443 without privileges, in use, ...
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    cloud.start()
     try:
         if declared is not None or not cloud.state.products:
             products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
         else:
             products = list(cloud.state.products.values())
-        _ensure_licences(cloud, products, licence_count)
-        with cloud.state.lock:
-            licences = [lic for lic in cloud.state.licences.values() if not lic.revoked]
-        show = sys.stdout.isatty() if print_secrets is None else print_secrets
-        _announce(cloud, products, licences, show_secrets=show, licences_out=licences_out)
+        licences = _ensure_licences(cloud, products, licence_count)
+        _announce(cloud, products, licences, licences_out=licences_out,
+                  show_secrets=sys.stdout.isatty() if print_secrets is None else print_secrets)
         if licences_out is not None:
             _write_licences(licences_out, licences)
-        click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)
+        click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)  # flushed: scripts wait for this line
         sys.stdout.flush()
         while not stop.wait(1.0):
             pass
@@ -192,7 +257,11 @@ def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord]
     click.echo(f"  ATOP        {cloud.atop_url}")
     click.echo(f"  url_config  {cloud.http_url}/v2/url_config")
     click.echo(f"  app API     {cloud.app_url}")
-    click.echo(f"  MQTT        {cloud.mqtt_host}:{cloud.mqtt_port}")
+    if cloud.mqtt_tls:
+        click.echo(f"  MQTT        mqtts://{cloud.mqtt_host}:{cloud.mqtt_port}")
+    else:
+        click.echo(f"  MQTT        {cloud.mqtt_host}:{cloud.mqtt_port}")
+    _announce_tls(cloud)
     for project in cloud.openapi.projects:
         click.echo(f"  OpenAPI     {cloud.openapi_url}  client_id {project.client_id}  app schema {project.schema}")
     for product in products:
@@ -206,4 +275,17 @@ def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord]
         click.echo(f"  AuthKeys are not shown on a non-terminal stdout: {where}")
 
 
-__all__ = ["cli_command", "load_products"]
+def _announce_tls(cloud: Any) -> None:
+    """The plain listeners kept beside TLS, and the lab CA with the names the certificate carries (§11.1)."""
+    if cloud.plain_http_url is not None:
+        click.echo(f"  plain HTTP  {cloud.plain_http_url}/d.json  (old firmware)")
+    if cloud.plain_mqtt_port is not None:
+        click.echo(f"  plain MQTT  {cloud.mqtt_host}:{cloud.plain_mqtt_port}  (old firmware)")
+    if cloud.tls is not None:
+        where = cloud.tls.ca.path or "in memory"
+        click.echo(f"  lab CA      {where}  (server certificate for {', '.join(cloud.tls.server.names)})")
+        if cloud.atop_url.split("/")[2].rpartition(":")[2] != "443":
+            click.echo("  note        real firmware dials ATOP on port 443 (PROTOCOL.md §11.2): use --port 443")
+
+
+__all__ = ["ca_command", "cli_command", "load_products"]

@@ -46,6 +46,7 @@ from harness.emulator.fault_registry import FaultEntry, FaultRegistry
 from harness.model.binding import BindingDecision, BindingMode, Relation, Role, relation_of
 from harness.model.errors import CloudError
 from harness.model.token import TokenRecord
+from harness.protocol import mqtt as mq
 from harness.protocol.atop import API_OPENSDK_ACTIVE, ActivationRequest, AtopQuery
 from harness.protocol.errors import ProtocolError
 
@@ -415,6 +416,43 @@ class BrokerPasswordAnyDevice(CloudBehaviour):
             return ("the broker-password-any-device fault needs the embedded broker (amqtt): Mosquitto checks "
                     "logins against its own password file")
         return super().unsupported_by(broker_kind)
+
+
+# -------------------------------------------------------------------------------------- binding by UUID (§11.6)
+
+#: bind-token-never-expires: ten years, a lifetime that is still a finite number in JSON answers.
+FOREVER_S = 10 * 365 * 86400.0
+
+
+@_fault("bind-token-never-expires", "the token a bind by UUID issues never expires",
+        requirement="PROTOCOL.md §11.6, §0: a pushed token is a pairing token, valid for the token lifetime")
+class BindTokenNeverExpires(CloudBehaviour):
+    def bind_token_lifetime(self, ttl_s: float) -> float:
+        return FOREVER_S
+
+
+@_fault("bind-skips-binding-rules", "a bind by UUID skips the binding rules: a strong-bound device of another "
+        "account is not refused 3711 up front, the request goes on as if the device were free",
+        requirement="PROTOCOL.md §11.6, §6: binding by UUID follows the binding rules")
+class BindSkipsBindingRules(CloudBehaviour):
+    def bind_checks_binding_rules(self) -> bool:
+        return False
+
+
+@_fault("bind-pushes-to-anyone", "a bind by UUID never checks the UUID: an unknown or unconnected UUID is answered "
+        "with a token (and a push that reaches nobody) instead of an error the app can show",
+        requirement="PROTOCOL.md §11.6: a UUID not connected is a clear error to the app")
+class BindPushesToAnyone(CloudBehaviour):
+    def bind_checks_device(self) -> bool:
+        return False
+
+
+@_fault("active-token-push-always-2.3", "the protocol-46 push is always a 2.3 envelope, whatever the acon login "
+        "said: a device that logged in without |pv=2.3 (the connect-kit) cannot open it",
+        requirement="PROTOCOL.md §11.9.1: the push's version follows the acon login")
+class ActiveTokenPushAlways23(CloudBehaviour):
+    def active_token_push_pv(self, login_pv: str | None) -> mq.ProtocolVersion:
+        return "2.3"
 
 
 __all__ = ["CLOUD_FAULTS", "REGISTRY", "SEQUENTIAL_TOKEN_STRIDE", "TOKEN_ID_SPACE", "CloudFault", "behaviour_class",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,7 @@ from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
+from .front import HttpListeners
 from .openapi import OpenApiService
 from .records import CloudInputError
 
@@ -72,14 +74,24 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
 
 
 class HttpServerThread:
-    """An aiohttp application served from a background thread with its own event loop."""
+    """An aiohttp application served from a background thread with its own event loop.
+
+    With ``tls`` the main listener (``port``) speaks HTTPS and ``plain_port`` (when not None) adds a plain-HTTP
+    listener for old firmware; both go through :class:`~.front.HttpListeners` (TLS sniffing, repeated
+    ``User-Agent``, PROTOCOL.md §11.1, §11.3).
+    """
 
     def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, tls: ssl.SSLContext | None = None, plain_port: int | None = None) -> None:
         self._make_app = make_app
         self.host = host
         self._requested_port = port
         self.port = 0
+        # -- TLS (§11.1): the main port's context, and an optional plain listener beside it
+        self._tls = tls
+        self._requested_plain_port = plain_port
+        self.plain_port: int | None = None
+        # -- end TLS
         self._timeout_s = timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -131,14 +143,17 @@ class HttpServerThread:
         self._stop = asyncio.Event()
         runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
         await runner.setup()
+        # -- listeners (§11.1, §11.3): HTTPS or HTTP on the port, plain HTTP beside HTTPS when asked
+        listeners = HttpListeners(runner.server)  # type: ignore[arg-type]
         try:
-            site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
-            await site.start()
-            address = runner.addresses[0]
-            self.port = int(address[1])
+            self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls)
+            if self._tls is not None and self._requested_plain_port is not None:
+                self.plain_port = await listeners.listen(self.host, self._requested_plain_port)
+            # -- end listeners
             self._ready.set()
             await self._stop.wait()
         finally:
+            await listeners.close()
             await runner.cleanup()
 
 

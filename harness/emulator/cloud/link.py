@@ -22,8 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clock import Clock
-from harness.emulator.broker.authority import BrokerPolicy
+from harness.emulator.broker.authority import PREACTIVATION_PREFIX, BrokerPolicy
 from harness.emulator.broker.embedded import BrokerIdentity, CredentialAuthority, make_broker
+from harness.emulator.listen import TlsMaterial, dial_host
+from harness.protocol import mqtt as mq
 from harness.protocol.mqtt import MqttMessage, MqttProtocol
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,12 @@ class BrokerLink:
 
     def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0,
                  policy: BrokerPolicy | None = None, clock: Clock, on_online: Callable[[str, bool], None],
-                 on_report: Callable[[str, dict[str, Any]], None]) -> None:
+                 on_report: Callable[[str, dict[str, Any]], None],
+                 tls: TlsMaterial | None = None, plain_port: int | None = None) -> None:
         self.broker_kind = broker_kind
+        self._tls = tls
+        #: (devId, plaintext MQTT-ATOP request) -> plaintext answer (§11.4); set by the cloud that owns the state
+        self.rpc_handler: Callable[[str, bytes], bytes | None] | None = None
         policy = policy if policy is not None else BrokerPolicy()
         self._check(policy)
         self.authority = CredentialAuthority(policy=policy)
@@ -53,6 +59,8 @@ class BrokerLink:
         # subscriptions, so there it is online from its CONNACK.
         self._online_on_subscribe = broker_kind == "amqtt"
         extra: dict[str, Any] = {"on_subscribed": self._subscribed} if self._online_on_subscribe else {}
+        if tls is not None:  # §11.1: MQTT over TLS on the port, a plain listener beside it when asked
+            extra.update(tls=tls, plain_port=plain_port)
         self.broker = make_broker(broker_kind, self.authority, host=host, port=port,  # type: ignore[arg-type]
                                   on_connect=self._connected, on_disconnect=self._disconnected, **extra)
         self._client: Any = None
@@ -65,6 +73,15 @@ class BrokerLink:
     def port(self) -> int:
         return self.broker.port
 
+    @property
+    def plain_port(self) -> int | None:
+        """The plain MQTT listener beside the TLS one (None without one)."""
+        return getattr(self.broker, "plain_port", None) if self._tls is not None else None
+
+    @property
+    def tls(self) -> bool:
+        return self._tls is not None
+
     def start(self) -> None:
         self.broker.start()
         try:
@@ -72,8 +89,10 @@ class BrokerLink:
         except ModuleNotFoundError:
             log.warning("harness.emulator.cloud.mqtt is missing: the cloud will not send MQTT commands")
             return
-        client = module.CloudMqttClient(self.broker.host, self.broker.port, CLOUD_USERNAME, self._cloud_password,
-                                        key_lookup=self._local_key, on_message=self._message, clock=self._clock)
+        client = module.CloudMqttClient(dial_host(self.broker.host), self.broker.port, CLOUD_USERNAME,
+                                        self._cloud_password, key_lookup=self._local_key, on_message=self._message,
+                                        clock=self._clock, on_rpc=self._rpc,
+                                        tls=self._tls.client_context() if self._tls is not None else None)
         client.start()
         self._client = client
 
@@ -99,6 +118,10 @@ class BrokerLink:
     def _disconnected(self, client_id: str, identity: BrokerIdentity | None) -> None:
         if identity is not None and identity.kind == "device":
             self._on_online(identity.id, False)
+
+    def _rpc(self, dev_id: str, payload: bytes) -> bytes | None:
+        handler = self.rpc_handler
+        return handler(dev_id, payload) if handler is not None else None
 
     def _local_key(self, dev_id: str) -> str | None:
         with self._lock:
@@ -136,6 +159,37 @@ class BrokerLink:
     def device_removed(self, dev_id: str) -> None:
         """§6: "If the device was removed while offline, its next MQTT CONNACK is 'not authorized'"."""
         self.authority.remove_device(dev_id)
+
+    def device_protocol(self, dev_id: str, protocol_ver: str) -> None:
+        """§11.9.5: the cloud's first command to ``dev_id`` uses the version it announced at activation."""
+        client = self._client
+        if client is not None and protocol_ver in mq.PROTOCOL_VERSIONS:
+            client.announce_pv(dev_id, protocol_ver)
+
+    # ------------------------------------------------------------------------- binding by UUID (§11.6)
+
+    def preactivation_login(self, uuid: str) -> BrokerIdentity | None:
+        """The identity of the ``acon_<uuid>`` login connected now (its ``pv`` the login's suffix), or None."""
+        identity = self.broker.identity_of(f"{PREACTIVATION_PREFIX}{uuid}")
+        if identity is None or identity.kind != "preactivation" or identity.id != uuid:
+            return None
+        return identity
+
+    def push_active_token(self, uuid: str, auth_key: str, data: dict[str, Any], pv: mq.ProtocolVersion) -> bool:
+        """Publish protocol 46 with ``data`` on ``d/ai/<uuid>``, sealed with authKey[:16] in envelope ``pv``
+        (§11.6, §11.9.1); False when the cloud has no MQTT client."""
+        client = self._client
+        if client is None:
+            return False
+        message = MqttMessage(MqttProtocol.ACTIVE_TOKEN, int(self._clock.time()), data)
+        nonce = secrets.token_bytes(mq.NONCE_LEN) if pv == "2.3" else None
+        payload = mq.encode_message(message, local_key=auth_key[:16], pv=pv, seq=1, source=0, nonce=nonce)
+        try:
+            client.publish_raw(mq.preactivation_topic(uuid), payload)
+        except Exception:
+            log.exception("could not push the activation token to %s", uuid)
+            return False
+        return True
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
              root: dict[str, Any] | None = None) -> bool:

@@ -5,6 +5,10 @@ opens each payload with that device's localKey and hands the message to the clou
 commands (protocol 5 DP set, 8 unbind, 11 reset, ...) sealed with the device's localKey. A payload that
 does not decode is recorded, never raised: a device under test sending garbage must not stop the cloud.
 
+An ``rpc/req`` payload in plaintext JSON is an MQTT-ATOP request (§11.4), not an envelope: it goes to
+``on_rpc`` and the answer is published in plaintext on ``rpc/rsp/<devId>``. Before it has heard a device, the
+client answers it in the version the device announced at activation (§11.9.5), not a fixed 2.2.
+
 Callbacks run on paho's network thread.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +29,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from harness.clock import Clock, SystemClock
 from harness.protocol import mqtt
 from harness.protocol.errors import ProtocolError
+from harness.protocol.matop import looks_like_matop
 
 log = logging.getLogger(__name__)
 
 MessageCallback = Callable[[str, mqtt.MqttMessage], None]
+#: (devId, plaintext request) -> the plaintext answer, or None when the request cannot be answered (§11.4)
+RpcCallback = Callable[[str, bytes], bytes | None]
 #: Emulator-defined: the cmd_from / source written in the cloud's 2.2 and 2.3 envelopes (§5 names only
 #: 1 = device).
 CLOUD_SOURCE = 0
@@ -54,7 +62,8 @@ class CloudMqttClient:
     def __init__(self, host: str, port: int, username: str, password: str, *,
                  key_lookup: Callable[[str], str | None], on_message: MessageCallback,
                  clock: Clock | None = None, client_id: str | None = None, keepalive_s: int = 60,
-                 timeout_s: float = 10.0, malformed_kept: int = 1000) -> None:
+                 timeout_s: float = 10.0, malformed_kept: int = 1000, tls: ssl.SSLContext | None = None,
+                 on_rpc: RpcCallback | None = None) -> None:
         self._host = host
         self._port = port
         self._key_lookup = key_lookup
@@ -64,6 +73,8 @@ class CloudMqttClient:
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._pv: dict[str, mqtt.ProtocolVersion] = {}
+        self._announced_pv: dict[str, mqtt.ProtocolVersion] = {}
+        self._on_rpc = on_rpc
         self._seq: dict[str, int] = {}
         self._malformed: collections.deque[MalformedPayload] = collections.deque(maxlen=malformed_kept)
         self._malformed_count = 0
@@ -73,6 +84,8 @@ class CloudMqttClient:
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"cloud-{username}",
                                    protocol=paho.MQTTv311, clean_session=True)
         self._client.username_pw_set(username, password)
+        if tls is not None:  # §11.1: the broker speaks MQTT over TLS with the lab CA
+            self._client.tls_set_context(tls)
         self._client.on_connect = self._handle_connect
         self._client.on_subscribe = self._handle_subscribe
         self._client.on_message = self._handle_message
@@ -148,10 +161,24 @@ class CloudMqttClient:
             raise CloudMqttError(f"publish to {dev_id!r} failed: {paho.error_string(info.rc)}")
         return info
 
+    def publish_raw(self, topic: str, payload: bytes, *, qos: int = 1) -> paho.MQTTMessageInfo:
+        """Publish ``payload`` as it is (the protocol-46 push on ``d/ai/<uuid>``, MQTT-ATOP answers)."""
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise CloudMqttError(f"publish on {topic!r} failed: {paho.error_string(info.rc)}")
+        return info
+
     def pv_for(self, dev_id: str, default: mqtt.ProtocolVersion = "2.2") -> mqtt.ProtocolVersion:
-        """The envelope version the device used last, so that a reply matches it."""
+        """The envelope version the device used last, so that a reply matches it; before it has sent anything,
+        the version it announced at activation (§11.9.5), else ``default``."""
         with self._lock:
-            return self._pv.get(dev_id, default)
+            return self._pv.get(dev_id) or self._announced_pv.get(dev_id, default)
+
+    def announce_pv(self, dev_id: str, pv: mqtt.ProtocolVersion) -> None:
+        """The MQTT protocol version ``dev_id`` announced at activation (§11.9.5); what it sends later wins."""
+        with self._lock:
+            self._announced_pv[dev_id] = pv
+            self._pv.pop(dev_id, None)  # a re-activation starts again from what it announces
 
     # -- what was received -----------------------------------------------------------------------------
 
@@ -206,6 +233,9 @@ class CloudMqttClient:
         if local_key is None:
             self._record(msg.topic, "unknown device", payload)
             return
+        if parsed.kind is mqtt.TopicKind.RPC_REQ and looks_like_matop(payload):
+            self._answer_rpc(msg.topic, dev_id, payload)
+            return
         try:
             envelope = mqtt.decode_envelope(payload, local_key=local_key)
             message = mqtt.parse_message_json(envelope.plaintext)
@@ -219,6 +249,19 @@ class CloudMqttClient:
         except Exception:
             log.exception("the cloud's handler failed on a message from %r", dev_id)
 
+    def _answer_rpc(self, topic: str, dev_id: str, payload: bytes) -> None:
+        """§11.4: a plaintext MQTT-ATOP request; its plaintext answer goes to ``rpc/rsp/<devId>``."""
+        answer = None
+        if self._on_rpc is not None:
+            try:
+                answer = self._on_rpc(dev_id, payload)
+            except Exception:
+                log.exception("the cloud's MQTT-ATOP handler failed on a request from %r", dev_id)
+        if answer is None:
+            self._record(topic, "an MQTT-ATOP request without a usable id", payload)
+            return
+        self._client.publish(mqtt.rpc_rsp(dev_id), answer, qos=1)
+
     def _record(self, topic: str, reason: str, payload: bytes) -> None:
         entry = MalformedPayload(at=self._clock.time(), topic=topic, reason=reason, size=len(payload))
         with self._lock:
@@ -227,4 +270,4 @@ class CloudMqttClient:
         log.info("undecodable MQTT payload on %r (%d bytes): %s", topic, len(payload), reason)
 
 
-__all__ = ["CLOUD_SOURCE", "SUBSCRIPTIONS", "CloudMqttClient", "CloudMqttError", "MalformedPayload"]
+__all__ = ["CLOUD_SOURCE", "SUBSCRIPTIONS", "CloudMqttClient", "CloudMqttError", "MalformedPayload", "RpcCallback"]

@@ -76,6 +76,8 @@ class DeviceLink(Protocol):
 
     def device_removed(self, dev_id: str) -> None: ...
 
+    def device_protocol(self, dev_id: str, protocol_ver: str) -> None: ...
+
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
              root: dict[str, Any] | None = None) -> bool: ...
 
@@ -96,6 +98,9 @@ class NullLink:
         return None
 
     def device_removed(self, dev_id: str) -> None:
+        return None
+
+    def device_protocol(self, dev_id: str, protocol_ver: str) -> None:
         return None
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
@@ -194,6 +199,8 @@ class CloudState:
             for dev in self.devices.values():
                 if dev.bound:
                     self.link.device_activated(dev.dev_id, dev.sec_key, dev.local_key)
+                    if dev.protocol_ver is not None:
+                        self.link.device_protocol(dev.dev_id, dev.protocol_ver)
 
     def close(self) -> None:
         self._store.close()
@@ -510,6 +517,19 @@ class CloudState:
                 dev.dps.update({str(k): v for k, v in dps.items()})
                 dev.last_seen = self.clock.time()
                 self._save(("device", dev_id, dev.to_dict()))
+
+    def record_device_info(self, dev_id: str, *, versions: str | None = None, protocol_ver: str | None = None) -> bool:
+        """What a bound device said of itself: §11.5 versions.update, §11.9.5 its activation's protocolVer."""
+        with self._lock:
+            dev = self.devices.get(dev_id)
+            if dev is None or not dev.bound:
+                return False
+            dev.versions = versions if versions is not None else dev.versions
+            dev.protocol_ver = protocol_ver if protocol_ver is not None else dev.protocol_ver
+            self._save(("device", dev_id, dev.to_dict()))
+            if protocol_ver is not None:
+                self.link.device_protocol(dev_id, protocol_ver)
+            return True
 
     def send_dps(self, dev_id: str, dps: dict[str, Any]) -> bool:
         """Send a protocol-5 DP command (§5); True when it went to the broker."""

@@ -7,7 +7,8 @@ Each fault is a real change of behaviour, made by overriding one of the camera's
 :class:`~harness.emulator.camera.firmware.EmulatedCamera`, and several combine by multiple inheritance.
 :data:`CAMERA_FAULTS` lists every registered one with what it breaks, and :func:`camera_class` builds the
 camera class for a list of fault names, ``package.module:Class`` specs or classes. The built-in faults live in
-one module per area: :mod:`.qr`, :mod:`.config`, :mod:`.ez`, :mod:`.ap`, :mod:`.activation`, :mod:`.mqtt`.
+one module per area: :mod:`.qr`, :mod:`.config`, :mod:`.ez`, :mod:`.ap`, :mod:`.ble`, :mod:`.activation`,
+:mod:`.mqtt`, :mod:`.bind`.
 
 Adding a fault from outside the package takes a subclass, and (optionally) registering it by name::
 
@@ -29,7 +30,7 @@ sockets and answers nothing until power cycled; no exception escapes into the ha
 
 from __future__ import annotations
 
-from . import activation, ap, config, ez, mqtt, qr  # noqa: F401 (registers the built-in faults)
+from . import activation, ap, bind, ble, config, ez, mqtt, qr  # noqa: F401 (registers the built-in faults)
 from .ez import LaxEzReceiver
 from .registry import CAMERA_FAULTS, CameraFault, camera_class, make_camera, register_camera_fault
 
