@@ -48,7 +48,7 @@ PLACEHOLDER_TEXT = "image withheld: its QR code encodes a secret"
 
 _SECRET_KEY = re.compile(
     r"^(wifi_?)?(pass(word|wd|phrase)?|pwd|psk(_?key)?|auth_?key|auzkey|sec_?key|local_?key|mqtt_?pass(word)?|"
-    r"secret|client_?secret|private_?key)$",
+    r"secret|client_?secret|private_?key|admin_?key)$",
     re.IGNORECASE,
 )
 

@@ -72,15 +72,19 @@ def activate(cloud: EmulatedCloud, lic: LicenceRecord, token: str, *, et: int = 
 
 
 class AppClient:
-    """The app API over HTTP, as a test's account."""
+    """The app API over HTTP, as a test's account: with its bearer token (or the admin key), or on an open lab
+    naming the account in X-Paircert-Account."""
 
-    def __init__(self, cloud: EmulatedCloud, account: str | None = None) -> None:
+    def __init__(self, cloud: EmulatedCloud, account: str | None = None, *, bearer: str | None = None) -> None:
         self.base = cloud.app_url
         self.account = account
+        self.bearer = bearer
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         headers = {"Content-Type": "application/json"}
-        if self.account:
+        if self.bearer:
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        elif self.account:
             headers["X-Paircert-Account"] = self.account
         status, raw = post(self.base + path, json.dumps(body).encode() if body is not None else b"", method=method,
                            headers=headers)
@@ -90,6 +94,21 @@ class AppClient:
         status, answer = self.call(method, path, body)
         assert answer["success"] is True and status < 300, (status, answer)
         return answer["result"]
+
+
+PASSWORD = "correct horse battery"
+
+
+def login(cloud: EmulatedCloud, account: str, password: str = PASSWORD) -> AppClient:
+    """The app API as ``account``, logged in with its password."""
+    token = AppClient(cloud).ok("POST", "/login", {"account": account, "password": password})["token"]
+    return AppClient(cloud, account, bearer=token)
+
+
+def new_account(lab: AppClient, cloud: EmulatedCloud, name: str, password: str = PASSWORD) -> AppClient:
+    """An account created through the lab controls (``lab`` holds the admin key), logged in."""
+    account = lab.ok("POST", "/accounts", {"name": name, "password": password})["account"]
+    return login(cloud, account, password)
 
 
 @dataclass

@@ -23,6 +23,7 @@ PID = "acmecam2labpid01"  # the vendor's product id
 WIFI_SSID = "paircert-lab"
 WIFI_PASSWORD = "lab-wifi-pass-1234"
 RUN_TIMEOUT_S = 300.0
+ADMIN_ARG = 'admin_key = "env:PAIRCERT_ADMIN_KEY"'  # the lab cloud's admin key, as the README has the profile name it
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -73,8 +74,10 @@ class Lab:
 
     @property
     def env(self) -> dict[str, str]:
+        # the admin key the README's cloud keeps beside its --state file (README: "The lab cloud on a LAN")
+        admin_key = (self.root / "lab-cloud.sqlite.admin-key").read_text(encoding="utf-8").strip()
         return {**os.environ, "PAIRCERT_WIFI_PASSWORD": WIFI_PASSWORD, "PAIRCERT_LICENCE_UUID": self.licence["uuid"],
-                "PAIRCERT_LICENCE_AUTHKEY": self.licence["authKey"]}
+                "PAIRCERT_LICENCE_AUTHKEY": self.licence["authKey"], "PAIRCERT_ADMIN_KEY": admin_key}
 
     def start_device(self) -> None:
         udp, tcp = self.ap_ports = (free_port(socket.SOCK_DGRAM), free_port())
@@ -168,7 +171,7 @@ uuid = "env:PAIRCERT_LICENCE_UUID"
 authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
 
 [adapters]
-cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5 }} }}
+cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5, {ADMIN_ARG} }} }}
 network = "air"
 
 [adapters.device]

@@ -58,10 +58,12 @@ class Served:
 
 
 class ServedCloud(Served):
-    """`paircert cloud serve`; ``urls`` maps ATOP, url_config, app API and MQTT to what it printed."""
+    """`paircert cloud serve`; ``urls`` maps ATOP, url_config, app API and MQTT to what it printed, and
+    ``admin_key`` is the lab admin key it printed (a new one each start, unless the arguments keep one)."""
 
     def __init__(self, *args: str) -> None:
         self.urls: dict[str, str] = {}
+        self.admin_key: str | None = None
         super().__init__(["cloud", "serve", "--host", "127.0.0.1", "--port", "0", "--mqtt-port", "0", *args],
                          ready=r"^serving")
 
@@ -69,6 +71,9 @@ class ServedCloud(Served):
         match = re.match(r"\s+(ATOP|app API|MQTT|url_config)\s+(\S+)", line)
         if match:
             self.urls[match.group(1)] = match.group(2)
+        key = re.match(r"\s+admin key\s+(\S{16,})\s", line)
+        if key:
+            self.admin_key = key.group(1)
 
 
 class ServedDevice(Served):

@@ -286,7 +286,7 @@ def control_hook(method: str, path: str, *extra: str) -> str:
 def lab() -> Iterator[tuple[ServedCloud, ServedDevice, Licence]]:
     cloud = ServedCloud("--region", "EU")
     try:
-        remote = RemoteCloudAdapter(cloud.urls["app API"], timeout_s=5)
+        remote = RemoteCloudAdapter(cloud.urls["app API"], timeout_s=5, admin_key=cloud.admin_key)
         remote.ensure_product(PID, "bench camera", "sp", BindingMode.STRONG)
         licence = remote.issue_licence(PID)
         device = ServedDevice(url_config=cloud.urls["url_config"], uuid=licence.uuid, auth_key=licence.auth_key,
@@ -303,6 +303,7 @@ def lab_profile(tmp_path: Path, cloud: ServedCloud, device: ServedDevice, monkey
                 licence: Licence) -> Profile:
     monkeypatch.setenv("PAIRCERT_LICENCE_UUID", licence.uuid)
     monkeypatch.setenv("PAIRCERT_LICENCE_AUTHKEY", licence.auth_key)
+    monkeypatch.setenv("PAIRCERT_ADMIN_KEY", cloud.admin_key or "")
     # alive as a ping would say it: powered, and the firmware has not crashed
     check = "import json, sys; s = json.load(sys.stdin); sys.exit(0 if s['alive'] and s['state'] != 'off' else 1)"
     alive = json.dumps(f"{PY} -c {shlex.quote(check)}")[1:-1]
@@ -316,7 +317,8 @@ def lab_profile(tmp_path: Path, cloud: ServedCloud, device: ServedDevice, monkey
     qr = control_hook("POST", "/qr", "-H 'Content-Type: image/png'", '--data-binary \\"@$PAIRCERT_QR_PNG\\"')
     args = (f'interactive = false, show_qr = "none", output_dir = "{tmp_path / "qr"}", qr_hook = {qr}, '
             f'hook_env = {{ CAMERA_URL = "{device.control}" }}')
-    cloud_spec = f'{{ name = "remote", args = {{ url = "{cloud.urls["app API"]}", timeout_s = 5 }} }}'
+    cloud_spec = (f'{{ name = "remote", args = {{ url = "{cloud.urls["app API"]}", timeout_s = 5, '
+                  'admin_key = "env:PAIRCERT_ADMIN_KEY" } }')
     return load_profile(write_profile(tmp_path, hooks=hooks, cloud=cloud_spec, device_args=args))
 
 

@@ -38,7 +38,7 @@ def served() -> Iterator[ServedCloud]:
 
 @pytest.fixture
 def cloud(served: ServedCloud) -> RemoteCloudAdapter:
-    return RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    return RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key=served.admin_key)
 
 
 def activate(cloud: RemoteCloudAdapter, licence: Licence, token: str, *, hid: str = "a1b2c3d4e5f6") -> AtopResponse:
@@ -128,7 +128,7 @@ def test_a_lab_that_never_saw_the_owner_releases_the_device_by_its_licence(cloud
     home = cloud.create_home(owner, "previous test")
     token = cloud.get_token(home, owner)
     assert activate(cloud, licence, token).success
-    fresh = RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    fresh = RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key=served.admin_key)
     found = fresh.device_by_uuid(licence.uuid)
     assert found is not None and (found.home, found.owner) == (home, owner)
     released = fresh.release_device(licence.uuid)
@@ -186,7 +186,8 @@ def test_the_factory_creates_the_profiles_product_once(served: ServedCloud) -> N
     profile = load_profile("camera-strong")
     context = WorldContext(profile=profile, clock=VirtualClock(), seed=1)
     for _ in range(2):  # the second time the product exists already (409), which is fine
-        adapter = remote_cloud(context, url=served.urls["app API"].removesuffix("/app/v1"), timeout_s=5)
+        adapter = remote_cloud(context, url=served.urls["app API"].removesuffix("/app/v1"), timeout_s=5,
+                               admin_key=served.admin_key)
         assert adapter.base_url + "/app/v1" == served.urls["app API"]
     assert adapter.clock is context.clock
     licence = adapter.issue_licence(profile.device.pid)
@@ -293,3 +294,29 @@ def test_time_travel_is_offered_when_the_remote_cloud_runs_on_a_virtual_clock(tm
         with pytest.raises(RemoteCloudError) as refused:
             cloud.advance_time(-1)
         assert refused.value.code == "ILLEGAL_PARAM"
+
+
+def test_without_the_admin_key_the_lab_controls_and_new_accounts_are_refused(served: ServedCloud) -> None:
+    cloud = RemoteCloudAdapter(served.urls["app API"], timeout_s=5)
+    assert cloud.capabilities == {"raw-atop"}  # the devices' ATOP endpoint is no lab control: it needs no key
+    with pytest.raises(RemoteCloudError) as refused:
+        cloud.create_account("nobody")
+    assert refused.value.status == 401 and refused.value.code == "ADMIN_KEY_REQUIRED"
+
+
+def test_a_wrong_admin_key_is_the_labs_error_and_names_what_to_fix(served: ServedCloud) -> None:
+    with pytest.raises(AdapterError, match="refused the admin key") as raised:
+        RemoteCloudAdapter(served.urls["app API"], timeout_s=5, admin_key="not-the-admin-key-0123")
+    assert "not-the-admin-key" not in str(raised.value)
+
+
+def test_the_adapter_logs_in_again_when_the_cloud_forgot_its_session() -> None:
+    from harness.emulator.cloud import LabAuth
+
+    with EmulatedCloud(clock=VirtualClock(), broker="none", auth=LabAuth("k" * 32)) as emulated:
+        cloud = RemoteCloudAdapter(emulated.app_url, timeout_s=5, admin_key="k" * 32)
+        owner = cloud.create_account("owner")
+        home = cloud.create_home(owner, "lab")
+        emulated.auth.sessions.end_account(owner)  # as after a restart of the cloud
+        assert len(cloud.get_token(home, owner)) == 14
+        assert len(emulated.auth.sessions) == 1

@@ -259,6 +259,17 @@ def test_ez_needs_clean_air(the_lab: Lab) -> None:
     assert not bad.events("ez-decoded")
 
 
+def test_ez_round_at_a_time(the_lab: Lab) -> None:
+    _, bad = ez_decoded(the_lab, fault("ez-round-at-a-time"), channels=("broadcast",))
+    assert bad.events("ez-decoded")  # on a clean air every round arrives whole
+    lossy = Air(seed=7, loss=0.08, clock=the_lab.clock)
+    good, bad = ez_decoded(the_lab, fault("ez-round-at-a-time"), channels=("broadcast",), air=lossy)
+    assert good.events("ez-decoded") and not bad.events("ez-decoded")  # no round of the three arrived whole
+    lossy = Air(seed=7, loss=0.08, clock=the_lab.clock)
+    _, bad = ez_decoded(the_lab, fault("ez-round-at-a-time"), air=lossy)
+    wait_until(lambda: bool(bad.events("ez-decoded")))  # the multicast channel is decoded as usual
+
+
 def test_ez_latin1_credentials(the_lab: Lab) -> None:
     ssid, password = "Büro-Netz".encode(), "pässwört-123".encode()
     _, bad = ez_decoded(the_lab, fault("ez-latin1-credentials"), ssid, password)

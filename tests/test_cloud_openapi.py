@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _cloud_helpers import AppClient, activate, post
+from _cloud_helpers import AppClient, activate, new_account, post
 from _serve_helpers import ServedCloud, ServedDevice
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -287,8 +287,10 @@ def _pair_and_command(cloud: OpenApiServedCloud, camera: ServedDevice, project: 
     class Served:  # what AppClient needs of a cloud: the lab controls create the project's users and homes
         app_url = cloud.urls["app API"]
 
-    owner = AppClient(Served).ok("POST", "/accounts", {"name": "vendor user"})["account"]  # type: ignore[arg-type]
-    home = AppClient(Served, owner).ok("POST", "/homes", {"name": "bench"})["home"]  # type: ignore[arg-type]
+    lab = AppClient(Served, bearer=cloud.admin_key)  # type: ignore[arg-type]
+    user = new_account(lab, Served, "vendor user")  # type: ignore[arg-type]
+    owner = user.account
+    home = user.ok("POST", "/homes", {"name": "bench"})["home"]
     api = TuyaOpenAPI(cloud.urls["OpenAPI"], project["client_id"], project["secret"])
     assert api.connect()["success"]
     answer = api.post("/v1.0/device/paring/token", {"uid": owner, "home_id": home, "paring_type": "EZ",

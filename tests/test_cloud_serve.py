@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from _cloud_helpers import AppClient, activate, make_world
+from _cloud_helpers import AppClient, activate, login, make_world, new_account
 
 from harness.clock import VirtualClock
 from harness.emulator.cloud import EmulatedCloud, LicenceRecord
@@ -56,7 +56,7 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
         if not line:
             break
         lines.append(line)
-        match = re.match(r"\s+(ATOP|app API|MQTT|url_config)\s+(\S+)", line)
+        match = re.match(r"\s+(ATOP|app API|MQTT|url_config|admin key)\s+(\S+)", line)
         if match:
             urls[match.group(1)] = match.group(2)
         if line.startswith("serving"):
@@ -93,9 +93,14 @@ def test_serve_prints_urls_answers_an_activation_and_keeps_state(tmp_path: Path)
         rows = json.loads(out.read_text())
         assert len(rows) == 2 and len(rows[0]["authKey"]) == 32
         served = _Cloud(urls)
-        lab = AppClient(served)  # type: ignore[arg-type]
-        owner = lab.ok("POST", "/accounts", {"name": "operator"})["account"]
-        app = AppClient(served, owner)  # type: ignore[arg-type]
+        key_file = Path(f"{db}.admin-key")
+        private = [key_file, out, *(p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists())]
+        assert len(private) >= 4 and {oct(p.stat().st_mode & 0o777) for p in private} == {"0o600"}, private
+        admin_key = key_file.read_text().strip()
+        assert urls["admin key"] == admin_key, "a new admin key is printed once"
+        lab = AppClient(served, bearer=admin_key)  # type: ignore[arg-type]
+        app = new_account(lab, served, "operator")  # type: ignore[arg-type]
+        owner = app.account
         home = app.ok("POST", "/homes", {"name": "lab"})["home"]
         token = app.ok("POST", f"/homes/{home}/token")["token"]
         lic = LicenceRecord(uuid=rows[0]["uuid"], auth_key=rows[0]["authKey"], pid=rows[0]["pid"])
@@ -104,9 +109,12 @@ def test_serve_prints_urls_answers_an_activation_and_keeps_state(tmp_path: Path)
     finally:
         err = _stop(proc)
     assert rows[0]["authKey"] not in err, "AuthKeys never reach the log"
+    assert admin_key not in err
     proc, urls = _start(["--port", "0", "--state", str(db), "--licences", "2", "--licences-out", str(out)])
     try:
-        app = AppClient(_Cloud(urls), owner)  # type: ignore[arg-type]
+        assert urls["admin key"] == "in", "the kept admin key is not printed again"
+        assert owner is not None
+        app = login(_Cloud(urls), owner)  # type: ignore[arg-type]  # the password survived the restart
         assert [d["devId"] for d in app.ok("GET", f"/homes/{home}/devices")] == [result["devId"]]
         assert json.loads(out.read_text()) == rows, "a restart reuses the licences instead of minting new ones"
     finally:

@@ -109,7 +109,7 @@ def test_the_remote_adapter_trusts_the_lab_ca_and_learns_it_from_url_config(tmp_
 
     served = ServedCloud("--tls", "--ca", str(tmp_path))
     try:
-        adapter = RemoteCloudAdapter(served.urls["app API"], ca=str(tmp_path / "ca.pem"))
+        adapter = RemoteCloudAdapter(served.urls["app API"], ca=str(tmp_path / "ca.pem"), admin_key=served.admin_key)
         endpoints = adapter.endpoints()
         assert endpoints["atop_url"] == served.urls["ATOP"]
         assert base64.b64decode(endpoints["ca"]) == ssl.PEM_cert_to_DER_cert((tmp_path / "ca.pem").read_text())

@@ -115,7 +115,11 @@ def test_the_recorder_keeps_only_its_ports_and_each_packet_once(tmp_path: Path) 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[ProfileWorld]:
-    built = build_world(load_profile("camera-strong"), seed=11)
+    # Plain HTTP and MQTT, so that the capture shows the ATOP POST and the MQTT CONNECT in clear (with TLS on, as
+    # camera-strong has it, the same flows are TLS records).
+    profile = load_profile("camera-strong")
+    plain = profile.model_copy(update={"parameters": profile.parameters.model_copy(update={"tls": False})})
+    built = build_world(plain, seed=11)
     try:
         yield built
     finally:

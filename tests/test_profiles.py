@@ -232,6 +232,17 @@ def test_a_literal_secret_is_refused_without_being_repeated(tmp_path: Path) -> N
     assert "hunter2-literal" not in message
 
 
+def test_a_literal_admin_key_in_the_adapters_args_is_refused_without_being_repeated(tmp_path: Path) -> None:
+    text = GOOD.replace('token = "env:PC_TEST_CLOUD_TOKEN"', 'admin_key = "literal-admin-key-123"')
+    assert text != GOOD
+    message = error_of(tmp_path, text)
+    assert "adapters.cloud.args.admin_key: expected an env:NAME reference" in message
+    assert "literal-admin-key-123" not in message
+    fine = text.replace('"literal-admin-key-123"', '"env:PC_TEST_ADMIN_KEY"')
+    args = load_profile(write(tmp_path, fine)).adapters.cloud.resolved_args({"PC_TEST_ADMIN_KEY": "k"})
+    assert args["admin_key"] == "k"
+
+
 def test_a_licence_of_the_wrong_shape_is_named_on_resolution(tmp_path: Path) -> None:
     profile = load_profile(write(tmp_path, GOOD))
     assert profile.parameters.licence is not None

@@ -310,25 +310,31 @@ def send_ez_lengths(network: NetworkAdapter, lengths: Sequence[int]) -> None:
 
 def send_ez_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, token: bytes, *,
                       rounds: int = 3) -> None:
-    """Broadcast EZ rounds whose every CRC-8 check fails (§2.2, §2.3), each one in its own way:
+    """Broadcast EZ rounds in which CRC-8 checks fail (§2.2, §2.3), two kinds of round taking turns:
 
     - the header announces a message one chunk shorter (L without its last, possibly short, chunk) but keeps
       CRC-8 of the true L: a receiver that checks the header takes no length from it; one that does not reads
-      a message that ends a few bytes early, i.e. a truncated SSID;
-    - the first data group has the password's first byte flipped, so the group's CRC-8 disagrees: a receiver
-      that checks group CRCs takes nothing from it; one that does not takes a corrupted password.
+      a message that ends a few bytes early, i.e. a truncated SSID, from this round alone;
+    - the header is intact and the first data group has the password's first byte flipped, so the group's
+      CRC-8 disagrees: a receiver that checks group CRCs takes nothing from it; one that does not takes a
+      corrupted password.
 
-    A conformant receiver learns only the undamaged groups from these rounds, and pairs from clean rounds after.
+    In every round the last group (the end of the SSID, outside the shorter message) fails its CRC-8 too, so a
+    conformant receiver learns only the undamaged groups from these rounds and pairs from the clean rounds
+    after. The two kinds take turns rather than share a round because a receiver that starts over at every
+    new header would otherwise never meet a round it could misread whole.
     """
     clean = smartconfig.encode_broadcast(ssid, password, token)
-    corrupted = list(clean)
     length = len(smartconfig.broadcast_data(ssid, password, token))
     short = 4 * ((length - 1) // 4)  # §2.3 step 4: every chunk but the last, which is 1 to 4 bytes
-    corrupted[0], corrupted[1] = 0x10 | short >> 4, 0x20 | short & 0xF  # CRC-8 nibbles still those of L
+    damaged = list(clean)
+    damaged[4 + 6 * ((length - 1) // 4) + 2] ^= 0x01  # the last group's first byte (4 header values, 6 per group)
+    bad_header = [0x10 | short >> 4, 0x20 | short & 0xF, *damaged[2:]]  # CRC-8 nibbles still those of L
+    bad_group = list(damaged)
     first_data = next(i for i, value in enumerate(clean) if value >= 256)
-    corrupted[first_data + 1] ^= 0x01  # the password's first byte
-    for _ in range(rounds):
-        send_ez_lengths(network, [*smartconfig.BROADCAST_PREAMBLE, *corrupted])
+    bad_group[first_data + 1] ^= 0x01  # the password's first byte
+    for round_ in range(rounds):
+        send_ez_lengths(network, [*smartconfig.BROADCAST_PREAMBLE, *(bad_group if round_ % 2 else bad_header)])
 
 
 @contextlib.contextmanager

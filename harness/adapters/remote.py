@@ -1,10 +1,14 @@
 """The ``remote`` cloud adapter: a cloud reached over the ``/app/v1/`` HTTP API of ``paircert cloud serve``.
 
 Real cameras activate against a cloud on the lab LAN, so the harness talks to that cloud the way the app does:
-JSON over HTTP, the calling account named in the ``X-Paircert-Account`` header (see
-:mod:`harness.emulator.cloud.app_api`). Lab controls (licences, products, time travel) are offered only when
-``GET /app/v1/lab/capabilities`` says so; a cloud without the lab routes (a third-party cloud that speaks only
-the app API) is still usable, with those capabilities absent and the tests that need them N/A.
+JSON over HTTP (see :mod:`harness.emulator.cloud.app_api`). Every account the adapter creates gets a random
+password; the adapter logs in as it (``POST /app/v1/login``) and sends that account's bearer token, logging in
+again when the cloud forgets the session (a restart). Lab controls (creating accounts, licences, products, time
+travel) carry the lab's admin key (``admin_key``, an ``env:`` reference in the profile) and are offered only when
+``GET /app/v1/lab/capabilities`` says so; without an admin key, or against a cloud without the lab routes (a
+third-party cloud that speaks only the app API), those capabilities are absent and the tests that need them N/A.
+A cloud without logins (``paircert cloud serve --no-auth``, or one with no login route) is told the account in
+the ``X-Paircert-Account`` header instead.
 
 Faults are sorted by whose they are (DESIGN.md "Verdicts"): an unreachable cloud, a timeout, a 5xx or an answer
 that is not the API's JSON is :class:`AdapterError` (the lab is broken); a 4xx the cloud explains is
@@ -40,6 +44,11 @@ from harness.adapters.contracts import (
     Product,
     RawReply,
 )
+from harness.adapters.remote_answers import answer_attempt as _attempt
+from harness.adapters.remote_answers import answer_field as _field
+from harness.adapters.remote_answers import answer_list as _list
+from harness.adapters.remote_answers import excerpt as _excerpt
+from harness.adapters.remote_login import ACCOUNT_HEADER, LabLogins
 from harness.clock import Clock, SystemClock
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
@@ -49,7 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_HEADER = "X-Paircert-Account"
 API_PREFIX = "/app/v1"
 URL_CONFIG_PATH = "/v2/url_config"
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
@@ -104,7 +112,7 @@ class RemoteCloudAdapter:
     name = "remote"
 
     def __init__(self, base_url: str, *, clock: Clock | None = None, timeout_s: float = 10.0,
-                 region: str | None = None, ca: str | None = None) -> None:
+                 region: str | None = None, ca: str | None = None, admin_key: str | None = None) -> None:
         if not timeout_s > 0:
             raise AdapterError(f"timeout_s must be positive, got {timeout_s!r}")
         self.base_url, self.app_url = split_base_url(base_url)
@@ -116,6 +124,7 @@ class RemoteCloudAdapter:
             except (OSError, ssl.SSLError) as exc:
                 raise AdapterError(f"cannot read the lab CA {ca!r} for the remote cloud: {exc}") from exc
         # -- end TLS
+        self._logins = LabLogins(admin_key)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout_s = float(timeout_s)
         self._region = region
@@ -152,16 +161,26 @@ class RemoteCloudAdapter:
             raise AdapterError(f"the remote cloud at {url} failed ({method}): {exc}") from exc
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None, *,
-              account: str | None = None) -> Any:
-        """An app API call; the ``result`` of a ``{"success": true}`` answer."""
+              account: str | None = None, admin: bool = False) -> Any:
+        """An app API call as ``account`` (its bearer token) or, with ``admin``, with the lab's admin key; the
+        ``result`` of a ``{"success": true}`` answer. A session the cloud forgot is logged in again, once."""
+        try:
+            return self._call_once(method, path, body, account=account, admin=admin)
+        except RemoteCloudError as exc:
+            if account is None or exc.status != 401 or exc.code != "TOKEN_INVALID" \
+                    or not self._logins.forget_session(account):
+                raise
+            return self._call_once(method, path, body, account=account, admin=admin)
+
+    def _call_once(self, method: str, path: str, body: Mapping[str, Any] | None, *, account: str | None,
+                   admin: bool) -> Any:
         url = self.app_url + path
         headers = {"Accept": "application/json"}
         data: bytes | None = None
         if body is not None or method != "GET":
             headers["Content-Type"] = "application/json"
             data = json.dumps(dict(body or {})).encode("utf-8")
-        if account is not None:
-            headers[ACCOUNT_HEADER] = account
+        headers.update(self._logins.headers(account, admin=admin, login=self._login))
         status, raw = self._http(method, url, data, headers)
         if status >= 500:
             raise AdapterError(f"the remote cloud failed {method} {url}: HTTP {status}: "
@@ -181,13 +200,32 @@ class RemoteCloudAdapter:
                                    str(answer.get("errorMsg") or ""))
         return answer.get("result")
 
+    def _login(self, account: str, password: str) -> str | None:
+        """``POST /app/v1/login``: the account's bearer token (None: the cloud has no login route)."""
+        try:
+            result = self._call_once("POST", "/login", {"account": account, "password": password}, account=None,
+                                     admin=False)
+        except RemoteCloudError as exc:
+            if exc.status not in _NO_ROUTE:
+                raise
+            log.info("the cloud at %s has no login route: accounts are named in %s", self.app_url, ACCOUNT_HEADER)
+            return None
+        return str(_field(result, "token"))
+
     def _probe_capabilities(self) -> frozenset[str]:
         try:
-            found = self._call("GET", "/lab/capabilities")
+            found = self._call("GET", "/lab/capabilities", admin=True)
         except RemoteCloudError as exc:
             if exc.status in _NO_ROUTE:
                 log.info("the cloud at %s has no lab API (%s): lab capabilities absent", self.app_url, exc.code)
                 return frozenset()
+            if exc.status in (401, 403) and self._logins.admin_key is None:
+                log.info("no admin key for the cloud at %s: its lab controls are not offered (give the adapter "
+                         "admin_key = \"env:NAME\")", self.app_url)
+                return frozenset()
+            if exc.status in (401, 403):
+                raise AdapterError(f"the cloud at {self.app_url} refused the admin key ({exc.code}): check the "
+                                   "adapter's admin_key against the cloud's admin key file") from exc
             raise
         if not isinstance(found, dict):
             raise AdapterError(f"{self.app_url}/lab/capabilities answered {found!r}, not an object")
@@ -242,8 +280,10 @@ class RemoteCloudAdapter:
 
     @step
     def create_account(self, name: str) -> str:
-        result = self._call("POST", "/accounts", {"name": name})
+        password = self._logins.new_password()
+        result = self._call("POST", "/accounts", {"name": name, "password": password}, admin=True)
         account = str(_field(result, "account"))
+        self._logins.remember(account, password)
         self._remember_account(account)
         return account
 
@@ -335,7 +375,7 @@ class RemoteCloudAdapter:
         if CloudCapability.INSPECT_DEVICES.value not in self.capabilities:
             raise CapabilityMissing(self.name, CloudCapability.INSPECT_DEVICES.value)
         try:
-            return self._record(self._call("GET", f"/lab/devices?uuid={_quote(uuid)}"))
+            return self._record(self._call("GET", f"/lab/devices?uuid={_quote(uuid)}", admin=True))
         except RemoteCloudError as exc:
             if exc.status == 404:
                 return None
@@ -352,7 +392,7 @@ class RemoteCloudAdapter:
         """The lab route ``POST /app/v1/lab/devices/release``; on a cloud without it, the owner (as this adapter
         knows it) removes the device it last saw hold the licence."""
         try:
-            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True})
+            answer = self._call("POST", RELEASE_PATH, {"uuid": uuid, "wipe": True}, admin=True)
         except RemoteCloudError as exc:
             if exc.status not in _NO_ROUTE:
                 raise
@@ -409,7 +449,7 @@ class RemoteCloudAdapter:
         body: dict[str, Any] = {"name": name, "category": category, "binding_mode": BindingMode(binding_mode).value}
         if pid is not None:
             body["pid"] = pid
-        raw = self._call("POST", "/lab/products", body)
+        raw = self._call("POST", "/lab/products", body, admin=True)
         product = Product(pid=str(_field(raw, "pid")), name=str(_field(raw, "name")),
                           category=str(_field(raw, "category")), binding_mode=BindingMode(_field(raw, "binding_mode")))
         with self._lock:
@@ -429,7 +469,7 @@ class RemoteCloudAdapter:
     @step
     def issue_licence(self, pid: str) -> Licence:
         self._require(CloudCapability.ISSUE_LICENCES)
-        raw = self._call("POST", "/lab/licences", {"pid": pid})
+        raw = self._call("POST", "/lab/licences", {"pid": pid}, admin=True)
         auth_key = str(_field(raw, "authKey"))
         redaction.learn(auth_key)
         return Licence(uuid=str(_field(raw, "uuid")), auth_key=auth_key, pid=str(raw.get("pid") or pid))
@@ -437,12 +477,12 @@ class RemoteCloudAdapter:
     @step
     def revoke_licence(self, uuid: str) -> None:
         self._require(CloudCapability.REVOKE_LICENCES)
-        self._call("POST", f"/lab/licences/{_quote(uuid)}/revoke", {})
+        self._call("POST", f"/lab/licences/{_quote(uuid)}/revoke", {}, admin=True)
 
     @step
     def advance_time(self, seconds: float) -> None:
         self._require(CloudCapability.TIME_TRAVEL)
-        self._call("POST", "/lab/clock/advance", {"seconds": seconds})
+        self._call("POST", "/lab/clock/advance", {"seconds": seconds}, admin=True)
 
     def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
         """A hand-built request to the ATOP endpoint the cloud's url_config names (§4.1, §4.2)."""
@@ -520,52 +560,22 @@ class RemoteCloudAdapter:
                             owner=owner if isinstance(home, str) else None)
 
 
-def _field(result: Any, key: str) -> Any:
-    if not isinstance(result, dict) or key not in result:
-        raise AdapterError(f"the remote cloud's answer has no {key!r}: {result!r}")
-    return result[key]
-
-
-def _list(result: Any, what: str) -> list[Any]:
-    if not isinstance(result, list):
-        raise AdapterError(f"the remote cloud's {what} are not a list: {result!r}")
-    return result
-
-
-def _attempt(raw: Any) -> AttemptSummary:
-    if not isinstance(raw, dict):
-        raise AdapterError(f"the remote cloud listed an attempt that is not an object: {raw!r}")
-    activated = raw.get("outcome") == "activated"
-    code = raw.get("errorCode")
-    try:
-        return AttemptSummary(at=float(raw.get("at") or 0.0), outcome="activated" if activated else "refused",
-                              error_code=None if activated else str(code or "UNKNOWN"),
-                              error_msg=None if raw.get("errorMsg") is None else str(raw["errorMsg"]),
-                              dev_id=None if raw.get("devId") is None else str(raw["devId"]),
-                              home=None if raw.get("home") is None else str(raw["home"]))
-    except (TypeError, ValueError) as exc:
-        raise AdapterError(f"the remote cloud listed an attempt the model cannot hold: {raw!r} ({exc})") from exc
-
-
-def _excerpt(raw: bytes, limit: int = 300) -> str:
-    """A short, printable excerpt of an answer body for an error message."""
-    text = raw[:limit].decode("utf-8", "replace")
-    return text + ("..." if len(raw) > limit else "")
-
-
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,
-                 create_product: bool = True, ca: str | None = None) -> RemoteCloudAdapter:
-    """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port" } }``).
+                 create_product: bool = True, ca: str | None = None,
+                 admin_key: str | None = None) -> RemoteCloudAdapter:
+    """The registry's factory (``cloud = { name = "remote", args = { url = "http://host:port",
+    admin_key = "env:PAIRCERT_ADMIN_KEY" } }``).
 
     ``region`` defaults to the profile's; with ``create_product`` (the default) the profile's product is
     created on the cloud when the cloud can create products and does not have it yet. ``ca`` is the lab CA
     (``ca.pem`` of ``paircert cloud serve --tls --ca DIR``) an ``https://`` cloud is verified against.
+    ``admin_key`` is the lab cloud's admin key (its lab controls, and creating the accounts the tests use).
     """
     from harness.adapters.emulated import CATEGORY_BY_KIND
 
     profile = context.profile
     adapter = RemoteCloudAdapter(url, clock=context.clock, timeout_s=timeout_s,
-                                 region=region or profile.parameters.region, ca=ca)
+                                 region=region or profile.parameters.region, ca=ca, admin_key=admin_key)
     if create_product and CloudCapability.CREATE_PRODUCTS.value in adapter.capabilities:
         adapter.ensure_product(profile.device.pid, profile.device.name,
                                CATEGORY_BY_KIND.get(profile.device.kind, "qt"),

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, field_serializer, model_validator
 
 from harness.profiles.support import FieldProblems, SecretRef, Section, no_duplicates
+from harness.redaction import is_secret_key
 
 _ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _FACTORY_SPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -82,6 +83,10 @@ class AdapterSpec(Section):
         if not (_ADAPTER_NAME.match(self.name) or _FACTORY_SPEC.match(self.name)):
             raise FieldProblems([("name", "expected a registered adapter name (e.g. 'emulated') "
                                           "or a 'package.module:factory' spec")])
+        written_out = [f"args.{k}" for k, v in self.args.items() if is_secret_key(k) and isinstance(v, str) and v]
+        if written_out:  # a password, secret or admin key in the file itself
+            raise FieldProblems([(key, "expected an env:NAME reference (secrets never sit in the profile)")
+                                 for key in written_out])
         return self
 
     @property

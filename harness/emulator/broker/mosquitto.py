@@ -9,6 +9,9 @@ a moment ago can log in at once.
 What Mosquitto does differently from the embedded broker (and how this class deals with it):
 
 - It checks username and password, not the client id: a device's client id is not tied to its devId here.
+- It takes a CONNECT's will whatever its topic and checks it against the ACL file when it would send it: a will
+  on a topic the login may not write to is dropped then (the embedded broker drops it at CONNECT). Retained
+  messages pass the same ``topic write`` lines when published and ``topic read`` lines when delivered.
 - Connect and disconnect callbacks come from Mosquitto's own log, published on ``$SYS/broker/log/#`` and
   read by a private monitor login (random credentials, written only into this broker's files, never into
   the authority). They arrive a few milliseconds after the fact.

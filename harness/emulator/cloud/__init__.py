@@ -30,14 +30,16 @@ from harness.clock import Clock, SystemClock
 
 from .app_api import ACCOUNT_HEADER, API_PREFIX, AppHttp, CloudApp, TokenGrant
 from .atop import Addresses, AtopService
+from .auth import LabAuth, is_loopback_host
 from .behaviour import CloudBehaviour
 from .bind import BindGrant, UuidBinder
 from .faults import CLOUD_FAULTS, behaviour_class, register_cloud_fault
 from .http import HttpServerThread, build_app
+from .limits import ConnectionGuard, ServerLimits
 from .matop import MatopService
 from .openapi import OpenApiService
 from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
-from .state import CloudState, DeviceLink, NullLink
+from .state import TOKEN_RETENTION_S, CloudState, DeviceLink, NullLink
 from .store import open_store
 from .tls import LabCa, TlsSettings
 
@@ -57,13 +59,24 @@ class EmulatedCloud:
     With ``tls`` (PROTOCOL.md §11.1) ``port`` serves HTTPS and ``mqtt_port`` MQTT over TLS, with a server
     certificate from the lab CA; ``plain_port`` and ``plain_mqtt_port`` (None: none) add plain listeners for
     old firmware. ``tls=True`` makes a fresh in-memory lab CA.
+
+    ``auth`` holds the lab's credentials (:class:`LabAuth` with an admin key); without it the app API and the lab
+    controls are open, which only a loopback ``host`` allows (ValueError otherwise). ``limits`` are the HTTP
+    server's timeouts and connection limits (by default those of one process's world: no lower limit per
+    address than in all; ``paircert cloud serve`` sets a LAN's); ``token_retention_s`` how long an expired or
+    used pairing token and its attempts are kept.
     """
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
                  state_path: str | Path | None = None, broker: BrokerChoice = "amqtt",
                  faults: Iterable[str | type[CloudBehaviour]] = (), host: str = "127.0.0.1", port: int = 0,
                  mqtt_port: int = 0, advertise_host: str | None = None, tls: TlsSettings | bool | None = None,
-                 plain_port: int | None = None, plain_mqtt_port: int | None = None) -> None:
+                 plain_port: int | None = None, plain_mqtt_port: int | None = None, auth: LabAuth | None = None,
+                 limits: ServerLimits | None = None, token_retention_s: float = TOKEN_RETENTION_S) -> None:
+        self.auth = auth if auth is not None else LabAuth(None)
+        if not self.auth.required and not is_loopback_host(host):
+            raise ValueError(f"a cloud bound to {host} (not loopback) needs authentication: give it an admin key "
+                             "(--no-auth is for loopback binds only)")
         self.clock: Clock = clock if clock is not None else SystemClock()
         behaviour = behaviour_class(faults)()
         self._host = host
@@ -89,6 +102,7 @@ class EmulatedCloud:
             self._link = self._broker_link
         self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, behaviour=behaviour,
                                 store=open_store(state_path), link=self._link)
+        self.state.token_retention_s = float(token_retention_s)
         self.app = CloudApp(self.state)
         if self._broker_link is not None:  # binding by UUID pushes the token over MQTT (§11.6)
             self.app.binder = UuidBinder(self.state, self._broker_link)
@@ -97,9 +111,11 @@ class EmulatedCloud:
             self._broker_link.rpc_handler = self.matop.answer
         self._atop = AtopService(self.state, self._addresses, self.matop)
         self.openapi = OpenApiService(self.state)  # Tuya's OpenAPI (§10); projects registered with .register()
-        self._http = HttpServerThread(lambda: build_app(self._atop, AppHttp(self.app), self.openapi), host=host,
-                                      port=port, tls=material.server_context() if material is not None else None,
-                                      plain_port=plain_port)
+        self.limits = limits or ServerLimits.for_one_process()
+        self._http = HttpServerThread(
+            lambda: build_app(self._atop, AppHttp(self.app, self.auth), self.openapi, limits=self.limits), host=host,
+            port=port, tls=material.server_context() if material is not None else None, plain_port=plain_port,
+            limits=self.limits)
         self._started = False
 
     # ---------------------------------------------------------------------------------------- lifecycle
@@ -214,6 +230,11 @@ class EmulatedCloud:
         return self._broker_link.port if self._broker_link is not None else 0
 
     @property
+    def connections(self) -> ConnectionGuard | None:
+        """The HTTP server's connection guard (open, refused, timed-out and evicted connections), once started."""
+        return self._http.guard
+
+    @property
     def authority(self) -> object | None:
         """The broker's credential authority (None without a broker)."""
         return self._broker_link.authority if self._broker_link is not None else None
@@ -255,6 +276,6 @@ def _url_host(host: str) -> str:
 
 __all__ = [
     "ACCOUNT_HEADER", "API_PREFIX", "CLOUD_FAULTS", "BindGrant", "CloudApp", "CloudBehaviour", "CloudInputError",
-    "CloudState", "Device", "DpSchema", "EmulatedCloud", "LabCa", "LicenceRecord", "Product", "TlsSettings",
-    "TokenGrant", "behaviour_class", "register_cloud_fault",
+    "CloudState", "Device", "DpSchema", "EmulatedCloud", "LabAuth", "LabCa", "LicenceRecord", "Product",
+    "ServerLimits", "TlsSettings", "TokenGrant", "behaviour_class", "register_cloud_fault",
 ]

@@ -1,13 +1,16 @@
 """The app side of the emulated cloud: a Python facade (:class:`CloudApp`) and the same operations as JSON
 over HTTP under ``/app/v1/``.
 
-Authentication is deliberately bearer-less (a lab cloud, not a product): the caller names its account in the
-``X-Paircert-Account`` header (or ``?account=``). Every answer is JSON: ``{"success":true,"result":..}``, or
+Credentials (:mod:`.auth`): an account logs in with its password and sends its bearer token; the app API acts
+as that account only. Lab controls and creating accounts need the lab's admin key as the bearer. On an open lab
+(``--no-auth``, loopback only) the caller may instead name its account in the ``X-Paircert-Account`` header
+(or ``?account=``). Every answer is JSON: ``{"success":true,"result":..}``, or
 ``{"success":false,"errorCode":..,"errorMsg":..}`` with a 4xx status.
 
 | method | path | body / query | what |
 |---|---|---|---|
-| POST | /app/v1/accounts | {"name"} | create an account (no caller needed) |
+| POST | /app/v1/accounts | {"name","password"} | create an account (admin key) |
+| POST | /app/v1/login | {"account","password"} | log in: {"token","account","expiresIn"} (no credentials) |
 | POST | /app/v1/homes | {"name"} | create a home owned by the caller |
 | POST | /app/v1/homes/{home}/members | {"account","role"} | add or change a member (owner/admin only) |
 | POST | /app/v1/homes/{home}/token | {} | a pairing token for the home (any member) |
@@ -30,6 +33,7 @@ Authentication is deliberately bearer-less (a lab cloud, not a product): the cal
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -42,7 +46,9 @@ from harness.errors import HarnessError
 from harness.model.binding import Role
 from harness.model.outcomes import AttemptSummary
 
+from .auth import CALLER_KEY, LabAuth, check_password, hash_password
 from .faults import CLOUD_FAULTS, behaviour_class
+from .limits import read_body
 from .records import CloudInputError, Device, DpSchema, Home, LicenceRecord, Product
 from .state import CloudState
 
@@ -107,8 +113,8 @@ class CloudApp:
 
     # ---------------------------------------------------------------------------------- operations
 
-    def create_account(self, name: str) -> str:
-        return self.state.create_account(_text(name, "name")).account_id
+    def create_account(self, name: str, *, password_hash: str | None = None) -> str:
+        return self.state.create_account(_text(name, "name"), password_hash=password_hash).account_id
 
     def create_home(self, caller: str, name: str) -> str:
         return self.state.create_home(caller, _text(name, "name")).home_id
@@ -191,14 +197,15 @@ class CloudApp:
     def create_product(self, *, name: str, category: str, binding_mode: str | None = None, pid: str | None = None,
                        schema: list[dict[str, Any]] | None = None) -> Product:
         dps = None if schema is None else [DpSchema.from_dict(dp) for dp in _list(schema, "schema")]
+        mode = None if binding_mode is None else _text(binding_mode, "binding_mode")
         return self.state.create_product(name=_text(name, "name"), category=_text(category, "category"),
-                                         binding_mode=binding_mode, pid=pid, schema=dps)
+                                         binding_mode=mode, pid=None if pid is None else _text(pid, "pid"), schema=dps)
 
     def issue_licence(self, pid: str) -> LicenceRecord:
         return self.state.issue_licence(_text(pid, "pid"))
 
     def revoke_licence(self, uuid: str) -> None:
-        self.state.revoke_licence(uuid)
+        self.state.revoke_licence(_text(uuid, "uuid"))
 
     def advance_clock(self, seconds: float) -> float:
         clock = self.state.clock
@@ -209,6 +216,7 @@ class CloudApp:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 10 * 365 * 86400:
             raise CloudInputError("ILLEGAL_PARAM", "seconds must be a number from 0 to ten years")
         advance(float(seconds))
+        self.state.purge_tokens()  # tokens past their retention go now, not at the next thousandth token
         return clock.time()
 
     # -- the lab's view of a device by its licence (a lab between tests: find it, have its owner remove it) --
@@ -284,15 +292,18 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class AppHttp:
-    """The app API's HTTP routes over a :class:`CloudApp`."""
+    """The app API's HTTP routes over a :class:`CloudApp`; ``auth`` is the lab's credentials (None: open lab)."""
 
-    def __init__(self, app: CloudApp) -> None:
+    def __init__(self, app: CloudApp, auth: LabAuth | None = None) -> None:
         self.app = app
+        self.auth = auth if auth is not None else LabAuth(None)
+        self.auth.use_passwords(app.state.password_hash)
 
     def add_routes(self, web_app: web.Application) -> None:
         p = API_PREFIX
         routes: list[tuple[str, str, Handler]] = [
             ("POST", f"{p}/accounts", self.create_account),
+            ("POST", f"{p}/login", self.login),
             ("POST", f"{p}/homes", self.create_home),
             ("POST", f"{p}/homes/{{home}}/members", self.set_member),
             ("POST", f"{p}/homes/{{home}}/token", self.get_token),
@@ -316,21 +327,24 @@ class AppHttp:
         for method, path, handler in routes:
             web_app.router.add_route(method, path, handler)
 
-    @staticmethod
-    def caller(request: web.Request) -> str:
-        account = request.headers.get(ACCOUNT_HEADER) or request.query.get("account")
+    def caller(self, request: web.Request) -> str:
+        """The calling account: the one whose bearer token came (the auth middleware found it), or on an open lab
+        the one named in the ``X-Paircert-Account`` header."""
+        authenticated = request.get(CALLER_KEY)
+        if isinstance(authenticated, str):
+            return authenticated
+        account = None if self.auth.required else request.headers.get(ACCOUNT_HEADER) or request.query.get("account")
         if not account:
-            raise CloudInputError("USER_SESSION_LOSS", f"name the calling account in the {ACCOUNT_HEADER} header",
+            raise CloudInputError("USER_SESSION_LOSS", "log in and send 'Authorization: Bearer <token>'"
+                                  + ("" if self.auth.required else f", or name the account in {ACCOUNT_HEADER}"),
                                   status=401)
         return account
 
     @staticmethod
     async def body(request: web.Request) -> dict[str, Any]:
-        raw = await request.read()
+        raw = await read_body(request, max_bytes=MAX_APP_BODY)
         if not raw.strip():
             return {}
-        if len(raw) > MAX_APP_BODY:
-            raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413)
         try:
             value = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -341,7 +355,14 @@ class AppHttp:
 
     async def create_account(self, request: web.Request) -> web.Response:
         body = await self.body(request)
-        return ok({"account": self.app.create_account(body.get("name"))}, status=201)  # type: ignore[arg-type]
+        name, password = _text(body.get("name"), "name"), body.get("password")
+        if password is None and self.auth.required:
+            raise CloudInputError("ILLEGAL_PARAM", "an account needs a password to log in with")
+        digest = None if password is None else await asyncio.to_thread(hash_password, check_password(password))
+        return ok({"account": self.app.create_account(name, password_hash=digest)}, status=201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        return await self.auth.login_handler(request, await self.body(request))
 
     async def create_home(self, request: web.Request) -> web.Response:
         body = await self.body(request)

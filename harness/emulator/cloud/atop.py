@@ -49,6 +49,7 @@ from harness.protocol.strictjson import loads_json
 from harness.protocol.token import TOKEN_LEN
 
 from .behaviour import CloudBehaviour
+from .limits import read_body
 from .matop import MatopService
 from .state import CloudState
 
@@ -59,6 +60,7 @@ URL_CONFIG_PATHS = ("/v2/url_config", "/v1/url_config", "/device/url_config")
 # §4.4: "GATEWAY_NOT_EXISTS: device no longer exists or is unbound".
 GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+MAX_ATOP_BODY = 256 * 1024
 
 
 def code_text(code: CloudError | str) -> str:
@@ -139,7 +141,7 @@ class AtopService:
     async def d_json(self, request: web.Request) -> web.Response:
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"ATOP is POST only, not {request.method}")
-        body = await request.read()
+        body = await read_body(request, max_bytes=MAX_ATOP_BODY)
         try:
             query = parse_query(request.rel_url.raw_query_string)
         except ProtocolError as exc:
@@ -194,7 +196,7 @@ class AtopService:
         outcome = await behaviour.run_activation(self.state, uuid, req)
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
-        log.info("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
+        log.debug("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
         self.state.record_device_info(outcome.result.dev_id,
                                       protocol_ver=announced_protocol((query.a, query.v), req.protocol_ver))
         return self.encrypted(success_payload(outcome.result.to_dict(), t=self.now()), key, query.et)
@@ -263,7 +265,7 @@ class AtopService:
         """
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"url_config is POST only, not {request.method}")
-        body = await request.read()
+        body = await read_body(request, max_bytes=MAX_ATOP_BODY)
         if body.strip():
             try:
                 UrlConfigRequest.from_json(body)

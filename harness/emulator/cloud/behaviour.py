@@ -18,6 +18,7 @@ from aiohttp import web
 
 from harness.emulator.broker.authority import BrokerPolicy
 from harness.model.binding import BindingMode, product_binding_mode
+from harness.model.token import TokenRecord
 from harness.protocol.atop import API_ACTIVE_V44, API_OPENSDK_ACTIVE, API_RESET, ActivationRequest, AtopQuery
 from harness.protocol.errors import ProtocolError
 from harness.protocol.matop import API_VERSIONS_UPDATE
@@ -47,6 +48,11 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
         """The 8-character token of a new pairing token: random (§0: it cannot be guessed); the state retries
         on a collision."""
         return random_text(8)
+
+    def token_retired_at(self, record: TokenRecord) -> float:
+        """When a pairing token stops being usable (its use, else its expiry): the state purges it, with its
+        attempts, once its retention has passed since then."""
+        return record.consumed_at if record.consumed_at is not None else record.expires_at
 
     def removal_releases_binding(self, product: Product, device: Device, *, wipe: bool) -> bool:
         """Whether the app's "Remove device" (``wipe``: "Remove and wipe data") unbinds the device (§6: yes)."""

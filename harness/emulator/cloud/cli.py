@@ -1,7 +1,10 @@
 """``paircert cloud serve``: a long-running lab cloud for real devices; ``paircert cloud ca``: its lab CA.
 
 It prints its URLs (ATOP, url_config, app API, MQTT) and the licences it issued, then serves until SIGINT or
-SIGTERM. With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
+SIGTERM. The app API and the lab controls need credentials (:mod:`.auth`): the lab admin key is read from
+``--admin-key-file`` (created there when missing), else kept beside ``--state`` as ``STATE.admin-key``, else made
+anew; a new key is printed once. ``--no-auth`` drops every credential, and is refused unless ``--host`` is loopback.
+With ``--state FILE.sqlite`` everything (products, licences, accounts, homes, tokens, devices,
 notifications, attempts) survives a restart.
 
 With ``--tls --ca DIR`` (PROTOCOL.md §11.1: genuine firmware speaks only TLS, with verification) ``--port``
@@ -47,8 +50,11 @@ from typing import Any
 
 import click
 
+from .auth import LabAuth, admin_key_file, is_loopback_host, new_admin_key
 from .faults import CLOUD_FAULTS
+from .limits import ServerLimits
 from .records import DpSchema, LicenceRecord, Product
+from .state import TOKEN_RETENTION_S
 
 log = logging.getLogger(__name__)
 
@@ -193,29 +199,42 @@ def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
 @click.option("--openapi-client-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Serve Tuya's OpenAPI for the project whose client_id and secret this JSON file holds "
                    "(created with fresh random values, mode 0600, when it does not exist).")
+@click.option("--admin-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The lab admin key (lab controls, creating accounts): read from this file, or created in it "
+                   "(mode 0600) when missing. Default: STATE.admin-key beside --state, else a new key per start.")
+@click.option("--no-auth", is_flag=True, default=False,
+              help="No credentials at all (local development): allowed only when --host is loopback.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds a request head may take to arrive.")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds the rest of a request (its body) may take after its head.")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(1, 65_535),
+              help="Connections open at once, in all.")
+@click.option("--max-connections-per-address", default=64, show_default=True, type=click.IntRange(1, 65_535),
+              help="Connections open at once from one client address.")
+@click.option("--token-retention", default=TOKEN_RETENTION_S, show_default=True, type=click.FloatRange(min=0.0),
+              help="Seconds an expired or used pairing token (and its attempts) is kept before it is purged.")
 def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls: bool, ca_dir: Path | None,
           tls_names: tuple[str, ...], plain_port: int | None, plain_mqtt_port: int | None, state_path: Path | None,
           products_path: Path | None, region: str, token_ttl: float, broker: str, licence_count: int,
           licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...],
-          openapi_client_file: Path | None) -> None:
+          openapi_client_file: Path | None, admin_key_file: Path | None, no_auth: bool, header_timeout: float,
+          body_timeout: float, max_connections: int, max_connections_per_address: int,
+          token_retention: float) -> None:
     """Serve a lab cloud for real devices until SIGINT or SIGTERM."""
     from . import EmulatedCloud
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    auth, key_line = _lab_auth(host, state_path, admin_key_file, no_auth)
+    limits = _server_limits(header_timeout, body_timeout, max_connections, max_connections_per_address)
     tls_settings = _tls_settings(tls, ca_dir, tls_names, plain=(plain_port, plain_mqtt_port))
     declared = load_products(products_path) if products_path else None
-    project = None
-    if openapi_client_file is not None:
-        from .openapi import client_file
-
-        try:
-            project = client_file(openapi_client_file)
-        except (OSError, ValueError) as exc:
-            raise click.BadParameter(str(exc), param_hint="--openapi-client-file") from None
+    project = _openapi_project(openapi_client_file)
     try:
         cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
                               faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host,
-                              tls=tls_settings, plain_port=plain_port, plain_mqtt_port=plain_mqtt_port)
+                              tls=tls_settings, plain_port=plain_port, plain_mqtt_port=plain_mqtt_port,
+                              auth=auth, limits=limits, token_retention_s=token_retention)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
@@ -238,6 +257,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         licences = _ensure_licences(cloud, products, licence_count)
         _announce(cloud, products, licences, licences_out=licences_out,
                   show_secrets=sys.stdout.isatty() if print_secrets is None else print_secrets)
+        click.echo(key_line)
         if licences_out is not None:
             _write_licences(licences_out, licences)
         click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)  # flushed: scripts wait for this line
@@ -249,6 +269,51 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         cloud.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _openapi_project(path: Path | None) -> tuple[str, str, str] | None:
+    """The OpenAPI project of ``--openapi-client-file`` (PROTOCOL.md §10), or None."""
+    if path is None:
+        return None
+    from .openapi import client_file
+
+    try:
+        return client_file(path)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--openapi-client-file") from None
+
+
+def _server_limits(header_timeout: float, body_timeout: float, max_connections: int,
+                   per_address: int) -> ServerLimits:
+    try:
+        return ServerLimits(header_timeout_s=header_timeout, body_timeout_s=body_timeout,
+                            max_connections=max_connections,
+                            max_connections_per_address=min(per_address, max_connections))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _lab_auth(host: str, state_path: Path | None, key_file: Path | None, no_auth: bool) -> tuple[LabAuth, str]:
+    """The lab's credentials and the banner line about them; a usage error (exit 2) for --no-auth off loopback."""
+    if no_auth:
+        if key_file is not None:
+            raise click.UsageError("--no-auth and --admin-key-file exclude each other")
+        if not is_loopback_host(host):
+            raise click.UsageError(f"--no-auth is for loopback binds only; --host {host} reaches the network, so "
+                                   "the lab cloud needs its admin key and account logins there")
+        return LabAuth(None), "  auth        none (--no-auth: anyone on this machine may use every route)"
+    path = key_file if key_file is not None else (Path(f"{state_path}.admin-key") if state_path else None)
+    if path is None:
+        key = new_admin_key()
+        return LabAuth(key), (f"  admin key   {key}  (printed once, kept nowhere: use --admin-key-file or --state "
+                              "to keep one)")
+    try:
+        key, created = admin_key_file(path)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--admin-key-file") from None
+    if created:
+        return LabAuth(key), f"  admin key   {key}  (new: printed once; kept in {path}, mode 0600)"
+    return LabAuth(key), f"  admin key   in {path}"
 
 
 def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,

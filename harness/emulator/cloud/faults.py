@@ -26,6 +26,9 @@ Adding a fault from outside the package takes a subclass, and (optionally) regis
             checked = super().token_as_checked(a)
             return None if checked is None else dataclasses.replace(checked, consumed_at=None)
 
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.expires_at  # its use does not retire it
+
     cloud = EmulatedCloud(faults=["lab-tokens-never-used-up", "broker-no-acl"])  # or faults=[TokensNeverUsedUp]
 """
 
@@ -93,6 +96,9 @@ class TokenNeverExpires(CloudBehaviour):
         checked = super().token_as_checked(a)
         return None if checked is None else dataclasses.replace(checked, ttl_s=math.inf)
 
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.consumed_at if record.consumed_at is not None else math.inf
+
 
 @_fault("token-reusable", "a successful activation does not consume its token: a second device can use it",
         requirement="PROTOCOL.md §0: a pairing token is single-use")
@@ -124,6 +130,9 @@ class TokenReusableBySameDevice(CloudBehaviour):
                 and _consumed_by(a.state, stored.token, a.found_licence.dev_id)):
             return dataclasses.replace(checked, consumed_at=None)  # "a retry of its activation"
         return checked
+
+    def token_retired_at(self, record: TokenRecord) -> float:
+        return record.expires_at  # its own device may use it again until it expires
 
 
 @_fault("token-not-bound-to-home", "the device is bound to another of the token account's homes (its first one "

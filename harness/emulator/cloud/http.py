@@ -27,27 +27,57 @@ from harness.model.errors import CloudError
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
 from .atop import URL_CONFIG_PATHS, Addresses, AtopService
 from .front import HttpListeners
+from .limits import (
+    LIMITS_KEY,
+    ClientGone,
+    ConnectionGuard,
+    RateLimitedLog,
+    ServerLimits,
+    json_errors_factory,
+    runner_options,
+)
 from .openapi import OpenApiService
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 256 * 1024
+_LIMITED = RateLimitedLog(log, burst=10)
 ATOP_PATHS = frozenset({"/d.json", "/gw.json", *URL_CONFIG_PATHS})
 
 
-def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None) -> web.Application:
-    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` and, with ``openapi``,
-    Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers its §10.3 envelope with HTTP 200)."""
+def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | None = None, *,
+              limits: ServerLimits | None = None) -> web.Application:
+    """The aiohttp application of one cloud: ``/d.json``, ``url_config``, ``/app/v1/...`` (behind the lab's
+    credentials, :mod:`.auth`) and, with ``openapi``, Tuya's OpenAPI (``/v1.0/...``, whose own middleware answers
+    its §10.3 envelope with HTTP 200)."""
 
     @web.middleware
     async def well_formed(request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        answer = await answered(request, handler)
+        if not request.content.is_eof():
+            # A body nobody read (refused before it was needed): close after answering instead of letting aiohttp
+            # drain it, which would meet a broken Content-Encoding or a slow sender outside any handler.
+            answer.force_close()
+        return answer
+
+    async def answered(request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         device_side = request.path in ATOP_PATHS
         try:
             return await handler(request)
-        except CloudInputError as exc:
-            return app_error(exc.code, exc.message, exc.status)
+        except CloudInputError as exc:  # a refused request, a body that could not be read (limits.read_body)
+            answer = (atop.plain_error(CloudError.ILLEGAL_PARAM, exc.message) if device_side
+                      else app_error(exc.code, exc.message, exc.status))
+            if exc.status in (408, 413) or isinstance(exc, ClientGone):
+                answer.force_close()
+            return answer
+        except ConnectionError:  # the client went away mid-request: nobody to answer, nothing to report
+            log.debug("client went away during %s %s", request.method, request.path)
+            answer = app_error("CLIENT_GONE", "the client closed the connection mid-request", 400)
+            answer.force_close()
+            return answer
         except web.HTTPException as exc:  # 404, 405, 413 (client_max_size), ... raised by aiohttp itself
             if device_side:
                 return atop.plain_error(CloudError.ILLEGAL_PARAM, f"HTTP {exc.status}: {exc.reason}")
@@ -57,20 +87,36 @@ def build_app(atop: AtopService, app_http: AppHttp, openapi: OpenApiService | No
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
+            if _LIMITED.allow(logging.ERROR, "HARNESS BUG"):  # every one is a bug; the log still stays bounded
+                log.exception("HARNESS BUG: unexpected error serving %s %s", request.method, request.path)
             if device_side:
                 return atop.plain_error(CloudError.INTERNAL_ERROR, "internal error in the emulated cloud")
             return app_error("INTERNAL_ERROR", "internal error in the emulated cloud (logged)", 400)
 
     # -- OpenAPI (PROTOCOL.md §10): its middleware sits inside well_formed and answers every /v1.0/... itself.
-    middlewares = [well_formed] if openapi is None else [well_formed, openapi.middleware]
+    middlewares = [well_formed, app_http.auth.middleware]
+    if openapi is not None:
+        middlewares.append(openapi.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+    app[LIMITS_KEY] = limits or ServerLimits()
     atop.add_routes(app)
     app_http.add_routes(app)
     if openapi is not None:
         openapi.add_routes(app)
     # -- end OpenAPI
     return app
+
+
+class _GuardedListeners(HttpListeners):
+    """The listeners with the connection guard outermost: it admits or refuses a connection before anything else
+    and times the bytes as the client sends them (the header front buffers a head until it is whole)."""
+
+    def __init__(self, factory: Callable[[], asyncio.Protocol], guard: ConnectionGuard) -> None:
+        super().__init__(factory)
+        self._guarded = guard.factory(super()._wrapped)
+
+    def _wrapped(self) -> asyncio.Protocol:
+        return self._guarded()
 
 
 class HttpServerThread:
@@ -82,8 +128,11 @@ class HttpServerThread:
     """
 
     def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
-                 timeout_s: float = 10.0, tls: ssl.SSLContext | None = None, plain_port: int | None = None) -> None:
+                 timeout_s: float = 10.0, tls: ssl.SSLContext | None = None, plain_port: int | None = None,
+                 limits: ServerLimits | None = None) -> None:
         self._make_app = make_app
+        self.limits = limits or ServerLimits()
+        self.guard: ConnectionGuard | None = None
         self.host = host
         self._requested_port = port
         self.port = 0
@@ -141,10 +190,14 @@ class HttpServerThread:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False,
+                               **runner_options(self.limits))
         await runner.setup()
         # -- listeners (§11.1, §11.3): HTTPS or HTTP on the port, plain HTTP beside HTTPS when asked
-        listeners = HttpListeners(runner.server)  # type: ignore[arg-type]
+        # Every connection behind the guard first (request-head and body timeouts, connection limits: limits.py),
+        # then aiohttp's protocol answering its own refusals as JSON.
+        self.guard = ConnectionGuard(self.limits)
+        listeners = _GuardedListeners(json_errors_factory(runner), self.guard)
         try:
             self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls)
             if self._tls is not None and self._requested_plain_port is not None:
@@ -157,4 +210,5 @@ class HttpServerThread:
             await runner.cleanup()
 
 
-__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "build_app"]
+__all__ = ["API_PREFIX", "ATOP_PATHS", "MAX_REQUEST_BYTES", "Addresses", "CloudApp", "HttpServerThread", "ServerLimits",
+           "build_app"]

@@ -31,6 +31,8 @@ from harness.protocol import mqtt
 from harness.protocol.errors import ProtocolError
 from harness.protocol.matop import looks_like_matop
 
+from .limits import RateLimitedLog
+
 log = logging.getLogger(__name__)
 
 MessageCallback = Callable[[str, mqtt.MqttMessage], None]
@@ -267,7 +269,10 @@ class CloudMqttClient:
         with self._lock:
             self._malformed.append(entry)
             self._malformed_count += 1
-        log.info("undecodable MQTT payload on %r (%d bytes): %s", topic, len(payload), reason)
+        _LIMITED.log(logging.INFO, "undecodable MQTT payloads", "undecodable MQTT payload on %r (%d bytes): %s",
+                     topic, len(payload), reason)  # a device can send them as fast as it likes: rate-limited
 
+
+_LIMITED = RateLimitedLog(log)
 
 __all__ = ["CLOUD_SOURCE", "SUBSCRIPTIONS", "CloudMqttClient", "CloudMqttError", "MalformedPayload", "RpcCallback"]

@@ -60,6 +60,7 @@ from aiohttp import web
 from harness.protocol import openapi as oa
 from harness.protocol.openapi import OpenApiCode
 
+from .limits import read_body
 from .openapi_calls import DEFAULT_SCHEMA, Call, Handler, OpenApiError, OpenApiProject
 from .openapi_routes import routes
 from .records import CloudInputError
@@ -218,9 +219,10 @@ class OpenApiService:
 
     def _wrap(self, handler: Handler, *, token_call: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def serve(request: web.Request) -> web.Response:
-            raw = await request.read()
-            if len(raw) > MAX_OPENAPI_BODY:
-                raise OpenApiError(OpenApiCode.PARAM_ILLEGAL, "param is illegal: request body too large")
+            try:
+                raw = await read_body(request, max_bytes=MAX_OPENAPI_BODY)
+            except CloudInputError as exc:  # too large, too slow, not in its Content-Encoding, cut short
+                raise OpenApiError(OpenApiCode.PARAM_ILLEGAL, f"param is illegal: {exc.message}") from None
             project = self.authenticate(request, raw, token_call=token_call)
             call = Call(project, _json_body(raw), {k: v for k, v in request.query.items()}, dict(request.match_info))
             try:

@@ -72,9 +72,9 @@ class DpSchema:
             raise CloudInputError("ILLEGAL_PARAM", f"DP id must be an integer 1..255, got {self.id!r}")
         if not isinstance(self.code, str) or not _CODE_RE.fullmatch(self.code):
             raise CloudInputError("ILLEGAL_PARAM", f"DP code must be 1-64 of [A-Za-z0-9_], got {self.code!r}")
-        if self.type not in DP_TYPES:
+        if not isinstance(self.type, str) or self.type not in DP_TYPES:
             raise CloudInputError("ILLEGAL_PARAM", f"DP type must be one of {sorted(DP_TYPES)}, got {self.type!r}")
-        if self.mode not in DP_MODES:
+        if not isinstance(self.mode, str) or self.mode not in DP_MODES:
             raise CloudInputError("ILLEGAL_PARAM", f"DP mode must be one of {sorted(DP_MODES)}, got {self.mode!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,11 +151,17 @@ class LicenceRecord:
 
 @dataclass
 class Account:
+    """An app account; ``password_hash`` (scrypt, see :mod:`.auth`) is what its login is checked against."""
+
     account_id: str
     name: str
+    password_hash: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"account_id": self.account_id, "name": self.name}
+        raw: dict[str, Any] = {"account_id": self.account_id, "name": self.name}
+        if self.password_hash is not None:
+            raw["password_hash"] = self.password_hash
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Account:

@@ -59,6 +59,10 @@ from .records import (
 from .store import Change, Store
 
 MAX_ATTEMPTS_PER_TOKEN = 200
+# How long a pairing token is kept once it expired or was used, with its attempts (the lab reads them right
+# after a test; a report never needs them hours later), and how often create_token looks for such tokens.
+TOKEN_RETENTION_S = 3600.0
+PURGE_EVERY_TOKENS = 1024
 
 # The time-zone fields of the activation answer, per region (§4.3 "optional: stdTimeZone, timeZone").
 REGION_TIME_ZONES = {"AY": "+08:00", "AZ": "-08:00", "UE": "-05:00", "EU": "+01:00", "WE": "+00:00",
@@ -153,6 +157,8 @@ class CloudState:
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
         self._next_notification = 1
+        self.token_retention_s = TOKEN_RETENTION_S
+        self._tokens_since_purge = 0
         self._load()
 
     # ------------------------------------------------------------------------------------- persistence
@@ -251,9 +257,9 @@ class CloudState:
 
     # ------------------------------------------------------------------------------- accounts, homes
 
-    def create_account(self, name: str) -> Account:
+    def create_account(self, name: str, *, password_hash: str | None = None) -> Account:
         with self._lock:
-            account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name)
+            account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name, password_hash=password_hash)
             self.accounts[account.account_id] = account
             self._save(("account", account.account_id, account.to_dict()))
             return account
@@ -282,6 +288,12 @@ class CloudState:
         if account is None:
             raise CloudInputError("USER_NOT_EXISTS", f"no account {account_id!r}", status=404)
         return account
+
+    def password_hash(self, account_id: str) -> str | None:
+        """The stored password hash of an account (None: no such account, or it has no password)."""
+        with self._lock:
+            account = self.accounts.get(account_id)
+            return None if account is None else account.password_hash
 
     def require_home(self, home_id: str) -> Home:
         home = self.homes.get(home_id)
@@ -316,6 +328,9 @@ class CloudState:
                                  account=account_id, issued_at=self.clock.time(), ttl_s=self.token_ttl_s)
             self.tokens[token.token] = record
             self._save(("token", token.token, _jsonable(record)))
+            self._tokens_since_purge += 1
+            if self._tokens_since_purge >= PURGE_EVERY_TOKENS:
+                self.purge_tokens()
             return token
 
     def consume_token(self, token: str) -> None:
@@ -330,6 +345,26 @@ class CloudState:
     def token_attempts(self, token: str) -> list[AttemptSummary]:
         with self._lock:
             return list(self.attempts.get(token, ()))
+
+    def purge_tokens(self) -> int:
+        """Forget the tokens that expired or were used more than ``token_retention_s`` ago, and their attempts,
+        in memory and in the store (which then gives the space back). Returns how many were forgotten."""
+        with self._lock:
+            self._tokens_since_purge = 0
+            horizon = self.clock.time() - self.token_retention_s
+            retired_at = self.behaviour.token_retired_at
+            gone = [key for key, record in self.tokens.items() if retired_at(record) <= horizon]
+            if not gone:
+                return 0
+            for key in gone:
+                del self.tokens[key]
+                self.attempts.pop(key, None)
+            # dicts keep their largest size: rebuilding them gives the memory of the forgotten entries back
+            self.tokens = dict(self.tokens)
+            self.attempts = dict(self.attempts)
+            self._save(*[change for key in gone for change in (("token", key, None), ("attempts", key, None))])
+            self._store.compact(len(gone))
+            return len(gone)
 
     def _record_attempt(self, token: str, summary: AttemptSummary) -> None:
         if token not in self.tokens:
@@ -546,5 +581,5 @@ class CloudState:
             return list(self.notifications.get(account_id, ()))
 
 
-__all__ = ["ALNUM", "LOWER_ALNUM", "REGION_TIME_ZONES", "ActivationOutcome", "CloudState", "DeviceLink", "NullLink",
-           "random_text"]
+__all__ = ["ALNUM", "LOWER_ALNUM", "PURGE_EVERY_TOKENS", "REGION_TIME_ZONES", "TOKEN_RETENTION_S", "ActivationOutcome",
+           "CloudState", "DeviceLink", "NullLink", "random_text"]

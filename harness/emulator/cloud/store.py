@@ -8,12 +8,16 @@ whole mutation or none of it. The in-memory store does nothing, so the in-memory
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+AUTO_VACUUM_INCREMENTAL = 2
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+FULL_VACUUM_ROWS = 256
 # (kind, key, row) to write; a row of None deletes.
 Change = tuple[str, str, dict[str, Any] | list[Any] | None]
 
@@ -30,6 +34,10 @@ class Store:
     def close(self) -> None:
         return None
 
+    def compact(self, deleted: int) -> None:
+        """Give back the space of ``deleted`` rows just removed (nothing to do in memory)."""
+        return None
+
 
 class SqliteStore(Store):
     """A SQLite file holding every row as JSON; reopened, it gives back the same state."""
@@ -37,9 +45,17 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        # The state holds AuthKeys, secKeys and password hashes: the file is the owner's only (SQLite gives its
+        # -wal and -shm files the same mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != AUTO_VACUUM_INCREMENTAL:
+            self._db.execute(f"PRAGMA auto_vacuum={AUTO_VACUUM_INCREMENTAL}")
+            self._db.execute("VACUUM")  # an auto_vacuum mode takes effect on a file only through a VACUUM
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS rows (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, "
             "PRIMARY KEY (kind, key))"
@@ -71,6 +87,13 @@ class SqliteStore(Store):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def compact(self, deleted: int) -> None:
+        """After a purge: return free pages to the file system and fold the write-ahead log back in."""
+        with self._lock:
+            # Many rows gone: rebuild the file (half-empty pages included); a few: hand back the free pages.
+            self._db.execute("VACUUM" if deleted >= FULL_VACUUM_ROWS else "PRAGMA incremental_vacuum")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:

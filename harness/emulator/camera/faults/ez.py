@@ -155,8 +155,14 @@ EZ_BROADCAST_BUFFER = 64
 class SmallBufferEzReceiver(_FilteredEzReceiver):
     """A broadcast decoder with a 64-byte data buffer: a message whose header announces more is dropped."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._too_long = False
+
     def feed_length(self, length: int) -> None:
-        if 16 <= length < 32 and (length & 0xF) << 4 >= EZ_BROADCAST_BUFFER:
+        if 16 <= length < 32:
+            self._too_long = (length & 0xF) << 4 >= EZ_BROADCAST_BUFFER
+        if 16 <= length < 80 and self._too_long:
             return  # the high nibble of L (§2.3 step 3) says the message does not fit: the header is thrown away
         super().feed_length(length)
 
@@ -289,6 +295,39 @@ class EzNeedsCleanAir(EmulatedCamera):
     def _restart_ez_decoder(self) -> None:
         if self._ez_receiver is not None:
             self._ez_receiver = self.make_ez_receiver()
+
+
+class RoundAtATimeEzReceiver:
+    """A broadcast decoder that starts over at every round's header, keeping nothing a round delivered into the
+    next: only a round that arrives whole decodes (the multicast channel is decoded as usual)."""
+
+    def __init__(self) -> None:
+        self._broadcast = SmartConfigReceiver()
+        self._multicast = SmartConfigReceiver()
+        self._in_header = False
+
+    @property
+    def result(self) -> EzCredentials | None:
+        return self._broadcast.result or self._multicast.result
+
+    def feed_length(self, length: int) -> None:
+        header = 16 <= length < 80  # §2.3 step 3: the header that opens every round
+        if header and not self._in_header and self._broadcast.result is None:
+            self._broadcast = SmartConfigReceiver()
+        self._in_header = header or (self._in_header and not 128 <= length < 512)
+        self._broadcast.feed_length(length)
+
+    def feed_address(self, address: str) -> None:
+        self._multicast.feed_address(address)
+
+
+@_fault("ez-round-at-a-time", "decodes the EZ broadcast channel one round at a time, forgetting at every header "
+        "what the round before delivered: over a lossy air, where hardly a round arrives whole, it never pairs "
+        "from the broadcast channel alone", "PROTOCOL.md §2.5: the device pairs over a lossy, noisy air as the app "
+        "repeats its rounds")
+class EzRoundAtATime(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return RoundAtATimeEzReceiver()
 
 
 @_fault("ez-latin1-credentials", "reads the EZ SSID and password as ISO-8859-1 and stores them re-encoded as UTF-8",
