@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from harness.adapters import probes
-from harness.adapters.contracts import ApAddress, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import ApAddress, DeviceAdapter, DeviceCapability, NetworkAdapter
 from harness.app.activator import ApOptions
 from harness.conformance.lab import Lab, eventually
+from harness.conformance.verdicts import inconclusive
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
 
@@ -51,8 +52,11 @@ def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, device:
     home = lab.home()
     token = lab.activator().get_token(home)
     wifi = lab.default_wifi
-    assert probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token) == 0
-    assert eventually(lambda: lab.holds(home), BIND_WAIT_S), "no activation after the 0x14 frame"
+    code = probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token)
+    # The pairing it started ends within this test whatever the answer (else it would land in the next one).
+    bound = eventually(lambda: lab.holds(home), BIND_WAIT_S)
+    assert code == 0, f"the device answered the 0x14 config frame with return code {code}, not 0"
+    assert bound, "no activation after the 0x14 frame"
 
 
 @pytest.mark.tc("TC-AP-003", reqs=["REQ-AP-003"])
@@ -80,6 +84,10 @@ def test_the_device_refuses_a_broken_ap_frame_and_stays_in_pairing_mode(lab: Lab
 @pytest.mark.requires("mode:ap")
 def test_the_device_leaves_ap_mode_after_pairing(lab: Lab, device: DeviceAdapter, profile: Profile) -> None:
     """PROTOCOL.md §3.2: after pairing succeeds the device's access point and discovery beacon stop."""
+    if DeviceCapability.AP_STATUS not in device.capabilities:
+        inconclusive(f"the {device.name} device adapter cannot tell whether the access point is open (it has a fixed "
+                     f"AP address and no way to ask the device, e.g. the operator adapter without an ap_hook): "
+                     f"whether the access point closed after pairing is not observable")
     assert ap_address(device)
     outcome = lab.pair("ap", options=ApOptions(variant=profile.capabilities.ap_variants[0]))
     assert outcome.ok, outcome.error

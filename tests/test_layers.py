@@ -35,7 +35,7 @@ SANS_IO = NETWORK_IO | PYTEST | frozenset({
 KERNEL = ("harness.clock", "harness.evidence", "harness.redaction", "harness.errors")
 PACKAGES = (*KERNEL, "harness.protocol", "harness.qrimage", "harness.model", "harness.app", "harness.emulator",
             "harness.adapters", "harness.net", "harness.profiles", "harness.plugin", "harness.conformance",
-            "harness.testing", "harness.fuzzing", "harness.report", "harness.cli")
+            "harness.testing", "harness.fuzzing", "harness.report", "harness.cli", "harness.bundled")
 #: The adapters' implementations (every module of harness/adapters/ but the contracts, which the upper layers may
 #: name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire, preflight, the probes.
 ADAPTER_IMPLEMENTATIONS = frozenset(
@@ -78,10 +78,13 @@ RULES: dict[str, frozenset[str]] = {
     # The real-network path: frames, send, sniff, pcaps. The air is handed to it, never imported.
     "harness.net": everything_but(*KERNEL, "harness.protocol", "harness.net") | PYTEST,
     # Profiles are configuration: validated values, no adapters, no I/O.
-    "harness.profiles": everything_but(*KERNEL, "harness.protocol", "harness.profiles") | NETWORK_IO | PYTEST,
-    # The pytest plugin wires adapters to tests; the report and the CLI sit above it, the emulator below the
-    # adapters.
-    "harness.plugin": frozenset({"harness.emulator", "harness.cli", "harness.fuzzing", "harness.report",
+    "harness.profiles": everything_but(*KERNEL, "harness.protocol", "harness.profiles", "harness.bundled")
+                        | NETWORK_IO | PYTEST,
+    # The pytest plugin wires adapters to tests; the CLI sits above it, the emulator below the adapters. It writes
+    # a run's results in CI's formats with the report's writers (JUnit, Allure), which never import it back; the
+    # report's command and its HTML and PDF are the CLI's.
+    "harness.plugin": frozenset({"harness.emulator", "harness.cli", "harness.fuzzing", "harness.report.cli",
+                                 "harness.report.html", "harness.report.pdf", "harness.report.certificate",
                                  "suites"}) | NETWORK_IO,
     # What the suites import: no emulator, no pytest (the plugin feeds the taxonomy exception objects), no I/O.
     "harness.conformance": frozenset({"harness.emulator", "harness.net", "harness.plugin", "harness.cli",
@@ -100,6 +103,8 @@ RULES: dict[str, frozenset[str]] = {
     "harness.report": frozenset({"harness.cli", "harness.emulator", "harness.app", "harness.net", "harness.plugin",
                                  "harness.fuzzing", "harness.testing", "suites"}) | ADAPTER_IMPLEMENTATIONS
                       | NETWORK_IO,
+    # What the wheel ships besides code, found through importlib.resources: a leaf every layer may ask.
+    "harness.bundled": everything_but("harness.bundled") | NETWORK_IO | PYTEST,
     # The top: `paircert` runs pytest in a child process, so that `paircert --help` never imports it.
     "harness.cli": frozenset({"suites"}) | NETWORK_IO | PYTEST,
     # The suites talk to adapters' contracts and the lab vocabulary: that is what lets them run against real
