@@ -15,16 +15,11 @@ MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 60
 MAX_COMPLEXITY = 20
 
-#: Modules whose violations are known and owned by work in progress elsewhere, to be emptied once it lands:
-#: the EZ receiver rework (smartconfig), the test-speed work (the stateful model, the fuzz campaign), the
-#: real-device path (paircert run and its resume) and the TLS work (the cloud's HTTP front).
+#: Modules whose violations are known and owned by work in progress elsewhere, to be emptied once it lands; each
+#: entry must still break a limit (test_the_allowed_modules_still_need_it), so that a fixed module leaves the list.
 ALLOWED: dict[str, str] = {
-    "harness/protocol/smartconfig/broadcast.py": "EZ receiver rework",
-    "harness/testing/stateful.py": "test-speed work",
-    "harness/fuzzing/campaign.py": "test-speed work",
-    "harness/cli/run.py": "real-device path work",
-    "harness/cli/resume.py": "real-device path work",
-    "harness/emulator/cloud/front.py": "TLS work",
+    "harness/testing/stateful.py": "the test-speed work reshapes the lifecycle model (718 lines, _pair_device)",
+    "harness/emulator/cloud/front.py": "the LAN work owns the TLS front's header parser (rewrite_head)",
 }
 
 
@@ -88,6 +83,11 @@ def test_every_module_is_small_and_simple(path: Path) -> None:
 
 def test_the_allowed_modules_exist() -> None:
     assert [name for name in ALLOWED if not (ROOT / name).is_file()] == []
+
+
+def test_the_allowed_modules_still_need_it() -> None:
+    """An allowed module that meets the limits leaves the list, so that it cannot grow back unnoticed."""
+    assert [name for name in ALLOWED if not problems(ROOT / name)] == []
 
 
 def test_the_measure_sees_a_long_complex_function_and_a_long_module(tmp_path: Path) -> None:

@@ -61,8 +61,19 @@ class EarlierRun:
                                f"(sha256 {was[:12]}, now {profile.hash()[:12]}); start a new run instead")
 
     def apply(self, request: RunRequest) -> None:
-        from harness.cli.run import Resume
+        """The earlier run's choices where ``request`` leaves them open, then what to run: the tests without a
+        verdict (``--resume``) or those that FAILed or ERRORed (``--rerun-failed``)."""
+        self._inherit_selection(request)
+        if self.resume:
+            self._resume(request)
+            return
+        failed = [r.nodeid for r in self.summary.results if r.verdict in ("FAIL", "ERROR") and r.nodeid]
+        if not failed:
+            raise UsageProblem(f"--rerun-failed {self.run_dir}: that run has no FAIL or ERROR to run again")
+        request.select = failed
+        request.rerun_of = self.summary.run_id
 
+    def _inherit_selection(self, request: RunRequest) -> None:
         chosen = self.selection
         request.cloud = request.cloud or chosen.get("cloud") or None
         request.device = request.device or chosen.get("device") or None
@@ -72,20 +83,17 @@ class EarlierRun:
             request.tcs = str(chosen["tc"]).split(",")
         if not request.plugins and chosen.get("plugins"):
             request.plugins = str(chosen["plugins"]).split(",")
-        if self.resume:
-            if not self.summary.interrupted and not self.summary.not_run:
-                raise UsageProblem(f"--resume {self.run_dir}: that run finished; every test has a verdict")
-            decided = [r.nodeid for r in self.summary.results if r.nodeid]
-            part = 1 + sum(1 for _ in self.run_dir.glob("junit-resumed-*.xml"))
-            started = _when(self.summary.started_at)
-            request.resume = Resume(self.run_dir, started, self.summary.duration_s, decided, part)
-            request.report_dir = self.run_dir.parent
-            return
-        failed = [r.nodeid for r in self.summary.results if r.verdict in ("FAIL", "ERROR") and r.nodeid]
-        if not failed:
-            raise UsageProblem(f"--rerun-failed {self.run_dir}: that run has no FAIL or ERROR to run again")
-        request.select = failed
-        request.rerun_of = self.summary.run_id
+
+    def _resume(self, request: RunRequest) -> None:
+        from harness.cli.run import Resume
+
+        if not self.summary.interrupted and not self.summary.not_run:
+            raise UsageProblem(f"--resume {self.run_dir}: that run finished; every test has a verdict")
+        decided = [r.nodeid for r in self.summary.results if r.nodeid]
+        part = 1 + sum(1 for _ in self.run_dir.glob("junit-resumed-*.xml"))
+        started = _when(self.summary.started_at)
+        request.resume = Resume(self.run_dir, started, self.summary.duration_s, decided, part)
+        request.report_dir = self.run_dir.parent
 
 
 def _when(text: str) -> datetime:

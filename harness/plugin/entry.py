@@ -17,6 +17,7 @@ import pytest
 
 from harness.plugin import hookspecs
 from harness.plugin.options import OPTIONS, add_options, profile_requested, resolve
+from harness.plugin.selection import add_selection_options
 
 if TYPE_CHECKING:
     from harness.plugin.options import Settings
@@ -36,6 +37,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    # Here, not in the options module: the selection reads the stash keys, whose types name the run, which
+    # reads the options (no import cycle).
+    add_selection_options(parser.getgroup("paircert"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
