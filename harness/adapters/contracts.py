@@ -16,12 +16,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PIL import Image
 
 from harness.clock import Clock
 from harness.model import AttemptSummary, BindingMode, Role
+from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
+
+if TYPE_CHECKING:
+    from harness.profiles import Profile
 
 
 class AdapterError(Exception):
@@ -58,6 +62,7 @@ class CloudCapability(enum.StrEnum):
     CREATE_PRODUCTS = "create-products"
     TIME_TRAVEL = "time-travel"
     INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
+    RAW_ATOP = "raw-atop"  # send a hand-built request to the device-facing ATOP endpoint (§4), e.g. to fuzz it
     BIND_BY_UUID = "bind-by-uuid"  # the app binds a waiting device by its UUID: a token pushed to it (§11.6)
 
 
@@ -82,20 +87,33 @@ class NetworkCapability(enum.StrEnum):
     SEND_EZ = "send-ez"  # the EZ datagrams it sends reach the device
 
 
+@runtime_checkable
+class ReleasesDevices(Protocol):
+    """A cloud adapter with :meth:`CloudAdapter.release_device` (one written before that method may lack it)."""
+
+    def release_device(self, uuid: str) -> DeviceRecord | None: ...
+
+
+@runtime_checkable
+class WithCapabilities(Protocol):
+    """An adapter that declares what it can do (every cloud and device adapter; a network adapter may)."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+
+@runtime_checkable
+class WithCapabilityNote(Protocol):
+    """An adapter that says, in a phrase, what limits its capabilities (the in-memory air: emulated devices only)."""
+
+    @property
+    def capability_note(self) -> str: ...
+
+
 def network_can(network: NetworkAdapter, capability: str) -> bool:
     """Whether ``network`` offers ``capability``; a network adapter that declares no ``capabilities`` (one written
     before they existed) is taken to offer them all."""
-    declared = getattr(network, "capabilities", None)
-    return declared is None or capability in declared
-
-
-@dataclass(frozen=True)
-class Licence:
-    """A device licence: UUID and AuthKey (§8). ``auth_key`` is a secret: its repr is redacted."""
-
-    uuid: str
-    auth_key: str = field(repr=False)
-    pid: str = ""
+    return not isinstance(network, WithCapabilities) or capability in network.capabilities
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,14 @@ class DeviceEvent:
 
 
 @dataclass(frozen=True)
+class RawReply:
+    """What an endpoint answered a hand-built request: the HTTP status and the body, unread."""
+
+    status: int
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ApAddress:
     """Where a device in AP mode listens: legacy 55AA over UDP, LPV3.5 6699 over TCP (§3)."""
 
@@ -157,7 +183,9 @@ class CloudAdapter(Protocol):
     name: str
     capabilities: frozenset[str]
     clock: Clock
-    region: str
+
+    @property
+    def region(self) -> str: ...
 
     # The app API.
     def create_account(self, name: str) -> str: ...
@@ -183,6 +211,7 @@ class CloudAdapter(Protocol):
         offers no way to find the device's owner."""
         ...
     def advance_time(self, seconds: float) -> None: ...
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply: ...
 
     def info(self) -> Mapping[str, Any]: ...
     def close(self) -> None: ...
@@ -227,6 +256,86 @@ class NetworkAdapter(Protocol):
     def send_ap_legacy(self, address: ApAddress, frame: bytes) -> None: ...
     def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]: ...
     def info(self) -> Mapping[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class SoftAp(Protocol):
+    """Where a device's SoftAP config sockets listen, as an in-memory air publishes them while they are open."""
+
+    @property
+    def udp_port(self) -> int | None: ...
+    @property
+    def tcp_port(self) -> int | None: ...
+
+
+class LabAir(Protocol):
+    """An in-memory air (DESIGN.md "Air"; :class:`harness.emulator.air.Air` is one): the lab may put raw EZ
+    lengths on it, make it lossy, duplicating, reordering or noisy, and read its log for evidence."""
+
+    loss: float
+    duplicate: float
+    reorder: float
+    noise: float
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def device_aps(self) -> Sequence[SoftAp]: ...
+    def send_length(self, n: int) -> None: ...
+    def flush(self) -> None: ...
+    def log_since(self, seq: int) -> Sequence[object]: ...
+
+
+@runtime_checkable
+class AirNetwork(Protocol):
+    """A network adapter with an in-memory air behind it (``air``; ``scapy`` bridged to an emulated camera)."""
+
+    @property
+    def air(self) -> LabAir | None: ...
+
+
+class WireRecordLike(Protocol):
+    """One datagram or TCP payload a network adapter recorded (:class:`harness.net.send.WireRecord` is one)."""
+
+    @property
+    def t(self) -> float: ...
+
+
+@runtime_checkable
+class WireNetwork(Protocol):
+    """A network adapter that records what it sent and received on an interface (``scapy``)."""
+
+    @property
+    def interface(self) -> str: ...
+    @property
+    def sent(self) -> Sequence[WireRecordLike]: ...
+
+
+@runtime_checkable
+class World(Protocol):
+    """The adapters one run uses, on one clock, for one profile (DESIGN.md "Adapters"): all that the plugin, the
+    lab, the probes and the report may ask of a world. :func:`harness.adapters.registry.build_world` builds one from
+    a profile; a ``pytest_paircert_make_world`` hook may return any other."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def cloud(self) -> CloudAdapter: ...
+    @property
+    def device(self) -> DeviceAdapter: ...
+    @property
+    def network(self) -> NetworkAdapter: ...
+    def new_device(self) -> DeviceAdapter:
+        """Another device of the same shape (AdapterError where the world cannot make one)."""
+        ...
+    def secrets(self) -> Sequence[str]:
+        """Every secret the world holds that no report, log or evidence may show (its devices' AuthKeys, ...)."""
+        ...
+    def info(self) -> Mapping[str, Any]:
+        """What the run was tested with, for the report (never a secret)."""
+        ...
     def close(self) -> None: ...
 
 
@@ -291,15 +400,22 @@ class BleCentral(Protocol):
     def info(self) -> Mapping[str, Any]: ...
 
 
+@runtime_checkable
+class BleNetwork(Protocol):
+    """A network adapter with a Bluetooth LE radio: its ``ble`` is the app's central (None: no radio)."""
+
+    @property
+    def ble(self) -> BleCentral | None: ...
+
+
 def ble_central(network: NetworkAdapter) -> BleCentral:
     """The network's BLE central; :class:`CapabilityMissing` (N/A) when it has none or none usable here."""
-    central = getattr(network, "ble", None)
+    central = network.ble if isinstance(network, BleNetwork) else None
     if central is None:
         raise CapabilityMissing(network.name, "ble")
     reason = central.unavailable_reason()
     if reason is not None:
         raise BleUnavailable(network.name, reason)
-    assert isinstance(central, BleCentral)
     return central
 
 
@@ -314,12 +430,14 @@ def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
 
 __all__ = [
     "AdapterError",
+    "AirNetwork",
     "ApAddress",
     "BindRefused",
     "BleAdvertisement",
     "BleCentral",
     "BleLink",
     "BleLinkLost",
+    "BleNetwork",
     "BleUnavailable",
     "CapabilityMissing",
     "CloudAdapter",
@@ -328,11 +446,20 @@ __all__ = [
     "DeviceCapability",
     "DeviceEvent",
     "DeviceRecord",
+    "LabAir",
     "Licence",
     "NetworkAdapter",
     "NetworkCapability",
     "Notification",
     "Product",
+    "RawReply",
+    "ReleasesDevices",
+    "SoftAp",
+    "WireNetwork",
+    "WireRecordLike",
+    "WithCapabilities",
+    "WithCapabilityNote",
+    "World",
     "ble_central",
     "network_can",
     "require",

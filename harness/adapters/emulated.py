@@ -10,30 +10,36 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
+    AirNetwork,
     ApAddress,
     BindRefused,
+    CloudAdapter,
     CloudCapability,
+    DeviceAdapter,
     DeviceCapability,
     DeviceEvent,
     DeviceRecord,
     Licence,
+    NetworkAdapter,
     NetworkCapability,
     Notification,
     Product,
+    RawReply,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
@@ -183,6 +189,13 @@ class EmulatedCloudAdapter:
     def advance_time(self, seconds: float) -> None:
         self._call(self._cloud.app.advance_clock, seconds)
 
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the emulated cloud's ATOP endpoint, over its real HTTP(S) server (§4.2), verified
+        against the lab CA when it serves TLS (§11.1)."""
+        tls = self._cloud.tls
+        return wire.send_atop(self._cloud.atop_url, query, body, method=method,
+                              tls=wire.tls_for(tls.ca.der_base64) if tls is not None else None)
+
     def device_endpoint(self) -> CloudEndpoint:
         """Where emulated devices activate and log in, and the lab CA they trust there when the cloud serves TLS."""
         tls = self._cloud.tls
@@ -206,10 +219,18 @@ class EmulatedDeviceAdapter:
     name = "emulated"
     capabilities = frozenset(c.value for c in DeviceCapability)
 
-    def __init__(self, camera: EmulatedCamera, licence: Licence) -> None:
+    def __init__(self, camera: EmulatedCamera, licence: Licence, *,
+                 make_another: Callable[[], EmulatedDeviceAdapter] | None = None) -> None:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
+        self._make_another = make_another
+
+    def make_another(self) -> EmulatedDeviceAdapter:
+        """Another emulated camera of the same profile, with a licence of its own (the world's ``new_device``)."""
+        if self._make_another is None:
+            raise AdapterError("this emulated device was built alone: it cannot make another")
+        return self._make_another()
 
     @step
     def factory_reset(self) -> None:
@@ -243,7 +264,7 @@ class EmulatedDeviceAdapter:
 
             left = max(0.0, deadline - time.monotonic())
             try:
-                self.camera.world.run(self.camera.wait_until_async(settled, left), left + 1.0)
+                self.camera.device_loop.run(self.camera.wait_until_async(settled, left), left + 1.0)
             except Exception as exc:
                 raise AdapterError(f"the emulated camera did not wait to be bound by UUID within {timeout} s: "
                                    f"{exc}") from exc
@@ -380,7 +401,7 @@ class AirNetworkAdapter:
 CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
 
 
-def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
+def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str,
@@ -395,7 +416,7 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
     from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
-    camera = cls(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
+    camera = cls(device_loop, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
                  cloud={region: endpoint}, firmware=firmware,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
@@ -404,6 +425,12 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                  ble_generation=ble_generation or "v2")
     camera.power_on()
     return camera
+
+
+if TYPE_CHECKING:  # mypy checks that each adapter meets its contracts
+    def _meets_contracts(cloud: EmulatedCloudAdapter, device: EmulatedDeviceAdapter,
+                         network: AirNetworkAdapter) -> tuple[CloudAdapter, DeviceAdapter, NetworkAdapter, AirNetwork]:
+        return cloud, device, network, network
 
 
 __all__ = [

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from harness.adapters.contracts import AdapterError, BleAdvertisement, BleCentral, BleLink, Licence
+from harness.errors import HarnessError
 from harness.model import ActivatorErrorCode
 from harness.protocol.ble import (
     Advertisement,
@@ -177,7 +178,8 @@ class BleSession:
         return self
 
     def _codec(self, generation: Generation) -> BleAppConnection:
-        assert self.link is not None
+        if self.link is None:
+            raise HarnessError("broken invariant: self.link is not None")
         return BleAppConnection(self.credentials, iv_source=self._iv_source, generation=generation,
                                 att_mtu=min(max(self.link.att_mtu, 23), 517), announce=self._announce)
 

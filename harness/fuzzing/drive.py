@@ -2,11 +2,9 @@
 network, or an invalid input that must be refused without activation while the device stays alive.
 
 Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
-against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (an
-AssertionError) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
-:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
-inside ``harness/``, a plain AssertionError would read as a harness invariant (ERROR) in the suites, where these
-checks blame the device (FAIL).
+against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (FAIL
+in the suites) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
+:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure.
 """
 
 from __future__ import annotations
@@ -24,12 +22,14 @@ from harness.adapters.contracts import (
     DeviceCapability,
     NetworkAdapter,
     NetworkCapability,
+    World,
     ble_central,
     network_can,
 )
 from harness.app.activator import Activator, ActivatorError, ActivatorMode, ApOptions, Outcome, pair
 from harness.app.ble import BleOptions, BleSession, credentials_for, find_device
 from harness.conformance.verdicts import DeviceFailure, Inconclusive
+from harness.profiles import Profile
 from harness.protocol import apconfig
 from harness.protocol.ble import (
     Generation,
@@ -107,10 +107,10 @@ class FuzzContext:
             self.home = self.cloud.create_home(self.account, "fuzz-home")
 
     @classmethod
-    def from_world(cls, world: Any, profile: Any = None) -> FuzzContext:
+    def from_world(cls, world: World, profile: Profile | None = None) -> FuzzContext:
         profile = profile if profile is not None else world.profile
         caps = profile.capabilities
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        modes: list[str] = [m for m in caps.pairing_modes if m != "ap"]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{v}" for v in caps.ap_variants]
         return cls(world.cloud, world.network, world.device, tuple(modes))

@@ -10,7 +10,6 @@ well-formed error, never a server error or a success (REQ-FUZZ-004). The ``state
 
 from __future__ import annotations
 
-import http.client
 import json
 import secrets
 import urllib.parse
@@ -19,9 +18,8 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from harness.adapters.contracts import CloudCapability, Licence
-from harness.adapters.probes import cloud_endpoints
-from harness.conformance.verdicts import DeviceFailure
+from harness.adapters.contracts import CloudCapability, Licence, require
+from harness.conformance.verdicts import DeviceFailure, Refused
 from harness.fuzzing.drive import (
     PLACEHOLDER_TOKEN,
     FuzzContext,
@@ -267,7 +265,7 @@ def _body(pid: str, token: str, t: int) -> bytes:
 
 
 def atop_request(ctx: FuzzContext, case: AtopCase) -> tuple[str, str, bytes, Licence]:
-    """(method, path?query, form body, licence) of the malformed request ``case`` describes."""
+    """(method, query, form body, licence) of the malformed request ``case`` describes."""
     lic = _licence(ctx)
     token = ctx.cloud.get_token(ctx.home, ctx.account)
     t = int(ctx.cloud.clock.time())
@@ -304,40 +302,30 @@ def atop_request(ctx: FuzzContext, case: AtopCase) -> tuple[str, str, bytes, Lic
     if case.defect == "random-body":
         form = secrets.token_bytes(case.value)
     method = "GET" if case.defect == "method" else "POST"
-    path = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"])).path or "/d.json"
-    return method, f"{path}?{query}", form, Licence(uuid=uuid, auth_key=lic.auth_key, pid=pid)
+    return method, query, form, Licence(uuid=uuid, auth_key=lic.auth_key, pid=pid)
 
 
 def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
     """REQ-FUZZ-004: a malformed activation request gets a well-formed error; never a 5xx, never a success."""
+    require(ctx.cloud, CloudCapability.RAW_ATOP)
+    where = urllib.parse.urlsplit(str(ctx.cloud.info().get("atop_url", ""))).hostname
+    if where not in ("127.0.0.1", "localhost", "::1"):
+        raise Refused(f"the ATOP fuzzer only talks to a cloud on loopback, not {where}")
     ctx.cases += 1
-    method, target, form, lic = atop_request(ctx, case)
-    ctx.last_inputs = {"check": "atop", **asdict(case), "target": target[:200]}
-    url = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"]))
-    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise AssertionError(f"the ATOP fuzzer only talks to loopback, not {url.hostname}")
-    if url.scheme == "https":  # §11.1: the lab cloud over TLS, verified against the CA it names
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            url.hostname, url.port or 443, timeout=10, context=cloud_endpoints(ctx.cloud).tls_context())
-    else:
-        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
-    try:
-        connection.request(method, target, body=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "User-Agent": "TUYA_IOT_SDK"})
-        response = connection.getresponse()
-        status, wire = response.status, response.read()
-    finally:
-        connection.close()
+    method, query, form, lic = atop_request(ctx, case)
+    ctx.last_inputs = {"check": "atop", **asdict(case), "target": query[:200]}
+    reply = ctx.cloud.send_atop(query, form, method=method)
+    status, wire = reply.status, reply.body
     if status >= 500:
         raise DeviceFailure(f"REQ-FUZZ-004: the cloud answered a malformed request ({case.defect}) with HTTP {status}")
     try:
-        reply = atop.decode_response(wire, lic.auth_key, case.et)
+        answer = atop.decode_response(wire, lic.auth_key, case.et)
     except ProtocolError as exc:
         raise DeviceFailure(f"REQ-FUZZ-004: the reply to a malformed request ({case.defect}) is not a well-formed "
                             f"ATOP reply: {exc}; {wire[:200]!r}") from None
-    if reply.success:
+    if answer.success:
         raise DeviceFailure(f"REQ-FUZZ-004: the cloud accepted a malformed activation request ({case.defect})")
-    if not reply.error_code:
+    if not answer.error_code:
         raise DeviceFailure(f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode")
 
 

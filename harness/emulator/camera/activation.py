@@ -31,7 +31,7 @@ from harness.protocol.errors import ProtocolError
 if TYPE_CHECKING:
     from harness.clock import Clock
     from harness.emulator.camera.pairing import PairingConfig
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 ActivationApi = Literal["v4.4", "opensdk"]
@@ -86,7 +86,7 @@ class ActivationMixin:
     """The ATOP half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         uuid: str
         auth_key: str
@@ -164,7 +164,7 @@ class ActivationMixin:
         tls = endpoint.tls_context() if url.scheme == "https" else None
         for attempt in range(1, self.activation_attempts + 1):
             try:
-                async with self.world.http_session().post(url, data=form, headers=headers,
+                async with self.device_loop.http_session().post(url, data=form, headers=headers,
                                                           ssl=tls if tls is not None else True) as response:
                     return await response.read()
             except aiohttp.ClientConnectorCertificateError as exc:  # §11.1: verification is never skipped
