@@ -38,12 +38,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.adapters.contracts import (
+    AccessPoint,
     AdapterError,
     ApAddress,
     BleAdvertisement,
     BleLinkLost,
     BleUnavailable,
     CapabilityMissing,
+    Security,
 )
 from harness.adapters.registry import WorldContext
 
@@ -349,14 +351,18 @@ class BleakNetworkAdapter:
 
     def __init__(self, central: BleakCentral) -> None:
         self.ble = central
-        self._access_points: dict[bytes, bytes] = {}
+        self._access_points: dict[bytes, Security] = {}
 
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         """Record the credentials the lab's access point is assumed to have (it cannot be created from here)."""
-        self._access_points[ssid] = password
+        self._access_points[ssid] = Security(security) if security is not None else (
+            Security.WPA2_PSK if password else Security.OPEN)
 
     def remove_access_point(self, ssid: bytes) -> None:
         self._access_points.pop(ssid, None)
+
+    def access_points(self) -> list[AccessPoint]:
+        return [AccessPoint(ssid, security) for ssid, security in self._access_points.items()]
 
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
                 channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None:

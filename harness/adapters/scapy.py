@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.adapters.contracts import AdapterError, ApAddress
+from harness.adapters.contracts import AccessPoint, AdapterError, ApAddress, Security
 from harness.protocol import apconfig, smartconfig
 from harness.protocol.errors import ProtocolError
 
@@ -113,7 +113,7 @@ class ScapyNetworkAdapter:
         self.air = air
         self.sniffer: Any = None
         self.sent: deque[WireRecord] = deque(maxlen=record_limit)
-        self._access_points: dict[bytes, bytes] = {}
+        self._access_points: dict[bytes, Security] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -129,10 +129,11 @@ class ScapyNetworkAdapter:
 
     # -- access points -------------------------------------------------------------------------------------
 
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         """Record the credentials the lab's access point is assumed to have (it cannot be created from here)."""
+        chosen = Security(security) if security is not None else (Security.WPA2_PSK if password else Security.OPEN)
         with self._lock:
-            self._access_points[ssid] = password
+            self._access_points[ssid] = chosen
         if self.air is not None:
             self.air.add_access_point(ssid, password)
 
@@ -142,10 +143,10 @@ class ScapyNetworkAdapter:
         if self.air is not None:
             self.air.remove_access_point(ssid)
 
-    @property
-    def access_points(self) -> list[bytes]:
+    def access_points(self) -> list[AccessPoint]:
+        """The networks recorded (assumed to exist on the lab's access point, or made on a bridged air)."""
         with self._lock:
-            return list(self._access_points)
+            return [AccessPoint(ssid, security) for ssid, security in self._access_points.items()]
 
     # -- sockets and records -----------------------------------------------------------------------------------
 
@@ -294,7 +295,7 @@ class ScapyNetworkAdapter:
             "adapter": "scapy", "interface": self.interface, "source_ip": self.source_ip,
             "ez": {"preamble_rounds": self.preamble_rounds, "data_rounds": self.data_rounds, "gap_s": self.gap_s,
                    "attempts": self.attempts, "pause_s": self.pause_s},
-            "access_points_assumed": [ssid.decode("utf-8", "replace") for ssid in self.access_points],
+            "access_points_assumed": [ap.ssid_text for ap in self.access_points()],
             "records": len(self.sent),
         }
         if self.sniffer is not None:
