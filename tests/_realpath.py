@@ -167,6 +167,27 @@ enter_pairing_mode = {{ command = "{curl} \\"{control}/wait?state=pairing&timeou
 '''
 
 
+# The network hooks: the camera process's /networks routes, the password piped from the environment (printf is a
+# shell builtin), never on a command line. ``$CAMERA`` is the unit's control URL (the device's hook_env in a pool).
+ADD_NETWORK = ('printf %s \\"$PAIRCERT_AP_PASSWORD\\" | curl -fsS --max-time 4 --data-binary @- '
+               '\\"$CAMERA/networks?ssid_hex=$PAIRCERT_SSID_HEX&security=$PAIRCERT_AP_SECURITY\\"')
+REMOVE_NETWORK = 'curl -fsS --max-time 4 -X DELETE \\"$CAMERA/networks?ssid_hex=$PAIRCERT_SSID_HEX\\"'
+
+
+def network_section(lab: Lab, declared: str = "") -> str:
+    """``[adapters.network]``: the hooks network adapter on the camera process's /networks routes; ``declared``
+    adds lines declaring which networks the lab makes (``non_ascii = false``, ...)."""
+    camera = "" if len(lab.units) > 1 else f'hook_env = {{ CAMERA = "{lab.control}" }}\n'
+    return f'''
+[adapters.network]
+name = "hooks"
+
+[adapters.network.args]
+add_access_point = {{ command = "{ADD_NETWORK}", timeout_s = 5 }}
+remove_access_point = {{ command = "{REMOVE_NETWORK}", timeout_s = 5 }}
+{camera}{declared}'''
+
+
 def pool_sections(lab: Lab) -> str:
     """``[[adapters.device_pool]]``: each unit's control API (``$CAMERA`` for the hooks), SoftAP and licence."""
     text = ""
@@ -183,9 +204,12 @@ args = {{ hook_env = {{ CAMERA = "{unit.control}" }}, ap_udp_port = {udp}, ap_tc
 
 
 def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hooks: str | None = None,
-                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True) -> Path:
+                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True,
+                  networks: str | None = "") -> Path:
     """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one;
-    for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``."""
+    for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``. ``networks``:
+    the lines declaring which networks the hooks network adapter makes (None: the in-memory air, which makes
+    none the camera process can join)."""
     pool = len(lab.units) > 1
     control = "$CAMERA" if pool else lab.control
     curl = "curl -fsS --max-time 4"
@@ -228,7 +252,7 @@ authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
 
 [adapters]
 cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5, {ADMIN_ARG} }} }}
-network = "air"
+{'network = "air"' if networks is None else ""}
 
 [adapters.device]
 name = "operator"
@@ -242,7 +266,8 @@ prompt_timeout_s = 30
 [adapters.device.args.events_hook]
 command = "{curl} \\"{control}/events?format=lines&after=$PAIRCERT_EVENTS_SINCE\\""
 timeout_s = 5
-{extra_hooks if extra_hooks is not None else hooks(control)}{pool_sections(lab) if pool else ""}'''
+{extra_hooks if extra_hooks is not None else hooks(control)}{pool_sections(lab) if pool else ""}{
+        network_section(lab, networks) if networks is not None else ""}'''
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -194,10 +194,11 @@ class CannotMakeNetwork(AdapterError):
     """The lab cannot make the network asked for (a limit the adapter found beyond its declared capability):
     the test is INCONCLUSIVE with ``reason``, never FAIL."""
 
-    def __init__(self, adapter: str, what: str) -> None:
+    def __init__(self, adapter: str, what: str, *, declared: bool = False) -> None:
         self.adapter = adapter
         self.what = what
-        super().__init__(f"the lab cannot create {what} (the {adapter} network adapter)")
+        whose = f"the {adapter} network adapter's declared capability" if declared else f"the {adapter} network adapter"
+        super().__init__(f"the lab cannot create {what} ({whose})")
 
 
 #: What the in-memory air and other adapters that declare no limits can make: every network.
@@ -212,23 +213,29 @@ def access_point_capability(network: NetworkAdapter) -> AccessPointCapability | 
     return declared if isinstance(declared, AccessPointCapability) else ANY_NETWORK
 
 
+def _cannot(network: NetworkAdapter, ssid: bytes, password: bytes,
+            security: Security | str | None) -> tuple[CannotMakeNetwork | None, Security | None]:
+    capability = access_point_capability(network)
+    if capability is None:
+        missing = CannotMakeNetwork(network.name, "networks")
+        missing.args = (f"the lab cannot create networks: the {network.name} network adapter cannot create networks "
+                        f"(the device knows only the lab's)",)
+        return missing, None
+    wanted = Security(security) if security is not None else capability.security_for(password)
+    if wanted is None:
+        made = ", ".join(sorted(s.value for s in capability.securities)) or "no"
+        return CannotMakeNetwork(network.name, f"{'an open' if not password else 'a secured'} network: it makes "
+                                               f"{made} networks", declared=True), None
+    what = capability.problem(ssid, password, wanted)
+    return (None if what is None else CannotMakeNetwork(network.name, what, declared=True)), wanted
+
+
 def cannot_make(network: NetworkAdapter, ssid: bytes, password: bytes,
                 security: Security | str | None = None) -> str | None:
     """Why the lab cannot make this network, as an INCONCLUSIVE reason ("the lab cannot create an SSID of 33
     bytes ..."); None when it can."""
-    capability = access_point_capability(network)
-    if capability is None:
-        return (f"the lab cannot create networks: the {network.name} network adapter cannot create networks "
-                f"(the device knows only the lab's)")
-    wanted = Security(security) if security is not None else capability.security_for(password)
-    if wanted is None:
-        made = ", ".join(sorted(s.value for s in capability.securities)) or "none"
-        return (f"the lab cannot create {'an open' if not password else 'a secured'} network: the {network.name} "
-                f"network adapter makes {made} networks")
-    what = capability.problem(ssid, password, wanted)
-    if what is None:
-        return None
-    return f"the lab cannot create {what} (the {network.name} network adapter's declared capability)"
+    problem, _ = _cannot(network, ssid, password, security)
+    return None if problem is None else str(problem)
 
 
 def make_access_point(network: NetworkAdapter, ssid: bytes, password: bytes,
@@ -236,11 +243,9 @@ def make_access_point(network: NetworkAdapter, ssid: bytes, password: bytes,
     """Add the access point through ``network`` with the security its capability gives it, after checking that
     the lab can make it (:class:`CannotMakeNetwork` otherwise); an adapter written before security existed is
     called the old way for open and WPA2 networks."""
-    reason = cannot_make(network, ssid, password, security)
-    if reason is not None:
-        raise CannotMakeNetwork(network.name, reason.removeprefix("the lab cannot create "))
-    capability = access_point_capability(network) or ANY_NETWORK
-    chosen = Security(security) if security is not None else capability.security_for(password)
+    problem, chosen = _cannot(network, ssid, password, security)
+    if problem is not None:
+        raise problem
     assert chosen is not None
     try:
         network.add_access_point(ssid, password, security=chosen)
