@@ -114,6 +114,8 @@ class LabWifiAdapter:
     """A network adapter that makes real access points (see the module docstring); subclasses make them."""
 
     name = "lab-wifi"
+    #: whether making a network replaces the one up (one access point, reconfigured) instead of adding one more
+    replaces_in_place = False
 
     def __init__(self, capability: AccessPointCapability, *, interface: str | None = None,
                  traffic: Any = None) -> None:
@@ -164,7 +166,12 @@ class LabWifiAdapter:
                 raise AdapterError(f"the {self.name} network adapter is closed")
             limit = capability.max_networks
             while limit is not None and len(self._order) >= limit and ssid not in self._up:
-                self._forget(self._order[0])
+                if self.replaces_in_place:  # the next _make replaces it: only forget that it was up
+                    old = self._order.pop(0)
+                    self._up.pop(old, None)
+                    self._note("access point replaced", old)
+                else:
+                    self._forget(self._order[0])
             self._make(ssid, password, chosen)
             self._up[ssid] = chosen
             if ssid in self._order:
