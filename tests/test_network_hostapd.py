@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,5 +212,33 @@ def test_a_real_radio_beacons_the_network_made() -> None:
         assert status is not None and status["state"] == "ENABLED"
         shown = subprocess.run(["iw", "dev", interface, "info"], capture_output=True, text=True, timeout=10).stdout
         assert "type AP" in shown
+    finally:
+        adapter.close()
+
+
+def test_the_readmes_hostapd_profile_builds_the_adapter_and_makes_a_network(fake_log: Path) -> None:
+    """The README's ``[adapters.network]`` for hostapd, through the profile and the registry's factory (the fakes on
+    PATH; the interface is the fake's, and the app side's traffic stays off it)."""
+    import tomllib
+
+    from harness.adapters.registry import WorldContext, resolve
+    from harness.clock import SystemClock
+    from harness.profiles import parse_profile
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(code for code in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if 'name = "hostapd"' in code)
+    network = tomllib.loads(block)["adapters"]["network"]
+    profile = parse_profile({
+        "device": {"name": "cam", "kind": "camera", "pid": "p" * 16, "firmware": "1.0"},
+        "capabilities": {"pairing_modes": ["qr"], "binding_mode": "strong", "mqtt_protocol_version": "2.2",
+                         "activation_api": "tuya.device.active"},
+        "adapters": {"network": {**network, "interface": IFACE}}}, source="readme.toml")
+    args = {**profile.adapters.network.args, "interface": IFACE, "app_traffic": False}
+    adapter = resolve("network", "hostapd")(WorldContext(profile, SystemClock(), seed=1), **args)
+    try:
+        adapter.add_access_point(b"readme-net", PASSWORD.encode(), Security.WPA3_SAE)
+        config = [e for e in events(fake_log) if e["event"] == "read-config"][-1]["config"]
+        assert "country_code=DE\n" in config and "bridge=br-lab\n" in config and "channel=6\n" in config
+        assert "wpa_key_mgmt=SAE\n" in config and f"sae_password={PASSWORD}\n" in config
     finally:
         adapter.close()

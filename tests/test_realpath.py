@@ -96,7 +96,7 @@ def test_a_lab_that_cannot_make_non_ascii_ssids_makes_those_cases_inconclusive(l
     """The hooks network adapter declares ASCII SSIDs only: the QR cases on non-ASCII SSIDs are INCONCLUSIVE with the
     reason, every other network-making case PASSes through the camera process's /networks, and the generated
     networks of the fuzz suite are ASCII ones (drawn only from what the lab makes). The networks are gone after."""
-    profile = write_profile(lab, tmp_path / "acme-cam.toml", networks="non_ascii = false\n")
+    profile = write_profile(lab, tmp_path / "acme-cam.toml", networks={"non_ascii": False})
     done = paircert_run(lab, profile, tmp_path / "reports", "--tc", "TC-QR-002", "--tc", "TC-QR-004",
                         "--tc", "TC-FUZZ-001", "--tc", "TC-FUZZ-002")
     summary = load_summary(_latest(tmp_path / "reports") / "summary.json")
