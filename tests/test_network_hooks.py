@@ -234,3 +234,19 @@ def test_bad_network_requests_are_answered(bench: tuple[str, EmulatedCloud, str,
     assert call(f"{control}/networks?ssid_hex=6161&security=open", "POST", b"password1")[0] == 400
     assert call(f"{control}/networks?ssid_hex=6161", "POST", b"")[0] == 400
     assert call(f"{control}/networks?ssid_hex=6161", "DELETE") == (200, {"removed": False, "ssid_hex": "6161"})
+
+
+def test_the_preflight_names_a_network_hook_that_cannot_run_and_a_missing_one() -> None:
+    from harness.adapters.preflight import preflight
+    from harness.profiles import ProfileError
+
+    profile = _profile({"add_access_point": "no-such-ap-tool add", "remove_access_point": "true",
+                        "non_ascii": False, "settle_s": 1})
+    with pytest.raises(ProfileError) as found:
+        preflight(profile, environ={"LAB_WIFI_SECRET": "x" * 10})
+    assert "adapters.network.args.add_access_point" in str(found.value)
+    assert "no-such-ap-tool is not a program on PATH" in str(found.value)
+    with pytest.raises(ProfileError, match=r"adapters\.network\.args\.non_asci.*did you mean 'non_ascii'"):
+        preflight(_profile({"add_access_point": "true", "non_asci": False}), environ={"LAB_WIFI_SECRET": "x" * 10})
+    with pytest.raises(ProfileError, match=r"args\.add_access_point: expected the hook that makes an access point"):
+        _profile({"remove_access_point": "true"})

@@ -20,10 +20,10 @@ AP traffic to a loopback address (an emulated camera in the same process) goes o
 datagram and TCP payload sent or received is recorded as a :class:`WireRecord` (``sent``), which
 :mod:`harness.net.pcap` writes as a pcap.
 
-Access points: on a real network the harness cannot create a Wi-Fi network. ``add_access_point`` records the
-credentials the lab's access point is *assumed* to have (``info()`` lists the SSIDs, never a password) and
-passes them to a bridged air if there is one (an emulated camera's, see :func:`scapy_network`); making the
-lab's AP match is the lab's job.
+Access points: this adapter makes no Wi-Fi network (the ``hooks`` and ``hostapd`` network adapters do, and use
+this one for their traffic). ``add_access_point`` records the credentials the lab's access point is *assumed* to
+have (``access_points()`` and ``info()`` list the SSIDs, never a password) and passes them to a bridged air if there
+is one (an emulated camera's, see :func:`scapy_network`); making the lab's AP match is the lab's job.
 
 Root (or ``CAP_NET_RAW``) is needed for ``SO_BINDTODEVICE`` and for sniffing.
 """
