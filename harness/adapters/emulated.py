@@ -17,6 +17,8 @@ from PIL import Image
 
 from harness.adapters import wire
 from harness.adapters.contracts import (
+    ANY_NETWORK,
+    AccessPoint,
     AdapterError,
     AirNetwork,
     ApAddress,
@@ -33,6 +35,7 @@ from harness.adapters.contracts import (
     Notification,
     Product,
     RawReply,
+    Security,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.clock import Clock
@@ -320,6 +323,7 @@ class AirNetworkAdapter:
         self.data_rounds = data_rounds
         self.ble = ble  # BLE (§9.12): the app's central on the world's radio
         self.devices_on_air = 0
+        self._securities: dict[bytes, Security] = {}
 
     def attach_device(self) -> None:
         """An emulated device now listens on this air (a real camera never does)."""
@@ -337,13 +341,23 @@ class AirNetworkAdapter:
             return frozenset()
         return frozenset(c.value for c in NetworkCapability)
 
+    #: the in-memory air makes any network (any SSID bytes, open, WPA2, WPA3), at once
+    access_point_capability = ANY_NETWORK
+
     @step
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         self.air.add_access_point(ssid, password)
+        self._securities[ssid] = Security(security) if security is not None else (
+            Security.WPA2_PSK if password else Security.OPEN)
 
     @step
     def remove_access_point(self, ssid: bytes) -> None:
         self.air.remove_access_point(ssid)
+        self._securities.pop(ssid, None)
+
+    def access_points(self) -> list[AccessPoint]:
+        return [AccessPoint(ap.ssid, self._securities.get(ap.ssid, Security.WPA2_PSK if ap.password else
+                                                          Security.OPEN)) for ap in self.air.access_points]
 
     @step
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,

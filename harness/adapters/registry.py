@@ -48,6 +48,8 @@ def _builtin() -> dict[str, str]:
         "network.air": "harness.adapters.factories:air_network",
         "network.scapy": "harness.adapters.scapy:scapy_network",
         "network.bleak": "harness.adapters.bleak:bleak_network",
+        "network.hooks": "harness.adapters.hooks_network:hooks_network",
+        "network.hostapd": "harness.adapters.hostapd:hostapd_network",
         "cloud.emulated": "harness.adapters.factories:emulated_cloud",
         "cloud.remote": "harness.adapters.remote:remote_cloud",
         "cloud.openapi": "harness.adapters.openapi:openapi_cloud",

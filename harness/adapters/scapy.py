@@ -5,10 +5,10 @@
 every datagram recorded as a :class:`~harness.net.send.WireRecord` in ``sent``); what the network refuses is an
 :class:`~harness.adapters.contracts.AdapterError` (lab trouble, never the device's fault).
 
-Access points: on a real network the harness cannot create a Wi-Fi network. ``add_access_point`` records the
-credentials the lab's access point is *assumed* to have (``info()`` lists the SSIDs, never a password) and
-passes them to a bridged air if there is one (an emulated camera's, see :func:`scapy_network`); making the
-lab's AP match is the lab's job.
+Access points: this adapter makes no Wi-Fi network (the ``hooks`` and ``hostapd`` network adapters do, and use
+this one for their traffic). ``add_access_point`` records the credentials the lab's access point is *assumed* to
+have (``access_points()`` and ``info()`` list the SSIDs, never a password) and passes them to a bridged air if there
+is one (an emulated camera's, see :func:`scapy_network`); making the lab's AP match is the lab's job.
 
 Root (or ``CAP_NET_RAW``) is needed for ``SO_BINDTODEVICE`` and for sniffing.
 """
@@ -20,7 +20,15 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.adapters.contracts import AdapterError, AirNetwork, ApAddress, NetworkAdapter, WireNetwork
+from harness.adapters.contracts import (
+    AccessPoint,
+    AdapterError,
+    AirNetwork,
+    ApAddress,
+    NetworkAdapter,
+    Security,
+    WireNetwork,
+)
 from harness.net.send import RECORD_LIMIT, InterfaceSender, NetError, WireRecord, interface_ipv4
 from harness.protocol import smartconfig
 
@@ -48,7 +56,7 @@ class ScapyNetworkAdapter(InterfaceSender):
         #: an emulated camera's air that a sniffer feeds, which also learns the access points
         self.air = air
         self.sniffer: Any = None
-        self._access_points: dict[bytes, bytes] = {}
+        self._access_points: dict[bytes, Security] = {}
         self._lock = threading.Lock()
 
     @property
@@ -63,10 +71,11 @@ class ScapyNetworkAdapter(InterfaceSender):
 
     # -- access points -------------------------------------------------------------------------------------
 
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         """Record the credentials the lab's access point is assumed to have (it cannot be created from here)."""
+        chosen = Security(security) if security is not None else (Security.WPA2_PSK if password else Security.OPEN)
         with self._lock:
-            self._access_points[ssid] = password
+            self._access_points[ssid] = chosen
         if self.air is not None:
             self.air.add_access_point(ssid, password)
 
@@ -76,10 +85,10 @@ class ScapyNetworkAdapter(InterfaceSender):
         if self.air is not None:
             self.air.remove_access_point(ssid)
 
-    @property
-    def access_points(self) -> list[bytes]:
+    def access_points(self) -> list[AccessPoint]:
+        """The networks recorded (assumed to exist on the lab's access point, or made on a bridged air)."""
         with self._lock:
-            return list(self._access_points)
+            return [AccessPoint(ssid, security) for ssid, security in self._access_points.items()]
 
     # -- EZ and AP (the contract's) ------------------------------------------------------------------------
 
@@ -117,7 +126,7 @@ class ScapyNetworkAdapter(InterfaceSender):
             "adapter": "scapy", "interface": self.interface, "source_ip": self.source_ip,
             "ez": {"preamble_rounds": self.preamble_rounds, "data_rounds": self.data_rounds, "gap_s": self.gap_s,
                    "attempts": self.attempts, "pause_s": self.pause_s},
-            "access_points_assumed": [ssid.decode("utf-8", "replace") for ssid in self.access_points],
+            "access_points_assumed": [ap.ssid_text for ap in self.access_points()],
             "records": len(self.sent),
         }
         if self.sniffer is not None:

@@ -32,14 +32,8 @@ from typing import Protocol
 
 from PIL import Image
 
-from harness.adapters.contracts import (
-    AdapterError,
-    BindRefused,
-    CloudAdapter,
-    DeviceAdapter,
-    NetworkAdapter,
-    ble_central,
-)
+from harness.adapters.ble_contracts import ble_central
+from harness.adapters.contracts import AdapterError, BindRefused, CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
 from harness.model import ActivatorErrorCode, AttemptSummary, bind_refusal_code, outcome_for
 from harness.protocol import apconfig

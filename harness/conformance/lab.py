@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from harness.adapters import probes
 from harness.adapters.contracts import (
     AdapterError,
+    CannotMakeNetwork,
     CapabilityMissing,
     CloudAdapter,
     CloudCapability,
@@ -32,7 +33,10 @@ from harness.adapters.contracts import (
     NetworkAdapter,
     NetworkCapability,
     ReleasesDevices,
+    Security,
     World,
+    cannot_make,
+    make_access_point,
     network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, bind, pair
@@ -197,6 +201,7 @@ class Lab:
         self._homes: dict[str, str] = {}
         self._default_wifi: WifiCredentials | None = None
         self.devices: list[DeviceAdapter] = []
+        self.made: list[bytes] = []  # the SSIDs of the networks this test made (removed by close())
 
     # -- what the world offers ----------------------------------------------------------------------------
 
@@ -265,29 +270,63 @@ class Lab:
 
     # -- Wi-Fi --------------------------------------------------------------------------------------------
 
-    def wifi(self, ssid: str | None = None, password: str | None = None) -> WifiCredentials:
-        """Add an access point on the network and return its credentials.
+    def wifi(self, ssid: str | None = None, password: str | None = None, *,
+             security: Security | str | None = None) -> WifiCredentials:
+        """Make an access point on the network and return its credentials.
 
         Defaults: the profile's ``parameters.wifi`` (a real lab network), else a generated SSID and password.
-        ``password=""`` is an open network.
+        ``password=""`` is an open network; ``security`` defaults to what the lab makes for that password
+        (WPA2-PSK where it can). A network the lab cannot make (its network adapter's declared capability, or a
+        limit the adapter finds) makes the test INCONCLUSIVE with the reason, never FAIL.
         """
         lab_wifi = self.profile.parameters.wifi
         if ssid is None and lab_wifi is not None:
             ssid = lab_wifi.ssid
             if password is None:
                 password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
-        elif not network_can(self.network, NetworkCapability.CREATE_NETWORKS) and (
-                lab_wifi is None or ssid != lab_wifi.ssid or password is not None):
-            raise Refused(f"the {self.network.name} network adapter cannot create networks: the test needs a "
-                               f"Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:
             password = "".join(self._rng.choice(WIFI_PASSWORD_ALPHABET) for _ in range(16))
         self.redactor.add(password)
-        self.network.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
-        self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == ""})
+        is_lab_network = lab_wifi is not None and ssid == lab_wifi.ssid
+        ssid_bytes, password_bytes = ssid.encode("utf-8"), password.encode("utf-8")
+        if not network_can(self.network, NetworkCapability.CREATE_NETWORKS):
+            if not is_lab_network or security is not None or password != self._lab_password():
+                raise Refused(f"{cannot_make(self.network, ssid_bytes, password_bytes, security)}: the test "
+                                   f"needs a Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
+            self.network.add_access_point(ssid_bytes, password_bytes)  # recorded: the lab's AP is assumed to have it
+            chosen = Security.OPEN if not password else Security.WPA2_PSK
+        else:
+            try:
+                chosen = make_access_point(self.network, ssid_bytes, password_bytes, security)
+            except CannotMakeNetwork as exc:
+                raise Refused(f"{exc}: the test needs that network ({ssid!r})") from exc
+            self.made.append(ssid_bytes)
+        self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == "",
+                                                     "security": chosen.value})
         return WifiCredentials(ssid, password)
+
+    def _lab_password(self) -> str | None:
+        lab_wifi = self.profile.parameters.wifi
+        if lab_wifi is None:
+            return None
+        return lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+
+    def close(self) -> None:
+        """Remove the networks this test made, except the lab's own (``parameters.wifi``), which the next test
+        uses too; a removal that fails is noted (the lab's trouble, after the verdict)."""
+        lab_wifi = self.profile.parameters.wifi
+        keep = lab_wifi.ssid.encode("utf-8") if lab_wifi is not None else None
+        made, self.made = list(dict.fromkeys(self.made)), []
+        for ssid in made:
+            if ssid == keep:
+                continue
+            try:
+                self.network.remove_access_point(ssid)
+            except Exception as exc:  # noted, never a verdict: the test is over
+                self.evidence.note("could not remove a network the test made", ssid=ssid.decode("utf-8", "replace"),
+                                   error=_why(exc))
 
     @property
     def default_wifi(self) -> WifiCredentials:

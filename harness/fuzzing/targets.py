@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from harness.adapters.contracts import CloudCapability, Licence, require
+from harness.adapters.contracts import AccessPointCapability, CloudCapability, Licence, require
 from harness.conformance.verdicts import DeviceFailure, Refused
 from harness.fuzzing.drive import (
     PLACEHOLDER_TOKEN,
@@ -30,6 +30,7 @@ from harness.fuzzing.drive import (
 )
 from harness.protocol import atop
 from harness.protocol.errors import ProtocolError
+from harness.protocol.qr import SSID_MAX_BYTES
 from harness.testing.strategies import (
     QrStyle,
     malformed_qr_texts,
@@ -159,12 +160,25 @@ def atop_cases() -> st.SearchStrategy[AtopCase]:
                      position=st.integers(0, 10_000), value=st.integers(1, 255))
 
 
-def valid_cases(modes: list[str]) -> st.SearchStrategy[PairCase]:
-    """Valid pairings in ``modes`` (REQ-FUZZ-001): generated SSID and password, and a QR style for QR."""
+def valid_cases(modes: list[str], lab: AccessPointCapability | None = None) -> st.SearchStrategy[PairCase]:
+    """Valid pairings in ``modes`` (REQ-FUZZ-001): generated SSID and password, and a QR style for QR; with
+    ``lab`` (which networks the lab makes), only networks it can make: its SSID lengths, ASCII where it makes no
+    other, open networks only where it makes them, no secured ones where it makes none."""
     if not modes:
         return st.nothing()
     qr = "qr" in modes
-    return st.builds(PairCase, mode=st.sampled_from(modes), ssid=ssids(), password=wpa_passwords(),
+    ssid = ssids()
+    password = wpa_passwords()
+    if lab is not None:
+        low, high = max(1, lab.ssid_min_bytes), min(SSID_MAX_BYTES, lab.ssid_max_bytes)
+        if low > high:
+            return st.nothing()
+        ssid = ssids(min_bytes=low, max_bytes=high, ascii_only=not lab.non_ascii)
+        opens, secured = lab.security_for(b"") is not None, lab.security_for(b"x") is not None
+        if not (opens or secured):
+            return st.nothing()
+        password = wpa_passwords(open_network=opens) if secured else st.just("")
+    return st.builds(PairCase, mode=st.sampled_from(modes), ssid=ssid, password=password,
                      style=qr_styles() if qr else st.none())
 
 

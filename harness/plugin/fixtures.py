@@ -5,6 +5,7 @@ names (``device``, ``cloud``, ``profile``, ...) never shadow another project's f
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -85,8 +86,9 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
 
 
 @pytest.fixture
-def lab(request: pytest.FixtureRequest, world: World, evidence: EvidenceRecorder) -> Lab:
-    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words."""
+def lab(request: pytest.FixtureRequest, world: World, evidence: EvidenceRecorder) -> Iterator[Lab]:
+    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words; the networks the test made
+    are removed after it."""
     from harness.conformance.lab import Lab
 
     run = _require_run(request.config)
@@ -100,7 +102,8 @@ def lab(request: pytest.FixtureRequest, world: World, evidence: EvidenceRecorder
     if state is not None:
         state.lab = helper
         state.started = world.clock.time() if state.started is None else state.started
-    return helper
+    yield helper
+    helper.close()
 
 
 @pytest.fixture

@@ -145,15 +145,18 @@ def _ssid_of_pieces(draw: st.DrawFn, min_bytes: int, max_bytes: int) -> str:
 
 
 @functools.cache
-def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchStrategy[str]:
+def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES, ascii_only: bool = False) -> st.SearchStrategy[str]:
     """SSIDs as text: PROTOCOL.md §1.1/§2.1/§3.1 "an SSID is 1 to 32 bytes" (802.11), UTF-8 on the wire.
 
     Weighted towards the boundaries: exactly 32 bytes with a multi-byte character at the edge, 1 byte, and
     the characters naive parsers trip on (quotes, backslashes, slashes, controls, emoji, combining marks,
-    right-to-left text). Never a lone surrogate (UTF-8 cannot carry one).
+    right-to-left text). Never a lone surrogate (UTF-8 cannot carry one). ``ascii_only``: the ASCII ones only
+    (for a lab that makes no other SSIDs), boundaries included.
     """
     if not 1 <= min_bytes <= max_bytes <= SSID_MAX_BYTES:
         raise ValueError(f"SSIDs are 1..{SSID_MAX_BYTES} bytes; got {min_bytes}..{max_bytes}")
+    if ascii_only:
+        return _ascii_ssids(min_bytes, max_bytes)
     edges: list[st.SearchStrategy[str]] = []
     if max_bytes >= 3:
         edges.append(_ssid_at_the_edge(max_bytes))
@@ -164,6 +167,16 @@ def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchSt
     plain = st.text(alphabet=_ASCII_PRINTABLE + "éü€中😀", min_size=1, max_size=max_bytes).filter(
         lambda s: min_bytes <= utf8_len(s) <= max_bytes)
     return st.one_of(*edges, _ssid_of_pieces(min_bytes, max_bytes), plain)
+
+
+_ASCII_TRICKY: Final = "".join(c for c in TRICKY_CHARACTERS if len(c) == 1 and c.isascii())
+
+
+def _ascii_ssids(min_bytes: int, max_bytes: int) -> st.SearchStrategy[str]:
+    alphabet = _ASCII_PRINTABLE + _ASCII_TRICKY
+    edges = st.sampled_from(sorted({min_bytes, max_bytes})).flatmap(
+        lambda n: st.text(alphabet=alphabet, min_size=n, max_size=n))
+    return st.one_of(edges, st.text(alphabet=alphabet, min_size=min_bytes, max_size=max_bytes))
 
 
 def invalid_ssids() -> st.SearchStrategy[str]:

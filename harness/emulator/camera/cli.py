@@ -16,11 +16,15 @@ interface is HTTP + JSON on loopback:
                            operator adapter's ``events_hook`` prints)
 ``GET /ap``                the SoftAP address ``{"host", "udp_port", "tcp_port"}`` (null when closed)
 ``GET /wait``              ``?state=online&timeout=10``: wait for a state (408 on timeout)
+``GET /networks``          the Wi-Fi networks it can join: ``[{"ssid_hex", "ssid", "security"}]`` (no password)
+``POST /networks``         make one: ``?ssid_hex=HEX&security=open|wpa2-psk|wpa3-sae``, the password as the body
+``DELETE /networks``       remove one: ``?ssid_hex=HEX``
 =========================  ===================================================================================
 
 The camera finds its cloud from ``--cloud-url`` (the ATOP ``/d.json`` URL) and ``--mqtt HOST:PORT``, or from a
-cloud's iot-dns ``--url-config`` endpoint (§4.1). Its Wi-Fi networks come from ``--wifi SSID=PASSWORD``;
-without any, every network it is told about joins (the lab's Wi-Fi is not what is under test).
+cloud's iot-dns ``--url-config`` endpoint (§4.1). Its Wi-Fi networks come from ``--wifi SSID=PASSWORD`` and the
+``/networks`` routes (what the ``hooks`` network adapter drives); with neither, every network it is told about
+joins (the lab's Wi-Fi is not what is under test).
 """
 
 from __future__ import annotations
@@ -62,10 +66,16 @@ class Bridges:
 
 
 class AnyNetworkAir(Air):
-    """An air where every SSID exists and takes any password: for a lab that is not testing its Wi-Fi."""
+    """An air where every SSID exists and takes any password: for a lab that is not testing its Wi-Fi; once the
+    lab makes a network through the control API (``POST /networks``), only the networks made exist."""
+
+    managed = False
 
     def join(self, ssid: bytes, password: bytes) -> JoinOutcome:
-        return "ok"
+        return super().join(ssid, password) if self.managed else "ok"
+
+
+SECURITIES = ("open", "wpa2-psk", "wpa3-sae")
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -104,6 +114,7 @@ class ControlServer:
         self.camera = camera
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self._securities: dict[bytes, str] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
@@ -116,6 +127,9 @@ class ControlServer:
         app.router.add_get("/events", self.events)
         app.router.add_get("/ap", self.ap)
         app.router.add_get("/wait", self.wait)
+        app.router.add_get("/networks", self.networks)
+        app.router.add_post("/networks", self.add_network)
+        app.router.add_delete("/networks", self.remove_network)
         return app
 
     async def start(self, host: str, port: int) -> str:
@@ -181,6 +195,53 @@ class ControlServer:
         address = self.camera.ap_address
         body = None if address is None else {"host": address[0], "udp_port": address[1], "tcp_port": address[2]}
         return web.json_response(body)
+
+    # -- the Wi-Fi networks the camera can join (what the lab's access points would be) ------------------------
+
+    def _network(self, ssid: bytes) -> dict[str, Any]:
+        return {"ssid_hex": ssid.hex(), "ssid": ssid.decode("utf-8", "backslashreplace"),
+                "security": self._securities.get(ssid, "wpa2-psk")}
+
+    async def networks(self, request: web.Request) -> web.Response:
+        """The networks on the camera's air: SSID (hex and text) and security, never a password."""
+        return web.json_response([self._network(ap.ssid) for ap in self.camera.air.access_points])
+
+    @staticmethod
+    def _ssid(request: web.Request) -> bytes | str:
+        try:
+            ssid = bytes.fromhex(request.query.get("ssid_hex", ""))
+        except ValueError:
+            return "ssid_hex must be the SSID's bytes in hex"
+        return ssid if 1 <= len(ssid) <= 32 else f"an SSID is 1 to 32 bytes, got {len(ssid)}"
+
+    async def add_network(self, request: web.Request) -> web.Response:
+        """Make a network: ``?ssid_hex=..&security=open|wpa2-psk|wpa3-sae``, the password as the body (so that it
+        is never in a URL or a command line)."""
+        ssid = self._ssid(request)
+        security = request.query.get("security", "wpa2-psk")
+        password = await request.read()
+        problem = ssid if isinstance(ssid, str) else None
+        if security not in SECURITIES:
+            problem = f"security must be one of {', '.join(SECURITIES)}"
+        elif (security == "open") != (not password):
+            problem = "an open network has no password, a secured one has one"
+        if problem is not None or isinstance(ssid, str):
+            return web.json_response({"error": problem}, status=400)
+        air = self.camera.air
+        if isinstance(air, AnyNetworkAir):
+            air.managed = True
+        air.add_access_point(ssid, password)
+        self._securities[ssid] = security
+        return web.json_response(self._network(ssid))
+
+    async def remove_network(self, request: web.Request) -> web.Response:
+        ssid = self._ssid(request)
+        if isinstance(ssid, str):
+            return web.json_response({"error": ssid}, status=400)
+        present = self.camera.air.access_point(ssid) is not None
+        self.camera.air.remove_access_point(ssid)
+        self._securities.pop(ssid, None)
+        return web.json_response({"removed": present, "ssid_hex": ssid.hex()})
 
     async def wait(self, request: web.Request) -> web.Response:
         try:
