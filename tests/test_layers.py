@@ -36,11 +36,12 @@ KERNEL = ("harness.clock", "harness.evidence", "harness.redaction", "harness.err
 PACKAGES = (*KERNEL, "harness.protocol", "harness.qrimage", "harness.model", "harness.app", "harness.emulator",
             "harness.adapters", "harness.net", "harness.profiles", "harness.plugin", "harness.conformance",
             "harness.testing", "harness.fuzzing", "harness.report", "harness.cli", "harness.bundled")
-#: The adapters' implementations (every module of harness/adapters/ but the contracts and ble_contracts, which upper layers may
-#: name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire, preflight, the probes.
+#: The adapters' implementations (every module of harness/adapters/ but the contracts and the BLE contracts, which
+#: the upper layers may name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire, preflight, the probes.
 ADAPTER_IMPLEMENTATIONS = frozenset(
     ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    for path in (ROOT / "harness" / "adapters").glob("*.py") if path.stem not in ("__init__", "contracts", "ble_contracts")
+    for path in (ROOT / "harness" / "adapters").glob("*.py")
+    if path.stem not in ("__init__", "contracts", "ble_contracts")
 ) | {"harness.adapters.operator"}
 
 
