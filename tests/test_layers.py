@@ -37,7 +37,8 @@ PACKAGES = (*KERNEL, "harness.protocol", "harness.qrimage", "harness.model", "ha
             "harness.adapters", "harness.net", "harness.profiles", "harness.plugin", "harness.conformance",
             "harness.testing", "harness.fuzzing", "harness.report", "harness.cli", "harness.bundled")
 #: The adapters' implementations (every module of harness/adapters/ but the contracts and the BLE contracts, which
-#: the upper layers may name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire, preflight, the probes.
+#: the upper layers may name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire,
+#: preflight, the probes.
 ADAPTER_IMPLEMENTATIONS = frozenset(
     ".".join(path.relative_to(ROOT).with_suffix("").parts)
     for path in (ROOT / "harness" / "adapters").glob("*.py")
