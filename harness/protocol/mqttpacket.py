@@ -367,6 +367,10 @@ def _decode_connack(c: _Cursor) -> ConnAck:
     return ConnAck(bool(flags & 0x01), code)
 
 
+_EMPTY: dict[PacketType, type[PingReq | PingResp | Disconnect]] = {
+    PacketType.PINGREQ: PingReq, PacketType.PINGRESP: PingResp, PacketType.DISCONNECT: Disconnect}
+
+
 def _decode_body(first: int, body: bytes) -> Packet:
     kind = first >> 4
     if not 1 <= kind <= 14:
@@ -388,9 +392,9 @@ def _decode_body(first: int, body: bytes) -> Packet:
         return _decode_subscribe(c)
     if ptype is PacketType.SUBACK:
         return _decode_suback(c)
-    if ptype in (PacketType.PINGREQ, PacketType.PINGRESP, PacketType.DISCONNECT):
+    if ptype in _EMPTY:
         c.done()
-        return {PacketType.PINGREQ: PingReq, PacketType.PINGRESP: PingResp, PacketType.DISCONNECT: Disconnect}[ptype]()
+        return _EMPTY[ptype]()
     raise _bad(f"MQTT {ptype.name} is not spoken here (QoS 2 and unsubscribing are out of scope)")
 
 
