@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint types pytest bench demo sysdeps venv clean mosquitto chromium bluez
+.PHONY: all test lint types pytest bench demo dist sysdeps venv clean mosquitto chromium bluez
 
 all: test
 
@@ -35,17 +35,20 @@ bluez:
 	@bash scripts/sysdeps.sh bluez bluez-test-tools kmod
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness suites tests benchmarks
+	$(BIN)/ruff check harness suites tests benchmarks examples
 
 types: $(STAMP)
 	$(BIN)/mypy --strict harness
 
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
+# One xdist worker per core; --dist loadfile keeps each test module on one worker, so the self-check (which starts
+# first, tests/conftest.py) drives its runner pool from one worker while the others share the rest. (loadgroup
+# would do for xdist_group marks, but pytest-xdist 3.8 cannot tag pytest 9's node ids with the group.)
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
 	@if [ -e /dev/vhci ] || zgrep -qs '^CONFIG_BT_HCIVHCI=' /proc/config.gz; then \
 		bash scripts/sysdeps.sh bluez bluez-test-tools kmod || echo "BlueZ is missing: the BlueZ test will skip"; fi
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n auto --dist loadfile $(PYTEST_ARGS)
 
 test: $(STAMP) sysdeps lint types pytest
 
@@ -55,5 +58,12 @@ bench: $(STAMP) sysdeps
 demo: $(STAMP) sysdeps
 	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci -n auto
 
+# The sdist and the wheel (suites/, profiles/ and the requirement catalogue inside, see setup.py) in dist/,
+# both checked with twine; the version is pyproject.toml's.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis dist build *.egg-info

@@ -10,11 +10,72 @@ Both are safe to call from any thread; ``sleep`` must be awaited on an asyncio e
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import heapq
 import itertools
 import threading
 import time
-from typing import Protocol, runtime_checkable
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
+
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A world loop's default executor, counting what it has in hand (a QR decode, a socket connect)."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="paircert-world")
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        with self._busy_lock:
+            self._busy += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: concurrent.futures.Future[Any]) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+
+    @property
+    def busy(self) -> bool:
+        with self._busy_lock:
+            return self._busy > 0
+
+
+# The event loops that do an emulated world's work (the devices', the cloud's HTTP server, the broker), with their
+# executors: see VirtualClock. Weak, so that a loop that is gone drops out by itself.
+_WORLD_LOOPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CountingExecutor] = weakref.WeakKeyDictionary()
+_WORLD_LOOPS_LOCK = threading.Lock()
+
+
+def register_world_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Count ``loop`` as one that does an emulated world's work: a :class:`VirtualClock` lets it run what it
+    has ready, and waits for what its default executor has in hand, before time jumps ahead (call from the
+    thread that runs the loop, before it uses its executor)."""
+    executor = _CountingExecutor()
+    loop.set_default_executor(executor)
+    with _WORLD_LOOPS_LOCK:
+        _WORLD_LOOPS[loop] = executor
+
+
+def unregister_world_loop(loop: asyncio.AbstractEventLoop) -> None:
+    with _WORLD_LOOPS_LOCK:
+        _WORLD_LOOPS.pop(loop, None)
+
+
+def _world_loops() -> list[asyncio.AbstractEventLoop]:
+    with _WORLD_LOOPS_LOCK:
+        return [loop for loop in _WORLD_LOOPS if loop.is_running() and not loop.is_closed()]
+
+
+def _world_executors_busy() -> bool:
+    with _WORLD_LOOPS_LOCK:
+        executors = list(_WORLD_LOOPS.values())
+    return any(executor.busy for executor in executors)
 
 
 @runtime_checkable
@@ -58,15 +119,27 @@ class VirtualClock:
     moves the clock to its own deadline itself: time then passes as fast as the world is idle, so a
     100-second timeout costs about ``idle_s`` of wall time while still letting everything that is
     runnable run first.
+
+    "Idle" is not a matter of wall time: before each jump, every registered world loop
+    (:func:`register_world_loop`: the devices', the cloud's, the broker's) runs what it has ready, ``settle_rounds``
+    times over, and what their executors have in hand (a QR decode, a socket connect) ends, so that a busy machine
+    that is slow to schedule a device delays virtual time rather than being overtaken by it (a device halfway
+    through an activation is never timed out by a clock that raced ahead). A loop that does not answer, or an
+    executor that stays busy, for ``settle_timeout_s`` is not waited for any longer (it may be stuck), and nothing
+    jumps at all while the clock is held (:meth:`hold`).
     """
 
     is_virtual = True
 
-    def __init__(self, start: float = 1_700_000_000.0, *, autojump: bool = True, idle_s: float = 0.002) -> None:
+    def __init__(self, start: float = 1_700_000_000.0, *, autojump: bool = True, idle_s: float = 0.002,
+                 settle_rounds: int = 1, settle_timeout_s: float = 2.0) -> None:
         self._now = float(start)
         self._lock = threading.Lock()
         self._autojump = autojump
         self._idle_s = idle_s
+        self._settle_rounds = settle_rounds
+        self._settle_timeout_s = settle_timeout_s
+        self._holds = 0
         self._counter = itertools.count()
         self._sleepers: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
@@ -89,6 +162,31 @@ class VirtualClock:
                 raise ValueError(f"a clock cannot go backwards (set({when}) < {self._now})")
             self._now = when
         self._wake_due()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """No autojump while held: what the holder does (a lab step playing a device's part over real sockets)
+        happens before time moves on. ``advance`` still moves it."""
+        release = self.take_hold()
+        try:
+            yield
+        finally:
+            release()
+
+    def take_hold(self) -> Callable[[], None]:
+        """:meth:`hold` for work that ends elsewhere (a message on its way through another thread): returns the
+        release, which may be called from any thread, more than once."""
+        with self._lock:
+            self._holds += 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self._holds -= 1
+
+        return release
 
     def _wake_due(self) -> None:
         due: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -116,17 +214,52 @@ class VirtualClock:
         if not self._autojump:
             await fut
             return
+        busy_since: float | None = None
         while not fut.done():
             try:
                 await asyncio.wait_for(asyncio.shield(fut), timeout=self._idle_s)
             except TimeoutError:
-                # Still waiting after a moment of real time: jump to the earliest deadline.
+                # Still waiting after a moment of real time: once the world has run what it had ready, and
+                # unless the clock is held, jump to the earliest deadline.
+                if self._held():
+                    continue
+                if _world_executors_busy():
+                    busy_since = busy_since if busy_since is not None else time.monotonic()
+                    if time.monotonic() - busy_since < self._settle_timeout_s:
+                        continue
+                busy_since = None
+                if not await self._settle(loop, fut):
+                    continue
                 with self._lock:
                     earliest = self._sleepers[0][0] if self._sleepers else deadline
                     target = min(earliest, deadline)
                     if target > self._now:
                         self._now = target
                 self._wake_due()
+
+    def _held(self) -> bool:
+        with self._lock:
+            return self._holds > 0
+
+    async def _settle(self, own: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> bool:
+        """Every world loop but ``own`` runs what it has ready, ``settle_rounds`` times; False when the clock
+        was held or ``fut`` resolved meanwhile (then there is nothing to jump for)."""
+        for _ in range(self._settle_rounds):
+            probes: list[asyncio.Future[None]] = []
+            for loop in _world_loops():
+                if loop is own:
+                    continue
+                probe: concurrent.futures.Future[None] = concurrent.futures.Future()
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(_set_result, probe)
+                    probes.append(asyncio.wrap_future(probe))
+            if not probes:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*probes), self._settle_timeout_s)
+            if fut.done() or self._held():
+                return False
+        return True
 
     def __repr__(self) -> str:
         return f"VirtualClock(now={self.time():.3f}, autojump={self._autojump})"
@@ -137,4 +270,42 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-__all__ = ["Clock", "SystemClock", "VirtualClock"]
+def _set_result(probe: concurrent.futures.Future[None]) -> None:
+    if not probe.done():
+        probe.set_result(None)
+
+
+@contextlib.contextmanager
+def holding(clock: Clock) -> Iterator[None]:
+    """:meth:`VirtualClock.hold` for any clock (a real clock cannot be held: nothing to do)."""
+    if isinstance(clock, VirtualClock):
+        with clock.hold():
+            yield
+    else:
+        yield
+
+
+def take_hold(clock: Clock) -> Callable[[], None]:
+    """:meth:`VirtualClock.take_hold` for any clock (on a real clock the release does nothing)."""
+    return clock.take_hold() if isinstance(clock, VirtualClock) else _nothing
+
+
+def _nothing() -> None:
+    return None
+
+
+def wait_until(clock: Clock, predicate: Callable[[], bool], seconds: float, *, poll_s: float = 0.25) -> bool:
+    """Poll ``predicate`` until it holds or ``seconds`` have passed on ``clock``, sleeping on the clock between
+    polls (from a thread that runs no event loop); its last value. On a :class:`VirtualClock` the wait costs
+    what the world needs to settle, not ``seconds`` of wall time."""
+    deadline = clock.time() + seconds
+    while not predicate():
+        left = deadline - clock.time()
+        if left <= 0:
+            return False
+        asyncio.run(clock.sleep(min(poll_s, left)))
+    return True
+
+
+__all__ = ["Clock", "SystemClock", "VirtualClock", "holding", "register_world_loop", "take_hold",
+           "unregister_world_loop", "wait_until"]

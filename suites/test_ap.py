@@ -9,9 +9,17 @@ import time
 import pytest
 
 from harness.adapters import probes
-from harness.adapters.contracts import AdapterError, ApAddress, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import (
+    AdapterError,
+    ApAddress,
+    CloudAdapter,
+    DeviceAdapter,
+    DeviceCapability,
+    NetworkAdapter,
+)
 from harness.app.activator import ApOptions, Outcome, pair
 from harness.conformance.lab import Lab
+from harness.conformance.verdicts import inconclusive
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
 
@@ -84,10 +92,12 @@ def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, cloud: 
     home = lab.home()
     token = lab.activator().get_token(home)
     wifi = lab.default_wifi
-    assert probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token) == 0
+    code = probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token)
+    # The pairing it started ends within this test whatever the answer (else it would land in the next one).
     deadline = time.monotonic() + BIND_WAIT_S
     while not any(d.uuid == device.licence.uuid for d in cloud.list_devices(home)) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert code == 0, f"the device answered the 0x14 config frame with return code {code}, not 0"
     assert any(d.uuid == device.licence.uuid for d in cloud.list_devices(home)), "no activation after the 0x14 frame"
 
 
@@ -117,6 +127,10 @@ def test_the_device_refuses_a_broken_ap_frame_and_stays_in_pairing_mode(lab: Lab
 @pytest.mark.requires("mode:ap")
 def test_the_device_leaves_ap_mode_after_pairing(lab: Lab, device: DeviceAdapter, profile: Profile) -> None:
     """PROTOCOL.md §3.2: after pairing succeeds the device's access point and discovery beacon stop."""
+    if DeviceCapability.AP_STATUS not in device.capabilities:
+        inconclusive(f"the {device.name} device adapter cannot tell whether the access point is open (it has a fixed "
+                     f"AP address and no way to ask the device, e.g. the operator adapter without an ap_hook): "
+                     f"whether the access point closed after pairing is not observable")
     assert ap_address(device)
     outcome = pair_by_ap(lab, ApOptions(variant=profile.capabilities.ap_variants[0]))
     assert outcome.ok, outcome.error

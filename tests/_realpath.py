@@ -62,54 +62,91 @@ class ReadmeCloud(ServedCloud):
 
 
 @dataclass
+class Unit:
+    """One camera on the bench: its process, its control API, its licence, its SoftAP ports."""
+
+    device: Served
+    control: str
+    licence: dict[str, str]
+    ap_ports: tuple[int, int]
+
+
+@dataclass
 class Lab:
-    """The cloud and the camera processes, the licence, and where the profile and the reports go."""
+    """The cloud and the camera processes (one unit, or a pool of several), and where the profile and the reports
+    go. ``device``, ``control``, ``licence`` and ``ap_ports`` are the first unit's."""
 
     root: Path
     cloud: ServedCloud
-    device: Served | None = None
-    control: str = ""
-    licence: dict[str, str] = field(default_factory=dict)
-    ap_ports: tuple[int, int] = (0, 0)
+    licences: list[dict[str, str]] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
-        # the admin key the README's cloud keeps beside its --state file (README: "The lab cloud on a LAN")
+        """The lab's environment: the Wi-Fi password, the admin key the README's cloud keeps beside its --state file
+        (README: "The lab cloud on a LAN"), and each unit's licence (``PAIRCERT_LICENCE_*`` for the first,
+        ``PAIRCERT_LICENCE<N>_*`` for unit N after it)."""
         admin_key = (self.root / "lab-cloud.sqlite.admin-key").read_text(encoding="utf-8").strip()
-        return {**os.environ, "PAIRCERT_WIFI_PASSWORD": WIFI_PASSWORD, "PAIRCERT_LICENCE_UUID": self.licence["uuid"],
-                "PAIRCERT_LICENCE_AUTHKEY": self.licence["authKey"], "PAIRCERT_ADMIN_KEY": admin_key}
+        env = {**os.environ, "PAIRCERT_WIFI_PASSWORD": WIFI_PASSWORD, "PAIRCERT_ADMIN_KEY": admin_key}
+        for number, licence in enumerate(self.licences, start=1):
+            infix = "" if number == 1 else str(number)
+            env[f"PAIRCERT_LICENCE{infix}_UUID"] = licence["uuid"]
+            env[f"PAIRCERT_LICENCE{infix}_AUTHKEY"] = licence["authKey"]
+        return env
 
-    def start_device(self) -> None:
-        udp, tcp = self.ap_ports = (free_port(socket.SOCK_DGRAM), free_port())
-        self.device = Served(["device", "serve", "--url-config", self.cloud.urls["url_config"], "--pid", PID,
-                              "--control", "127.0.0.1:0", "--wifi", f"{WIFI_SSID}={WIFI_PASSWORD}",
-                              "--ap-udp-port", str(udp), "--ap-tcp-port", str(tcp)],
-                             ready=r"^paircert device: control ", env=self.env)
-        line = next(x for x in self.device.lines if x.startswith("paircert device: control "))
-        self.control = line.split()[-1]
+    def start_device(self, licence: dict[str, str]) -> Unit:
+        udp, tcp = (free_port(socket.SOCK_DGRAM), free_port())
+        env = {**self.env, "PAIRCERT_LICENCE_UUID": licence["uuid"], "PAIRCERT_LICENCE_AUTHKEY": licence["authKey"]}
+        device = Served(["device", "serve", "--url-config", self.cloud.urls["url_config"], "--pid", PID,
+                         "--control", "127.0.0.1:0", "--wifi", f"{WIFI_SSID}={WIFI_PASSWORD}",
+                         "--ap-udp-port", str(udp), "--ap-tcp-port", str(tcp)],
+                        ready=r"^paircert device: control ", env=env)
+        self.units.append(Unit(device, "", licence, (udp, tcp)))
+        line = next(x for x in device.lines if x.startswith("paircert device: control "))
+        self.units[-1].control = line.split()[-1]
+        return self.units[-1]
+
+    @property
+    def device(self) -> Served:
+        return self.units[0].device
+
+    @property
+    def control(self) -> str:
+        return self.units[0].control
+
+    @property
+    def licence(self) -> dict[str, str]:
+        return self.licences[0]
+
+    @property
+    def ap_ports(self) -> tuple[int, int]:
+        return self.units[0].ap_ports
 
     @property
     def device_pid(self) -> int:
-        assert self.device is not None
         return self.device.proc.pid
 
     def stop(self) -> None:
-        if self.device is not None:
-            self.device.stop()
+        for unit in self.units:
+            unit.device.stop()
         self.cloud.stop()
 
 
-def start_lab(root: Path) -> Lab:
-    """The lab cloud for the vendor's product with one licence, and the camera flashed with it."""
+def start_lab(root: Path, units: int = 1) -> Lab:
+    """The lab cloud for the vendor's product with ``units`` licences, and as many cameras, each flashed with one
+    (the README's command; a pool of units asks its ``--licences`` for each)."""
     assert PID in PRODUCTS
     (root / "products.toml").write_text(PRODUCTS, encoding="utf-8")
     licences = root / "licences.json"
-    cloud = ReadmeCloud(on_loopback(readme_command("cloud", "serve")), cwd=root)
+    args = on_loopback(readme_command("cloud", "serve"))
+    args[args.index("--licences") + 1] = str(units)
+    cloud = ReadmeCloud(args, cwd=root)
     lab = Lab(root, cloud)
     try:
-        [lab.licence] = json.loads(licences.read_text(encoding="utf-8"))
-        assert lab.licence["pid"] == PID
-        lab.start_device()
+        lab.licences = json.loads(licences.read_text(encoding="utf-8"))
+        assert len(lab.licences) == units and all(licence["pid"] == PID for licence in lab.licences)
+        for licence in lab.licences:
+            lab.start_device(licence)
     except BaseException:
         lab.stop()
         raise
@@ -126,19 +163,38 @@ reset = {{ command = "{curl} -X POST {control}/reset", timeout_s = {timeout_s} }
 factory_reset = {{ command = "{curl} -X POST {control}/factory-reset", timeout_s = {timeout_s} }}
 power_cycle = {{ command = "{cycle}", timeout_s = {timeout_s} }}
 liveness = {{ command = "{curl} {control}/status | grep -q '\\"alive\\": true'", timeout_s = {timeout_s} }}
-enter_pairing_mode = {{ command = "{curl} '{control}/wait?state=pairing&timeout=3'", timeout_s = {timeout_s} }}
+enter_pairing_mode = {{ command = "{curl} \\"{control}/wait?state=pairing&timeout=3\\"", timeout_s = {timeout_s} }}
 '''
 
 
+def pool_sections(lab: Lab) -> str:
+    """``[[adapters.device_pool]]``: each unit's control API (``$CAMERA`` for the hooks), SoftAP and licence."""
+    text = ""
+    for number, unit in enumerate(lab.units, start=1):
+        udp, tcp = unit.ap_ports
+        licence = "" if number == 1 else (f', uuid = "env:PAIRCERT_LICENCE{number}_UUID", '
+                                          f'auth_key = "env:PAIRCERT_LICENCE{number}_AUTHKEY"')
+        text += f'''
+[[adapters.device_pool]]
+id = "unit-{number}"
+args = {{ hook_env = {{ CAMERA = "{unit.control}" }}, ap_udp_port = {udp}, ap_tcp_port = {tcp}{licence} }}
+'''
+    return text
+
+
 def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hooks: str | None = None,
-                  activator_timeout_s: float = 4.0, interactive: bool = False) -> Path:
-    """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one."""
-    control = lab.control
+                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True) -> Path:
+    """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one;
+    for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``."""
+    pool = len(lab.units) > 1
+    control = "$CAMERA" if pool else lab.control
     curl = "curl -fsS --max-time 4"
     qr = qr_hook or f"{curl} -H 'Content-Type: image/png' --data-binary @$PAIRCERT_QR_PNG {control}/qr"
     udp, tcp = lab.ap_ports
-    person = "" if interactive else "interactive = false\n"
+    # with a person at the bench: the QR drawn on the terminal, and no qr_hook (the person holds it up)
+    person = 'show_qr = "terminal"\n' if interactive else 'interactive = false\nshow_qr = "none"\n'
     qr_arg = "" if interactive else f'qr_hook = {{ command = "{qr}", timeout_s = 5 }}\n'
+    ap_arg = f'ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}\n' if ap_hook else ""
     text = f'''description = "Acme Cam 2 on the lab bench (loopback)"
 
 [device]
@@ -178,17 +234,15 @@ network = "air"
 name = "operator"
 
 [adapters.device.args]
-{person}show_qr = "none"
-{qr_arg}ap_hook = {{ command = "{curl} {control}/ap", timeout_s = 5 }}
-ap_host = "127.0.0.1"
+{person}{qr_arg}{ap_arg}ap_host = "127.0.0.1"
 ap_udp_port = {udp}
 ap_tcp_port = {tcp}
 prompt_timeout_s = 30
 
 [adapters.device.args.events_hook]
-command = "{curl} '{control}/events?format=lines&after='$PAIRCERT_EVENTS_SINCE"
+command = "{curl} \\"{control}/events?format=lines&after=$PAIRCERT_EVENTS_SINCE\\""
 timeout_s = 5
-{extra_hooks if extra_hooks is not None else hooks(control)}'''
+{extra_hooks if extra_hooks is not None else hooks(control)}{pool_sections(lab) if pool else ""}'''
     path.write_text(text, encoding="utf-8")
     return path
 

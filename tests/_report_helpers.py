@@ -79,8 +79,9 @@ def load_json(path: Path) -> Any:
 
 def sample_summary(results: list[TestCaseResult] | None = None, **fields: Any) -> RunSummary:
     """A summary as a run would write it, for renderer tests."""
+    fields = {"run_id": "20250101T000000000Z-abcdef", **fields}
     summary = RunSummary(
-        run_id="20250101T000000000Z-abcdef", harness_version="0.1.0", started_at="2025-01-01T00:00:00+00:00",
+        harness_version="0.1.0", started_at="2025-01-01T00:00:00+00:00",
         ended_at="2025-01-01T00:00:09+00:00", duration_s=9.0,
         profile={"profile": "camera-strong", "file": "profiles/camera-strong.toml", "sha256": "ab" * 32,
                  "device": "paircert emulated camera", "kind": "camera", "pid": "pcertcamstrong01",

@@ -390,24 +390,28 @@ def test_the_adapter_drives_a_served_cloud_whose_lab_made_the_project(tmp_path: 
 # -- the suites through the openapi adapter ------------------------------------------------------------------------
 
 
+SUITES_TIMEOUT_S = 200.0  # one whole suite run (about 40 s on a quiet machine)
+
+
 def run_suites(report_dir: Path, *, openapi: bool) -> list[dict[str, Any]]:
     env = dict(os.environ, PAIRCERT_OPENAPI_WORLD="1" if openapi else "0", PAIRCERT_FUZZ_BUDGET="ci",
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
         env.pop(variable, None)
-    command = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "--profile", "camera-strong", "-p",
+    command = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "--paircert-profile", "camera-strong", "-p",
                "_openapi_world", "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", "20240611",
-               "--report-dir", str(report_dir)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+               "--paircert-report-dir", str(report_dir)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUITES_TIMEOUT_S)
     results = report_dir / "results.jsonl"
     assert results.exists(), f"no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 DECLARED = ("time-travel", "issue-licences", "revoke-licences", "create-products", "add-members", "notifications",
-            "token-refusals", "fault-injection")
+            "token-refusals", "fault-injection", "bind-by-uuid")
 
 
+@pytest.mark.timeout(SUITES_TIMEOUT_S + 40)  # two whole suite runs side by side: more than the default 120 s
 def test_the_suites_give_the_emulated_clouds_verdicts_through_the_openapi_adapter(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         emulated = pool.submit(run_suites, tmp_path / "emulated", openapi=False)

@@ -267,6 +267,70 @@ def test_an_events_hook_adds_json_lines_to_the_timeline(tmp_path: Path) -> None:
     assert next(e for e in events if e.name == "led").details == {"colour": "blue"}
 
 
+def test_only_an_ap_hook_tells_whether_the_access_point_closed(tmp_path: Path) -> None:
+    """A fixed ap_host is where the SoftAP answers while it is open, not whether it is open: without an ap_hook
+    the adapter does not offer ap-status (TC-AP-004 is then INCONCLUSIVE instead of a wrong FAIL)."""
+    fixed = make(tmp_path, ap_host="192.168.176.1")
+    asked = make(tmp_path, ap_hook="echo null")
+    try:
+        assert "ap-mode" in fixed.capabilities and "ap-status" not in fixed.capabilities
+        assert fixed.ap_address() is not None  # always the same answer, open or closed
+        assert {"ap-mode", "ap-status"} <= asked.capabilities and asked.ap_address() is None
+    finally:
+        fixed.close()
+        asked.close()
+
+
+def test_each_hook_and_event_is_in_the_timeline_once(tmp_path: Path) -> None:
+    """The adapter records its hooks as they run; the plugin's collection of ``events()`` afterwards (on a FAIL,
+    an ERROR or at teardown) must not add them a second time, nor drop an event the hook printed."""
+    from harness import evidence
+
+    lines = '{"at": 5, "name": "led", "details": {"colour": "blue"}}'
+    device = make(tmp_path, {"reset": '"true"'}, events_hook=f"printf '{lines}\\n'")
+    recorder = evidence.EvidenceRecorder("TC-QR-001", "suites/test_qr.py::t")
+    evidence.activate(recorder)
+    try:
+        device.reset()
+        recorder.add_device_events(device.events())
+        recorder.add_device_events(device.events())  # collected again: still once
+    finally:
+        evidence.activate(None)
+        device.close()
+    names = [e.name for e in recorder.timeline if e.kind == "device"]
+    assert names.count("hook:reset") == 1 and names.count("hook:events") == 2 and names.count("led") == 1, names
+
+
+def test_a_pool_units_licence_never_reaches_the_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each unit of a device pool has its own licence as env: references: the hooks of every unit see neither
+    the variables nor the key."""
+    monkeypatch.setenv("PAIRCERT_UNIT2_UUID", "paircertlabuuid0002")
+    monkeypatch.setenv("PAIRCERT_UNIT2_AUTHKEY", "B" * 32)
+    path = write_profile(tmp_path, hooks={"reset": '"env"'}, device_args="interactive = false")
+    path.write_text(path.read_text() + """
+[[adapters.device_pool]]
+id = "unit-1"
+
+[[adapters.device_pool]]
+id = "unit-2"
+args = { uuid = "env:PAIRCERT_UNIT2_UUID", auth_key = "env:PAIRCERT_UNIT2_AUTHKEY" }
+""")
+    profile = load_profile(path)
+    context = WorldContext(profile=profile, clock=SystemClock(), seed=1)
+    for slot in (0, 1):
+        args = {**profile.adapters.device_for(slot).resolved_args(), "output_dir": str(tmp_path / f"out{slot}")}
+        device = operator_device(context, **args)
+        try:
+            device.reset()
+            [reset] = [e for e in device.events() if e.name == "hook:reset"]
+        finally:
+            device.close()
+        output = reset.details["output"]
+        assert "PAIRCERT_DEVICE_UUID=" in output  # the environment was printed
+        assert "PAIRCERT_UNIT2_AUTHKEY" not in output and "B" * 32 not in output and AUTH_KEY not in output
+    assert device.licence.uuid == "paircertlabuuid0002"
+
+
 def test_hook_specs_are_checked() -> None:
     assert HookSpec.parse({"command": "x", "timeout_s": 2}, "h") == HookSpec("x", 2.0)
     for bad in ("", {"command": "x", "timeout_s": 0}, 5):

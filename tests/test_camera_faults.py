@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -410,17 +410,25 @@ def test_mqtt_password_wrong(the_lab: Lab) -> None:
     assert bad.events("mqtt-refused") and not bad.events("online")
 
 
+def connected(cam: EmulatedCamera) -> None:
+    """``cam`` has done what a camera does on connecting (its ``online`` step, which reports the DPs at once)."""
+    wait_until(lambda: bool(cam.events("online")))
+    cam.world.run(asyncio.sleep(0))  # the step that recorded "online" has finished on the device loop
+
+
 def test_never_reports_dps(the_lab: Lab) -> None:
     good, bad = online(the_lab), online(the_lab, "never-reports-dps")
     wait_until(lambda: bool(the_lab.device(good).dps))
-    time.sleep(0.1)
-    assert the_lab.device(bad).dps == {}
+    connected(good)
+    connected(bad)
+    assert good.events("mqtt-publish"), "a conformant camera publishes its report as it connects"
+    assert not bad.events("mqtt-publish") and the_lab.device(bad).dps == {}
 
 
 def test_reports_dps_only_on_command(the_lab: Lab) -> None:
     bad = online(the_lab, "reports-dps-only-on-command")
-    time.sleep(0.2)
-    assert the_lab.device(bad).dps == {}  # nothing reported on connecting
+    connected(bad)
+    assert not bad.events("mqtt-publish") and the_lab.device(bad).dps == {}  # nothing reported on connecting
     the_lab.cloud.app.send_dps(the_lab.owner, bad.dev_id, {"103": True})  # type: ignore[arg-type]
     wait_until(lambda: the_lab.device(bad).dps.get("103") is True)  # but a command is reported back
 

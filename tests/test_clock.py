@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
-from harness.clock import SystemClock, VirtualClock
+from harness.clock import SystemClock, VirtualClock, register_world_loop, unregister_world_loop, wait_until
 
 
 def test_virtual_clock_moves_only_when_advanced() -> None:
@@ -52,3 +53,99 @@ def test_system_clock_tracks_wall_time() -> None:
     clock = SystemClock()
     assert abs(clock.time() - time.time()) < 1.0
     assert clock.is_virtual is False
+
+
+def _watched_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """A world loop in its own thread, registered as doing the world's work."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        register_world_loop(loop)
+        loop.call_soon(started.set)
+        try:
+            loop.run_forever()
+        finally:
+            unregister_world_loop(loop)
+            loop.close()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert started.wait(5.0)
+    return loop, thread
+
+
+def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5.0)
+
+
+def test_a_busy_world_loop_holds_the_jump_until_it_has_run_what_was_ready() -> None:
+    """Virtual time never overtakes a world loop the machine is slow to run: the jump waits for it."""
+    clock = VirtualClock(start=0.0)
+    loop, thread = _watched_loop()
+    busy = threading.Event()
+    seen: list[float] = []
+
+    def work() -> None:  # a device halfway through something, on a machine that gives it no CPU for a while
+        busy.set()
+        time.sleep(0.3)
+        seen.append(clock.time())
+
+    try:
+        loop.call_soon_threadsafe(work)
+        assert busy.wait(5.0)
+        asyncio.run(clock.sleep(100.0))
+        assert seen == [0.0], "time jumped while the world loop still had work in hand"
+        assert clock.time() == pytest.approx(100.0)
+    finally:
+        _stop(loop, thread)
+
+
+def test_no_jump_while_held_and_the_release_is_idempotent() -> None:
+    clock = VirtualClock(start=0.0)
+    release = clock.take_hold()
+    woke = threading.Event()
+    sleeper = threading.Thread(target=lambda: (asyncio.run(clock.sleep(10.0)), woke.set()), daemon=True)
+    sleeper.start()
+    assert not woke.wait(0.2)  # 100 idle windows: without the hold it would have jumped
+    assert clock.time() == 0.0
+    release()
+    release()
+    assert woke.wait(5.0)
+    assert clock.time() == pytest.approx(10.0)
+    with clock.hold():
+        clock.advance(1.0)  # an explicit advance is not a jump: a hold does not stop it
+    assert clock.time() == pytest.approx(11.0)
+
+
+def test_wait_until_polls_on_the_clock() -> None:
+    clock = VirtualClock(start=0.0)
+    started = time.monotonic()
+    assert wait_until(clock, lambda: clock.time() >= 30.0, 60.0, poll_s=1.0)
+    assert 30.0 <= clock.time() <= 31.0
+    assert not wait_until(clock, lambda: False, 600.0, poll_s=10.0)
+    assert clock.time() == pytest.approx(631.0, abs=1.0)
+    assert time.monotonic() - started < 30.0  # 10 minutes of world time, polled, not waited
+
+
+def test_work_in_a_world_loops_executor_holds_the_jump_until_it_ends() -> None:
+    """A QR decode or a socket connect in a world loop's executor (another thread) is world work too."""
+    clock = VirtualClock(start=0.0)
+    loop, thread = _watched_loop()
+    started = threading.Event()
+    seen: list[float] = []
+
+    def decode() -> None:  # a slow decode on a machine that gives its thread no CPU for a while
+        started.set()
+        time.sleep(0.3)
+        seen.append(clock.time())
+
+    try:
+        loop.call_soon_threadsafe(loop.run_in_executor, None, decode)
+        assert started.wait(5.0)
+        asyncio.run(clock.sleep(100.0))
+        assert seen == [0.0], "time jumped while the world's executor still had work in hand"
+    finally:
+        _stop(loop, thread)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -46,10 +47,13 @@ class FakeDevice:
         self.dev_id, self.local_key = dev_id, local_key
         self.inbox: queue.Queue[mqtt.MqttMessage] = queue.Queue()
         self.connack: queue.Queue[bool] = queue.Queue()
+        self.subscribed = threading.Event()  # the broker granted the command topic (SUBACK)
         creds = mqtt.device_credentials(dev_id, sec_key)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=creds.client_id)
         self.client.username_pw_set(creds.username, creds.password)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda _c, _u, _mid, reasons, _p: (
+            self.subscribed.set() if reasons and not reasons[0].is_failure else None)
         self.client.on_message = lambda _c, _u, msg: self.inbox.put(
             mqtt.decode_message(msg.payload, local_key=self.local_key))
         self.client.connect(cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
@@ -83,7 +87,7 @@ def test_online_state_reports_and_commands(cloud: EmulatedCloud) -> None:
     try:
         assert device.connack.get(timeout=5)
         assert wait_for(lambda: cloud.app.device(world.owner, dev_id)["online"])
-        time.sleep(0.2)  # let the subscription settle
+        assert device.subscribed.wait(5), "the broker never granted the device its command topic"
         device.report({"1": True, "2": 40})
         assert wait_for(lambda: cloud.app.device(world.owner, dev_id)["dps"] == {"1": True, "2": 40})
         assert cloud.app.send_dps(world.owner, dev_id, {"1": False})
@@ -103,7 +107,7 @@ def test_removal_tells_the_online_device_and_its_next_login_is_refused(cloud: Em
     try:
         assert device.connack.get(timeout=5)
         assert wait_for(lambda: cloud.app.device(world.owner, dev_id)["online"])
-        time.sleep(0.2)
+        assert device.subscribed.wait(5), "the broker never granted the device its command topic"
         cloud.app.remove_device(world.owner, dev_id, wipe=wipe)
         told = device.inbox.get(timeout=5)
         assert told.protocol == protocol

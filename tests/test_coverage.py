@@ -3,29 +3,17 @@ names only known requirements. Read from the suites' source (the ``tc`` markers)
 
 from __future__ import annotations
 
-import ast
-from collections import defaultdict
-from pathlib import Path
-
+from harness import bundled
 from harness.conformance.requirements import load_requirements
+from harness.conformance.traceability import problems
+from harness.conformance.traceability import tc_markers as read_markers
 
-SUITES = Path(__file__).resolve().parent.parent / "suites"
+SUITES = bundled.suites_dir()
 
 
 def tc_markers() -> dict[str, set[str]]:
     """TC id -> the requirement ids its ``@pytest.mark.tc(...)`` names, over every suite module."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for path in sorted(SUITES.glob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "tc"):
-                continue
-            if not node.args or not isinstance(node.args[0], ast.Constant):
-                continue
-            tc = str(node.args[0].value)
-            for kw in node.keywords:
-                if kw.arg == "reqs" and isinstance(kw.value, ast.List | ast.Tuple):
-                    found[tc].update(str(e.value) for e in kw.value.elts if isinstance(e, ast.Constant))
-    return dict(found)
+    return read_markers([SUITES])
 
 
 def test_the_reader_finds_the_suites_tcs() -> None:
@@ -44,3 +32,11 @@ def test_every_tc_names_known_requirements() -> None:
     unknown = {tc: sorted(reqs - known) for tc, reqs in tc_markers().items() if reqs - known}
     assert not unknown, f"TCs naming unknown requirements: {unknown}"
     assert all(reqs for reqs in tc_markers().values()), "a TC names no requirement"
+
+
+def test_the_library_check_agrees() -> None:
+    assert problems(load_requirements(), tc_markers(), must_be_checked=load_requirements()) == []
+    broken = {"TC-X-001": {"REQ-QR-001", "REQ-NOPE-001"}, "TC-X-002": set()}
+    assert problems(load_requirements(), broken, must_be_checked=["REQ-QR-001", "REQ-QR-002"]) == [
+        "TC-X-001 names unknown requirement(s) REQ-NOPE-001", "TC-X-002 names no requirement",
+        "no TC checks REQ-QR-002"]

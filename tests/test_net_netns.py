@@ -115,7 +115,7 @@ def default_namespace_watch(lab: Lab) -> Iterator[list[PacketTap]]:
             continue  # an interface that cannot be sniffed (down, or not packet-capable) carries nothing either
     yield taps
     for tap in taps:
-        tap.stop(settle_s=0)
+        tap.stop()
 
 
 class Device:
@@ -170,7 +170,8 @@ def _app(lab: Lab, *args: str) -> dict[str, Any]:
 def _assert_nothing_leaked(watch: list[PacketTap]) -> None:
     """None of the lab's traffic showed up on any interface of the default namespace."""
     assert watch, "no interface of the default namespace could be watched"
-    time.sleep(0.1)  # let the taps see anything still in flight
+    for tap in watch:
+        tap.drain()  # whatever the kernel queued has been looked at (the pairing is over: nothing is in flight)
     leaked = [(tap.interface, p.summary()) for tap in watch for p in list(tap.packets)]
     assert leaked == []
 

@@ -347,8 +347,11 @@ def test_the_ring_keeps_loopback_frames_and_a_cut_selects_flows_by_port() -> Non
                 for i in range(3):
                     sender.sendto(bytes([i]) * 5, ("127.0.0.1", port))
                     sender.sendto(b"not mine", ("127.0.0.1", other_port))
-            time.sleep(0.1)
-        frames = select_flows(ring.window(start), udp_ports=[port])
+            # the kernel hands loopback frames to packet sockets a moment later (softirq): poll, bounded
+            deadline = time.monotonic() + 5.0
+            while len(frames := select_flows(ring.window(start), udp_ports=[port])) < 3 \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
         ring.stop()
     packets = frames_to_packets(frames)

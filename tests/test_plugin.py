@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 # In-process pytester runs drop the modules they imported afterwards; asyncio (under the activator) must not be
-# imported twice in one process, so everything the inner runs use is imported here, once.
+# imported twice in one process, so everything the inner runs use is imported here, once. (paircert's plugin imports
+# nothing of its own until a run names a profile, so an inner run would otherwise be the first to import these.)
+import harness.app.activator
+import harness.clock
+import harness.plugin.fixtures
+import harness.plugin.hooks  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -66,7 +71,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--profile", "fake-cam.toml", "--report-dir", "reports", *args)
+    return pytester.runpytest("--paircert-profile", "fake-cam.toml", "--paircert-report-dir", "reports", *args)
 
 
 def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
@@ -92,8 +97,10 @@ def test_without_a_profile_the_plugin_is_inert(project: pytest.Pytester) -> None
     result = project.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     assert not [line for line in result.outlines if line.startswith("paircert ")]
-    result.stdout.fnmatch_lines(["*paircert's fixtures need a device profile: pass --profile*"])
+    result.stdout.fnmatch_lines(["*fixture 'lab' not found*"])  # paircert registers its fixtures only when asked
     assert not (project.path / "reports").exists()
+    names = {name for name, _ in project.parseconfigure().pluginmanager.list_name_plugin()}
+    assert "paircert" in names and not names & {"paircert-hooks", "paircert-fixtures", "paircert-run"}
 
 
 # -- options and the report header ---------------------------------------------------------------------------
@@ -113,7 +120,7 @@ def test_options_precedence_is_command_line_then_environment_then_ini(
     header = project.runpytest().stdout.str()
     assert "profile from-env (PAIRCERT_PROFILE)" in header and "firmware 1.0.2" in header
 
-    header = project.runpytest("--profile", "from-cli.toml").stdout.str()
+    header = project.runpytest("--paircert-profile", "from-cli.toml").stdout.str()
     assert "profile from-cli (command line)" in header and "firmware 1.0.3" in header
     assert "precedence: command line > environment > ini" in header
 
@@ -123,7 +130,7 @@ def test_the_report_header_names_profile_hash_adapters_firmware_version_and_seed
     from harness.profiles import load_profile
 
     project.makepyfile(f"import pytest\n\n{tc(1)}\ndef test_one():\n    pass\n")
-    result = run(project, "--network", "air", "--paircert-seed", "4242")
+    result = run(project, "--paircert-network", "air", "--paircert-seed", "4242")
     digest = load_profile(project.path / "fake-cam.toml").hash()
     result.stdout.fnmatch_lines([
         f"paircert {__version__}: profile fake-cam (command line) sha256 {digest}",
@@ -135,18 +142,20 @@ def test_the_report_header_names_profile_hash_adapters_firmware_version_and_seed
 
 def test_a_bad_profile_is_a_usage_error_with_the_profile_error(project: pytest.Pytester) -> None:
     (project.path / "broken.toml").write_text('[device]\nname = "x"\n', encoding="utf-8")
-    result = project.runpytest("--profile", "broken.toml")
+    result = project.runpytest("--paircert-profile", "broken.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --profile (command line): *broken.toml: device.kind: required key is missing",
+    result.stderr.fnmatch_lines(["ERROR: --paircert-profile (command line): *broken.toml: device.kind: required key "
+                                 "is missing",
                                  "*broken.toml: capabilities: required key is missing"])
 
 
 def test_a_bad_adapter_option_is_a_usage_error_naming_the_option(project: pytest.Pytester) -> None:
-    result = run(project, "--cloud", "no such thing")
+    result = run(project, "--paircert-cloud", "no such thing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --cloud: expected a registered adapter name*"])
-    result = run(project, "--device", "nonexistent")
-    result.stderr.fnmatch_lines(["ERROR: --device: no device adapter named 'nonexistent'*registered:*emulated*"])
+    result.stderr.fnmatch_lines(["ERROR: --paircert-cloud: expected a registered adapter name*"])
+    result = run(project, "--paircert-device", "nonexistent")
+    result.stderr.fnmatch_lines(["ERROR: --paircert-device: no device adapter named 'nonexistent'*registered:*"
+                                 "emulated*"])
 
 
 # -- markers -------------------------------------------------------------------------------------------------
@@ -314,9 +323,10 @@ def test_each_verdict_maps_from_what_the_test_raised(project: pytest.Pytester) -
     assert by_tc["TC-TOKEN-009"]["phase"] == "setup"
     result.stdout.fnmatch_lines(["*= paircert verdicts =*", "PASS 1  FAIL 3  ERROR 4  N/A 2  INCONCLUSIVE 1*",
                                  "paircert exit status 1: a FAIL"])
-    junit = (project.path / "reports" / "junit.xml").read_text(encoding="utf-8")
-    assert '<property name="paircert_verdict" value="INCONCLUSIVE"' in junit
-    assert '<property name="paircert_tc" value="TC-TOKEN-002"' in junit
+    junit = (project.path / "reports" / "junit.xml").read_text(encoding="utf-8")  # harness.report.junit
+    assert '<skipped type="INCONCLUSIVE" message="INCONCLUSIVE: a real wait was not allowed"' in junit
+    assert '<failure type="FAIL" message="the device kept the token' in junit
+    assert 'name="paircert_' not in junit  # no paircert properties left inside <testcase>
 
 
 @pytest.mark.parametrize(("keep", "status"), [((1, 4, 5, 11), 0), ((1, 3, 4), 3), ((1, 2, 3), 1), ((1, 9), 3)])
@@ -339,7 +349,8 @@ def test_results_jsonl_has_one_record_per_test(project: pytest.Pytester) -> None
     run(project)
     record = results(project)["TC-TOKEN-001"]
     assert set(record) == {"tc", "reqs", "area", "severity", "verdict", "message", "phase", "nodeid", "duration_s",
-                           "start", "stop", "evidence", "worker"}
+                           "start", "stop", "evidence", "worker", "title", "name"}
+    assert (record["title"], record["name"]) == ("one", "TC-TOKEN-001 one")  # harness.conformance.titles
     assert record["reqs"] == ["REQ-TOKEN-002"] and record["area"] == "token" and record["severity"] == "critical"
     assert record["nodeid"] == "test_results_jsonl_has_one_record_per_test.py::test_one"
     assert record["evidence"] == "evidence/TC-TOKEN-001" and record["worker"] is None

@@ -26,10 +26,10 @@ from scapy.utils import rdpcap
 from harness.evidence import EvidenceRecorder
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35
 from harness.plugin.pcap import TrafficEvidence, TrafficMark
-from harness.profiles.schema import PROJECT_ROOT
 from harness.protocol import apconfig
 from harness.redaction import Redactor
 
+ROOT = Path(__file__).resolve().parent.parent
 PAIRCERT_ENV = ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK", "PAIRCERT_REPORT_DIR",
                 "PAIRCERT_EVIDENCE_DIR", "PAIRCERT_SEED", "PAIRCERT_PCAP")
 
@@ -80,9 +80,11 @@ def test_passes(lab):
 
 
 def _profile() -> str:
-    text = (PROJECT_ROOT / "profiles" / "camera-strong.toml").read_text(encoding="utf-8")
+    text = (ROOT / "profiles" / "camera-strong.toml").read_text(encoding="utf-8")
     wifi = '[parameters.wifi]\nssid = "lab-net"\npassword = "env:PC_TEST_WIFI"\n\n'
-    return text.replace("[adapters]", wifi + "[adapters]")
+    # plain HTTP and MQTT, whose secrets the masking must find in the frames (over TLS there is only ciphertext)
+    assert "tls = true" in text
+    return text.replace("[adapters]", wifi + "[adapters]").replace("tls = true", "tls = false")
 
 
 class Run:
@@ -111,10 +113,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     (root / "test_suite.py").write_text(SUITE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in PAIRCERT_ENV}
     env.update({"PC_TEST_WIFI": WIFI_PASSWORD, "PC_SECRETS_OUT": str(root / "secrets.json"),
-                "PYTHONPATH": str(PROJECT_ROOT)})
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile", "cam.toml",
-                             "--report-dir", "reports", "-q"], cwd=root, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+                "PYTHONPATH": str(ROOT)})
+    # 100 s: less than the 120 s pytest timeout around the setup
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--paircert-profile",
+                             "cam.toml", "--paircert-report-dir", "reports", "-q"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=100, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "PASS 1  FAIL 1" in result.stdout, result.stdout
     yield Run(root, result)
@@ -178,12 +181,15 @@ def test_the_failing_test_has_its_loopback_exchanges_as_a_pcap_that_dissects_wit
     assert sealed, "no 6699 frame dissects"
     request = next(f for f in sealed if f.type == apconfig.Lpv35Type.AP_CFG_WF_V40 and f.data.startswith(b"{"))
     assert set(apconfig.parse_ap_cfg_request(request.data).password) == {"*"}
-    payloads = [bytes(p[TCP].payload) for p in packets if TCP in p]
-    assert any(b.startswith(b"POST /d.json") for b in payloads), "no ATOP activation request"
-    assert any(b[:1] == b"\x10" and b"MQTT" in b[:16] for b in payloads), "no MQTT CONNECT"
+    payloads = [(p[TCP].dport, bytes(p[TCP].payload)) for p in packets if TCP in p]
+    # on the standard ports, so that they dissect without "Decode As": HTTP 80, MQTT 1883 (the cloud's are random)
+    assert any(port == 80 and b.startswith(b"POST /d.json") for port, b in payloads), "no ATOP request on port 80"
+    assert any(port == 1883 and b[:1] == b"\x10" and b"MQTT" in b[:16] for port, b in payloads), \
+        "no MQTT CONNECT on port 1883"
     _assert_checksums_hold(packets)
     _assert_no_secret(path, run.secrets)
-    assert {"udp 6669", "tcp 6668"} & {f"{k.split()[0]} {v}" for k, v in details["ports_renamed"].items()}
+    assert {"udp 6669", "tcp 6668", "tcp 80", "tcp 1883"} <= {f"{k.split()[0]} {v}"
+                                                               for k, v in details["ports_renamed"].items()}
 
 
 def test_no_loopback_capture_is_noted_with_the_reason(tmp_path: Path) -> None:

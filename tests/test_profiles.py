@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness import bundled
 from harness.cli import main
-from harness.profiles import schema as profiles
 from harness.profiles.schema import (
-    BUNDLED_PROFILES_DIR,
     CAPABILITIES,
     Profile,
     ProfileError,
     SecretRef,
     bundled_profile_paths,
+    bundled_profiles_dir,
     load_profile,
     parse_profile,
 )
@@ -81,7 +81,7 @@ def error_of(tmp_path: Path, text: str) -> str:
 # ------------------------------------------------------------------------------------ bundled profiles
 
 def test_the_bundled_directory_holds_exactly_the_documented_profiles() -> None:
-    assert BUNDLED_PROFILES_DIR == ROOT / "profiles"
+    assert bundled_profiles_dir() == ROOT / "profiles"  # the editable install maps the checkout's profiles/
     assert sorted(p.stem for p in bundled_profile_paths()) == sorted(BUNDLED)
 
 
@@ -139,9 +139,12 @@ def test_names_are_also_looked_up_on_the_profile_path(tmp_path: Path, monkeypatc
 
 
 def test_a_missing_bundled_directory_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profiles, "BUNDLED_PROFILES_DIR", tmp_path / "gone")
+    monkeypatch.setattr(bundled, "PROFILES_PACKAGE", "harness.bundled.gone")
     with pytest.raises(ProfileError, match="bundled profiles directory not found"):
         load_profile("camera-strong")
+    write(tmp_path, GOOD, "my-camera.toml")  # a profile on PAIRCERT_PROFILE_PATH is still found
+    monkeypatch.setenv("PAIRCERT_PROFILE_PATH", str(tmp_path))
+    assert load_profile("my-camera").name == "my-camera"
 
 
 # -------------------------------------------------------------------------------------------- errors

@@ -24,6 +24,30 @@ KEY_ORDERS = ["".join(p) for p in itertools.permutations("spt")]
 BACKENDS = ("zbar", "zxing")
 
 
+# The hard cases of PROTOCOL.md §1.2 (SSID, password), which the suites' TC-QR-002 also pairs a device with: here
+# only paircert's own encoder and decoders are checked, which is the project's test and no verdict on a device.
+HARD_CASES = {
+    "multibyte-ssid-32-bytes": ("カメラ家の無線ネットab", "correct horse battery"),
+    "password-64-hex": ("hex-net", "0123456789abcdef" * 4),
+    "open-network": ("open café", ""),
+    "quotes-backslashes-slashes": ('say "hi" \\ a/b', 'pw"\\/x12345'),
+    "emoji": ("home 🏠📶", "pässwörd🔑"),
+    "control-characters": ("tab\there\nnl", "bell\x07and\x1fus"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HARD_CASES))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_hard_case_renders_and_decodes_to_exactly_its_payload(case: str, backend: str) -> None:
+    """§1.1/§1.2: compact JSON with exactly s, p and t, UTF-8 with non-ASCII written raw; each decoder recovers
+    the bytes, and the members, exactly."""
+    ssid, password = HARD_CASES[case]
+    text = QrPayload(ssid, password, "AYabcdefgh1234").to_text()
+    assert decode_qr(render_qr(text), backend=backend) == [text.encode("utf-8")]  # type: ignore[arg-type]
+    payload = parse_qr_text(text)
+    assert (payload.ssid, payload.password, payload.token, payload.extras) == (ssid, password, "AYabcdefgh1234", ())
+
+
 def payload_of(vector: dict[str, Any]) -> QrPayload:
     return QrPayload(vector["ssid"], vector["password"], vector["token"])
 

@@ -24,12 +24,13 @@ from harness.report.summary import load_summary
 pytestmark = [pytest.mark.realpath, pytest.mark.timeout(400)]
 
 # Why a test may not PASS on this path, and nothing else: the camera process knows only the lab's network and
-# hears no in-memory EZ, the lab cloud runs on real time (no time travel), the profile claims strong binding
-# only and no binding by UUID, and the lifecycle model needs repeatable time.
+# hears no in-memory EZ, the lab cloud runs on real time (no time travel), and the profile claims strong binding
+# only, no binding by UUID and no BLE (the lab reaches the camera process by Wi-Fi only).
 ALLOWED = {
     "N/A": ("network adapter does not offer the capability 'send-ez'", "claims binding mode 'strong'",
-            "cloud adapter does not offer the capability 'time-travel'", "does not claim binding by UUID"),
-    "INCONCLUSIVE": ("network adapter cannot create networks", "the lifecycle model replays each example"),
+            "cloud adapter does not offer the capability 'time-travel'", "does not claim binding by UUID",
+            "does not claim pairing mode 'ble'"),
+    "INCONCLUSIVE": ("network adapter cannot create networks",),
 }
 
 
@@ -42,26 +43,38 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.stop()
 
 
+@pytest.fixture
+def pool_lab(tmp_path: Path) -> Iterator[Lab]:
+    """Two units of the camera on the bench, for a run of two workers (each its own camera and licence)."""
+    lab = start_lab(tmp_path, units=2)
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
 def _latest(reports: Path) -> Path:
     return (reports / "latest").resolve()
 
 
-def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(lab: Lab, tmp_path: Path) -> None:
+def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(pool_lab: Lab, tmp_path: Path) -> None:
+    lab = pool_lab
     profile = write_profile(lab, tmp_path / "acme-cam.toml")
     checked = check_profile(lab, profile)
     assert checked.returncode == 0 and "ok: " in checked.stdout, checked.stdout + checked.stderr
-    done = paircert_run(lab, profile, tmp_path / "reports")
+    done = paircert_run(lab, profile, tmp_path / "reports", "-n", "2")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     run_dir = _latest(tmp_path / "reports")
     summary = load_summary(run_dir / "summary.json")
     assert summary.counts["FAIL"] == summary.counts["ERROR"] == 0
-    assert summary.counts["PASS"] >= 70 and not summary.not_run and not summary.interrupted
+    assert summary.counts["PASS"] >= 60 and not summary.not_run and not summary.interrupted
     for result in summary.results:
         if result.verdict != "PASS":
             assert any(why in result.message for why in ALLOWED[result.verdict]), (result.tc, result.message)
     passed = {r.tc for r in summary.results if r.verdict == "PASS"}
     # a strong camera paired into account after account: each test found it released by the previous owner
     assert {"TC-BINDING-001", "TC-BINDING-002", "TC-QR-007", "TC-LICENCE-001", "TC-MQTT-006", "TC-AP-004"} <= passed
+    assert "TC-FUZZ-005" in passed  # the lifecycle model, counted in examples, on real time
     assert verify_manifest(run_dir).ok
     # the QR the operator showed is in the evidence with the password masked; the PNGs themselves are gone
     shown = next(run_dir.glob("evidence/TC-QR-007/qr_shown_to_the_device.png"))
@@ -91,21 +104,20 @@ def test_a_camera_that_dies_blocks_the_tests_after_it_and_the_report_says_why(la
                  and r.verdict == "ERROR")
     assert "power_cycle" in first.message  # the hook that failed, named
     assert done.returncode == 3 and "did not come back after a power cycle" in (run_dir / "report.html").read_text()
-    needs_no_device = [r for r in summary.results if r.tc == "TC-QR-001" and "as-shown" not in r.nodeid]
-    assert needs_no_device and all(r.verdict == "PASS" for r in needs_no_device)
+
 
 
 def test_a_camera_that_hangs_gets_its_verdict_within_its_limit_and_the_run_goes_on(lab: Lab,
                                                                                    tmp_path: Path) -> None:
-    """The camera freezes right after it took the second QR code (SIGSTOP); the lab's power cycle revives it."""
+    """The camera freezes (SIGSTOP) as the second QR code comes up, so it never sees it; the lab's power cycle
+    revives it. (Freezing it after it took the code would race its own pairing, which can end before the freeze.)"""
     control, pid = lab.control, lab.device_pid
     counter = tmp_path / "qr-count"
     script = tmp_path / "show-qr.sh"
     script.write_text(f"""#!/bin/sh
 n=$(($(cat {counter} 2>/dev/null || echo 0) + 1)); echo $n > {counter}
+if [ "$n" -eq 2 ]; then kill -STOP {pid}; exit 0; fi
 curl -fsS --max-time 4 -H 'Content-Type: image/png' --data-binary @"$PAIRCERT_QR_PNG" {control}/qr
-[ "$n" -eq 2 ] && kill -STOP {pid}
-exit 0
 """, encoding="utf-8")
     script.chmod(0o755)
     cycle = f"kill -CONT {pid}; curl -fsS --max-time 4 -X POST {control}/power-cycle"
@@ -121,13 +133,23 @@ exit 0
     summary = load_summary(run_dir / "summary.json")
     assert not summary.interrupted and not summary.not_run and len(summary.results) == 4, done.stdout[-3000:]
     hung = summary.results[[r.nodeid for r in summary.results].index(_second_test(run_dir))]
-    # frozen before or after its activation: the app times out (1512) or sees it never online (3709)
-    assert hung.verdict == "FAIL" and ("1512" in hung.message or "3709" in hung.message), hung
+    # frozen before it saw the code: the app waits its timeout for an activation that never comes (1512)
+    assert hung.verdict == "FAIL" and "1512" in hung.message, hung
     assert hung.duration_s < 60  # its limit (profile-derived) is far larger: the activator's timeout decided
     assert [r.verdict for r in summary.results if r is not hung] == ["PASS"] * 3, done.stdout[-3000:]
     assert time.monotonic() - started < 180
     timeline = "".join(p.read_text() for p in run_dir.glob("evidence/**/timeline.txt"))
     assert "the device came back after a power cycle" in timeline
+
+
+def test_without_an_ap_hook_whether_the_access_point_closed_is_inconclusive(lab: Lab, tmp_path: Path) -> None:
+    """A fixed ap_host says where the SoftAP answers, not whether it is still open: TC-AP-004 cannot be decided,
+    and a correct camera must not FAIL it."""
+    profile = write_profile(lab, tmp_path / "acme-cam.toml", ap_hook=False)
+    done = paircert_run(lab, profile, tmp_path / "reports", "--tc", "TC-AP-004")
+    [result] = load_summary(_latest(tmp_path / "reports") / "summary.json").results
+    assert done.returncode == 0 and result.verdict == "INCONCLUSIVE", (done.stdout[-2000:], result)
+    assert "cannot tell whether the access point is open" in result.message and "ap_hook" in result.message
 
 
 def _second_test(run_dir: Path) -> str:

@@ -17,12 +17,17 @@ from harness.cli.run import new_run_id, point_latest, resolve_run_dir
 from harness.qrimage import decode_qr, render_qr
 from harness.redaction import MASK
 from harness.report import cli as report_cli
+from harness.report.compare import compare
 from harness.report.html import render_html, write_html
 from harness.report.manifest import verify_manifest, write_manifest
+from harness.report.pdf import chromium_missing
 from harness.report.results import JsonlTail, RunState, area_of
 from harness.report.summary import SummaryError, load_summary, summary_from_json
+from harness.report.summary import TestCaseResult as Result
 from harness.report.sweep import SweepRedactor, sweep_directory
 from tests._report_helpers import sample_summary
+
+PYTHON_REPR = re.compile(r"<[^<>]* object at 0x|\bb'[^']*'|\bb\"[^\"]*\"|\[\{'|\{'[A-Za-z_]+': ")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -122,7 +127,8 @@ def test_packet_captures_are_linked_with_their_size_not_inlined(run_dir: Path) -
     link = re.search(r'<a class="mono" href="([^"]+)">traffic-lo.pcap</a> \(([\d,]+) bytes\)', page)
     assert link is not None, "no link to the capture"
     assert (run_dir / link.group(1)).resolve() == capture.resolve() and link.group(2) == "2,000"
-    assert page.index("timeline.txt") < page.index("traffic-lo.pcap")  # inlined evidence first
+    # the timeline is inlined, one click away (folded), the capture only linked
+    assert re.search(r"<details><summary>Timeline \(2 events\)</summary><pre>0.000 step", page)
 
 
 def test_a_symlink_in_the_evidence_pointing_outside_the_run_dir_does_not_break_the_report(run_dir: Path) -> None:
@@ -269,11 +275,137 @@ def test_chromium_renders_the_report_with_the_summarys_verdict_and_counts(run_di
         assert match, f"#{element_id} is not in the rendered page"
         return html.unescape(match.group(1)).strip()
 
-    assert "paircert conformance report" in dom
+    assert "paircert conformance certificate" in dom
     assert shown("overall-verdict") == summary.verdict
     for verdict, key in (("PASS", "pass"), ("FAIL", "fail"), ("ERROR", "error"), ("N/A", "na"),
                          ("INCONCLUSIVE", "inconclusive")):
         assert int(shown(f"count-{key}")) == summary.counts[verdict], verdict
     assert int(shown("count-total")) == len(summary.results)
-    rows = re.findall(r'<tr data-verdict="([^"]+)"', dom)
-    assert sorted(rows) == sorted(r.verdict for r in summary.results)
+    tcs = dict(re.findall(r'<div class="tc" id="tc-([^"]+)" data-verdict="([^"]+)"', dom))
+    assert tcs == {r.tc: r.verdict for r in summary.results}  # one result per TC in the sample
+
+
+# -- the certificate's page 1, the comparison, the PDF ---------------------------------------------------------------
+
+CAPABILITIES = {"pairing_modes": ["qr", "ap"], "ez_channels": [], "ap_variants": ["lpv35"], "binding_mode": "strong",
+                "mqtt_protocol_version": "2.3", "activation_api": "thing.device.opensdk.active",
+                "pairing_window_s": None, "supports_reset": True, "supports_factory_reset": True,
+                "supports_power_cycle": False, "supports_remote_removal": True, "supports_dp_commands": True,
+                "qr_prompt_observable": True, "bind_by_uuid": False}
+
+
+def test_page_one_says_what_was_emulated_what_the_device_claims_and_what_failed_first(run_dir: Path) -> None:
+    summary = load_summary(run_dir / "summary.json")
+    summary.profile["capabilities"] = CAPABILITIES
+    summary.adapters = {"cloud": {"adapter": "emulated", "faults": [], "ca": "MIIB" + "A" * 400, "tls": True},
+                        "device": {"adapter": "emulated", "faults": ["qr-mangles-utf8"]}, "network": {"adapter": "air"},
+                        "devices": [{"worker": "gw0", "name": "cam-a"}, {"worker": "gw1", "name": "cam-b"}]}
+    page = render_html(summary, run_dir)
+    assert re.search(r'id="emulated">EMULATED DEVICE / EMULATED CLOUD / EMULATED NETWORK', page)
+    assert "no physical device was tested" in page and "device: qr-mangles-utf8" in page
+    assert '<span class="muted">Pairing modes</span> QR, AP</span>' in page
+    assert '<span class="muted">Does not support</span> power cycle</span>' in page
+    assert "gw0: cam-a; gw1: cam-b" in page and "MIIB" not in page and "lab CA certificate" in page
+    first = page.index('id="failures"')
+    assert first < page.index('id="device"') < page.index('id="tcs"') < page.index('id="traceability"')
+    failure = re.search(r'<li class="fail" data-verdict="FAIL">(.*?)</li>', page, re.S)
+    assert failure is not None and "TC-QR-001" in failure.group(1)
+    assert "Observed</span>decoded &lt;b&gt;bytes&lt;/b&gt; differ" in failure.group(1)  # no exception class name
+    assert 'href="#evidence-1"' in failure.group(1) and 'id="evidence-1"' in page
+    assert "Required</span><span class=\"mono\">REQ-QR-001</span>" in failure.group(1)
+    assert page.index('data-verdict="FAIL"') < page.index('data-verdict="ERROR"')  # FAIL first, then ERROR
+    assert not PYTHON_REPR.search(html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_a_parametrised_tc_is_one_row_with_its_requirement_once_and_its_cases_below() -> None:
+    results = [Result("TC-AP-001", verdict, f"suites/test_ap.py::test_frames[{case}]", "ap", 0.1,
+                              ["REQ-AP-001"], message, title="the device pairs from a legacy frame")
+               for case, verdict, message in (("compact", "PASS", ""), ("spaced", "FAIL", "AssertionError: refused"),
+                                              ("ascii-escaped", "PASS", ""))]
+    page = render_html(sample_summary(results), Path("/nonexistent"))
+    assert page.count('id="tc-TC-AP-001" data-verdict="FAIL"') == 1
+    table = page[page.index('id="tcs"'):page.index('id="traceability-section"')]
+    assert table.count("A device that claims the legacy variant pairs from a 55AA AP frame") == 1
+    assert re.findall(r'data-case-verdict="(\w+)">([\w-]+) ', page) == [
+        ("PASS", "ascii-escaped"), ("PASS", "compact"), ("FAIL", "spaced")]
+    assert "The device pairs from a legacy frame" in page  # the recorded title, as a sentence
+    assert "[spaced]</span> <span class=\"msg\">refused</span>" in page
+
+
+def _result(tc: str, verdict: str, case: str = "") -> Result:
+    return Result(tc, verdict, f"suites/test_x.py::test_{tc.lower()}" + (f"[{case}]" if case else ""), "qr")
+
+
+def test_compare_lists_regressions_fixes_new_and_removed_tcs() -> None:
+    old = sample_summary([_result("TC-QR-001", "PASS", "a"), _result("TC-QR-001", "PASS", "b"),
+                          _result("TC-QR-002", "FAIL"), _result("TC-QR-003", "N/A"), _result("TC-QR-004", "PASS")],
+                         run_id="old-run")
+    new = sample_summary([_result("TC-QR-001", "PASS", "a"), _result("TC-QR-001", "FAIL", "b"),
+                          _result("TC-QR-002", "PASS"), _result("TC-QR-003", "ERROR"), _result("TC-QR-005", "PASS")],
+                         run_id="new-run")
+    diff = compare(old, new)
+    assert [(c.label, c.old, c.new) for c in diff.regressions] == [("TC-QR-001 [b]", "PASS", "FAIL"),
+                                                                   ("TC-QR-003", "N/A", "ERROR")]
+    assert [(c.label, c.old, c.new) for c in diff.fixes] == [("TC-QR-002", "FAIL", "PASS")]
+    assert (diff.new_tcs, diff.removed_tcs, diff.changed) == (["TC-QR-005"], ["TC-QR-004"], [])
+    new.comparison = diff.to_json()
+    page = render_html(summary_from_json(new.to_json()), Path("/nonexistent"))
+    assert re.search(r"regression</span> <span class=\"mono\">TC-QR-001 \[b\]</span> PASS → FAIL", page)
+    assert page.index('id="comparison"') < page.index('id="tcs"')  # on page 1
+
+
+def _run_with(directory: Path, run_id: str, results: list[Result]) -> Path:
+    run = directory / run_id
+    run.mkdir(parents=True)
+    summary = sample_summary(results, run_id=run_id)
+    summary.save(run / "summary.json")
+    write_html(summary, run)
+    write_manifest(run, run_id=run_id)
+    return run
+
+
+def test_report_compare_prints_the_changes_and_exits_1_on_a_regression(tmp_path: Path) -> None:
+    old = _run_with(tmp_path, "20250101T000000000Z-aaaaaa",
+                    [_result("TC-QR-001", "PASS"), _result("TC-QR-002", "FAIL")])
+    new = _run_with(tmp_path, "20250102T000000000Z-bbbbbb",
+                    [_result("TC-QR-001", "FAIL"), _result("TC-QR-002", "PASS")])
+    done = CliRunner().invoke(report_cli.cli_command, ["--compare", str(old), str(new)])
+    assert done.exit_code == 1, done.output
+    assert "regression: TC-QR-001 PASS -> FAIL" in done.output and "fixed: TC-QR-002 FAIL -> PASS" in done.output
+    done = CliRunner().invoke(report_cli.cli_command, ["--compare", str(new), str(new)])
+    assert done.exit_code == 0 and "no verdict changed" in done.output
+    assert CliRunner().invoke(report_cli.cli_command, ["--compare", str(old), str(tmp_path / "none")]).exit_code == 2
+
+
+@pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+def test_report_pdf_prints_the_certificate_on_a4_with_each_section_on_new_pages(run_dir: Path) -> None:
+    import pypdf
+
+    summary = load_summary(run_dir / "summary.json")
+    summary.adapters["device"] = {"adapter": "emulated"}
+    summary.save(run_dir / "summary.json")
+    write_manifest(run_dir, run_id=summary.run_id)
+    done = CliRunner().invoke(report_cli.cli_command, [str(run_dir), "--pdf"])
+    assert done.exit_code == 0, done.output
+    pages = [page.extract_text() for page in pypdf.PdfReader(run_dir / "report.pdf").pages]
+    box = pypdf.PdfReader(run_dir / "report.pdf").pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)  # A4, in mm
+    assert "FAIL" in pages[0] and "EMULATED DEVICE" in pages[0] and "What did not pass" in pages[0]
+    starts = {title: next(i for i, text in enumerate(pages) if title in text)
+              for title in ("Test cases", "Traceability", "Evidence of what did not pass")}
+    assert 0 < starts["Test cases"] < starts["Traceability"] < starts["Evidence of what did not pass"]
+    # each section opens a new page: its title is at the top, under the margin's line (a figure's caption may
+    # come first in the text of the evidence)
+    tops = {title: pages[i].split("\n", 1)[1].splitlines()[:2] for title, i in starts.items()}
+    assert all(any(line.startswith(title) for line in top) for title, top in tops.items()), tops
+    assert all(text.startswith(f"page {n} of {len(pages)}EMULATED DEVICE / EMULATED CLOUD / EMULATED NETWORK: "
+                               "NOT A CERTIFICATE OF A DEVICE") for n, text in enumerate(pages, start=1))
+    assert verify_manifest(run_dir).ok  # the PDF is part of the bundle
+
+
+def test_report_pdf_without_chromium_says_why_and_writes_nothing(run_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(run_dir))  # no chromium on it
+    done = CliRunner().invoke(report_cli.cli_command, [str(run_dir), "--pdf"])
+    assert done.exit_code == 2 and "Chromium is not installed" in done.output and "apt-get install" in done.output
+    assert not (run_dir / "report.pdf").exists() and verify_manifest(run_dir).ok

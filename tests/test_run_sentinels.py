@@ -1,8 +1,8 @@
 """No secret leaves a ``paircert run``: sentinel secrets planted through a profile's ``env:`` references, in a run
 that fails against a fault of the zoo (suites/faults/camera.toml), are found in no file of the run directory in any
 spelling (plain, JSON-escaped, URL-encoded, HTML-escaped, base64 at any offset, hex, UTF-16, inside QR images, also
-inlined in report.html), nor on the console; and what the run writes is private (0600) until the sweep checked it,
-0644 after.
+inlined in report.html), nor on the console, nor in the certificate printed to PDF (its text and its pictures); and
+what the run writes is private (0600) until the sweep checked it, 0644 after.
 
 Run through the ``paircert`` command in a subprocess, as a user runs it.
 """
@@ -20,12 +20,14 @@ import urllib.parse
 from pathlib import Path
 
 import markupsafe
+import pypdf
 from _zoo import catalogue
 from PIL import Image
 
 from harness.profiles import load_profile
 from harness.qrimage import decode_qr
 from harness.redaction import MASK
+from harness.report.pdf import chromium_missing
 from tests._report_helpers import latest_run, run_paircert, write_suites
 
 FAULT = "no-prompt-sound"  # TC-QR-006 fails, with the pairing QR (it encodes the lab's Wi-Fi password) as evidence
@@ -83,17 +85,28 @@ def _leaks(name: str, data: bytes, sentinels: list[str]) -> list[str]:
     return leaks
 
 
+def _pdf_leaks(path: Path, sentinels: list[str]) -> list[str]:
+    """What the printed certificate shows: the text of every page, and every QR code in its pictures."""
+    reader = pypdf.PdfReader(path)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "paircert conformance" in text and "TC-QR-006" in text
+    images = [image.data for page in reader.pages for image in page.images]
+    payloads = [payload for data in images for payload in _qr_payloads(data)]
+    assert payloads and all(MASK.encode() in payload for payload in payloads)  # the QR printed, redacted
+    return _leaks("report.pdf (text)", text.encode(), sentinels) + [
+        leak for payload in payloads for leak in _leaks("report.pdf (a QR code)", payload, sentinels)]
+
+
 def _sentinel_profile(directory: Path) -> tuple[Path, dict[str, str]]:
     fault = next(f for f in catalogue() if f.name == FAULT and f.kind == "camera")
     text = Path(load_profile(fault.profile).path or "").read_text(encoding="utf-8")
     token = secrets.token_hex(6)
     env = {"SENTINEL_WIFI": f"S3ntinel/w\"ï&fi<'+{token}", "SENTINEL_UUID": f"sentineluuid{token}",
-           "SENTINEL_AUTHKEY": f"SentinelAuthKey{token}{token}", "SENTINEL_ADAPTER": f"sentinel-adapter-{token}"}
+           "SENTINEL_AUTHKEY": f"SentinelAuthKey{token}{token}"}
     adapters = ('[parameters.wifi]\nssid = "sentinel-lab"\npassword = "env:SENTINEL_WIFI"\n\n'
                 '[parameters.licence]\nuuid = "env:SENTINEL_UUID"\nauthkey = "env:SENTINEL_AUTHKEY"\n\n[adapters]')
     text = text.replace("[adapters]", adapters).replace(
-        'device = "emulated"', f'device = {{ name = "emulated", args = {{ faults = ["{FAULT}"], '
-                               f'lab_token = "env:SENTINEL_ADAPTER" }} }}')
+        'device = "emulated"', f'device = {{ name = "emulated", args = {{ faults = ["{FAULT}"] }} }}')
     assert FAULT in text and "env:SENTINEL_WIFI" in text
     path = directory / "sentinel-camera.toml"
     path.write_text(text, encoding="utf-8")
@@ -104,16 +117,20 @@ def test_no_sentinel_secret_is_in_any_file_of_a_failing_run_in_any_spelling(tmp_
     profile, env = _sentinel_profile(tmp_path)
     reports = tmp_path / "reports"
     done = run_paircert("run", "--profile", str(profile), "--suite", "qr", "-k", "prompt", "--report-dir",
-                        str(reports), "--no-progress", env=env, timeout=120)
+                        str(reports), "--no-progress", env=env, timeout=100)
     assert done.returncode == 1, done.stdout + done.stderr
     run_dir = latest_run(reports)
     results = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["tc"], r["verdict"]) for r in results] == [("TC-QR-006", "FAIL")]
+    sentinels = list(env.values())
+    leaks = _leaks("console", (done.stdout + done.stderr).encode(), sentinels)
+    if chromium_missing() is None:  # the certificate printed too: its text and its pictures
+        printed = run_paircert("report", "--pdf", str(run_dir), timeout=180)
+        assert printed.returncode == 0, printed.stdout + printed.stderr
+        leaks += _pdf_leaks(run_dir / "report.pdf", sentinels)
     files = sorted(p for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink())
     assert len(files) > 10
-    sentinels = list(env.values())
-    leaks = [leak for path in files for leak in _leaks(str(path.relative_to(run_dir)), path.read_bytes(), sentinels)]
-    leaks += _leaks("console", (done.stdout + done.stderr).encode(), sentinels)
+    leaks += [leak for path in files for leak in _leaks(str(path.relative_to(run_dir)), path.read_bytes(), sentinels)]
     assert leaks == []
     html = (run_dir / "report.html").read_bytes()
     inlined = [payload for image in _images(html) for payload in _qr_payloads(image)]
@@ -133,11 +150,11 @@ import pytest
 
 @pytest.mark.tc("TC-LICENCE-001", reqs=["REQ-LICENCE-001"])
 def test_what_the_run_writes_is_private_until_swept(pytestconfig):
-    path = Path(pytestconfig.getoption("--report-dir")) / "evidence" / "scratch.txt"
+    path = Path(pytestconfig.getoption("--paircert-report-dir")) / "evidence" / "scratch.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("the key is " + os.environ["SENTINEL_KEY"])
     assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
-    assert (Path(pytestconfig.getoption("--report-dir")) / "pytest.log").stat().st_mode & 0o777 == 0o600
+    assert (Path(pytestconfig.getoption("--paircert-report-dir")) / "pytest.log").stat().st_mode & 0o777 == 0o600
 '''
 
 
@@ -149,7 +166,7 @@ def test_what_a_run_writes_is_0600_until_the_sweep_checked_it_and_0644_after(tmp
                                                   "\n\n[adapters]"), encoding="utf-8")
     key = f"private-sentinel-{secrets.token_hex(6)}"
     done = run_paircert("run", "--profile", str(profile), "--suites-dir", str(suites), "--report-dir",
-                        str(tmp_path / "reports"), "--no-progress", env={"SENTINEL_KEY": key}, timeout=120)
+                        str(tmp_path / "reports"), "--no-progress", env={"SENTINEL_KEY": key}, timeout=100)
     assert done.returncode == 0, done.stdout + done.stderr
     scratch = latest_run(tmp_path / "reports") / "evidence" / "scratch.txt"
     assert scratch.read_text(encoding="utf-8") == f"the key is {MASK}"

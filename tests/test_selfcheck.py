@@ -3,22 +3,24 @@
 run PASSes or is N/A. The score is printed as caught / total. Every requirement has a fault that only its own
 TCs catch.
 
-Each run is ``pytest <suite modules> --profile ...`` in a subprocess, with the world built by
-``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_DEVICE_FAULTS`` / ``PAIRCERT_CLOUD_FAULTS``;
-verdicts come from the run's ``results.jsonl``. Only the modules of a fault's expected TCs run, two at a time.
+Each run is a pytest session of ``<suite modules> --profile ...`` with the world built by
+``tests/_selfcheck_world.py`` from the faults named in ``PAIRCERT_*_FAULTS``; verdicts come from the run's
+``results.jsonl``. Only the modules of a fault's expected TCs run. The runs go to a pool of runner processes
+(tests/_selfcheck_pool.py), each running session after session without restarting Python, and only the runs
+the selected tests need are made (``-k`` one fault: one run), in the order the tests ask for them. Under xdist
+the module must stay on one worker (``make test`` uses ``--dist loadfile``), else each worker makes its runs.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from _selfcheck_pool import Job, Outcome, Pool
 from _zoo import CATALOGUE_DIR, ROOT, SUITES, Fault, catalogue, sole_catchers, tc_requirements
 
 from harness.app.faults import ACTIVATOR_FAULTS
@@ -26,9 +28,12 @@ from harness.emulator.camera.faults import CAMERA_FAULTS
 from harness.emulator.cloud.faults import CLOUD_FAULTS
 from harness.profiles import load_profile
 
-RUN_TIMEOUT_S = 300
-PARALLEL = 2
-SEED = "20240611"
+RUNNERS = 2 * (os.cpu_count() or 1)  # a run often waits (idle world, virtual time): two per core keep them busy
+JOB_DEADLINE_S = 100.0  # a fault's run (its few modules) that takes longer is stopped and reported
+SUITES_DEADLINE_S = 200.0  # a run of every suite on a conformant profile
+VERDICT_WAIT_S = JOB_DEADLINE_S + 10.0  # < the 120 s pytest timeout; runs are made in the order tests ask
+# The score alone (-k score) waits for every run: the worst case is every run using its whole deadline.
+ZOO_WAIT_S = JOB_DEADLINE_S * (len(catalogue()) // RUNNERS + 1) + 10.0
 
 
 def emulated_profiles() -> list[str]:
@@ -40,21 +45,16 @@ def emulated_profiles() -> list[str]:
     return names
 
 
-def run_suites(profile: str, modules: Sequence[str], report_dir: Path, *, camera: Sequence[str] = (),
-               cloud: Sequence[str] = (), activator: Sequence[str] = ()) -> list[dict[str, object]]:
-    """Run the suite ``modules`` on ``profile`` with the named faults; the results.jsonl records."""
-    env = dict(os.environ, PAIRCERT_DEVICE_FAULTS=",".join(camera), PAIRCERT_CLOUD_FAULTS=",".join(cloud),
-               PAIRCERT_ACTIVATOR_FAULTS=",".join(activator),
-               PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
-    for variable in ("PAIRCERT_PROFILE", "PAIRCERT_CLOUD", "PAIRCERT_DEVICE", "PAIRCERT_NETWORK"):
-        env.pop(variable, None)
-    command = [sys.executable, "-m", "pytest", *modules, "--profile", profile, "-p", "_selfcheck_world",
-               "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", SEED, "--report-dir", str(report_dir)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    results = report_dir / "results.jsonl"
-    if not results.exists():
-        raise AssertionError(f"no results from {' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+def fault_job(fault: Fault, base: Path) -> Job:
+    return Job(f"{fault.kind}-{fault.name}", fault.profile, tuple(fault.modules), base / f"{fault.kind}-{fault.name}",
+               camera=(fault.name,) if fault.kind == "camera" else (),
+               cloud=(fault.name,) if fault.kind == "cloud" else (),
+               activator=(fault.name,) if fault.kind == "activator" else (), deadline_s=JOB_DEADLINE_S)
+
+
+def conformant_job(profile: str, base: Path) -> Job:
+    return Job(f"conformant-{profile}", profile, (str(SUITES),), base / f"conformant-{profile}",
+               deadline_s=SUITES_DEADLINE_S)
 
 
 def test_every_fault_of_every_catalogue_is_in_the_zoo() -> None:
@@ -82,9 +82,10 @@ def test_every_requirement_has_a_fault_only_its_own_tcs_catch() -> None:
     assert set(KNOWN_GAPS) - lonely == set(), f"no longer gaps, take them off KNOWN_GAPS: {set(KNOWN_GAPS) - lonely}"
 
 
+@pytest.mark.timeout(SUITES_DEADLINE_S + 20.0)
 @pytest.mark.parametrize("profile", emulated_profiles())
-def test_the_suites_pass_or_are_na_on_every_bundled_profile(profile: str, tmp_path: Path) -> None:
-    results = run_suites(profile, [str(SUITES)], tmp_path)
+def test_the_suites_pass_or_are_na_on_every_bundled_profile(zoo: Zoo, profile: str) -> None:
+    results = zoo.results(f"conformant-{profile}", SUITES_DEADLINE_S + 10.0)
     assert results, "the suites ran nothing"
     bad = [f"{r['verdict']} {r['tc']} {r['nodeid']}: {r['message']}" for r in results
            if r["verdict"] not in ("PASS", "N/A")]
@@ -111,54 +112,72 @@ def judge(fault: Fault, results: list[dict[str, object]]) -> str | None:
 
 
 class Zoo:
-    """The selected faults' runs, started in the background two at a time; each test waits for its own."""
+    """The runs the selected tests need, submitted to the pool in the order the tests ask for them."""
 
-    def __init__(self, base: Path, names: set[str] | None = None) -> None:
-        self.base = base
-        self.pool = ThreadPoolExecutor(max_workers=PARALLEL)
-        self.runs: dict[str, Future[str | None]] = {
-            f.name: self.pool.submit(self.attempt, f) for f in catalogue() if names is None or f.name in names}
+    def __init__(self, pool: Pool, jobs: list[Job]) -> None:
+        self.pool = pool
+        self.runs: dict[str, Future[Outcome]] = {job.id: pool.submit(job) for job in jobs}
 
-    def attempt(self, fault: Fault) -> str | None:
-        results = run_suites(fault.profile, fault.modules, self.base / f"{fault.kind}-{fault.name}",
-                             camera=[fault.name] if fault.kind == "camera" else [],
-                             cloud=[fault.name] if fault.kind == "cloud" else [],
-                             activator=[fault.name] if fault.kind == "activator" else [])
-        return judge(fault, results)
+    def results(self, job_id: str, wait_s: float = VERDICT_WAIT_S) -> list[dict[str, object]]:
+        """The records of run ``job_id``; AssertionError when it did not end normally."""
+        try:
+            outcome = self.runs[job_id].result(timeout=wait_s)
+        except TimeoutError:
+            raise AssertionError(f"run {job_id} gave no outcome within {wait_s:g} s") from None
+        if outcome.problem is not None:
+            raise AssertionError(f"run {job_id} {outcome.problem}; its log is {outcome.job.report_dir}/pytest.log")
+        return outcome.job.results()
 
-    def verdict(self, name: str) -> str | None:
-        return self.runs[name].result(timeout=RUN_TIMEOUT_S)
+    def verdict(self, fault: Fault, wait_s: float = VERDICT_WAIT_S) -> str | None:
+        """None when ``fault`` was caught as the catalogue says; else why not."""
+        try:
+            return judge(fault, self.results(f"{fault.kind}-{fault.name}", wait_s))
+        except AssertionError as exc:
+            return str(exc)
 
 
-def selected_faults(items: Sequence[pytest.Item]) -> set[str] | None:
-    """The faults the selected tests of this module need (``-k <fault>`` runs just that one); None for all."""
-    names: set[str] = set()
+def _wanted(items: list[pytest.Item], base: Path) -> list[Job]:
+    """The runs this module's selected tests need, in their order (each once)."""
+    faults = {f.name: f for f in catalogue()}
+    jobs: dict[str, Job] = {}
     for item in items:
         if item.path != Path(__file__) or not isinstance(item, pytest.Function):
             continue
-        if item.originalname == "test_the_fault_zoo_score_is_total":
-            return None
-        if item.originalname == "test_the_fault_is_caught_by_the_tcs_expected_to_catch_it":
-            names.add(str(item.callspec.params["name"]))
-    return names
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if item.originalname == "test_the_suites_pass_or_are_na_on_every_bundled_profile":
+            wanted = [conformant_job(params["profile"], base)]
+        elif item.originalname == "test_the_fault_is_caught_by_the_tcs_expected_to_catch_it":
+            wanted = [fault_job(faults[params["name"]], base)]
+        elif item.originalname == "test_the_fault_zoo_score_is_total":
+            wanted = [fault_job(f, base) for f in faults.values()]
+        else:
+            wanted = []
+        for job in wanted:
+            jobs.setdefault(job.id, job)
+    return list(jobs.values())
 
 
 @pytest.fixture(scope="module")
 def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
-    runs = Zoo(tmp_path_factory.mktemp("zoo"), selected_faults(request.session.items))
+    base = tmp_path_factory.mktemp("zoo")
+    pool = Pool(base, RUNNERS)
+    runs = Zoo(pool, _wanted(request.session.items, base))
     yield runs
-    runs.pool.shutdown(wait=True, cancel_futures=True)
+    pool.close()
 
 
 @pytest.mark.parametrize("name", [f.name for f in catalogue()])
 def test_the_fault_is_caught_by_the_tcs_expected_to_catch_it(zoo: Zoo, name: str) -> None:
-    why = zoo.verdict(name)
+    why = zoo.verdict(next(f for f in catalogue() if f.name == name))
     assert why is None, f"{name} not caught: {why}"
 
 
+@pytest.mark.timeout(ZOO_WAIT_S + 10.0)
 def test_the_fault_zoo_score_is_total(zoo: Zoo) -> None:
     faults = catalogue()
-    missed = [(fault, why) for fault in faults if (why := zoo.verdict(fault.name)) is not None]
+    deadline = time.monotonic() + ZOO_WAIT_S
+    missed = [(fault, why) for fault in faults
+              if (why := zoo.verdict(fault, max(0.0, deadline - time.monotonic()))) is not None]
     print(f"\nfault zoo score: {len(faults) - len(missed)} / {len(faults)} caught")
     for fault, why in missed:
         print(f"  not caught: {fault.kind} fault {fault.name}: {why}")

@@ -23,7 +23,7 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
 
 def test_the_emulated_world_agrees_with_the_model(world: World) -> None:
     target = PairingTarget.from_world(world)
-    run_pairing_machine(target, budget_settings("ci", max_examples=10, stateful_step_count=10), time_limit_s=60)
+    run_pairing_machine(target, budget_settings("ci", max_examples=10, stateful_step_count=10))
 
 
 def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fail() -> None:
@@ -37,9 +37,10 @@ def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fai
         with pytest.raises(DeviceFailure) as caught:
             budget = budget_settings("ci", max_examples=30, stateful_step_count=10,
                                      phases=[Phase.generate])  # found is enough: no shrinking
-            run_pairing_machine(PairingTarget.from_world(faulty), budget, time_limit_s=60)
+            run_pairing_machine(PairingTarget.from_world(faulty), budget)
     finally:
         faulty.close()
     raised_in = str(caught.traceback[-1].path)
     assert raised_in.endswith("harness/testing/stateful.py")
     assert classify(caught.value, phase="call", raised_in=raised_in)[0] is Verdict.FAIL
+

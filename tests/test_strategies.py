@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given
 from hypothesis import strategies as st
 
 from harness.protocol import apconfig, atop, smartconfig
@@ -146,6 +146,7 @@ def test_budgets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert hs.budget_name() == "nightly"
     assert hs.budget_settings().max_examples > hs.budget_settings("ci").max_examples
     assert hs.budget_settings("ci").derandomize
+    assert Phase.shrink not in hs.budget_settings("ci").phases  # counted work only: a failure is reported as found
     with pytest.raises(ValueError, match="unknown fuzz budget"):
         hs.budget_name("huge")
 

@@ -69,6 +69,7 @@ class DeviceCapability(enum.StrEnum):
     POWER_CYCLE = "power-cycle"
     SCAN_QR = "scan-qr"
     AP_MODE = "ap-mode"
+    AP_STATUS = "ap-status"  # ap_address() says whether the SoftAP is open right now (None once it closed)
     EZ_MODE = "ez-mode"
     EVENTS = "events"
     LIVENESS = "liveness"
@@ -131,11 +132,13 @@ class Notification:
 
 @dataclass(frozen=True)
 class DeviceEvent:
-    """One entry of a device's timeline, on the world's clock. Never holds a secret in clear."""
+    """One entry of a device's timeline, on the world's clock (``wall``: when on the wall clock, where the world's
+    clock is virtual). Never holds a secret in clear."""
 
     at: float
     name: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    wall: float | None = None
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,8 @@ class EmulatedCloudAdapter:
     def info(self) -> Mapping[str, Any]:
         return {"adapter": "emulated", "region": self.region, "atop_url": self._cloud.atop_url,
                 "app_url": self._cloud.app_url, "mqtt": f"{self._cloud.mqtt_host}:{self._cloud.mqtt_port}",
-                "tls": self._cloud.tls is not None, "faults": sorted(self._cloud.faults),
+                "tls": self._cloud.tls is not None, "mqtt_tls": self._cloud.mqtt_tls,
+                "faults": sorted(self._cloud.faults),
                 **({"ca": self._cloud.tls.ca.der_base64} if self._cloud.tls is not None else {})}
 
     def close(self) -> None:
@@ -270,7 +271,7 @@ class EmulatedDeviceAdapter:
         return ApAddress(host, udp_port, tcp_port)
 
     def events(self) -> Sequence[DeviceEvent]:
-        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details)) for e in self.camera.events()]
+        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall) for e in self.camera.events()]
 
     def is_alive(self) -> bool:
         return bool(self.camera.alive)

@@ -47,6 +47,11 @@ from harness.protocol.ble import WifiCredentials
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
+WATCHING_WAIT_S = 10.0  # real seconds start_config_wifi waits for its worker to start watching the cloud
+# World-clock seconds between two looks at the token's attempts (PROTOCOL.md §10.7, §10.10: "poll the token list
+# at about 1 Hz, as AK and TLW do"); each look costs the emulated world real work, faster only costs CPU.
+POLL_INTERVAL_S = 1.0
+
 
 class ActivatorMode(enum.StrEnum):
     """The pairing modes of ThingActivatorMode that paircert drives (§7: EZ, AP, QRCode, ..., MQTTDirectly).
@@ -166,7 +171,7 @@ class Activator:
                  network: NetworkAdapter | None = None, delegate: ActivatorDelegate | None = None,
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
-                 ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = 0.25,
+                 ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = POLL_INTERVAL_S,
                  ez_resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
@@ -199,15 +204,21 @@ class Activator:
 
     def start_config_wifi(self, mode: ActivatorMode | str, ssid: str, password: str, token: str,
                           timeout: float = 100.0) -> None:
-        """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s."""
+        """Start pairing in ``mode``; the delegate hears the outcome exactly once, within ``timeout`` s.
+
+        Returns once the activator watches the cloud for this start: an activation with ``token`` from then on
+        is this start's (one made earlier is history, see :meth:`_pair`), however slowly its thread started.
+        """
         mode = ActivatorMode(mode)
         if mode is ActivatorMode.UUID:
             raise ValueError("binding by UUID has no SSID, password or token: use start_bind_uuid(home, uuid)")
         run = self._begin()
-        thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout),
+        watching = threading.Event()
+        thread = threading.Thread(target=self._worker, args=(run, mode, ssid, password, token, timeout, watching),
                                   name=f"activator-{run}", daemon=True)
         self._thread = thread
         thread.start()
+        watching.wait(WATCHING_WAIT_S)  # set by the worker, also when it fails: bounded either way
 
     def start_bind_uuid(self, home: str, uuid: str, timeout: float = 100.0) -> None:
         """Bind the device whose QR code showed ``uuid`` into ``home`` (§11.6): the cloud issues a token for
@@ -259,12 +270,15 @@ class Activator:
         with self._lock:
             return self._run == run and self._state is _State.RUNNING
 
-    def _worker(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str, timeout: float) -> None:
+    def _worker(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str, timeout: float,
+                watching: threading.Event) -> None:
         try:
-            model, error = asyncio.run(self._pair(run, mode, ssid, password, token, timeout))
+            model, error = asyncio.run(self._pair(run, mode, ssid, password, token, timeout, watching))
         except Exception as exc:  # a harness or lab fault still ends the start with exactly one callback
             model, error = None, ActivatorError(ActivatorErrorCode.COMMON_DEVICE_ACTIVE,
                                                 f"the harness failed: {type(exc).__name__}: {exc}", harness_fault=exc)
+        finally:
+            watching.set()
         self._finish(run, model, error)
 
     def _bind_worker(self, run: int, home: str, uuid: str, timeout: float) -> None:
@@ -299,13 +313,14 @@ class Activator:
             self.step_callback(self, step, model)
 
     async def _pair(self, run: int, mode: ActivatorMode, ssid: str, password: str, token: str,
-                    timeout: float) -> tuple[DeviceModel | None, ActivatorError | None]:
+                    timeout: float, watching: threading.Event) -> tuple[DeviceModel | None, ActivatorError | None]:
         clock = self.cloud.clock
         deadline = clock.time() + timeout
         home = self._token_homes.get(token)
         # Only what happens after this start counts: an earlier pairing's attempts with the same token are
         # history, not this outcome (a consumed token must read as 3718, not as the old success).
         baseline = len(await asyncio.to_thread(self.cloud.token_attempts, token))
+        watching.set()
         if mode is ActivatorMode.BLE:  # §9: the Bluetooth leg can fail by itself, before the cloud sees anything
             failed = await asyncio.to_thread(self._deliver_ble, ssid, password, token)
             if failed is not None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from harness import bundled
 from harness.cli.rundir import (
     UsageProblem,
     new_run_id,
@@ -39,10 +40,10 @@ from harness.cli.rundir import (
     suite_version,
 )
 from harness.cli.runner import FUZZ_BUDGET_ENV, LOG_FILE, execute, finalize, stdin_is_a_person
-from harness.profiles.schema import PROJECT_ROOT, Profile, ProfileError, load_profile
+from harness.profiles.schema import Profile, ProfileError, load_profile
 
-BUNDLED_SUITES_DIR = PROJECT_ROOT / "suites"
 FUZZ_BUDGETS = ("ci", "default", "nightly")
+DEFAULT_REPORT_DIR = Path("reports")
 
 
 @dataclass
@@ -110,11 +111,12 @@ def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
     command = [sys.executable, "-m", "pytest", *map(str, request.targets),
                "-p", "harness.report.sink", "-q", "-rN", "-o", "timeout=0",
                "-o", f"cache_dir={request.report_dir.resolve() / '.pytest_cache'}",
-               "--profile", str(profile_path.resolve()), "--paircert-seed", str(request.seed),
+               "--paircert-profile", str(profile_path.resolve()), "--paircert-seed", str(request.seed),
                f"--hypothesis-seed={request.seed}",
-               "--report-dir", str(run_dir), "--evidence-dir", str(run_dir / "evidence"),
+               "--paircert-report-dir", str(run_dir), "--paircert-evidence-dir", str(run_dir / "evidence"),
                f"--junitxml={junit}", f"--alluredir={run_dir / 'allure-results'}"]
-    for option, value in (("--cloud", request.cloud), ("--device", request.device), ("--network", request.network)):
+    for option, value in (("--paircert-cloud", request.cloud), ("--paircert-device", request.device),
+                          ("--paircert-network", request.network)):
         if value:
             command += [option, value]
     if request.keyword:
@@ -154,8 +156,9 @@ def _profile_problem(exc: ProfileError) -> str:
 @click.option("--tc", "tcs", metavar="TC-ID", multiple=True,
               help="Only the tests of this TC id (repeatable; a glob such as 'TC-QR-*').")
 @click.option("--suites-dir", type=click.Path(path_type=Path), help="Run your own suites instead of the bundled.")
-@click.option("--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
-              help="Where <run-id>/ and the latest link are written.")
+@click.option("--report-dir", type=click.Path(path_type=Path), default=None,
+              help="Where <run-id>/ and the latest link are written [default: reports; with --resume or "
+                   "--rerun-failed: beside that run].")
 @click.option("-n", "workers", metavar="N|auto", help="Spread tests over N pytest-xdist workers.")
 @click.option("--fuzz-budget", type=click.Choice(FUZZ_BUDGETS), default=None,
               help=f"How long fuzz tests may run (default: ${FUZZ_BUDGET_ENV} or 'default').")
@@ -171,7 +174,7 @@ def _profile_problem(exc: ProfileError) -> str:
               help="Load this pytest plugin module in the run (repeatable), e.g. one that registers your own faults.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST-ARGS...]")
 def cli_command(profile_name: str | None, cloud: str | None, device: str | None, network: str | None,
-                suite_names: str | None, tcs: tuple[str, ...], suites_dir: Path | None, report_dir: Path,
+                suite_names: str | None, tcs: tuple[str, ...], suites_dir: Path | None, report_dir: Path | None,
                 workers: str | None, fuzz_budget: str | None, keyword: str | None, seed: int | None,
                 resume_dir: Path | None, rerun_dir: Path | None, no_progress: bool, plugins: tuple[str, ...],
                 pytest_args: tuple[str, ...]) -> None:
@@ -206,7 +209,7 @@ def cli_command(profile_name: str | None, cloud: str | None, device: str | None,
 
 
 def build_request(*, profile_name: str | None, cloud: str | None, device: str | None, network: str | None,
-                  suite_names: str | None, tcs: list[str], suites_dir: Path | None, report_dir: Path,
+                  suite_names: str | None, tcs: list[str], suites_dir: Path | None, report_dir: Path | None,
                   workers: str | None, fuzz_budget: str | None, keyword: str | None, seed: int | None,
                   resume_dir: Path | None, rerun_dir: Path | None, pytest_args: list[str],
                   plugins: list[str] | None = None) -> RunRequest:
@@ -223,7 +226,7 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     if budget not in FUZZ_BUDGETS:
         raise UsageProblem(f"${FUZZ_BUDGET_ENV}: expected one of {', '.join(FUZZ_BUDGETS)}, got {budget!r}")
     directory = (suites_dir or (Path(earlier.selection["suites_dir"]) if earlier and earlier.selection.get(
-        "suites_dir") else BUNDLED_SUITES_DIR)).resolve()
+        "suites_dir") else _bundled_suites())).resolve()
     if not directory.is_dir():
         raise UsageProblem(f"--suites-dir {directory}: not a directory")
     names = [n.strip() for n in (suite_names or "").split(",") if n.strip()]
@@ -232,6 +235,8 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     if seed is None:
         seed = earlier.seed if earlier is not None and earlier.seed is not None else random.SystemRandom().randrange(
             2**32)
+    if report_dir is None:  # a re-run goes beside the run it repeats
+        report_dir = earlier.run_dir.parent if earlier is not None else DEFAULT_REPORT_DIR
     request = RunRequest(profile=profile, report_dir=report_dir, suites_dir=directory,
                          targets=select_suites(directory, names), suites=names, cloud=cloud, device=device,
                          network=network, workers=parse_workers(workers, profile), fuzz_budget=budget,
@@ -242,6 +247,14 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     _import_plugins(request.plugins)
     _preflight(request)
     return request
+
+
+def _bundled_suites() -> Path:
+    """The suites the wheel ships (:mod:`harness.bundled`, through importlib.resources)."""
+    try:
+        return bundled.suites_dir()
+    except bundled.BundleMissing as exc:
+        raise UsageProblem(f"no bundled suites: {exc}; pass --suites-dir") from None
 
 
 def _load(profile_name: str | None, earlier: Any) -> Profile:
@@ -280,6 +293,6 @@ def _import_plugins(plugins: list[str]) -> None:
             raise UsageProblem(f"-p/--plugin {plugin}: {exc}") from None
 
 
-__all__ = ["BUNDLED_SUITES_DIR", "LOG_FILE", "Resume", "RunRequest", "build_request", "cli_command", "execute",
+__all__ = ["LOG_FILE", "Resume", "RunRequest", "build_request", "cli_command", "execute",
            "finalize", "new_run_id", "point_latest", "pytest_command", "resolve_run_dir", "select_suites",
            "suite_version"]

@@ -31,6 +31,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from harness import __version__
+from harness.report.compare import compare, previous_run
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
 from harness.report.results import RunState, iter_worlds
@@ -46,8 +47,8 @@ RUN_ID_ENV = "PAIRCERT_RUN_ID"
 PRIVATE_DIR_ENV = "PAIRCERT_PRIVATE_DIR"
 LOG_FILE = "pytest.log"
 STOP_BUDGET_S = 5.0  # Ctrl-C to exit, the partial report included
-_ASK_S = 2.0  # of which pytest gets this long to stop by itself (SIGINT) ...
-_TELL_S = 0.8  # ... and this long after SIGTERM, before SIGKILL
+_ASK_S = 1.5  # of which pytest gets this long to stop by itself (SIGINT; on a loaded machine it takes longer) ...
+_TELL_S = 0.5  # ... and this long after SIGTERM, before SIGKILL
 _POLL_S = 0.1
 
 
@@ -221,7 +222,9 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
         reason = _why_incomplete(child, state)
         previous = request.resume.duration_s if request.resume is not None else 0.0
         summary = RunSummary(
-            run_id=run_id, profile=request.profile.summary(), harness_version=__version__,
+            run_id=run_id, profile={**request.profile.summary(),  # with what the device claims: the run's PICS
+                                    "capabilities": request.profile.capabilities.model_dump(mode="json")},
+            harness_version=__version__,
             started_at=started.isoformat(timespec="seconds"), ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
             duration_s=round(previous + time.monotonic() - clock0, 3), suite_version=suite_version(request.suites_dir),
             suites=request.suites or [p.stem.removeprefix("test_") for p in request.targets],
@@ -244,8 +247,11 @@ def execute(request: RunRequest, console: Any) -> RunSummary:
 
 
 def finalize(summary: RunSummary, run_dir: Path, redactor: SweepRedactor) -> None:
-    """Write summary.json, sweep every file for secrets, write report.html from the swept evidence and check it,
-    then hash everything (last)."""
+    """Compare with the previous run of the profile, write summary.json, sweep every file for secrets, write
+    report.html from the swept evidence and check it, then hash everything (last)."""
+    previous = previous_run(run_dir, str(summary.profile.get("profile", "")))
+    if previous is not None:
+        summary.comparison = compare(previous[1], summary).to_json()
     # Redacted as JSON text: every string field, with the secrets' JSON-escaped spellings too.
     clean = summary_from_json(json.loads(redactor.redact(json.dumps(summary.to_json(), ensure_ascii=False))))
     clean.save(run_dir / SUMMARY_FILE)

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 HARNESS_DIR = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = HARNESS_DIR / "bundled"  # the suites a wheel ships live here: their assertions are the device's FAIL
 TIMEOUT_MARK = "from pytest-timeout"
 
 
@@ -96,7 +97,8 @@ def _in_harness(raised_in: str | None) -> bool:
         path = Path(raised_in).resolve()
     except OSError:
         return False
-    return path.is_relative_to(HARNESS_DIR) and path != Path(__file__).resolve()
+    in_bundled_suites = path.is_relative_to(BUNDLED_DIR)
+    return path.is_relative_to(HARNESS_DIR) and not in_bundled_suites and path != Path(__file__).resolve()
 
 
 def classify(exc: BaseException, *, phase: str, raised_in: str | None = None) -> tuple[Verdict, str]:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from harness.clock import Clock, SystemClock
+from harness.clock import Clock, SystemClock, register_world_loop, unregister_world_loop
 
 T = TypeVar("T")
 
@@ -62,10 +62,12 @@ class DeviceWorld:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
+        register_world_loop(loop)  # a virtual clock lets the devices run what they have ready before jumping
         self._ready.set()
         try:
             loop.run_forever()
         finally:
+            unregister_world_loop(loop)
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
                 task.cancel()

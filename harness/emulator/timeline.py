@@ -2,12 +2,14 @@
 
 DESIGN.md "Evidence": every test keeps a timeline on the run's clock, and secrets (Wi-Fi password, AuthKey,
 secKey, localKey, MQTT passwords) are redacted everywhere evidence is written. The timeline redacts when an
-event is recorded, so an unredacted secret never sits in it.
+event is recorded, so an unredacted secret never sits in it. Each event also keeps the wall-clock time it happened
+at: on a virtual clock a whole pairing happens at one instant, and a person reading the timeline needs the order.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +23,6 @@ from harness.redaction import is_secret_key
 # (§1.1), a name too short for the general rule.
 def is_secret_detail(key: str) -> bool:
     return key == "p" or is_secret_key(key)
-
 
 
 def redact_value(value: Any) -> str:
@@ -47,14 +48,15 @@ def redact(details: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    """One thing a device did, on the world's clock."""
+    """One thing a device did, on the world's clock (and when, on the wall clock)."""
 
     t: float
     name: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    wall: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"t": self.t, "event": self.name, "details": dict(self.details)}
+        return {"t": self.t, "event": self.name, "details": dict(self.details), "wall": self.wall}
 
 
 class Timeline:

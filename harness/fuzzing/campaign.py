@@ -1,11 +1,14 @@
-"""A time-bounded fuzz campaign on a world built from a profile, and the replay of a saved failure.
+"""A bounded fuzz campaign on a world built from a profile, and the replay of a saved failure.
 
-Each target runs as one Hypothesis test with a large ``max_examples`` and the example database under the
-report directory. The budget bounds everything: generation runs in rounds sized to end at 60% of it, shrinking
-gets 25% more, so a campaign ends by itself. The first failure is minimised and saved as
-``<report-dir>/failures/<target>-<n>.json``: the target, profile, faults, seed, the minimal case as explicit
-inputs (or, for the stateful target, Hypothesis's reproduce blob and the steps), the error, and the verdict
-(FAIL, or CRASH when the device lost liveness, with the last inputs). :func:`replay` reruns it exactly.
+Each target runs as one Hypothesis test, with the example database under the report directory. A campaign's
+:class:`Budget` is counted: ``examples`` per target (for the stateful target, machines of at most ``steps``
+steps), so that a seeded or derandomized campaign explores exactly the same cases on a fast machine and on a
+busy one; the named budgets ``ci``, ``default`` and ``nightly`` are of this kind. An open-ended campaign may
+instead (or also) give ``seconds`` of wall time: generation then runs in rounds sized to end at 60% of it and
+shrinking gets 25% more. The first failure is minimised and saved as ``<report-dir>/failures/<target>-<n>.json``:
+the target, profile, faults, seed, the minimal case as explicit inputs (or, for the stateful target,
+Hypothesis's reproduce blob and the steps), the error, and the verdict (FAIL, or CRASH when the device lost
+liveness, with the last inputs). :func:`replay` reruns it exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,54 @@ SHRINK_SHARE = 0.25  # the rest is a margin for the final replay and closing the
 _BLOB = re.compile(r"reproduce_failure\('([^']+)', (b'[^']*'|b\"[^\"]*\")\)")
 
 Progress = Callable[[str, int, float], None]  # (target, examples so far, seconds elapsed)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a campaign explores: ``examples`` per target (the stateful target's examples are machines of at
+    most ``steps`` steps), counted so that a seeded or derandomized campaign is the same run on any machine;
+    ``seconds`` caps the whole campaign's wall time, for open-ended runs. With both, whichever ends first.
+    ``shrink``: minimise a failure before saving it (Hypothesis bounds that work by its own counts).
+    ``derandomize``: without a seed, the same examples on every run (and no example database)."""
+
+    examples: int | None = None
+    steps: int = 20
+    seconds: float | None = None
+    shrink: bool = True
+    derandomize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.examples is None and self.seconds is None:
+            raise ValueError("a fuzz budget counts examples, seconds or both")
+        if self.examples is not None and self.examples < 1:
+            raise ValueError(f"a fuzz budget needs at least one example, not {self.examples}")
+        if self.steps < 1:
+            raise ValueError(f"a stateful example needs at least one step, not {self.steps}")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"a fuzz budget of {self.seconds} s is empty")
+
+    @property
+    def counted(self) -> bool:
+        """Counted in examples only: nothing depends on how fast the machine is."""
+        return self.seconds is None
+
+    @classmethod
+    def named(cls, name: str) -> Budget:
+        """One of :data:`NAMED_BUDGETS` (``ci``, ``default``, ``nightly``)."""
+        try:
+            return NAMED_BUDGETS[name]
+        except KeyError:
+            raise ValueError(f"unknown fuzz budget {name!r}; expected one of {', '.join(NAMED_BUDGETS)}") from None
+
+
+# Counted budgets, per target. ci is what the self-check runs (tests/test_fuzz_selfcheck.py): deterministic
+# (derandomized unless a seed is given), a few seconds per target on the emulated world, and the first failure is
+# saved as found (its replay is exact; minimising it is the larger budgets' work).
+NAMED_BUDGETS: dict[str, Budget] = {
+    "ci": Budget(examples=60, steps=10, shrink=False, derandomize=True),
+    "default": Budget(examples=200, steps=20),
+    "nightly": Budget(examples=5000, steps=40),
+}
 
 
 @dataclass
@@ -83,17 +134,22 @@ def _blob(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
-def _settings(database: Path | None, examples: int = 100, *, derandomize: bool = False) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None if database is None else
+def _settings(database: Path | None, examples: int = 100, *, derandomize: bool = False, steps: int = 40,
+              shrink: bool = True) -> settings:
+    # No explain phase: it reruns the minimal failure many times for a report the failure file does not need.
+    phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
+    return settings(max_examples=examples, deadline=None, database=None if database is None or derandomize else
                     DirectoryBasedExampleDatabase(str(database)), derandomize=derandomize,
-                    report_multiple_bugs=False, print_blob=True, stateful_step_count=40, verbosity=Verbosity.quiet,
-                    suppress_health_check=list(HealthCheck),
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
+                    report_multiple_bugs=False, print_blob=True, stateful_step_count=steps,
+                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck), phases=phases)
 
 
 class _Clock:
-    def __init__(self, budget_s: float) -> None:
+    """The campaign's wall-time bookkeeping (for the report, and for budgets given in seconds)."""
+
+    def __init__(self, seconds: float | None) -> None:
         self.start = time.monotonic()
+        budget_s = seconds if seconds is not None else 0.0
         self.generate_until = self.start + GENERATE_SHARE * budget_s
         self.stop_at = self.generate_until + SHRINK_SHARE * budget_s
         self.failing = False
@@ -107,92 +163,132 @@ class _Clock:
         return time.monotonic() - self.start
 
 
-def run_target(spec: WorldSpec, target: str, budget_s: float, *, report_dir: Path | None = None,
+def run_target(spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None = None,
                seed: int | None = None, progress: Progress | None = None) -> CampaignResult:
-    """Fuzz ``target`` on a fresh world for at most ``budget_s`` seconds (world building included)."""
+    """Fuzz ``target`` on a fresh world within ``budget`` (its seconds, if any, include building the world)."""
     if target not in TARGETS:
         raise ValueError(f"unknown fuzz target {target!r}; expected one of {', '.join(TARGETS)}")
     started = time.monotonic()
     world = spec.build()
     try:
-        remaining = max(0.5, budget_s - (time.monotonic() - started))
-        return _run_on_world(world, spec, target, remaining, report_dir=report_dir, seed=seed, progress=progress)
+        if budget.seconds is not None:
+            budget = replace(budget, seconds=max(0.5, budget.seconds - (time.monotonic() - started)))
+        return _run_on_world(world, spec, target, budget, report_dir=report_dir, seed=seed, progress=progress)
     finally:
         world.close()
 
 
-def _run_on_world(world: Any, spec: WorldSpec, target: str, budget_s: float, *, report_dir: Path | None,
-                  seed: int | None, progress: Progress | None) -> CampaignResult:
-    database = None if report_dir is None else report_dir / "hypothesis" / target
-    clock = _Clock(budget_s)
-    count = [0]
-    failures: list[tuple[Any, BaseException, dict[str, Any]]] = []
+@dataclass
+class _Run:
+    """One target's campaign in progress: what it counted, what failed, and how to run a round of examples."""
 
-    def tick() -> None:
-        count[0] += 1
-        if progress is not None:
-            progress(target, count[0], clock.elapsed)
-
+    target: str
+    budget: Budget
+    database: Path | None
+    derandomize: bool
+    progress: Progress | None
+    clock: _Clock
+    count: list[int] = field(default_factory=lambda: [0])
+    failures: list[tuple[Any, BaseException, dict[str, Any]]] = field(default_factory=list)
     factory: MachineFactory | None = None
-    if target == "stateful":
-        machine_target = PairingTarget.from_world(world)
+
+    def tick(self) -> None:
+        self.count[0] += 1
+        if self.progress is not None:
+            self.progress(self.target, self.count[0], self.clock.elapsed)
+
+    def settings(self, examples: int) -> settings:
+        return _settings(self.database, examples, derandomize=self.derandomize, steps=self.budget.steps,
+                         shrink=self.budget.shrink)
+
+    def stateful_rounds(self, world: Any) -> Callable[[int, int | None], None]:
+        run = self
 
         class Counting(MachineFactory):
             def __call__(self) -> Any:
                 machine = super().__call__()
-                tick()
+                run.tick()
                 return machine
 
-        factory = Counting(machine_target, on_failure=clock.fail)
+        factory = self.factory = Counting(PairingTarget.from_world(world), on_failure=self.clock.fail)
+        return lambda examples, round_seed: _stateful_runner(factory, self.settings(examples), round_seed)()
 
+    def case_rounds(self, ctx: FuzzContext, strategy: Any) -> Callable[[int, int | None], None]:
         def one_round(examples: int, round_seed: int | None) -> None:
-            runner = _stateful_runner(factory, _settings(database, examples), round_seed)
-            runner()
-    else:
-        ctx = FuzzContext.from_world(world)
-        strategy = cases(target, ctx)
-        if strategy.is_empty:
-            return CampaignResult(target, "N/A", message=f"profile {world.profile.name} claims no {target} mode")
-
-        def one_round(examples: int, round_seed: int | None) -> None:
-            @_settings(database, examples)
+            @self.settings(examples)
             @given(strategy)
             def fuzz(case: Case) -> None:
-                tick()
+                self.tick()
                 try:
                     run_case(ctx, case)
                 except (AssertionError, DeviceCrashed) as exc:
-                    clock.fail()
-                    failures.append((case, exc, dict(ctx.last_inputs)))
+                    self.clock.fail()
+                    self.failures.append((case, exc, dict(ctx.last_inputs)))
                     raise
 
             (hypothesis_seed(round_seed)(fuzz) if round_seed is not None else fuzz)()
 
+        return one_round
+
+    def result(self, verdict: str, message: str = "") -> CampaignResult:
+        return CampaignResult(self.target, verdict, self.count[0], self.clock.elapsed, message=message)
+
+
+def _run_on_world(world: Any, spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None,
+                  seed: int | None, progress: Progress | None) -> CampaignResult:
+    run = _Run(target, budget, None if report_dir is None else report_dir / "hypothesis" / target,
+               budget.derandomize and seed is None, progress, _Clock(budget.seconds))
+    if target == "stateful":
+        one_round = run.stateful_rounds(world)
+    else:
+        ctx = FuzzContext.from_world(world)
+        strategy = cases(target, ctx)
+        if strategy.is_empty:
+            return run.result("N/A", f"profile {world.profile.name} claims no {target} mode")
+        one_round = run.case_rounds(ctx, strategy)
     try:
-        with _shrink_limit(clock.stop_at - clock.generate_until):
-            _rounds(clock, count, one_round, seed)
+        if budget.counted:
+            assert budget.examples is not None
+            one_round(budget.examples, seed)
+        else:
+            with _shrink_limit(run.clock.stop_at - run.clock.generate_until):
+                _rounds(run.clock, run.count, one_round, seed, budget.examples)
     except (AssertionError, DeviceCrashed, Flaky) as exc:
-        if isinstance(exc, Flaky) and not failures and not clock.failing:
-            return CampaignResult(target, "ERROR", count[0], clock.elapsed, message=f"flaky: {_first_line(exc)}")
-        verdict = "CRASH" if isinstance(exc, DeviceCrashed) or _crashed(exc) else "FAIL"
-        case, last_inputs = (failures[-1][0], failures[-1][2]) if failures else (None, {})
-        if isinstance(exc, DeviceCrashed) and exc.inputs:
-            last_inputs = dict(exc.inputs)
-        steps = factory.last.log if factory is not None and factory.last is not None else []
-        result = CampaignResult(target, verdict, count[0], clock.elapsed, message=_first_line(exc))
-        result.failure_file = _save(report_dir, spec, target, seed, exc, case, last_inputs, verdict, steps)
-        return result
+        if isinstance(exc, Flaky) and not run.failures and not run.clock.failing:
+            return run.result("ERROR", f"flaky: {_first_line(exc)}")
+        return _failed(run, exc, spec, report_dir, seed)
     except AdapterError as exc:
-        return CampaignResult(target, "ERROR", count[0], clock.elapsed, message=f"the lab or harness failed: {exc}")
-    return CampaignResult(target, "PASS", count[0], clock.elapsed)
+        return run.result("ERROR", f"the lab or harness failed: {exc}")
+    return run.result("PASS")
 
 
-def _rounds(clock: _Clock, count: list[int], one_round: Callable[[int, int | None], None], seed: int | None) -> None:
+def _failed(run: _Run, exc: BaseException, spec: WorldSpec, report_dir: Path | None,
+            seed: int | None) -> CampaignResult:
+    """The verdict on a failure (CRASH when the device lost liveness, else FAIL), its failure file saved."""
+    verdict = "CRASH" if isinstance(exc, DeviceCrashed) or _crashed(exc) else "FAIL"
+    case, last_inputs = (run.failures[-1][0], run.failures[-1][2]) if run.failures else (None, {})
+    if isinstance(exc, DeviceCrashed) and exc.inputs:
+        last_inputs = dict(exc.inputs)
+    factory = run.factory
+    steps = factory.last.log if factory is not None and factory.last is not None else []
+    result = run.result(verdict, _first_line(exc))
+    result.failure_file = _save(report_dir, spec, run.target, seed, exc, case, last_inputs, verdict, steps,
+                                run.budget.steps)
+    return result
+
+
+def _rounds(clock: _Clock, count: list[int], one_round: Callable[[int, int | None], None], seed: int | None,
+            examples: int | None) -> None:
     """Rounds of Hypothesis runs, each sized from the examples per second so far to end by the generation
-    deadline (no example is ever rejected for time: Hypothesis would call that flaky)."""
+    deadline (no example is ever rejected for time: Hypothesis would call that flaky), and in all at most
+    ``examples`` when the budget also counts them."""
     index = 0
     size = 4
     while time.monotonic() < clock.generate_until:
+        if examples is not None:
+            if count[0] >= examples:
+                return
+            size = min(size, examples - count[0])
         before, started = count[0], time.monotonic()
         one_round(size, None if seed is None else seed + index)
         index += 1
@@ -235,7 +331,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _save(report_dir: Path | None, spec: WorldSpec, target: str, seed: int | None, exc: BaseException,
-          case: Any, last_inputs: dict[str, Any], verdict: str, steps: list[str]) -> Path | None:
+          case: Any, last_inputs: dict[str, Any], verdict: str, steps: list[str], step_count: int) -> Path | None:
     if report_dir is None:
         return None
     folder = report_dir / "failures"
@@ -248,7 +344,7 @@ def _save(report_dir: Path | None, spec: WorldSpec, target: str, seed: int | Non
         "hypothesis_version": hypothesis.__version__,
         "reproduce_blob": None if blob is None else {"version": blob[0], "blob": blob[1]},
         "case": None if case is None else case_to_json(case), "steps": notes,
-        "error": f"{type(exc).__name__}: {exc}", "last_inputs": last_inputs,
+        "error": f"{type(exc).__name__}: {exc}", "last_inputs": last_inputs, "stateful_step_count": step_count,
     }
     index = len(list(folder.glob(f"{target}-*.json"))) + 1
     path = folder / f"{target}-{index}.json"
@@ -256,16 +352,20 @@ def _save(report_dir: Path | None, spec: WorldSpec, target: str, seed: int | Non
     return path
 
 
-def run_campaign(spec: WorldSpec, targets: Sequence[str], budget_s: float, *, report_dir: Path | None = None,
+def run_campaign(spec: WorldSpec, targets: Sequence[str], budget: Budget, *, report_dir: Path | None = None,
                  seed: int | None = None, progress: Progress | None = None) -> list[CampaignResult]:
-    """Each of ``targets`` in turn, sharing ``budget_s`` equally; the whole campaign stops within it."""
+    """Each of ``targets`` in turn: each gets the budget's examples, and they share its seconds (if any) equally,
+    so that the whole campaign stops within them."""
     results: list[CampaignResult] = []
-    deadline = time.monotonic() + budget_s
+    deadline = None if budget.seconds is None else time.monotonic() + budget.seconds
     for index, target in enumerate(targets):
-        share = (deadline - time.monotonic()) / (len(targets) - index)
-        if share <= 0.5:
-            results.append(CampaignResult(target, "N/A", message="no budget left"))
-            continue
+        share = budget
+        if deadline is not None:
+            seconds = (deadline - time.monotonic()) / (len(targets) - index)
+            if seconds <= 0.5:
+                results.append(CampaignResult(target, "N/A", message="no budget left"))
+                continue
+            share = replace(budget, seconds=seconds)
         results.append(run_target(spec, target, share, report_dir=report_dir, seed=seed, progress=progress))
     return results
 
@@ -285,7 +385,8 @@ def replay(path: Path) -> CampaignResult:
                 raise ValueError(f"{path} has no reproduce blob for the stateful target")
             factory = MachineFactory(PairingTarget.from_world(world),
                                      reproduce=(blob["version"], eval_bytes(blob["blob"])))
-            runner = _stateful_runner(factory, _settings(None), None)
+            steps = int(record.get("stateful_step_count", 40))  # the blob replays under the step count it ran with
+            runner = _stateful_runner(factory, _settings(None, steps=steps), None)
             runner()
         else:
             ctx = FuzzContext.from_world(world)
@@ -310,4 +411,4 @@ def eval_bytes(literal: str) -> bytes:
     return value
 
 
-__all__ = ["CampaignResult", "WorldSpec", "replay", "run_campaign", "run_target"]
+__all__ = ["NAMED_BUDGETS", "Budget", "CampaignResult", "WorldSpec", "replay", "run_campaign", "run_target"]

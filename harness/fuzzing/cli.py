@@ -1,4 +1,5 @@
-"""``paircert fuzz``: a time-bounded campaign with progress, or the replay of a saved failure."""
+"""``paircert fuzz``: a bounded campaign with progress (counted in examples, or in wall time), or the replay of a
+saved failure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from harness.fuzzing.campaign import CampaignResult, WorldSpec, replay, run_campaign
+from harness.fuzzing.campaign import NAMED_BUDGETS, Budget, CampaignResult, WorldSpec, replay, run_campaign
 from harness.fuzzing.targets import TARGETS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -23,6 +24,25 @@ def parse_duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration such as 60s, 2m or 1h")
     value, unit = float(found.group(1)), found.group(2) or "s"
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_budget(text: str, examples: int | None = None, steps: int | None = None) -> Budget:
+    """A named, counted budget (``ci``, ``default``, ``nightly``) or a wall-time one (``60s``, ``2m``);
+    ``examples`` and ``steps`` override the counts (with a duration, examples cap the campaign too)."""
+    if text in NAMED_BUDGETS:
+        base = Budget.named(text)
+    else:
+        try:
+            base = Budget(seconds=parse_duration(text), steps=NAMED_BUDGETS["default"].steps)
+        except click.BadParameter:
+            raise click.BadParameter(f"{text!r} is neither a budget ({', '.join(NAMED_BUDGETS)}) nor a duration "
+                                     f"such as 60s, 2m or 1h") from None
+    try:
+        return Budget(examples=examples if examples is not None else base.examples,
+                      steps=steps if steps is not None else base.steps, seconds=base.seconds, shrink=base.shrink,
+                      derandomize=base.derandomize)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _table(results: list[CampaignResult]) -> None:
@@ -43,7 +63,13 @@ def _table(results: list[CampaignResult]) -> None:
 @click.option("--target", "targets", type=click.Choice([*TARGETS, "all"]), multiple=True, default=["all"],
               show_default=True, help="What to fuzz (repeatable).")
 @click.option("--profile", default="camera-strong", show_default=True, help="Device profile name or path.")
-@click.option("--budget", default="60s", show_default=True, help="Wall time for the whole campaign (60s, 5m).")
+@click.option("--budget", default="default", show_default=True,
+              help="ci, default or nightly, counted in examples (ci is derandomized: the same run on any machine; "
+                   "--seed makes any run repeatable), or a wall time for the whole campaign (60s, 5m).")
+@click.option("--examples", type=click.IntRange(min=1), default=None,
+              help="Examples per target, instead of the named budget's (with a wall time: at most this many).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Steps per example of the stateful target, instead of the named budget's.")
 @click.option("--report-dir", type=click.Path(path_type=Path), default=Path("reports/fuzz"), show_default=True,
               help="Where failures and the Hypothesis example database go.")
 @click.option("--seed", type=int, default=None, help="Hypothesis seed (printed; the same seed replays a run).")
@@ -53,23 +79,27 @@ def _table(results: list[CampaignResult]) -> None:
 @click.option("--replay", "replay_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Rerun a saved failure file exactly instead of fuzzing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def cli_command(targets: tuple[str, ...], profile: str, budget: str, report_dir: Path, seed: int | None,
-                world_seed: int | None, device_faults: tuple[str, ...], cloud_faults: tuple[str, ...],
-                replay_file: Path | None, as_json: bool) -> None:
-    """Fuzz pairing inputs, the ATOP endpoint and the binding lifecycle for a time budget; save failures."""
+def cli_command(targets: tuple[str, ...], profile: str, budget: str, examples: int | None, steps: int | None,
+                report_dir: Path, seed: int | None, world_seed: int | None, device_faults: tuple[str, ...],
+                cloud_faults: tuple[str, ...], replay_file: Path | None, as_json: bool) -> None:
+    """Fuzz pairing inputs, the ATOP endpoint and the binding lifecycle within a budget; save failures."""
     if replay_file is not None:
         result = replay(replay_file)
         results = [result]
     else:
         chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
-        seconds = parse_duration(budget)
+        chosen_budget = parse_budget(budget, examples, steps)
         report_dir.mkdir(parents=True, exist_ok=True)
-        how = (f"seed {seed} (the same --seed replays the run; a seeded run keeps no example database)"
-               if seed is not None else f"random seed, example database under {report_dir / 'hypothesis'}")
-        click.echo(f"paircert fuzz: profile {profile}, targets {', '.join(chosen)}, budget {seconds:g}s, {how}; "
-                   f"failures are saved under {report_dir / 'failures'} for --replay", err=True)
+        if seed is not None:
+            how = f"seed {seed} (the same --seed replays the run)"
+        elif chosen_budget.derandomize:
+            how = "derandomized (the same examples on every run)"
+        else:
+            how = f"random seed, example database under {report_dir / 'hypothesis'}"
+        click.echo(f"paircert fuzz: profile {profile}, targets {', '.join(chosen)}, budget {_describe(chosen_budget)}, "
+                   f"{how}; failures are saved under {report_dir / 'failures'} for --replay", err=True)
         spec = WorldSpec(profile, device_faults, cloud_faults, world_seed)
-        results = _run_with_progress(spec, chosen, seconds, report_dir, seed)
+        results = _run_with_progress(spec, chosen, chosen_budget, report_dir, seed)
     if as_json:
         click.echo(json.dumps([{"target": r.target, "verdict": r.verdict, "examples": r.examples,
                                 "seconds": round(r.seconds, 3), "examples_per_s": round(r.rate, 2),
@@ -80,7 +110,14 @@ def cli_command(targets: tuple[str, ...], profile: str, budget: str, report_dir:
     sys.exit(max(EXIT[r.verdict] for r in results))
 
 
-def _run_with_progress(spec: WorldSpec, targets: list[str], seconds: float, report_dir: Path,
+def _describe(budget: Budget) -> str:
+    parts = [] if budget.examples is None else [f"{budget.examples} examples per target"]
+    if budget.seconds is not None:
+        parts.append(f"{budget.seconds:g}s in all")
+    return ", ".join(parts) + f", {budget.steps} steps per stateful example"
+
+
+def _run_with_progress(spec: WorldSpec, targets: list[str], budget: Budget, report_dir: Path,
                        seed: int | None) -> list[CampaignResult]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -92,13 +129,15 @@ def _run_with_progress(spec: WorldSpec, targets: list[str], seconds: float, repo
 
         def progress(target: str, examples: int, elapsed: float) -> None:
             rate = examples / elapsed if elapsed > 0 else 0.0
-            bar.update(tasks[target], examples=examples, rate=rate, completed=min(1.0, elapsed / per_target))
+            done = [examples / budget.examples] if budget.examples is not None else []
+            if budget.seconds is not None:
+                done.append(elapsed / (budget.seconds / max(1, len(targets))))
+            bar.update(tasks[target], examples=examples, rate=rate, completed=min(1.0, max(done)))
 
-        per_target = seconds / max(1, len(targets))
-        results = run_campaign(spec, targets, seconds, report_dir=report_dir, seed=seed, progress=progress)
+        results = run_campaign(spec, targets, budget, report_dir=report_dir, seed=seed, progress=progress)
         for target in targets:
             bar.update(tasks[target], completed=1.0)
     return results
 
 
-__all__ = ["cli_command", "parse_duration"]
+__all__ = ["cli_command", "parse_budget", "parse_duration"]

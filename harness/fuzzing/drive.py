@@ -12,7 +12,6 @@ checks blame the device (FAIL).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,8 +154,8 @@ class FuzzContext:
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
-            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more, as an app would
-                time.sleep(0.05)
+            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more once it is up again
+                self.device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
         raise AdapterError(f"the harness failed: {outcome.error}") from fault
 
     def _joined(self, since: int) -> list[str]:

@@ -241,7 +241,7 @@ class PcapRecorder:
                 started.append(tap.start())
         except BaseException:
             for tap in started:
-                tap.stop(settle_s=0)
+                tap.stop()
             raise
         return self
 

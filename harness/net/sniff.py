@@ -29,9 +29,9 @@ Bounds: every tap keeps at most ``max_packets`` packets and stops by itself afte
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -53,6 +53,7 @@ FilterMode = Literal["kernel", "python"]
 #: a tap that nobody stops ends by itself after this long (seconds)
 DEFAULT_MAX_S = 900.0
 DEFAULT_MAX_PACKETS = 200_000
+DRAIN_MAX_PACKETS = 100_000
 
 
 class _ListenSocket(L2ListenSocket):
@@ -184,21 +185,37 @@ class PacketTap:
                 if len(self.errors) < 100:
                     self.errors.append(f"{type(exc).__name__}: {exc}")
 
-    def stop(self, *, settle_s: float = 0.05) -> list[Packet]:
-        """Stop (after ``settle_s`` for packets in flight), close the socket, return what was kept."""
+    def drain(self) -> None:
+        """Take in what the kernel has already queued on the socket now, without waiting for anything more (the
+        sniffing thread may be behind; a packet is handled by whichever of the two reads it)."""
+        sock = self._socket
+        if sock is None:
+            return
+        for _ in range(DRAIN_MAX_PACKETS):  # bounded, even against a flood
+            try:
+                ready, _, _ = select.select([sock.ins], [], [], 0)
+                packet = sock.recv() if ready else None
+            except (OSError, ValueError):  # closed meanwhile
+                return
+            if not ready:
+                return
+            if packet is not None and self._match(packet):
+                self._handle(packet)
+
+    def stop(self) -> list[Packet]:
+        """Stop, take in what the kernel had queued, close the socket, return what was kept."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
         sniffer = self._sniffer
         if sniffer is not None:
-            if settle_s > 0:
-                time.sleep(settle_s)
             if sniffer.running:
                 try:
                     sniffer.stop(join=True)
                 except Exception as exc:  # already stopped by its timeout in between
                     self.errors.append(f"stop: {exc}")
             sniffer.join(timeout=5.0)
+            self.drain()
         self._sniffer = None
         if self._socket is not None:
             self._socket.close()

@@ -1,5 +1,6 @@
 """The plugin's fixtures: the profile, the world and its adapters (session), the device, lab, activator and evidence
-of each test (function)."""
+of each test (function). Registered only when a run names a profile (:mod:`harness.plugin.entry`), so their common
+names (``device``, ``cloud``, ``profile``, ...) never shadow another project's fixtures."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ if TYPE_CHECKING:
 def _require_run(config: pytest.Config) -> Run:
     run = _run(config)
     if run is None:
-        pytest.fail("paircert's fixtures need a device profile: pass --profile NAME|PATH "
+        pytest.fail("paircert's fixtures need a device profile: pass --paircert-profile NAME|PATH "
                     "(or set PAIRCERT_PROFILE, or ini paircert_profile)", pytrace=False)
     return run
 
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> Profile:
-    """The device profile of this run (--profile)."""
+    """The device profile of this run (--paircert-profile)."""
     return _require_run(pytestconfig).profile
 
 
@@ -78,7 +79,8 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
         return state.recorder
     from harness.evidence import EvidenceRecorder
 
-    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now)
+    return EvidenceRecorder("no-tc", request.node.nodeid, redactor=run.redactor, now=run.now,
+                            virtual=run.clock_is_virtual)
 
 
 @pytest.fixture

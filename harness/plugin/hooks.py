@@ -1,4 +1,5 @@
-"""The plugin's hook implementations: configuration, collection checks, verdicts, evidence, the summary."""
+"""The plugin's hook implementations once a run asks for paircert (:mod:`harness.plugin.entry` registers this module
+then): the default world, collection checks, verdicts, evidence, the summary."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness import __version__
-from harness.plugin import hookspecs
-from harness.plugin.options import PRECEDENCE, add_options, check_adapter_names, resolve, session_seed
-from harness.plugin.run import ItemState, Run
+from harness.plugin.options import PRECEDENCE
+from harness.plugin.run import RUN_KEY, ItemState, Run
 
 if TYPE_CHECKING:
     from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent, NetworkAdapter
@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from harness.plugin.markers import TcMark
     from harness.profiles import Profile
 
-RUN_KEY = pytest.StashKey["Run | None"]()
 TC_KEY = pytest.StashKey["TcMark"]()
+TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
 STATE_KEY = pytest.StashKey["ItemState"]()
+TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 EVENTS_DEADLINE_S = 10.0  # how long a failing test's evidence waits for the device's events
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
@@ -42,14 +43,6 @@ def _run(config: pytest.Config) -> Run | None:
 # -- configuration --------------------------------------------------------------------------------------------
 
 
-def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hookspecs)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: str | None, device: str | None,
                                network: str | None, seed: int) -> WorldLike:
@@ -58,51 +51,12 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: s
 
     overrides: dict[str, dict[str, Any]] = {}
     worker = getattr(config, "workerinput", {}).get("workerid")
-    if worker and profile.adapters.device_pool and device is None:  # one pool device per xdist worker
+    # one pool device per xdist worker, also when --device names the profile's own device adapter
+    same_device = device is None or device == profile.adapters.device.name
+    if worker and profile.adapters.device_pool and same_device:
         slot = int(worker.removeprefix("gw") or 0)
         overrides["device"] = profile.adapters.device_for(slot).resolved_args()
     return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", 'tc(id, reqs=[...]): the conformance test case id and requirement ids')
-    config.addinivalue_line("markers", "requires(*capabilities): profile and adapter capabilities the test needs")
-    config.addinivalue_line("markers", "slow: waits for real time")
-    settings = resolve(config)
-    if settings.get("profile") is None:
-        config.stash[RUN_KEY] = None
-        return
-    from harness.profiles import ProfileError, load_profile
-
-    try:
-        profile = load_profile(str(settings.get("profile")))
-    except ProfileError as exc:
-        raise pytest.UsageError(f"--profile ({settings.sources['profile']}): {exc}") from None
-    check_adapter_names(settings)
-    _check_fault_names(profile, settings.get("cloud"), settings.get("device"))
-    seed = session_seed(settings)
-    config.option.paircert_seed = str(seed)  # xdist workers inherit it: every process replays the same
-    if settings.get("seed") is None:
-        settings.sources["seed"] = "random"
-    settings.values["seed"] = str(seed)
-    run = Run(config, settings, profile, seed)
-    config.stash[RUN_KEY] = run
-    config.pluginmanager.register(run, "paircert-run")
-    if run.worker is None:
-        run.write_session()
-
-
-def _check_fault_names(profile: Profile, cloud: str | None, device: str | None) -> None:
-    """The faults the profile names for its emulated adapters resolve (before the first test: a usage error)."""
-    if "emulated" not in (cloud or profile.adapters.cloud.name, device or profile.adapters.device.name):
-        return
-    from harness.adapters.factories import check_fault_names
-    from harness.profiles import ProfileError
-
-    try:
-        check_fault_names(profile, cloud=cloud, device=device)
-    except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -176,10 +130,18 @@ def _check_item(run: Run, item: pytest.Function) -> list[str]:
         problems.append(f"{where}: duplicated TC id {tc.id}: already on {first}")
     needs = tuple(n for m in item.iter_markers("requires") for n in parse_requires(m, where, run.profile))
     item.stash[TC_KEY] = tc
+    item.stash[TITLE_KEY] = _title(item, tc)
     item.stash[NEEDS_KEY] = needs
+    item.stash[TITLE_KEY] = _title(item, tc)
     item.extra_keyword_matches.add(tc.id)  # -k TC-QR-007 selects by TC id
     item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
     return problems
+
+
+def _title(item: pytest.Function, tc: TcMark) -> str:
+    from harness.conformance.titles import tc_title
+
+    return tc_title(title=tc.title, docstring=getattr(item.function, "__doc__", None), function=item.originalname)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -226,13 +188,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from harness.plugin.markers import adapter_reason, profile_reason
 
     tc = item.stash[TC_KEY]
-    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now)
+    recorder = EvidenceRecorder(tc.id, item.nodeid, redactor=run.redactor, now=run.now,
+                                virtual=run.clock_is_virtual)
     state = item.stash[STATE_KEY] = ItemState(recorder, run.now() if run.world_built else None)
     if run.evidence_dir is not None:
         state.traffic = run.traffic.begin(run.built_world)
     activate(recorder, allure_steps=run.allure_dir is not None)
     if run.allure_dir is not None:
-        _allure_labels(run, tc)
+        _allure_labels(run, tc, item)
     needs = item.stash[NEEDS_KEY]
     reason = profile_reason(needs, run.profile)
     if reason is None and any(n.adapter for n in needs):
@@ -258,10 +221,14 @@ def _described(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> str:
     return f"{adapter.name} ({note})" if note else adapter.name
 
 
-def _allure_labels(run: Run, tc: TcMark) -> None:
+def _allure_labels(run: Run, tc: TcMark, item: pytest.Item) -> None:
     import allure
 
+    from harness.report.allure_results import NODEID_LABEL
+
     dynamic: Any = allure.dynamic
+    dynamic.title(_display_name(item))
+    dynamic.label(NODEID_LABEL, item.nodeid)  # for the rewrite after the run (harness.report.allure_results)
     dynamic.epic(tc.area)
     dynamic.feature(tc.area)
     dynamic.story(tc.id)
@@ -321,7 +288,7 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     if verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE) and not state.attached:
         state.attached = True
         _collect_device_events(run, state)
-        if run.allure_dir is not None:
+        if run.allure_dir is not None and run.evidence_dir is None:  # else the written files, after the run
             state.recorder.attach_to_allure()
     if report.when != "teardown":
         return
@@ -336,7 +303,8 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     tc = item.stash[TC_KEY]
     requirements = run.requirements()
     result = {
-        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area,
+        "tc": tc.id, "reqs": list(tc.reqs), "area": tc.area, "title": item.stash.get(TITLE_KEY, ""),
+        "name": _display_name(item),
         "severity": _severity(requirements, tc),
         "verdict": final.value, "message": message, "phase": phase, "nodeid": item.nodeid,
         "duration_s": round(state.duration, 6), "start": state.start, "stop": getattr(report, "stop", None),
@@ -344,6 +312,14 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     }
     report.paircert_result = run.redactor.redact_obj(result)  # type: ignore[attr-defined]
     report.user_properties = [*report.user_properties, ("paircert_verdict", final.value)]
+
+
+def _display_name(item: pytest.Item) -> str:
+    """``TC-QR-007 <title> [params]``: the name JUnit and Allure show."""
+    from harness.conformance.titles import display_name
+
+    callspec = getattr(item, "callspec", None)
+    return display_name(item.stash[TC_KEY].id, item.stash[TITLE_KEY], callspec.id if callspec is not None else None)
 
 
 def _collect_device_events(run: Run, state: ItemState) -> None:
@@ -442,6 +418,28 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.line(f"paircert exit status {status}: {why}")
 
 
+def _rewrite_outputs(config: pytest.Config, run: Run) -> None:
+    """JUnit XML and Allure results from the verdicts (harness.report.junit, harness.report.allure_results), once
+    pytest's junitxml (which writes in its own, earlier, pytest_sessionfinish) and every worker are done."""
+    import os
+
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath and not hasattr(config, "workerinput"):
+        from harness.report.junit import rewrite
+
+        path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
+        if path.is_file():
+            rewrite(path, run.results)
+    if run.allure_dir is not None and Path(run.allure_dir).is_dir():
+        from harness.report import allure_results
+
+        alluredir = Path(run.allure_dir)
+        allure_results.rewrite_results(alluredir, run.results, evidence_root=run.report_dir,
+                                       catalogue=run.requirements())
+        allure_results.write_environment(alluredir, run.environment())
+        allure_results.write_categories(alluredir)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
@@ -452,6 +450,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         run.close_traffic()
         run.close_world()
+        if run.worker is None and run.results:
+            _rewrite_outputs(session.config, run)
     finally:
         if run.allure_dir is not None:
             run.redact_tree(Path(run.allure_dir))

@@ -1,8 +1,9 @@
 """The ``tc`` and ``requires`` markers: their signatures, their checks, and the capability names.
 
-``@pytest.mark.tc("TC-TOKEN-002", reqs=["REQ-TOKEN-002"])``: the conformance test case id and the requirement
-ids it checks. Required on every test under a suite directory (a missing or duplicated id is a collection
-error); unknown requirement ids are errors too.
+``@pytest.mark.tc("TC-TOKEN-002", reqs=["REQ-TOKEN-002"], title="...")``: the conformance test case id, the
+requirement ids it checks and, optionally, its title (else the docstring's or the function's:
+:mod:`harness.conformance.titles`). Required on every test under a suite directory (a missing or duplicated id is a
+collection error); unknown requirement ids are errors too.
 
 ``@pytest.mark.requires("mode:qr", "binding:strong", "cloud:time-travel")``: capabilities the test needs.
 The names (:func:`capability_names`):
@@ -29,7 +30,7 @@ import pytest
 
 from harness.profiles import Profile
 
-TC_SIGNATURE = 'tc("TC-<AREA>-NNN", reqs=["REQ-<AREA>-NNN", ...])'
+TC_SIGNATURE = 'tc("TC-<AREA>-NNN", reqs=["REQ-<AREA>-NNN", ...], title="optional title")'
 REQUIRES_SIGNATURE = 'requires("<capability>", ...)'
 
 _TC_ID = re.compile(r"^TC-([A-Z][A-Z0-9]*)-(\d{3})$")
@@ -66,6 +67,7 @@ def _device_capabilities() -> tuple[str, ...]:
 class TcMark:
     id: str
     reqs: tuple[str, ...]
+    title: str | None = None  # the marker's own title=, if any
 
     @property
     def area(self) -> str:
@@ -87,7 +89,7 @@ def parse_tc(mark: pytest.Mark, where: str) -> TcMark:
     def bad(why: str) -> pytest.UsageError:
         return pytest.UsageError(f"{where}: bad tc marker ({why}); expected {TC_SIGNATURE}")
 
-    unknown = sorted(set(mark.kwargs) - {"reqs"})
+    unknown = sorted(set(mark.kwargs) - {"reqs", "title"})
     if unknown:
         raise bad(f"unknown keyword argument(s) {', '.join(unknown)}")
     if len(mark.args) != 1 or not isinstance(mark.args[0], str):
@@ -100,7 +102,10 @@ def parse_tc(mark: pytest.Mark, where: str) -> TcMark:
         raise bad("reqs must be a list of requirement id strings")
     if not reqs:
         raise bad(f"{tc_id} names no requirement")
-    return TcMark(tc_id, tuple(reqs))
+    title = mark.kwargs.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        raise bad("title must be a non-empty string")
+    return TcMark(tc_id, tuple(reqs), title)
 
 
 def parse_requires(mark: pytest.Mark, where: str, profile: Profile) -> tuple[Need, ...]:

@@ -1,6 +1,7 @@
-"""The plugin's options: one named group, each mirrored in an ini key and an environment variable.
+"""The plugin's options: one named group, each mirrored in an ini key and an environment variable, every name
+namespaced (``--paircert-*``, ``PAIRCERT_*``, ``paircert_*``) so that paircert never collides with another plugin.
 
-Precedence (first found wins): the command line (``--profile``), then the environment (``PAIRCERT_PROFILE``),
+Precedence (first found wins): the command line (``--paircert-profile``), then the environment (``PAIRCERT_PROFILE``),
 then the ini file (``paircert_profile``), then the profile itself (for the adapters). A relative path from the
 command line or the environment is taken from the directory pytest was started in; one from the ini file,
 from the ini file's directory. :func:`resolve` returns the values with where each came from, which the
@@ -28,7 +29,7 @@ class Option:
 
     @property
     def flag(self) -> str:
-        return f"--{self.name.replace('_', '-')}" if self.name != "seed" else "--paircert-seed"
+        return f"--paircert-{self.name.replace('_', '-')}"
 
     @property
     def env(self) -> str:
@@ -87,8 +88,15 @@ def add_options(parser: pytest.Parser) -> None:
     add_selection_options(group)
     parser.addini("paircert_suites", "paircert: directories whose tests must carry a tc marker "
                                      "(default: the bundled suites/)", type="paths", default=[])
-    parser.addini("paircert_requirements", "paircert: the requirement catalogue (default: the bundled one)",
-                  default=None)
+    parser.addini("paircert_requirements", "paircert: your own requirement catalogue (a requirements.toml), "
+                                           "extending paircert's", default=None)
+
+
+def profile_requested(config: pytest.Config) -> bool:
+    """Whether the run names a profile anywhere (command line, environment, ini): only then is paircert active."""
+    option = OPTIONS[0]
+    return bool(getattr(config.option, option.dest, None) or os.environ.get(option.env, "").strip()
+                or config.getini(option.ini))
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -146,7 +154,7 @@ def check_adapter_names(settings: Settings) -> None:
             continue
         if f"{kind}.{value}" not in names:
             known = sorted(k.split(".", 1)[1] for k in names if k.startswith(kind + "."))
-            raise pytest.UsageError(f"--{kind}: no {kind} adapter named {value!r} ({settings.sources[kind]}); "
+            raise pytest.UsageError(f"--paircert-{kind}: no {kind} adapter named {value!r} ({settings.sources[kind]}); "
                                     f"registered: {', '.join(known)}")
 
 
@@ -156,5 +164,5 @@ def session_seed(settings: Settings) -> int:
     return int(value) if value is not None else random.SystemRandom().randrange(2**32)
 
 
-__all__ = ["OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names", "resolve",
-           "session_seed"]
+__all__ = ["OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names", "profile_requested",
+           "resolve", "session_seed"]

@@ -9,8 +9,9 @@ DESIGN.md ("Evidence"): a test that FAILs or ERRORs gets, in its evidence direct
   device's SoftAP (55AA and 6699 frames), cut by wall-clock time out of one capture per process
   (:class:`harness.net.pcap.RingCapture`): a sniffer started and stopped per test would cost every passing test
   a thread and a settling wait, where the ring costs a few microseconds per packet and is only dissected when a
-  test fails. The emulated camera's ephemeral AP ports are written as the real device's (UDP 6669, TCP 6668), so
-  that the frames dissect without "Decode As"; a note says so. Capturing needs root or CAP_NET_RAW on Linux;
+  test fails. Every emulated port is written as the standard one, so that the frames dissect without "Decode As"
+  (a note in the timeline says which): the camera's ephemeral AP ports as the real device's (UDP 6669, TCP 6668),
+  the cloud's HTTP as 80 (443 with TLS), its MQTT as 1883 (8883 with TLS). Capturing needs root or CAP_NET_RAW on Linux;
   without it the timeline notes why there is no loopback capture.
 
 Every frame is masked before it is written (:func:`harness.net.pcap.mask_air_records`,
@@ -41,6 +42,8 @@ MODES = ("auto", "air", "off")
 #: the real device's AP ports (PROTOCOL.md §3.1, §3.2) that an emulated camera's ephemeral ones are written as
 AP_UDP_PORT = 6669
 AP_TCP_PORT = 6668
+#: the standard ports the cloud's are written as: HTTP and HTTPS (ATOP, the app API), MQTT and MQTT over TLS
+HTTP_PORT, HTTPS_PORT, MQTT_PORT, MQTTS_PORT = 80, 443, 1883, 8883
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,10 @@ class TrafficEvidence:
             return None
         from harness.net.pcap import frames_to_packets, mask_packets, rename_ports
 
+        cloud_names = _standard_cloud_ports(world)
         renamed = {"udp": {p: AP_UDP_PORT for p in udp_ap if p != AP_UDP_PORT},
-                   "tcp": {p: AP_TCP_PORT for p in tcp_ap if p != AP_TCP_PORT}}
+                   "tcp": {**{p: new for p, new in cloud_names.items() if p != new},
+                           **{p: AP_TCP_PORT for p in tcp_ap if p != AP_TCP_PORT}}}
         packets = frames_to_packets(frames)
         rename_ports(packets, udp=renamed["udp"], tcp=renamed["tcp"])
         packets, notes = mask_packets(packets, self._mask())
@@ -220,6 +225,25 @@ def _cloud_ports(world: WorldLike) -> set[int]:
         return set(cloud_ports(world.cloud.info()))
     except Exception:  # a cloud that cannot say: its traffic is cut out by nothing but the AP frames
         return set()
+
+
+def _standard_cloud_ports(world: WorldLike) -> dict[int, int]:
+    """The cloud's TCP ports -> the standard ones (HTTP 80, HTTPS 443, MQTT 1883, MQTT over TLS 8883)."""
+    from urllib.parse import urlsplit
+
+    try:
+        info = dict(world.cloud.info())
+    except Exception:  # a cloud that cannot say: its ports stay as they are
+        return {}
+    table: dict[int, int] = {}
+    for key in ("atop_url", "app_url"):
+        parts = urlsplit(str(info.get(key) or ""))
+        if parts.port and parts.scheme in ("http", "https"):
+            table[parts.port] = HTTPS_PORT if parts.scheme == "https" else HTTP_PORT
+    host_port = str(info.get("mqtt") or "").rpartition(":")[2]
+    if host_port.isdigit() and int(host_port) not in table:
+        table[int(host_port)] = MQTTS_PORT if info.get("mqtt_tls", info.get("tls")) else MQTT_PORT
+    return table
 
 
 def _ports_in(details: Mapping[str, Any]) -> tuple[set[int], set[int]]:
@@ -245,4 +269,5 @@ def _ap_ports(world: WorldLike, recorder: EvidenceRecorder) -> tuple[set[int], s
     return udp, tcp
 
 
-__all__ = ["AP_TCP_PORT", "AP_UDP_PORT", "MODES", "PCAP_TYPE", "TrafficEvidence", "TrafficMark"]
+__all__ = ["AP_TCP_PORT", "AP_UDP_PORT", "HTTPS_PORT", "HTTP_PORT", "MODES", "MQTTS_PORT", "MQTT_PORT", "PCAP_TYPE",
+           "TrafficEvidence", "TrafficMark"]

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from harness.profiles import Profile
 
 
+RUN_KEY = pytest.StashKey["Run | None"]()  # config.stash: this process's run, None when paircert is not asked for
+
+
 class ItemState:
     """What the plugin keeps for one suite test while it runs."""
 
@@ -63,10 +66,10 @@ class Run:
         evidence = settings.path("evidence_dir")
         self.evidence_dir = evidence or (self.report_dir / "evidence" if self.report_dir else None)
         self.allure_dir: str | None = config.getoption("allure_report_dir", None)
-        suites = [Path(p) for p in config.getini("paircert_suites")]
-        from harness.profiles.schema import PROJECT_ROOT
-
-        self.suite_dirs = [p.resolve() for p in suites] or [PROJECT_ROOT / "suites"]
+        self.suite_dirs = [Path(p).resolve() for p in config.getini("paircert_suites")] or _bundled_suites()
+        catalogue = config.getini("paircert_requirements")
+        base = config.inipath.parent if config.inipath else config.rootpath
+        self.vendor_catalogue: Path | None = (base / str(catalogue)).resolve() if catalogue else None
         self.tc_seen: dict[str, str] = {}
         self._requirements: dict[str, Any] | None = None
         self._world: WorldLike | None = None
@@ -102,16 +105,33 @@ class Run:
     # -- requirements -----------------------------------------------------------------------------------
 
     def requirements(self) -> dict[str, Any]:
+        """paircert's requirement catalogue, extended by the vendor's (ini ``paircert_requirements``) if any."""
         if self._requirements is None:
-            from harness.conformance.requirements import CatalogueError, load_requirements
+            from harness.conformance.requirements import CatalogueError, load_catalogue
 
-            path = self.config.getini("paircert_requirements")
-            base = self.config.inipath.parent if self.config.inipath else self.config.rootpath
+            vendor = [self.vendor_catalogue] if self.vendor_catalogue is not None else []
             try:
-                self._requirements = dict(load_requirements(base / str(path) if path else None))
+                self._requirements = dict(load_catalogue(*vendor))
             except CatalogueError as exc:
                 raise pytest.UsageError(f"paircert_requirements: {exc}") from None
         return self._requirements
+
+    def check_traceability(self) -> None:
+        """With a vendor catalogue: every TC of the vendor's suites (ini ``paircert_suites``, else the catalogue's
+        directory) names known requirements, and each of the vendor's requirements is checked by one of them; a
+        usage error naming the catalogue otherwise, before the first test."""
+        if self.vendor_catalogue is None:
+            return
+        from harness.conformance.requirements import load_requirements
+        from harness.conformance.traceability import problems, tc_markers
+
+        catalogue = self.requirements()
+        own = [req for req in catalogue if req not in load_requirements()]
+        suites = [d for d in self.suite_dirs if d not in _bundled_suites()] or [self.vendor_catalogue.parent]
+        found = problems(catalogue, tc_markers(suites), must_be_checked=own)
+        if found:
+            raise pytest.UsageError(f"paircert_requirements: {self.vendor_catalogue}: traceability with "
+                                    f"{', '.join(map(str, suites))}: {'; '.join(found)}")
 
     # -- the world --------------------------------------------------------------------------------------
 
@@ -170,6 +190,11 @@ class Run:
         world = self._world
         return world.clock.time() if world is not None else time.time()
 
+    def clock_is_virtual(self) -> bool:
+        """Whether the world's clock is virtual (evidence then shows its times as offsets beside the wall time)."""
+        world = self._world
+        return bool(getattr(world.clock, "is_virtual", False)) if world is not None else False
+
     def close_world(self) -> None:
         world, self._world = self._world, None
         if world is not None:
@@ -202,6 +227,20 @@ class Run:
         target = self.report_dir / "session.json"
         target.write_text(self.redactor.redact(json.dumps(summary, indent=1, default=str)), encoding="utf-8")
 
+    def environment(self) -> dict[str, str]:
+        """What was tested with what, for Allure's Environment panel (profile, firmware, adapters, seed, ...)."""
+        import platform
+
+        profile, settings = self.profile, self.settings
+        adapters = {kind: settings.get(kind) or getattr(profile.adapters, kind).name
+                    for kind in ("cloud", "device", "network")}
+        return {
+            "profile": profile.name, "profile_sha256": profile.hash(), "device": profile.device.name,
+            "pid": profile.device.pid, "firmware": profile.device.firmware,
+            **{f"{kind}_adapter": name for kind, name in adapters.items()},
+            "seed": str(self.seed), "paircert": __version__, "python": platform.python_version(),
+        }
+
     def redact_tree(self, directory: Path) -> None:
         """Redact files others wrote (allure-pytest's results) in place."""
         if not directory.is_dir() or not len(self.redactor):
@@ -216,4 +255,13 @@ class Run:
                     os.replace(tmp, path)
 
 
-__all__ = ["ItemState", "Run"]
+def _bundled_suites() -> list[Path]:
+    from harness import bundled
+
+    try:
+        return [bundled.suites_dir()]
+    except bundled.BundleMissing:
+        return []
+
+
+__all__ = ["RUN_KEY", "ItemState", "Run"]

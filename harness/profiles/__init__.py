@@ -6,24 +6,24 @@ secret references, :mod:`~harness.profiles.adapters` the ``[adapters]`` and ``[h
 """
 
 from harness.profiles.schema import (
-    BUNDLED_PROFILES_DIR,
     CAPABILITIES,
     Profile,
     ProfileError,
     SecretRef,
     bundled_profile_paths,
+    bundled_profiles_dir,
     load_profile,
     parse_profile,
     read_profile_file,
 )
 
 __all__ = [
-    "BUNDLED_PROFILES_DIR",
     "CAPABILITIES",
     "Profile",
     "ProfileError",
     "SecretRef",
     "bundled_profile_paths",
+    "bundled_profiles_dir",
     "load_profile",
     "parse_profile",
     "read_profile_file",

@@ -13,9 +13,9 @@ A profile is one TOML file per device model, validated on load:
 - ``[hooks]``: shell commands the operator device adapter runs (reset, power cycle, liveness, ...).
 
 Where profiles are found: a path is read as given; a bare name (``camera-strong``) is looked up first in the
-directories of ``$PAIRCERT_PROFILE_PATH`` (``os.pathsep``-separated), then in the bundled ``profiles/``
-directory at the project root, located relative to this package (the source tree, or an editable install).
-An installation without that directory says so and asks for a path.
+directories of ``$PAIRCERT_PROFILE_PATH`` (``os.pathsep``-separated), then among the bundled profiles, which the
+wheel ships as ``harness.bundled.profiles`` (the repository's ``profiles/``, found through importlib.resources:
+:mod:`harness.bundled`). An installation without them says so and asks for a path.
 
 Every problem is a :class:`ProfileError` whose lines read ``<file>: <dotted.key>: <what was expected>``.
 """
@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness import bundled
 from harness.profiles.adapters import AdapterSpec, AdaptersSection, Hook, HooksSection, NetworkSpec, PoolMember
 from harness.profiles.support import (
     FieldProblems,
@@ -53,8 +54,6 @@ from harness.profiles.support import (
 )
 from harness.protocol.token import KNOWN_REGIONS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-BUNDLED_PROFILES_DIR = PROJECT_ROOT / "profiles"
 PROFILE_PATH_ENV = "PAIRCERT_PROFILE_PATH"
 
 DeviceKind = Literal["camera", "plug", "bulb", "other"]
@@ -397,19 +396,29 @@ def read_profile_file(path: Path) -> Profile:
     return profile
 
 
+def bundled_profiles_dir() -> Path:
+    """The bundled profiles' directory (:func:`harness.bundled.profiles_dir`); a ProfileError when this installation
+    ships none."""
+    try:
+        return bundled.profiles_dir()
+    except bundled.BundleMissing as exc:
+        raise ProfileError(bundled.PROFILES_PACKAGE, [(
+            "", f"bundled profiles directory not found ({exc}): pass a profile's path, or set "
+                f"{PROFILE_PATH_ENV}")]) from None
+
+
 def profile_search_path() -> list[Path]:
-    """Where bare profile names are looked up, in order: ``$PAIRCERT_PROFILE_PATH``, then the bundled directory."""
+    """Where bare profile names are looked up, in order: ``$PAIRCERT_PROFILE_PATH``, then the bundled profiles."""
     extra = [Path(p) for p in os.environ.get(PROFILE_PATH_ENV, "").split(os.pathsep) if p]
-    return [*extra, BUNDLED_PROFILES_DIR]
+    try:
+        return [*extra, bundled.profiles_dir()]
+    except bundled.BundleMissing:
+        return extra
 
 
 def bundled_profile_paths() -> list[Path]:
-    """The bundled profile files, sorted by name; a ProfileError when the bundled directory is missing."""
-    if not BUNDLED_PROFILES_DIR.is_dir():
-        raise ProfileError(str(BUNDLED_PROFILES_DIR), [(
-            "", "bundled profiles directory not found (this installation does not ship profiles/: "
-                "pass a profile's path, or set PAIRCERT_PROFILE_PATH)")])
-    return sorted(BUNDLED_PROFILES_DIR.glob("*.toml"))
+    """The bundled profile files, sorted by name; a ProfileError when this installation ships none."""
+    return sorted(bundled_profiles_dir().glob("*.toml"))
 
 
 def _looks_like_path(text: str) -> bool:
@@ -433,7 +442,6 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
 
 
 __all__ = [
-    "BUNDLED_PROFILES_DIR",
     "CAPABILITIES",
     "AdapterSpec",
     "AdaptersSection",
@@ -452,6 +460,7 @@ __all__ = [
     "SecretRef",
     "WifiParameters",
     "bundled_profile_paths",
+    "bundled_profiles_dir",
     "load_profile",
     "parse_profile",
     "profile_search_path",

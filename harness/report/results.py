@@ -141,6 +141,7 @@ def result_from_record(record: Mapping[str, Any], run_dir: Path | None = None) -
         message=str(_first(record, "message", "reason") or ""),
         evidence=_relative(_first(record, "evidence", "evidence_path", "evidence_dir"), run_dir),
         worker=_first(record, "worker", "worker_id"),
+        title=str(_first(record, "title") or ""),
     )
 
 

@@ -42,6 +42,7 @@ class TestCaseResult:
     message: str = ""
     evidence: str | None = None  # relative to the run directory
     worker: str | None = None
+    title: str = ""  # the TC's human title (harness.conformance.titles)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class RunSummary:
     interrupted: bool = False
     interruption: str = ""
     exit_code: int = 0
+    comparison: dict[str, Any] = field(default_factory=dict)  # with the previous run (harness.report.compare)
 
     def finish(self, *, interrupted: bool = False, reason: str = "") -> None:
         """Compute the counts, the overall verdict and the exit code from the results.
@@ -137,11 +139,12 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
     "ended_at": (str, type(None)), "schema_version": (int,), "duration_s": (int, float), "adapters": (dict,),
     "firmware": (str,), "seeds": (list,), "suite_version": (str,), "suites": (list,), "selection": (dict,),
     "environment": (dict,), "results": (list,), "not_run": (list,), "counts": (dict,), "verdict": (str,),
-    "interrupted": (bool,), "interruption": (str,), "exit_code": (int,),
+    "interrupted": (bool,), "interruption": (str,), "exit_code": (int,), "comparison": (dict,),
 }
 _RESULT_TYPES: dict[str, tuple[type, ...]] = {
     "tc": (str,), "verdict": (str,), "nodeid": (str,), "area": (str,), "duration_s": (int, float),
     "requirements": (list,), "message": (str,), "evidence": (str, type(None)), "worker": (str, type(None)),
+    "title": (str,),
 }
 _REQUIRED = ("run_id", "profile", "harness_version", "started_at")
 

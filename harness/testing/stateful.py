@@ -24,15 +24,13 @@ do not offer them. No emulator import: the same machine runs against ``paircert 
 from __future__ import annotations
 
 import functools
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import note, reject, settings
+from hypothesis import note, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -54,6 +52,7 @@ from harness.adapters.contracts import (
     network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
+from harness.clock import wait_until
 from harness.conformance.verdicts import DeviceFailure
 from harness.model import (
     Binding,
@@ -68,11 +67,14 @@ from harness.model import (
 )
 from harness.testing.strategies import tokens as guessed_tokens
 
-PAIRING_MODE_TIMEOUT_S = 30.0
+PAIRING_MODE_TIMEOUT_S = 30.0  # real seconds a reset device may take to reach pairing mode (the adapter's wait)
 PAIR_TIMEOUT_S = 20.0  # world-clock seconds an activator waits (a success takes a few; refusals end sooner)
 ADVANCES = (1.0, 61.0)  # plus the token lifetime's edges, see PairingMachine.advance_time
-ONLINE_SETTLE_S = 2.0  # real seconds a removed device may take to drop off MQTT
-REMOVAL_SETTLE_S = 3.0  # real seconds a removed online device may take to be told and return to pairing mode
+# World-clock seconds, waited on the world's clock (harness.clock.wait_until): on an emulated world they cost what
+# the world needs to settle, so a device that never acts costs a failing example milliseconds, not seconds.
+ONLINE_SETTLE_S = 2.0  # a removed device may take this long to drop off MQTT (§5/§6)
+REMOVAL_SETTLE_S = 3.0  # a removed online device may take this long to be told and return to pairing mode (§6)
+SETTLE_POLL_S = 0.1  # world-clock seconds between looks (each look lets the emulated world run what is ready)
 
 
 def _check(condition: bool, message: str) -> None:
@@ -146,6 +148,8 @@ class PairingTarget:
     token_ttl_s: float
     ssid: str = "paircert-stateful"
     password: str = field(default="stateful-pass", repr=False)
+    #: how long the app waits for one pairing (world-clock seconds): on real time, the profile's activator timeout
+    pair_timeout_s: float = PAIR_TIMEOUT_S
 
     def __post_init__(self) -> None:
         self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
@@ -169,9 +173,12 @@ class PairingTarget:
         wifi = profile.parameters.wifi
         if wifi is not None and not network_can(network, "create-networks"):  # the device knows only the lab's
             lab = {"ssid": wifi.ssid, "password": wifi.password.resolve().get_secret_value() if wifi.password else ""}
+        # on real time each refused pairing waits out the app's timeout: the profile's, not the model's default
+        pair_timeout_s = PAIR_TIMEOUT_S if world.clock.is_virtual else min(
+            PAIR_TIMEOUT_S, float(profile.parameters.activator_timeout_s))
         return cls(cloud=world.cloud, network=network, pool=DevicePool(pool_devices, make, keep=[world.device]),
                    binding_mode=BindingMode(caps.binding_mode), modes=modes,
-                   token_ttl_s=float(profile.parameters.token_ttl_s), **lab)
+                   token_ttl_s=float(profile.parameters.token_ttl_s), pair_timeout_s=pair_timeout_s, **lab)
 
 
 @dataclass
@@ -213,14 +220,13 @@ class ModelDevice:
         return self.adapter.licence.uuid
 
 
-def _eventually_false(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    """``predicate()`` polled in real time until it is false or ``timeout_s`` has passed; its last value."""
-    deadline = time.monotonic() + timeout_s
-    while predicate():
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.01)
-    return False
+def _in_pairing_mode(device: DeviceAdapter) -> bool:
+    """Whether ``device`` is in pairing mode now (the adapter's own wait, not waiting)."""
+    try:
+        device.wait_pairing_mode(0.0)
+    except AdapterError:
+        return False
+    return True
 
 
 def _footprint(record: Any) -> tuple[str | None, int]:
@@ -520,12 +526,12 @@ class PairingMachine(RuleBasedStateMachine):
                               ap=ApOptions(variant=variant))
         for attempt in (1, 2):
             outcome = pair(activator, ActivatorMode(mode.partition("-")[0]), self.target.ssid, self.target.password,
-                           handle.token, timeout=PAIR_TIMEOUT_S)
+                           handle.token, timeout=self.target.pair_timeout_s)
             fault = outcome.error.harness_fault if outcome.error is not None else None
             if fault is None:
                 return outcome
-            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more, as an app would
-                time.sleep(0.05)
+            if attempt == 1:  # e.g. the SoftAP was reopening as the app connected: once more once it is up again
+                device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
         raise AdapterError(f"the harness failed while pairing: {outcome.error}") from fault
 
     def _expect(self, md: ModelDevice, handle: TokenHandle, at: float) -> tuple[bool, str, bool]:
@@ -584,11 +590,10 @@ class PairingMachine(RuleBasedStateMachine):
         md.binding = None
         md.wipe_pending = wipe
         if not md.pairing_mode:
-            try:
-                md.adapter.wait_pairing_mode(REMOVAL_SETTLE_S)
-            except AdapterError as exc:
-                raise DeviceFailure(f"§6: a removed device is told and returns to pairing mode; it did not ({exc})") \
-                    from None
+            told = wait_until(self.clock, functools.partial(_in_pairing_mode, md.adapter), REMOVAL_SETTLE_S,
+                              poll_s=SETTLE_POLL_S)
+            _check(told, f"§6: a removed device is told and returns to pairing mode; it was not in pairing mode "
+                         f"{REMOVAL_SETTLE_S:g} s (world clock) after the removal")
             md.pairing_mode = True
 
     @precondition(lambda self: self._device_can(DeviceCapability.RESET))
@@ -636,12 +641,14 @@ class PairingMachine(RuleBasedStateMachine):
             return
         for md in self.devices:
             # Eventually: a removed device is told over MQTT and goes offline a moment later (§5/§6).
-            online_unbound = _eventually_false(functools.partial(self._online_unbound, md), ONLINE_SETTLE_S)
-            _check(not online_unbound, f"§6: device {md.uuid} is online but bound to no home")
+            settled = wait_until(self.clock, functools.partial(self._settled_offline, md), ONLINE_SETTLE_S,
+                                 poll_s=SETTLE_POLL_S)
+            _check(settled, f"§6: device {md.uuid} is online but bound to no home {ONLINE_SETTLE_S:g} s after")
 
-    def _online_unbound(self, md: ModelDevice) -> bool:
+    def _settled_offline(self, md: ModelDevice) -> bool:
+        """Not online while bound to no home (a removed device is told over MQTT and goes offline, §5/§6)."""
         record = self.cloud.device_by_uuid(md.uuid)
-        return record is not None and record.online and record.home is None
+        return not (record is not None and record.online and record.home is None)
 
     @invariant()
     @_watched
@@ -669,13 +676,12 @@ class PairingMachine(RuleBasedStateMachine):
 
 
 class MachineFactory:
-    """Makes a :class:`PairingMachine` per example; past ``deadline`` (monotonic seconds) every example is
-    rejected, which ends generation and shrinking within a time budget. ``reproduce`` replays a saved blob."""
+    """Makes a :class:`PairingMachine` per example (the budget is Hypothesis's: ``max_examples`` machines of at
+    most ``stateful_step_count`` steps). ``reproduce`` replays a saved blob."""
 
-    def __init__(self, target: PairingTarget, *, deadline: float | None = None,
-                 reproduce: tuple[str, bytes] | None = None, on_failure: Callable[[], None] | None = None) -> None:
+    def __init__(self, target: PairingTarget, *, reproduce: tuple[str, bytes] | None = None,
+                 on_failure: Callable[[], None] | None = None) -> None:
         self.target = target
-        self.deadline = deadline
         self.on_failure = on_failure
         self.failed = False
         self.last: PairingMachine | None = None
@@ -688,28 +694,16 @@ class MachineFactory:
             self.on_failure()
 
     def __call__(self) -> PairingMachine:
-        # Past the deadline no new example starts, unless a failure is being minimised and replayed (rejecting
-        # those would make Hypothesis call the failure flaky); Hypothesis bounds shrinking itself.
-        if self.deadline is not None and not self.failed and time.monotonic() >= self.deadline:
-            reject()
         self.last = PairingMachine(self.target, on_failure=self._failure)
         return self.last
 
 
-def run_pairing_machine(target: PairingTarget, budget: settings, *, time_limit_s: float | None = None,
+def run_pairing_machine(target: PairingTarget, budget: settings, *,
                         reproduce: tuple[str, bytes] | None = None) -> None:
-    """Run :class:`PairingMachine` on ``target`` as a Hypothesis test with ``budget``; raises on a failure.
-
-    ``time_limit_s`` bounds generation and shrinking together (examples past it are rejected); ``reproduce``
-    is a ``(hypothesis version, blob)`` pair from a saved failure.
-    """
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
-    factory = MachineFactory(target, deadline=deadline, reproduce=reproduce)
-    try:
-        run_state_machine_as_test(factory, settings=budget)  # type: ignore[arg-type]
-    except Unsatisfiable:
-        if deadline is None or time.monotonic() < deadline:
-            raise
+    """Run :class:`PairingMachine` on ``target`` as a Hypothesis test with ``budget`` (counted: its
+    ``max_examples`` and ``stateful_step_count``; derandomized, the same steps on every run); raises on a
+    failure. ``reproduce`` is a ``(hypothesis version, blob)`` pair from a saved failure."""
+    run_state_machine_as_test(MachineFactory(target, reproduce=reproduce), settings=budget)  # type: ignore[arg-type]
 
 
 __all__ = ["DeviceCrashed", "DevicePool", "MachineFactory", "PairingMachine", "PairingTarget", "TokenHandle",

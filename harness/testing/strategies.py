@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Final
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from harness.adapters.contracts import Licence
@@ -34,9 +34,11 @@ BUDGETS: Final = ("ci", "default", "nightly")
 _SLOW_CHECKS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large,
                 HealthCheck.filter_too_much]
 
-# ci: fast and deterministic (derandomized: the same examples every run), no database, small budget (make test).
+# ci: fast and deterministic (derandomized: the same examples every run), no database, small budget (make test);
+# a failure is reported as found, not minimised (shrinking is open-ended work; the derandomized run replays it).
 settings.register_profile("paircert-ci", max_examples=8, derandomize=True, database=None, deadline=None,
-                          stateful_step_count=6, suppress_health_check=_SLOW_CHECKS, print_blob=True)
+                          stateful_step_count=6, suppress_health_check=_SLOW_CHECKS, print_blob=True,
+                          phases=(Phase.explicit, Phase.generate))
 # default: what `paircert run` uses unless told otherwise; random examples, sized so that the whole camera-strong
 # run stays within its 30-second budget (DESIGN.md). `paircert fuzz` campaigns are for anything larger.
 settings.register_profile("paircert-default", max_examples=8, deadline=None, stateful_step_count=8,

@@ -146,6 +146,8 @@ class OperatorDeviceAdapter:
                 caps.add(capability.value)
         if DeviceCapability.AP_MODE.value in claimed and (self._ap is not None or "ap" in self._hooks):
             caps.add(DeviceCapability.AP_MODE.value)
+        if DeviceCapability.AP_MODE.value in claimed and "ap" in self._hooks:
+            caps.add(DeviceCapability.AP_STATUS.value)  # a fixed ap_host cannot tell an open SoftAP from a closed one
         if DeviceCapability.EZ_MODE.value in claimed:
             caps.add(DeviceCapability.EZ_MODE.value)  # the camera listens on the air: nothing asked of the bench
         return frozenset(caps)
@@ -431,8 +433,8 @@ def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
         names.append(params.wifi.password.env)
         with contextlib.suppress(ProfileError):
             values.append(params.wifi.password.resolve().get_secret_value())
-    for spec in (profile.adapters.cloud, profile.adapters.device):
-        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]
+    for spec in (profile.adapters.cloud, profile.adapters.device, *profile.adapters.device_pool):
+        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]  # pool units' too
     return values, names
 
 

@@ -29,6 +29,7 @@ from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
 
+from harness.clock import register_world_loop, unregister_world_loop
 from harness.emulator.broker.authority import (
     AclRule,
     AuthoritySnapshot,
@@ -313,6 +314,7 @@ class EmbeddedBroker:
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        register_world_loop(loop)  # a virtual clock lets the broker deliver what it has read before jumping
         try:
             loop.run_until_complete(self._serve())
         except BaseException as exc:  # reported to start() when it happens before readiness
@@ -321,6 +323,7 @@ class EmbeddedBroker:
             else:
                 log.exception("the MQTT broker stopped on an error")
         finally:
+            unregister_world_loop(loop)
             self._ready.set()
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from aiohttp import web
 
+from harness.clock import holding
 from harness.emulator.broker.authority import same_secret
 from harness.emulator.fault_registry import FaultEntry, FaultRegistry
 from harness.model.binding import BindingDecision, BindingMode, Relation, Role, relation_of
@@ -158,7 +159,8 @@ class TokenConsumeRace(CloudBehaviour):
     async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
         outcome = state.activate(uuid, req, consume=False)
         if outcome.result is not None:
-            await asyncio.sleep(self.store_write_s)
+            with holding(state.clock):  # a slow write in real time: the world's clock waits for it
+                await asyncio.sleep(self.store_write_s)
             state.consume_token(req.token)
         return outcome
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from harness.clock import register_world_loop, unregister_world_loop
 from harness.model.errors import CloudError
 
 from .app_api import API_PREFIX, AppHttp, CloudApp, app_error
@@ -175,6 +176,7 @@ class HttpServerThread:
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        register_world_loop(loop)  # a virtual clock lets the cloud answer what it has read before jumping
         try:
             loop.run_until_complete(self._serve())
         except BaseException as exc:
@@ -183,6 +185,7 @@ class HttpServerThread:
             else:
                 log.exception("the cloud's HTTP server stopped on an error")
         finally:
+            unregister_world_loop(loop)
             self._ready.set()
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())

@@ -26,7 +26,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from harness.clock import Clock, SystemClock
+from harness.clock import Clock, SystemClock, take_hold
 from harness.protocol import mqtt
 from harness.protocol.errors import ProtocolError
 from harness.protocol.matop import looks_like_matop
@@ -84,6 +84,7 @@ class CloudMqttClient:
         self._ready = threading.Event()
         self._failure: str | None = None
         self._pending_subscribe: int | None = None
+        self._in_flight: dict[int, Callable[[], None]] = {}  # mid -> the clock hold it keeps until the broker has it
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"cloud-{username}",
                                    protocol=paho.MQTTv311, clean_session=True)
         self._client.username_pw_set(username, password)
@@ -92,6 +93,7 @@ class CloudMqttClient:
         self._client.on_connect = self._handle_connect
         self._client.on_subscribe = self._handle_subscribe
         self._client.on_message = self._handle_message
+        self._client.on_publish = self._handle_publish
         self._client.on_disconnect = self._handle_disconnect
         self._started = False
 
@@ -159,17 +161,40 @@ class CloudMqttClient:
             self._seq[dev_id] = seq
         nonce = os.urandom(mqtt.NONCE_LEN) if pv == "2.3" else None
         payload = mqtt.encode_message(message, local_key=local_key, pv=pv, seq=seq, source=CLOUD_SOURCE, nonce=nonce)
-        info = self._client.publish(mqtt.topic_in(dev_id), payload, qos=qos)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise CloudMqttError(f"publish to {dev_id!r} failed: {paho.error_string(info.rc)}")
-        return info
+        return self._publish(mqtt.topic_in(dev_id), payload, qos)
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 1) -> paho.MQTTMessageInfo:
         """Publish ``payload`` as it is (the protocol-46 push on ``d/ai/<uuid>``, MQTT-ATOP answers)."""
+        return self._publish(topic, payload, qos)
+
+    def _publish(self, topic: str, payload: bytes, qos: int) -> paho.MQTTMessageInfo:
+        # The world's clock waits while the message crosses paho's network thread to the broker (a virtual clock
+        # must not time a device out for a message still on its way); the broker's loop and the device's are
+        # the clock's own business (harness.clock.register_world_loop).
+        release = self._hold_until_published()
         info = self._client.publish(topic, payload, qos=qos)
         if info.rc != paho.MQTT_ERR_SUCCESS:
+            release()
             raise CloudMqttError(f"publish on {topic!r} failed: {paho.error_string(info.rc)}")
+        with self._lock:
+            self._in_flight[info.mid] = release
+        if info.is_published():
+            self._handle_publish(self._client, None, info.mid, None, None)
         return info
+
+    def _hold_until_published(self) -> Callable[[], None]:
+        """A hold on the clock, released when the broker has the message (or ``timeout_s`` later: a broker that
+        never acknowledges holds no longer)."""
+        hold = take_hold(self._clock)
+        timer = threading.Timer(self._timeout_s, hold)
+        timer.daemon = True
+        timer.start()
+
+        def release() -> None:
+            timer.cancel()
+            hold()
+
+        return release
 
     def pv_for(self, dev_id: str, default: mqtt.ProtocolVersion = "2.2") -> mqtt.ProtocolVersion:
         """The envelope version the device used last, so that a reply matches it; before it has sent anything,
@@ -226,8 +251,18 @@ class CloudMqttClient:
             self._failure = f"the MQTT broker refused the cloud's subscriptions {refused}"
         self._ready.set()
 
+    def _handle_publish(self, _client: paho.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+        with self._lock:
+            release = self._in_flight.pop(mid, None)
+        if release is not None:
+            release()
+
     def _handle_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
                            _props: Any) -> None:
+        with self._lock:
+            held, self._in_flight = list(self._in_flight.values()), {}
+        for release in held:
+            release()
         if self._started:
             log.warning("the cloud's MQTT connection dropped (%s); paho reconnects", reason)
 

@@ -1,0 +1,33 @@
+"""What every test module shares: the longest tests first, and the fuzz self-check's table, gathered from the
+tests' reports (so that it also comes back from xdist workers) and printed once at the end of the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+ROW_KEY = "fuzz_selfcheck_row"  # tests/test_fuzz_selfcheck.py records one row per campaign under this name
+HEADER = f"{'fault':<26} {'kind':<7} {'profile':<14} {'target':<9} {'verdict':<8} {'examples':>8} {'seconds':>8}"
+_rows: list[str] = []
+# Modules whose tests start first: the self-check (its runner pool then works beside everything else) and the
+# fuzz self-check. Under xdist (make test) the first work units go out first.
+FIRST = ("test_selfcheck.py", "test_fuzz_selfcheck.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _rows.extend(str(value) for name, value in report.user_properties if name == ROW_KEY)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _rows:
+        terminalreporter.write_sep("-", "the fuzzer against the fault zoo")
+        terminalreporter.write_line(HEADER)
+        for line in sorted(_rows):
+            terminalreporter.write_line(line)
