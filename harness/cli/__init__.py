@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("harness.profiles.cli", "List and validate device profiles."),
     "cloud": ("harness.emulator.cloud.cli", "The emulated cloud: `paircert cloud serve`."),
     "device": ("harness.emulator.camera.cli", "The emulated camera as a process: `paircert device serve`."),
+    "load": ("harness.load.cli", "Emulated devices by the thousand against a cloud, on Locust; invariants checked."),
 }
 
 

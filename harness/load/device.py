@@ -194,7 +194,7 @@ class LoadDevice:
             self.ledger.expected = "bound"
             self.ledger.activations += 1
             self.ledger.reports_acked = 0
-            self.ledger.last_seq = None
+            self.ledger.last_seq = self.ledger.sent_seq = None
             if result.reset_factory:  # §6 GW_RESET_DATA_FACTORY, as the camera does
                 self.dps = dict(DEFAULT_DPS)
 
@@ -257,6 +257,8 @@ class LoadDevice:
             self._report_seq += 1
             seq, epoch = self._report_seq, self._epoch
             dps = {**self.dps, SEQ_DP: seq} if first else {SEQ_DP: seq}
+            if epoch == self._epoch:
+                self.ledger.sent_seq = seq
         payload = self._seal(mq.dp_report(dps, t=int(time.time())), keys[1])
         self._timed("MQTT", "dp report", lambda: client.publish(mq.topic_out(dev_id), payload), lambda _: len(payload))
         with self._lock:
