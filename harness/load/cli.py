@@ -17,6 +17,7 @@ invariants) is printed and kept in the run directory beside Locust's CSV statist
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -32,13 +33,16 @@ MAX_DEVICES = 100_000
 MAX_WORKERS = 64
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    seconds = parse_duration(value)
-    if not 0.5 <= seconds <= 86_400:
-        raise click.BadParameter(f"{value!r}: between 0.5 s and 24 h")
-    return seconds
+def _seconds(low: float, high: float = 86_400.0) -> Callable[[click.Context, click.Parameter, str], float]:
+    """A click callback: a duration (``30s``, ``5m``, ``500ms``) between ``low`` and ``high`` seconds."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> float:
+        seconds = parse_duration(value)
+        if not low <= seconds <= high:
+            raise click.BadParameter(f"{value!r}: between {low:g} s and {high:g} s")
+        return seconds
+
+    return parse
 
 
 def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float) -> Machine:
@@ -71,23 +75,23 @@ def _run_dir(report_dir: Path, kind: str) -> Path:
               help="Devices in the run (Locust users), at most 100,000.")
 @click.option("--rate", "-r", default=10.0, show_default=True, type=click.FloatRange(0.01, 10_000),
               help="Devices started per second (Locust's spawn rate).")
-@click.option("--duration", "-t", default="30s", show_default=True, callback=_duration,
+@click.option("--duration", "-t", default="30s", show_default=True, callback=_seconds(0.5),
               help="How long the run lasts from the start of spawning (30s, 5m, 1h).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, MAX_WORKERS),
               help="Local Locust worker processes (0: one process runs every device).")
 @click.option("--master", "as_master", is_flag=True, help="Be the master of workers started elsewhere.")
 @click.option("--expect-workers", default=1, show_default=True, type=click.IntRange(1, 10_000),
               help="With --master: how many workers to wait for (at most --workers-wait) before starting.")
-@click.option("--workers-wait", default="60s", show_default=True, callback=_duration,
+@click.option("--workers-wait", default="60s", show_default=True, callback=_seconds(1.0, 3600.0),
               help="How long a master waits for its workers to connect.")
 @click.option("--bind-host", default="127.0.0.1", show_default=True, help="With --master: where workers connect.")
 @click.option("--bind-port", default=5557, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--worker", "as_worker", is_flag=True, help="Be a worker of the master at --master-host.")
 @click.option("--master-host", default=None, help="With --worker: the master's address.")
 @click.option("--master-port", default=5557, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--worker-deadline", default="1h", show_default=True, callback=_duration,
+@click.option("--worker-deadline", default="1h", show_default=True, callback=_seconds(1.0),
               help="With --worker: stop after this long whatever the master does.")
-@click.option("--report-every", default="1s", show_default=True, callback=_duration,
+@click.option("--report-every", default="1s", show_default=True, callback=_seconds(0.01, 3600.0),
               help="Each device takes a step this often: a DP report, or by weight a command, rebind or reset.")
 @click.option("--reports", "report_weight", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="Weight of a DP report among a device's steps.")
@@ -101,7 +105,7 @@ def _run_dir(report_dir: Path, kind: str) -> Path:
 @click.option("--mqtt-pv", default="2.2", show_default=True, type=click.Choice(MQTT_VERSIONS))
 @click.option("--timeout", "timeout_s", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds a device waits for any one answer.")
-@click.option("--settle", default="10s", show_default=True, callback=_duration,
+@click.option("--settle", default="10s", show_default=True, callback=_seconds(0.0, 600.0),
               help="After the run, how long the cloud may take to record what was acknowledged.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where the run directory is made.")

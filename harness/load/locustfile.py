@@ -172,6 +172,11 @@ def _test_start(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         PROCESS.name = runner.client_id
+    if not isinstance(runner, MasterRunner):
+        # the app user before the first device: its account, home and product are not the devices' time
+        with contextlib.suppress(LoadSetupError):
+            PROCESS.ensure_app()
+    if isinstance(runner, WorkerRunner):
         return
     PROCESS.expected = [node.id for node in runner.clients.values()] if isinstance(runner, MasterRunner) else [LOCAL]
     gevent.spawn(_end_after, environment, PROCESS.settings.duration_s)

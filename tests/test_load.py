@@ -1,0 +1,178 @@
+"""``paircert load`` end to end, as a user runs it: `paircert cloud serve` (TLS with its lab CA, its own admin key)
+in one process, `paircert load` in others (Locust's master and workers as processes of their own), all on
+loopback. Every run is bounded: a few devices for a few seconds; the big numbers are benchmarks/bench_load.py's."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _serve_helpers import PAIRCERT, ServedCloud
+
+from harness.load.launch import free_port
+
+TESTS = Path(__file__).resolve().parent
+RUN_TIMEOUT_S = 120
+LIMITS = ("--max-connections", "4096", "--max-connections-per-address", "4096")
+STEPS = {("APP", "licence"), ("APP", "pairing token"), ("ATOP", "activate"), ("MQTT", "connect"),
+         ("MQTT", "dp report"), ("DP", "app command round trip")}
+
+
+class Cloud:
+    def __init__(self, served: ServedCloud, key_file: Path, ca: Path | None) -> None:
+        self.served = served
+        self.url = served.urls["app API"]
+        self.key_file = key_file
+        self.ca = ca
+
+    def args(self) -> list[str]:
+        return ["--cloud", self.url, "--admin-key-file", str(self.key_file),
+                *(["--ca", str(self.ca)] if self.ca else [])]
+
+
+@pytest.fixture(scope="module")
+def tls_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    folder = tmp_path_factory.mktemp("cloud")
+    served = ServedCloud("--tls", "--ca", str(folder / "ca"), "--admin-key-file", str(folder / "admin.key"), *LIMITS)
+    try:
+        yield Cloud(served, folder / "admin.key", folder / "ca" / "ca.pem")
+    finally:
+        served.stop()
+
+
+def load(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PAIRCERT_ADMIN_KEY"}
+    return subprocess.run([*PAIRCERT, "load", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                          cwd=cwd, env=env)
+
+
+def run_dir_of(report_dir: Path) -> Path:
+    (found,) = [p for p in report_dir.iterdir() if p.is_dir() and p.name.startswith(("load-run-", "load-master-"))]
+    return found
+
+
+def stats(run_dir: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    with (run_dir / "locust_stats.csv").open(encoding="utf-8", newline="") as handle:
+        return {(row["Type"], row["Name"]): (int(row["Request Count"]), int(row["Failure Count"]))
+                for row in csv.DictReader(handle) if row["Type"]}
+
+
+def results(run_dir: Path) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((run_dir / "invariants.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def assert_held(run_dir: Path, devices: int, processes: int) -> dict[str, object]:
+    outcome = results(run_dir)
+    assert outcome["complete"] and outcome["holds"], outcome
+    invariants = {inv["name"]: inv for inv in outcome["invariants"]}  # type: ignore[attr-defined]
+    assert invariants["no device lost or duplicated"]["checked"] == devices
+    assert invariants["bound exactly once"]["checked"] >= 1
+    assert invariants["every acknowledged DP report recorded"]["checked"] >= 1
+    assert outcome["devices"]["devices"] == devices  # type: ignore[index]
+    assert len(outcome["processes"]) == processes  # type: ignore[arg-type]
+    assert all(p["devices"] > 0 for p in outcome["processes"].values())  # type: ignore[attr-defined]
+    return outcome
+
+
+def assert_no_secret(run_dir: Path, secret: str) -> None:
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_a_headless_run_in_one_process_over_tls_keeps_every_binding_and_report(tls_cloud: Cloud,
+                                                                                tmp_path: Path) -> None:
+    done = load(*tls_cloud.args(), "--devices", "10", "--rate", "20", "--duration", "3s", "--report-every", "0.3s",
+                "--settle", "10s", "--report-dir", str(tmp_path / "reports"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = run_dir_of(tmp_path / "reports")
+    counted = stats(run_dir)
+    assert STEPS <= set(counted), counted
+    assert all(failures == 0 for _requests, failures in counted.values()), counted
+    assert counted[("ATOP", "activate")][0] == 10 and counted[("MQTT", "dp report")][0] >= 10
+    outcome = assert_held(run_dir, devices=10, processes=1)
+    assert outcome["devices"]["expected bound"] == 10  # type: ignore[index]
+    assert "every acknowledged DP report recorded" in done.stdout and "BROKEN" not in done.stdout
+    assert (run_dir / "summary.txt").read_text(encoding="utf-8") == done.stdout
+    assert "<html" in (run_dir / "locust.html").read_text(encoding="utf-8").lower()
+    assert_no_secret(run_dir, tls_cloud.key_file.read_text(encoding="utf-8").strip())
+
+
+def test_two_local_workers_rebind_and_reset_and_the_master_judges_both(tls_cloud: Cloud, tmp_path: Path) -> None:
+    done = load(*tls_cloud.args(), "--devices", "12", "--rate", "30", "--duration", "3s", "--workers", "2",
+                "--report-every", "0.3s", "--rebinds", "2", "--resets", "2", "--settle", "10s",
+                "--report-dir", str(tmp_path / "reports"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = run_dir_of(tmp_path / "reports")
+    outcome = assert_held(run_dir, devices=12, processes=2)
+    counted = stats(run_dir)
+    assert counted.get(("APP", "remove device"), (0, 0))[0] + counted.get(("ATOP", "reset"), (0, 0))[0] >= 1
+    assert counted[("ATOP", "re-activate")][0] >= 1
+    assert outcome["devices"]["rebinds"] + outcome["devices"]["resets"] >= 1  # type: ignore[index]
+    assert (run_dir / "locust-worker-1.log").exists() and (run_dir / "locust-worker-2.log").exists()
+
+
+def test_a_master_and_two_workers_started_apart(tls_cloud: Cloud, tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PAIRCERT_ADMIN_KEY"}
+    master = subprocess.Popen([*PAIRCERT, "load", "--master", "--expect-workers", "2", "--bind-port", str(port),
+                               "--workers-wait", "60s", *tls_cloud.args(), "--devices", "6", "--rate", "20",
+                               "--duration", "3s", "--report-every", "0.3s", "--report-dir", str(tmp_path / "m")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    workers = [subprocess.Popen([*PAIRCERT, "load", "--worker", "--master-host", "127.0.0.1", "--master-port",
+                                 str(port), "--worker-deadline", "90s", *tls_cloud.args(),
+                                 "--report-dir", str(tmp_path / f"w{i}")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for i in range(2)]
+    try:
+        out, err = master.communicate(timeout=RUN_TIMEOUT_S)
+        assert master.returncode == 0, out + err
+        for worker in workers:
+            worker_out, worker_err = worker.communicate(timeout=30)
+            assert worker.returncode == 0, worker_out + worker_err
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert_held(run_dir_of(tmp_path / "m"), devices=6, processes=2)
+    assert "2 workers" in out
+
+
+def test_a_cloud_that_forgets_bindings_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    served = ServedCloud("--admin-key-file", str(tmp_path / "admin.key"), "--fault",
+                         "_load_faults:ForgetsEveryThirdBinding", *LIMITS)
+    try:
+        cloud = Cloud(served, tmp_path / "admin.key", None)
+        done = load(*cloud.args(), "--devices", "6", "--rate", "20", "--duration", "3s", "--settle", "1s",
+                    "--report-dir", str(tmp_path / "reports"), cwd=tmp_path)
+    finally:
+        served.stop()
+    assert done.returncode == 1, done.stdout + done.stderr
+    outcome = results(run_dir_of(tmp_path / "reports"))
+    assert outcome["complete"] and not outcome["holds"]
+    invariants = {inv["name"]: inv for inv in outcome["invariants"]}  # type: ignore[attr-defined]
+    assert invariants["bound exactly once"]["broken"] >= 2
+    assert any("lost" in e for e in invariants["no device lost or duplicated"]["examples"])
+    assert "BROKEN" in done.stdout and "listed 0 times" in done.stdout
+
+
+def test_setup_and_usage_problems_exit_2_before_any_locust_process(tls_cloud: Cloud, tmp_path: Path) -> None:
+    report_dir = tmp_path / "reports"
+    no_key = load("--cloud", tls_cloud.url, "--ca", str(tls_cloud.ca), "--report-dir", str(report_dir), cwd=tmp_path)
+    assert no_key.returncode == 2 and "cannot issue licences" in no_key.stderr and "no admin key" in no_key.stderr
+    untrusted = load("--cloud", tls_cloud.url, "--admin-key-file", str(tls_cloud.key_file),
+                     "--report-dir", str(report_dir), cwd=tmp_path)
+    assert untrusted.returncode == 2 and f"--cloud {tls_cloud.url}" in untrusted.stderr, untrusted.stderr
+    both = load(*tls_cloud.args(), "--master", "--worker", cwd=tmp_path)
+    assert both.returncode == 2 and "one process is one of them" in both.stderr
+    headless = load(*tls_cloud.args(), "--worker", cwd=tmp_path)
+    assert headless.returncode == 2 and "--master-host" in headless.stderr
+    assert not report_dir.exists()
