@@ -1,5 +1,6 @@
-"""A cloud fault for tests/test_load.py, loaded by ``paircert cloud serve --fault _load_faults:ForgetsEveryThirdBinding``
-(with tests/ on PYTHONPATH): the kind of bug a load run is for, invisible to any single activation."""
+"""A cloud fault for tests/test_load.py, loaded by
+``paircert cloud serve --fault _load_faults:ForgetsEveryThirdBinding`` (with tests/ on PYTHONPATH): the kind of bug a
+load run is for, invisible to any single activation."""
 
 from __future__ import annotations
 

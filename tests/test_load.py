@@ -93,7 +93,7 @@ def test_a_headless_run_in_one_process_over_tls_keeps_every_binding_and_report(t
     assert done.returncode == 0, done.stdout + done.stderr
     run_dir = run_dir_of(tmp_path / "reports")
     counted = stats(run_dir)
-    assert STEPS <= set(counted), counted
+    assert set(counted) >= STEPS, counted
     assert all(failures == 0 for _requests, failures in counted.values()), counted
     assert counted[("ATOP", "activate")][0] == 10 and counted[("MQTT", "dp report")][0] >= 10
     outcome = assert_held(run_dir, devices=10, processes=1)
