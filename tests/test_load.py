@@ -1,6 +1,7 @@
 """``paircert load`` end to end, as a user runs it: `paircert cloud serve` (TLS with its lab CA, its own admin key)
 in one process, `paircert load` in others (Locust's master and workers as processes of their own), all on
-loopback. Every run is bounded: a few devices for a few seconds; the big numbers are benchmarks/bench_load.py's."""
+loopback. Every run is bounded: a few devices for a few seconds; the big numbers are benchmarks/bench_load.py's.
+The master and workers started apart are tests/test_load_readme.py's, with the README's commands."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from pathlib import Path
 
 import pytest
 from _serve_helpers import PAIRCERT, ServedCloud
-
-from harness.load.launch import free_port
 
 TESTS = Path(__file__).resolve().parent
 RUN_TIMEOUT_S = 120
@@ -116,33 +115,6 @@ def test_two_local_workers_rebind_and_reset_and_the_master_judges_both(tls_cloud
     assert counted[("ATOP", "re-activate")][0] >= 1
     assert outcome["devices"]["rebinds"] + outcome["devices"]["resets"] >= 1  # type: ignore[index]
     assert (run_dir / "locust-worker-1.log").exists() and (run_dir / "locust-worker-2.log").exists()
-
-
-def test_a_master_and_two_workers_started_apart(tls_cloud: Cloud, tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PAIRCERT_ADMIN_KEY"}
-    master = subprocess.Popen([*PAIRCERT, "load", "--master", "--expect-workers", "2", "--bind-port", str(port),
-                               "--workers-wait", "60s", *tls_cloud.args(), "--devices", "6", "--rate", "20",
-                               "--duration", "3s", "--report-every", "0.3s", "--report-dir", str(tmp_path / "m")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    workers = [subprocess.Popen([*PAIRCERT, "load", "--worker", "--master-host", "127.0.0.1", "--master-port",
-                                 str(port), "--worker-deadline", "90s", *tls_cloud.args(),
-                                 "--report-dir", str(tmp_path / f"w{i}")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-               for i in range(2)]
-    try:
-        out, err = master.communicate(timeout=RUN_TIMEOUT_S)
-        assert master.returncode == 0, out + err
-        for worker in workers:
-            worker_out, worker_err = worker.communicate(timeout=30)
-            assert worker.returncode == 0, worker_out + worker_err
-    finally:
-        for proc in (master, *workers):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-    assert_held(run_dir_of(tmp_path / "m"), devices=6, processes=2)
-    assert "2 workers" in out
 
 
 def test_a_cloud_that_forgets_bindings_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ invariants) is printed and kept in the run directory beside Locust's CSV statist
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,14 +46,21 @@ def _seconds(low: float, high: float = 86_400.0) -> Callable[[click.Context, cli
     return parse
 
 
-def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float) -> Machine:
-    """This machine's cloud, checked: reachable, trusting ``ca``, offering lab controls to the admin key."""
-    try:
-        admin_key = read_admin_key(admin_key_file)
-        connect(cloud, admin_key=admin_key, ca=str(ca) if ca else None, timeout_s=timeout_s).close()
-    except LoadSetupError as exc:
-        raise click.UsageError(f"--cloud {cloud}: {exc}") from None
-    return Machine(cloud, str(ca.resolve()) if ca else None, admin_key)
+def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float, wait_s: float) -> Machine:
+    """This machine's cloud, checked: reachable, trusting ``ca``, offering lab controls to the admin key; tried
+    again every second for ``wait_s`` (a cloud starting beside the load, as in docker compose)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if ca is not None and not ca.is_file():
+                raise LoadSetupError(f"--ca {ca}: no such file")
+            admin_key = read_admin_key(admin_key_file)
+            connect(cloud, admin_key=admin_key, ca=str(ca) if ca else None, timeout_s=timeout_s).close()
+            return Machine(cloud, str(ca.resolve()) if ca else None, admin_key)
+        except LoadSetupError as exc:
+            if time.monotonic() + 1.0 > deadline:
+                raise click.UsageError(f"--cloud {cloud}: {exc}") from None
+        time.sleep(1.0)
 
 
 def _run_dir(report_dir: Path, kind: str) -> Path:
@@ -67,10 +75,12 @@ def _run_dir(report_dir: Path, kind: str) -> Path:
 @click.command("load")
 @click.option("--cloud", required=True, metavar="URL",
               help="The cloud's app API as this machine reaches it (https://host:port/app/v1 from `cloud serve`).")
-@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The CA certificate (PEM) to trust for the cloud's app API, ATOP and MQTT over TLS.")
 @click.option("--admin-key-file", type=click.Path(dir_okay=False), default=None,
               help=f"The lab's admin key (first line); ${ADMIN_KEY_ENV} wins over it.")
+@click.option("--cloud-wait", default="0s", show_default=True, callback=_seconds(0.0, 3600.0),
+              help="Try the cloud (and --ca, --admin-key-file) again every second this long before giving up.")
 @click.option("--devices", "-u", default=100, show_default=True, type=click.IntRange(1, MAX_DEVICES),
               help="Devices in the run (Locust users), at most 100,000.")
 @click.option("--rate", "-r", default=10.0, show_default=True, type=click.FloatRange(0.01, 10_000),
@@ -109,7 +119,7 @@ def _run_dir(report_dir: Path, kind: str) -> Path:
               help="After the run, how long the cloud may take to record what was acknowledged.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where the run directory is made.")
-def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, devices: int, rate: float,
+def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_wait: float, devices: int, rate: float,
                 duration: float, workers: int, as_master: bool, expect_workers: int, workers_wait: float,
                 bind_host: str, bind_port: int, as_worker: bool, master_host: str | None, master_port: int,
                 worker_deadline: float, report_every: float, report_weight: int, command_weight: int,
@@ -122,7 +132,7 @@ def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, devices
         raise click.UsageError("--worker needs --master-host")
     if workers and (as_master or as_worker):
         raise click.UsageError("--workers starts local workers for a local master: not with --master or --worker")
-    machine = _machine(cloud, ca, admin_key_file, timeout_s)
+    machine = _machine(cloud, ca, admin_key_file, timeout_s, cloud_wait)
     if as_worker:
         assert master_host is not None
         run_dir = _run_dir(report_dir, "worker")
