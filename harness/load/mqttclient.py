@@ -71,6 +71,7 @@ class MqttClient:
         self._on_message = on_message
         self._on_lost = on_lost
         self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
@@ -113,7 +114,9 @@ class MqttClient:
         self._connected = True
         # One timeout for the socket from here on: the reader wakes at it to ping, the writers never wait longer.
         sock.settimeout(max(0.5, keepalive / 2) if keepalive else self.timeout_s)
-        threading.Thread(target=self._read_loop, args=(sock, reader), name=f"mqtt-{client_id}", daemon=True).start()
+        self._reader = threading.Thread(target=self._read_loop, args=(sock, reader), name=f"mqtt-{client_id}",
+                                        daemon=True)
+        self._reader.start()
 
     def _read_connack(self, sock: socket.socket, reader: PacketReader) -> ConnAck:
         deadline = time.monotonic() + self.timeout_s
@@ -186,15 +189,15 @@ class MqttClient:
         self._send(Publish(topic, payload, qos=1, packet_id=packet_id).encode())
 
     def _send(self, data: bytes) -> None:
-        sock = self._sock
-        if sock is None:
-            raise MqttClientError("lost", "not connected")
-        try:
-            with self._send_lock:
+        with self._send_lock:  # the reader closes the socket under this lock: never a send to a reused fd
+            sock = self._sock
+            if sock is None:
+                raise MqttClientError("lost", "not connected")
+            try:
                 sock.sendall(data)
-                self._last_sent = time.monotonic()
-        except OSError as exc:
-            raise MqttClientError("lost", str(exc)) from None
+            except (OSError, ValueError) as exc:
+                raise MqttClientError("lost", str(exc)) from None
+            self._last_sent = time.monotonic()
 
     # -- the reader ---------------------------------------------------------------------------------------------
 
@@ -203,6 +206,10 @@ class MqttClient:
         try:
             reason = self._read_until_closed(sock, reader)
         finally:
+            with self._send_lock:  # the reader owns the socket's end: nobody else is in a call on it now
+                if self._sock is sock:
+                    self._sock = None
+                sock.close()
             self._connected = False
             self._fail_pending()
             if not self._closing and self._on_lost is not None:
@@ -217,7 +224,7 @@ class MqttClient:
                 if tick is not None and time.monotonic() - self._last_sent >= tick:
                     self._ping()
                 continue
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: an SSL socket shut down under the call
                 return f"socket error: {exc}"
             if not data:
                 return "the broker closed the connection"
@@ -265,7 +272,8 @@ class MqttClient:
     # -- closing -----------------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """DISCONNECT (when connected) and close the socket; the reader stops without calling ``on_lost``."""
+        """DISCONNECT (when connected) and close the socket; the reader stops without calling ``on_lost``, and
+        is waited for (at most ``timeout_s``), so that its socket is closed when this returns."""
         self._closing = True
         if self._connected:
             with contextlib.suppress(MqttClientError):
@@ -273,14 +281,23 @@ class MqttClient:
         self._shutdown()
         self._connected = False
         self._fail_pending()
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(self.timeout_s)
 
     def _shutdown(self) -> None:
-        sock, self._sock = self._sock, None
+        """Shut the connection down. With a reader, its recv returns and the reader closes the socket: closing
+        it here, under a recv in another thread, would free the descriptor for the next socket opened while the
+        reader still reads it."""
+        sock = self._sock
         if sock is None:
             return
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the descriptor's, not the TLS layer's shutdown
+        if self._reader is None:
+            with self._send_lock:
+                self._sock = None
+                sock.close()
 
 
 __all__ = ["MqttClient", "MqttClientError"]
