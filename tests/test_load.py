@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +149,35 @@ def test_setup_and_usage_problems_exit_2_before_any_locust_process(tls_cloud: Cl
     headless = load(*tls_cloud.args(), "--worker", cwd=tmp_path)
     assert headless.returncode == 2 and "--master-host" in headless.stderr
     assert not report_dir.exists()
+
+
+def _locust_processes(cloud_url: str) -> list[int]:
+    """The processes whose environment names this cloud for paircert load: the Locust master and workers."""
+    marker = f"PAIRCERT_LOAD_CLOUD={cloud_url}\0".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_stops_the_run_and_its_locust_processes(tls_cloud: Cloud, tmp_path: Path) -> None:
+    proc = subprocess.Popen([*PAIRCERT, "load", *tls_cloud.args(), "--devices", "4", "--rate", "10", "--duration",
+                             "10m", "--workers", "1", "--report-dir", str(tmp_path / "reports")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_locust_processes(tls_cloud.url)) < 2:
+            time.sleep(0.1)  # polled: the master and its worker have started
+        assert len(_locust_processes(tls_cloud.url)) == 2, "the Locust master and worker never started"
+        proc.terminate()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 3
+    assert _locust_processes(tls_cloud.url) == []  # the master and the worker have ended with the run

@@ -16,6 +16,7 @@ invariants) is printed and kept in the run directory beside Locust's CSV statist
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -70,6 +71,10 @@ def _run_dir(report_dir: Path, kind: str) -> Path:
     except OSError as exc:
         raise click.UsageError(f"--report-dir {report_dir}: cannot create the run directory: {exc.strerror}") from None
     return run_dir
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(3)
 
 
 @click.command("load")
@@ -133,6 +138,8 @@ def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_w
     if workers and (as_master or as_worker):
         raise click.UsageError("--workers starts local workers for a local master: not with --master or --worker")
     machine = _machine(cloud, ca, admin_key_file, timeout_s, cloud_wait)
+    # SIGTERM unwinds like Ctrl-C, so that the Locust processes are stopped on the way out (launch's finally)
+    signal.signal(signal.SIGTERM, _terminated)
     if as_worker:
         assert master_host is not None
         run_dir = _run_dir(report_dir, "worker")
