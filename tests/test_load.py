@@ -1,7 +1,8 @@
 """``paircert load`` end to end, as a user runs it: `paircert cloud serve` (TLS with its lab CA, its own admin key)
 in one process, `paircert load` in others (Locust's master and workers as processes of their own), all on
 loopback. Every run is bounded: a few devices for a few seconds; the big numbers are benchmarks/bench_load.py's.
-The master and workers started apart are tests/test_load_readme.py's, with the README's commands."""
+The runs with local workers (rebinding and resetting) and with a master and workers started apart are
+tests/test_load_readme.py's, with the README's commands."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from _serve_helpers import PAIRCERT, ServedCloud
+from click.testing import CliRunner
+
+from harness.load.cli import cli_command as load_command
 
 TESTS = Path(__file__).resolve().parent
 RUN_TIMEOUT_S = 120
@@ -104,20 +108,6 @@ def test_a_headless_run_in_one_process_over_tls_keeps_every_binding_and_report(t
     assert_no_secret(run_dir, tls_cloud.key_file.read_text(encoding="utf-8").strip())
 
 
-def test_two_local_workers_rebind_and_reset_and_the_master_judges_both(tls_cloud: Cloud, tmp_path: Path) -> None:
-    done = load(*tls_cloud.args(), "--devices", "12", "--rate", "30", "--duration", "3s", "--workers", "2",
-                "--report-every", "0.3s", "--rebinds", "2", "--resets", "2", "--settle", "10s",
-                "--report-dir", str(tmp_path / "reports"), cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    run_dir = run_dir_of(tmp_path / "reports")
-    outcome = assert_held(run_dir, devices=12, processes=2)
-    counted = stats(run_dir)
-    assert counted.get(("APP", "remove device"), (0, 0))[0] + counted.get(("ATOP", "reset"), (0, 0))[0] >= 1
-    assert counted[("ATOP", "re-activate")][0] >= 1
-    assert outcome["devices"]["rebinds"] + outcome["devices"]["resets"] >= 1  # type: ignore[index]
-    assert (run_dir / "locust-worker-1.log").exists() and (run_dir / "locust-worker-2.log").exists()
-
-
 def test_a_cloud_that_forgets_bindings_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     served = ServedCloud("--admin-key-file", str(tmp_path / "admin.key"), "--fault",
@@ -144,10 +134,11 @@ def test_setup_and_usage_problems_exit_2_before_any_locust_process(tls_cloud: Cl
     untrusted = load("--cloud", tls_cloud.url, "--admin-key-file", str(tls_cloud.key_file),
                      "--report-dir", str(report_dir), cwd=tmp_path)
     assert untrusted.returncode == 2 and f"--cloud {tls_cloud.url}" in untrusted.stderr, untrusted.stderr
-    both = load(*tls_cloud.args(), "--master", "--worker", cwd=tmp_path)
-    assert both.returncode == 2 and "one process is one of them" in both.stderr
-    headless = load(*tls_cloud.args(), "--worker", cwd=tmp_path)
-    assert headless.returncode == 2 and "--master-host" in headless.stderr
+    runner = CliRunner()
+    both = runner.invoke(load_command, [*tls_cloud.args(), "--master", "--worker"])
+    assert both.exit_code == 2 and "one process is one of them" in both.output
+    masterless = runner.invoke(load_command, [*tls_cloud.args(), "--worker"])
+    assert masterless.exit_code == 2 and "--master-host" in masterless.output
     assert not report_dir.exists()
 
 

@@ -15,7 +15,7 @@ import click
 import pytest
 import yaml
 from _serve_helpers import PAIRCERT, Served, ServedCloud
-from test_load import RUN_TIMEOUT_S, assert_held, run_dir_of
+from test_load import RUN_TIMEOUT_S, assert_held, run_dir_of, stats
 
 from harness.emulator.cloud.cli import cli_command as cloud_command
 from harness.load.cli import cli_command as load_command
@@ -70,14 +70,23 @@ def test_the_readme_has_the_four_load_commands() -> None:
                                          ["paircert", "load", "--master"], ["paircert", "load", "--worker"]]
 
 
-def test_the_readme_run_on_one_machine(lab: tuple[Path, str], tmp_path: Path) -> None:
+def test_the_readme_run_on_one_machine_with_two_local_workers_rebinding_and_resetting(lab: tuple[Path, str],
+                                                                                     tmp_path: Path) -> None:
     folder, url = lab
-    args = replaced(["--cloud", *readme("load", "--cloud")], {"--cloud": url, **SCALED, "--report-dir": str(tmp_path)})
-    assert "--workers" in args
+    args = replaced(["--cloud", *readme("load", "--cloud")], {"--cloud": url, **SCALED, "--report-dir": str(tmp_path),
+                                                              "--report-every": "0.3s", "--rebinds": "2",
+                                                              "--resets": "2"})
+    assert args[args.index("--workers") + 1] == "2"
     done = subprocess.run([*PAIRCERT, "load", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                           cwd=folder, env=env())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert_held(run_dir_of(tmp_path), devices=8, processes=2)
+    run_dir = run_dir_of(tmp_path)
+    outcome = assert_held(run_dir, devices=8, processes=2)
+    counted = stats(run_dir)
+    assert counted.get(("APP", "remove device"), (0, 0))[0] + counted.get(("ATOP", "reset"), (0, 0))[0] >= 1
+    assert counted[("ATOP", "re-activate")][0] >= 1
+    assert outcome["devices"]["rebinds"] + outcome["devices"]["resets"] >= 1  # type: ignore[index]
+    assert (run_dir / "locust-worker-1.log").exists() and (run_dir / "locust-worker-2.log").exists()
 
 
 def test_the_readme_master_and_workers_run_on_loopback(lab: tuple[Path, str], tmp_path: Path) -> None:
