@@ -370,7 +370,7 @@ def test_the_adapter_drives_a_served_cloud_whose_lab_made_the_project(tmp_path: 
     credentials = tmp_path / "openapi.json"
     served = ServedCloud("--broker", "none", "--region", "EU", "--openapi-client-file", str(credentials))
     try:
-        [line] = [line for line in served.lines if line.strip().startswith("OpenAPI ")]
+        [line] = [line for line in served.lines if line.startswith("OpenAPI ")]
         url = line.split()[1]
         project = json.loads(credentials.read_text())
         cloud = OpenApiCloudAdapter(url, client_id=project["client_id"], secret=project["secret"],

@@ -622,6 +622,10 @@ class PairingMachine(RuleBasedStateMachine):
         self.cloud.revoke_licence(md.uuid)
         md.revoked = True
         self.target.pool.spent.add(md.uuid)
+        # §8: the lab tries the revoked device at once with a valid owner's token: it must activate nothing.
+        if md.pairing_mode or self._device_can(DeviceCapability.RESET):
+            home = data.draw(st.sampled_from(list(self.model_homes)), label="home")
+            self._pair_device(data, self._token_for(home, Role.OWNER, True), md)
 
     # -- invariants --------------------------------------------------------------------------------------------
 
