@@ -35,7 +35,7 @@ SANS_IO = NETWORK_IO | PYTEST | frozenset({
 KERNEL = ("harness.clock", "harness.evidence", "harness.redaction", "harness.errors")
 PACKAGES = (*KERNEL, "harness.protocol", "harness.qrimage", "harness.model", "harness.app", "harness.emulator",
             "harness.adapters", "harness.net", "harness.profiles", "harness.plugin", "harness.conformance",
-            "harness.testing", "harness.fuzzing", "harness.report", "harness.cli", "harness.bundled")
+            "harness.testing", "harness.fuzzing", "harness.report", "harness.cli", "harness.bundled", "harness.load")
 #: The adapters' implementations (every module of harness/adapters/ but the contracts and the BLE contracts, which
 #: the upper layers may name): the registry, the factories, emulated, remote, openapi, operator/, scapy, wire,
 #: preflight, the probes.
@@ -111,6 +111,10 @@ RULES: dict[str, frozenset[str]] = {
     "harness.cli": frozenset({"suites"}) | NETWORK_IO | PYTEST,
     # The suites talk to adapters' contracts and the lab vocabulary: that is what lets them run against real
     # devices and clouds. No bytes or sockets of their own.
+    # paircert load: emulated devices (the camera's own codecs and activation) and the app side on Locust; a tool
+    # beside the suites, never part of them.
+    "harness.load": frozenset({"harness.plugin", "harness.conformance", "harness.testing", "harness.report",
+                               "suites"}) | PYTEST,
     "suites": frozenset({"harness.emulator", "harness.net", "harness.plugin", "harness.cli", "harness.report"})
               | ADAPTER_IMPLEMENTATIONS - {"harness.adapters.probes"} | NETWORK_IO,
 }

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("harness.cli.profiles", "List and validate device profiles."),
     "cloud": ("harness.emulator.cloud.cli", "The emulated cloud: `paircert cloud serve`."),
     "device": ("harness.cli.device", "The emulated camera as a process: `paircert device serve`."),
+    "load": ("harness.load.cli", "Emulated devices by the thousand against a cloud, on Locust; invariants checked."),
 }
 
 

@@ -30,7 +30,6 @@ Every method without ``_async`` blocks the calling thread (never the device loop
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,7 +37,14 @@ from typing import Any, Literal
 from PIL import Image
 
 from harness.emulator.air import Air, AirObservation, ListenHandle
-from harness.emulator.camera.activation import API_BY_NAME, Activation, ActivationApi, ActivationMixin, CloudEndpoint
+from harness.emulator.camera.activation import (
+    API_BY_NAME,
+    Activation,
+    ActivationApi,
+    ActivationMixin,
+    CloudEndpoint,
+    activation_body,
+)
 from harness.emulator.camera.ap import ApServer
 from harness.emulator.camera.bind import UuidBindMixin
 from harness.emulator.camera.ble import BleMixin
@@ -455,16 +461,8 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
 
     def activation_body(self, *, token: str, t: int) -> dict[str, Any]:
         """Hook: the §4.2 activation body, key order as TO/CK build it."""
-        body: dict[str, Any] = {
-            "token": token, "softVer": self.firmware, "productKey": self.pid,
-            "protocolVer": "2.2" if self.activation_api == "v4.4" else "2.3",
-            "baselineVer": "40.00", "options": json.dumps({"otaChannel": 0, "isFK": False}, separators=(",", ":")),
-        }
-        if self.kept_dev_id is not None:
-            body["devId"] = self.kept_dev_id  # §6: a reset device re-activates with the devId it kept
-        body.update({"devAttribute": 2048, "cadVer": "1.0.3", "cdVer": "1.0.0", "t": t,
-                     "hid": self.mac.replace(":", "").replace("-", "").lower()})
-        return body
+        return activation_body(token=token, t=t, firmware=self.firmware, pid=self.pid,
+                               activation_api=self.activation_api, mac=self.mac, kept_dev_id=self.kept_dev_id)
 
     def join_wifi(self, ssid: bytes, password: bytes) -> str:
         """Hook: associate with the access point; "ok", "no-such-ssid" or "wrong-password"."""

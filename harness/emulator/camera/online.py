@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from harness.emulator.timeline import TimelineEvent
 
 
+def seal_message(message: mq.MqttMessage, *, local_key: str, pv: mq.ProtocolVersion, seq: int) -> bytes:
+    """A message from the device in the camera's envelope (§5): version ``pv``, its sequence number, from the device,
+    a fresh nonce for 2.3."""
+    nonce = secrets.token_bytes(mq.NONCE_LEN) if pv == "2.3" else None
+    return mq.encode_message(message, local_key=local_key, pv=pv, seq=seq, nonce=nonce)
+
+
 class OnlineMixin:
     """The MQTT half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
@@ -157,9 +164,7 @@ class OnlineMixin:
         if activation is None or client is None:
             return
         self._mqtt_seq += 1
-        nonce = secrets.token_bytes(mq.NONCE_LEN) if self.mqtt_pv == "2.3" else None
-        payload = mq.encode_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq,
-                                    nonce=nonce)
+        payload = seal_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq)
         client.publish(mq.topic_out(activation.dev_id), payload, 1)
         self.record("mqtt-publish", protocol=int(message.protocol), data=dict(message.data))
 
@@ -196,4 +201,4 @@ class OnlineMixin:
         self._fire(Event.REMOTE_RESET, factory=factory)
 
 
-__all__ = ["OnlineMixin"]
+__all__ = ["OnlineMixin", "seal_message"]
