@@ -6,33 +6,15 @@ licences, the cloud is also checked in all three modes with a product of each (a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from harness.adapters import probes
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct
-from harness.conformance.lab import Lab
-from harness.conformance.verdicts import Inconclusive
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
+from harness.conformance.lab import Lab, eventually
+from harness.conformance.verdicts import Blocked
 from harness.model import ActivatorErrorCode, BindingMode, Role
-from harness.profiles import Profile
 
 SESSION_END_S = 5.0  # real seconds for the broker to see a reset device's session end
-
-
-def reset(device: DeviceAdapter, profile: Profile) -> None:
-    """The user presses reset (not a factory reset): the device forgets its Wi-Fi and is in pairing mode again
-    within the profile's pairing_mode_timeout_s. A device that does not come back is judged by TC-BINDING-011
-    (REQ-BINDING-010); here it blocks the test."""
-    device.reset()
-    try:
-        device.wait_pairing_mode(profile.parameters.pairing_mode_timeout_s)
-    except DeviceDidNotAct as exc:
-        raise Inconclusive(f"blocked: after its reset button {exc} (TC-BINDING-011 judges the reset)") from exc
-
-
-def holds(cloud: CloudAdapter, home: str, device: DeviceAdapter) -> bool:
-    return any(d.uuid == device.licence.uuid for d in cloud.list_devices(home))
 
 
 @pytest.mark.tc("TC-BINDING-001", reqs=["REQ-BINDING-001"])
@@ -43,14 +25,14 @@ def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: Cl
     and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
     first = lab.pair(mode)
     assert first.ok, f"the owner's first pairing failed: {first.error}"
-    reset(device, lab.profile)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert not outcome.ok, "another account took a strong-bound device"
     assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND, \
         f"another account was told {outcome.error}, not 3711"
-    assert not holds(cloud, bobs_home, device), "the refused account's home lists the device"
+    assert not lab.holds(bobs_home), "the refused account's home lists the device"
 
 
 @pytest.mark.tc("TC-BINDING-002", reqs=["REQ-BINDING-002"])
@@ -62,12 +44,12 @@ def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud
     first = lab.pair(mode)
     assert first.ok and first.device_model is not None, f"the owner's first pairing failed: {first.error}"
     cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
-    reset(device, lab.profile)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device), "the pairing succeeded but the new account's home does not list the device"
+    assert lab.holds(bobs_home), "the pairing succeeded but the new account's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-003", reqs=["REQ-BINDING-003"])
@@ -81,7 +63,7 @@ def test_a_guest_cannot_add_a_strong_binding_device(lab: Lab, cloud: CloudAdapte
     assert not outcome.ok, "a guest added a strong-binding device"
     assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND, \
         f"the guest was told {outcome.error}, not 3712"
-    assert not holds(cloud, home, device), "the home lists the device a guest tried to add"
+    assert not lab.holds(home), "the home lists the device a guest tried to add"
 
 
 @pytest.mark.tc("TC-BINDING-004", reqs=["REQ-BINDING-004"])
@@ -92,12 +74,11 @@ def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: Cl
     kitchen, attic = lab.home(), lab.home()
     first = lab.pair(mode, home=kitchen)
     assert first.ok, f"the owner's first pairing failed: {first.error}"
-    reset(device, lab.profile)
+    lab.press_reset()
     outcome = lab.pair(mode, home=attic)
     assert outcome.ok, outcome.error
-    assert holds(cloud, attic, device) and not holds(cloud, kitchen, device), \
-        f"after the move the attic lists it: {holds(cloud, attic, device)}, " \
-        f"the kitchen: {holds(cloud, kitchen, device)}"
+    assert lab.holds(attic) and not lab.holds(kitchen), \
+        f"after the move the attic lists it: {lab.holds(attic)}, the kitchen: {lab.holds(kitchen)}"
 
 
 @pytest.mark.tc("TC-BINDING-005", reqs=["REQ-BINDING-005", "REQ-BINDING-007"])
@@ -111,14 +92,13 @@ def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: La
     admin = lab.member(home, Role.ADMIN)
     first = lab.pair(mode, home=home)
     assert first.ok, f"the owner's first pairing failed: {first.error}"
-    reset(device, lab.profile)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device), \
-        f"after the rebind the new home lists it: {holds(cloud, bobs_home, device)}, " \
-        f"the old: {holds(cloud, home, device)}"
+    assert lab.holds(bobs_home) and not lab.holds(home), \
+        f"after the rebind the new home lists it: {lab.holds(bobs_home)}, the old: {lab.holds(home)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous), f"{previous}, an admin of the previous home, was not notified"
     assert cloud.notifications(bob) == [], f"the new account was notified of its own rebind: {cloud.notifications(bob)}"
@@ -134,14 +114,13 @@ def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, clou
     admin = lab.member(home, Role.ADMIN)
     first = lab.pair(mode, home=home)
     assert first.ok, f"the owner's first pairing failed: {first.error}"
-    reset(device, lab.profile)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device), \
-        f"after the rebind the new home lists it: {holds(cloud, bobs_home, device)}, " \
-        f"the old: {holds(cloud, home, device)}"
+    assert lab.holds(bobs_home) and not lab.holds(home), \
+        f"after the rebind the new home lists it: {lab.holds(bobs_home)}, the old: {lab.holds(home)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous) == [], f"{previous} was notified of a weak rebind"
 
@@ -155,10 +134,10 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     home = lab.home()
     first = lab.pair(mode, home=home)
     assert first.ok, f"the owner's first pairing failed: {first.error}"
-    reset(device, lab.profile)
+    lab.press_reset()
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, home, device), "the re-pairing succeeded but the owner's home does not list the device"
+    assert lab.holds(home), "the re-pairing succeeded but the owner's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-010", reqs=["REQ-BINDING-009"])
@@ -169,7 +148,7 @@ def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, devic
     home = lab.home()
     first = lab.pair(mode, home=home)
     assert first.ok and first.device_model is not None, first.error
-    reset(device, lab.profile)
+    lab.press_reset()
     reset_at = lab.clock.time()
     again = lab.pair(mode, home=home)
     assert again.ok, again.error
@@ -187,14 +166,17 @@ def test_the_reset_button_brings_pairing_mode_back_in_time(lab: Lab, cloud: Clou
     the reset button ends the paired device's session and brings pairing mode back within the profile's
     pairing_mode_timeout_s; a device that ignores it FAILs here (and blocks the tests that need it)."""
     outcome = lab.pair(mode)
-    assert outcome.ok and outcome.device_model is not None, f"blocked: the device did not pair: {outcome.error}"
+    if not outcome.ok or outcome.device_model is None:
+        raise Blocked(f"blocked: the device did not pair: {outcome.error}")
     device.reset()
     device.wait_pairing_mode(lab.profile.parameters.pairing_mode_timeout_s)  # DeviceDidNotAct: FAIL
     dev_id = outcome.device_model.dev_id
-    deadline = time.monotonic() + SESSION_END_S
-    while (record := cloud.device(dev_id)) is not None and record.online and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert record is None or not record.online, \
+
+    def offline() -> bool:
+        record = cloud.device(dev_id)
+        return record is None or not record.online
+
+    assert eventually(offline, SESSION_END_S), \
         f"{SESSION_END_S:g} s after its reset the device is in pairing mode and still online on MQTT"
 
 
@@ -242,15 +224,14 @@ def test_the_cloud_rebinds_each_mode_as_the_mode_says(lab: Lab, cloud: CloudAdap
     """PROTOCOL.md §6 for a product of each mode: the owner re-pairs; another account is refused (3711) in strong
     mode and rebinds (with a data reset) in medium and weak; only medium tells the previous home's admins."""
     product = cloud.create_product(f"paircert {binding} plug", "cz", binding)
-    licence = cloud.issue_licence(product.pid)
-    lab.redactor.add(licence.auth_key)
-    endpoints, hid = probes.cloud_endpoints(cloud), probes.new_hid()
+    licence = lab.issue_licence(product.pid)
+    hid = probes.new_hid()  # one piece of hardware throughout
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
 
     def activate(account: str, into: str) -> probes.ActivationReply:
-        return probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
-                                   token=lab.activator(account).get_token(into), hid=hid, t=int(cloud.clock.time()))
+        return lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid, home=into,
+                                      account=account, hid=hid)
 
     for _ in range(2):  # the owner pairs it, and pairs it again
         owner_pairs = activate(lab.default_account, home)

@@ -24,18 +24,11 @@ BROADCAST_CASES: dict[str, tuple[str, str] | None] = {
 
 def pair_by_ez(lab: Lab, channels: tuple[str, ...], tail: str = "padded", *, ssid: str | None = None,
                password: str | None = None, token: str | None = None) -> Outcome:
-    """Pair in EZ mode with the app sending on ``channels`` with ``tail``."""
-    activator = lab.activator()
-    activator.ez = EzOptions(channels=channels, tail=tail)
+    """Pair in EZ mode with the app sending on ``channels`` with ``tail``; the lab's network unless told."""
     wifi = lab.default_wifi
-    return lab.pair("ez", ssid=wifi.ssid if ssid is None else ssid,
-                    password=wifi.password if password is None else password,
-                    token=token or activator.get_token(lab.home()), activator=activator)
-
-
-def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
-    record = cloud.device_by_uuid(device.licence.uuid)
-    return record is not None and record.home is not None
+    ssid = wifi.ssid if ssid is None else ssid
+    password = wifi.password if password is None else password
+    return lab.pair("ez", ssid=ssid, password=password, token=token, options=EzOptions(channels=channels, tail=tail))
 
 
 @pytest.mark.tc("TC-EZ-001", reqs=["REQ-EZ-001"])
@@ -145,6 +138,6 @@ def test_a_wrong_wifi_password_never_activates(lab: Lab, cloud: CloudAdapter, de
     token = lab.activator().get_token(lab.home())
     outcome = pair_by_ez(lab, ("broadcast", "multicast"), password="not-the-password", token=token)
     assert not outcome.ok, "the device paired with a wrong Wi-Fi password"
-    assert not bound(cloud, device), "the device is bound after a wrong Wi-Fi password"
+    assert not lab.is_bound(), "the device is bound after a wrong Wi-Fi password"
     attempts = list(cloud.token_attempts(token))
     assert attempts == [], f"the device activated without joining the network: {[a.outcome for a in attempts]}"

@@ -11,7 +11,7 @@ import pytest
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, Licence
 from harness.conformance.lab import Lab
-from harness.conformance.verdicts import Inconclusive
+from harness.conformance.verdicts import Blocked
 from harness.model import BindingMode
 from harness.profiles import Profile
 from harness.protocol.mqtt import preactivation_credentials
@@ -19,18 +19,12 @@ from harness.protocol.mqtt import preactivation_credentials
 pytestmark = pytest.mark.requires("cloud:issue-licences")
 
 
-def issue(lab: Lab, cloud: CloudAdapter, pid: str) -> Licence:
-    licence = cloud.issue_licence(pid)
-    lab.redactor.add(licence.auth_key)
-    return licence
-
-
-def activate(lab: Lab, cloud: CloudAdapter, *, uuid: str, auth_key: str, pid: str, home: str,
-             hid: str | None = None, account: str | None = None) -> probes.ActivationReply:
-    """A device activating with this licence and a fresh token for ``home`` (of ``account``)."""
-    token = lab.activator(account).get_token(home)
-    return probes.activate_raw(probes.cloud_endpoints(cloud), uuid=uuid, auth_key=auth_key, pid=pid,
-                               token=token, hid=hid or probes.new_hid(), t=int(cloud.clock.time()))
+def activate(lab: Lab, licence: Licence, *, home: str, auth_key: str | None = None, uuid: str | None = None,
+             pid: str | None = None) -> probes.ActivationReply:
+    """A device activating with ``licence`` (or the ``uuid``/``auth_key`` it presents instead) and a fresh token
+    for ``home``, as the test device's product unless ``pid`` says otherwise."""
+    return lab.activate_as_device(uuid=uuid or licence.uuid, auth_key=auth_key or licence.auth_key,
+                                  pid=pid or lab.device.pid, home=home)
 
 
 def assert_refused_everywhere(cloud: CloudAdapter, reply: probes.ActivationReply, *, uuid: str, auth_key: str,
@@ -62,9 +56,9 @@ def test_an_unknown_licence_uuid_is_refused(lab: Lab, cloud: CloudAdapter, devic
     """PROTOCOL.md §8: a UUID the cloud never issued activates nothing, even with an AuthKey cloned from a real
     licence."""
     home = lab.home()
-    cloned = issue(lab, cloud, device.pid)
+    cloned = lab.issue_licence()
     unknown = "uuid" + probes.new_hid()
-    reply = activate(lab, cloud, uuid=unknown, auth_key=cloned.auth_key, pid=device.pid, home=home)
+    reply = activate(lab, cloned, uuid=unknown, home=home)
     assert_refused_everywhere(cloud, reply, uuid=unknown, auth_key=cloned.auth_key, home=home)
 
 
@@ -74,9 +68,9 @@ def test_an_activation_under_a_wrong_authkey_is_refused(lab: Lab, cloud: CloudAd
                                                         key: str) -> None:
     """PROTOCOL.md §4.2/§8: a request signed and encrypted with anything but the licence's AuthKey is refused."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
-    wrong = issue(lab, cloud, device.pid).auth_key if key == "another-licences-key" else "k" * len(licence.auth_key)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=wrong, pid=device.pid, home=home)
+    licence = lab.issue_licence()
+    wrong = lab.issue_licence().auth_key if key == "another-licences-key" else "k" * len(licence.auth_key)
+    reply = activate(lab, licence, auth_key=wrong, home=home)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=wrong, home=home)
 
 
@@ -85,9 +79,9 @@ def test_an_activation_under_a_wrong_authkey_is_refused(lab: Lab, cloud: CloudAd
 def test_a_revoked_licence_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
     """PROTOCOL.md §8: once revoked, a licence activates nothing and logs in to nothing."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
+    licence = lab.issue_licence()
     cloud.revoke_licence(licence.uuid)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
+    reply = activate(lab, licence, home=home)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)
 
 
@@ -98,8 +92,8 @@ def test_a_licence_of_another_product_is_refused(lab: Lab, cloud: CloudAdapter, 
     """PROTOCOL.md §8: a licence issued for another PID does not activate this product."""
     home = lab.home()
     other = cloud.create_product(f"{profile.device.name} (other)", "qt", BindingMode(profile.capabilities.binding_mode))
-    licence = issue(lab, cloud, other.pid)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
+    licence = lab.issue_licence(other.pid)
+    reply = activate(lab, licence, pid=device.pid, home=home)
     assert not reply.accepted, f"another product's licence activated {device.pid}: {probes.describe(reply)}"
     assert all(d.uuid != licence.uuid for d in cloud.list_devices(home)), "the home lists the refused device"
 
@@ -110,10 +104,10 @@ def test_a_licence_in_use_by_one_device_is_refused_to_another(lab: Lab, cloud: C
     """"A per-device credential that proves the hardware is genuine" (seed "device-cloud-binding"): a second
     piece of hardware presenting an activated licence is refused, and the first keeps its place."""
     first_home, second_home = lab.home(), lab.home()  # one owner: no binding rule stands in the way
-    licence = issue(lab, cloud, device.pid)
-    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=first_home)
+    licence = lab.issue_licence()
+    first = activate(lab, licence, home=first_home)
     assert first.accepted, probes.describe(first)
-    second = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=second_home)
+    second = activate(lab, licence, home=second_home)
     assert not second.accepted, f"a second device activated with a licence in use: {probes.describe(second)}"
     assert second.error_code, f"the refusal carries no errorCode: {probes.describe(second)}"
     listed = [d.uuid for d in cloud.list_devices(first_home)]
@@ -127,8 +121,8 @@ def test_an_activation_with_a_forged_sign_is_refused(lab: Lab, cloud: CloudAdapt
     whose body is sealed with the licence's AuthKey but whose sign is made with another key is refused (a cloud
     that only opens the body would take it)."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
-    forger = issue(lab, cloud, device.pid).auth_key
+    licence = lab.issue_licence()
+    forger = lab.issue_licence().auth_key
     token = lab.activator().get_token(home)
     reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
                                 pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()),
@@ -149,11 +143,11 @@ def test_a_licence_stays_with_its_hardware_for_good(lab: Lab, cloud: CloudAdapte
     id) is refused, after the removal as before it, even when it presents the devId the flash holds (as the
     connect-kit sends after a reset, PROTOCOL.md §11.9.2)."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
+    licence = lab.issue_licence()
     board = probes.new_hid()
-    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    first = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
     if not (first.accepted and first.dev_id):
-        raise Inconclusive(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+        raise Blocked(f"blocked: the licence's first activation failed: {probes.describe(first)}")
     if case != "cloned-board-with-the-old-devid":
         cloud.remove_device(first.dev_id, account=lab.default_account, wipe=True)
     hid = board if case == "same-board-after-removal" else probes.new_hid()
@@ -181,12 +175,12 @@ def test_a_licence_revoked_after_it_activated_a_device_activates_nothing(lab: La
     device is removed, its own board's next activation is refused and its pre-activation login is not
     authorized."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
+    licence = lab.issue_licence()
     board = probes.new_hid()
-    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    first = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
     if not (first.accepted and first.dev_id):
-        raise Inconclusive(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+        raise Blocked(f"blocked: the licence's first activation failed: {probes.describe(first)}")
     cloud.remove_device(first.dev_id, account=lab.default_account, wipe=wipe)
     cloud.revoke_licence(licence.uuid)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    reply = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)

@@ -130,6 +130,10 @@ class OperatorDeviceAdapter:
             context_env["PAIRCERT_POOL_ID"] = pool_id
         env = hook_environment(os.environ, secret_names=secret_env_names, secret_values=secrets,
                                extra={**context_env, **(hook_env or {})})
+        #: what the network's hooks learn about this device: its context and the hook_env entries that are no
+        #: secret (by name or by value)
+        self.hook_context = {**context_env, **{k: v for k, v in (hook_env or {}).items()
+                                               if not redaction.is_secret_key(k) and v not in secrets}}
         self.runner = HookRunner(redactor=self.redactor, env=env)
         self.capabilities = self._capabilities(claimed)
 
@@ -515,6 +519,9 @@ def operator_device(context: WorldContext, *, show_qr: str = "terminal", interac
             shutil.rmtree(directory, ignore_errors=True)
         raise
     adapter._owned_dir = directory if owned else None
+    attach = getattr(context.network, "attach_device_env", None)
+    if callable(attach):  # network hooks (the hooks network adapter) reach this unit's AP as its own hooks do
+        attach(adapter.hook_context)
     return adapter
 
 

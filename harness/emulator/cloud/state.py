@@ -438,6 +438,7 @@ class CloudState:
         self._issue_keys(dev)
         dev.home, dev.account, dev.hid = target.home_id, record.account, a.req.hid or dev.hid
         dev.activated_at = a.now
+        dev.reports = 0  # DP reports are counted per activation (record_dps)
         if decision.reset_factory:
             dev.dps = {}
         dev.data_wipe_pending = False
@@ -545,12 +546,14 @@ class CloudState:
                 dev.last_seen = self.clock.time()
 
     def record_dps(self, dev_id: str, dps: dict[str, Any], *, pv: str | None = None) -> None:
-        """A protocol-4 DP report from the device (§5), and the envelope version ``pv`` it came in."""
+        """A protocol-4 DP report from the device (§5), counted in the device's ``reports`` since its activation,
+        and the envelope version ``pv`` it came in."""
         with self._lock:
             dev = self.devices.get(dev_id)
             if dev is not None and dev.bound:
                 dev.dps.update({str(k): v for k, v in dps.items()})
                 dev.report_pv = pv if pv is not None else dev.report_pv
+                dev.reports += 1
                 dev.last_seen = self.clock.time()
                 self._save(("device", dev_id, dev.to_dict()))
 

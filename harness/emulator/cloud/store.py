@@ -25,8 +25,6 @@ Change = tuple[str, str, dict[str, Any] | list[Any] | None]
 class Store:
     """The in-memory store: keeps nothing."""
 
-    persistent = False
-
     def load(self) -> Iterator[tuple[str, str, Any]]:
         return iter(())
 
@@ -43,8 +41,6 @@ class Store:
 
 class SqliteStore(Store):
     """A SQLite file holding every row as JSON; reopened, it gives back the same state."""
-
-    persistent = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

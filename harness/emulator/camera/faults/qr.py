@@ -138,7 +138,7 @@ class QrScanHangsOnAstral(EmulatedCamera):
     """The decoder's UTF-8 loop never advances past a 4-byte sequence: the scan is stuck until the next reset."""
 
     async def present_qr_async(self, image: Image.Image) -> QrScan:
-        found = await self.world.loop.run_in_executor(None, self.decode_qr_image, image)
+        found = await self.device_loop.loop.run_in_executor(None, self.decode_qr_image, image)
         if found and any(byte >= 0xF0 for byte in found[0]) and self.in_state(State.PAIRING):
             self.record("qr-scan-stuck")
             await asyncio.Event().wait()  # cancelled when the one holding the code gives up
