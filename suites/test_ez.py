@@ -104,7 +104,7 @@ def test_the_device_ignores_ez_data_with_a_bad_crc(lab: Lab, cloud: CloudAdapter
     assert outcome.ok, outcome.error
 
 
-@pytest.mark.tc("TC-EZ-008", reqs=["REQ-EZ-005"])
+@pytest.mark.tc("TC-EZ-008", reqs=["REQ-EZ-005", "REQ-EZ-002"])
 @pytest.mark.requires("mode:ez", "ez:multicast", "device:events")
 def test_the_device_ignores_a_multicast_section_with_a_bad_crc(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
                                                                network: NetworkAdapter) -> None:
