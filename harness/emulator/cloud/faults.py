@@ -56,7 +56,9 @@ from harness.protocol.errors import ProtocolError
 
 from .activation import Activation, ActivationOutcome, model_decision
 from .behaviour import CloudBehaviour
+from .licence_faults import LICENCE_LIFE_FAULTS
 from .records import ALNUM, Device, Product
+from .token_faults import TOKEN_TIME_FAULTS
 
 if TYPE_CHECKING:
     from .atop import AtopService
@@ -554,8 +556,10 @@ class ActiveTokenPushAlways23(CloudBehaviour):
         return "2.3"
 
 
-# The faults of a token's time and of a licence's life live in their own modules; importing them registers them.
-from . import licence_faults, token_faults  # noqa: E402,F401
+# The faults of a token's time and of a licence's life live in modules of their own (no cycle: they import none
+# of this one); registered here like the others.
+for _name, _cls, _description, _requirement in (*TOKEN_TIME_FAULTS, *LICENCE_LIFE_FAULTS):
+    _fault(_name, _description, requirement=_requirement)(_cls)
 
 __all__ = ["CLOUD_FAULTS", "REGISTRY", "SEQUENTIAL_TOKEN_STRIDE", "TOKEN_ID_SPACE", "CloudFault", "behaviour_class",
            "licence_opening", "register_cloud_fault"]

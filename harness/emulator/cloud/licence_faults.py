@@ -1,6 +1,6 @@
 """Cloud faults of a licence over its device's life: after the device is removed, once the licence is revoked,
-and when a request carries the device's old devId (PROTOCOL.md §8, §11.9.2). Registered in
-:data:`harness.emulator.cloud.faults.CLOUD_FAULTS` like the others (importing that module imports this one).
+and when a request carries the device's old devId (PROTOCOL.md §8, §11.9.2). Listed in
+:data:`LICENCE_LIFE_FAULTS`, which :mod:`harness.emulator.cloud.faults` registers in its ``CLOUD_FAULTS``.
 
 A conformant cloud ties a licence to the first hardware id that activated it for good: a removal does not free it
 for another board, a revocation refuses it whether or not it ever activated a device, and a devId in the request
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from .activation import Activation, ActivationOutcome
 from .behaviour import CloudBehaviour
-from .faults import register_cloud_fault
 
 
 def _removed(a: Activation) -> bool:
@@ -21,9 +20,6 @@ def _removed(a: Activation) -> bool:
     return dev is not None and not dev.bound
 
 
-@register_cloud_fault("removal-frees-licence", "removing a device frees its licence for any hardware: a cloned "
-                      "board (another MAC) presenting the licence after the owner removed the device takes it over",
-                      requirement="PROTOCOL.md §8: one licence, one device (its hardware), for good")
 class RemovalFreesLicence(CloudBehaviour):
     def check_hardware_id(self, a: Activation) -> ActivationOutcome | None:
         return None if _removed(a) else super().check_hardware_id(a)
@@ -32,17 +28,11 @@ class RemovalFreesLicence(CloudBehaviour):
         return a.req.hid if _removed(a) and a.req.hid is not None else super().licence_hardware_id(a)
 
 
-@register_cloud_fault("revocation-spares-activated-licence", "a revoked licence is refused only if it never "
-                      "activated a device: the revoked device activates again after its removal",
-                      requirement="PROTOCOL.md §8: a revoked licence activates nothing")
 class RevocationSparesActivatedLicence(CloudBehaviour):
     def check_revocation(self, a: Activation) -> ActivationOutcome | None:
         return None if a.found_licence.dev_id is not None else super().check_revocation(a)
 
 
-@register_cloud_fault("old-devid-vouches", "a request carrying the licence's devId is taken for the licence's own "
-                      "hardware, whatever its hardware id: a cloned board with the flash's devId activates",
-                      requirement="PROTOCOL.md §8, §11.9.2: the devId a device sends after a reset proves nothing")
 class OldDevIdVouches(CloudBehaviour):
     def check_hardware_id(self, a: Activation) -> ActivationOutcome | None:
         lic = a.found_licence
@@ -54,4 +44,22 @@ class OldDevIdVouches(CloudBehaviour):
         return a.found_licence.hid if a.req.dev_id is not None else super().licence_hardware_id(a)
 
 
-__all__ = ["OldDevIdVouches", "RemovalFreesLicence", "RevocationSparesActivatedLicence"]
+#: (name, class, what the cloud does wrong, the requirement it breaks): registered by
+#: :mod:`harness.emulator.cloud.faults`, which imports this module.
+LICENCE_LIFE_FAULTS: tuple[tuple[str, type[CloudBehaviour], str, str], ...] = (
+    ("removal-frees-licence", RemovalFreesLicence,
+     "removing a device frees its licence for any hardware: a cloned board (another MAC) presenting the licence "
+     "after the owner removed the device takes it over",
+     "PROTOCOL.md §8: one licence, one device (its hardware), for good"),
+    ("revocation-spares-activated-licence", RevocationSparesActivatedLicence,
+     "a revoked licence is refused only if it never activated a device: the revoked device activates again after "
+     "its removal",
+     "PROTOCOL.md §8: a revoked licence activates nothing"),
+    ("old-devid-vouches", OldDevIdVouches,
+     "a request carrying the licence's devId is taken for the licence's own hardware, whatever its hardware id: a "
+     "cloned board with the flash's devId activates",
+     "PROTOCOL.md §8, §11.9.2: the devId a device sends after a reset proves nothing"),
+)
+
+
+__all__ = ["LICENCE_LIFE_FAULTS", "OldDevIdVouches", "RemovalFreesLicence", "RevocationSparesActivatedLicence"]
