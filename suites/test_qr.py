@@ -38,7 +38,7 @@ ESCAPES = {
 
 
 # The illegal payloads a device cannot take a whole configuration from: it must join nothing from them.
-UNPARSEABLE = frozenset({"missing-password", "missing-token", "not-json", "ssid-over-32-bytes"})
+UNPARSEABLE = frozenset({"missing-password", "missing-token", "not-json", "ssid-over-32-bytes", "duplicate-ssid"})
 
 @pytest.mark.tc("TC-QR-001", reqs=["REQ-QR-001", "REQ-QR-002"])
 @pytest.mark.requires("mode:qr")

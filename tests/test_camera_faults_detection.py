@@ -131,3 +131,13 @@ def test_qr_joins_without_token(the_lab: Lab) -> None:
     wait_until(lambda: bool(bad.events("wifi-join")))
     assert good.events("config-refused") and not good.events("wifi-join")
     assert bad.events("wifi-join")[0].details["ssid"] == SSID.decode() and not bad.activated
+
+
+def test_qr_duplicate_member_last_wins(the_lab: Lab) -> None:
+    doubled = json.dumps({"s": SSID.decode(), "p": PASSWORD.decode(), "t": the_lab.token()})[:-1] + ', "s": "other"}'
+    good, bad = the_lab.camera(), the_lab.camera(faults=[fault("qr-duplicate-member-last-wins")])
+    for cam in (good, bad):
+        cam.present_qr(render_qr(doubled.encode()))
+    wait_until(lambda: bool(bad.events("wifi-join")))
+    assert good.events("config-refused") and not good.events("wifi-join")
+    assert bad.events("wifi-join")[0].details["ssid"] == "other"

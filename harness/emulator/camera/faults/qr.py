@@ -55,6 +55,27 @@ class QrJoinsWithoutToken(EmulatedCamera):
             return PairingConfig("qr", members["s"].encode("utf-8"), members["p"].encode("utf-8"), "")
 
 
+@_fault("qr-duplicate-member-last-wins", "reads the QR payload with a lenient JSON parser that keeps the last of "
+        "duplicated members: a payload with two s members sends it to the second network",
+        "PROTOCOL.md §1.2: the payload is one strict JSON object; a duplicated member is refused")
+class QrDuplicateMemberLastWins(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        try:
+            return super().parse_qr_payload(data)
+        except ProtocolError as refused:
+            try:
+                pairs = json.loads(data, object_pairs_hook=lambda p: p)
+            except ValueError:
+                raise refused from None
+            names = [name for name, _ in pairs] if isinstance(pairs, list) else []
+            if len(names) == len(set(names)):
+                raise refused from None
+            members = dict(pairs)
+            if not all(isinstance(members.get(k), str) for k in "spt"):
+                raise refused from None
+            return PairingConfig("qr", members["s"].encode("utf-8"), members["p"].encode("utf-8"), members["t"])
+
+
 _RAW_MEMBER = re.compile(rb'"([spt])"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
