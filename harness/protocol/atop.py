@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -21,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import parse_qsl, quote
 
 from cryptography.exceptions import InvalidTag
@@ -110,6 +112,13 @@ def _aes_key(key: str) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=1024)
+def _ecb(aes_key: bytes) -> Cipher[modes.ECB]:
+    """The AES-128-ECB cipher of a key (each request gets its own encryptor or decryptor from it): a cloud sees
+    the same licence and device keys again and again."""
+    return Cipher(algorithms.AES(aes_key), modes.ECB())
+
+
 def _check_et_local(et: int) -> None:
     if type(et) is not int or et not in SUPPORTED_ET:
         raise LocalProtocolError(f"et must be one of {sorted(SUPPORTED_ET)}, got {et!r}", section=S_REQ)
@@ -121,7 +130,7 @@ def _encrypt(plaintext: bytes, key: str, et: int, nonce: bytes | None) -> bytes:
     if et == ET_ECB:
         # §4.2 "et=1: AES-128-ECB, PKCS#7". The nonce, if any, is unused.
         pad = AES_BLOCK - len(plaintext) % AES_BLOCK
-        enc = Cipher(algorithms.AES(aes_key), modes.ECB()).encryptor()
+        enc = _ecb(aes_key).encryptor()
         return enc.update(plaintext + bytes([pad]) * pad) + enc.finalize()
     # §4.2 "et=3: AES-128-GCM, body = 12-byte random nonce ‖ ciphertext ‖ 16-byte tag (no AAD)".
     if nonce is None:
@@ -140,7 +149,7 @@ def _decrypt(blob: bytes, key: str, et: int, section: str) -> bytes:
             raise RemoteProtocolError(
                 f"et=1 ciphertext must be a non-empty multiple of 16 bytes, got {len(blob)}", section=section
             )
-        dec = Cipher(algorithms.AES(aes_key), modes.ECB()).decryptor()
+        dec = _ecb(aes_key).decryptor()
         padded = dec.update(blob) + dec.finalize()
         pad = padded[-1]
         if not 1 <= pad <= AES_BLOCK or padded[-pad:] != bytes([pad]) * pad:
@@ -237,6 +246,20 @@ class AtopQuery:
         return "&".join(f"{name}={quote(value, safe='.')}" for name, value in self._wire_items())
 
 
+def _plain_pairs(text: str) -> list[tuple[str, str]] | None:
+    """The pairs of a query with nothing to unescape (what devices send), as ``parse_qsl`` would find them, or
+    None when it has escapes, ``+`` or a field without ``=``: those go through ``parse_qsl`` and its errors."""
+    if not text or "%" in text or "+" in text:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for item in text.split("&"):
+        name, eq, value = item.partition("=")
+        if not eq:
+            return None
+        pairs.append((name, value))
+    return pairs
+
+
 def _query_pairs(query: str | Mapping[str, str]) -> dict[str, str]:
     if isinstance(query, Mapping):
         pairs = list(query.items())
@@ -244,10 +267,14 @@ def _query_pairs(query: str | Mapping[str, str]) -> dict[str, str]:
         text = query.split("?", 1)[1] if "?" in query else query
         if len(text) > 4096:
             raise RemoteProtocolError("query string over 4096 characters", section=S_REQ)
-        try:
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
-        except ValueError as exc:  # includes UnicodeDecodeError from bad %-escapes
-            raise RemoteProtocolError(f"malformed query string: {exc}", section=S_REQ) from None
+        plain = _plain_pairs(text)
+        if plain is not None:
+            pairs = plain
+        else:
+            try:
+                pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+            except ValueError as exc:  # includes UnicodeDecodeError from bad %-escapes
+                raise RemoteProtocolError(f"malformed query string: {exc}", section=S_REQ) from None
     else:
         raise RemoteProtocolError(f"a query is a string or a mapping, not {type(query).__name__}", section=S_REQ)
     found: dict[str, str] = {}
@@ -278,10 +305,9 @@ def parse_query(query: str | Mapping[str, str]) -> AtopQuery:
                 raise RemoteProtocolError(problem, section=S_REQ)
     if "uuid" not in found and "devId" not in found:
         raise RemoteProtocolError("query names neither uuid nor devId: no key to check it with", section=S_REQ)
-    return AtopQuery(
-        a=found["a"], v=found["v"], et=int(found["et"]), t=int(found["t"]),
-        uuid=found.get("uuid"), dev_id=found.get("devId"), sign=found["sign"],
-    )
+    # every form is checked above: AtopQuery's own check would repeat it
+    return _checked(AtopQuery, {"a": found["a"], "v": found["v"], "et": int(found["et"]), "t": int(found["t"]),
+                                "uuid": found.get("uuid"), "dev_id": found.get("devId"), "sign": found["sign"]})
 
 
 def verify_sign(query: AtopQuery, key: str) -> bool:
@@ -334,7 +360,9 @@ def parse_form_body(body: bytes) -> str:
     if len(body) > 2 * MAX_BODY_BYTES + 16:
         raise RemoteProtocolError(f"request body over {MAX_BODY_BYTES} bytes", section=S_REQ)
     try:
-        pairs = parse_qsl(bytes(body).decode("ascii"), keep_blank_values=True, strict_parsing=True)
+        text = bytes(body).decode("ascii")
+        plain = _plain_pairs(text)
+        pairs = plain if plain is not None else parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         raise RemoteProtocolError("request body is not a form 'data=<HEX>'", section=S_REQ) from None
     if len(pairs) != 1 or pairs[0][0] != "data":
@@ -478,6 +506,8 @@ class _Field:
 
 
 def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -485,7 +515,23 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
+def _embedded_problem(wire: str, value: str, embedded: type) -> str | None:
+    """Why the string ``value`` of member ``wire`` does not hold a JSON ``embedded``, or None. Cached: a cloud
+    answers every activation of a product with the same schema string, and devices send the same options."""
+    try:
+        inner = loads_json(value, section=S_REQ, what=wire)
+    except RemoteProtocolError:
+        return f"{wire} must be a string holding JSON"
+    if not isinstance(inner, embedded):
+        return f"{wire} must hold a JSON {'object' if embedded is dict else 'array'}"
+    return None
+
+
 def _field_problem(f: _Field, value: Any) -> str | None:
+    if f.kind is str and type(value) is str and f.min_len <= len(value) <= f.max_len and value.isascii():
+        # the common case first: a short ASCII string (ASCII is Unicode text), only its embedded JSON to check
+        return None if f.embedded is None else _embedded_problem(f.wire, value, f.embedded)
     if f.kind is int:
         if type(value) is not int:
             return f"{f.wire} must be an integer, got {type(value).__name__}"
@@ -505,12 +551,7 @@ def _field_problem(f: _Field, value: Any) -> str | None:
     if len(value) < f.min_len:
         return f"{f.wire} is too short: {len(value)} characters, at least {f.min_len}"
     if f.embedded is not None:
-        try:
-            inner = loads_json(value, section=S_REQ, what=f.wire)
-        except RemoteProtocolError:
-            return f"{f.wire} must be a string holding JSON"
-        if not isinstance(inner, f.embedded):
-            return f"{f.wire} must hold a JSON {'object' if f.embedded is dict else 'array'}"
+        return _embedded_problem(f.wire, value, f.embedded)
     return None
 
 
@@ -528,11 +569,17 @@ def _check_record(obj: Mapping[str, Any], fields: tuple[_Field, ...], error: _Er
             raise error(problem, section=section)
 
 
-def _record_dict(record: Any, fields: tuple[_Field, ...], order: tuple[str, ...]) -> dict[str, Any]:
+@functools.cache
+def _attrs(fields: tuple[_Field, ...], order: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(wire name, attribute) of a record's fields in a key order."""
     by_wire = {f.wire: f for f in fields}
+    return tuple((wire, by_wire[wire].attr) for wire in order)
+
+
+def _record_dict(record: Any, fields: tuple[_Field, ...], order: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for wire in order:
-        value = getattr(record, by_wire[wire].attr)
+    for wire, attr in _attrs(fields, order):
+        value = getattr(record, attr)
         if value is not None:
             out[wire] = list(value) if isinstance(value, tuple) else value
     out.update(record.extras)
@@ -546,7 +593,38 @@ def _record_kwargs(obj: Mapping[str, Any], fields: tuple[_Field, ...]) -> dict[s
     return kwargs
 
 
+R = TypeVar("R")
+_MISSING = dataclasses.MISSING
+
+
+def _checked(cls: type[R], kwargs: Mapping[str, Any]) -> R:
+    """An instance of the frozen record dataclass ``cls`` from members a decoder has just checked (the record's
+    fields, its extras, the query's forms): its ``__post_init__`` would check them all again, which for a cloud
+    answering thousands of activations a second is a third of the decoding."""
+    record = object.__new__(cls)
+    for name, default, factory in _defaults(cast(Any, cls)):
+        if name in kwargs:
+            value = kwargs[name]
+        elif factory is not None:
+            value = factory()
+        elif default is not _MISSING:
+            value = default
+        else:
+            raise TypeError(f"{cls.__name__} needs {name}")
+        object.__setattr__(record, name, value)
+    return record
+
+
+@functools.cache
+def _defaults(cls: Any) -> tuple[tuple[str, Any, Any], ...]:
+    """Each field of a dataclass: its name, default (or MISSING) and default factory (or None)."""
+    return tuple((f.name, f.default, None if f.default_factory is _MISSING else f.default_factory)
+                 for f in dataclasses.fields(cls))
+
+
 def _check_extras(extras: Mapping[str, Any], fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    if not extras:
+        return
     clash = {f.wire for f in fields} & set(extras)
     if clash:
         raise error(f"extras repeat record fields {sorted(clash)}", section=section)
@@ -634,7 +712,7 @@ class ActivationRequest:
         _check_record(obj, ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
         kwargs = _record_kwargs(obj, ACTIVATION_FIELDS)
         _check_extras(kwargs["extras"], ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
-        return cls(**kwargs)
+        return _checked(cls, kwargs)
 
 
 # §4.3 "Activation result fields": required by TO devId, secKey, localKey, schemaId, schema.
@@ -689,7 +767,9 @@ class ActivationResult:
         _check_record(obj, RESULT_FIELDS, RemoteProtocolError, S_RESP)
         kwargs = _record_kwargs(obj, RESULT_FIELDS)
         _check_extras(kwargs["extras"], RESULT_FIELDS, RemoteProtocolError, S_RESP)
-        return cls(**kwargs)
+        if kwargs.get("dst_intervals") is not None:
+            kwargs["dst_intervals"] = tuple(kwargs["dst_intervals"])
+        return _checked(cls, kwargs)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> ActivationResult:
