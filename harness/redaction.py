@@ -471,12 +471,13 @@ def unregister(redactor: Redactor) -> None:
         _live.discard(redactor)
 
 
-def learn(secret: object) -> None:
-    """Tell every registered redactor about a secret met at run time (an adapter saw a localKey, ...)."""
+def learn(*secrets: object) -> None:
+    """Tell every registered redactor about secrets met at run time (an adapter saw a localKey, ...)."""
     with _live_lock:
         redactors = list(_live)
     for redactor in redactors:
-        redactor.add(secret)
+        for secret in secrets:
+            redactor.add(secret)
 
 
 __all__ = ["MASK", "MASK_BYTE", "MIN_BASE64_CORE", "MIN_SECRET_LENGTH", "PLACEHOLDER_TEXT", "Redactor",

@@ -168,16 +168,19 @@ def encrypt_body(plaintext: bytes, key: str, et: int, *, nonce: bytes | None = N
     return _encrypt(plaintext, key, et, nonce).hex().upper()
 
 
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 
 
 def decrypt_body(hex_text: str, key: str, et: int) -> bytes:
     """Open the hex after ``data=`` (§4.2). Lower-case hex is accepted; the spec writes UPPERCASE."""
-    if not isinstance(hex_text, str) or not _HEX.fullmatch(hex_text):
+    if not isinstance(hex_text, str):
         raise RemoteProtocolError("request body data is not an even-length hex string", section=S_REQ)
     if len(hex_text) > 2 * MAX_BODY_BYTES:
         raise RemoteProtocolError(f"request body over {MAX_BODY_BYTES} bytes", section=S_REQ)
-    return _decrypt(bytes.fromhex(hex_text), key, et, S_REQ)
+    try:
+        blob = binascii.unhexlify(hex_text)  # hex digits only: no whitespace, unlike bytes.fromhex
+    except ValueError:  # binascii.Error, and non-ASCII text
+        raise RemoteProtocolError("request body data is not an even-length hex string", section=S_REQ) from None
+    return _decrypt(blob, key, et, S_REQ)
 
 
 # ---------------------------------------------------------------------------------------------- query
@@ -569,11 +572,31 @@ def _check_record(obj: Mapping[str, Any], fields: tuple[_Field, ...], error: _Er
             raise error(problem, section=section)
 
 
-@functools.cache
+def _check_fields(record: Any, fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    """:func:`_check_record` on a record's attributes (None: absent), without building its dict first."""
+    for f in fields:
+        value = getattr(record, f.attr)
+        if value is None:
+            if f.required:
+                raise error(f"{f.wire} is missing", section=section)
+            continue
+        problem = _field_problem(f, value)
+        if problem:
+            raise error(problem, section=section)
+
+
+_ATTRS: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
+
+
 def _attrs(fields: tuple[_Field, ...], order: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(wire name, attribute) of a record's fields in a key order."""
-    by_wire = {f.wire: f for f in fields}
-    return tuple((wire, by_wire[wire].attr) for wire in order)
+    """(wire name, attribute) of a record's fields in a key order; kept by the identity of the (module-level)
+    field tuple, whose hash would hash every field."""
+    key = (id(fields), order)
+    found = _ATTRS.get(key)
+    if found is None:
+        by_wire = {f.wire: f for f in fields}
+        found = _ATTRS[key] = tuple((wire, by_wire[wire].attr) for wire in order)
+    return found
 
 
 def _record_dict(record: Any, fields: tuple[_Field, ...], order: tuple[str, ...]) -> dict[str, Any]:
@@ -688,7 +711,7 @@ class ActivationRequest:
 
     def __post_init__(self) -> None:
         _check_extras(self.extras, ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
-        _check_record(self.to_dict(), ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
+        _check_fields(self, ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
 
     def to_dict(self, *, order: tuple[str, ...] = ACTIVATION_ORDER_TO) -> dict[str, Any]:
         return _record_dict(self, ACTIVATION_FIELDS, order)
@@ -751,7 +774,7 @@ class ActivationResult:
         if self.dst_intervals is not None and not isinstance(self.dst_intervals, tuple):
             object.__setattr__(self, "dst_intervals", tuple(self.dst_intervals))
         _check_extras(self.extras, RESULT_FIELDS, LocalProtocolError, S_RESP)
-        _check_record(self.to_dict(), RESULT_FIELDS, LocalProtocolError, S_RESP)
+        _check_fields(self, RESULT_FIELDS, LocalProtocolError, S_RESP)
 
     def to_dict(self) -> dict[str, Any]:
         return _record_dict(self, RESULT_FIELDS, RESULT_ORDER)

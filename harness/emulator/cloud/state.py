@@ -242,8 +242,7 @@ class CloudState:
                 raise CloudInputError("NOT_EXISTS", f"no product {pid}", status=404)
             uuid = "pc" + random_text(18, LOWER_ALNUM)
             lic = LicenceRecord(uuid=uuid, auth_key=random_text(32), pid=pid)
-            redaction.learn(lic.auth_key)
-            redaction.learn(preactivation_credentials(uuid, lic.auth_key).password)
+            redaction.learn(lic.auth_key, preactivation_credentials(uuid, lic.auth_key).password)
             self.licences[uuid] = lic
             self._save(lambda: ("licence", uuid, lic.to_dict()))
             self.link.licence_issued(uuid, lic.auth_key)
@@ -475,8 +474,7 @@ class CloudState:
     def _issue_keys(dev: Device) -> None:
         """A fresh secKey and localKey: secrets no report, log or evidence file may show (DESIGN "Evidence")."""
         dev.sec_key, dev.local_key = random_text(16), random_text(16)
-        for secret in (dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password):
-            redaction.learn(secret)
+        redaction.learn(dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password)
 
     def _new_dev_id(self) -> str:
         while True:
