@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -210,6 +212,10 @@ class EmulatedDeviceAdapter:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
+        # events() converts each timeline event once: a session-long camera has thousands
+        self._events: deque[DeviceEvent] = deque(maxlen=camera.timeline.limit)
+        self._events_seen = 0
+        self._events_lock = threading.Lock()
 
     @step
     def factory_reset(self) -> None:
@@ -236,10 +242,10 @@ class EmulatedDeviceAdapter:
         if self.camera.bind_by_uuid:  # §11.6: it shows the QR code with its UUID once it waits on d/ai/<uuid>
             from harness.emulator.camera.bind import BIND_SETTLED_EVENTS
 
-            since = self._pairing_mode_index()
+            since = self._pairing_mode_count()
 
             def settled() -> bool:
-                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.events()[since:])
+                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.timeline.events_since(since)[0])
 
             left = max(0.0, deadline - time.monotonic())
             try:
@@ -254,10 +260,12 @@ class EmulatedDeviceAdapter:
                 raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
             time.sleep(0.002)
 
-    def _pairing_mode_index(self) -> int:
-        """The timeline index of the camera's latest entry into pairing mode (its waits since count)."""
-        events = self.camera.events()
-        return next((i for i in range(len(events) - 1, -1, -1) if events[i].name == "pairing-mode"), 0)
+    def _pairing_mode_count(self) -> int:
+        """How many events the camera had recorded before its latest entry into pairing mode (its waits since
+        count)."""
+        events, total = self.camera.timeline.events_since(0)
+        back = next((n for n, e in enumerate(reversed(events)) if e.name == "pairing-mode"), len(events) - 1)
+        return total - back - 1
 
     @step
     def present_qr(self, image: Image.Image) -> None:
@@ -271,7 +279,11 @@ class EmulatedDeviceAdapter:
         return ApAddress(host, udp_port, tcp_port)
 
     def events(self) -> Sequence[DeviceEvent]:
-        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall) for e in self.camera.events()]
+        with self._events_lock:
+            fresh, self._events_seen = self.camera.timeline.events_since(self._events_seen)
+            self._events.extend(DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall)
+                                for e in fresh)
+            return list(self._events)
 
     def is_alive(self) -> bool:
         return bool(self.camera.alive)

@@ -173,6 +173,8 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _coerce(kind: type[_E], value: str, what: str, error: type[LocalProtocolError] = LocalProtocolError) -> _E:
+    if type(value) is kind:  # already a member (the cloud's records hold members): no enum lookup
+        return value
     try:
         return kind(value)
     except ValueError:
