@@ -1,6 +1,7 @@
 """1,000 emulated cameras pairing at once in AP mode against one emulated cloud.
 
-DESIGN.md budget: all 1,000 activated and online within 20 s, at most 500 MB RSS, on a 2-core machine.
+DESIGN.md budget: all 1,000 activated and online within 10 s, at most 300 MB RSS, on a 2-core machine, in every
+pairing mode; this benchmark covers AP (legacy) only: QR with images and EZ fleets are not measured yet.
 
 Everything real-time (SystemClock): one cloud (HTTP + embedded amqtt broker) and one device world (all cameras
 on one shared event loop), in this process. Each camera gets its own licence and its own token; the app side
@@ -16,9 +17,11 @@ import sys
 import time
 from typing import Any
 
+from benchmarks._common import row
+
 CAMERAS = 1000
-BUDGET_S = 20.0
-BUDGET_MB = 500.0
+BUDGET_S = 10.0
+BUDGET_MB = 300.0
 DEADLINE_S = 90.0
 
 
@@ -92,4 +95,12 @@ def run() -> dict[str, Any]:
         "pairing_wall_s": round(elapsed, 2),
         "setup_wall_s": round(setup_s, 2),
         "peak_rss_mb": round(rss_mb, 1),
+        "measures": [
+            row(f"{CAMERAS} cameras pairing at once (AP legacy), all online", f"{elapsed:.1f} s"
+                + ("" if online >= CAMERAS else f" ({online} online)"), f"<= {BUDGET_S:.0f} s",
+                online >= CAMERAS and elapsed <= BUDGET_S),
+            row(f"{CAMERAS} cameras: peak RSS (cloud, broker, devices)", f"{rss_mb:.0f} MB", f"<= {BUDGET_MB:.0f} MB",
+                rss_mb <= BUDGET_MB),
+            row(f"{CAMERAS} cameras pairing at once, QR and EZ", "not measured", "every mode", False),
+        ],
     }
