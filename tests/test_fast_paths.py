@@ -107,3 +107,42 @@ def test_an_activation_reaches_a_sqlite_store_whole(tmp_path: Path) -> None:
     assert [a.outcome for a in reopened.token_attempts(token.token)] == ["activated"]
     assert reopened.licences[lic.uuid].dev_id == device.dev_id
     reopened.close()
+
+
+QUERIES = [
+    "a=tuya.device.active&et=1&t=1700000000&uuid=pc0123456789abcdefgh&v=4.4&sign=" + "0" * 32,
+    "a=tuya.device.reset&devId=bf12_ab.cd-ef&et=3&t=0&v=4.0&sign=" + "a" * 32,
+    "/d.json?a=x&devId=d&et=1&t=17&uuid=u&v=1.0.2.3&sign=" + "f" * 32,
+    "a=x&et=1&t=017&uuid=u&v=4.4&sign=" + "0" * 32,  # a t that is not canonical: refused either way
+    "et=1&a=x&t=1&uuid=u&v=4.4&sign=" + "0" * 32,  # another order: the general path
+    "a=x&et=2&t=1&uuid=u&v=4.4&sign=" + "0" * 32,
+    "a=x&et=1&t=1&v=4.4&sign=" + "0" * 32,  # names no key
+]
+
+
+def test_the_canonical_query_pattern_agrees_with_the_general_path() -> None:
+    from harness.protocol.errors import ProtocolError
+
+    for query in QUERIES:
+        text = query.split("?", 1)[-1]
+        general: AtopQuery | str
+        try:
+            general = parse_query(dict(parse_qsl(text, keep_blank_values=True)))  # a mapping: the general path
+        except ProtocolError as exc:
+            general = type(exc).__name__
+        try:
+            fast: AtopQuery | str = parse_query(query)
+        except ProtocolError as exc:
+            fast = type(exc).__name__
+        assert fast == general, query
+
+
+def test_the_encoded_answer_is_the_compact_json_of_its_members() -> None:
+    import json
+
+    from harness.protocol.atop import encode_response, success_payload
+    from harness.protocol.strictjson import dumps_compact
+
+    wire = encode_response(success_payload({"devId": "x"}, t=5), "k" * 16, 1, t=5)
+    outer = json.loads(wire)
+    assert list(outer) == ["result", "t", "sign"] and dumps_compact(outer).encode() == wire

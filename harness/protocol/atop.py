@@ -208,6 +208,14 @@ _FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = MappingProxyType(
 )
 
 
+# The query as CK/TO and build_request write it (§4.2 order, sign last, nothing escaped), every value in its form:
+# what :func:`parse_query` accepts through its general path, matched at once. Anything else takes that path.
+_CANONICAL_QUERY = re.compile(
+    rf"a=({_API.pattern})(?:&devId=({_IDENT.pattern}))?&et=({_ET.pattern})&t=({_T.pattern})"
+    rf"(?:&uuid=({_IDENT.pattern}))?&v=({_VERSION.pattern})&sign=({_SIGN.pattern})"
+)
+
+
 def _form_problem(name: str, value: object) -> str | None:
     pattern, wanted = _FORMS[name]
     if not isinstance(value, str) or not pattern.fullmatch(value):
@@ -297,6 +305,12 @@ def parse_query(query: str | Mapping[str, str]) -> AtopQuery:
     "KEY is the full authKey string ... before activation, and the secKey after"). Parameters outside
     §4.2's list are ignored: they are not covered by the sign.
     """
+    if isinstance(query, str):
+        canonical = _CANONICAL_QUERY.fullmatch(query.split("?", 1)[1] if "?" in query else query)
+        if canonical is not None and (canonical[2] or canonical[5]):  # every form checked by the one pattern
+            a, dev_id, et, t, uuid, v, sign_ = canonical.groups()
+            return _checked(AtopQuery, {"a": a, "v": v, "et": int(et), "t": int(t), "uuid": uuid, "dev_id": dev_id,
+                                        "sign": sign_})
     found = _query_pairs(query)
     for name in ("a", "et", "t", "v", "sign"):
         if name not in found:
@@ -416,7 +430,8 @@ def encode_response(
     except (TypeError, ValueError) as exc:
         raise LocalProtocolError(f"response payload is not JSON-serialisable: {exc}", section=S_RESP) from None
     b64 = base64.b64encode(_encrypt(plaintext, key, et, nonce)).decode("ascii")
-    return dumps_compact({"result": b64, "t": t, "sign": response_sign(b64, t, key)}).encode("utf-8")
+    # what dumps_compact writes for these three members (base64, an int and hex need no escaping)
+    return f'{{"result":"{b64}","t":{t},"sign":"{response_sign(b64, t, key)}"}}'.encode("ascii")
 
 
 def encode_plain_error(error_code: str, error_msg: str, *, t: int | None = None) -> bytes:
