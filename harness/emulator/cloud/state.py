@@ -460,7 +460,7 @@ class CloudState:
         return ActivationOutcome(result=result), dev.dev_id, target.home_id
 
     def _mark_used(self, record: TokenRecord, now: float) -> None:
-        record = dataclasses.replace(record, consumed_at=now)
+        record = record.consume(now)
         self.tokens[record.token] = record
         self._save(lambda: ("token", record.token, _jsonable(record)))
 
