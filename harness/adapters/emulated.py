@@ -38,6 +38,7 @@ from harness.adapters.contracts import (
     Security,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
+from harness.adapters.labwifi import send_ap_lpv35_plain
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
@@ -46,7 +47,7 @@ from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
-from harness.protocol import apconfig, smartconfig
+from harness.protocol import smartconfig
 
 
 def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
@@ -379,28 +380,7 @@ class AirNetworkAdapter:
 
     def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]:
         """Send LPV3.5 frames over TCP (plain: Python's ssl has no TLS-PSK, §3.2) and collect the replies."""
-        if address.tcp_port is None:
-            raise AdapterError("the device's AP offers no LPV3.5 TCP config port")
-        replies: list[bytes] = []
-        buffer = apconfig.Lpv35FrameBuffer(key=apconfig.LPV35_APP_KEY)
-        try:
-            with socket.create_connection((address.host, address.tcp_port), timeout=timeout) as sock:
-                for frame in frames:
-                    sock.sendall(frame)
-                sock.settimeout(timeout)
-                while len(replies) < len(frames):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    buffer.receive_data(chunk)
-                    while (reply := buffer.next_frame()) is not None:
-                        replies.append(apconfig.encode_lpv35_frame(reply.type, reply.data, seq=reply.seq,
-                                                                   key=apconfig.LPV35_APP_KEY, nonce=reply.nonce))
-        except TimeoutError:
-            pass  # no (or too few) replies: what the device did is judged by the suites, not here
-        except OSError as exc:
-            raise AdapterError(f"could not reach the device's AP at {address.host}:{address.tcp_port}: {exc}") from exc
-        return replies
+        return send_ap_lpv35_plain(address, frames, timeout=timeout)
 
     def info(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}
