@@ -46,12 +46,12 @@ def fleet(mode: str) -> dict[str, Any]:
     from harness.emulator.air import Air
     from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
     from harness.emulator.cloud import EmulatedCloud
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
 
     _raise_fd_limit()
     clock = SystemClock()
     cloud = EmulatedCloud(clock=clock, region="AY").start()
-    world = DeviceWorld(clock).start()
+    world = DeviceLoop(clock).start()
     air = Air(seed=1)
     air.add_access_point(b"FleetNet", b"fleet-password")
     cameras: list[EmulatedCamera] = []

@@ -216,9 +216,10 @@ class VirtualClock:
             return
         busy_since: float | None = None
         while not fut.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), timeout=self._idle_s)
-            except TimeoutError:
+            # asyncio.wait, not wait_for(shield(fut)): on Python 3.11 wait_for swallows a cancellation that arrives
+            # as the future resolves (a device reset while its retry sleep ends would then go on retrying).
+            await asyncio.wait((fut,), timeout=self._idle_s)
+            if not fut.done():
                 # Still waiting after a moment of real time: once the world has run what it had ready, and
                 # unless the clock is held, jump to the earliest deadline.
                 if self._held():
@@ -255,8 +256,7 @@ class VirtualClock:
                     probes.append(asyncio.wrap_future(probe))
             if not probes:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*probes), self._settle_timeout_s)
+            await asyncio.wait(probes, timeout=self._settle_timeout_s)  # never swallows a cancellation
             if fut.done() or self._held():
                 return False
         return True

@@ -77,7 +77,12 @@ def for_people(value: Any, *, limit: int = 400, _depth: int = 0) -> Any:
         return str(value)
     if _depth >= 4:
         return _kind_of(value)
-    deeper = functools.partial(for_people, limit=limit, _depth=_depth + 1)
+    return _structure_for_people(value, functools.partial(for_people, limit=limit, _depth=_depth + 1))
+
+
+def _structure_for_people(value: Any, deeper: Callable[[Any], Any]) -> Any:
+    """A record, mapping, collection or pydantic model by its parts (each through ``deeper``), secret-named
+    fields masked; anything else by what it is (:func:`_kind_of`)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: MASK if is_secret_key(f.name) else deeper(getattr(value, f.name))
                 for f in dataclasses.fields(value) if f.repr}

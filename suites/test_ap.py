@@ -4,26 +4,16 @@ frames and payloads while staying in pairing mode, and closes its access point a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from harness.adapters import probes
-from harness.adapters.contracts import (
-    AdapterError,
-    ApAddress,
-    CloudAdapter,
-    DeviceAdapter,
-    DeviceCapability,
-    NetworkAdapter,
-)
-from harness.app.activator import ApOptions, Outcome, pair
-from harness.conformance.lab import Lab
+from harness.adapters.contracts import ApAddress, DeviceAdapter, DeviceCapability, NetworkAdapter
+from harness.app.activator import ApOptions
+from harness.conformance.lab import Lab, eventually
 from harness.conformance.verdicts import inconclusive
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
 
-RETURN_TO_PAIRING_S = 5.0
 BIND_WAIT_S = 10.0
 STYLES: dict[str, tuple[PayloadStyle, bool]] = {  # name -> (JSON style, open network)
     "compact": ("compact", False),
@@ -34,40 +24,10 @@ STYLES: dict[str, tuple[PayloadStyle, bool]] = {  # name -> (JSON style, open ne
 BROKEN_FRAME_SHAPES = probes.broken_ap_frames("lab-net", "pw123456", "AYabcdefgh1234")  # names and variants only
 
 
-def pair_by_ap(lab: Lab, options: ApOptions, *, ssid: str | None = None, password: str | None = None) -> Outcome:
-    activator = lab.activator()
-    activator.ap = options
-    wifi = lab.default_wifi
-    return pair(activator, "ap", wifi.ssid if ssid is None else ssid, wifi.password if password is None else password,
-                activator.get_token(lab.home()), timeout=lab.activator_timeout_s)
-
-
 def ap_address(device: DeviceAdapter) -> ApAddress:
     address = device.ap_address()
     assert address is not None, "the device in pairing mode offers no access point"
     return address
-
-
-def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
-    record = cloud.device_by_uuid(device.licence.uuid)
-    return record is not None and record.home is not None
-
-
-def still_pairing(device: DeviceAdapter, after: str) -> None:
-    """Alive and in pairing mode, within a bounded wait; a dead or stuck device is power cycled for the tests that
-    follow (the verdict on this one stands)."""
-    try:
-        device.wait_pairing_mode(RETURN_TO_PAIRING_S)
-        pairing = True
-    except AdapterError:
-        pairing = False
-    alive = device.is_alive()
-    if alive and pairing:
-        return
-    device.power_cycle()
-    if not alive:
-        pytest.fail(f"the device died on {after}", pytrace=False)
-    pytest.fail(f"after {after} the device was not in pairing mode within {RETURN_TO_PAIRING_S:g} s", pytrace=False)
 
 
 @pytest.mark.tc("TC-AP-001", reqs=["REQ-AP-001"])
@@ -80,13 +40,13 @@ def test_the_device_pairs_from_a_legacy_frame_in_every_json_style(lab: Lab, devi
     json_style, open_network = STYLES[style]
     ssid, password = ("Gäste-Netz", "") if open_network else ("Büro-Netz", "pässwört-123")
     lab.wifi(ssid, password)
-    outcome = pair_by_ap(lab, ApOptions(variant="legacy", style=json_style), ssid=ssid, password=password)
+    outcome = lab.pair("ap", ssid=ssid, password=password, options=ApOptions(variant="legacy", style=json_style))
     assert outcome.ok, f"{style}: {outcome.error}"
 
 
 @pytest.mark.tc("TC-AP-002", reqs=["REQ-AP-002"])
 @pytest.mark.requires("mode:ap", "ap:lpv35")
-def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, device: DeviceAdapter,
                                                                network: NetworkAdapter) -> None:
     """PROTOCOL.md §3.2: a type 0x14 frame in 6699 framing is answered with return code 0 and the device pairs."""
     home = lab.home()
@@ -94,19 +54,16 @@ def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, cloud: 
     wifi = lab.default_wifi
     code = probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token)
     # The pairing it started ends within this test whatever the answer (else it would land in the next one).
-    deadline = time.monotonic() + BIND_WAIT_S
-    while not any(d.uuid == device.licence.uuid for d in cloud.list_devices(home)) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    bound = eventually(lambda: lab.holds(home), BIND_WAIT_S)
     assert code == 0, f"the device answered the 0x14 config frame with return code {code}, not 0"
-    assert any(d.uuid == device.licence.uuid for d in cloud.list_devices(home)), "no activation after the 0x14 frame"
+    assert bound, "no activation after the 0x14 frame"
 
 
 @pytest.mark.tc("TC-AP-003", reqs=["REQ-AP-003"])
 @pytest.mark.requires("mode:ap")
 @pytest.mark.parametrize("case", [pytest.param(name, marks=pytest.mark.requires(f"ap:{variant}"), id=name)
                                   for name, (variant, _) in sorted(BROKEN_FRAME_SHAPES.items())])
-def test_the_device_refuses_a_broken_ap_frame_and_stays_in_pairing_mode(lab: Lab, cloud: CloudAdapter,
-                                                                        device: DeviceAdapter,
+def test_the_device_refuses_a_broken_ap_frame_and_stays_in_pairing_mode(lab: Lab, device: DeviceAdapter,
                                                                         network: NetworkAdapter, case: str) -> None:
     """PROTOCOL.md §3.1/§3.2: a bad CRC, a wrong length or a tag that does not verify is refused; the device stays
     in pairing mode and pairs normally afterwards."""
@@ -117,9 +74,9 @@ def test_the_device_refuses_a_broken_ap_frame_and_stays_in_pairing_mode(lab: Lab
         network.send_ap_legacy(ap_address(device), frame)
     else:
         network.send_ap_lpv35(ap_address(device), [frame], timeout=1.0)
-    still_pairing(device, case)
-    assert not bound(cloud, device), f"the device activated from a frame with a {case}"
-    outcome = pair_by_ap(lab, ApOptions(variant=variant))
+    lab.expect_still_pairing(case)
+    assert not lab.is_bound(), f"the device activated from a frame with a {case}"
+    outcome = lab.pair("ap", options=ApOptions(variant=variant))
     assert outcome.ok, f"after {case}: {outcome.error}"
 
 
@@ -132,7 +89,7 @@ def test_the_device_leaves_ap_mode_after_pairing(lab: Lab, device: DeviceAdapter
                      f"AP address and no way to ask the device, e.g. the operator adapter without an ap_hook): "
                      f"whether the access point closed after pairing is not observable")
     assert ap_address(device)
-    outcome = pair_by_ap(lab, ApOptions(variant=profile.capabilities.ap_variants[0]))
+    outcome = lab.pair("ap", options=ApOptions(variant=profile.capabilities.ap_variants[0]))
     assert outcome.ok, outcome.error
     assert device.ap_address() is None, "the device still offers its access point after pairing"
 
@@ -140,14 +97,13 @@ def test_the_device_leaves_ap_mode_after_pairing(lab: Lab, device: DeviceAdapter
 @pytest.mark.tc("TC-AP-005", reqs=["REQ-AP-005"])
 @pytest.mark.requires("mode:ap", "ap:legacy")
 @pytest.mark.parametrize("case", sorted(probes.oversize_ap_payloads("AYabcdefgh1234")))
-def test_the_device_refuses_an_oversize_or_mistyped_ap_payload(lab: Lab, cloud: CloudAdapter,
-                                                               device: DeviceAdapter, network: NetworkAdapter,
-                                                               case: str) -> None:
+def test_the_device_refuses_an_oversize_or_mistyped_ap_payload(lab: Lab, device: DeviceAdapter,
+                                                               network: NetworkAdapter, case: str) -> None:
     """PROTOCOL.md §3.1/§3.2: an SSID over 32 bytes, a password over 64 bytes, or a non-string ssid, passwd or
     token is refused without crashing."""
     token = lab.activator().get_token(lab.home())
     network.send_ap_legacy(ap_address(device), probes.oversize_ap_payloads(token)[case])
-    still_pairing(device, case)
-    assert not bound(cloud, device), f"the device activated from a payload with {case}"
-    outcome = pair_by_ap(lab, ApOptions(variant="legacy"))
+    lab.expect_still_pairing(case)
+    assert not lab.is_bound(), f"the device activated from a payload with {case}"
+    outcome = lab.pair("ap", options=ApOptions(variant="legacy"))
     assert outcome.ok, f"after {case}: {outcome.error}"

@@ -13,18 +13,6 @@ from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
 from harness.conformance.lab import Lab
 from harness.model import ActivatorErrorCode, BindingMode, Role
 
-PAIRING_MODE_TIMEOUT_S = 60.0
-
-
-def reset(device: DeviceAdapter) -> None:
-    """The user presses reset (not a factory reset): the device forgets its Wi-Fi and is in pairing mode again."""
-    device.reset()
-    device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
-
-
-def holds(cloud: CloudAdapter, home: str, device: DeviceAdapter) -> bool:
-    return any(d.uuid == device.licence.uuid for d in cloud.list_devices(home))
-
 
 @pytest.mark.tc("TC-BINDING-001", reqs=["REQ-BINDING-001"])
 @pytest.mark.requires("binding:strong", "device:reset")
@@ -33,13 +21,13 @@ def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: Cl
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
     assert lab.pair(mode).ok
-    reset(device)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert not outcome.ok, "another account took a strong-bound device"
     assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
-    assert not holds(cloud, bobs_home, device)
+    assert not lab.holds(bobs_home)
 
 
 @pytest.mark.tc("TC-BINDING-002", reqs=["REQ-BINDING-002"])
@@ -51,12 +39,12 @@ def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud
     first = lab.pair(mode)
     assert first.ok and first.device_model is not None
     cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
-    reset(device)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device)
+    assert lab.holds(bobs_home)
 
 
 @pytest.mark.tc("TC-BINDING-003", reqs=["REQ-BINDING-003"])
@@ -69,7 +57,7 @@ def test_a_guest_cannot_add_a_strong_binding_device(lab: Lab, cloud: CloudAdapte
     outcome = lab.pair(mode, account=guest, home=home)
     assert not outcome.ok, "a guest added a strong-binding device"
     assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND
-    assert not holds(cloud, home, device)
+    assert not lab.holds(home)
 
 
 @pytest.mark.tc("TC-BINDING-004", reqs=["REQ-BINDING-004"])
@@ -79,10 +67,10 @@ def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: Cl
     """PROTOCOL.md §6: strong binding is about accounts; its owner may pair it into another of their homes."""
     kitchen, attic = lab.home(), lab.home()
     assert lab.pair(mode, home=kitchen).ok
-    reset(device)
+    lab.press_reset()
     outcome = lab.pair(mode, home=attic)
     assert outcome.ok, outcome.error
-    assert holds(cloud, attic, device) and not holds(cloud, kitchen, device)
+    assert lab.holds(attic) and not lab.holds(kitchen)
 
 
 @pytest.mark.tc("TC-BINDING-005", reqs=["REQ-BINDING-005", "REQ-BINDING-007"])
@@ -95,12 +83,12 @@ def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: La
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    assert lab.holds(bobs_home) and not lab.holds(home)
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous), f"{previous}, an admin of the previous home, was not notified"
     assert cloud.notifications(bob) == []
@@ -115,12 +103,12 @@ def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, clou
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, bobs_home, device) and not holds(cloud, home, device)
+    assert lab.holds(bobs_home) and not lab.holds(home)
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous) == [], f"{previous} was notified of a weak rebind"
 
@@ -133,10 +121,10 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     verification methods are required for unbinding" (seed): its owner re-pairs it in every mode."""
     home = lab.home()
     assert lab.pair(mode, home=home).ok
-    reset(device)
+    lab.press_reset()
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert holds(cloud, home, device)
+    assert lab.holds(home)
 
 
 @pytest.mark.tc("TC-BINDING-010", reqs=["REQ-BINDING-009"])
@@ -147,7 +135,7 @@ def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, devic
     home = lab.home()
     first = lab.pair(mode, home=home)
     assert first.ok and first.device_model is not None, first.error
-    reset(device)
+    lab.press_reset()
     reset_at = lab.clock.time()
     again = lab.pair(mode, home=home)
     assert again.ok, again.error
@@ -175,15 +163,14 @@ def test_the_cloud_rebinds_each_mode_as_the_mode_says(lab: Lab, cloud: CloudAdap
     """PROTOCOL.md §6 for a product of each mode: the owner re-pairs; another account is refused (3711) in strong
     mode and rebinds (with a data reset) in medium and weak; only medium tells the previous home's admins."""
     product = cloud.create_product(f"paircert {binding} plug", "cz", binding)
-    licence = cloud.issue_licence(product.pid)
-    lab.redactor.add(licence.auth_key)
-    endpoints, hid = probes.cloud_endpoints(cloud), probes.new_hid()
+    licence = lab.issue_licence(product.pid)
+    hid = probes.new_hid()  # one piece of hardware throughout
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
 
     def activate(account: str, into: str) -> probes.ActivationReply:
-        return probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
-                                   token=lab.activator(account).get_token(into), hid=hid, t=int(cloud.clock.time()))
+        return lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid, home=into,
+                                      account=account, hid=hid)
 
     for _ in range(2):  # the owner pairs it, and pairs it again
         owner_pairs = activate(lab.default_account, home)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.adapters.contracts import AdapterError, BleLinkLost, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.ble_contracts import BleLinkLost
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.app.ble import BleSession
 from harness.conformance.ble import STOPS_ADVERTISING_S, BleLab, envelope_ivs
 from harness.conformance.lab import Lab

@@ -97,13 +97,11 @@ def test_an_activated_device_that_never_comes_online_is_not_a_success(lab: Lab, 
     token = activator.get_token(lab.home())
     # The lab plays the activating device over real HTTP: the world's clock waits for it (on an emulated world,
     # the activator's timeout must not run out while the lab is still sending).
-    with holding(cloud.clock):
+    with holding(lab.clock):
         activator.start_config_wifi(mode, "paircert-no-such-network", "not-a-network", token,
                                     timeout=lab.activator_timeout_s)
-        licence = cloud.issue_licence(device.pid)
-        lab.redactor.add(licence.auth_key)
-        reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
-                                    pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()))
+        licence = lab.issue_licence()
+        reply = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, token=token)
     assert reply.accepted, probes.describe(reply)  # a device activated; it never logs in to MQTT
     delegate.wait()
     assert activator.join(HEARD_WAIT_S)

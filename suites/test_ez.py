@@ -8,7 +8,7 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
-from harness.app.activator import EzOptions, Outcome, pair
+from harness.app.activator import EzOptions, Outcome
 from harness.conformance.lab import Lab
 
 # Every EZ test needs datagrams that reach the device: the in-memory air reaches emulated devices only.
@@ -24,17 +24,11 @@ BROADCAST_CASES: dict[str, tuple[str, str] | None] = {
 
 def pair_by_ez(lab: Lab, channels: tuple[str, ...], tail: str = "padded", *, ssid: str | None = None,
                password: str | None = None, token: str | None = None) -> Outcome:
-    """Pair in EZ mode with the app sending on ``channels`` with ``tail``."""
-    activator = lab.activator()
-    activator.ez = EzOptions(channels=channels, tail=tail)
+    """Pair in EZ mode with the app sending on ``channels`` with ``tail``; the lab's network unless told."""
     wifi = lab.default_wifi
-    return pair(activator, "ez", wifi.ssid if ssid is None else ssid, wifi.password if password is None else password,
-                token or activator.get_token(lab.home()), timeout=lab.activator_timeout_s)
-
-
-def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
-    record = cloud.device_by_uuid(device.licence.uuid)
-    return record is not None and record.home is not None
+    ssid = wifi.ssid if ssid is None else ssid
+    password = wifi.password if password is None else password
+    return lab.pair("ez", ssid=ssid, password=password, token=token, options=EzOptions(channels=channels, tail=tail))
 
 
 @pytest.mark.tc("TC-EZ-001", reqs=["REQ-EZ-001"])
@@ -127,5 +121,5 @@ def test_a_wrong_wifi_password_never_activates(lab: Lab, cloud: CloudAdapter, de
     token = lab.activator().get_token(lab.home())
     outcome = pair_by_ez(lab, ("broadcast", "multicast"), password="not-the-password", token=token)
     assert not outcome.ok, "the device paired with a wrong Wi-Fi password"
-    assert not bound(cloud, device)
+    assert not lab.is_bound()
     assert list(cloud.token_attempts(token)) == []

@@ -18,18 +18,12 @@ from harness.protocol.mqtt import preactivation_credentials
 pytestmark = pytest.mark.requires("cloud:issue-licences")
 
 
-def issue(lab: Lab, cloud: CloudAdapter, pid: str) -> Licence:
-    licence = cloud.issue_licence(pid)
-    lab.redactor.add(licence.auth_key)
-    return licence
-
-
-def activate(lab: Lab, cloud: CloudAdapter, *, uuid: str, auth_key: str, pid: str, home: str,
-             hid: str | None = None, account: str | None = None) -> probes.ActivationReply:
-    """A device activating with this licence and a fresh token for ``home`` (of ``account``)."""
-    token = lab.activator(account).get_token(home)
-    return probes.activate_raw(probes.cloud_endpoints(cloud), uuid=uuid, auth_key=auth_key, pid=pid,
-                               token=token, hid=hid or probes.new_hid(), t=int(cloud.clock.time()))
+def activate(lab: Lab, licence: Licence, *, home: str, auth_key: str | None = None, uuid: str | None = None,
+             pid: str | None = None) -> probes.ActivationReply:
+    """A device activating with ``licence`` (or the ``uuid``/``auth_key`` it presents instead) and a fresh token
+    for ``home``, as the test device's product unless ``pid`` says otherwise."""
+    return lab.activate_as_device(uuid=uuid or licence.uuid, auth_key=auth_key or licence.auth_key,
+                                  pid=pid or lab.device.pid, home=home)
 
 
 def assert_refused_everywhere(cloud: CloudAdapter, reply: probes.ActivationReply, *, uuid: str, auth_key: str,
@@ -59,9 +53,9 @@ def test_an_unknown_licence_uuid_is_refused(lab: Lab, cloud: CloudAdapter, devic
     """PROTOCOL.md §8: a UUID the cloud never issued activates nothing, even with an AuthKey cloned from a real
     licence."""
     home = lab.home()
-    cloned = issue(lab, cloud, device.pid)
+    cloned = lab.issue_licence()
     unknown = "uuid" + probes.new_hid()
-    reply = activate(lab, cloud, uuid=unknown, auth_key=cloned.auth_key, pid=device.pid, home=home)
+    reply = activate(lab, cloned, uuid=unknown, home=home)
     assert_refused_everywhere(cloud, reply, uuid=unknown, auth_key=cloned.auth_key, home=home)
 
 
@@ -71,9 +65,9 @@ def test_an_activation_under_a_wrong_authkey_is_refused(lab: Lab, cloud: CloudAd
                                                         key: str) -> None:
     """PROTOCOL.md §4.2/§8: a request signed and encrypted with anything but the licence's AuthKey is refused."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
-    wrong = issue(lab, cloud, device.pid).auth_key if key == "another-licences-key" else "k" * len(licence.auth_key)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=wrong, pid=device.pid, home=home)
+    licence = lab.issue_licence()
+    wrong = lab.issue_licence().auth_key if key == "another-licences-key" else "k" * len(licence.auth_key)
+    reply = activate(lab, licence, auth_key=wrong, home=home)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=wrong, home=home)
 
 
@@ -82,9 +76,9 @@ def test_an_activation_under_a_wrong_authkey_is_refused(lab: Lab, cloud: CloudAd
 def test_a_revoked_licence_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
     """PROTOCOL.md §8: once revoked, a licence activates nothing and logs in to nothing."""
     home = lab.home()
-    licence = issue(lab, cloud, device.pid)
+    licence = lab.issue_licence()
     cloud.revoke_licence(licence.uuid)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
+    reply = activate(lab, licence, home=home)
     assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)
 
 
@@ -95,8 +89,8 @@ def test_a_licence_of_another_product_is_refused(lab: Lab, cloud: CloudAdapter, 
     """PROTOCOL.md §8: a licence issued for another PID does not activate this product."""
     home = lab.home()
     other = cloud.create_product(f"{profile.device.name} (other)", "qt", BindingMode(profile.capabilities.binding_mode))
-    licence = issue(lab, cloud, other.pid)
-    reply = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home)
+    licence = lab.issue_licence(other.pid)
+    reply = activate(lab, licence, pid=device.pid, home=home)
     assert not reply.accepted, f"another product's licence activated {device.pid}: {probes.describe(reply)}"
     assert all(d.uuid != licence.uuid for d in cloud.list_devices(home))
 
@@ -107,10 +101,10 @@ def test_a_licence_in_use_by_one_device_is_refused_to_another(lab: Lab, cloud: C
     """"A per-device credential that proves the hardware is genuine" (seed "device-cloud-binding"): a second
     piece of hardware presenting an activated licence is refused, and the first keeps its place."""
     first_home, second_home = lab.home(), lab.home()  # one owner: no binding rule stands in the way
-    licence = issue(lab, cloud, device.pid)
-    first = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=first_home)
+    licence = lab.issue_licence()
+    first = activate(lab, licence, home=first_home)
     assert first.accepted, probes.describe(first)
-    second = activate(lab, cloud, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=second_home)
+    second = activate(lab, licence, home=second_home)
     assert not second.accepted, f"a second device activated with a licence in use: {probes.describe(second)}"
     assert [d.uuid for d in cloud.list_devices(first_home)] == [licence.uuid]
     assert cloud.list_devices(second_home) == []

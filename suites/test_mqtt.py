@@ -7,31 +7,19 @@ issues and logs in as it would."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceRecord
-from harness.conformance.lab import Lab
-from harness.conformance.verdicts import Inconclusive
+from harness.conformance.lab import SETTLE_S, Lab, eventually
+from harness.conformance.verdicts import Blocked
 from harness.profiles import Profile
 from harness.protocol.mqtt import device_credentials, topic_in, topic_out
 
-SETTLE_S = 10.0  # real seconds for the world to get somewhere; the emulated clock jumps meanwhile
 QUIET_S = 0.3
-
-
-def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S) -> bool:
-    """Whether ``predicate()`` holds within ``timeout_s`` of real time (polled, bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @dataclass(frozen=True)
@@ -49,27 +37,21 @@ def online_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter, mode: st
     outcome = lab.pair(mode)
     if not outcome.ok or outcome.device_model is None:
         # Blocked, not failed here: pairing and coming online are judged by TC-MQTT-001 and the pairing suites.
-        raise Inconclusive(f"blocked: the device did not pair and come online: {outcome.error}")
+        raise Blocked(f"the device did not pair and come online: {outcome.error}")
     record = cloud.device(outcome.device_model.dev_id)
     assert record is not None
     return record
 
 
 @pytest.fixture
-def other_device(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> Iterator[OtherDevice]:
-    """Another device of the same product, activated by a lab probe into another account's home."""
-    if "issue-licences" not in cloud.capabilities:
-        from harness.conformance.verdicts import NotApplicable
-
-        raise NotApplicable(f"the {cloud.name} cloud adapter cannot issue licences for a second device")
-    licence = cloud.issue_licence(device.pid)
-    lab.redactor.add(licence.auth_key)
+def other_device(lab: Lab, device: DeviceAdapter) -> Iterator[OtherDevice]:
+    """Another device of the same product, activated by a lab probe into another account's home (N/A where the
+    cloud adapter cannot issue licences)."""
+    licence = lab.issue_licence()
     owner = lab.account()
-    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
-                                pid=device.pid, token=lab.activator(owner).get_token(lab.home(owner)),
-                                hid=probes.new_hid(), t=int(cloud.clock.time()))
+    reply = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid,
+                                   home=lab.home(owner), account=owner)
     assert reply.accepted and reply.dev_id and reply.sec_key, probes.describe(reply)
-    lab.redactor.add(reply.sec_key)
     yield OtherDevice(reply.dev_id, reply.sec_key, owner)
 
 

@@ -3,18 +3,14 @@ encoding and refuses every illegal one without hanging (seed "device-pairing-qr-
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
-from harness.app.activator import Outcome, QrOptions, pair
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter
+from harness.app.activator import QrOptions
 from harness.conformance.lab import Lab
-from harness.protocol.qr import MEMBERS
-from harness.protocol.token import TOKEN_STRING_LEN
+from harness.protocol.qr import QrPayload, illegal_qr_texts, rendering_problem
 from harness.qrimage import decode_qr, render_qr
 
-RETURN_TO_PAIRING_S = 5.0
 TOKEN = "AYabcdefgh1234"  # only to name the illegal cases; the device is always given a token the cloud issued
 
 # The hard cases of PROTOCOL.md §1.2: (SSID, password).
@@ -33,112 +29,6 @@ ESCAPES = {
     "escaped-slashes": QrOptions(escape_slash=True),
     "unicode-escapes": QrOptions(ascii_only=True, escape_slash=True),
 }
-
-
-def illegal_payloads(token: str) -> dict[str, str]:
-    """§1.1/§1.3/§1.4: payloads a device must refuse (built around a token the cloud really issued)."""
-    def text(ssid: str = "lab-net", token_text: str = token, *, drop: str = "", close: str = "}") -> str:
-        members = {"s": ssid, "p": "pw123456", "t": token_text}
-        return "{" + ",".join(f'"{k}":"{v}"' for k, v in members.items() if k != drop) + close
-
-    return {
-        "missing-password": text(drop="p"),
-        "missing-token": text(drop="t"),
-        "not-json": text(close=""),
-        "ssid-over-32-bytes": text(ssid="x" * 40),
-        "malformed-token": text(token_text=token[:9]),
-    }
-
-
-def pair_with_qr(lab: Lab, options: QrOptions, ssid: str, password: str) -> Outcome:
-    """Pair by QR with the app rendering the payload as ``options`` says."""
-    activator = lab.activator()
-    activator.qr = options
-    token = activator.get_token(lab.home())
-    return pair(activator, "qr", ssid, password, token, timeout=lab.activator_timeout_s)
-
-
-def back_in_pairing_mode(device: DeviceAdapter, after: str) -> None:
-    """Alive and in pairing mode again by itself, within a bounded wait (no hang, no reset needed); a dead or
-    stuck device is power cycled for the tests that follow (the verdict on this one stands)."""
-    try:
-        device.wait_pairing_mode(RETURN_TO_PAIRING_S)
-        pairing = True
-    except AdapterError:
-        pairing = False
-    alive = device.is_alive()
-    if alive and pairing:
-        return
-    device.power_cycle()
-    if not alive:
-        pytest.fail(f"{after}: the device died on an illegal QR payload", pytrace=False)
-    pytest.fail(f"after {after} the device did not return to pairing mode within {RETURN_TO_PAIRING_S:g} s",
-                pytrace=False)
-
-
-def bound(cloud: CloudAdapter, device: DeviceAdapter) -> bool:
-    record = cloud.device_by_uuid(device.licence.uuid)
-    return record is not None and record.home is not None
-
-
-class _Members(list[tuple[str, object]]):
-    """A JSON object's members in document order, duplicates kept."""
-
-
-def _whitespace_outside_strings(text: str) -> int | None:
-    """Index of the first JSON whitespace character between tokens (compact JSON has none), or None."""
-    in_string = escaped = False
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in " \t\n\r":
-            return index
-    return None
-
-
-def qr_payload_problem(data: bytes, ssid: str, password: str, token: str) -> str | None:
-    """What keeps ``data`` from being the QR payload of §1.1 for this SSID, password and token, or None: compact
-    JSON (no whitespace outside strings; any key order and any legal escape, §1.2), one object with exactly the
-    string members s, p and t, holding exactly what was meant, the token 14 characters."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"it is not UTF-8 ({exc.reason} at byte {exc.start})"
-    where = _whitespace_outside_strings(text)
-    if where is not None:
-        return f"it is not compact JSON: whitespace {text[where]!r} outside a string at character {where}"
-    try:
-        document = json.loads(text, object_pairs_hook=_Members)
-    except json.JSONDecodeError as exc:
-        return f"it is not JSON: {exc.msg} at character {exc.pos}"
-    if not isinstance(document, _Members):
-        return f"it is not a JSON object but a {type(document).__name__}"
-    names = [name for name, _ in document]
-    if sorted(names) != sorted(MEMBERS):
-        missing = [name for name in MEMBERS if name not in names]
-        others = [name for name in names if name not in MEMBERS]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        return (f"it does not have exactly the members s, p and t: members {names}"
-                + (f", missing {missing}" if missing else "") + (f", extra {others}" if others else "")
-                + (f", duplicated {duplicates}" if duplicates else ""))
-    members = dict(document)
-    not_strings = [name for name in MEMBERS if not isinstance(members[name], str)]
-    if not_strings:
-        return f"members {not_strings} are not JSON strings"
-    meant = {"s": ("the SSID", ssid), "p": ("the Wi-Fi password", password), "t": ("the token", token)}
-    wrong = [f"{name} is not {what} used" for name, (what, value) in meant.items() if members[name] != value]
-    if wrong:
-        return "; ".join(wrong)
-    if len(token) != TOKEN_STRING_LEN:
-        return f"the token t has {len(token)} characters, not {TOKEN_STRING_LEN}"
-    return None
 
 
 @pytest.mark.tc("TC-QR-001", reqs=["REQ-QR-001", "REQ-QR-002"])
@@ -164,7 +54,7 @@ def the_qr_the_activator_showed_is_exactly_the_payload(lab: Lab, device: DeviceA
     assert outcome.qr_image is not None, "the activator showed the device no QR code"
     symbols = decode_qr(outcome.qr_image, backend=backend)  # type: ignore[arg-type]
     assert len(symbols) == 1, f"{backend} found {len(symbols)} QR symbols in the image the activator showed, not 1"
-    problem = qr_payload_problem(symbols[0], wifi.ssid, wifi.password, token)
+    problem = rendering_problem(symbols[0], QrPayload(wifi.ssid, wifi.password, token))
     assert problem is None, (f"the QR code the activator showed, read by {backend}, breaks §1.1: {problem} "
                              f"(it reads {symbols[0].decode('utf-8', 'replace')!r})")
 
@@ -185,8 +75,7 @@ def test_the_device_joins_exactly_the_network_in_the_qr(lab: Lab, device: Device
 @pytest.mark.parametrize("key_order", KEY_ORDERS)
 def test_the_device_pairs_whatever_the_order_of_the_members(lab: Lab, device: DeviceAdapter, key_order: str) -> None:
     """PROTOCOL.md §1.2: the key order is not fixed (s,p,t in the docs, p,s,t in IPC SDK examples)."""
-    wifi = lab.default_wifi
-    outcome = pair_with_qr(lab, QrOptions(key_order=key_order), wifi.ssid, wifi.password)
+    outcome = lab.pair("qr", options=QrOptions(key_order=key_order))
     assert outcome.ok, f"members in the order {key_order}: {outcome.error}"
 
 
@@ -197,21 +86,21 @@ def test_the_device_pairs_with_json_escapes(lab: Lab, device: DeviceAdapter, esc
     """PROTOCOL.md §1.2: the escapes \\/, \\", \\\\ and \\uXXXX are undone before the device joins."""
     ssid, password = 'lab/net "é"', "pw/\\ü12345"
     lab.wifi(ssid, password)
-    outcome = pair_with_qr(lab, ESCAPES[escapes], ssid, password)
+    outcome = lab.pair("qr", ssid=ssid, password=password, options=ESCAPES[escapes])
     assert outcome.ok, f"{escapes}: {outcome.error}"
 
 
 @pytest.mark.tc("TC-QR-005", reqs=["REQ-QR-005"])
 @pytest.mark.requires("mode:qr")
-@pytest.mark.parametrize("case", sorted(illegal_payloads(TOKEN)))
-def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, cloud: CloudAdapter,
-                                                                  device: DeviceAdapter, case: str) -> None:
+@pytest.mark.parametrize("case", sorted(illegal_qr_texts(TOKEN)))
+def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, device: DeviceAdapter,
+                                                                  case: str) -> None:
     """PROTOCOL.md §1.1/§1.3/§1.4: a missing member, bad JSON, an SSID over 32 bytes or a malformed token is
     refused without activating and without hanging; a legal QR code pairs right after."""
     token = lab.activator().get_token(lab.home())
-    device.present_qr(render_qr(illegal_payloads(token)[case]))
-    back_in_pairing_mode(device, case)
-    assert not bound(cloud, device), f"{case}: the device activated from an illegal QR payload"
+    device.present_qr(render_qr(illegal_qr_texts(token)[case]))
+    lab.expect_still_pairing(f"the illegal QR payload {case}")
+    assert not lab.is_bound(), f"{case}: the device activated from an illegal QR payload"
     outcome = lab.pair("qr")
     assert outcome.ok, f"after {case} the device did not pair normally: {outcome.error}"
 

@@ -20,10 +20,6 @@ DRAWS = 200
 MIN_SUCCESSOR_PAIRS = 100  # a counter's last position gives at most its alphabet's size (62)
 
 
-def homes_holding(cloud: CloudAdapter, device: DeviceAdapter, homes: list[str]) -> list[str]:
-    return [home for home in homes if any(d.uuid == device.licence.uuid for d in cloud.list_devices(home))]
-
-
 @pytest.mark.tc("TC-TOKEN-001", reqs=["REQ-TOKEN-001"])
 @pytest.mark.requires("cloud:time-travel")
 def test_a_token_pairs_just_before_its_lifetime_ends(lab: Lab, device: DeviceAdapter, mode: str) -> None:
@@ -46,7 +42,7 @@ def test_a_token_is_refused_just_after_its_lifetime_ends(lab: Lab, cloud: CloudA
     outcome = lab.pair(mode, home=home, token=token)
     assert not outcome.ok, "an expired token paired the device"
     assert outcome.code == ActivatorErrorCode.TOKEN_EXPIRED
-    assert homes_holding(cloud, device, [home]) == []
+    assert lab.homes_holding([home]) == []
 
 
 @pytest.mark.tc("TC-TOKEN-003", reqs=["REQ-TOKEN-002", "REQ-DELEGATE-007"])
@@ -84,7 +80,7 @@ def test_a_device_appears_in_the_tokens_home_and_in_no_other(lab: Lab, cloud: Cl
     outcome = lab.pair(mode, account=account, home=chosen)
     assert outcome.ok, outcome.error
     assert outcome.device_model is not None and outcome.device_model.home == chosen
-    assert homes_holding(cloud, device, [first, chosen, stranger_home]) == [chosen]
+    assert lab.homes_holding([first, chosen, stranger_home]) == [chosen]
 
 
 @pytest.mark.tc("TC-TOKEN-006", reqs=["REQ-TOKEN-005"])
@@ -96,7 +92,7 @@ def test_a_token_of_another_region_activates_nothing(lab: Lab, cloud: CloudAdapt
     other = next(region for region in sorted(KNOWN_REGIONS) if region != token[:2])
     outcome = lab.pair(mode, home=home, token=other + token[2:])
     assert not outcome.ok, f"a token with region {other} paired the device on the {cloud.region} cloud"
-    assert homes_holding(cloud, device, [home]) == []
+    assert lab.homes_holding([home]) == []
 
 
 @pytest.mark.tc("TC-TOKEN-007", reqs=["REQ-TOKEN-006"])
@@ -130,15 +126,10 @@ def test_tokens_are_unique_and_unguessable_over_many_draws(lab: Lab, cloud: Clou
 def test_two_activations_racing_with_one_token_give_one_device(lab: Lab, cloud: CloudAdapter,
                                                                device: DeviceAdapter) -> None:
     """PROTOCOL.md §0 and DESIGN.md: a token is single-use; of two concurrent activations exactly one wins."""
-    endpoints = probes.cloud_endpoints(cloud)
-    home = lab.home()
-    token = lab.activator().get_token(home)
-    licences = [cloud.issue_licence(device.pid) for _ in range(2)]
-    for licence in licences:
-        lab.redactor.add(licence.auth_key)
+    token = lab.activator().get_token(lab.home())
+    licences = [lab.issue_licence() for _ in range(2)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        replies = list(pool.map(lambda lic: probes.activate_raw(
-            endpoints, uuid=lic.uuid, auth_key=lic.auth_key, pid=device.pid, token=token,
-            hid=probes.new_hid(), t=int(cloud.clock.time())), licences))
+        replies = list(pool.map(lambda lic: lab.activate_as_device(uuid=lic.uuid, auth_key=lic.auth_key,
+                                                                   pid=device.pid, token=token), licences))
     assert sum(r.accepted for r in replies) == 1, [probes.describe(r) for r in replies]
     assert split_token_fixed(token)[1] == token[2:10]

@@ -1,4 +1,4 @@
-"""A small emulated lab for the camera tests: one cloud, one device world, one air, accounts and tokens."""
+"""A small emulated lab for the camera tests: one cloud, one device loop, one air, accounts and tokens."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from harness.emulator.camera.faults import make_camera
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.protocol.qr import QrPayload
 from harness.qrimage import render_qr
 
@@ -23,9 +23,9 @@ PASSWORD = b"pw123456"
 
 
 class Lab:
-    def __init__(self, cloud: EmulatedCloud, world: DeviceWorld, clock: VirtualClock) -> None:
+    def __init__(self, cloud: EmulatedCloud, device_loop: DeviceLoop, clock: VirtualClock) -> None:
         self.cloud = cloud
-        self.world = world
+        self.device_loop = device_loop
         self.clock = clock
         self.air = Air(clock=clock)
         self.air.add_access_point(SSID, PASSWORD)
@@ -46,7 +46,7 @@ class Lab:
                **kwargs: Any) -> EmulatedCamera:
         licence = self.cloud.app.issue_licence(self.product.pid)
         n = next(self._macs)
-        cam = make_camera(self.world, air or self.air, uuid=licence.uuid, auth_key=licence.auth_key,
+        cam = make_camera(self.device_loop, air or self.air, uuid=licence.uuid, auth_key=licence.auth_key,
                           pid=self.product.pid, mac=f"02:00:00:00:{n >> 8:02x}:{n & 0xFF:02x}",
                           cloud=kwargs.pop("cloud", self.endpoint), faults=faults, **kwargs)
         self.cameras.append(cam)
@@ -85,5 +85,5 @@ def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> 
 @contextmanager
 def lab() -> Iterator[Lab]:
     clock = VirtualClock()
-    with EmulatedCloud(clock=clock) as cloud, DeviceWorld(clock) as world:
-        yield Lab(cloud, world, clock)
+    with EmulatedCloud(clock=clock) as cloud, DeviceLoop(clock) as device_loop:
+        yield Lab(cloud, device_loop, clock)

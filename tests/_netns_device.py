@@ -24,7 +24,7 @@ from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.model import BindingMode
 from harness.net.sniff import EzSniffer
 
@@ -39,12 +39,12 @@ def main(interface: str, ap_host: str) -> None:
     clock = SystemClock()
     cloud = EmulatedCloud(clock=clock, region=REGION).start()
     adapter = EmulatedCloudAdapter(cloud)
-    world = DeviceWorld(clock).start()
+    device_loop = DeviceLoop(clock).start()
     air = Air(seed=1, clock=clock)
     air.add_access_point(SSID, PASSWORD)  # the lab's AP, assumed to have these credentials
     product = adapter.create_product("netns camera", "sp", BindingMode.STRONG)
     licence = adapter.issue_licence(product.pid)
-    camera = EmulatedCamera(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
+    camera = EmulatedCamera(device_loop, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=product.pid,
                             mac="02:00:00:00:31:02", cloud={REGION: adapter.device_endpoint()},
                             activation_api="opensdk", ap_host=ap_host, mqtt_pv="2.3")
     assert isinstance(adapter.device_endpoint(), CloudEndpoint)
@@ -82,7 +82,7 @@ def main(interface: str, ap_host: str) -> None:
     finally:
         sniffer.stop()
         camera.power_off()
-        world.stop()
+        device_loop.stop()
         cloud.stop()
         say({"stopped": True, "sniffer": sniffer.info()})
 

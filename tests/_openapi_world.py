@@ -20,7 +20,7 @@ import pytest
 from harness.adapters.contracts import CloudCapability, Licence
 from harness.adapters.emulated import CATEGORY_BY_KIND
 from harness.adapters.factories import air_network, emulated_device
-from harness.adapters.registry import World, WorldContext, resolve
+from harness.adapters.registry import ProfileWorld, WorldContext, resolve
 from harness.clock import VirtualClock
 from harness.emulator.cloud import EmulatedCloud
 from harness.model import BindingMode
@@ -47,7 +47,7 @@ class LabBench:
         return {"atop_url": self._cloud.atop_url, "mqtt": f"{self._cloud.mqtt_host}:{self._cloud.mqtt_port}"}
 
 
-def build_openapi_world(profile: Any, *, seed: int, faults: tuple[str, ...] = ()) -> World:
+def build_openapi_world(profile: Any, *, seed: int, faults: tuple[str, ...] = ()) -> ProfileWorld:
     """The profile's world with the openapi cloud adapter in front of an emulated cloud served on loopback."""
     clock = VirtualClock()
     cloud = EmulatedCloud(clock=clock, region=profile.parameters.region, token_ttl_s=profile.parameters.token_ttl_s,
@@ -73,8 +73,8 @@ def build_openapi_world(profile: Any, *, seed: int, faults: tuple[str, ...] = ()
         for closer in reversed(context.closers):
             closer()
         raise
-    return World(profile=profile, clock=clock, cloud=adapter, device=device, network=network, seed=seed,
-                 context=context, _device_factory=device.make_another)  # type: ignore[attr-defined]
+    return ProfileWorld(profile=profile, clock=clock, cloud=adapter, device=device, network=network, seed=seed,
+                        context=context, _device_factory=device.make_another)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -155,6 +155,9 @@ class FakeWorld:
     def new_device(self) -> FakeDevice:
         return FakeDevice(self.clock)
 
+    def secrets(self) -> list[str]:
+        return [self.device.licence.auth_key]
+
     def close(self) -> None:
         CALLS.append("world closed")
 

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +168,44 @@ enter_pairing_mode = {{ command = "{curl} \\"{control}/wait?state=pairing&timeou
 '''
 
 
+# The README's hooks network adapter (its "Wi-Fi networks a test needs"): the camera process's /networks routes, the
+# password piped from the environment (printf is a shell builtin), never on a command line. ``$CAMERA`` is the
+# unit's control URL (the network's own hook_env for one unit, the device's in a pool).
+NETWORK_BLOCKS = {tomllib.loads(code)["adapters"]["network"]["name"]: tomllib.loads(code)["adapters"]["network"]
+                  for lang, code in BLOCKS if lang == "toml" and "[adapters.network]" in code}
+HOOKS_NETWORK = NETWORK_BLOCKS["hooks"]
+
+
+def toml_value(value: object) -> str:
+    """A value as TOML (strings, booleans, numbers, lists and inline tables: what a network section holds)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def network_section(lab: Lab, declared: dict[str, object] | None = None) -> str:
+    """``[adapters.network]``: the README's hooks network adapter on the camera process's /networks routes;
+    ``declared`` overrides what the lab declares it makes (``{"non_ascii": False}``, ...)."""
+    args = {**HOOKS_NETWORK["args"], **(declared or {})}
+    if len(lab.units) == 1:
+        args["hook_env"] = {"CAMERA": lab.control}
+    lines = "".join(f"{key} = {toml_value(value)}\n" for key, value in args.items())
+    return f'''
+[adapters.network]
+name = "hooks"
+
+[adapters.network.args]
+{lines}'''
+
+
 def pool_sections(lab: Lab) -> str:
     """``[[adapters.device_pool]]``: each unit's control API (``$CAMERA`` for the hooks), SoftAP and licence."""
     text = ""
@@ -183,9 +222,12 @@ args = {{ hook_env = {{ CAMERA = "{unit.control}" }}, ap_udp_port = {udp}, ap_tc
 
 
 def write_profile(lab: Lab, path: Path, *, qr_hook: str | None = None, extra_hooks: str | None = None,
-                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True) -> Path:
+                  activator_timeout_s: float = 4.0, interactive: bool = False, ap_hook: bool = True,
+                  networks: dict[str, object] | None = None, air: bool = False) -> Path:
     """A profile for the camera behind ``lab.control``, as the README's "Certifying a real camera" writes one;
-    for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``."""
+    for a lab of several units, a device pool whose hooks reach each unit's camera as ``$CAMERA``. ``networks``:
+    what the hooks network adapter declares it makes, over the README's; ``air``: the in-memory air instead, which
+    makes no network the camera process can join."""
     pool = len(lab.units) > 1
     control = "$CAMERA" if pool else lab.control
     curl = "curl -fsS --max-time 4"
@@ -228,7 +270,7 @@ authkey = "env:PAIRCERT_LICENCE_AUTHKEY"
 
 [adapters]
 cloud = {{ name = "remote", args = {{ url = "{lab.cloud.urls['app API']}", timeout_s = 5, {ADMIN_ARG} }} }}
-network = "air"
+{'network = "air"' if air else ""}
 
 [adapters.device]
 name = "operator"
@@ -242,7 +284,8 @@ prompt_timeout_s = 30
 [adapters.device.args.events_hook]
 command = "{curl} \\"{control}/events?format=lines&after=$PAIRCERT_EVENTS_SINCE\\""
 timeout_s = 5
-{extra_hooks if extra_hooks is not None else hooks(control)}{pool_sections(lab) if pool else ""}'''
+{extra_hooks if extra_hooks is not None else hooks(control)}{pool_sections(lab) if pool else ""}{
+        "" if air else network_section(lab, networks)}'''
     path.write_text(text, encoding="utf-8")
     return path
 

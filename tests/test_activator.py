@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.adapters.registry import World, build_world
+from harness.adapters.contracts import World
+from harness.adapters.registry import build_world
 from harness.app.activator import (
     Activator,
     ActivatorBusy,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.adapters.registry import World, build_world
+from harness.adapters.registry import ProfileWorld, build_world
 from harness.app.activator import Activator, QrOptions, pair
 from harness.app.faults import ACTIVATOR_FAULTS, activator_class
 from harness.profiles import load_profile
@@ -24,14 +24,14 @@ LEGAL = [QrOptions(), QrOptions(key_order="pst"), QrOptions(key_order="tps", esc
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world() -> Iterator[ProfileWorld]:
     w = build_world(load_profile("camera-strong"), seed=11)
     w.network.add_access_point(SSID.encode(), PASSWORD.encode())
     yield w
     w.close()
 
 
-def clean_slate(world: World) -> None:
+def clean_slate(world: ProfileWorld) -> None:
     record = world.cloud.device_by_uuid(world.device.licence.uuid)
     if record is not None and record.home is not None and record.owner is not None:
         world.cloud.remove_device(record.dev_id, account=record.owner, wipe=True)
@@ -45,7 +45,7 @@ def qr_text_of(fault: str, options: QrOptions | None = None) -> str:
 
 
 @pytest.mark.parametrize("fault", QR_FAULTS)
-def test_a_qr_fault_still_pairs_the_emulated_camera_with_the_qr_it_showed(world: World, fault: str) -> None:
+def test_a_qr_fault_still_pairs_the_emulated_camera_with_the_qr_it_showed(world: ProfileWorld, fault: str) -> None:
     clean_slate(world)
     account = world.cloud.create_account(f"alice-{fault}")
     home = world.cloud.create_home(account, "flat")

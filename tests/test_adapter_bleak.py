@@ -16,15 +16,9 @@ import pytest
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from harness.adapters import bleak as bleak_adapter
+from harness.adapters.ble_contracts import BleLinkLost, BleUnavailable, ble_central
 from harness.adapters.bleak import BleakCentral, BleakNetworkAdapter
-from harness.adapters.contracts import (
-    AdapterError,
-    BleLinkLost,
-    BleUnavailable,
-    CapabilityMissing,
-    Licence,
-    ble_central,
-)
+from harness.adapters.contracts import AdapterError, CapabilityMissing, Licence
 from harness.adapters.registry import build_world
 from harness.app import Activator, ActivatorMode, pair
 from harness.app.ble import provision

@@ -23,7 +23,7 @@ from _serve_helpers import ServedCloud
 
 from harness.adapters.contracts import AdapterError, CapabilityMissing, CloudAdapter, CloudCapability
 from harness.adapters.openapi import DATA_CENTRES, OpenApiCloudAdapter, OpenApiError, openapi_cloud
-from harness.adapters.registry import World, WorldContext, registered, resolve, split_spec
+from harness.adapters.registry import ProfileWorld, WorldContext, registered, resolve, split_spec
 from harness.app.activator import Activator, ActivatorMode, pair
 from harness.clock import SystemClock, VirtualClock
 from harness.conformance.lab import release_device
@@ -38,7 +38,7 @@ WIFI = (b"paircert-openapi", b"openapi-pass")
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world() -> Iterator[ProfileWorld]:
     built = build_openapi_world(load_profile("camera-strong"), seed=7)
     built.network.add_access_point(*WIFI)
     try:
@@ -47,17 +47,19 @@ def world() -> Iterator[World]:
         built.close()
 
 
-def pair_qr(world: World, account: str, token: str) -> Any:
+def pair_qr(world: ProfileWorld, account: str, token: str) -> Any:
     activator = Activator(world.cloud, account=account, device=world.device, network=world.network)
     return pair(activator, ActivatorMode.QR, WIFI[0].decode(), WIFI[1].decode(), token, timeout=100)
 
 
-def test_it_is_registered_and_declares_what_the_openapi_cannot_do(world: World) -> None:
+def test_it_is_registered_and_declares_what_the_openapi_cannot_do(world: ProfileWorld) -> None:
     assert registered()["cloud.openapi"] == "harness.adapters.openapi:openapi_cloud"
     assert resolve("cloud", "openapi") is openapi_cloud
     assert split_spec("cloud", "openapi:http://127.0.0.1:1") == ("openapi", {"url": "http://127.0.0.1:1"})
     cloud = world.cloud
-    assert isinstance(cloud, CloudAdapter) and cloud.capabilities == {CloudCapability.INSPECT_DEVICES.value}
+    # raw-atop: the world names a url_config (the lab's OpenAPI), so the adapter knows the ATOP endpoint
+    assert isinstance(cloud, CloudAdapter) and cloud.capabilities == {CloudCapability.INSPECT_DEVICES.value,
+                                                                       CloudCapability.RAW_ATOP.value}
     calls: list[tuple[str, Callable[[], object]]] = [
         ("time-travel", lambda: cloud.advance_time(1)), ("issue-licences", lambda: cloud.issue_licence("p" * 16)),
         ("revoke-licences", lambda: cloud.revoke_licence("u")),
@@ -74,7 +76,7 @@ def test_it_is_registered_and_declares_what_the_openapi_cannot_do(world: World) 
     json.dumps(info)
 
 
-def test_a_qr_pairing_reads_back_as_attempts_a_record_and_a_command_reaching_the_camera(world: World) -> None:
+def test_a_qr_pairing_reads_back_as_attempts_a_record_and_a_command_reaching_the_camera(world: ProfileWorld) -> None:
     cloud = world.cloud
     release_device(cloud, world.device)
     owner = cloud.create_account("owner")
@@ -111,7 +113,7 @@ def test_a_qr_pairing_reads_back_as_attempts_a_record_and_a_command_reaching_the
                                                                               ("refused", "EXPIRE")]
 
 
-def test_data_that_is_not_a_lab_error(world: World) -> None:
+def test_data_that_is_not_a_lab_error(world: ProfileWorld) -> None:
     cloud = world.cloud
     assert cloud.device("pcnosuchdevice000000") is None
     assert cloud.token_attempts("AYAbCd1234wxyz") == []  # never issued: no attempts
@@ -370,7 +372,7 @@ def test_the_adapter_drives_a_served_cloud_whose_lab_made_the_project(tmp_path: 
     credentials = tmp_path / "openapi.json"
     served = ServedCloud("--broker", "none", "--region", "EU", "--openapi-client-file", str(credentials))
     try:
-        [line] = [line for line in served.lines if line.strip().startswith("OpenAPI ")]
+        [line] = [line for line in served.lines if line.startswith("OpenAPI ")]
         url = line.split()[1]
         project = json.loads(credentials.read_text())
         cloud = OpenApiCloudAdapter(url, client_id=project["client_id"], secret=project["secret"],

@@ -19,7 +19,7 @@ from harness.emulator.broker.authority import BrokerIdentity, CredentialAuthorit
 from harness.emulator.camera.activation import CloudEndpoint
 from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud, LabCa, TlsSettings
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.protocol import mqtt as mq
 
 
@@ -133,7 +133,7 @@ def test_the_login_suffix_reaches_the_identity() -> None:
 
 @pytest.fixture
 def camera_lab(cloud: EmulatedCloud) -> Iterator[CameraLab]:
-    with DeviceWorld(cloud.clock) as devices:
+    with DeviceLoop(cloud.clock) as devices:
         yield CameraLab(cloud, devices, cloud.clock)  # type: ignore[arg-type]
 
 

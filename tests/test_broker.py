@@ -37,11 +37,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.emulator.broker.authority import BrokerPolicy
+from harness.emulator.broker.connect import parse_connect
 from harness.emulator.broker.embedded import (
     BrokerIdentity,
     CredentialAuthority,
     MqttBroker,
-    _parse_connect,
     make_broker,
 )
 from harness.emulator.broker.mosquitto import password_line
@@ -413,7 +413,7 @@ def test_the_mosquitto_password_line_format() -> None:
 
 @given(st.binary(max_size=300))
 def test_the_connect_gate_never_raises_on_garbage(body: bytes) -> None:
-    parsed = _parse_connect(body)
+    parsed = parse_connect(body)
     assert parsed is None or isinstance(parsed.client_id, str)
 
 
@@ -422,7 +422,7 @@ def test_the_connect_gate_reads_a_real_connect() -> None:
     body = (b"\x00\x04MQTT\x04\xc2\x00\x3c" + len(creds.client_id).to_bytes(2, "big") + creds.client_id.encode()
             + len(creds.username).to_bytes(2, "big") + creds.username.encode()
             + len(creds.password).to_bytes(2, "big") + creds.password.encode())
-    parsed = _parse_connect(body)
+    parsed = parse_connect(body)
     assert parsed is not None
     assert (parsed.level, parsed.client_id, parsed.username, parsed.password) == (4, *creds)
     assert creds.password not in repr(parsed)

@@ -36,7 +36,8 @@ from _broker_helpers import (
 )
 
 from harness.emulator.broker.authority import BrokerPolicy
-from harness.emulator.broker.embedded import CredentialAuthority, MqttBroker, _parse_connect
+from harness.emulator.broker.connect import parse_connect
+from harness.emulator.broker.embedded import CredentialAuthority, MqttBroker
 from harness.emulator.cloud.mqtt import CloudMqttClient
 from harness.protocol import mqtt
 
@@ -183,8 +184,8 @@ def _connect_packet(level: int, will: bool) -> bytes:
 
 @pytest.mark.parametrize("level", [4, 5])
 def test_the_connect_gate_reads_the_will_topic(level: int) -> None:
-    parsed = _parse_connect(_connect_packet(level, will=True))
+    parsed = parse_connect(_connect_packet(level, will=True))
     assert parsed is not None and parsed.will_topic == "smart/device/in/other" and parsed.will_retain
     assert parsed.username == DEV_A and parsed.password == "password"
-    plain = _parse_connect(_connect_packet(level, will=False))
+    plain = parse_connect(_connect_packet(level, will=False))
     assert plain is not None and plain.will_topic is None and plain.username == DEV_A

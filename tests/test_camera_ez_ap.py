@@ -54,7 +54,7 @@ def test_ez_channel_the_camera_does_not_sniff_is_not_heard(the_lab: Lab) -> None
     air = Air(clock=the_lab.clock)
     cam = the_lab.camera(air=air, pairing_modes=("ez",), ez_channels=("multicast",))
     send_ez(air, the_lab.token(), channels=("broadcast",), rounds=3)
-    the_lab.world.run(_settle())
+    the_lab.device_loop.run(_settle())
     assert cam.state is State.PAIRING and not cam.events("config-received")
 
 

@@ -13,7 +13,7 @@ from harness.clock import VirtualClock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.qrimage import render_qr
 
 
@@ -78,9 +78,9 @@ def test_an_image_without_a_code_and_a_camera_not_listening(the_lab: Lab) -> Non
 
 def test_the_pairing_window_closes_on_the_clock_and_reset_reopens_it() -> None:
     clock = VirtualClock(autojump=False)
-    with DeviceWorld(clock) as world:
+    with DeviceLoop(clock) as device_loop:
         air = Air(clock=clock)
-        cam = EmulatedCamera(world, air, uuid="uuid00000000window", auth_key="k" * 32, pid="p" * 16,
+        cam = EmulatedCamera(device_loop, air, uuid="uuid00000000window", auth_key="k" * 32, pid="p" * 16,
                              mac="02:00:00:00:00:ff", cloud=CloudEndpoint("http://127.0.0.1:9/d.json", "127.0.0.1", 9),
                              pairing_window_s=180.0)
         cam.power_on()

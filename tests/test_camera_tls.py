@@ -15,7 +15,7 @@ from _camera_helpers import lab, qr_image
 from harness.emulator.camera.activation import CloudEndpoint
 from harness.emulator.camera.states import State
 from harness.emulator.cloud import EmulatedCloud, LabCa, TlsSettings
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def cloud(lab_ca: LabCa) -> Iterator[EmulatedCloud]:
 
 @pytest.fixture
 def tls_lab(cloud: EmulatedCloud) -> Iterator[CameraLab]:
-    with DeviceWorld(cloud.clock) as devices:
+    with DeviceLoop(cloud.clock) as devices:
         yield CameraLab(cloud, devices, cloud.clock)  # type: ignore[arg-type]
 
 

@@ -242,7 +242,7 @@ class OpenApiServedCloud(ServedCloud):
 
     def on_line(self, line: str) -> None:
         super().on_line(line)
-        match = re.match(r"\s+OpenAPI\s+(\S+)\s+client_id\s+(\S+)", line)
+        match = re.match(r"OpenAPI\s+(\S+)\s+client_id\s+(\S+)", line)
         if match:
             self.urls["OpenAPI"], self.urls["client_id"] = match.group(1), match.group(2)
 

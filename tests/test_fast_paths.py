@@ -26,11 +26,11 @@ from harness.protocol.atop import (
     ActivationResult,
     AtopQuery,
     AtopRequest,
-    _plain_pairs,
     build_request,
     parse_form_body,
     parse_query,
 )
+from harness.protocol.atop.exchange import _plain_pairs
 
 QUERY_TEXT = st.text(alphabet="ab=&%+.x2F0", max_size=24)
 

@@ -17,8 +17,7 @@ from scapy.packet import Raw
 from scapy.utils import rdpcap
 
 from harness.adapters.contracts import ApAddress
-from harness.adapters.registry import World, build_world
-from harness.adapters.scapy import WireRecord
+from harness.adapters.registry import ProfileWorld, build_world
 from harness.app.activator import Activator, ActivatorMode, ApOptions, pair
 from harness.emulator.air import Air
 from harness.net.layers import EzAddress, EzLength, TuyaAp55AA, TuyaLpv35, bind_ap_ports
@@ -41,6 +40,7 @@ from harness.net.pcap import (
     write_packets,
 )
 from harness.net.ring import RingCapture, select_flows
+from harness.net.send import WireRecord
 from harness.profiles import load_profile
 from harness.protocol import apconfig, smartconfig
 from harness.redaction import Redactor
@@ -114,7 +114,7 @@ def test_the_recorder_keeps_only_its_ports_and_each_packet_once(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world() -> Iterator[ProfileWorld]:
     # Plain HTTP and MQTT, so that the capture shows the ATOP POST and the MQTT CONNECT in clear (with TLS on, as
     # camera-strong has it, the same flows are TLS records).
     profile = load_profile("camera-strong")
@@ -127,7 +127,7 @@ def world() -> Iterator[World]:
 
 
 @needs_raw_sockets
-def test_a_pairing_recorded_on_loopback_shows_atop_mqtt_and_the_ap_frame(world: World, tmp_path: Path) -> None:
+def test_a_pairing_recorded_on_loopback_shows_atop_mqtt_and_the_ap_frame(world: ProfileWorld, tmp_path: Path) -> None:
     account = world.cloud.create_account("alice")
     home = world.cloud.create_home(account, "flat")
     world.network.add_access_point(b"HomeNet", b"hunter22")

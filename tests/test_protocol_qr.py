@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from harness.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from harness.protocol.qr import QrPayload, parse_qr_text
+from harness.protocol.qr import QrPayload, illegal_qr_texts, parse_qr_text, rendering_problem
 from harness.protocol.token import KNOWN_REGIONS, PairingToken
 from harness.qrimage import decode_qr, render_qr
 
@@ -451,3 +451,52 @@ def test_decode_reads_colour_images_too() -> None:
     data = "Café".encode()
     image = render_qr(data).convert("RGB")
     assert decode_qr(image) == decode_qr(image, backend="zxing") == [data]
+
+
+# -- what an app rendered, and what a device must refuse (harness.protocol.qr.rendering_problem) -------------------
+
+MEANT = QrPayload("lab/net \"é\"", "pw/\\ü12345", "AYabcdefgh1234")
+
+
+@pytest.mark.parametrize("text", [
+    MEANT.to_text(), MEANT.to_text(key_order="tps"), MEANT.to_text(escape_slash=True),
+    MEANT.to_text(ascii_only=True, escape_slash=True),
+])
+def test_every_legal_rendering_of_the_payload_has_no_problem(text: str) -> None:
+    assert rendering_problem(text.encode("utf-8"), MEANT) is None
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (b"\xff{}", "it is not UTF-8"),
+    (b'{"s": "x","p":"y","t":"z"}', "it is not compact JSON: whitespace ' ' outside a string at character 5"),
+    (b'{"s":"x"', "it is not JSON"),
+    (b'["s","p","t"]', "it is not a JSON object but a list"),
+    (b'{"s":"x","p":"y"}', "missing ['t']"),
+    (b'{"s":"x","p":"y","t":"z","u":1}', "extra ['u']"),
+    (b'{"s":"x","s":"x","p":"y","t":"z"}', "duplicated ['s']"),
+    (b'{"s":1,"p":"y","t":"z"}', "members ['s'] are not JSON strings"),
+])
+def test_a_rendering_that_is_not_the_payload_says_why(data: bytes, problem: str) -> None:
+    found = rendering_problem(data, MEANT)
+    assert found is not None and problem in found, found
+
+
+def test_a_rendering_with_other_values_names_each_wrong_member() -> None:
+    other = QrPayload("other", MEANT.password, "AYzzzzzzzz0000").to_text().encode("utf-8")
+    assert rendering_problem(other, MEANT) == "s is not the SSID used; t is not the token used"
+
+
+def test_a_short_token_is_a_problem_even_when_it_is_what_was_meant() -> None:
+    meant = QrPayload.__new__(QrPayload)
+    object.__setattr__(meant, "ssid", "x")
+    object.__setattr__(meant, "password", "y")
+    object.__setattr__(meant, "token", "AYabc")
+    assert rendering_problem(b'{"s":"x","p":"y","t":"AYabc"}', meant) == "the token t has 5 characters, not 14"
+
+
+@pytest.mark.parametrize("case", sorted(illegal_qr_texts("AYabcdefgh1234")))
+def test_every_illegal_qr_text_is_refused_by_the_parser(case: str) -> None:
+    """§1.1-§1.4: the texts a device must refuse are refused by paircert's own codecs too: the QR parser, or for
+    a token of the wrong shape the token parser (§1.4)."""
+    with pytest.raises(RemoteProtocolError):
+        PairingToken.parse(parse_qr_text(illegal_qr_texts("AYabcdefgh1234")[case]).token)

@@ -9,11 +9,12 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _realpath import WIFI_PASSWORD, Lab, check_profile, hooks, paircert_run, start_lab, write_profile
+from _realpath import WIFI_PASSWORD, WIFI_SSID, Lab, check_profile, hooks, paircert_run, start_lab, write_profile
 from PIL import Image
 
 from harness.qrimage import decode_qr
@@ -23,15 +24,18 @@ from harness.report.summary import load_summary
 
 pytestmark = [pytest.mark.realpath, pytest.mark.timeout(400)]
 
-# Why a test may not PASS on this path, and nothing else: the camera process knows only the lab's network and
-# hears no in-memory EZ, the lab cloud runs on real time (no time travel), and the profile claims strong binding
-# only, no binding by UUID and no BLE (the lab reaches the camera process by Wi-Fi only).
+# Why a test may not PASS on this path, and nothing else: the camera process hears no EZ (the hooks network adapter
+# has no lab interface), the lab cloud runs on real time (no time travel), and the profile claims strong binding
+# only, no binding by UUID and no BLE (the lab reaches the camera process by Wi-Fi only). Every network a test
+# needs is made by the hooks network adapter through the camera process's /networks routes.
 ALLOWED = {
     "N/A": ("network adapter does not offer the capability 'send-ez'", "claims binding mode 'strong'",
             "cloud adapter does not offer the capability 'time-travel'", "does not claim binding by UUID",
             "does not claim pairing mode 'ble'"),
-    "INCONCLUSIVE": ("network adapter cannot create networks",),
+    "INCONCLUSIVE": (),
 }
+# The tests that make networks of their own: every one of them runs on this path.
+NETWORK_MAKING = {"TC-QR-002", "TC-QR-004", "TC-FUZZ-001", "TC-FUZZ-002", "TC-AP-001"}
 
 
 @pytest.fixture
@@ -75,6 +79,10 @@ def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(pool_lab: L
     # a strong camera paired into account after account: each test found it released by the previous owner
     assert {"TC-BINDING-001", "TC-BINDING-002", "TC-QR-007", "TC-LICENCE-001", "TC-MQTT-006", "TC-AP-004"} <= passed
     assert "TC-FUZZ-005" in passed  # the lifecycle model, counted in examples, on real time
+    made = [r for r in summary.results if r.tc in NETWORK_MAKING]
+    assert made and all(r.verdict == "PASS" or (r.verdict == "N/A" and r.nodeid.endswith(("[ez]", "[ble]")))
+                        for r in made), [(r.nodeid, r.verdict, r.message) for r in made]
+    assert passed >= NETWORK_MAKING
     assert verify_manifest(run_dir).ok
     # the QR the operator showed is in the evidence with the password masked; the PNGs themselves are gone
     shown = next(run_dir.glob("evidence/TC-QR-007/qr_shown_to_the_device.png"))
@@ -82,6 +90,35 @@ def test_a_correct_camera_passes_every_suite_it_can_on_the_real_path(pool_lab: L
     assert json.loads(text)["p"] == MASK and WIFI_PASSWORD.encode() not in shown.read_bytes()
     assert not [p for p in Path("/tmp").glob("paircert-run-*/operator-qr-*/*.png")
                 if str(lab.licence["uuid"]) in p.read_text(errors="ignore")]
+
+
+def test_a_lab_that_cannot_make_non_ascii_ssids_makes_those_cases_inconclusive(lab: Lab, tmp_path: Path) -> None:
+    """The hooks network adapter declares ASCII SSIDs only: the QR cases on non-ASCII SSIDs are INCONCLUSIVE with the
+    reason, every other network-making case PASSes through the camera process's /networks, and the generated
+    networks of the fuzz suite are ASCII ones (drawn only from what the lab makes). The networks are gone after."""
+    profile = write_profile(lab, tmp_path / "acme-cam.toml", networks={"non_ascii": False})
+    done = paircert_run(lab, profile, tmp_path / "reports", "--tc", "TC-QR-002", "--tc", "TC-QR-004",
+                        "--tc", "TC-FUZZ-001", "--tc", "TC-FUZZ-002")
+    summary = load_summary(_latest(tmp_path / "reports") / "summary.json")
+    verdicts = {r.nodeid.rsplit("::", 1)[1]: (r.verdict, r.message) for r in summary.results}
+    non_ascii = {"multibyte-ssid-32-bytes", "open-network", "emoji"}
+    for name, (verdict, message) in verdicts.items():
+        case = name.partition("[")[2].rstrip("]")
+        if "json_escapes" in name or (name.startswith("test_the_device_joins_exactly") and case in non_ascii):
+            assert verdict == "INCONCLUSIVE", (name, verdict, message)
+            assert "the lab cannot create an SSID of" in message and "with non-ASCII characters" in message
+            assert "it makes ASCII SSIDs only" in message, message
+        elif case in ("ez", "ble"):
+            assert verdict == "N/A", (name, verdict, message)
+        else:
+            assert verdict == "PASS", (name, verdict, message, done.stdout[-3000:])
+    assert "multibyte-ssid-32-bytes" in str(verdicts) and len(verdicts) == 6 + 2 + 4 + 4
+    assert "the lab cannot create an SSID of 32 UTF-8 bytes" in verdicts[
+        "test_the_device_joins_exactly_the_network_in_the_qr[multibyte-ssid-32-bytes]"][1]
+    assert done.returncode == 0, done.stdout[-3000:]
+    with urllib.request.urlopen(f"{lab.control}/networks", timeout=10) as answer:
+        left = [network["ssid"] for network in json.loads(answer.read())]
+    assert left == [WIFI_SSID]  # the one it was started with: every network the run made was removed at its end
 
 
 def test_a_camera_that_dies_blocks_the_tests_after_it_and_the_report_says_why(lab: Lab, tmp_path: Path) -> None:

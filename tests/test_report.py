@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from harness.cli.run import new_run_id, point_latest, resolve_run_dir
+from harness.cli.rundir import new_run_id, point_latest
 from harness.qrimage import decode_qr, render_qr
 from harness.redaction import MASK
 from harness.report import cli as report_cli
@@ -22,6 +22,7 @@ from harness.report.html import render_html, write_html
 from harness.report.manifest import verify_manifest, write_manifest
 from harness.report.pdf import chromium_missing
 from harness.report.results import JsonlTail, RunState, area_of
+from harness.report.rundir import resolve_run_dir
 from harness.report.summary import SummaryError, load_summary, summary_from_json
 from harness.report.summary import TestCaseResult as Result
 from harness.report.sweep import SweepRedactor, sweep_directory

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_selfcheck import ROOT, SUITES, run_suites
+from _selfcheck_pool import Job, Runner
+from test_selfcheck import ROOT, SUITES
 
 RETRIES = 12
 
@@ -19,7 +20,14 @@ def test_the_suites_that_refuse_activations_pass_against_a_retrying_device(tmp_p
     profile = tmp_path / "camera-retrying.toml"
     profile.write_text(retrying, encoding="utf-8")
     modules = [str(SUITES / f"test_{area}.py") for area in ("token", "delegate", "binding", "uuid")]
-    results = run_suites(str(profile), modules, tmp_path / "report")
+    job = Job("retrying", str(profile), tuple(modules), tmp_path / "report", deadline_s=100.0)
+    runner = Runner(tmp_path / "runner.log")
+    try:
+        outcome = runner.run(job, job.deadline_s)
+    finally:
+        runner.stop()
+    assert outcome.problem is None, outcome.problem
+    results = job.results()
     assert {str(r["tc"]).split("-")[1] for r in results} == {"TOKEN", "DELEGATE", "BINDING", "UUID"}
     bad = [f"{r['verdict']} {r['tc']}: {r['message']}" for r in results if r["verdict"] not in ("PASS", "N/A")]
     assert not bad, "\n".join(bad)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.adapters.registry import World, build_world
+from harness.adapters.registry import ProfileWorld, build_world
 from harness.profiles import load_profile
 from harness.testing.stateful import PairingTarget, run_pairing_machine
 from harness.testing.strategies import budget_settings
@@ -15,13 +15,13 @@ PROFILES = ["camera-strong", "plug-medium", "bulb-weak"]
 
 
 @pytest.fixture(params=PROFILES, scope="module")
-def world(request: pytest.FixtureRequest) -> Iterator[World]:
+def world(request: pytest.FixtureRequest) -> Iterator[ProfileWorld]:
     w = build_world(load_profile(request.param), seed=11)
     yield w
     w.close()
 
 
-def test_the_emulated_world_agrees_with_the_model(world: World) -> None:
+def test_the_emulated_world_agrees_with_the_model(world: ProfileWorld) -> None:
     target = PairingTarget.from_world(world)
     run_pairing_machine(target, budget_settings("ci", max_examples=10, stateful_step_count=10))
 
@@ -40,7 +40,5 @@ def test_a_cloud_that_breaks_the_model_is_a_device_failure_so_the_suites_say_fai
             run_pairing_machine(PairingTarget.from_world(faulty), budget)
     finally:
         faulty.close()
-    raised_in = str(caught.traceback[-1].path)
-    assert raised_in.endswith("harness/testing/stateful.py")
-    assert classify(caught.value, phase="call", raised_in=raised_in)[0] is Verdict.FAIL
-
+    assert str(caught.traceback[-1].path).endswith("harness/testing/stateful.py")
+    assert classify(caught.value, phase="call")[0] is Verdict.FAIL

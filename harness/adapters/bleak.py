@@ -3,11 +3,11 @@
 bleak is a GATT *client* library: it drives the app side against a real device (scan by service UUID, connect,
 the ATT MTU, writes without response, notifications). It cannot play a device; the integration test plays one with
 ``bless``. bleak is asyncio; this adapter runs one event loop in a background thread and offers the blocking
-:class:`~harness.adapters.contracts.BleCentral` contract the activator and the suites use, as its ``ble``
+:class:`~harness.adapters.ble_contracts.BleCentral` contract the activator and the suites use, as its ``ble``
 attribute.
 
 Verdicts: a radio that is not there (no adapter, no BlueZ, no D-Bus system bus) makes the BLE tests N/A with the
-reason (:meth:`BleakCentral.unavailable_reason`, read through :func:`~harness.adapters.contracts.ble_central`);
+reason (:meth:`BleakCentral.unavailable_reason`, read through :func:`~harness.adapters.ble_contracts.ble_central`);
 radio trouble while a test runs (a connection that fails, a link lost, a write refused) is an
 :class:`~harness.adapters.contracts.AdapterError` (ERROR) with the reason, never the device's FAIL.
 
@@ -37,14 +37,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.adapters.contracts import (
-    AdapterError,
-    ApAddress,
-    BleAdvertisement,
-    BleLinkLost,
-    BleUnavailable,
-    CapabilityMissing,
-)
+from harness.adapters.ble_contracts import BleAdvertisement, BleLinkLost, BleUnavailable
+from harness.adapters.contracts import AccessPoint, AdapterError, ApAddress, CapabilityMissing, Security
 from harness.adapters.registry import WorldContext
 
 T = TypeVar("T")
@@ -170,7 +164,7 @@ class BleakLink:
 
 
 class BleakCentral:
-    """The :class:`~harness.adapters.contracts.BleCentral` contract over bleak (module docstring).
+    """The :class:`~harness.adapters.ble_contracts.BleCentral` contract over bleak (module docstring).
 
     ``client_factory`` and ``scanner_factory`` default to ``bleak.BleakClient`` and ``bleak.BleakScanner``; tests
     hand in fakes with the same calls.
@@ -349,14 +343,18 @@ class BleakNetworkAdapter:
 
     def __init__(self, central: BleakCentral) -> None:
         self.ble = central
-        self._access_points: dict[bytes, bytes] = {}
+        self._access_points: dict[bytes, Security] = {}
 
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         """Record the credentials the lab's access point is assumed to have (it cannot be created from here)."""
-        self._access_points[ssid] = password
+        self._access_points[ssid] = Security(security) if security is not None else (
+            Security.WPA2_PSK if password else Security.OPEN)
 
     def remove_access_point(self, ssid: bytes) -> None:
         self._access_points.pop(ssid, None)
+
+    def access_points(self) -> list[AccessPoint]:
+        return [AccessPoint(ssid, security) for ssid, security in self._access_points.items()]
 
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
                 channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None:

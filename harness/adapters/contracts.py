@@ -14,14 +14,18 @@ as the device's fault.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PIL import Image
 
 from harness.clock import Clock
 from harness.model import AttemptSummary, BindingMode, Role
+from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
+
+if TYPE_CHECKING:
+    from harness.profiles import Profile
 
 
 class AdapterError(Exception):
@@ -58,6 +62,7 @@ class CloudCapability(enum.StrEnum):
     CREATE_PRODUCTS = "create-products"
     TIME_TRAVEL = "time-travel"
     INSPECT_DEVICES = "inspect-devices"  # read a device record by licence UUID, including unbound ones
+    RAW_ATOP = "raw-atop"  # send a hand-built request to the device-facing ATOP endpoint (§4), e.g. to fuzz it
     BIND_BY_UUID = "bind-by-uuid"  # the app binds a waiting device by its UUID: a token pushed to it (§11.6)
 
 
@@ -82,20 +87,200 @@ class NetworkCapability(enum.StrEnum):
     SEND_EZ = "send-ez"  # the EZ datagrams it sends reach the device
 
 
+@runtime_checkable
+class ReleasesDevices(Protocol):
+    """A cloud adapter with :meth:`CloudAdapter.release_device` (one written before that method may lack it)."""
+
+    def release_device(self, uuid: str) -> DeviceRecord | None: ...
+
+
+@runtime_checkable
+class WithCapabilities(Protocol):
+    """An adapter that declares what it can do (every cloud and device adapter; a network adapter may)."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+
+@runtime_checkable
+class WithCapabilityNote(Protocol):
+    """An adapter that says, in a phrase, what limits its capabilities (the in-memory air: emulated devices only)."""
+
+    @property
+    def capability_note(self) -> str: ...
+
+
 def network_can(network: NetworkAdapter, capability: str) -> bool:
     """Whether ``network`` offers ``capability``; a network adapter that declares no ``capabilities`` (one written
     before they existed) is taken to offer them all."""
-    declared = getattr(network, "capabilities", None)
-    return declared is None or capability in declared
+    return not isinstance(network, WithCapabilities) or capability in network.capabilities
+
+
+# ---- making Wi-Fi networks ----------------------------------------------------------------------------------
+# A network adapter that offers CREATE_NETWORKS says which networks it can make in ``access_point_capability``
+# (an :class:`AccessPointCapability`); a test that needs another is INCONCLUSIVE with the reason
+# (:func:`cannot_make`), never FAIL, and the fuzz strategies draw only from what it can make.
+
+
+class Security(enum.StrEnum):
+    """How an access point the lab makes is secured."""
+
+    OPEN = "open"
+    WPA2_PSK = "wpa2-psk"
+    WPA3_SAE = "wpa3-sae"
 
 
 @dataclass(frozen=True)
-class Licence:
-    """A device licence: UUID and AuthKey (§8). ``auth_key`` is a secret: its repr is redacted."""
+class AccessPoint:
+    """A network the lab made: its SSID (bytes, as on the air) and security; never its password."""
 
-    uuid: str
-    auth_key: str = field(repr=False)
-    pid: str = ""
+    ssid: bytes
+    security: Security = Security.WPA2_PSK
+
+    @property
+    def ssid_text(self) -> str:
+        return self.ssid.decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class AccessPointCapability:
+    """Which networks a lab can make (a network adapter's ``access_point_capability``).
+
+    SSIDs of ``ssid_min_bytes``..``ssid_max_bytes`` bytes; with non-ASCII (UTF-8) characters where ``non_ascii``;
+    bytes that are no UTF-8 at all where ``non_utf8``; the ``securities`` it sets up; passwords with non-ASCII
+    characters where ``password_non_ascii``, and only WPA passphrases (8..63 bytes or 64 hex digits) for WPA2-PSK
+    where ``wpa_passphrases_only`` (a real access point refuses others). ``settle_s``: how long after a change the
+    network is there for a device to see. ``max_networks``: how many at once (None: any; adding one more replaces
+    the oldest).
+    """
+
+    ssid_min_bytes: int = 1
+    ssid_max_bytes: int = 32
+    non_ascii: bool = True
+    non_utf8: bool = True
+    securities: frozenset[Security] = frozenset(Security)
+    password_non_ascii: bool = True
+    wpa_passphrases_only: bool = False
+    settle_s: float = 0.0
+    max_networks: int | None = None
+
+    def security_for(self, password: bytes) -> Security | None:
+        """The security a network with ``password`` gets here: open for none, else WPA2-PSK (WPA3-SAE where only
+        that is made); None when the lab makes neither."""
+        if not password:
+            return Security.OPEN if Security.OPEN in self.securities else None
+        for security in (Security.WPA2_PSK, Security.WPA3_SAE):
+            if security in self.securities:
+                return security
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"ssid_bytes": [self.ssid_min_bytes, self.ssid_max_bytes], "non_ascii": self.non_ascii,
+                "non_utf8": self.non_utf8, "securities": sorted(s.value for s in self.securities),
+                "password_non_ascii": self.password_non_ascii, "wpa_passphrases_only": self.wpa_passphrases_only,
+                "settle_s": self.settle_s, "max_networks": self.max_networks}
+
+    def problem(self, ssid: bytes, password: bytes, security: Security) -> str | None:
+        """What of this network the lab cannot make, as "an SSID of 33 bytes (...)"; None when it can."""
+        size = len(ssid)
+        shown = ssid.decode("utf-8", "backslashreplace")
+        if not self.ssid_min_bytes <= size <= self.ssid_max_bytes:
+            return (f"an SSID of {size} bytes ({shown!r}): it makes SSIDs of {self.ssid_min_bytes} to "
+                    f"{self.ssid_max_bytes} bytes")
+        try:
+            text = ssid.decode("utf-8")
+        except UnicodeDecodeError:
+            if not self.non_utf8:
+                return f"an SSID of {size} bytes that are not UTF-8 ({shown!r}): it makes UTF-8 SSIDs only"
+            text = ""
+        if not self.non_ascii and not text.isascii():
+            return (f"an SSID of {size} UTF-8 bytes with non-ASCII characters ({shown!r}): it makes ASCII SSIDs "
+                    f"only")
+        if security not in self.securities:
+            made = ", ".join(sorted(s.value for s in self.securities)) or "none"
+            return f"{'an' if security is Security.OPEN else 'a'} {security.value} network: it makes {made} networks"
+        if security is Security.OPEN:
+            return None if not password else "an open network with a password"
+        if not password:
+            return f"a {security.value} network without a password"
+        if not self.password_non_ascii and not password.isascii():
+            return "a network whose password has non-ASCII characters: it takes ASCII passwords only"
+        if self.wpa_passphrases_only and security is Security.WPA2_PSK and not _wpa_passphrase(password):
+            return (f"a WPA2-PSK network with a password of {len(password)} bytes: a WPA passphrase is 8 to 63 "
+                    f"bytes or 64 hex digits")
+        return None
+
+
+def _wpa_passphrase(password: bytes) -> bool:
+    if len(password) == 64:
+        return all(c in b"0123456789abcdefABCDEF" for c in password)
+    return 8 <= len(password) <= 63
+
+
+class CannotMakeNetwork(AdapterError):
+    """The lab cannot make the network asked for (a limit the adapter found beyond its declared capability):
+    the test is INCONCLUSIVE with ``reason``, never FAIL."""
+
+    def __init__(self, adapter: str, what: str, *, declared: bool = False) -> None:
+        self.adapter = adapter
+        self.what = what
+        whose = f"the {adapter} network adapter's declared capability" if declared else f"the {adapter} network adapter"
+        super().__init__(f"the lab cannot create {what} ({whose})")
+
+
+#: What the in-memory air and other adapters that declare no limits can make: every network.
+ANY_NETWORK = AccessPointCapability()
+
+
+def access_point_capability(network: NetworkAdapter) -> AccessPointCapability | None:
+    """Which networks ``network`` can make; None when it makes none (no CREATE_NETWORKS)."""
+    if not network_can(network, NetworkCapability.CREATE_NETWORKS):
+        return None
+    declared = getattr(network, "access_point_capability", None)
+    return declared if isinstance(declared, AccessPointCapability) else ANY_NETWORK
+
+
+def _cannot(network: NetworkAdapter, ssid: bytes, password: bytes,
+            security: Security | str | None) -> tuple[CannotMakeNetwork | None, Security | None]:
+    capability = access_point_capability(network)
+    if capability is None:
+        missing = CannotMakeNetwork(network.name, "networks")
+        missing.args = (f"the lab cannot create networks: the {network.name} network adapter cannot create networks "
+                        f"(the device knows only the lab's)",)
+        return missing, None
+    wanted = Security(security) if security is not None else capability.security_for(password)
+    if wanted is None:
+        made = ", ".join(sorted(s.value for s in capability.securities)) or "no"
+        return CannotMakeNetwork(network.name, f"{'an open' if not password else 'a secured'} network: it makes "
+                                               f"{made} networks", declared=True), None
+    what = capability.problem(ssid, password, wanted)
+    return (None if what is None else CannotMakeNetwork(network.name, what, declared=True)), wanted
+
+
+def cannot_make(network: NetworkAdapter, ssid: bytes, password: bytes,
+                security: Security | str | None = None) -> str | None:
+    """Why the lab cannot make this network, as an INCONCLUSIVE reason ("the lab cannot create an SSID of 33
+    bytes ..."); None when it can."""
+    problem, _ = _cannot(network, ssid, password, security)
+    return None if problem is None else str(problem)
+
+
+def make_access_point(network: NetworkAdapter, ssid: bytes, password: bytes,
+                      security: Security | str | None = None) -> Security:
+    """Add the access point through ``network`` with the security its capability gives it, after checking that
+    the lab can make it (:class:`CannotMakeNetwork` otherwise); an adapter written before security existed is
+    called the old way for open and WPA2 networks."""
+    problem, chosen = _cannot(network, ssid, password, security)
+    if problem is not None:
+        raise problem
+    assert chosen is not None
+    try:
+        network.add_access_point(ssid, password, security=chosen)
+    except TypeError as exc:  # an adapter without the security argument
+        if "security" not in str(exc) or chosen is Security.WPA3_SAE:
+            raise
+        network.add_access_point(ssid, password)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -142,6 +327,14 @@ class DeviceEvent:
 
 
 @dataclass(frozen=True)
+class RawReply:
+    """What an endpoint answered a hand-built request: the HTTP status and the body, unread."""
+
+    status: int
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ApAddress:
     """Where a device in AP mode listens: legacy 55AA over UDP, LPV3.5 6699 over TCP (§3)."""
 
@@ -157,7 +350,9 @@ class CloudAdapter(Protocol):
     name: str
     capabilities: frozenset[str]
     clock: Clock
-    region: str
+
+    @property
+    def region(self) -> str: ...
 
     # The app API.
     def create_account(self, name: str) -> str: ...
@@ -183,6 +378,7 @@ class CloudAdapter(Protocol):
         offers no way to find the device's owner."""
         ...
     def advance_time(self, seconds: float) -> None: ...
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply: ...
 
     def info(self) -> Mapping[str, Any]: ...
     def close(self) -> None: ...
@@ -215,13 +411,20 @@ class NetworkAdapter(Protocol):
 
     An adapter may declare ``capabilities`` (:class:`NetworkCapability` values): the in-memory air creates
     networks and carries EZ only for the emulated devices on it, not for a real camera; tests that need what
-    the network cannot do are N/A or INCONCLUSIVE with the reason (see :func:`network_can`).
+    the network cannot do are N/A or INCONCLUSIVE with the reason (see :func:`network_can`). One that creates
+    networks says which in ``access_point_capability`` (:class:`AccessPointCapability`; absent: any).
     """
 
     name: str
 
-    def add_access_point(self, ssid: bytes, password: bytes) -> None: ...
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
+        """Make (or replace) the network ``ssid`` (bytes, any value an SSID holds), secured as ``security``
+        (default: open without a password, else WPA2-PSK), ready for a device once it returns."""
+        ...
     def remove_access_point(self, ssid: bytes) -> None: ...
+    def access_points(self) -> Sequence[AccessPoint]:
+        """The networks this adapter made that are up now (never a password)."""
+        ...
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
                 channels: Sequence[str] = ("broadcast", "multicast"), tail: str = "padded") -> None: ...
     def send_ap_legacy(self, address: ApAddress, frame: bytes) -> None: ...
@@ -230,80 +433,84 @@ class NetworkAdapter(Protocol):
     def close(self) -> None: ...
 
 
-# ---- BLE (PROTOCOL.md §9.12) -------------------------------------------------------------------------------
-# A network adapter that has a Bluetooth LE radio offers the app's side of it as its ``ble`` attribute, a
-# :class:`BleCentral` (a GATT client: scan, connect, write, notifications). :func:`ble_central` gets it, or says
-# why there is none (N/A). Radio trouble (no controller, a dropped link, a refused write) is an AdapterError.
+class SoftAp(Protocol):
+    """Where a device's SoftAP config sockets listen, as an in-memory air publishes them while they are open."""
+
+    @property
+    def udp_port(self) -> int | None: ...
+    @property
+    def tcp_port(self) -> int | None: ...
 
 
-class BleUnavailable(CapabilityMissing):
-    """The network has no usable BLE radio here (no adapter, no controller): the tests that need it are N/A."""
+class LabAir(Protocol):
+    """An in-memory air (DESIGN.md "Air"; :class:`harness.emulator.air.Air` is one): the lab may put raw EZ
+    lengths on it, make it lossy, duplicating, reordering or noisy, and read its log for evidence."""
 
-    def __init__(self, adapter: str, reason: str) -> None:
-        AdapterError.__init__(self, f"the {adapter} network adapter has no usable Bluetooth LE radio: {reason}")
-        self.adapter = adapter
-        self.capability = "ble"
-        self.reason = reason
+    loss: float
+    duplicate: float
+    reorder: float
+    noise: float
 
-
-class BleLinkLost(AdapterError):
-    """The BLE link went down (the peer disconnected, or the radio lost it) while the app was using it."""
-
-
-@dataclass(frozen=True)
-class BleAdvertisement:
-    """One advertiser a scan saw, in bleak's terms (§9.12): service data keyed by the 128-bit UUID string and
-    manufacturer data keyed by the company ID, each value starting right after the UUID or the ID."""
-
-    address: str
-    service_data: Mapping[str, bytes] = field(default_factory=dict)
-    manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
-    name: str | None = None
-    rssi: int | None = None
+    @property
+    def seq(self) -> int: ...
+    @property
+    def device_aps(self) -> Sequence[SoftAp]: ...
+    def send_length(self, n: int) -> None: ...
+    def flush(self) -> None: ...
+    def log_since(self, seq: int) -> Sequence[object]: ...
 
 
 @runtime_checkable
-class BleLink(Protocol):
-    """One connection of the app (GATT central) to a device; every method may raise :class:`BleLinkLost`."""
-
-    address: str
+class AirNetwork(Protocol):
+    """A network adapter with an in-memory air behind it (``air``; ``scapy`` bridged to an emulated camera)."""
 
     @property
-    def att_mtu(self) -> int: ...
+    def air(self) -> LabAir | None: ...
+
+
+class WireRecordLike(Protocol):
+    """One datagram or TCP payload a network adapter recorded (:class:`harness.net.send.WireRecord` is one)."""
+
     @property
-    def connected(self) -> bool: ...
-    def start_notify(self, characteristic: str, callback: Callable[[bytes], None]) -> None: ...
-    def on_disconnect(self, callback: Callable[[str], None]) -> None: ...
-    def write(self, characteristic: str, data: bytes, *, response: bool = False) -> None: ...
-    def disconnect(self) -> None: ...
+    def t(self) -> float: ...
 
 
 @runtime_checkable
-class BleCentral(Protocol):
-    """The app's Bluetooth LE central: scan by service UUID, connect (§9.12)."""
+class WireNetwork(Protocol):
+    """A network adapter that records what it sent and received on an interface (``scapy``)."""
 
-    name: str
-
-    def unavailable_reason(self) -> str | None: ...
-    def scan(self, service_uuids: Sequence[str], *, timeout: float,
-             until: Callable[[Sequence[BleAdvertisement]], bool] | None = None) -> list[BleAdvertisement]: ...
-    def connect(self, address: str, *, timeout: float, att_mtu: int = 247) -> BleLink: ...
-    def info(self) -> Mapping[str, Any]: ...
+    @property
+    def interface(self) -> str: ...
+    @property
+    def sent(self) -> Sequence[WireRecordLike]: ...
 
 
-def ble_central(network: NetworkAdapter) -> BleCentral:
-    """The network's BLE central; :class:`CapabilityMissing` (N/A) when it has none or none usable here."""
-    central = getattr(network, "ble", None)
-    if central is None:
-        raise CapabilityMissing(network.name, "ble")
-    reason = central.unavailable_reason()
-    if reason is not None:
-        raise BleUnavailable(network.name, reason)
-    assert isinstance(central, BleCentral)
-    return central
+@runtime_checkable
+class World(Protocol):
+    """The adapters one run uses, on one clock, for one profile (DESIGN.md "Adapters"): all that the plugin, the
+    lab, the probes and the report may ask of a world. :func:`harness.adapters.registry.build_world` builds one from
+    a profile; a ``pytest_paircert_make_world`` hook may return any other."""
 
-
-# ---- end of BLE ---------------------------------------------------------------------------------------------
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def cloud(self) -> CloudAdapter: ...
+    @property
+    def device(self) -> DeviceAdapter: ...
+    @property
+    def network(self) -> NetworkAdapter: ...
+    def new_device(self) -> DeviceAdapter:
+        """Another device of the same shape (AdapterError where the world cannot make one)."""
+        ...
+    def secrets(self) -> Sequence[str]:
+        """Every secret the world holds that no report, log or evidence may show (its devices' AuthKeys, ...)."""
+        ...
+    def info(self) -> Mapping[str, Any]:
+        """What the run was tested with, for the report (never a secret)."""
+        ...
+    def close(self) -> None: ...
 
 
 def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
@@ -313,14 +520,14 @@ def require(adapter: CloudAdapter | DeviceAdapter, capability: str) -> None:
 
 
 __all__ = [
+    "ANY_NETWORK",
+    "AccessPoint",
+    "AccessPointCapability",
     "AdapterError",
+    "AirNetwork",
     "ApAddress",
     "BindRefused",
-    "BleAdvertisement",
-    "BleCentral",
-    "BleLink",
-    "BleLinkLost",
-    "BleUnavailable",
+    "CannotMakeNetwork",
     "CapabilityMissing",
     "CloudAdapter",
     "CloudCapability",
@@ -328,12 +535,24 @@ __all__ = [
     "DeviceCapability",
     "DeviceEvent",
     "DeviceRecord",
+    "LabAir",
     "Licence",
     "NetworkAdapter",
     "NetworkCapability",
     "Notification",
     "Product",
-    "ble_central",
+    "RawReply",
+    "ReleasesDevices",
+    "Security",
+    "SoftAp",
+    "WireNetwork",
+    "WireRecordLike",
+    "WithCapabilities",
+    "WithCapabilityNote",
+    "World",
+    "access_point_capability",
+    "cannot_make",
+    "make_access_point",
     "network_can",
     "require",
 ]

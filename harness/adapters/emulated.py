@@ -12,34 +12,44 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from harness.adapters import wire
 from harness.adapters.contracts import (
+    ANY_NETWORK,
+    AccessPoint,
     AdapterError,
+    AirNetwork,
     ApAddress,
     BindRefused,
+    CloudAdapter,
     CloudCapability,
+    DeviceAdapter,
     DeviceCapability,
     DeviceEvent,
     DeviceRecord,
     Licence,
+    NetworkAdapter,
     NetworkCapability,
     Notification,
     Product,
+    RawReply,
+    Security,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
+from harness.adapters.labwifi import send_ap_lpv35_plain
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
-from harness.protocol import apconfig, smartconfig
+from harness.protocol import smartconfig
 
 
 def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
@@ -185,6 +195,13 @@ class EmulatedCloudAdapter:
     def advance_time(self, seconds: float) -> None:
         self._call(self._cloud.app.advance_clock, seconds)
 
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the emulated cloud's ATOP endpoint, over its real HTTP(S) server (§4.2), verified
+        against the lab CA when it serves TLS (§11.1)."""
+        tls = self._cloud.tls
+        return wire.send_atop(self._cloud.atop_url, query, body, method=method,
+                              tls=wire.tls_for(tls.ca.der_base64) if tls is not None else None)
+
     def device_endpoint(self) -> CloudEndpoint:
         """Where emulated devices activate and log in, and the lab CA they trust there when the cloud serves TLS."""
         tls = self._cloud.tls
@@ -208,7 +225,8 @@ class EmulatedDeviceAdapter:
     name = "emulated"
     capabilities = frozenset(c.value for c in DeviceCapability)
 
-    def __init__(self, camera: EmulatedCamera, licence: Licence) -> None:
+    def __init__(self, camera: EmulatedCamera, licence: Licence, *,
+                 make_another: Callable[[], EmulatedDeviceAdapter] | None = None) -> None:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
@@ -216,6 +234,13 @@ class EmulatedDeviceAdapter:
         self._events: deque[DeviceEvent] = deque(maxlen=camera.timeline.limit)
         self._events_seen = 0
         self._events_lock = threading.Lock()
+        self._make_another = make_another
+
+    def make_another(self) -> EmulatedDeviceAdapter:
+        """Another emulated camera of the same profile, with a licence of its own (the world's ``new_device``)."""
+        if self._make_another is None:
+            raise AdapterError("this emulated device was built alone: it cannot make another")
+        return self._make_another()
 
     @step
     def factory_reset(self) -> None:
@@ -249,7 +274,7 @@ class EmulatedDeviceAdapter:
 
             left = max(0.0, deadline - time.monotonic())
             try:
-                self.camera.world.run(self.camera.wait_until_async(settled, left), left + 1.0)
+                self.camera.device_loop.run(self.camera.wait_until_async(settled, left), left + 1.0)
             except Exception as exc:
                 raise AdapterError(f"the emulated camera did not wait to be bound by UUID within {timeout} s: "
                                    f"{exc}") from exc
@@ -311,6 +336,7 @@ class AirNetworkAdapter:
         self.data_rounds = data_rounds
         self.ble = ble  # BLE (§9.12): the app's central on the world's radio
         self.devices_on_air = 0
+        self._securities: dict[bytes, Security] = {}
 
     def attach_device(self) -> None:
         """An emulated device now listens on this air (a real camera never does)."""
@@ -328,13 +354,23 @@ class AirNetworkAdapter:
             return frozenset()
         return frozenset(c.value for c in NetworkCapability)
 
+    #: the in-memory air makes any network (any SSID bytes, open, WPA2, WPA3), at once
+    access_point_capability = ANY_NETWORK
+
     @step
-    def add_access_point(self, ssid: bytes, password: bytes) -> None:
+    def add_access_point(self, ssid: bytes, password: bytes, security: Security | None = None) -> None:
         self.air.add_access_point(ssid, password)
+        self._securities[ssid] = Security(security) if security is not None else (
+            Security.WPA2_PSK if password else Security.OPEN)
 
     @step
     def remove_access_point(self, ssid: bytes) -> None:
         self.air.remove_access_point(ssid)
+        self._securities.pop(ssid, None)
+
+    def access_points(self) -> list[AccessPoint]:
+        return [AccessPoint(ap.ssid, self._securities.get(ap.ssid, Security.WPA2_PSK if ap.password else
+                                                          Security.OPEN)) for ap in self.air.access_points]
 
     @step
     def send_ez(self, ssid: bytes, password: bytes, token: bytes, *,
@@ -356,28 +392,7 @@ class AirNetworkAdapter:
 
     def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]:
         """Send LPV3.5 frames over TCP (plain: Python's ssl has no TLS-PSK, §3.2) and collect the replies."""
-        if address.tcp_port is None:
-            raise AdapterError("the device's AP offers no LPV3.5 TCP config port")
-        replies: list[bytes] = []
-        buffer = apconfig.Lpv35FrameBuffer(key=apconfig.LPV35_APP_KEY)
-        try:
-            with socket.create_connection((address.host, address.tcp_port), timeout=timeout) as sock:
-                for frame in frames:
-                    sock.sendall(frame)
-                sock.settimeout(timeout)
-                while len(replies) < len(frames):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    buffer.receive_data(chunk)
-                    while (reply := buffer.next_frame()) is not None:
-                        replies.append(apconfig.encode_lpv35_frame(reply.type, reply.data, seq=reply.seq,
-                                                                   key=apconfig.LPV35_APP_KEY, nonce=reply.nonce))
-        except TimeoutError:
-            pass  # no (or too few) replies: what the device did is judged by the suites, not here
-        except OSError as exc:
-            raise AdapterError(f"could not reach the device's AP at {address.host}:{address.tcp_port}: {exc}") from exc
-        return replies
+        return send_ap_lpv35_plain(address, frames, timeout=timeout)
 
     def info(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}
@@ -392,7 +407,7 @@ class AirNetworkAdapter:
 CATEGORY_BY_KIND = {"camera": "sp", "plug": "cz", "bulb": "dj", "other": "qt"}
 
 
-def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
+def build_emulated_camera(device_loop: DeviceLoop, air: Air, endpoint: CloudEndpoint, licence: Licence, *,
                           region: str, pid: str, firmware: str, mac: str, activation_api: str,
                           pairing_modes: Iterable[str], ap_variants: Iterable[str], ez_channels: Iterable[str],
                           pairing_window_s: float | None, mqtt_pv: str,
@@ -407,7 +422,7 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
     from harness.emulator.camera import faults as camera_faults
 
     cls: type[EmulatedCamera] = camera_faults.camera_class(list(faults)) if faults else EmulatedCamera
-    camera = cls(world, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
+    camera = cls(device_loop, air, uuid=licence.uuid, auth_key=licence.auth_key, pid=pid, mac=mac,
                  cloud={region: endpoint}, firmware=firmware,
                  activation_api="opensdk" if activation_api == "thing.device.opensdk.active" else "v4.4",
                  pairing_modes=pairing_modes, ap_variants=ap_variants, ez_channels=ez_channels or ("broadcast",),
@@ -416,6 +431,12 @@ def build_emulated_camera(world: DeviceWorld, air: Air, endpoint: CloudEndpoint,
                  ble_generation=ble_generation or "v2")
     camera.power_on()
     return camera
+
+
+if TYPE_CHECKING:  # mypy checks that each adapter meets its contracts
+    def _meets_contracts(cloud: EmulatedCloudAdapter, device: EmulatedDeviceAdapter,
+                         network: AirNetworkAdapter) -> tuple[CloudAdapter, DeviceAdapter, NetworkAdapter, AirNetwork]:
+        return cloud, device, network, network
 
 
 __all__ = [

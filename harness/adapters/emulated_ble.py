@@ -1,5 +1,5 @@
 """The app's Bluetooth LE central on the emulated world's radio (:mod:`harness.emulator.radio`), behind the
-:class:`~harness.adapters.contracts.BleCentral` contract: what the in-memory ``air`` network adapter offers as
+:class:`~harness.adapters.ble_contracts.BleCentral` contract: what the in-memory ``air`` network adapter offers as
 its ``ble`` attribute, so that the activator and the suites speak to an emulated device exactly as to a real one
 through the ``bleak`` adapter (:mod:`harness.adapters.bleak`)."""
 
@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from harness.adapters.contracts import AdapterError, BleAdvertisement, BleLinkLost
+from harness.adapters.ble_contracts import BleAdvertisement, BleLinkLost
+from harness.adapters.contracts import AdapterError
 from harness.emulator.radio import LinkLost, Radio, RadioError, RadioLink, ScanResult
 
 #: How long a connection attempt waits for an advertiser that is not there yet (real seconds, polled).

@@ -4,7 +4,7 @@
 world's clock with the profile's region and token lifetime, and creates the profile's product on it.
 ``emulated_device(context, faults=(), mac=None, ap_host="127.0.0.1")`` makes an emulated camera of the profile's
 shape, with a licence issued by the cloud (or the profile's own licence when the cloud cannot issue one), pointed at the
-cloud's ATOP and MQTT addresses, on a device world (one shared event loop) and the world's air.
+cloud's ATOP and MQTT addresses, on a device loop (one shared event loop) and the world's air.
 ``air_network(context, seed=None, loss=0, duplicate=0, reorder=0, noise=0, ble_loss=0, ble_duplicate=0)`` is the
 in-memory air, with the emulated BLE radio beside it (its central is the adapter's ``ble``).
 
@@ -38,8 +38,9 @@ from harness.emulator.camera.firmware import CloudEndpoint
 from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
 from harness.emulator.fault_registry import FaultRegistry
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
+from harness.errors import HarnessError
 from harness.model import BindingMode
 from harness.profiles import Profile, ProfileError
 
@@ -155,7 +156,8 @@ def _ca_pem(ca_der_base64: Any) -> bytes | None:
 
 def _licence(context: WorldContext) -> Licence:
     cloud = context.cloud
-    assert cloud is not None
+    if cloud is None:
+        raise HarnessError("broken invariant: cloud is not None")
     if CloudCapability.ISSUE_LICENCES.value in cloud.capabilities:
         return cloud.issue_licence(context.profile.device.pid)
     configured = context.profile.parameters.licence
@@ -166,30 +168,34 @@ def _licence(context: WorldContext) -> Licence:
                    pid=context.profile.device.pid)
 
 
-def _device_world(context: WorldContext) -> DeviceWorld:
-    world = context.shared.get("device_world")
-    if world is None:
-        world = DeviceWorld(context.clock).start()
-        context.shared["device_world"] = world
-        context.closers.insert(0, world.stop)  # stopped last, after every camera on it
-    assert isinstance(world, DeviceWorld)
-    return world
+def _device_loop(context: WorldContext) -> DeviceLoop:
+    device_loop = context.shared.get("device_loop")
+    if device_loop is None:
+        device_loop = DeviceLoop(context.clock).start()
+        context.shared["device_loop"] = device_loop
+        context.closers.insert(0, device_loop.stop)  # stopped last, after every camera on it
+    if not isinstance(device_loop, DeviceLoop):
+        raise HarnessError("broken invariant: the world's device loop is a DeviceLoop")
+    return device_loop
 
 
 def _air(context: WorldContext) -> Air:
     air = context.shared.get("air")
     if air is None:
         raise AdapterError("an emulated device needs the in-memory air (network adapter 'air')")
-    assert isinstance(air, Air)
+    if not isinstance(air, Air):
+        raise HarnessError("broken invariant: isinstance(air, Air)")
     return air
 
 
 def _radio(context: WorldContext) -> Radio:
+    """The air network's radio; beside another network adapter (scapy), a radio of the device's own, which no
+    central hears: the BLE tests are then N/A by that network's capabilities, and the camera still boots."""
     radio = context.shared.get("radio")
     if radio is None:
-        raise AdapterError("an emulated device that claims BLE pairing needs the emulated radio (network adapter "
-                           "'air')")
-    assert isinstance(radio, Radio)
+        radio = context.shared["radio"] = Radio(seed=context.seed, clock=context.clock)
+    if not isinstance(radio, Radio):
+        raise AdapterError(f"the shared radio is a {type(radio).__name__}, not the emulated radio")
     return radio
 
 
@@ -208,19 +214,16 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
         mac_address = (mac_address or profile.device.mac
                        or f"02:00:00:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}")
         camera = build_emulated_camera(
-            _device_world(context), _air(context), _device_endpoint(context), licence,
+            _device_loop(context), _air(context), _device_endpoint(context), licence,
             region=profile.parameters.region, pid=profile.device.pid, firmware=profile.device.firmware,
             mac=mac_address, activation_api=caps.activation_api, pairing_modes=caps.pairing_modes,
             ap_variants=caps.ap_variants, ez_channels=caps.ez_channels, pairing_window_s=caps.pairing_window_s,
             mqtt_pv=caps.mqtt_protocol_version, faults=fault_classes, ap_host=ap_host,
             bind_by_uuid=caps.bind_by_uuid, refused_retries=refused_retries,
             radio=_radio(context) if "ble" in caps.pairing_modes else None, ble_generation=caps.ble_generation)
-        adapter = EmulatedDeviceAdapter(camera, licence)
-        adapter.make_another = make  # type: ignore[attr-defined]
-        attach = getattr(context.network, "attach_device", None)
-        if callable(attach):
-            attach()
-        return adapter
+        if isinstance(context.network, AirNetworkAdapter):
+            context.network.attach_device()
+        return EmulatedDeviceAdapter(camera, licence, make_another=make)
 
     return make(mac)
 

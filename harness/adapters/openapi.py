@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness import redaction
+from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
     CapabilityMissing,
@@ -59,6 +60,7 @@ from harness.adapters.contracts import (
     Licence,
     Notification,
     Product,
+    RawReply,
 )
 from harness.adapters.openapi_client import OpenApiClient, OpenApiError
 from harness.clock import Clock, SystemClock
@@ -134,7 +136,10 @@ class OpenApiCloudAdapter:
         self._device_pids: dict[str, str] = {}  # devId -> its product (from device reads)
         self._endpoints: dict[str, str] | None = None
         self._handed_out = itertools.count()
-        self.capabilities = frozenset({CloudCapability.INSPECT_DEVICES.value})
+        # RAW_ATOP only where the profile names a url_config (a lab's OpenAPI): the production cloud's ATOP endpoint
+        # is the devices', not the project's to probe.
+        self.capabilities = frozenset({CloudCapability.INSPECT_DEVICES.value} |
+                                      ({CloudCapability.RAW_ATOP.value} if url_config else set()))
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -326,6 +331,14 @@ class OpenApiCloudAdapter:
 
     def advance_time(self, seconds: float) -> None:
         raise CapabilityMissing(self.name, CloudCapability.TIME_TRAVEL.value)
+
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the ATOP endpoint the profile's url_config names (§4.1, §4.2)."""
+        atop = self.endpoints().get("atop_url") if CloudCapability.RAW_ATOP.value in self.capabilities else None
+        if atop is None:
+            raise CapabilityMissing(self.name, CloudCapability.RAW_ATOP.value)
+        return wire.send_atop(atop, query, body, method=method, timeout_s=self.client.timeout_s,
+                              tls=wire.tls_for(self.endpoints().get("ca")))
 
     def bind_device_by_uuid(self, home: str, uuid: str, *, account: str) -> str:
         """Binding by UUID (§11.6) is an app-SDK call the OpenAPI subset here does not offer."""

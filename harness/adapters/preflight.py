@@ -9,8 +9,9 @@ of one ERROR per test later. It checks:
 - each adapter's arguments are ones its factory takes (an unknown key is an error, with "did you mean"), and
   none it requires is missing;
 - fault names given to the emulated camera and cloud exist;
-- every hook's commands exist (a program on ``PATH``, a shell builtin, or an executable file);
-- the scapy network adapter's interface exists.
+- every hook's commands exist (a program on ``PATH``, a shell builtin, or an executable file), the ``hooks``
+  network adapter's too;
+- the network adapter's interface (scapy, hooks, hostapd) exists.
 
 Nothing is started: no adapter is built, no hook is run.
 """
@@ -43,6 +44,7 @@ _SHELL_WORDS = frozenset({
 })
 _OPERATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "|&"})
 _OPERATOR_HOOKS = ("qr_hook", "events_hook", "ap_hook")
+_NETWORK_HOOKS = ("add_access_point", "remove_access_point")
 
 
 def _env_problems(node: Any, key: str, environ: Mapping[str, str]) -> Problems:
@@ -165,7 +167,7 @@ def command_problems(command: str) -> list[str]:
     return missing
 
 
-def _hook_problems(profile: Profile, device: str | None) -> Problems:
+def _hook_problems(profile: Profile, device: str | None, network: str | None = None) -> Problems:
     problems: Problems = []
     hooks = {f"hooks.{name}": getattr(profile.hooks, name) for name in type(profile.hooks).model_fields}
     commands = {key: hook.command for key, hook in hooks.items() if hook is not None}
@@ -175,6 +177,12 @@ def _hook_problems(profile: Profile, device: str | None) -> Problems:
             command = value.get("command") if isinstance(value, dict) else value
             if isinstance(command, str):
                 commands[f"adapters.device.args.{name}"] = command
+    if (network or profile.adapters.network.name) == "hooks" == profile.adapters.network.name:
+        for name in _NETWORK_HOOKS:
+            value = profile.adapters.network.args.get(name)
+            command = value.get("command") if isinstance(value, dict) else value
+            if isinstance(command, str):
+                commands[f"adapters.network.args.{name}"] = command
     for key, command in commands.items():
         problems += [(key, f"{why} (in {command!r})") for why in command_problems(command)]
     return problems
@@ -182,7 +190,7 @@ def _hook_problems(profile: Profile, device: str | None) -> Problems:
 
 def _interface_problems(profile: Profile, network: str | None) -> Problems:
     spec = profile.adapters.network
-    if (network or spec.name) != "scapy" or not spec.interface:
+    if (network or spec.name) not in ("scapy", "hooks", "hostapd") or not spec.interface:
         return []
     try:
         socket.if_nametoindex(spec.interface)
@@ -200,7 +208,7 @@ def preflight(profile: Profile, *, cloud: str | None = None, device: str | None 
     problems = _env_problems(profile, "", env)
     for kind, override in (("network", network), ("cloud", cloud), ("device", device)):
         problems += _adapter_problems(profile, kind, override)
-    problems += _hook_problems(profile, device)
+    problems += _hook_problems(profile, device, network)
     problems += _interface_problems(profile, network)
     if problems:
         raise ProfileError(str(profile.path) if profile.path else profile.name, problems)

@@ -20,8 +20,6 @@ import secrets
 import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +27,16 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from harness.adapters.contracts import AdapterError, ApAddress, CapabilityMissing, CloudAdapter, NetworkAdapter
+from harness.adapters import wire
+from harness.adapters.contracts import (
+    AdapterError,
+    AirNetwork,
+    ApAddress,
+    CapabilityMissing,
+    CloudAdapter,
+    LabAir,
+    NetworkAdapter,
+)
 from harness.protocol import apconfig, atop, smartconfig
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
@@ -132,17 +139,7 @@ def _str(value: object) -> str | None:
 
 
 def _post(url: str, body: bytes, timeout_s: float, tls: ssl.SSLContext | None = None) -> bytes:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s, context=tls) as answer:
-            data: bytes = answer.read()
-            return data
-    except urllib.error.HTTPError as exc:
-        data = exc.read()
-        return data
-    except (OSError, urllib.error.URLError) as exc:
-        raise AdapterError(f"the activation endpoint {url.split('?')[0]} could not be reached: {exc}") from exc
+    return wire.exchange("POST", url, body, wire.ATOP_HEADERS, timeout_s=timeout_s, tls=tls)[1]
 
 
 # ----------------------------------------------------------------------------------------------- MQTT (§5)
@@ -295,9 +292,10 @@ def mqtt_login(endpoints: CloudEndpoints, credentials: MqttCredentials, timeout_
 # ----------------------------------------------------------------------------------------------- EZ air (§2)
 
 
-def _air(network: NetworkAdapter, what: str) -> Any:
-    air = getattr(network, "air", None)
-    if air is None or not hasattr(air, "send_length"):
+def _air(network: NetworkAdapter, what: str) -> LabAir:
+    """The in-memory air behind ``network`` (:class:`~harness.adapters.contracts.AirNetwork`); N/A without one."""
+    air = network.air if isinstance(network, AirNetwork) else None
+    if air is None:
         raise CapabilityMissing(network.name, what)
     return air
 

@@ -18,9 +18,9 @@ import importlib.metadata
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter, World
 from harness.clock import Clock, SystemClock, VirtualClock
 from harness.profiles import Profile
 
@@ -48,6 +48,8 @@ def _builtin() -> dict[str, str]:
         "network.air": "harness.adapters.factories:air_network",
         "network.scapy": "harness.adapters.scapy:scapy_network",
         "network.bleak": "harness.adapters.bleak:bleak_network",
+        "network.hooks": "harness.adapters.hooks_network:hooks_network",
+        "network.hostapd": "harness.adapters.hostapd:hostapd_network",
         "cloud.emulated": "harness.adapters.factories:emulated_cloud",
         "cloud.remote": "harness.adapters.remote:remote_cloud",
         "cloud.openapi": "harness.adapters.openapi:openapi_cloud",
@@ -106,9 +108,17 @@ def resolve(kind: str, name: str) -> Factory:
     return _load(names[key])
 
 
+@runtime_checkable
+class Replicable(Protocol):
+    """A device adapter that can make another device of its kind (the emulated one can)."""
+
+    def make_another(self) -> DeviceAdapter: ...
+
+
 @dataclass
-class World:
-    """Everything one run talks to: the clock, the cloud, the device and the network, built from a profile."""
+class ProfileWorld:
+    """The :class:`~harness.adapters.contracts.World` a profile names: the clock, the cloud, the device and the
+    network, built by :func:`build_world`."""
 
     profile: Profile
     clock: Clock
@@ -118,6 +128,7 @@ class World:
     seed: int
     context: WorldContext
     _device_factory: Callable[[], DeviceAdapter] | None = None
+    _made: list[DeviceAdapter] = field(default_factory=list)
 
     def new_device(self) -> DeviceAdapter:
         """Another device of the same shape, where the world can make one (emulated devices can)."""
@@ -125,7 +136,12 @@ class World:
             raise AdapterError(f"the {self.device.name} device adapter cannot make another device")
         device = self._device_factory()
         self.context.closers.append(device.close)
+        self._made.append(device)
         return device
+
+    def secrets(self) -> list[str]:
+        """The AuthKeys of the world's devices (the first, and every one :meth:`new_device` made)."""
+        return [self.device.licence.auth_key, *(d.licence.auth_key for d in self._made)]
 
     def info(self) -> dict[str, Any]:
         return {"profile": self.profile.name, "profile_hash": self.profile.hash(), "seed": self.seed,
@@ -146,7 +162,7 @@ class World:
 
 def build_world(profile: Profile, *, cloud: str | None = None, device: str | None = None,
                 network: str | None = None, seed: int | None = None, clock: Clock | None = None,
-                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> World:
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ProfileWorld:
     """Build the world the profile names; ``cloud``/``device``/``network`` override the profile's adapters.
 
     ``overrides`` adds factory arguments per kind (e.g. ``{"device": {"faults": ["qr-mangles-utf8"]}}``),
@@ -185,9 +201,14 @@ def build_world(profile: Profile, *, cloud: str | None = None, device: str | Non
             with contextlib.suppress(Exception):  # already failing: the original error is the one to report
                 closer()
         raise
-    make_more = getattr(dev, "make_another", None)
-    return World(profile=profile, clock=clock, cloud=cl, device=dev, network=net, seed=seed, context=context,
-                 _device_factory=make_more)
+    return ProfileWorld(profile=profile, clock=clock, cloud=cl, device=dev, network=net, seed=seed, context=context,
+                        _device_factory=dev.make_another if isinstance(dev, Replicable) else None)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "World", "WorldContext", "build_world", "registered", "resolve", "split_spec"]
+if TYPE_CHECKING:  # mypy checks that a profile's world is a World
+    def _meets_contracts(world: ProfileWorld) -> World:
+        return world
+
+
+__all__ = ["ENTRY_POINT_GROUP", "ProfileWorld", "Replicable", "WorldContext", "build_world", "registered", "resolve",
+           "split_spec"]

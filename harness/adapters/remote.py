@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness import redaction
+from harness.adapters import wire
 from harness.adapters.contracts import (
     AdapterError,
     BindRefused,
@@ -41,7 +42,12 @@ from harness.adapters.contracts import (
     Licence,
     Notification,
     Product,
+    RawReply,
 )
+from harness.adapters.remote_answers import answer_attempt as _attempt
+from harness.adapters.remote_answers import answer_field as _field
+from harness.adapters.remote_answers import answer_list as _list
+from harness.adapters.remote_answers import excerpt as _excerpt
 from harness.adapters.remote_login import ACCOUNT_HEADER, LabLogins
 from harness.clock import Clock, SystemClock
 from harness.evidence import step
@@ -132,27 +138,14 @@ class RemoteCloudAdapter:
         self._pid_names: dict[str, str] = {}
         self._endpoints: dict[str, str] | None = None
         self.lab_capabilities: dict[str, Any] = {}
-        self.capabilities = self._probe_capabilities()
+        self.capabilities = self._probe_capabilities() | self._atop_capability()
 
     # -- HTTP --------------------------------------------------------------------------------------------
 
     def _http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> tuple[int, bytes]:
         """One exchange; ``(status, body)`` for any HTTP answer, AdapterError when there is none."""
-        request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as answer:
-                return int(answer.status), answer.read(MAX_ANSWER_BYTES)
-        except urllib.error.HTTPError as exc:
-            try:
-                return int(exc.code), exc.read(MAX_ANSWER_BYTES)
-            finally:
-                exc.close()
-        except urllib.error.URLError as exc:
-            raise AdapterError(f"the remote cloud at {url} is unreachable ({method}): {exc.reason}") from exc
-        except TimeoutError as exc:
-            raise AdapterError(f"the remote cloud at {url} did not answer {method} within {self.timeout_s} s") from exc
-        except OSError as exc:  # connection reset, broken pipe, ...
-            raise AdapterError(f"the remote cloud at {url} failed ({method}): {exc}") from exc
+        return wire.exchange(method, url, body, headers, timeout_s=self.timeout_s, tls=self._tls,
+                             where=f"the remote cloud at {url}")
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None, *,
               account: str | None = None, admin: bool = False) -> Any:
@@ -227,6 +220,13 @@ class RemoteCloudAdapter:
         if isinstance(found.get("region"), str) and found["region"]:
             self._region = found["region"]  # the cloud's own word beats the profile's
         return frozenset(c.value for key, caps in _LAB_CAPABILITIES.items() if found.get(key) is True for c in caps)
+
+    def _atop_capability(self) -> frozenset[str]:
+        """RAW_ATOP where the cloud's url_config names its ATOP endpoint (§4.1)."""
+        try:
+            return frozenset({CloudCapability.RAW_ATOP.value}) if self.endpoints().get("atop_url") else frozenset()
+        except AdapterError:
+            return frozenset()
 
     # -- who may ask -------------------------------------------------------------------------------------
 
@@ -471,6 +471,14 @@ class RemoteCloudAdapter:
         self._require(CloudCapability.TIME_TRAVEL)
         self._call("POST", "/lab/clock/advance", {"seconds": seconds}, admin=True)
 
+    def send_atop(self, query: str, body: bytes, *, method: str = "POST") -> RawReply:
+        """A hand-built request to the ATOP endpoint the cloud's url_config names (§4.1, §4.2)."""
+        atop = self.endpoints().get("atop_url")
+        if atop is None:
+            raise CapabilityMissing(self.name, CloudCapability.RAW_ATOP.value)
+        tls = wire.tls_for(self.endpoints().get("ca")) or self._tls
+        return wire.send_atop(atop, query, body, method=method, timeout_s=self.timeout_s, tls=tls)
+
     # -- where devices go --------------------------------------------------------------------------------
 
     def endpoints(self) -> dict[str, str]:
@@ -537,39 +545,6 @@ class RemoteCloudAdapter:
                             dps=dict(raw.get("dps") or {}),
                             activations=len(history) if isinstance(history, list) else 0,
                             owner=owner if isinstance(home, str) else None)
-
-
-def _field(result: Any, key: str) -> Any:
-    if not isinstance(result, dict) or key not in result:
-        raise AdapterError(f"the remote cloud's answer has no {key!r}: {result!r}")
-    return result[key]
-
-
-def _list(result: Any, what: str) -> list[Any]:
-    if not isinstance(result, list):
-        raise AdapterError(f"the remote cloud's {what} are not a list: {result!r}")
-    return result
-
-
-def _attempt(raw: Any) -> AttemptSummary:
-    if not isinstance(raw, dict):
-        raise AdapterError(f"the remote cloud listed an attempt that is not an object: {raw!r}")
-    activated = raw.get("outcome") == "activated"
-    code = raw.get("errorCode")
-    try:
-        return AttemptSummary(at=float(raw.get("at") or 0.0), outcome="activated" if activated else "refused",
-                              error_code=None if activated else str(code or "UNKNOWN"),
-                              error_msg=None if raw.get("errorMsg") is None else str(raw["errorMsg"]),
-                              dev_id=None if raw.get("devId") is None else str(raw["devId"]),
-                              home=None if raw.get("home") is None else str(raw["home"]))
-    except (TypeError, ValueError) as exc:
-        raise AdapterError(f"the remote cloud listed an attempt the model cannot hold: {raw!r} ({exc})") from exc
-
-
-def _excerpt(raw: bytes, limit: int = 300) -> str:
-    """A short, printable excerpt of an answer body for an error message."""
-    text = raw[:limit].decode("utf-8", "replace")
-    return text + ("..." if len(raw) > limit else "")
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,

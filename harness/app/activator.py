@@ -32,14 +32,8 @@ from typing import Protocol
 
 from PIL import Image
 
-from harness.adapters.contracts import (
-    AdapterError,
-    BindRefused,
-    CloudAdapter,
-    DeviceAdapter,
-    NetworkAdapter,
-    ble_central,
-)
+from harness.adapters.ble_contracts import ble_central
+from harness.adapters.contracts import AdapterError, BindRefused, CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
 from harness.model import ActivatorErrorCode, AttemptSummary, bind_refusal_code, outcome_for
 from harness.protocol import apconfig
@@ -342,25 +336,10 @@ class Activator:
         steps: set[ActivatorStep] = set()
         while self._current(run):
             attempts: Sequence[AttemptSummary] = (await asyncio.to_thread(self.cloud.token_attempts, token))[baseline:]
-            activated = [a for a in attempts if a.outcome == "activated" and a.dev_id]
-            online = False
-            home_matches = False
-            model: DeviceModel | None = None
             if attempts and ActivatorStep.FOUND not in steps:
                 steps.add(ActivatorStep.FOUND)
                 self._step(run, ActivatorStep.FOUND, None)
-            if activated:
-                latest = activated[-1]
-                assert latest.dev_id is not None
-                record = await asyncio.to_thread(self.cloud.device, latest.dev_id)
-                if record is not None:
-                    home_matches = record.home is not None and (home is None or record.home == home)
-                    online = record.online
-                    if record.home is not None:
-                        model = DeviceModel(record.dev_id, record.name, record.pid, record.home, record.uuid)
-                    if ActivatorStep.REGISTERED not in steps:
-                        steps.add(ActivatorStep.REGISTERED)
-                        self._step(run, ActivatorStep.REGISTERED, model)
+            model, online, home_matches = await self._activated_device(run, attempts, home, steps)
             timed_out = clock.time() >= deadline
             decision = outcome_for(attempts, device_online=online, bound_home_matches=home_matches,
                                    timed_out=timed_out)
@@ -376,6 +355,24 @@ class Activator:
                 last_ez = clock.time()
             await clock.sleep(min(self.poll_interval_s, max(0.0, deadline - clock.time())) or self.poll_interval_s)
         return None, None
+
+    async def _activated_device(self, run: int, attempts: Sequence[AttemptSummary], home: str | None,
+                                steps: set[ActivatorStep]) -> tuple[DeviceModel | None, bool, bool]:
+        """The latest activated device of ``attempts`` as the cloud shows it: (its model once it is in a home,
+        whether it is online, whether it is in the token's home); REGISTERED is reported the first time."""
+        activated = [a.dev_id for a in attempts if a.outcome == "activated" and a.dev_id]
+        if not activated:
+            return None, False, False
+        record = await asyncio.to_thread(self.cloud.device, activated[-1])
+        if record is None:
+            return None, False, False
+        model = DeviceModel(record.dev_id, record.name, record.pid, record.home, record.uuid) \
+            if record.home is not None else None
+        if ActivatorStep.REGISTERED not in steps:
+            steps.add(ActivatorStep.REGISTERED)
+            self._step(run, ActivatorStep.REGISTERED, model)
+        home_matches = record.home is not None and (home is None or record.home == home)
+        return model, record.online, home_matches
 
     # -- handing the configuration to the device ---------------------------------------------------
 

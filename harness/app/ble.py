@@ -1,9 +1,9 @@
-"""The app side of BLE provisioning over a :class:`~harness.adapters.contracts.BleCentral` (PROTOCOL.md §9.1).
+"""The app side of BLE provisioning over a :class:`~harness.adapters.ble_contracts.BleCentral` (PROTOCOL.md §9.1).
 
 :func:`find_device` scans by service UUID (0xFD50, and 0xA201 for the v3 format) and recognises the device by
 the BLE ID its scan response carries encrypted (§9.6.6: "an app recovers the UUID from the advertisement
 alone"). :class:`BleSession` is one connection: the sans-IO :class:`~harness.protocol.ble.BleAppConnection`
-over a :class:`~harness.adapters.contracts.BleLink`, with blocking calls that wait (in real time, bounded) for
+over a :class:`~harness.adapters.ble_contracts.BleLink`, with blocking calls that wait (in real time, bounded) for
 the device's answers. :func:`provision` is the whole sequence the activator runs in ``ActivatorMode.BLE``:
 device info, pair, Wi-Fi configuration, answer.
 
@@ -32,7 +32,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.adapters.contracts import AdapterError, BleAdvertisement, BleCentral, BleLink, Licence
+from harness.adapters.ble_contracts import BleAdvertisement, BleCentral, BleLink
+from harness.adapters.contracts import AdapterError, Licence
+from harness.errors import HarnessError
 from harness.model import ActivatorErrorCode
 from harness.protocol.ble import (
     Advertisement,
@@ -177,7 +179,8 @@ class BleSession:
         return self
 
     def _codec(self, generation: Generation) -> BleAppConnection:
-        assert self.link is not None
+        if self.link is None:
+            raise HarnessError("broken invariant: self.link is not None")
         return BleAppConnection(self.credentials, iv_source=self._iv_source, generation=generation,
                                 att_mtu=min(max(self.link.att_mtu, 23), 517), announce=self._announce)
 

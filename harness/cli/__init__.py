@@ -18,9 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("harness.cli.run", "Run the conformance suites against a profile and write the report."),
     "fuzz": ("harness.fuzzing.cli", "Run a time-bounded fuzz campaign, or replay a saved failure."),
     "report": ("harness.report.cli", "Re-render a run's HTML report (or the Allure report)."),
-    "profiles": ("harness.profiles.cli", "List and validate device profiles."),
+    "profiles": ("harness.cli.profiles", "List and validate device profiles."),
     "cloud": ("harness.emulator.cloud.cli", "The emulated cloud: `paircert cloud serve`."),
-    "device": ("harness.emulator.camera.cli", "The emulated camera as a process: `paircert device serve`."),
+    "device": ("harness.cli.device", "The emulated camera as a process: `paircert device serve`."),
+    "load": ("harness.load.cli", "Emulated devices by the thousand against a cloud, on Locust; invariants checked."),
 }
 
 

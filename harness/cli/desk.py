@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters.operator.desk import ASK_SUFFIX, PROMPTS_ENV, SHOW_SUFFIX
+from harness.errors import HarnessError
 from harness.report.results import RunState
 
 
@@ -116,7 +117,8 @@ class PromptDesk:
 
     def _tick(self) -> None:
         prompt = self.open_prompt
-        assert prompt is not None
+        if prompt is None:
+            raise HarnessError("broken invariant: prompt is not None")
         left = prompt.deadline - time.time()
         gone = self.directory / f"{prompt.ident}.gone"
         if left <= 0 or gone.exists():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cli.rundir import UsageProblem, resolve_run_dir
+from harness.errors import HarnessError
 from harness.report.summary import SUMMARY_FILE, RunSummary, SummaryError, load_summary
 
 if TYPE_CHECKING:
@@ -60,8 +61,19 @@ class EarlierRun:
                                f"(sha256 {was[:12]}, now {profile.hash()[:12]}); start a new run instead")
 
     def apply(self, request: RunRequest) -> None:
-        from harness.cli.run import Resume
+        """The earlier run's choices where ``request`` leaves them open, then what to run: the tests without a
+        verdict (``--resume``) or those that FAILed or ERRORed (``--rerun-failed``)."""
+        self._inherit_selection(request)
+        if self.resume:
+            self._resume(request)
+            return
+        failed = [r.nodeid for r in self.summary.results if r.verdict in ("FAIL", "ERROR") and r.nodeid]
+        if not failed:
+            raise UsageProblem(f"--rerun-failed {self.run_dir}: that run has no FAIL or ERROR to run again")
+        request.select = failed
+        request.rerun_of = self.summary.run_id
 
+    def _inherit_selection(self, request: RunRequest) -> None:
         chosen = self.selection
         request.cloud = request.cloud or chosen.get("cloud") or None
         request.device = request.device or chosen.get("device") or None
@@ -71,20 +83,17 @@ class EarlierRun:
             request.tcs = str(chosen["tc"]).split(",")
         if not request.plugins and chosen.get("plugins"):
             request.plugins = str(chosen["plugins"]).split(",")
-        if self.resume:
-            if not self.summary.interrupted and not self.summary.not_run:
-                raise UsageProblem(f"--resume {self.run_dir}: that run finished; every test has a verdict")
-            decided = [r.nodeid for r in self.summary.results if r.nodeid]
-            part = 1 + sum(1 for _ in self.run_dir.glob("junit-resumed-*.xml"))
-            started = _when(self.summary.started_at)
-            request.resume = Resume(self.run_dir, started, self.summary.duration_s, decided, part)
-            request.report_dir = self.run_dir.parent
-            return
-        failed = [r.nodeid for r in self.summary.results if r.verdict in ("FAIL", "ERROR") and r.nodeid]
-        if not failed:
-            raise UsageProblem(f"--rerun-failed {self.run_dir}: that run has no FAIL or ERROR to run again")
-        request.select = failed
-        request.rerun_of = self.summary.run_id
+
+    def _resume(self, request: RunRequest) -> None:
+        from harness.cli.run import Resume
+
+        if not self.summary.interrupted and not self.summary.not_run:
+            raise UsageProblem(f"--resume {self.run_dir}: that run finished; every test has a verdict")
+        decided = [r.nodeid for r in self.summary.results if r.nodeid]
+        part = 1 + sum(1 for _ in self.run_dir.glob("junit-resumed-*.xml"))
+        started = _when(self.summary.started_at)
+        request.resume = Resume(self.run_dir, started, self.summary.duration_s, decided, part)
+        request.report_dir = self.run_dir.parent
 
 
 def _when(text: str) -> datetime:
@@ -96,7 +105,8 @@ def _when(text: str) -> datetime:
 
 def earlier_run(path: Path | None, *, resume: bool) -> EarlierRun:
     option = "--resume" if resume else "--rerun-failed"
-    assert path is not None
+    if path is None:
+        raise HarnessError("broken invariant: path is not None")
     run_dir = resolve_run_dir(path)
     if not (run_dir / SUMMARY_FILE).is_file():
         raise UsageProblem(f"{option} {path}: not a run directory (no {SUMMARY_FILE})")

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -40,7 +40,11 @@ from harness.cli.rundir import (
     suite_version,
 )
 from harness.cli.runner import FUZZ_BUDGET_ENV, LOG_FILE, execute, finalize, stdin_is_a_person
+from harness.errors import HarnessError
 from harness.profiles.schema import Profile, ProfileError, load_profile
+
+if TYPE_CHECKING:
+    from harness.cli.resume import EarlierRun
 
 FUZZ_BUDGETS = ("ci", "default", "nightly")
 DEFAULT_REPORT_DIR = Path("reports")
@@ -114,7 +118,8 @@ def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
     run's: each suite test gets its limit from the profile (:mod:`harness.plugin.limits`). Only the run's own
     plugins load (:data:`RUN_PLUGINS`, ``-p``)."""
     profile_path = request.profile.path
-    assert profile_path is not None  # load_profile always records the file
+    if profile_path is None:  # load_profile always records the file
+        raise HarnessError("broken invariant: profile_path is not None")
     part = request.resume.part if request.resume is not None else 0
     junit = run_dir / ("junit.xml" if not part else f"junit-resumed-{part}.xml")
     command = [sys.executable, "-m", "pytest", *map(str, request.targets), *RUN_PLUGINS,
@@ -230,14 +235,8 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     earlier = earlier_run(resume_dir or rerun_dir, resume=resume_dir is not None) \
         if (resume_dir or rerun_dir) else None
     profile = _load(profile_name, earlier)
-    budget = fuzz_budget or (earlier.selection.get("fuzz_budget") if earlier else None) \
-        or os.environ.get(FUZZ_BUDGET_ENV) or "default"
-    if budget not in FUZZ_BUDGETS:
-        raise UsageProblem(f"${FUZZ_BUDGET_ENV}: expected one of {', '.join(FUZZ_BUDGETS)}, got {budget!r}")
-    directory = (suites_dir or (Path(earlier.selection["suites_dir"]) if earlier and earlier.selection.get(
-        "suites_dir") else _bundled_suites())).resolve()
-    if not directory.is_dir():
-        raise UsageProblem(f"--suites-dir {directory}: not a directory")
+    budget = _budget(fuzz_budget, earlier)
+    directory = _suites_directory(suites_dir, earlier)
     names = [n.strip() for n in (suite_names or "").split(",") if n.strip()]
     if earlier is not None and not names:
         names = list(earlier.suites)
@@ -258,6 +257,24 @@ def build_request(*, profile_name: str | None, cloud: str | None, device: str | 
     return request
 
 
+def _budget(fuzz_budget: str | None, earlier: EarlierRun | None) -> str:
+    """The fuzz budget: the option, else the earlier run's, else ``$PAIRCERT_FUZZ_BUDGET``, else default."""
+    budget = fuzz_budget or (earlier.selection.get("fuzz_budget") if earlier else None) \
+        or os.environ.get(FUZZ_BUDGET_ENV) or "default"
+    if budget not in FUZZ_BUDGETS:
+        raise UsageProblem(f"${FUZZ_BUDGET_ENV}: expected one of {', '.join(FUZZ_BUDGETS)}, got {budget!r}")
+    return str(budget)
+
+
+def _suites_directory(suites_dir: Path | None, earlier: EarlierRun | None) -> Path:
+    """The suites to run: ``--suites-dir``, else the earlier run's, else the bundled ones."""
+    earlier_dir = earlier.selection.get("suites_dir") if earlier is not None else None
+    directory = (suites_dir or (Path(earlier_dir) if earlier_dir else _bundled_suites())).resolve()
+    if not directory.is_dir():
+        raise UsageProblem(f"--suites-dir {directory}: not a directory")
+    return directory
+
+
 def _bundled_suites() -> Path:
     """The suites the wheel ships (:mod:`harness.bundled`, through importlib.resources)."""
     try:
@@ -266,11 +283,12 @@ def _bundled_suites() -> Path:
         raise UsageProblem(f"no bundled suites: {exc}; pass --suites-dir") from None
 
 
-def _load(profile_name: str | None, earlier: Any) -> Profile:
-    if profile_name is None and earlier is None:
+def _load(profile_name: str | None, earlier: EarlierRun | None) -> Profile:
+    source = profile_name if profile_name is not None else earlier.profile_file if earlier is not None else None
+    if source is None:
         raise UsageProblem("--profile: a profile is needed (a bundled name or a TOML file)")
     try:
-        profile = load_profile(profile_name if profile_name is not None else earlier.profile_file)
+        profile = load_profile(source)
     except ProfileError as exc:
         raise UsageProblem(_profile_problem(exc)) from None
     if earlier is not None:

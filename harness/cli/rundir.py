@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.profiles.schema import Profile
-from harness.report.summary import SUMMARY_FILE
+from harness.report.rundir import resolve_run_dir  # finding a run again is the report's; re-exported
 
 _SUITE_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -56,17 +56,6 @@ def point_latest(report_dir: Path, run_id: str) -> Path:
             latest.write_text(run_id + "\n", encoding="utf-8")
     return latest
 
-
-def resolve_run_dir(path: Path) -> Path:
-    """A run directory from a path that may be a ``latest`` symlink or text file, or the report directory."""
-    if path.is_dir() and not (path / SUMMARY_FILE).exists() and (path / "latest").exists():
-        path = path / "latest"
-    if path.is_file() and path.name == "latest":
-        return path.parent / path.read_text(encoding="utf-8").strip()
-    return path.resolve()
-
-
-# -- what to run ----------------------------------------------------------------------------------------------
 
 def suite_files(suites_dir: Path) -> list[Path]:
     return sorted(suites_dir.glob("test_*.py"))

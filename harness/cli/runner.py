@@ -31,6 +31,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from harness import __version__
+from harness.errors import HarnessError
 from harness.report.compare import compare, previous_run
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
@@ -166,7 +167,8 @@ def _follow(request: RunRequest, run_dir: Path, command: list[str], env: dict[st
           Progress(console, live=request.progress) as progress):
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  env=env, start_new_session=True, umask=0o077)  # 0600 until swept
-        assert child.stdout is not None
+        if child.stdout is None:
+            raise HarnessError("broken invariant: child.stdout is not None")
         pump = threading.Thread(target=_pump_output, args=(child.stdout, log, redactor, child_info.tail), daemon=True)
         pump.start()
         stopper: threading.Thread | None = None

@@ -2,7 +2,7 @@
 send it what a phone would (or what a phone must never get away with), and read what it answered.
 
 :class:`BleLab` wraps the network's BLE central (the tests that need one are N/A without it: the contract's
-:func:`~harness.adapters.contracts.ble_central`), the device's licence (the app's credentials provider, §9.6.2)
+:func:`~harness.adapters.ble_contracts.ble_central`), the device's licence (the app's credentials provider, §9.6.2)
 and the test's :class:`~harness.conformance.lab.Lab` (tokens, homes, Wi-Fi, the activator).
 
 "No answer" is decided with a *fence* rather than a wait: after the input that must go unanswered, the app sends a
@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.adapters.contracts import BleCentral, BleLinkLost, CloudAdapter, DeviceAdapter, NetworkAdapter, ble_central
+from harness.adapters.ble_contracts import BleCentral, BleLinkLost, ble_central
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.app.ble import BleOptions, BleSession, FoundDevice, credentials_for, scan_devices
 from harness.conformance.lab import Lab
 from harness.conformance.verdicts import DeviceFailure

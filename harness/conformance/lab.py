@@ -2,8 +2,11 @@
 
 ``lab`` (a fixture of the plugin) is a :class:`Lab`: a test says ``lab.pair("qr")`` and gets the activator's
 :class:`~harness.app.activator.Outcome`, with a fresh account, home, token and access point made for it, the
-profile's activator timeout, and the QR code and outcome recorded as evidence. Every secret the lab makes
-is taught to the run's redactor before it can be written anywhere.
+profile's activator timeout, and the QR code and outcome recorded as evidence. It also asks the cloud what it shows
+of a device (``lab.holds(home)``, ``lab.is_bound()``), checks that a device survived bad input
+(``lab.expect_still_pairing``), issues licences and activates as a device would (``lab.activate_as_device``). Every
+secret the lab makes or meets is taught to the run's redactor before it can be written anywhere; the suites never
+keep that book themselves.
 
 :class:`DevicePreparer` is the labgrid-style strategy that moves the device under test to "factory reset, in
 pairing mode" before each test; a reset that fails is followed by a power cycle, and only when that fails too is
@@ -14,24 +17,31 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from harness.adapters import probes
 from harness.adapters.contracts import (
     AdapterError,
+    CannotMakeNetwork,
     CapabilityMissing,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
+    Licence,
     NetworkAdapter,
     NetworkCapability,
+    ReleasesDevices,
+    Security,
+    World,
+    cannot_make,
+    make_access_point,
     network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, Outcome, bind, pair
+from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, bind, pair
 from harness.clock import Clock
-from harness.conformance.verdicts import HarnessError, Inconclusive
+from harness.conformance.verdicts import Blocked, DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
 from harness.profiles import Profile
@@ -39,19 +49,23 @@ from harness.redaction import Redactor
 
 PAIRING_MODE_TIMEOUT_S = 60.0
 WALL_MARGIN_S = 60.0
+SETTLE_S = 10.0  # real seconds for the world to get somewhere (the emulated clock jumps meanwhile)
+RETURN_TO_PAIRING_S = 5.0  # real seconds a device refusing bad input may take to be in pairing mode again
+POLL_S = 0.02
+#: the characters of a generated lab Wi-Fi password (no 0/O, 1/l/I: a person may have to type it)
+WIFI_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+AppOptions = QrOptions | EzOptions | ApOptions
 
 
-class WorldLike(Protocol):
-    """What the plugin needs of a world (:class:`harness.adapters.registry.World` is one)."""
-
-    clock: Clock
-    cloud: CloudAdapter
-    device: DeviceAdapter
-    network: NetworkAdapter
-
-    def info(self) -> Mapping[str, Any]: ...
-    def new_device(self) -> DeviceAdapter: ...
-    def close(self) -> None: ...
+def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S) -> bool:
+    """Whether ``predicate()`` holds within ``timeout_s`` of real time (polled every 20 ms, bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(POLL_S)
+    return predicate()
 
 
 @dataclass(frozen=True)
@@ -67,13 +81,13 @@ def release_from_cloud(cloud: CloudAdapter, device: DeviceAdapter) -> None:
     contract (:meth:`~harness.adapters.contracts.CloudAdapter.release_device`).
 
     Without the removal a strong-binding device stays bound to whoever paired it in an earlier test, and every
-    other account is refused (3711). A cloud adapter older than that method is asked the long way (the device's
-    record by licence, then its owner's removal) where it can inspect devices.
+    other account is refused (3711). A cloud adapter that cannot find the owner that way (CapabilityMissing), or
+    one written before that method existed, is asked the long way (the device's record by licence, then its owner's
+    removal) where it can inspect devices.
     """
-    release = getattr(cloud, "release_device", None)
-    if callable(release):
+    if isinstance(cloud, ReleasesDevices):
         try:
-            release(device.licence.uuid)
+            cloud.release_device(device.licence.uuid)
             return
         except CapabilityMissing:
             pass
@@ -133,7 +147,7 @@ class DevicePreparer:
     def prepare(self, device: DeviceAdapter, *, for_test: str, cloud: CloudAdapter | None = None,
                 evidence: EvidenceRecorder | None = None) -> None:
         if self.broken is not None:
-            raise Inconclusive(f"blocked: {self.broken}")
+            raise Blocked(f"blocked: {self.broken}")
         first: Exception | None = None
         try:
             reset_device(device)  # before the removal: a device still retrying a stale token must stop (§11.7)
@@ -170,10 +184,11 @@ class DevicePreparer:
 class Lab:
     """Accounts, homes, Wi-Fi and pairing in the suites' words, for one test."""
 
-    def __init__(self, world: WorldLike, profile: Profile, *, evidence: EvidenceRecorder, redactor: Redactor,
+    def __init__(self, world: World, profile: Profile, *, evidence: EvidenceRecorder, redactor: Redactor,
                  device: Callable[[], DeviceAdapter], rng: random.Random, slow: bool = False,
-                 prefix: str = "lab") -> None:
+                 prefix: str = "lab", activator_class: type[Activator] = Activator) -> None:
         self.world = world
+        self.activator_class = activator_class
         self.profile = profile
         self.evidence = evidence
         self.redactor = redactor
@@ -186,6 +201,7 @@ class Lab:
         self._homes: dict[str, str] = {}
         self._default_wifi: WifiCredentials | None = None
         self.devices: list[DeviceAdapter] = []
+        self.made: list[bytes] = []  # the SSIDs of the networks this test made (removed by close())
 
     # -- what the world offers ----------------------------------------------------------------------------
 
@@ -254,30 +270,63 @@ class Lab:
 
     # -- Wi-Fi --------------------------------------------------------------------------------------------
 
-    def wifi(self, ssid: str | None = None, password: str | None = None) -> WifiCredentials:
-        """Add an access point on the network and return its credentials.
+    def wifi(self, ssid: str | None = None, password: str | None = None, *,
+             security: Security | str | None = None) -> WifiCredentials:
+        """Make an access point on the network and return its credentials.
 
         Defaults: the profile's ``parameters.wifi`` (a real lab network), else a generated SSID and password.
-        ``password=""`` is an open network.
+        ``password=""`` is an open network; ``security`` defaults to what the lab makes for that password
+        (WPA2-PSK where it can). A network the lab cannot make (its network adapter's declared capability, or a
+        limit the adapter finds) makes the test INCONCLUSIVE with the reason, never FAIL.
         """
         lab_wifi = self.profile.parameters.wifi
         if ssid is None and lab_wifi is not None:
             ssid = lab_wifi.ssid
             if password is None:
                 password = lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
-        elif not network_can(self.network, NetworkCapability.CREATE_NETWORKS) and (
-                lab_wifi is None or ssid != lab_wifi.ssid or password is not None):
-            raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: the test needs a "
-                               f"Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
         if ssid is None:
             ssid = f"paircert-{self._rng.getrandbits(24):06x}"
         if password is None:
-            alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-            password = "".join(self._rng.choice(alphabet) for _ in range(16))
+            password = "".join(self._rng.choice(WIFI_PASSWORD_ALPHABET) for _ in range(16))
         self.redactor.add(password)
-        self.network.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
-        self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == ""})
+        is_lab_network = lab_wifi is not None and ssid == lab_wifi.ssid
+        ssid_bytes, password_bytes = ssid.encode("utf-8"), password.encode("utf-8")
+        if not network_can(self.network, NetworkCapability.CREATE_NETWORKS):
+            if not is_lab_network or security is not None or password != self._lab_password():
+                raise Refused(f"{cannot_make(self.network, ssid_bytes, password_bytes, security)}: the test "
+                                   f"needs a Wi-Fi network of its own ({ssid!r}), and the device knows only the lab's")
+            self.network.add_access_point(ssid_bytes, password_bytes)  # recorded: the lab's AP is assumed to have it
+            chosen = Security.OPEN if not password else Security.WPA2_PSK
+        else:
+            try:
+                chosen = make_access_point(self.network, ssid_bytes, password_bytes, security)
+            except CannotMakeNetwork as exc:
+                raise Refused(f"{exc}: the test needs that network ({ssid!r})") from exc
+            self.made.append(ssid_bytes)
+        self.evidence.record("lab", "access point", {"ssid": ssid, "open": password == "",
+                                                     "security": chosen.value})
         return WifiCredentials(ssid, password)
+
+    def _lab_password(self) -> str | None:
+        lab_wifi = self.profile.parameters.wifi
+        if lab_wifi is None:
+            return None
+        return lab_wifi.password.resolve().get_secret_value() if lab_wifi.password else ""
+
+    def close(self) -> None:
+        """Remove the networks this test made, except the lab's own (``parameters.wifi``), which the next test
+        uses too; a removal that fails is noted (the lab's trouble, after the verdict)."""
+        lab_wifi = self.profile.parameters.wifi
+        keep = lab_wifi.ssid.encode("utf-8") if lab_wifi is not None else None
+        made, self.made = list(dict.fromkeys(self.made)), []
+        for ssid in made:
+            if ssid == keep:
+                continue
+            try:
+                self.network.remove_access_point(ssid)
+            except Exception as exc:  # noted, never a verdict: the test is over
+                self.evidence.note("could not remove a network the test made", ssid=ssid.decode("utf-8", "replace"),
+                                   error=_why(exc))
 
     @property
     def default_wifi(self) -> WifiCredentials:
@@ -299,38 +348,57 @@ class Lab:
     def activator(self, account: str | None = None, *, device: DeviceAdapter | None = None) -> Activator:
         """An app-side activator signed in as ``account`` (default: the test's default account).
 
-        A world may name another activator class as ``activator_class`` (the self-check puts a faulty one of
-        :mod:`harness.app.faults` there); by default it is :class:`~harness.app.activator.Activator`.
+        Its class is the lab's ``activator_class`` (the plugin's ``pytest_paircert_activator_class``: the
+        self-check names a faulty one of :mod:`harness.app.faults`); by default
+        :class:`~harness.app.activator.Activator`.
         """
-        cls: type[Activator] = getattr(self.world, "activator_class", None) or Activator
-        return cls(self.cloud, account=account if account is not None else self.default_account,
-                         device=device if device is not None else self.device, network=self.network)
+        return self.activator_class(self.cloud, account=account if account is not None else self.default_account,
+                                    device=device if device is not None else self.device, network=self.network)
 
     def pair(self, mode: ActivatorMode | str, *, account: str | None = None, home: str | None = None,
              token: str | None = None, ssid: str | None = None, password: str | None = None,
-             timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
+             timeout: float | None = None, device: DeviceAdapter | None = None,
+             options: AppOptions | None = None) -> Outcome:
         """Pair ``device`` (default: the test's) in ``mode`` and return what the delegate heard.
 
         A token is fetched for ``home`` (default: the account's home) unless given; the Wi-Fi defaults to the
-        lab's access point; ``timeout`` defaults to the profile's ``parameters.activator_timeout_s``.
+        lab's access point (given only an SSID or only a password, an access point is made with it); ``timeout``
+        defaults to the profile's ``parameters.activator_timeout_s``; ``options`` say how the app writes the QR
+        code, sends EZ or speaks AP (the activator's defaults otherwise).
         """
         mode = ActivatorMode(mode)
         account = account if account is not None else self.default_account
-        activator = self.activator(account, device=device)
+        activator = self._configured_activator(account, device, options)
         if token is None:
             token = activator.get_token(home if home is not None else self.default_home(account))
+        ssid, password = self._credentials(ssid, password)
+        timeout = self.activator_timeout_s if timeout is None else timeout
+        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
+        self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
+                                                    "token": token, "ssid": ssid, "timeout_s": timeout,
+                                                    "options": repr(options) if options is not None else None})
+        return self._outcome(pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall))
+
+    def _configured_activator(self, account: str, device: DeviceAdapter | None,
+                              options: AppOptions | None) -> Activator:
+        activator = self.activator(account, device=device)
+        if isinstance(options, QrOptions):
+            activator.qr = options
+        elif isinstance(options, EzOptions):
+            activator.ez = options
+        elif isinstance(options, ApOptions):
+            activator.ap = options
+        return activator
+
+    def _credentials(self, ssid: str | None, password: str | None) -> tuple[str, str]:
+        """The Wi-Fi to pair with: the lab's access point, one made for a lone SSID or password, or as given."""
         if ssid is None and password is None:
             ssid, password = self.default_wifi.ssid, self.default_wifi.password
         elif ssid is None or password is None:
             credentials = self.wifi(ssid, password)
             ssid, password = credentials.ssid, credentials.password
         self.redactor.add(password)
-        timeout = self.activator_timeout_s if timeout is None else timeout
-        wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
-        self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
-                                                    "token": token, "ssid": ssid, "timeout_s": timeout})
-        outcome = pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall)
-        return self._outcome(outcome)
+        return ssid, password
 
     def bind_by_uuid(self, *, account: str | None = None, home: str | None = None, uuid: str | None = None,
                      timeout: float | None = None, device: DeviceAdapter | None = None) -> Outcome:
@@ -349,21 +417,91 @@ class Lab:
 
     def _outcome(self, outcome: Outcome) -> Outcome:
         """Record what the delegate heard as evidence; a harness fault behind it is an ERROR, never a FAIL."""
-        fault = outcome.error.harness_fault if outcome.error is not None else None
+        error = outcome.error
         self.evidence.record("activator", "outcome", {
             "ok": outcome.ok, "calls": outcome.calls, "code": int(outcome.code) if outcome.code else None,
-            "error": str(outcome.error) if outcome.error else None,
-            "cloud_error": outcome.error.cloud_error if outcome.error else None,
+            "error": str(error) if error else None, "cloud_error": error.cloud_error if error else None,
             "device": outcome.device_model.dev_id if outcome.device_model else None,
             "steps": [step.name for step in outcome.steps], "token": outcome.token})
         if outcome.qr_image is not None:
             self.evidence.attach_image("qr", outcome.qr_image)
         if outcome.qr_text is not None:
             self.evidence.attach_text("qr-text", outcome.qr_text)
+        fault = error.harness_fault if error is not None else None
         if fault is not None:  # the harness or the lab broke, not the device: ERROR, never FAIL
             raise AdapterError(f"pairing ended because the harness failed: {type(fault).__name__}: {fault}") \
                 from fault
         return outcome
+
+    def press_reset(self, device: DeviceAdapter | None = None) -> None:
+        """The user presses reset (not a factory reset): the device (default: the test's) forgets its Wi-Fi, keeps
+        its binding, and is in pairing mode again."""
+        device = device or self.device
+        device.reset()
+        self.evidence.record("lab", "reset pressed", {"uuid": device.licence.uuid})
+        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+
+    # -- what the cloud shows of a device -----------------------------------------------------------------
+
+    def holds(self, home: str, device: DeviceAdapter | None = None) -> bool:
+        """Whether ``home``'s device list shows ``device`` (default: the test's)."""
+        uuid = (device or self.device).licence.uuid
+        return any(d.uuid == uuid for d in self.cloud.list_devices(home))
+
+    def homes_holding(self, homes: Iterable[str], device: DeviceAdapter | None = None) -> list[str]:
+        """The homes of ``homes`` whose device list shows ``device`` (default: the test's), in order."""
+        return [home for home in homes if self.holds(home, device)]
+
+    def is_bound(self, device: DeviceAdapter | None = None) -> bool:
+        """Whether the cloud shows ``device`` (default: the test's) bound to a home (cloud:inspect-devices)."""
+        record = self.cloud.device_by_uuid((device or self.device).licence.uuid)
+        return record is not None and record.home is not None
+
+    def expect_still_pairing(self, after: str, device: DeviceAdapter | None = None, *,
+                             within_s: float = RETURN_TO_PAIRING_S) -> None:
+        """The device survived ``after``: alive and in pairing mode again by itself within ``within_s`` (no hang,
+        no reset needed). Else FAIL; a dead or stuck device is power cycled first, for the tests that follow."""
+        device = device or self.device
+        try:
+            device.wait_pairing_mode(within_s)
+            pairing = True
+        except AdapterError:
+            pairing = False
+        alive = device.is_alive()
+        if alive and pairing:
+            return
+        device.power_cycle()
+        self.evidence.record("lab", "power cycle", {"after": after, "alive": alive, "pairing": pairing})
+        if not alive:
+            raise DeviceFailure(f"the device died on {after}")
+        raise DeviceFailure(f"after {after} the device was not in pairing mode within {within_s:g} s")
+
+    # -- licences and devices the lab activates itself ------------------------------------------------------
+
+    def issue_licence(self, pid: str | None = None) -> Licence:
+        """A new licence of ``pid`` (default: the test device's product) from the cloud (cloud:issue-licences)."""
+        licence = self.cloud.issue_licence(pid if pid is not None else self.device.pid)
+        self.redactor.add(licence.auth_key)
+        self.evidence.record("lab", "licence", {"uuid": licence.uuid, "pid": licence.pid})
+        return licence
+
+    def activate_as_device(self, *, uuid: str, auth_key: str, pid: str, home: str | None = None,
+                           account: str | None = None, token: str | None = None,
+                           hid: str | None = None) -> probes.ActivationReply:
+        """One activation as a device would send it (§4.2), by a lab probe: licence ``uuid``/``auth_key``, product
+        ``pid``, a fresh token for ``home`` of ``account`` unless ``token`` is given, hardware id ``hid`` (default:
+        a new one). What the cloud answers is returned; its keys are secrets of the run."""
+        if token is None:
+            owner = account if account is not None else self.default_account
+            token = self.activator(owner).get_token(home if home is not None else self.default_home(owner))
+        reply = probes.activate_raw(probes.cloud_endpoints(self.cloud), uuid=uuid, auth_key=auth_key,
+                                    pid=pid, token=token, hid=hid or probes.new_hid(), t=int(self.clock.time()))
+        for secret in (reply.sec_key, reply.local_key):
+            if secret:
+                self.redactor.add(secret)
+        self.evidence.record("lab", "raw activation", {"uuid": uuid, "pid": pid, "accepted": reply.accepted,
+                                                       "error_code": reply.error_code, "dev_id": reply.dev_id})
+        return reply
 
     # -- time ---------------------------------------------------------------------------------------------
 
@@ -377,7 +515,7 @@ class Lab:
             self.evidence.record("lab", "time travel", {"seconds": seconds})
             return
         if not self.profile.parameters.real_time_waits:
-            raise Inconclusive(
+            raise Refused(
                 f"cannot let {seconds:g} s pass: the {self.cloud.name} cloud adapter cannot travel in time and "
                 f"profile {self.profile.name} does not allow real-time waits (parameters.real_time_waits)")
         if not self._slow:
@@ -386,5 +524,5 @@ class Lab:
         time.sleep(seconds)
 
 
-__all__ = ["DevicePreparer", "Lab", "WifiCredentials", "WorldLike", "release_device", "release_from_cloud",
-           "reset_to_pairing_mode"]
+__all__ = ["RETURN_TO_PAIRING_S", "SETTLE_S", "AppOptions", "DevicePreparer", "Lab", "WifiCredentials", "eventually",
+           "release_device", "release_from_cloud", "reset_to_pairing_mode"]

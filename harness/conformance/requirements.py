@@ -98,6 +98,8 @@ class Requirement:
 
 
 def _entry(raw: Any, where: str, rules: Rules, catalogue: str) -> Requirement:
+    """One ``[[requirement]]`` table, checked against ``rules``: its keys, id and area, severity, text, sources
+    and quote."""
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where}: expected a table")
     unknown = sorted(set(raw) - _KEYS)
@@ -107,20 +109,38 @@ def _entry(raw: Any, where: str, rules: Rules, catalogue: str) -> Requirement:
     if missing:
         raise CatalogueError(f"{where}: missing key(s) {missing}")
     req_id, area, text = raw["id"], raw["area"], raw["text"]
+    where = _checked_id(req_id, area, where, rules)
+    severity = raw.get("severity", "normal")
+    if severity not in SEVERITIES:
+        raise CatalogueError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+    if not isinstance(text, str) or not text.strip() or "\n" in text or not text.endswith("."):
+        raise CatalogueError(f"{where}: text must be one non-empty sentence on one line, ending with '.'")
+    sources = _checked_sources(raw["source"], where, rules)
+    quote = raw.get("quote")
+    if quote is not None and (not isinstance(quote, str) or not quote.strip()):
+        raise CatalogueError(f"{where}: quote must be a non-empty string")
+    if quote is not None and rules.paircert_sources and not any(s.startswith("seeds/") for s in sources):
+        raise CatalogueError(f"{where}: a quote needs a seed document among its sources")
+    return Requirement(id=req_id, area=area, text=text, sources=sources, severity=severity, quote=quote,
+                       catalogue=catalogue)
+
+
+def _checked_id(req_id: object, area: object, where: str, rules: Rules) -> str:
+    """``where`` with the id added, once the id is ``REQ-<AREA>-NNN`` of an area ``rules`` accept that matches
+    ``area``."""
     if not isinstance(req_id, str) or not (match := _ID.match(req_id)):
         raise CatalogueError(f"{where}: id {req_id!r} is not of the form REQ-<AREA>-NNN")
     where = f"{where} ({req_id})"
     problem = rules.check_area(area)
     if problem is not None:
         raise CatalogueError(f"{where}: {problem}")
-    if match.group(1) != area.upper():
+    if match.group(1) != str(area).upper():
         raise CatalogueError(f"{where}: the id's area {match.group(1)} does not match area {area!r}")
-    severity = raw.get("severity", "normal")
-    if severity not in SEVERITIES:
-        raise CatalogueError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-    if not isinstance(text, str) or not text.strip() or "\n" in text or not text.endswith("."):
-        raise CatalogueError(f"{where}: text must be one non-empty sentence on one line, ending with '.'")
-    sources = raw["source"]
+    return where
+
+
+def _checked_sources(sources: object, where: str, rules: Rules) -> tuple[str, ...]:
+    """The sources as a tuple: one string or a non-empty array, each one ``rules`` accept."""
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, list) or not sources:
@@ -129,14 +149,7 @@ def _entry(raw: Any, where: str, rules: Rules, catalogue: str) -> Requirement:
         problem = rules.check_source(source)
         if problem is not None:
             raise CatalogueError(f"{where}: {problem}")
-    quote = raw.get("quote")
-    if quote is not None and (not isinstance(quote, str) or not quote.strip()):
-        raise CatalogueError(f"{where}: quote must be a non-empty string")
-    if quote is not None and rules.paircert_sources and not any(s.startswith("seeds/") for s in sources):
-        raise CatalogueError(f"{where}: a quote needs a seed document among its sources")
-    return Requirement(id=req_id, area=area, text=text, sources=tuple(sources), severity=severity, quote=quote,
-                       catalogue=catalogue)
-
+    return tuple(sources)
 
 def _read(path: Path) -> dict[str, Any]:
     try:

@@ -326,10 +326,6 @@ class Air:
             start = max(0, seq - self._log[0].seq + 1)
             return list(itertools.islice(self._log, start, None))  # indexing a deque is O(n) per element
 
-    def clear_log(self) -> None:
-        with self._lock:
-            self._log.clear()
-
 
 def _normalise(observation: ObservationLike) -> AirObservation:
     if isinstance(observation, AirObservation):

@@ -1,9 +1,9 @@
 """One shared asyncio event loop, in one background thread, for every emulated camera of a world.
 
 A thousand cameras pairing at once must not cost a thousand threads (DESIGN.md performance budgets): every
-camera of a :class:`DeviceWorld` lives on its single loop, does HTTP through one shared aiohttp session and
+camera of a :class:`DeviceLoop` lives on its single loop, does HTTP through one shared aiohttp session and
 drives its paho-mqtt client from the loop's socket callbacks. Code on other threads (tests, the activator,
-adapters) talks to the world through :meth:`DeviceWorld.run`, which schedules a coroutine on the loop and
+adapters) talks to the cameras through :meth:`DeviceLoop.run`, which schedules a coroutine on the loop and
 waits for it with a timeout; code already on the loop awaits the cameras' ``*_async`` methods directly.
 """
 
@@ -25,11 +25,11 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0
 
 
-class WorldError(RuntimeError):
-    """The world is not running, or a call into it was made from its own loop thread."""
+class LoopError(RuntimeError):
+    """The device loop is not running, or a call into it was made from its own thread."""
 
 
-class DeviceWorld:
+class DeviceLoop:
     """An event loop thread shared by the emulated devices of one world, with the world's clock.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``http_limit`` bounds the concurrent
@@ -48,14 +48,14 @@ class DeviceWorld:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    def start(self) -> DeviceWorld:
+    def start(self) -> DeviceLoop:
         if self._thread is not None:
             return self
         self._ready.clear()
         self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
         self._thread.start()
         if not self._ready.wait(10.0):
-            raise WorldError("the device world's event loop did not start within 10 s")
+            raise LoopError("the device loop's event loop did not start within 10 s")
         return self
 
     def _main(self) -> None:
@@ -82,7 +82,7 @@ class DeviceWorld:
         if loop is None or thread is None:
             return
         if not loop.is_closed():
-            with contextlib.suppress(WorldError, TimeoutError, concurrent.futures.TimeoutError):
+            with contextlib.suppress(LoopError, TimeoutError, concurrent.futures.TimeoutError):
                 self.run(self._shutdown(), timeout=timeout)
             loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
@@ -99,7 +99,7 @@ class DeviceWorld:
             await self._session.close()
             self._session = None
 
-    def __enter__(self) -> DeviceWorld:
+    def __enter__(self) -> DeviceLoop:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -110,7 +110,7 @@ class DeviceWorld:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None or self._loop.is_closed():
-            raise WorldError("the device world is not running (call start())")
+            raise LoopError("the device loop is not running (call start())")
         return self._loop
 
     @property
@@ -121,17 +121,17 @@ class DeviceWorld:
         return self._thread is not None and threading.current_thread() is self._thread
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = DEFAULT_TIMEOUT_S) -> T:
-        """Run ``coro`` on the world's loop and wait for its result, at most ``timeout`` seconds."""
+        """Run ``coro`` on the device loop and wait for its result, at most ``timeout`` seconds."""
         if self.in_loop_thread():
             coro.close()
-            raise WorldError("a blocking call into the device world from its own loop thread would deadlock; "
+            raise LoopError("a blocking call into the device loop from its own thread would deadlock; "
                              "await the *_async method instead")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise TimeoutError(f"the device world did not answer within {timeout} s") from None
+            raise TimeoutError(f"the device loop did not answer within {timeout} s") from None
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         """Schedule a plain callback on the loop from any thread."""
@@ -149,8 +149,8 @@ class DeviceWorld:
         return self._session
 
     def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
-        """Register a coroutine function to await (on the loop) when the world stops."""
+        """Register a coroutine function to await (on the loop) when the device loop stops."""
         self._closers.append(close)
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "DeviceWorld", "WorldError"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DeviceLoop", "LoopError"]

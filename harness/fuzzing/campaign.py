@@ -28,7 +28,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
-from harness.adapters.contracts import AdapterError
+from harness.adapters.contracts import AdapterError, World
 from harness.fuzzing.drive import FuzzContext
 from harness.fuzzing.targets import TARGETS, Case, case_from_json, case_to_json, cases, run_case
 from harness.testing.stateful import DeviceCrashed, MachineFactory, PairingTarget
@@ -114,7 +114,7 @@ class WorldSpec:
     cloud_faults: tuple[str, ...] = ()
     seed: int | None = None
 
-    def build(self) -> Any:
+    def build(self) -> World:
         from harness.adapters.registry import build_world
         from harness.profiles import load_profile
 
@@ -201,7 +201,7 @@ class _Run:
         return _settings(self.database, examples, derandomize=self.derandomize, steps=self.budget.steps,
                          shrink=self.budget.shrink)
 
-    def stateful_rounds(self, world: Any) -> Callable[[int, int | None], None]:
+    def stateful_rounds(self, world: World) -> Callable[[int, int | None], None]:
         run = self
 
         class Counting(MachineFactory):
@@ -234,7 +234,7 @@ class _Run:
         return CampaignResult(self.target, verdict, self.count[0], self.clock.elapsed, message=message)
 
 
-def _run_on_world(world: Any, spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None,
+def _run_on_world(world: World, spec: WorldSpec, target: str, budget: Budget, *, report_dir: Path | None,
                   seed: int | None, progress: Progress | None) -> CampaignResult:
     run = _Run(target, budget, None if report_dir is None else report_dir / "hypothesis" / target,
                budget.derandomize and seed is None, progress, _Clock(budget.seconds))
@@ -247,8 +247,7 @@ def _run_on_world(world: Any, spec: WorldSpec, target: str, budget: Budget, *, r
             return run.result("N/A", f"profile {world.profile.name} claims no {target} mode")
         one_round = run.case_rounds(ctx, strategy)
     try:
-        if budget.counted:
-            assert budget.examples is not None
+        if budget.counted and budget.examples is not None:  # counted: examples is set (Budget checks it)
             one_round(budget.examples, seed)
         else:
             with _shrink_limit(run.clock.stop_at - run.clock.generate_until):

@@ -2,11 +2,9 @@
 network, or an invalid input that must be refused without activation while the device stays alive.
 
 Adapters only (no emulator import), so the suites and ``paircert fuzz`` share these checks and both run
-against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (an
-AssertionError) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
-:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure. Being raised
-inside ``harness/``, a plain AssertionError would read as a harness invariant (ERROR) in the suites, where these
-checks blame the device (FAIL).
+against real devices and clouds. A failed check is a :class:`~harness.conformance.verdicts.DeviceFailure` (FAIL
+in the suites) quoting the rule; a lost liveness is :class:`FuzzDeviceCrashed`, both a
+:class:`~harness.testing.stateful.DeviceCrashed` (the campaign's own verdict, CRASH) and a DeviceFailure.
 """
 
 from __future__ import annotations
@@ -16,20 +14,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.adapters.ble_contracts import ble_central
 from harness.adapters.contracts import (
+    AccessPointCapability,
     AdapterError,
+    CannotMakeNetwork,
     CloudAdapter,
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
     NetworkCapability,
-    ble_central,
+    World,
+    access_point_capability,
+    cannot_make,
+    make_access_point,
     network_can,
 )
 from harness.app.activator import Activator, ActivatorError, ActivatorMode, ApOptions, Outcome, pair
 from harness.app.ble import BleOptions, BleSession, credentials_for, find_device
 from harness.conformance.verdicts import DeviceFailure, Inconclusive
+from harness.profiles import Profile
 from harness.protocol import apconfig
 from harness.protocol.ble import (
     Generation,
@@ -95,11 +100,30 @@ class FuzzContext:
             return ssid, password
         return self.lab_wifi
 
-    def need_network(self, what: str) -> None:
-        """A case about a generated network cannot be decided where the network adapter cannot create it."""
+    @property
+    def capability(self) -> AccessPointCapability | None:
+        """Which networks the lab makes (None: none); the strategies draw only from these."""
+        return access_point_capability(self.network)
+
+    def need_network(self, what: str, ssid: str | None = None, password: str = "") -> None:
+        """A case about a generated network cannot be decided where the lab cannot make that network."""
         if not self.creates_networks:
             raise Inconclusive(f"the {self.network.name} network adapter cannot create networks: {what} needs a "
                                f"network the device does not know (it knows only the lab's)")
+        if ssid is not None:
+            reason = cannot_make(self.network, ssid.encode("utf-8"), password.encode("utf-8"))
+            if reason is not None:
+                raise Inconclusive(f"{reason}: {what} needs it")
+
+    def _make(self, ssid: bytes, password: bytes) -> None:
+        """Make the case's network (or record the lab's, where none can be made)."""
+        if not self.creates_networks:
+            self.network.add_access_point(ssid, password)
+            return
+        try:
+            make_access_point(self.network, ssid, password)
+        except CannotMakeNetwork as exc:
+            raise Inconclusive(str(exc)) from exc
 
     def __post_init__(self) -> None:
         if not self.account:
@@ -107,10 +131,10 @@ class FuzzContext:
             self.home = self.cloud.create_home(self.account, "fuzz-home")
 
     @classmethod
-    def from_world(cls, world: Any, profile: Any = None) -> FuzzContext:
+    def from_world(cls, world: World, profile: Profile | None = None) -> FuzzContext:
         profile = profile if profile is not None else world.profile
         caps = profile.capabilities
-        modes = [m for m in caps.pairing_modes if m != "ap"]
+        modes: list[str] = [m for m in caps.pairing_modes if m != "ap"]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{v}" for v in caps.ap_variants]
         return cls(world.cloud, world.network, world.device, tuple(modes))
@@ -172,11 +196,13 @@ class FuzzContext:
         self.cases += 1
         self.last_inputs = {"check": "pairs", "mode": mode, "ssid": ssid, "password": password,
                             "style": None if style is None else vars(style)}
-        if (ssid, password) != self.network_for(ssid, password):
+        if self.creates_networks:
+            self.need_network(f"the generated network {ssid!r}", ssid, password)
+        elif (ssid, password) != self.network_for(ssid, password):
             self.need_network(f"the generated network {ssid!r}")
         self.clean_slate()
         ssid_bytes = ssid.encode("utf-8")
-        self.network.add_access_point(ssid_bytes, password.encode("utf-8"))
+        self._make(ssid_bytes, password.encode("utf-8"))
         try:
             since = len(self.device.events()) if DeviceCapability.EVENTS in self.device.capabilities else 0
             token = self.cloud.get_token(self.home, self.account)
@@ -220,7 +246,7 @@ class FuzzContext:
         self.clean_slate()
         issued = self.cloud.get_token(self.home, self.account)
         presented = token if token is not None else issued
-        self.network.add_access_point(known_ssid.encode("utf-8"), known_password.encode("utf-8"))
+        self._make(known_ssid.encode("utf-8"), known_password.encode("utf-8"))
         try:
             outcome = self._pair(self.activator(mode, send), mode, ssid, password, presented)
             self.check_alive(what)

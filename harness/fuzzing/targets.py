@@ -10,7 +10,6 @@ well-formed error, never a server error or a success (REQ-FUZZ-004). The ``state
 
 from __future__ import annotations
 
-import http.client
 import json
 import secrets
 import urllib.parse
@@ -19,9 +18,8 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from harness.adapters.contracts import CloudCapability, Licence
-from harness.adapters.probes import cloud_endpoints
-from harness.conformance.verdicts import DeviceFailure
+from harness.adapters.contracts import AccessPointCapability, CloudCapability, Licence, require
+from harness.conformance.verdicts import DeviceFailure, Refused
 from harness.fuzzing.drive import (
     PLACEHOLDER_TOKEN,
     FuzzContext,
@@ -32,6 +30,7 @@ from harness.fuzzing.drive import (
 )
 from harness.protocol import atop
 from harness.protocol.errors import ProtocolError
+from harness.protocol.qr import SSID_MAX_BYTES
 from harness.testing.strategies import (
     QrStyle,
     malformed_qr_texts,
@@ -161,12 +160,25 @@ def atop_cases() -> st.SearchStrategy[AtopCase]:
                      position=st.integers(0, 10_000), value=st.integers(1, 255))
 
 
-def valid_cases(modes: list[str]) -> st.SearchStrategy[PairCase]:
-    """Valid pairings in ``modes`` (REQ-FUZZ-001): generated SSID and password, and a QR style for QR."""
+def valid_cases(modes: list[str], lab: AccessPointCapability | None = None) -> st.SearchStrategy[PairCase]:
+    """Valid pairings in ``modes`` (REQ-FUZZ-001): generated SSID and password, and a QR style for QR; with
+    ``lab`` (which networks the lab makes), only networks it can make: its SSID lengths, ASCII where it makes no
+    other, open networks only where it makes them, no secured ones where it makes none."""
     if not modes:
         return st.nothing()
     qr = "qr" in modes
-    return st.builds(PairCase, mode=st.sampled_from(modes), ssid=ssids(), password=wpa_passwords(),
+    ssid = ssids()
+    password = wpa_passwords()
+    if lab is not None:
+        low, high = max(1, lab.ssid_min_bytes), min(SSID_MAX_BYTES, lab.ssid_max_bytes)
+        if low > high:
+            return st.nothing()
+        ssid = ssids(min_bytes=low, max_bytes=high, ascii_only=not lab.non_ascii)
+        opens, secured = lab.security_for(b"") is not None, lab.security_for(b"x") is not None
+        if not (opens or secured):
+            return st.nothing()
+        password = wpa_passwords(open_network=opens) if secured else st.just("")
+    return st.builds(PairCase, mode=st.sampled_from(modes), ssid=ssid, password=password,
                      style=qr_styles() if qr else st.none())
 
 
@@ -267,7 +279,7 @@ def _body(pid: str, token: str, t: int) -> bytes:
 
 
 def atop_request(ctx: FuzzContext, case: AtopCase) -> tuple[str, str, bytes, Licence]:
-    """(method, path?query, form body, licence) of the malformed request ``case`` describes."""
+    """(method, query, form body, licence) of the malformed request ``case`` describes."""
     lic = _licence(ctx)
     token = ctx.cloud.get_token(ctx.home, ctx.account)
     t = int(ctx.cloud.clock.time())
@@ -304,40 +316,30 @@ def atop_request(ctx: FuzzContext, case: AtopCase) -> tuple[str, str, bytes, Lic
     if case.defect == "random-body":
         form = secrets.token_bytes(case.value)
     method = "GET" if case.defect == "method" else "POST"
-    path = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"])).path or "/d.json"
-    return method, f"{path}?{query}", form, Licence(uuid=uuid, auth_key=lic.auth_key, pid=pid)
+    return method, query, form, Licence(uuid=uuid, auth_key=lic.auth_key, pid=pid)
 
 
 def check_atop(ctx: FuzzContext, case: AtopCase) -> None:
     """REQ-FUZZ-004: a malformed activation request gets a well-formed error; never a 5xx, never a success."""
+    require(ctx.cloud, CloudCapability.RAW_ATOP)
+    where = urllib.parse.urlsplit(str(ctx.cloud.info().get("atop_url", ""))).hostname
+    if where not in ("127.0.0.1", "localhost", "::1"):
+        raise Refused(f"the ATOP fuzzer only talks to a cloud on loopback, not {where}")
     ctx.cases += 1
-    method, target, form, lic = atop_request(ctx, case)
-    ctx.last_inputs = {"check": "atop", **asdict(case), "target": target[:200]}
-    url = urllib.parse.urlsplit(str(ctx.cloud.info()["atop_url"]))
-    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise AssertionError(f"the ATOP fuzzer only talks to loopback, not {url.hostname}")
-    if url.scheme == "https":  # §11.1: the lab cloud over TLS, verified against the CA it names
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            url.hostname, url.port or 443, timeout=10, context=cloud_endpoints(ctx.cloud).tls_context())
-    else:
-        connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
-    try:
-        connection.request(method, target, body=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "User-Agent": "TUYA_IOT_SDK"})
-        response = connection.getresponse()
-        status, wire = response.status, response.read()
-    finally:
-        connection.close()
+    method, query, form, lic = atop_request(ctx, case)
+    ctx.last_inputs = {"check": "atop", **asdict(case), "target": query[:200]}
+    reply = ctx.cloud.send_atop(query, form, method=method)
+    status, wire = reply.status, reply.body
     if status >= 500:
         raise DeviceFailure(f"REQ-FUZZ-004: the cloud answered a malformed request ({case.defect}) with HTTP {status}")
     try:
-        reply = atop.decode_response(wire, lic.auth_key, case.et)
+        answer = atop.decode_response(wire, lic.auth_key, case.et)
     except ProtocolError as exc:
         raise DeviceFailure(f"REQ-FUZZ-004: the reply to a malformed request ({case.defect}) is not a well-formed "
                             f"ATOP reply: {exc}; {wire[:200]!r}") from None
-    if reply.success:
+    if answer.success:
         raise DeviceFailure(f"REQ-FUZZ-004: the cloud accepted a malformed activation request ({case.defect})")
-    if not reply.error_code:
+    if not answer.error_code:
         raise DeviceFailure(f"REQ-FUZZ-004: the error reply to {case.defect} has no errorCode")
 
 

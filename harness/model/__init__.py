@@ -22,6 +22,7 @@ from harness.model.binding import (
     relation_of,
 )
 from harness.model.errors import LICENCE_ERRORS, BindError, CloudError
+from harness.model.licence import Licence
 from harness.model.outcomes import (
     BIND_REFUSAL_CODES,
     OUTCOME_RULES,
@@ -46,7 +47,8 @@ from harness.model.token import (
 __all__ = [
     "BINDING_TABLE", "BIND_REFUSAL_CODES", "CAMERA_CATEGORIES", "DEFAULT_TOKEN_TTL_S", "LICENCE_ERRORS",
     "OUTCOME_RULES", "REFUSAL_CODES", "TOKEN_ERRORS", "ActivatorErrorCode", "AttemptSummary", "BindError", "Binding",
-    "BindingDecision", "BindingMode", "BindingModeNotAllowed", "BindingRow", "Claim", "CloudError", "Outcome",
-    "OutcomeKind", "Relation", "Reset", "Role", "TokenRecord", "TokenVerdict", "bind_refusal_code", "check_token",
-    "decide_binding", "outcome_for", "product_binding_mode", "refusal_for", "relation_of", "token_error",
+    "BindingDecision", "BindingMode", "BindingModeNotAllowed", "BindingRow", "Claim", "CloudError", "Licence",
+    "Outcome", "OutcomeKind", "Relation", "Reset", "Role", "TokenRecord", "TokenVerdict", "bind_refusal_code",
+    "check_token", "decide_binding", "outcome_for", "product_binding_mode", "refusal_for", "relation_of",
+    "token_error",
 ]

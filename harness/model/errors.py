@@ -60,4 +60,8 @@ class BindError(StrEnum):
     DEVICE_OFFLINE = "DEVICE_OFFLINE"  # the UUID is not logged in as acon_<uuid>, waiting on d/ai/<uuid>
 
 
-__all__ = ["LICENCE_ERRORS", "BindError", "CloudError"]
+class ModelError(Exception):
+    """The model's own rules contradict themselves (a harness bug: ERROR, never the device's FAIL)."""
+
+
+__all__ = ["LICENCE_ERRORS", "BindError", "CloudError", "ModelError"]

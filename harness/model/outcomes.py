@@ -26,7 +26,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
 
-from harness.model.errors import BindError, CloudError
+from harness.model.errors import BindError, CloudError, ModelError
 from harness.protocol.errors import LocalProtocolError
 
 S_APP: Final = "§7"
@@ -252,13 +252,15 @@ def outcome_for(attempts: Sequence[AttemptSummary], *, device_online: bool, boun
                    online=device_online, home_matches=bound_home_matches, timed_out=timed_out)
     rule = next(r for r in OUTCOME_RULES if r.when(facts))
     if rule.kind is OutcomeKind.SUCCESS:
-        assert facts.activated is not None
+        if facts.activated is None:
+            raise ModelError("broken invariant: facts.activated is not None")
         return Outcome(_S, None, rule.message, facts.activated.dev_id, rule.name)
     if rule.kind is OutcomeKind.PENDING or rule.error is not None:
         dev_id = facts.activated.dev_id if facts.activated else None
         return Outcome(rule.kind, rule.error, rule.message, dev_id, rule.name)
     latest = facts.latest
-    assert latest is not None and latest.error_code is not None
+    if latest is None or latest.error_code is None:
+        raise ModelError("broken invariant: latest is not None and latest.error_code is not None")
     code = refusal_for(latest.error_code).code
     # §7: 4000 is "CommonDeviceActive (generic, with a message from the backend)".
     detail = latest.error_msg or latest.error_code

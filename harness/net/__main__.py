@@ -18,8 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from harness.adapters.contracts import AdapterError, ApAddress
-from harness.adapters.scapy import ScapyNetworkAdapter
+from harness.net.send import InterfaceSender, NetError
 from harness.protocol import apconfig, smartconfig
 
 
@@ -68,33 +67,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary: dict[str, object] = {"command": args.command, "interface": args.interface}
     try:
         if args.command == "send-ez":
-            adapter = ScapyNetworkAdapter(args.interface, preamble_rounds=args.preamble_rounds,
-                                          data_rounds=args.data_rounds, gap_s=args.gap_s, attempts=args.attempts,
-                                          pause_s=args.pause_s)
+            sender = InterfaceSender(args.interface, preamble_rounds=args.preamble_rounds,
+                                     data_rounds=args.data_rounds, gap_s=args.gap_s, attempts=args.attempts,
+                                     pause_s=args.pause_s)
             channels = [c.strip() for c in args.channels.split(",") if c.strip()]
-            adapter.send_ez(args.ssid.encode(), password.encode(), args.token.encode(), channels=channels,
-                            tail=args.tail)
-            summary["datagrams"] = len(adapter.sent)
+            sender.send_ez(args.ssid.encode(), password.encode(), args.token.encode(), channels=channels,
+                           tail=args.tail)
+            summary["datagrams"] = len(sender.sent)
         else:
-            adapter = ScapyNetworkAdapter(args.interface)
-            address = ApAddress(args.host, args.udp_port, args.tcp_port)
+            sender = InterfaceSender(args.interface)
             if args.variant == "legacy":
                 frame = apconfig.encode_ap_config(args.ssid, password, args.token)
                 for _ in range(max(1, min(args.repeats, 20))):
-                    adapter.send_ap_legacy(address, frame)
-                summary["datagrams"] = len(adapter.sent)
+                    sender.send_ap_udp(args.host, args.udp_port, frame)
+                summary["datagrams"] = len(sender.sent)
             else:
                 request = apconfig.encode_ap_cfg_request(args.ssid, password, args.token, seq=1,
                                                          nonce=os.urandom(apconfig.NONCE_LEN))
-                replies = adapter.send_ap_lpv35(address, [request], timeout=args.timeout)
+                replies = sender.send_ap_tcp(args.host, args.tcp_port, [request], timeout=args.timeout)
                 acks = [apconfig.parse_ap_cfg_ack(apconfig.decode_lpv35_frame(r, key=apconfig.LPV35_APP_KEY).data)
                         for r in replies]
                 summary["replies"] = [{"ret_code": ack.ret_code, "ok": ack.ok} for ack in acks]
         if args.pcap:
             summary["pcap"] = args.pcap
-            summary["packets"] = adapter.write_pcap(args.pcap)
-        adapter.close()
-    except AdapterError as exc:
+            summary["packets"] = sender.write_pcap(args.pcap)
+        sender.close()
+    except NetError as exc:
         summary["error"] = str(exc)
         print(json.dumps(summary), flush=True)
         return 3

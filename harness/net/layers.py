@@ -23,6 +23,7 @@ Importing this module binds the layers (``bind_layers``) for the whole process, 
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 import zlib
 from typing import Any
@@ -187,6 +188,12 @@ bind_layers(UDP, EzLength, dport=smartconfig.BROADCAST_PORT)
 bind_layers(UDP, EzAddress, dport=smartconfig.MULTICAST_PORT)
 
 
+def multicast_mac(address: str) -> str:
+    """The Ethernet address of an IPv4 multicast group: ``01:00:5e`` and the low 23 bits (§2.4 step 5)."""
+    packed = ipaddress.IPv4Address(address).packed
+    return f"01:00:5e:{packed[1] & 0x7F:02x}:{packed[2]:02x}:{packed[3]:02x}"
+
+
 __all__ = [
     "AP_BEACON_UDP_PORT",
     "AP_LEGACY_UDP_PORT",
@@ -196,4 +203,5 @@ __all__ = [
     "TuyaAp55AA",
     "TuyaLpv35",
     "bind_ap_ports",
+    "multicast_mac",
 ]

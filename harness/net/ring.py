@@ -69,7 +69,6 @@ class RingCapture:
         self.frames: deque[tuple[float, bytes]] = deque()
         self.bytes = 0
         self.evicted = 0
-        self.dropped_by_kernel = 0
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

@@ -17,6 +17,7 @@ import pytest
 
 from harness.plugin import hookspecs
 from harness.plugin.options import OPTIONS, add_options, profile_requested, resolve
+from harness.plugin.selection import add_selection_options
 
 if TYPE_CHECKING:
     from harness.plugin.options import Settings
@@ -36,6 +37,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    # Here, not in the options module: the selection reads the stash keys, whose types name the run, which
+    # reads the options (no import cycle).
+    add_selection_options(parser.getgroup("paircert"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,7 +57,8 @@ def activate(config: pytest.Config, settings: Settings) -> Run:
     hooks = importlib.import_module("harness.plugin.hooks")
     fixtures = importlib.import_module("harness.plugin.fixtures")
     from harness.plugin.options import check_adapter_names, session_seed
-    from harness.plugin.run import RUN_KEY, Run
+    from harness.plugin.run import Run
+    from harness.plugin.stash import RUN_KEY
     from harness.profiles import ProfileError, load_profile
 
     for line in MARKERS:

@@ -5,18 +5,20 @@ names (``device``, ``cloud``, ``profile``, ...) never shadow another project's f
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.plugin.hooks import STATE_KEY, TC_KEY, _run
+from harness.plugin.hooks import _run
 from harness.plugin.run import ItemState, Run
+from harness.plugin.stash import STATE_KEY, TC_KEY
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter, World
     from harness.app.activator import Activator
     from harness.clock import Clock
-    from harness.conformance.lab import Lab, WorldLike
+    from harness.conformance.lab import Lab
     from harness.evidence import EvidenceRecorder
     from harness.profiles import Profile
 
@@ -36,28 +38,28 @@ def profile(pytestconfig: pytest.Config) -> Profile:
 
 
 @pytest.fixture(scope="session")
-def world(pytestconfig: pytest.Config) -> WorldLike:
+def world(pytestconfig: pytest.Config) -> World:
     """The world built from the profile and the adapter options; one per process, closed at session end."""
     return _require_run(pytestconfig).world()
 
 
 @pytest.fixture(scope="session")
-def clock(world: WorldLike) -> Clock:
+def clock(world: World) -> Clock:
     return world.clock
 
 
 @pytest.fixture(scope="session")
-def cloud(world: WorldLike) -> CloudAdapter:
+def cloud(world: World) -> CloudAdapter:
     return world.cloud
 
 
 @pytest.fixture(scope="session")
-def network(world: WorldLike) -> NetworkAdapter:
+def network(world: World) -> NetworkAdapter:
     return world.network
 
 
 @pytest.fixture
-def device(request: pytest.FixtureRequest, world: WorldLike) -> DeviceAdapter:
+def device(request: pytest.FixtureRequest, world: World) -> DeviceAdapter:
     """The device under test, released by its owner, after a factory reset, in pairing mode (a power cycle when a
     reset does not bring pairing mode back; once that fails too, later tests are INCONCLUSIVE: blocked)."""
     run = _require_run(request.config)
@@ -84,22 +86,24 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
 
 
 @pytest.fixture
-def lab(request: pytest.FixtureRequest, world: WorldLike, evidence: EvidenceRecorder) -> Lab:
-    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words."""
+def lab(request: pytest.FixtureRequest, world: World, evidence: EvidenceRecorder) -> Iterator[Lab]:
+    """Accounts, homes, members, Wi-Fi, pairing and time travel in the suites' words; the networks the test made
+    are removed after it."""
     from harness.conformance.lab import Lab
 
     run = _require_run(request.config)
     node = request.node
     tc = node.stash.get(TC_KEY, None)
     helper = Lab(world, run.profile, evidence=evidence, redactor=run.redactor,
-                 device=lambda: request.getfixturevalue("device"),
+                 device=lambda: request.getfixturevalue("device"), activator_class=run.activator_class(),
                  rng=random.Random(f"{run.seed}:{node.nodeid}"), slow=node.get_closest_marker("slow") is not None,
                  prefix=tc.id if tc is not None else "lab")
     state: ItemState | None = node.stash.get(STATE_KEY, None)
     if state is not None:
         state.lab = helper
         state.started = world.clock.time() if state.started is None else state.started
-    return helper
+    yield helper
+    helper.close()
 
 
 @pytest.fixture

@@ -15,20 +15,16 @@ import pytest
 
 from harness import __version__
 from harness.plugin.options import PRECEDENCE
-from harness.plugin.run import RUN_KEY, ItemState, Run
+from harness.plugin.run import ItemState, Run
+from harness.plugin.stash import NEEDS_KEY, RUN_KEY, STATE_KEY, TC_KEY, TITLE_KEY
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent, NetworkAdapter
-    from harness.conformance.lab import WorldLike
+    from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceEvent, NetworkAdapter, World
+    from harness.app.activator import Activator
     from harness.conformance.verdicts import Verdict
     from harness.plugin.markers import TcMark
     from harness.profiles import Profile
 
-TC_KEY = pytest.StashKey["TcMark"]()
-TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
-NEEDS_KEY = pytest.StashKey["tuple[Any, ...]"]()
-STATE_KEY = pytest.StashKey["ItemState"]()
-TITLE_KEY = pytest.StashKey[str]()  # the TC's title (harness.conformance.titles)
 EVENTS_DEADLINE_S = 10.0  # how long a failing test's evidence waits for the device's events
 
 _STATUS = {  # verdict -> (terminal category, letter, word colour)
@@ -46,7 +42,7 @@ def _run(config: pytest.Config) -> Run | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: str | None, device: str | None,
-                               network: str | None, seed: int) -> WorldLike:
+                               network: str | None, seed: int) -> World:
     """The default world: :func:`harness.adapters.registry.build_world` from the profile and the options."""
     from harness.adapters.registry import build_world
 
@@ -58,6 +54,14 @@ def pytest_paircert_make_world(config: pytest.Config, profile: Profile, cloud: s
         slot = int(worker.removeprefix("gw") or 0)
         overrides["device"] = profile.adapters.device_for(slot).resolved_args()
     return build_world(profile, cloud=cloud, device=device, network=network, seed=seed, overrides=overrides)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_paircert_activator_class(config: pytest.Config) -> type[Activator]:
+    """The default app side: :class:`harness.app.activator.Activator`."""
+    from harness.app.activator import Activator
+
+    return Activator
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -133,7 +137,6 @@ def _check_item(run: Run, item: pytest.Function) -> list[str]:
     item.stash[TC_KEY] = tc
     item.stash[TITLE_KEY] = _title(item, tc)
     item.stash[NEEDS_KEY] = needs
-    item.stash[TITLE_KEY] = _title(item, tc)
     item.extra_keyword_matches.add(tc.id)  # -k TC-QR-007 selects by TC id
     item.user_properties.extend([("paircert_tc", tc.id), ("paircert_reqs", " ".join(tc.reqs))])
     return problems
@@ -213,15 +216,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def _capabilities(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> frozenset[str]:
     """An adapter's declared capabilities; a network adapter that declares none offers them all."""
-    from harness.adapters.contracts import NetworkCapability
+    from harness.adapters.contracts import NetworkCapability, WithCapabilities
 
-    declared = getattr(adapter, "capabilities", None)
-    return frozenset(declared) if declared is not None else frozenset(c.value for c in NetworkCapability)
+    if isinstance(adapter, WithCapabilities):
+        return frozenset(adapter.capabilities)
+    return frozenset(c.value for c in NetworkCapability)
 
 
 def _described(adapter: CloudAdapter | DeviceAdapter | NetworkAdapter) -> str:
     """The adapter's name, with what it says about its limits (``capability_note``) where it says something."""
-    note = getattr(adapter, "capability_note", "")
+    from harness.adapters.contracts import WithCapabilityNote
+
+    note = adapter.capability_note if isinstance(adapter, WithCapabilityNote) else ""
     return f"{adapter.name} ({note})" if note else adapter.name
 
 
@@ -264,21 +270,9 @@ def pytest_runtest_makereport(
 
 def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestReport,
            call: pytest.CallInfo[None]) -> None:
-    from harness.conformance.verdicts import Verdict, classify, worst
+    from harness.conformance.verdicts import Verdict
 
-    verdict: Verdict | None = None
-    message = ""
-    if call.excinfo is not None and not hasattr(report, "wasxfail"):
-        tb = call.excinfo.traceback
-        verdict, message = classify(call.excinfo.value, phase=report.when,
-                                    raised_in=str(tb[-1].path) if len(tb) else None)
-    elif hasattr(report, "wasxfail"):
-        verdict, message = (Verdict.INCONCLUSIVE, f"xfail: {report.wasxfail}") if report.skipped else \
-            (Verdict.PASS, "")
-    elif report.failed:
-        verdict, message = Verdict.FAIL, str(report.longrepr)
-    elif report.when == "call":
-        verdict = Verdict.PASS
+    verdict, message = _phase_verdict(report, call)
     if verdict in (Verdict.NA, Verdict.INCONCLUSIVE):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] + 1 if item.location[1] is not None else 0,
@@ -288,14 +282,31 @@ def _judge(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestRep
     state.phases.append((report.when, verdict, message))
     if verdict is not None:
         report.paircert_verdict = verdict.value  # type: ignore[attr-defined]
-        report.paircert_message = run.redactor.redact(message)  # type: ignore[attr-defined]
     if verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE) and not state.attached:
         state.attached = True
         _collect_device_events(run, state)
         if run.allure_dir is not None and run.evidence_dir is None:  # else the written files, after the run
             state.recorder.attach_to_allure()
-    if report.when != "teardown":
-        return
+    if report.when == "teardown":
+        _conclude(run, item, state, report)
+
+
+def _phase_verdict(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[Verdict | None, str]:
+    """The verdict of one phase (None: a setup or teardown that passed) and its one-line message."""
+    from harness.conformance.verdicts import Verdict, classify
+
+    if call.excinfo is not None and not hasattr(report, "wasxfail"):
+        return classify(call.excinfo.value, phase=report.when)
+    if hasattr(report, "wasxfail"):
+        return (Verdict.INCONCLUSIVE, f"xfail: {report.wasxfail}") if report.skipped else (Verdict.PASS, "")
+    if report.failed:
+        return Verdict.FAIL, str(report.longrepr)
+    return (Verdict.PASS, "") if report.when == "call" else (None, "")
+
+
+def _conclude(run: Run, item: pytest.Item, state: ItemState, report: pytest.TestReport) -> None:
+    """After the teardown: the test's verdict (the worst of its phases), its evidence, and its result record."""
+    from harness.conformance.verdicts import Verdict, worst
     from harness.evidence import activate
 
     activate(None)

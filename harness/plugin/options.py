@@ -83,9 +83,6 @@ def add_options(parser: pytest.Parser) -> None:
         group.addoption(option.flag, dest=option.dest, default=None, metavar=option.name.upper(),
                         help=f"{option.help} [env {option.env}, ini {option.ini}]")
         parser.addini(option.ini, f"paircert: {option.help}", default=None)
-    from harness.plugin.selection import add_selection_options
-
-    add_selection_options(group)
     parser.addini("paircert_suites", "paircert: directories whose tests must carry a tc marker "
                                      "(default: the bundled suites/)", type="paths", default=[])
     parser.addini("paircert_requirements", "paircert: your own requirement catalogue (a requirements.toml), "

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.conformance.lab import WorldLike
+    from harness.adapters.contracts import LabAir, NetworkAdapter, WireNetwork, World
     from harness.evidence import EvidenceRecorder
     from harness.net.ring import RingCapture
     from harness.redaction import Redactor
@@ -54,14 +54,20 @@ class TrafficMark:
     air_seq: int
 
 
-def _air(world: WorldLike | None) -> Any:
-    air = getattr(getattr(world, "network", None), "air", None)
-    return air if air is not None and callable(getattr(air, "log_since", None)) else None
+def _air(world: World | None) -> LabAir | None:
+    """The in-memory air behind the world's network adapter, if it has one (:class:`AirNetwork`)."""
+    from harness.adapters.contracts import AirNetwork
+
+    network: NetworkAdapter | None = world.network if world is not None else None
+    return network.air if isinstance(network, AirNetwork) else None
 
 
-def _wire(world: WorldLike | None) -> Any:
-    sent = getattr(getattr(world, "network", None), "sent", None)
-    return sent if sent is not None and not isinstance(sent, str | bytes) else None
+def _wire(world: World | None) -> WireNetwork | None:
+    """The world's network adapter if it records what it sends on an interface (:class:`WireNetwork`)."""
+    from harness.adapters.contracts import WireNetwork
+
+    network: NetworkAdapter | None = world.network if world is not None else None
+    return network if isinstance(network, WireNetwork) else None
 
 
 class TrafficEvidence:
@@ -75,13 +81,12 @@ class TrafficEvidence:
         self.ring: RingCapture | None = None
         self.reason: str | None = None if self.mode == "auto" else f"PAIRCERT_PCAP={self.mode}"
         self._started = False
-        self.write_s = 0.0  # time spent writing packet evidence (for the curious: it is only spent on failures)
 
     @property
     def enabled(self) -> bool:
         return self.mode != "off"
 
-    def begin(self, world: WorldLike | None) -> TrafficMark | None:
+    def begin(self, world: World | None) -> TrafficMark | None:
         """Mark where a test starts (cheap); the first call starts the loopback ring."""
         if not self.enabled:
             return None
@@ -110,18 +115,14 @@ class TrafficEvidence:
 
     # -- a failed test ------------------------------------------------------------------------------------
 
-    def write(self, world: WorldLike | None, mark: TrafficMark | None, recorder: EvidenceRecorder,
+    def write(self, world: World | None, mark: TrafficMark | None, recorder: EvidenceRecorder,
               directory: Path) -> list[str]:
         """Write the test's masked pcaps into ``directory`` and list them in its timeline; the file names."""
         if not self.enabled or mark is None:
             return []
-        started = time.perf_counter()
-        try:
-            return self._write(world, mark, recorder, directory)
-        finally:
-            self.write_s += time.perf_counter() - started
+        return self._write(world, mark, recorder, directory)
 
-    def _write(self, world: WorldLike | None, mark: TrafficMark, recorder: EvidenceRecorder,
+    def _write(self, world: World | None, mark: TrafficMark, recorder: EvidenceRecorder,
                directory: Path) -> list[str]:
         if world is None:
             recorder.note("no packet evidence", reason="no world was built")
@@ -153,7 +154,7 @@ class TrafficEvidence:
         recorder.record("attachment", name, {"type": PCAP_TYPE, "packets": count, **details})
         return name
 
-    def _air_pcap(self, world: WorldLike, mark: TrafficMark, recorder: EvidenceRecorder,
+    def _air_pcap(self, world: World, mark: TrafficMark, recorder: EvidenceRecorder,
                   directory: Path) -> str | None:
         air = _air(world)
         if air is None or _wire(world) is not None:
@@ -168,22 +169,21 @@ class TrafficEvidence:
         return self._attach(recorder, directory, "traffic-air.pcap", air_log_to_frames(masked),
                             source="in-memory air", clock="the world's clock", masking=notes)
 
-    def _wire_pcap(self, world: WorldLike, mark: TrafficMark, recorder: EvidenceRecorder,
+    def _wire_pcap(self, world: World, mark: TrafficMark, recorder: EvidenceRecorder,
                    directory: Path) -> str | None:
-        sent = _wire(world)
-        if sent is None:
+        wire = _wire(world)
+        if wire is None:
             return None
         from harness.net.pcap import mask_wire_records
 
-        records = [r for r in list(sent) if float(r.t) >= mark.wall]
+        records = [r for r in list(wire.sent) if float(r.t) >= mark.wall]
         if not records:
             return None
         packets, notes = mask_wire_records(records, self._mask())
-        interface = getattr(getattr(world, "network", None), "interface", None)
         return self._attach(recorder, directory, "traffic-wire.pcap", packets, source=f"network adapter "
-                            f"records on {interface}", masking=notes)
+                            f"records on {wire.interface}", masking=notes)
 
-    def _loopback_pcap(self, world: WorldLike, mark: TrafficMark, recorder: EvidenceRecorder,
+    def _loopback_pcap(self, world: World, mark: TrafficMark, recorder: EvidenceRecorder,
                        directory: Path) -> str | None:
         if self.ring is None:
             if self.reason is not None:
@@ -217,7 +217,7 @@ class TrafficEvidence:
         return self._attach(recorder, directory, "traffic-lo.pcap", packets, **details)
 
 
-def _cloud_ports(world: WorldLike) -> set[int]:
+def _cloud_ports(world: World) -> set[int]:
     """The TCP ports of the cloud's HTTP and MQTT endpoints (its ``info()``); none when it cannot say."""
     from harness.net.ring import cloud_ports
 
@@ -227,7 +227,7 @@ def _cloud_ports(world: WorldLike) -> set[int]:
         return set()
 
 
-def _standard_cloud_ports(world: WorldLike) -> dict[int, int]:
+def _standard_cloud_ports(world: World) -> dict[int, int]:
     """The cloud's TCP ports -> the standard ones (HTTP 80, HTTPS 443, MQTT 1883, MQTT over TLS 8883)."""
     from urllib.parse import urlsplit
 
@@ -252,13 +252,12 @@ def _ports_in(details: Mapping[str, Any]) -> tuple[set[int], set[int]]:
             {int(tcp)} if isinstance(tcp, int) and tcp else set())
 
 
-def _ap_ports(world: WorldLike, recorder: EvidenceRecorder) -> tuple[set[int], set[int]]:
+def _ap_ports(world: World, recorder: EvidenceRecorder) -> tuple[set[int], set[int]]:
     """The device SoftAP ports the test may have used: open ones on the air, and the ``ap-open`` device events."""
     udp: set[int] = set()
     tcp: set[int] = set()
     air = _air(world)
-    device_aps: Iterable[Any] = getattr(air, "device_aps", ()) if air is not None else ()
-    for ap in device_aps:
+    for ap in air.device_aps if air is not None else ():
         udp |= {int(ap.udp_port)} if ap.udp_port else set()
         tcp |= {int(ap.tcp_port)} if ap.tcp_port else set()
     for entry in recorder.timeline:

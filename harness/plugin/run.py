@@ -20,15 +20,15 @@ from harness import __version__
 from harness.plugin.options import PRECEDENCE, Settings
 
 if TYPE_CHECKING:
-    from harness.adapters.contracts import DeviceAdapter
-    from harness.conformance.lab import Lab, WorldLike
+    from harness.adapters.contracts import DeviceAdapter, World
+    from harness.app.activator import Activator
+    from harness.conformance.lab import Lab
     from harness.conformance.verdicts import Verdict
     from harness.evidence import EvidenceRecorder
     from harness.plugin.pcap import TrafficEvidence, TrafficMark
     from harness.profiles import Profile
 
 
-RUN_KEY = pytest.StashKey["Run | None"]()  # config.stash: this process's run, None when paircert is not asked for
 
 
 class ItemState:
@@ -72,7 +72,8 @@ class Run:
         self.vendor_catalogue: Path | None = (base / str(catalogue)).resolve() if catalogue else None
         self.tc_seen: dict[str, str] = {}
         self._requirements: dict[str, Any] | None = None
-        self._world: WorldLike | None = None
+        self._world: World | None = None
+        self._activator_class: type[Activator] | None = None
         self._world_error: str | None = None
         self._world_lock = threading.Lock()
         params = profile.parameters
@@ -135,7 +136,7 @@ class Run:
 
     # -- the world --------------------------------------------------------------------------------------
 
-    def world(self) -> WorldLike:
+    def world(self) -> World:
         from harness.adapters.contracts import AdapterError
 
         with self._world_lock:
@@ -144,7 +145,7 @@ class Run:
             if self._world_error is not None:
                 raise AdapterError(f"the world could not be built ({self._world_error}); not trying again")
             try:
-                world: WorldLike | None = self.config.hook.pytest_paircert_make_world(
+                world: World | None = self.config.hook.pytest_paircert_make_world(
                     config=self.config, profile=self.profile, cloud=self.settings.get("cloud"),
                     device=self.settings.get("device"), network=self.settings.get("network"), seed=self.seed)
                 if world is None:
@@ -154,8 +155,7 @@ class Run:
                 raise AdapterError(f"building the world failed: {self._world_error}") from exc
             self._world = world
         self.redactor.add(world.device.licence.auth_key)
-        secrets = getattr(world, "secrets", None)
-        for secret in (secrets() if callable(secrets) else ()):
+        for secret in world.secrets():
             self.redactor.add(secret)
         if self.report_dir is not None:
             line = json.dumps(self.redactor.redact_obj({"worker": self.worker, "info": dict(world.info())}))
@@ -168,7 +168,7 @@ class Run:
         return self._world is not None
 
     @property
-    def built_world(self) -> WorldLike | None:
+    def built_world(self) -> World | None:
         """The world if it has been built (never builds it)."""
         return self._world
 
@@ -185,6 +185,17 @@ class Run:
         traffic, self._traffic = self._traffic, None
         if traffic is not None:
             traffic.close()
+
+    def activator_class(self) -> type[Activator]:
+        """The app side the lab pairs with (``pytest_paircert_activator_class``)."""
+        if self._activator_class is None:
+            found: type[Activator] | None = self.config.hook.pytest_paircert_activator_class(config=self.config)
+            if found is None:
+                from harness.app.activator import Activator
+
+                found = Activator
+            self._activator_class = found
+        return self._activator_class
 
     def now(self) -> float:
         world = self._world
@@ -264,4 +275,4 @@ def _bundled_suites() -> list[Path]:
         return []
 
 
-__all__ = ["RUN_KEY", "ItemState", "Run"]
+__all__ = ["ItemState", "Run"]

@@ -1,8 +1,9 @@
 """Device profiles: what a device claims (PICS), the numbers the tests use (PIXIT), and how it is driven.
 
-:mod:`~harness.profiles.schema` holds the schema and loading, :mod:`~harness.profiles.support` the error type and
-secret references, :mod:`~harness.profiles.adapters` the ``[adapters]`` and ``[hooks]`` tables and
-:mod:`~harness.profiles.cli` ``paircert profiles``. The names a user needs are re-exported here.
+:mod:`~harness.profiles.schema` holds the schema and loading, :mod:`~harness.profiles.support` the error type
+and secret references, :mod:`~harness.profiles.adapters` the ``[adapters]`` and ``[hooks]`` tables (``paircert
+profiles``, which also runs the adapters' preflight, is :mod:`harness.cli.profiles`). The names a user needs are
+re-exported here.
 """
 
 from harness.profiles.schema import (

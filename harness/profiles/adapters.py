@@ -101,10 +101,12 @@ class AdapterSpec(Section):
 
 
 class NetworkSpec(Section):
-    """``[adapters.network]``: ``air`` (in memory), ``scapy`` on a lab interface, or ``bleak`` (a Bluetooth LE radio
-    only, its controller as ``interface`` or ``args.adapter``, PROTOCOL.md §9.12)."""
+    """``[adapters.network]``: ``air`` (in memory), ``scapy`` on a lab interface, ``bleak`` (a Bluetooth LE radio
+    only, its controller as ``interface`` or ``args.adapter``, PROTOCOL.md §9.12), ``hooks`` (the lab's tooling
+    makes the Wi-Fi networks a test needs; ``interface`` optional, for EZ) or ``hostapd`` (hostapd makes them on
+    the Wi-Fi ``interface``)."""
 
-    name: Literal["air", "scapy", "bleak"]
+    name: Literal["air", "scapy", "bleak", "hooks", "hostapd"]
     interface: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
 
@@ -119,6 +121,11 @@ class NetworkSpec(Section):
             raise FieldProblems([("interface", "expected the lab interface the scapy network adapter uses")])
         if self.name == "air" and self.interface is not None:
             raise FieldProblems([("interface", "expected no interface for the in-memory 'air' (use name = 'scapy')")])
+        if self.name == "hostapd" and not self.interface:
+            raise FieldProblems([("interface", "expected the Wi-Fi interface hostapd makes the networks on")])
+        if self.name == "hooks" and "add_access_point" not in self.args:
+            raise FieldProblems([("args.add_access_point", "expected the hook that makes an access point (a shell "
+                                                          "command, or a table with command and timeout_s)")])
         return self
 
 

@@ -112,19 +112,7 @@ class UrlConfigResponse:
         obj = loads_json(data, section=S_DNS, what="url_config answer")
         if not isinstance(obj, dict):
             raise RemoteProtocolError("url_config answer is not a JSON object", section=S_DNS)
-        urls: dict[str, UrlEntry] = {}
-        for name, value in obj.items():
-            if not name.endswith("Url"):
-                continue
-            if isinstance(value, str):
-                urls[name] = UrlEntry(value, flat=True)
-                continue
-            if not (isinstance(value, dict) and isinstance(value.get("addr"), str)):
-                raise RemoteProtocolError(f"url_config {name} has no string addr", section=S_DNS)
-            ips = value.get("ips")
-            if ips is not None and not (isinstance(ips, list) and all(isinstance(ip, str) for ip in ips)):
-                raise RemoteProtocolError(f"url_config {name}.ips is not a list of strings", section=S_DNS)
-            urls[name] = UrlEntry(value["addr"], None if ips is None else tuple(ips))
+        urls = {name: _url_entry(name, value) for name, value in obj.items() if name.endswith("Url")}
         ca, psk, ttl = obj.get("caArr"), obj.get("psk_key"), obj.get("ttl")
         if ca is not None and not (isinstance(ca, list) and all(isinstance(c, str) for c in ca)):
             raise RemoteProtocolError("url_config caArr is not a list of base64 strings", section=S_DNS)
@@ -133,6 +121,18 @@ class UrlConfigResponse:
         if ttl is not None and type(ttl) is not int:
             raise RemoteProtocolError("url_config ttl is not an integer", section=S_DNS)
         return cls(urls=urls, ca_arr=None if ca is None else tuple(ca), psk_key=psk, ttl=ttl)
+
+
+def _url_entry(name: str, value: object) -> UrlEntry:
+    """One ``...Url`` member: a flat string, or ``{"addr": str, "ips": [str, ...]?}`` (§4.1)."""
+    if isinstance(value, str):
+        return UrlEntry(value, flat=True)
+    if not (isinstance(value, dict) and isinstance(value.get("addr"), str)):
+        raise RemoteProtocolError(f"url_config {name} has no string addr", section=S_DNS)
+    ips = value.get("ips")
+    if ips is not None and not (isinstance(ips, list) and all(isinstance(ip, str) for ip in ips)):
+        raise RemoteProtocolError(f"url_config {name}.ips is not a list of strings", section=S_DNS)
+    return UrlEntry(value["addr"], None if ips is None else tuple(ips))
 
 
 def self_url_config_response(https_addr: str, mqtts_addr: str, *, ca_arr: tuple[str, ...] = ()) -> UrlConfigResponse:

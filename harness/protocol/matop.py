@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.protocol.errors import RemoteProtocolError
+from harness.protocol.errors import LocalProtocolError, RemoteProtocolError
 from harness.protocol.strictjson import loads_json
 
 S_MATOP: Final = "§11.4"
@@ -97,7 +97,8 @@ class MatopResponse:
         if not isinstance(obj, dict) or type(obj.get("id")) is not int or not isinstance(inner, dict):
             raise RemoteProtocolError("an MQTT-ATOP answer is {id, data: {t, result: {success, ...}}}",
                                       section=S_MATOP)
-        assert isinstance(data, dict)
+        if not isinstance(data, dict):
+            raise LocalProtocolError("broken invariant: isinstance(data, dict)")
         t, success = data.get("t"), inner.get("success")
         if type(t) is not int or not isinstance(success, bool):
             raise RemoteProtocolError("an MQTT-ATOP answer needs data.t and data.result.success", section=S_MATOP)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .errors import LocalProtocolError, RemoteProtocolError
-from .token import PairingToken
+from .token import TOKEN_STRING_LEN, PairingToken
 
 SSID_MAX_BYTES = 32
 PASSWORD_MAX_CHARS = 64
@@ -215,6 +215,35 @@ class QrPayload:
         return self.to_text(key_order, escape_slash, ascii_only).encode("utf-8")
 
 
+def _qr_str(text: str | bytes) -> str:
+    """The QR text as a str: bytes decoded as UTF-8 (§1.2), a str checked for lone surrogates UTF-8 cannot carry."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        raw = bytes(text)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"QR text is not valid UTF-8: {exc.reason} at byte {exc.start} "
+                                      f"(0x{raw[exc.start]:02x})", section=_ENCODING) from None
+    if not isinstance(text, str):
+        raise LocalProtocolError(f"parse_qr_text takes str or bytes, not {type(text).__name__}")
+    where = _lone_surrogate(text)
+    if where is not None:
+        raise RemoteProtocolError(f"QR text has a lone surrogate U+{ord(text[where]):04X} at index {where}, "
+                                  f"which UTF-8 cannot carry", section=_ENCODING)
+    return text
+
+
+def _extra(key: str, value: object) -> tuple[str, str]:
+    """An unknown member kept as ``(key, compact JSON of its value)``."""
+    try:
+        dumped = _dump(value, ascii_only=False, escape_slash=False)
+    except RecursionError:
+        raise RemoteProtocolError(f"QR member {key!r} is nested too deeply", section=_ENCODING) from None
+    if _lone_surrogate(key) is not None or _lone_surrogate(dumped) is not None:
+        raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate", section=_ENCODING)
+    return key, dumped
+
+
 def parse_qr_text(text: str | bytes) -> QrPayload:
     """Parse QR text as a device should (§1.1, §1.2), or raise :class:`RemoteProtocolError` saying why.
 
@@ -224,21 +253,7 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
     SSID of 0 or more than 32 UTF-8 bytes, a password of more than 64 characters. Unknown members are kept
     in ``extras``. Whatever the input, nothing but a ProtocolError escapes.
     """
-    if isinstance(text, bytes | bytearray | memoryview):
-        raw = bytes(text)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(f"QR text is not valid UTF-8: {exc.reason} at byte {exc.start} "
-                                      f"(0x{raw[exc.start]:02x})", section=_ENCODING) from None
-    elif not isinstance(text, str):
-        raise LocalProtocolError(f"parse_qr_text takes str or bytes, not {type(text).__name__}")
-    else:
-        where = _lone_surrogate(text)
-        if where is not None:
-            raise RemoteProtocolError(f"QR text has a lone surrogate U+{ord(text[where]):04X} at index {where}, "
-                                      f"which UTF-8 cannot carry", section=_ENCODING)
-    document = _loads(text)
+    document = _loads(_qr_str(text))
     if not isinstance(document, _Object):
         raise RemoteProtocolError(f"QR text must be a JSON object, got {_json_type(document)}", section=_PAYLOAD)
     members = dict(document)
@@ -261,21 +276,96 @@ def parse_qr_text(text: str | bytes) -> QrPayload:
     if len(password) > PASSWORD_MAX_CHARS:
         raise RemoteProtocolError(f"QR password must be at most {PASSWORD_MAX_CHARS} characters, got {len(password)}",
                                   section=_PAYLOAD)
-    extras: list[tuple[str, str]] = []
-    for key, value in document:
-        if key in MEMBERS:
-            continue
-        try:
-            dumped = _dump(value, ascii_only=False, escape_slash=False)
-        except RecursionError:
-            raise RemoteProtocolError(f"QR member {key!r} is nested too deeply", section=_ENCODING) from None
-        if _lone_surrogate(key) is not None or _lone_surrogate(dumped) is not None:
-            raise RemoteProtocolError(f"QR member {key!r} has a lone surrogate", section=_ENCODING)
-        extras.append((key, dumped))
+    extras = tuple(_extra(key, value) for key, value in document if key not in MEMBERS)
     try:
-        return QrPayload(ssid, password, token, extras=tuple(extras))
+        return QrPayload(ssid, password, token, extras=extras)
     except (LocalProtocolError, RecursionError) as exc:  # defensive: the checks above should make this unreachable
         raise RemoteProtocolError(f"QR text is not a valid payload: {exc}", section=_PAYLOAD) from None
+
+
+# -- checking what an app rendered, and what a device must refuse -------------------------------------------
+
+
+def _whitespace_outside_strings(text: str) -> int | None:
+    """Index of the first JSON whitespace character between tokens (compact JSON has none), or None."""
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in " \t\n\r":
+            return index
+    return None
+
+
+def _members_problem(names: list[str]) -> str | None:
+    if sorted(names) == sorted(MEMBERS):
+        return None
+    missing = [name for name in MEMBERS if name not in names]
+    others = [name for name in names if name not in MEMBERS]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return (f"it does not have exactly the members s, p and t: members {names}"
+            + (f", missing {missing}" if missing else "") + (f", extra {others}" if others else "")
+            + (f", duplicated {duplicates}" if duplicates else ""))
+
+
+def rendering_problem(data: bytes, meant: QrPayload) -> str | None:
+    """What keeps ``data`` (the bytes a QR code holds) from being the §1.1 payload of ``meant``, or None: compact
+    JSON (no whitespace outside strings; any key order and any legal escape, §1.2), one object with exactly the
+    string members s, p and t, holding exactly ``meant``'s SSID, password and 14-character token. Duplicate
+    members are reported, not resolved."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 ({exc.reason} at byte {exc.start})"
+    where = _whitespace_outside_strings(text)
+    if where is not None:
+        return f"it is not compact JSON: whitespace {text[where]!r} outside a string at character {where}"
+    try:
+        document = json.loads(text, object_pairs_hook=_Object)
+    except json.JSONDecodeError as exc:
+        return f"it is not JSON: {exc.msg} at character {exc.pos}"
+    except RecursionError:
+        return "it is JSON nested too deeply to read"
+    if not isinstance(document, _Object):
+        return f"it is not a JSON object but a {type(document).__name__}"
+    problem = _members_problem([name for name, _ in document])
+    if problem is not None:
+        return problem
+    members = dict(document)
+    not_strings = [name for name in MEMBERS if not isinstance(members[name], str)]
+    if not_strings:
+        return f"members {not_strings} are not JSON strings"
+    expected = {"s": ("the SSID", meant.ssid), "p": ("the Wi-Fi password", meant.password),
+                "t": ("the token", meant.token)}
+    wrong = [f"{name} is not {what} used" for name, (what, value) in expected.items() if members[name] != value]
+    if wrong:
+        return "; ".join(wrong)
+    if len(meant.token) != TOKEN_STRING_LEN:
+        return f"the token t has {len(meant.token)} characters, not {TOKEN_STRING_LEN}"
+    return None
+
+
+def illegal_qr_texts(token: str) -> dict[str, str]:
+    """QR texts a device must refuse (§1.1 members, §1.2 JSON, §1.3 SSID length, §1.4 token shape), by name, each
+    built around ``token`` (one the cloud really issued, so that only the defect stands in the way)."""
+    def text(ssid: str = "lab-net", token_text: str = token, *, drop: str = "", close: str = "}") -> str:
+        members = {"s": ssid, "p": "pw123456", "t": token_text}
+        return "{" + ",".join(f'"{k}":"{v}"' for k, v in members.items() if k != drop) + close
+
+    return {
+        "missing-password": text(drop="p"),
+        "missing-token": text(drop="t"),
+        "not-json": text(close=""),
+        "ssid-over-32-bytes": text(ssid="x" * 40),
+        "malformed-token": text(token_text=token[:9]),
+    }
 
 
 __all__ = [
@@ -284,6 +374,8 @@ __all__ = [
     "PASSWORD_MAX_CHARS",
     "SSID_MAX_BYTES",
     "QrPayload",
+    "illegal_qr_texts",
     "parse_qr_text",
+    "rendering_problem",
     "utf8_bytes",
 ]

@@ -38,9 +38,12 @@ TOKEN_STRING_LEN = REGION_LEN + TOKEN_LEN + SECRET_LEN
 
 # §1.3: every public example is [A-Za-z0-9] with an upper-case 2-letter region first; "the OpenAPI example
 # secret pr_0 contains _, so the secret's alphabet is not strictly alphanumeric".
-_REGION_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_SECRET_CHARS = _TOKEN_CHARS | {"_"}
+REGION_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TOKEN_ALPHABET = REGION_ALPHABET + "abcdefghijklmnopqrstuvwxyz0123456789"
+SECRET_ALPHABET = TOKEN_ALPHABET + "_"
+_REGION_CHARS = frozenset(REGION_ALPHABET)
+_TOKEN_CHARS = frozenset(TOKEN_ALPHABET)
+_SECRET_CHARS = frozenset(SECRET_ALPHABET)
 _REGION_RE = re.compile(r"[A-Z]{2}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]{8}")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_]{4}")
@@ -148,8 +151,11 @@ def split_token_by_length(text: str) -> tuple[str, str, str]:
 
 __all__ = [
     "KNOWN_REGIONS",
+    "REGION_ALPHABET",
     "REGION_LEN",
+    "SECRET_ALPHABET",
     "SECRET_LEN",
+    "TOKEN_ALPHABET",
     "TOKEN_LEN",
     "TOKEN_STRING_LEN",
     "PairingToken",

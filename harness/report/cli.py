@@ -28,6 +28,7 @@ from harness.report.compare import compare
 from harness.report.html import write_html
 from harness.report.manifest import MANIFEST_FILE, verify_manifest, write_manifest
 from harness.report.pdf import PDF_FILE, PdfError, render_pdf
+from harness.report.rundir import resolve_run_dir
 from harness.report.summary import SUMMARY_FILE, RunSummary, SummaryError, load_summary
 
 ALLURE_PACKAGE = "allure"
@@ -43,8 +44,6 @@ def default_run_dir() -> Path:
 
 
 def _run_dir(path: Path | None) -> Path:
-    from harness.cli.run import resolve_run_dir
-
     directory = resolve_run_dir(path or default_run_dir())
     if not directory.is_dir():
         raise click.UsageError(f"{path or default_run_dir()}: not a paircert run directory")

@@ -178,16 +178,8 @@ def build_context(summary: RunSummary, run_dir: Path) -> dict[str, Any]:
     requirement_text = {row.id: row.text for row in requirement_rows}
     found = problems(summary)
     anchors = {index: f"evidence-{n}" for n, (index, _) in enumerate(found, start=1)}
-    by_id = {row.id: row for row in requirement_rows}
-    shown_problems = [Problem(r, title_of(r), case_of(r), headline(r.message),
-                              [(rid, requirement_text.get(rid, "")) for rid in r.requirements], anchors[i],
-                              _evidence(run_dir, r), [_cited(by_id, rid) for rid in r.requirements])
-                      for i, r in found]
-    areas = []
-    for area, results in summary.by_area().items():
-        counts = {v: sum(1 for r in results if r.verdict == v) for v in VERDICT_ORDER}
-        areas.append({"name": area, "counts": counts, "duration_s": round(sum(r.duration_s for r in results), 3),
-                      "tcs": len({r.tc for r in results})})
+    shown_problems = _shown_problems(found, anchors, requirement_rows, run_dir)
+    areas = _areas(summary)
     tcs = group_by_tc(summary, requirement_text, anchors)
     covered = sum(1 for r in requirement_rows if r.tcs)
     profile = summary.profile
@@ -209,6 +201,26 @@ def build_context(summary: RunSummary, run_dir: Path) -> dict[str, Any]:
         "comparison": _comparison(summary),
         "title": f"{profile.get('device') or profile.get('profile') or 'device'}",
     }
+
+
+def _shown_problems(found: list[tuple[int, TestCaseResult]], anchors: dict[int, str],
+                    requirement_rows: list[RequirementRow], run_dir: Path) -> list[Problem]:
+    """Each FAIL, ERROR or INCONCLUSIVE as the report shows it: its case, headline, requirements and evidence."""
+    by_id = {row.id: row for row in requirement_rows}
+    return [Problem(r, title_of(r), case_of(r), headline(r.message),
+                    [(rid, by_id[rid].text if rid in by_id else "") for rid in r.requirements], anchors[i],
+                    _evidence(run_dir, r), [_cited(by_id, rid) for rid in r.requirements])
+            for i, r in found]
+
+
+def _areas(summary: RunSummary) -> list[dict[str, Any]]:
+    """Per behaviour area: how many results of each verdict, the time spent and the TCs run."""
+    areas = []
+    for area, results in summary.by_area().items():
+        counts = {v: sum(1 for r in results if r.verdict == v) for v in VERDICT_ORDER}
+        areas.append({"name": area, "counts": counts, "duration_s": round(sum(r.duration_s for r in results), 3),
+                      "tcs": len({r.tc for r in results})})
+    return areas
 
 
 def _environment() -> jinja2.Environment:

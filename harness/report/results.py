@@ -214,25 +214,29 @@ class RunState:
         elif kind == "finish" and nodeid:
             self.running.pop(nodeid, None)
         elif kind == "report" and nodeid:
-            pending = self.finished_events.setdefault(nodeid, _Pending(nodeid))
-            pending.worker = event.get("worker") or pending.worker
-            duration = event.get("duration")
-            pending.duration_s += float(duration) if isinstance(duration, int | float) else 0.0
-            props = event.get("user_properties")
-            if isinstance(props, dict):
-                pending.properties.update(props)
-            verdict = _fallback_verdict(str(event.get("when")), str(event.get("outcome")))
-            if verdict is not None:
-                combined = worst(Verdict(v) for v in (pending.verdict, verdict) if v).value
-                if combined != pending.verdict:
-                    pending.verdict = combined
-                    pending.message = "" if combined == "PASS" else str(event.get("message", ""))
+            self._on_report(nodeid, event)
         elif kind == "collect_error":
             node = nodeid or "<collection>"
             self.results[node] = TestCaseResult(tc=node, verdict="ERROR", nodeid=node, area=area_of("", node),
                                                 message=f"collection failed: {event.get('message', '')}")
         elif kind == "session_finish":
             self.session_done = True
+
+    def _on_report(self, nodeid: str, event: Mapping[str, Any]) -> None:
+        """One of pytest's reports (setup, call, teardown): what it adds to the test's fallback verdict."""
+        pending = self.finished_events.setdefault(nodeid, _Pending(nodeid))
+        pending.worker = event.get("worker") or pending.worker
+        duration = event.get("duration")
+        pending.duration_s += float(duration) if isinstance(duration, int | float) else 0.0
+        props = event.get("user_properties")
+        if isinstance(props, dict):
+            pending.properties.update(props)
+        verdict = _fallback_verdict(str(event.get("when")), str(event.get("outcome")))
+        if verdict is not None:
+            combined = worst(Verdict(v) for v in (pending.verdict, verdict) if v).value
+            if combined != pending.verdict:
+                pending.verdict = combined
+                pending.message = "" if combined == "PASS" else str(event.get("message", ""))
 
     def merged(self) -> list[TestCaseResult]:
         """Every finished test: the plugin's record where there is one, else a verdict from pytest's reports."""

@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pytest
 
 from harness import redaction
+
+if TYPE_CHECKING:
+    from harness.adapters.contracts import World
 
 SECRETS_ENV = "PAIRCERT_SECRETS_SINK"
 EVENTS_ENV = "PAIRCERT_EVENTS"
@@ -233,14 +236,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.hookimpl(wrapper=True, optionalhook=True)
-def pytest_paircert_make_world(config: pytest.Config) -> Any:
+def pytest_paircert_make_world(config: pytest.Config) -> Generator[None, World | None, World | None]:
     """Hear the secrets of every world the plugin builds (its device's AuthKey, the world's own secrets)."""
     world = yield
     if world is not None:
-        licence = getattr(getattr(world, "device", None), "licence", None)
-        redaction.learn(getattr(licence, "auth_key", None))
-        secrets = getattr(world, "secrets", None)
-        for secret in (secrets() if callable(secrets) else ()):
+        redaction.learn(world.device.licence.auth_key)
+        for secret in world.secrets():
             redaction.learn(secret)
     return world
 

@@ -49,11 +49,13 @@ from harness.adapters.contracts import (
     DeviceAdapter,
     DeviceCapability,
     NetworkAdapter,
+    World,
     network_can,
 )
 from harness.app.activator import Activator, ActivatorMode, ApOptions, Outcome, pair
 from harness.clock import wait_until
 from harness.conformance.verdicts import DeviceFailure
+from harness.errors import HarnessError
 from harness.model import (
     Binding,
     BindingMode,
@@ -65,6 +67,7 @@ from harness.model import (
     check_token,
     decide_binding,
 )
+from harness.profiles import Profile
 from harness.testing.strategies import tokens as guessed_tokens
 
 PAIRING_MODE_TIMEOUT_S = 30.0  # real seconds a reset device may take to reach pairing mode (the adapter's wait)
@@ -78,9 +81,8 @@ SETTLE_POLL_S = 0.1  # world-clock seconds between looks (each look lets the emu
 
 
 def _check(condition: bool, message: str) -> None:
-    """A check of the device or cloud against the model: a
-    :class:`~harness.conformance.verdicts.DeviceFailure` (FAIL in the suites), where a plain ``assert`` inside
-    ``harness/`` would read as the harness's own invariant (ERROR)."""
+    """A check of the device or cloud against the model: a :class:`~harness.conformance.verdicts.DeviceFailure`
+    (FAIL in the suites), which, unlike a bare ``assert``, also holds under ``python -O``."""
     if not condition:
         raise DeviceFailure(message)
 
@@ -155,8 +157,8 @@ class PairingTarget:
         self.network.add_access_point(self.ssid.encode("utf-8"), self.password.encode("utf-8"))
 
     @classmethod
-    def from_world(cls, world: Any, *, profile: Any = None, devices: int = 2) -> PairingTarget:
-        """A target from a :class:`~harness.adapters.registry.World` (or the plugin's world) and its profile."""
+    def from_world(cls, world: World, *, profile: Profile | None = None, devices: int = 2) -> PairingTarget:
+        """A target from a :class:`~harness.adapters.contracts.World` and its profile (default: the world's)."""
         profile = profile if profile is not None else world.profile
         caps = profile.capabilities
         make: Callable[[], DeviceAdapter] | None = world.new_device
@@ -166,7 +168,8 @@ class PairingTarget:
         except AdapterError:
             make = None
         network = world.network
-        modes = [m for m in caps.pairing_modes if m != "ap" and (m != "ez" or network_can(network, "send-ez"))]
+        modes: list[str] = [m for m in caps.pairing_modes
+                            if m != "ap" and (m != "ez" or network_can(network, "send-ez"))]
         if "ap" in caps.pairing_modes:
             modes += [f"ap-{variant}" for variant in caps.ap_variants]
         lab: dict[str, str] = {}
@@ -396,7 +399,8 @@ class PairingMachine(RuleBasedStateMachine):
     def _pair_bound_device_elsewhere(self, data: st.DataObject, same_owner: bool, role: Role, new_home: bool,
                                      existing: bool) -> TokenHandle:
         md = data.draw(st.sampled_from(self._movable()), label="device")
-        assert md.binding is not None
+        if md.binding is None:
+            raise HarnessError("broken invariant: md.binding is not None")
         owner, current = md.binding.account, md.binding.home
         homes = [h for h, m in self.model_homes.items() if (m.owner == owner) is same_owner and h != current]
         if homes and not new_home:
@@ -464,14 +468,16 @@ class PairingMachine(RuleBasedStateMachine):
         if "liveness" in md.adapter.capabilities and not md.adapter.is_alive():
             raise DeviceCrashed(f"device {md.uuid} lost liveness pairing in {mode}", inputs={"token": handle.token})
         if expected:
-            assert handle.home is not None and handle.account is not None
+            if handle.home is None or handle.account is None:
+                raise HarnessError("broken invariant: handle.home is not None and handle.account is not None")
             _check(bool(activated),
                    f"§6: the model says this pairing binds ({decision_note}), but the cloud refused it")
             record = self._record(md)
             _check(record is not None and record.home == handle.home,
                    f"§0/§6: the device must be bound in the token's home {handle.home}, the cloud has it in "
                    f"{None if record is None else record.home}")
-            assert record is not None
+            if record is None:
+                raise HarnessError("broken invariant: record is not None")
             _check(outcome.ok, f"the activator reported failure ({outcome.error}) for a pairing the cloud bound")
             previous = md.binding
             owner = self.model_homes[handle.home].owner
@@ -542,7 +548,8 @@ class PairingMachine(RuleBasedStateMachine):
         verdict = check_token(record, now=at, region=self.cloud.region)
         if verdict is not TokenVerdict.VALID:
             return False, f"token {verdict.value}", False
-        assert handle.home is not None and handle.account is not None and handle.role is not None
+        if handle.home is None or handle.account is None or handle.role is None:
+            raise HarnessError("broken invariant: a token handle has a home, an account and a role")
         home = self.model_homes[handle.home]
         claim = Claim(account=handle.account, role=handle.role, home=handle.home, home_owner=home.owner)
         decision = decide_binding(md.binding, self.target.binding_mode, claim, data_wipe_pending=md.wipe_pending)
@@ -584,7 +591,8 @@ class PairingMachine(RuleBasedStateMachine):
     def remove_device(self, data: st.DataObject, wipe: bool) -> None:
         """The owner removes a bound device ("Remove device", or "Remove and wipe data", §6)."""
         md = data.draw(st.sampled_from(self._bound()), label="device")
-        assert md.binding is not None and md.dev_id is not None
+        if md.binding is None or md.dev_id is None:
+            raise HarnessError("broken invariant: md.binding is not None and md.dev_id is not None")
         self._note(f"owner {md.binding.account} removes {md.uuid} (wipe={wipe})")
         self.cloud.remove_device(md.dev_id, account=md.binding.account, wipe=wipe)
         md.binding = None
@@ -622,6 +630,10 @@ class PairingMachine(RuleBasedStateMachine):
         self.cloud.revoke_licence(md.uuid)
         md.revoked = True
         self.target.pool.spent.add(md.uuid)
+        # §8: the lab tries the revoked device at once with a valid owner's token: it must activate nothing.
+        if md.pairing_mode or self._device_can(DeviceCapability.RESET):
+            home = data.draw(st.sampled_from(list(self.model_homes)), label="home")
+            self._pair_device(data, self._token_for(home, Role.OWNER, True), md)
 
     # -- invariants --------------------------------------------------------------------------------------------
 

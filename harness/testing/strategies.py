@@ -23,9 +23,17 @@ from typing import Final
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from harness.adapters.contracts import Licence
+from harness.model.licence import Licence
 from harness.protocol.qr import PASSWORD_MAX_CHARS, SSID_MAX_BYTES, QrPayload
-from harness.protocol.token import KNOWN_REGIONS, SECRET_LEN, TOKEN_LEN, PairingToken
+from harness.protocol.token import (
+    KNOWN_REGIONS,
+    REGION_ALPHABET,
+    SECRET_ALPHABET,
+    SECRET_LEN,
+    TOKEN_ALPHABET,
+    TOKEN_LEN,
+    PairingToken,
+)
 
 # --------------------------------------------------------------------------------------- settings profiles
 
@@ -137,15 +145,18 @@ def _ssid_of_pieces(draw: st.DrawFn, min_bytes: int, max_bytes: int) -> str:
 
 
 @functools.cache
-def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchStrategy[str]:
+def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES, ascii_only: bool = False) -> st.SearchStrategy[str]:
     """SSIDs as text: PROTOCOL.md §1.1/§2.1/§3.1 "an SSID is 1 to 32 bytes" (802.11), UTF-8 on the wire.
 
     Weighted towards the boundaries: exactly 32 bytes with a multi-byte character at the edge, 1 byte, and
     the characters naive parsers trip on (quotes, backslashes, slashes, controls, emoji, combining marks,
-    right-to-left text). Never a lone surrogate (UTF-8 cannot carry one).
+    right-to-left text). Never a lone surrogate (UTF-8 cannot carry one). ``ascii_only``: the ASCII ones only
+    (for a lab that makes no other SSIDs), boundaries included.
     """
     if not 1 <= min_bytes <= max_bytes <= SSID_MAX_BYTES:
         raise ValueError(f"SSIDs are 1..{SSID_MAX_BYTES} bytes; got {min_bytes}..{max_bytes}")
+    if ascii_only:
+        return _ascii_ssids(min_bytes, max_bytes)
     edges: list[st.SearchStrategy[str]] = []
     if max_bytes >= 3:
         edges.append(_ssid_at_the_edge(max_bytes))
@@ -156,6 +167,16 @@ def ssids(*, min_bytes: int = 1, max_bytes: int = SSID_MAX_BYTES) -> st.SearchSt
     plain = st.text(alphabet=_ASCII_PRINTABLE + "éü€中😀", min_size=1, max_size=max_bytes).filter(
         lambda s: min_bytes <= utf8_len(s) <= max_bytes)
     return st.one_of(*edges, _ssid_of_pieces(min_bytes, max_bytes), plain)
+
+
+_ASCII_TRICKY: Final = "".join(c for c in TRICKY_CHARACTERS if len(c) == 1 and c.isascii())
+
+
+def _ascii_ssids(min_bytes: int, max_bytes: int) -> st.SearchStrategy[str]:
+    alphabet = _ASCII_PRINTABLE + _ASCII_TRICKY
+    edges = st.sampled_from(sorted({min_bytes, max_bytes})).flatmap(
+        lambda n: st.text(alphabet=alphabet, min_size=n, max_size=n))
+    return st.one_of(edges, st.text(alphabet=alphabet, min_size=min_bytes, max_size=max_bytes))
 
 
 def invalid_ssids() -> st.SearchStrategy[str]:
@@ -217,7 +238,6 @@ def invalid_passwords() -> st.SearchStrategy[str]:
 
 # ----------------------------------------------------------------------------------------------- tokens
 
-_ALNUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def pairing_tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> st.SearchStrategy[PairingToken]:
@@ -228,8 +248,8 @@ def pairing_tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> 
     if unknown:
         raise ValueError(f"unknown regions {unknown}; known: {sorted(KNOWN_REGIONS)}")
     return st.builds(PairingToken, st.sampled_from(names),
-                     st.text(alphabet=_ALNUM, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
-                     st.text(alphabet=_ALNUM + "_", min_size=SECRET_LEN, max_size=SECRET_LEN))
+                     st.text(alphabet=TOKEN_ALPHABET, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
+                     st.text(alphabet=SECRET_ALPHABET, min_size=SECRET_LEN, max_size=SECRET_LEN))
 
 
 def tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> st.SearchStrategy[str]:
@@ -247,15 +267,15 @@ def tokens(regions: Sequence[str] | Mapping[str, str] | None = None) -> st.Searc
 def _token_texts(names: tuple[str, ...]) -> st.SearchStrategy[str]:
     # Built as text directly (the same alphabets as pairing_tokens): this is on every QR example's path.
     return st.builds(lambda r, t, s: r + t + s, st.sampled_from(names),
-                     st.text(alphabet=_ALNUM, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
-                     st.text(alphabet=_ALNUM + "_", min_size=SECRET_LEN, max_size=SECRET_LEN))
+                     st.text(alphabet=TOKEN_ALPHABET, min_size=TOKEN_LEN, max_size=TOKEN_LEN),
+                     st.text(alphabet=SECRET_ALPHABET, min_size=SECRET_LEN, max_size=SECRET_LEN))
 
 
 @st.composite
 def _bad_character_token(draw: st.DrawFn) -> str:
     good = draw(tokens())
     position = draw(st.integers(0, len(good) - 1))
-    allowed = set(_ALNUM[:26]) if position < 2 else set(_ALNUM) | ({"_"} if position >= 10 else set())
+    allowed = set(REGION_ALPHABET) if position < 2 else set(TOKEN_ALPHABET) | ({"_"} if position >= 10 else set())
     bad = draw(st.sampled_from([c for c in '-_+/=. é😀\x00"\\abcz' if c not in allowed]))
     return good[:position] + bad + good[position + 1:]
 
@@ -264,9 +284,9 @@ def malformed_tokens() -> st.SearchStrategy[str]:
     """Token strings :meth:`PairingToken.parse` refuses (§1.3/§1.4): wrong length (13 and 15 weighted, empty,
     long), a character outside its part's alphabet, a lower-case or unknown region."""
     wrong_length = st.one_of(tokens().map(lambda t: t[:-1]), tokens().map(lambda t: t + "0"), st.just(""),
-                             st.text(alphabet=_ALNUM, max_size=40).filter(lambda t: len(t) != 14))
+                             st.text(alphabet=TOKEN_ALPHABET, max_size=40).filter(lambda t: len(t) != 14))
     unknown_region = st.tuples(
-        st.text(alphabet=_ALNUM[:26], min_size=2, max_size=2).filter(lambda r: r not in KNOWN_REGIONS),
+        st.text(alphabet=REGION_ALPHABET, min_size=2, max_size=2).filter(lambda r: r not in KNOWN_REGIONS),
         tokens()).map(lambda p: p[0] + p[1][2:])
     lower_region = tokens().map(lambda t: t[:2].lower() + t[2:])
     return st.one_of(wrong_length, _bad_character_token(), unknown_region, lower_region)
@@ -281,7 +301,7 @@ def licences(pid: str | None = None) -> st.SearchStrategy[Licence]:
     lower = "abcdefghijklmnopqrstuvwxyz0123456789"
     uuid = st.one_of(st.sampled_from([16, 20, 25]).flatmap(
         lambda n: st.text(alphabet=lower, min_size=n, max_size=n)))
-    auth_key = st.text(alphabet=_ALNUM, min_size=32, max_size=32)
+    auth_key = st.text(alphabet=TOKEN_ALPHABET, min_size=32, max_size=32)
     pids = st.just(pid) if pid is not None else st.text(alphabet=lower, min_size=16, max_size=16)
     return st.builds(Licence, uuid=uuid, auth_key=auth_key, pid=pids)
 

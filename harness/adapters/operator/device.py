@@ -130,6 +130,10 @@ class OperatorDeviceAdapter:
             context_env["PAIRCERT_POOL_ID"] = pool_id
         env = hook_environment(os.environ, secret_names=secret_env_names, secret_values=secrets,
                                extra={**context_env, **(hook_env or {})})
+        #: what the network's hooks learn about this device: its context and the hook_env entries that are no
+        #: secret (by name or by value)
+        self.hook_context = {**context_env, **{k: v for k, v in (hook_env or {}).items()
+                                               if not redaction.is_secret_key(k) and v not in secrets}}
         self.runner = HookRunner(redactor=self.redactor, env=env)
         self.capabilities = self._capabilities(claimed)
 
@@ -422,9 +426,17 @@ def _claimed(profile: Profile) -> frozenset[str]:
 
 def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
     """The secret values the adapter must never let out, and the environment variables that hold them."""
+    values, names = profile_secrets(profile)
+    return [licence.auth_key, *values], names
+
+
+def profile_secrets(profile: Profile) -> tuple[list[str], list[str]]:
+    """The profile's secret values (the Wi-Fi password) and the environment variables that hold secrets (the
+    licence's, the Wi-Fi password's, every ``env:`` argument of the adapters, pool units' too): what a hook must
+    never see."""
     from harness.profiles import ProfileError
 
-    values = [licence.auth_key]
+    values: list[str] = []
     names: list[str] = []
     params = profile.parameters
     if params.licence is not None:
@@ -434,7 +446,7 @@ def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
         with contextlib.suppress(ProfileError):
             values.append(params.wifi.password.resolve().get_secret_value())
     for spec in (profile.adapters.cloud, profile.adapters.device, *profile.adapters.device_pool):
-        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]  # pool units' too
+        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]
     return values, names
 
 
@@ -515,7 +527,10 @@ def operator_device(context: WorldContext, *, show_qr: str = "terminal", interac
             shutil.rmtree(directory, ignore_errors=True)
         raise
     adapter._owned_dir = directory if owned else None
+    attach = getattr(context.network, "attach_device_env", None)
+    if callable(attach):  # network hooks (the hooks network adapter) reach this unit's AP as its own hooks do
+        attach(adapter.hook_context)
     return adapter
 
 
-__all__ = ["QR_PROMPT", "OperatorDeviceAdapter", "operator_device"]
+__all__ = ["QR_PROMPT", "OperatorDeviceAdapter", "operator_device", "profile_secrets"]

@@ -33,6 +33,7 @@ from typing import IO
 
 from harness.adapters.contracts import AdapterError
 from harness.adapters.operator.desk import DeskTerminal, current_test, desk_terminal
+from harness.errors import HarnessError
 from harness.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ class Terminal:
 
     def _read_lines(self) -> None:
         fd = self.input_fd
-        assert fd is not None
+        if fd is None:
+            raise HarnessError("broken invariant: fd is not None")
         pending = b""
         while not self._closing.is_set():
             try:

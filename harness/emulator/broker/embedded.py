@@ -21,10 +21,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from amqtt.adapters import ReaderAdapter, StreamWriterAdapter
+from amqtt.adapters import StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
@@ -41,8 +41,17 @@ from harness.emulator.broker.authority import (
     device_publish_topics,
     device_subscribe_topics,
 )
+from harness.emulator.broker.connect import (
+    CONNACK_NOT_AUTHORISED,
+    MQTT_311,
+    Connect,
+    ReplayReader,
+    read_connect,
+    without_will,
+)
 from harness.emulator.broker.mosquitto import MosquittoBroker
 from harness.emulator.listen import TlsMaterial, listening_socket
+from harness.errors import HarnessError
 from harness.protocol.mqtt import topic_in
 
 log = logging.getLogger(__name__)
@@ -393,7 +402,7 @@ class EmbeddedBroker:
         """
         try:
             try:
-                raw, connect = await asyncio.wait_for(_read_connect(reader), self._timeout_s)
+                raw, connect = await asyncio.wait_for(read_connect(reader), self._timeout_s)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
                 return
             if connect is None:
@@ -405,169 +414,41 @@ class EmbeddedBroker:
                     await writer.drain()
                 return
             if connect.will_topic is not None and not self._will_allowed(connect):
-                raw = _without_will(raw, connect)
-            if connect.level == _MQTT_311 and connect.client_id in self._bridge.connected_clients():
+                raw = without_will(raw, connect)
+            if connect.level == MQTT_311 and connect.client_id in self._bridge.connected_clients():
                 await self._drop(connect.client_id)
-            await self._broker.external_connected(_ReplayReader(reader, raw), StreamWriterAdapter(writer), "default")
+            await self._broker.external_connected(ReplayReader(reader, raw), StreamWriterAdapter(writer), "default")
         except Exception:
             log.debug("MQTT connection ended on an error", exc_info=True)
         finally:
             writer.close()
 
 
-    def _refusal(self, connect: _Connect) -> bytes | None:
+    def _refusal(self, connect: Connect) -> bytes | None:
         """The CONNACK refusing a 3.1.1 login the authority does not know (see :meth:`_accept`), or None."""
-        if connect.level != _MQTT_311:
+        if connect.level != MQTT_311:
             return None
         if self.authority.authenticate(connect.client_id, connect.username, connect.password) is None:
             log.info("MQTT login refused for a client")
             log.debug("MQTT login refused for client %r", connect.client_id)  # may be acon_<licence uuid>
-            return _CONNACK_NOT_AUTHORISED
+            return CONNACK_NOT_AUTHORISED
         return None
 
-    def _will_allowed(self, connect: _Connect) -> bool:
+    def _will_allowed(self, connect: Connect) -> bool:
         """A will is authorised at CONNECT exactly like a PUBLISH of its topic by the same login.
 
         One outside the login's own publish topics is dropped (the CONNECT goes on without it), as Mosquitto
         drops it under the generated ACL: amqtt would otherwise publish it, and retain it with the will's retain
         flag, unchecked when the connection ends.
         """
-        assert connect.will_topic is not None
+        if connect.will_topic is None:
+            raise HarnessError("broken invariant: connect.will_topic is not None")
         identity = self.authority.authenticate(connect.client_id, connect.username, connect.password)
         if self.authority.may_publish(identity, connect.will_topic):
             return True
         log.warning("MQTT will dropped: it names a topic its login may not publish to")
         log.debug("dropped the will of client %r on %r", connect.client_id, connect.will_topic)
         return False
-
-
-_MQTT_311 = 4
-_MQTT_5 = 5
-_CONNACK_NOT_AUTHORISED = bytes((0x20, 0x02, 0x00, 0x05))  # MQTT 3.1.1 §3.2.2.3: return code 5
-_MAX_CONNECT_BYTES = 65_536
-_WILL_FLAGS = 0x04 | 0x18 | 0x20  # §3.1.2.5-7: will flag, will QoS, will retain
-
-
-@dataclass(frozen=True)
-class _Connect:
-    level: int
-    client_id: str
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    will_topic: str | None = None
-    will_retain: bool = False
-    flags_at: int = 0  # offsets in the CONNECT's body: its flags byte, and the will's fields [start, end)
-    will_span: tuple[int, int] = (0, 0)
-
-
-def _without_will(raw: bytes, connect: _Connect) -> bytes:
-    """The same CONNECT packet with its will taken out (flags cleared, will fields removed)."""
-    length_end = 1
-    while raw[length_end] & 0x80:
-        length_end += 1
-    body = raw[length_end + 1:]
-    start, end = connect.will_span
-    flags = body[connect.flags_at] & ~_WILL_FLAGS & 0xFF
-    body = body[:connect.flags_at] + bytes((flags,)) + body[connect.flags_at + 1:start] + body[end:]
-    length, encoded = len(body), bytearray()
-    while True:
-        length, digit = length >> 7, length & 0x7F
-        encoded.append(digit | (0x80 if length else 0))
-        if not length:
-            break
-    return raw[:1] + bytes(encoded) + body
-
-
-async def _read_connect(reader: asyncio.StreamReader) -> tuple[bytes, _Connect | None]:
-    """Read the first packet; return its bytes and, when it is a well-formed CONNECT, its login fields."""
-    head = await reader.readexactly(1)
-    if head[0] != 0x10:
-        return head, None
-    length_bytes = b""
-    length = 0
-    for shift in range(0, 28, 7):
-        byte = await reader.readexactly(1)
-        length_bytes += byte
-        length |= (byte[0] & 0x7F) << shift
-        if not byte[0] & 0x80:
-            break
-    else:
-        return head + length_bytes, None
-    if length > _MAX_CONNECT_BYTES:
-        raise ValueError("CONNECT too large")
-    body = await reader.readexactly(length)
-    return head + length_bytes + body, _parse_connect(body)
-
-
-def _parse_connect(body: bytes) -> _Connect | None:
-    """MQTT 3.1.1 §3.1: protocol name, level, flags, keep-alive, then client id, will, username, password."""
-    pos = 0
-
-    def field_bytes() -> bytes:
-        nonlocal pos
-        if pos + 2 > len(body):
-            raise ValueError("truncated")
-        size = int.from_bytes(body[pos:pos + 2], "big")
-        if pos + 2 + size > len(body):
-            raise ValueError("truncated")
-        value = body[pos + 2:pos + 2 + size]
-        pos += 2 + size
-        return value
-
-    def skip_properties() -> None:  # MQTT 5 §2.2.2: a variable byte integer length, then the properties
-        nonlocal pos
-        length = 0
-        for shift in range(0, 28, 7):
-            if pos >= len(body):
-                raise ValueError("truncated")
-            byte = body[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-        pos += length
-
-    try:
-        field_bytes()  # protocol name
-        if pos + 4 > len(body):
-            return None
-        level, flags, flags_at = body[pos], body[pos + 1], pos + 1
-        pos += 4
-        if level == _MQTT_5:
-            skip_properties()
-        client_id = field_bytes().decode("utf-8")
-        will_topic, will_start = None, pos
-        if flags & 0x04:  # §3.1.2.5 will flag: will topic and will message follow the client id
-            if level == _MQTT_5:
-                skip_properties()
-            will_topic = field_bytes().decode("utf-8")
-            field_bytes()
-        will_span = (will_start, pos)
-        username = field_bytes().decode("utf-8") if flags & 0x80 else None
-        password = field_bytes().decode("utf-8", "surrogateescape") if flags & 0x40 else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return _Connect(level, client_id, username, password, will_topic, bool(flags & 0x20), flags_at, will_span)
-
-
-class _ReplayReader(ReaderAdapter):  # type: ignore[misc]
-    """amqtt's view of a stream whose first bytes we have already read."""
-
-    def __init__(self, reader: asyncio.StreamReader, prefix: bytes) -> None:
-        self._reader = reader
-        self._prefix = prefix
-
-    async def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            data, self._prefix = self._prefix, b""
-            return data + await self._reader.read(-1)
-        taken, self._prefix = self._prefix[:n], self._prefix[n:]
-        if len(taken) < n:
-            taken += await self._reader.readexactly(n - len(taken))
-        return taken
-
-    def feed_eof(self) -> None:
-        self._reader.feed_eof()
 
 
 BrokerKind = Literal["amqtt", "mosquitto"]

@@ -49,6 +49,7 @@ from harness.emulator.broker.authority import (
     CredentialAuthority,
 )
 from harness.emulator.listen import TlsMaterial, dial_host
+from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +142,6 @@ class MosquittoBroker:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    @property
-    def config_dir(self) -> Path | None:
-        """The private directory holding the generated files (while running)."""
-        return self._dir
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -243,7 +239,8 @@ class MosquittoBroker:
     # -- files and reloads -----------------------------------------------------------------------------
 
     def _write_files(self, snapshot: AuthoritySnapshot) -> None:
-        assert self._dir is not None
+        if self._dir is None:
+            raise HarnessError("broken invariant: self._dir is not None")
         passwords = [password_line(self._monitor_user, self._monitor_password)]
         acl = [f"user {self._monitor_user}", f"topic read {_LOG_TOPIC}", ""]
         for username, password in snapshot.passwords.items():
@@ -287,7 +284,8 @@ class MosquittoBroker:
 
     def _listener_lines(self) -> list[str]:
         """The listener(s): MQTT over TLS with the lab certificate (§11.1), or plain; a plain one beside TLS."""
-        assert self._dir is not None
+        if self._dir is None:
+            raise HarnessError("broken invariant: self._dir is not None")
         lines = [f"listener {self._port} {self._host}"]
         if self._tls is None:
             return lines

@@ -17,7 +17,7 @@ import functools
 import json
 import secrets
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -31,7 +31,7 @@ from harness.protocol.errors import ProtocolError
 if TYPE_CHECKING:
     from harness.clock import Clock
     from harness.emulator.camera.pairing import PairingConfig
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 ActivationApi = Literal["v4.4", "opensdk"]
@@ -82,11 +82,60 @@ class Activation:
     endpoint: CloudEndpoint
 
 
+def activation_body(*, token: str, t: int, firmware: str, pid: str, activation_api: ActivationApi, mac: str,
+                    kept_dev_id: str | None = None) -> dict[str, Any]:
+    """The §4.2 activation body as the camera builds it (key order as TO/CK), ``devId`` when it kept one (§6)."""
+    body: dict[str, Any] = {
+        "token": token, "softVer": firmware, "productKey": pid,
+        "protocolVer": "2.2" if activation_api == "v4.4" else "2.3",
+        "baselineVer": "40.00", "options": json.dumps({"otaChannel": 0, "isFK": False}, separators=(",", ":")),
+    }
+    if kept_dev_id is not None:
+        body["devId"] = kept_dev_id  # §6: a reset device re-activates with the devId it kept
+    body.update({"devAttribute": 2048, "cadVer": "1.0.3", "cdVer": "1.0.0", "t": t,
+                 "hid": mac.replace(":", "").replace("-", "").lower()})
+    return body
+
+
+@dataclass(frozen=True)
+class AtopCall:
+    """One ATOP request as the SDK sends it (§4.2, §11.3): ``POST <atop url>?<query>`` with the form body."""
+
+    query: str
+    form: bytes = field(repr=False)
+    et: int
+
+    def headers(self, authority: str) -> list[tuple[str, str]]:
+        """§11.3: ``User-Agent`` twice (the SDK's, then its HTTP library's), the host, the form's type."""
+        return [("User-Agent", "TUYA_IOT_SDK"), ("Host", authority), ("User-Agent", HTTP_LIBRARY_AGENT),
+                ("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")]
+
+
+def atop_call(api: tuple[str, str], *, key: str, body: bytes, t: int, uuid: str | None = None,
+              dev_id: str | None = None, et: int | None = None) -> AtopCall:
+    """Sign and encrypt one ATOP call (§4.2): with the authKey and ``uuid`` before activation, the secKey and
+    ``dev_id`` after; ``et`` defaults to the activation API's own (a fresh GCM nonce for et=3)."""
+    name, version = api
+    et = atop.ACTIVE_API_ET.get(api, atop.ET_ECB) if et is None else et
+    request = atop.AtopRequest(api=name, version=version, et=et, t=t, uuid=uuid, dev_id=dev_id, body=body)
+    nonce = secrets.token_bytes(atop.GCM_NONCE_LEN) if et == atop.ET_GCM else None
+    query, form = atop.build_request(request, key, nonce=nonce)
+    return AtopCall(query, form, et)
+
+
+def open_activation_reply(wire: bytes, auth_key: str,
+                          et: int) -> tuple[atop.AtopResponse, atop.ActivationResult | None]:
+    """The cloud's answer to an activation (§4.3) and, when it succeeded, its result; ProtocolError when the answer
+    cannot be read (bad sign, bad ciphertext, a result missing what the camera needs)."""
+    reply = atop.decode_response(wire, auth_key, et)
+    return reply, atop.ActivationResult.from_dict(reply.result) if reply.success else None
+
+
 class ActivationMixin:
     """The ATOP half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         uuid: str
         auth_key: str
@@ -124,9 +173,9 @@ class ActivationMixin:
                 self._fail_activation("network")
                 return None
             try:
-                reply = atop.decode_response(wire, self.auth_key, et)
-                if reply.success:
-                    result = atop.ActivationResult.from_dict(reply.result)
+                reply, found = open_activation_reply(wire, self.auth_key, et)
+                if found is not None:
+                    result = found
                     break
             except ProtocolError as exc:
                 self.record("atop-bad-reply", error=str(exc))
@@ -149,22 +198,18 @@ class ActivationMixin:
         """One activation request (rebuilt with a fresh ``t``, as the SDKs do) and its answer's bytes; None
         when the network or TLS failed every attempt."""
         api, version = API_BY_NAME[self.activation_api]
-        et = atop.ACTIVE_API_ET[(api, version)]
         t = int(self.clock.time())
         body = json.dumps(self.activation_body(token=token, t=t), separators=(",", ":")).encode("utf-8")
-        request = atop.AtopRequest(api=api, version=version, et=et, t=t, uuid=self.uuid, dev_id=None, body=body)
-        nonce = secrets.token_bytes(atop.GCM_NONCE_LEN) if et == atop.ET_GCM else None
-        query, form = atop.build_request(request, self.auth_key, nonce=nonce)
-        url = yarl.URL(f"{endpoint.atop_url}?{query}", encoded=True)
-        self.record("atop-request", api=api, v=version, et=et, url=endpoint.atop_url, region=region, token=token,
+        call = atop_call((api, version), key=self.auth_key, body=body, t=t, uuid=self.uuid)
+        url = yarl.URL(f"{endpoint.atop_url}?{call.query}", encoded=True)
+        self.record("atop-request", api=api, v=version, et=call.et, url=endpoint.atop_url, region=region, token=token,
                     env=secret, dev_id=self.kept_dev_id)
-        headers = CIMultiDict([("User-Agent", "TUYA_IOT_SDK"), ("Host", url.raw_authority),
-                               ("User-Agent", HTTP_LIBRARY_AGENT),
-                               ("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")])
+        form = call.form
+        headers = CIMultiDict(call.headers(url.raw_authority))
         tls = endpoint.tls_context() if url.scheme == "https" else None
         for attempt in range(1, self.activation_attempts + 1):
             try:
-                async with self.world.http_session().post(url, data=form, headers=headers,
+                async with self.device_loop.http_session().post(url, data=form, headers=headers,
                                                           ssl=tls if tls is not None else True) as response:
                     return await response.read()
             except aiohttp.ClientConnectorCertificateError as exc:  # §11.1: verification is never skipped
@@ -177,4 +222,5 @@ class ActivationMixin:
         return None
 
 
-__all__ = ["API_BY_NAME", "Activation", "ActivationApi", "ActivationMixin", "CloudEndpoint"]
+__all__ = ["API_BY_NAME", "Activation", "ActivationApi", "ActivationMixin", "AtopCall", "CloudEndpoint",
+           "activation_body", "atop_call", "open_activation_reply"]

@@ -21,14 +21,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from harness.emulator.air import DeviceAp
 from harness.protocol import apconfig as ap
 from harness.protocol.errors import ProtocolError
 
 if TYPE_CHECKING:
-    from harness.emulator.camera.firmware import EmulatedCamera
+    from harness.emulator.air import Air
+    from harness.emulator.camera.pairing import PairingChannel, PairingConfig
+    from harness.emulator.camera.states import State
+    from harness.emulator.timeline import TimelineEvent
+
+
+class ApCamera(Protocol):
+    """What the SoftAP needs of its camera (:class:`~harness.emulator.camera.firmware.EmulatedCamera` is one)."""
+
+    air: Air
+    ap_variants: frozenset[str]
+    uuid: str
+    pid: str
+
+    @property
+    def ap_ssid(self) -> str: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def activated(self) -> bool: ...
+    def record(self, name: str, **details: Any) -> TimelineEvent: ...
+    def lpv35_key(self) -> bytes: ...
+    def decode_legacy_ap_frame(self, data: bytes) -> ap.ApFrame: ...
+    def refuse_ap_frame(self, mode: PairingChannel, raw: bytes, error: ProtocolError) -> None: ...
+    def take_ap_payload(self, mode: PairingChannel, data: bytes) -> PairingConfig | None: ...
+    def ap_ack_code(self, mode: PairingChannel, ret: int) -> int: ...
+    def capture_config(self, config: PairingConfig) -> None: ...
 
 # An ack's ret_code when the frame was sound but its config was refused (emulator-defined; 0 = OK, §3.2).
 RET_REFUSED = 1
@@ -72,9 +98,9 @@ class _Tcp(asyncio.Protocol):
 
 
 class ApServer:
-    """The config sockets of one camera's SoftAP; used from the world's loop only."""
+    """The config sockets of one camera's SoftAP; used from the device loop only."""
 
-    def __init__(self, camera: EmulatedCamera, *, host: str = "127.0.0.1",
+    def __init__(self, camera: ApCamera, *, host: str = "127.0.0.1",
                  ports: tuple[int, int] | None = None) -> None:
         self.camera = camera
         self.host = host
@@ -222,4 +248,4 @@ class ApServer:
         camera.record("ap-ext-cmd", req_type=request.req_type)
 
 
-__all__ = ["RET_REFUSED", "ApServer"]
+__all__ = ["RET_REFUSED", "ApCamera", "ApServer"]

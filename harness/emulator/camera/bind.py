@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from harness.clock import Clock
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 BIND_CONNECT_ATTEMPTS = 3
@@ -42,7 +42,7 @@ class UuidBindMixin:
     """The ``acon_`` half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         uuid: str
         auth_key: str
@@ -116,7 +116,7 @@ class UuidBindMixin:
         client_id, username, password = self.bind_login()
         failures = 0
         while self.in_state(State.PAIRING) and failures < BIND_CONNECT_ATTEMPTS:
-            loop = self.world.loop
+            loop = self.device_loop.loop
             client = LoopMqttClient(loop, client_id=client_id, username=username, password=password,
                                     on_message=self._on_bind_message, on_lost=self._on_bind_lost,
                                     keepalive=self.mqtt_keepalive,

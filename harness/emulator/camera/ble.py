@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from harness.emulator.camera.pairing import PairingConfig
 from harness.emulator.camera.states import State
-from harness.emulator.loop import WorldError
+from harness.emulator.loop import LoopError
 from harness.emulator.radio import LinkLost, Radio, RadioError, RadioLink
 from harness.protocol.ble import (
     AdvertisementV4,
@@ -62,8 +62,8 @@ from harness.protocol.ble.security import bound_advertised_id, is_compressed_uui
 
 if TYPE_CHECKING:
     from harness.clock import Clock
-    from harness.emulator.camera.firmware import Activation
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.camera.activation import Activation
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 AdvertisingMode = Literal["unbound", "bound"]
@@ -101,8 +101,8 @@ class BlePeripheral:
         self._hand_over(self._closed, link, reason)
 
     def _hand_over(self, callback: Any, *args: object) -> None:
-        with contextlib.suppress(WorldError):
-            self.camera.world.call_soon(callback, *args)
+        with contextlib.suppress(LoopError):
+            self.camera.device_loop.call_soon(callback, *args)
 
     # -- on the loop -----------------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class BlePeripheral:
             camera.capture_config(camera.ble_pairing_config(event.credentials))
         elif isinstance(event, ResetRequested):
             camera.record("ble-reset-requested", link=link.number, cmd=event.cmd)
-            camera.world.loop.create_task(camera.factory_reset_async())
+            camera.device_loop.loop.create_task(camera.factory_reset_async())
         elif isinstance(event, DisconnectRequested):
             camera.record("ble-disconnecting", link=link.number, reason=event.reason.value, detail=event.detail)
             link.disconnect(event.reason.value)
@@ -204,7 +204,7 @@ class BleMixin:
     """The BLE half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         uuid: str
         auth_key: str

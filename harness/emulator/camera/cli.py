@@ -16,11 +16,15 @@ interface is HTTP + JSON on loopback:
                            operator adapter's ``events_hook`` prints)
 ``GET /ap``                the SoftAP address ``{"host", "udp_port", "tcp_port"}`` (null when closed)
 ``GET /wait``              ``?state=online&timeout=10``: wait for a state (408 on timeout)
+``GET /networks``          the Wi-Fi networks it can join: ``[{"ssid_hex", "ssid", "security"}]`` (no password)
+``POST /networks``         make one: ``?ssid_hex=HEX&security=open|wpa2-psk|wpa3-sae``, the password as the body
+``DELETE /networks``       remove one: ``?ssid_hex=HEX``
 =========================  ===================================================================================
 
 The camera finds its cloud from ``--cloud-url`` (the ATOP ``/d.json`` URL) and ``--mqtt HOST:PORT``, or from a
-cloud's iot-dns ``--url-config`` endpoint (§4.1). Its Wi-Fi networks come from ``--wifi SSID=PASSWORD``;
-without any, every network it is told about joins (the lab's Wi-Fi is not what is under test).
+cloud's iot-dns ``--url-config`` endpoint (§4.1). Its Wi-Fi networks come from ``--wifi SSID=PASSWORD`` and the
+``/networks`` routes (what the ``hooks`` network adapter drives); with neither, every network it is told about
+joins (the lab's Wi-Fi is not what is under test).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import signal
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +48,34 @@ from harness.emulator.air import Air, JoinOutcome
 from harness.emulator.camera.faults import CAMERA_FAULTS, make_camera
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.states import State
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
+from harness.errors import HarnessError
 from harness.protocol.errors import ProtocolError
 from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
 
+#: Starts feeding a camera's air with the EZ datagrams sniffed on an interface, and returns how to stop. The
+#: emulator never imports harness.net: ``paircert device`` (:mod:`harness.cli.device`) hands it this bridge.
+SniffBridge = Callable[[str, Air], Callable[[], object]]
+
+
+@dataclass(frozen=True)
+class Bridges:
+    """What the command line hands ``serve`` in its click context (``ctx.obj``): the real-network bridges."""
+
+    sniff: SniffBridge | None = None
+
 
 class AnyNetworkAir(Air):
-    """An air where every SSID exists and takes any password: for a lab that is not testing its Wi-Fi."""
+    """An air where every SSID exists and takes any password: for a lab that is not testing its Wi-Fi; once the
+    lab makes a network through the control API (``POST /networks``), only the networks made exist."""
+
+    managed = False
 
     def join(self, ssid: bytes, password: bytes) -> JoinOutcome:
-        return "ok"
+        return super().join(ssid, password) if self.managed else "ok"
+
+
+SECURITIES = ("open", "wpa2-psk", "wpa3-sae")
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -62,13 +85,14 @@ def _address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def fetch_url_config(world: DeviceWorld, url: str, region: str, ca_pem: bytes | None = None) -> CloudEndpoint:
+async def fetch_url_config(device_loop: DeviceLoop, url: str, region: str,
+                           ca_pem: bytes | None = None) -> CloudEndpoint:
     """Ask a cloud's iot-dns endpoint where to activate and log in (§4.1). Over https the endpoint is verified
     against ``ca_pem`` (the CA a firmware build pins for iot-dns); an answer with a CA (``caArr``, §11.2) is
     taken as the SDKs take it: ATOP at ``httpsSelfUrl`` and MQTT over TLS at ``mqttsSelfUrl``, trusting that CA."""
     tls = CloudEndpoint(url, "", 0, ca_pem=ca_pem).tls_context() if url.startswith("https://") else None
-    async with world.http_session().post(url, data=UrlConfigRequest(region=region).to_json(),
-                                         ssl=tls if tls is not None else True) as response:
+    async with device_loop.http_session().post(url, data=UrlConfigRequest(region=region).to_json(),
+                                               ssl=tls if tls is not None else True) as response:
         answer = UrlConfigResponse.from_json(await response.read())
     https, mqtts = answer.addr("httpsSelfUrl"), answer.addr("mqttsSelfUrl")
     if answer.ca_arr and https and https.startswith("https://") and mqtts:  # §11.1, §11.2: the SDKs' path
@@ -84,12 +108,13 @@ async def fetch_url_config(world: DeviceWorld, url: str, region: str, ca_pem: by
 
 
 class ControlServer:
-    """The camera's control API on the world's loop."""
+    """The camera's control API on the device loop."""
 
     def __init__(self, camera: EmulatedCamera) -> None:
         self.camera = camera
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self._securities: dict[bytes, str] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
@@ -102,6 +127,9 @@ class ControlServer:
         app.router.add_get("/events", self.events)
         app.router.add_get("/ap", self.ap)
         app.router.add_get("/wait", self.wait)
+        app.router.add_get("/networks", self.networks)
+        app.router.add_post("/networks", self.add_network)
+        app.router.add_delete("/networks", self.remove_network)
         return app
 
     async def start(self, host: str, port: int) -> str:
@@ -168,6 +196,53 @@ class ControlServer:
         body = None if address is None else {"host": address[0], "udp_port": address[1], "tcp_port": address[2]}
         return web.json_response(body)
 
+    # -- the Wi-Fi networks the camera can join (what the lab's access points would be) ------------------------
+
+    def _network(self, ssid: bytes) -> dict[str, Any]:
+        return {"ssid_hex": ssid.hex(), "ssid": ssid.decode("utf-8", "backslashreplace"),
+                "security": self._securities.get(ssid, "wpa2-psk")}
+
+    async def networks(self, request: web.Request) -> web.Response:
+        """The networks on the camera's air: SSID (hex and text) and security, never a password."""
+        return web.json_response([self._network(ap.ssid) for ap in self.camera.air.access_points])
+
+    @staticmethod
+    def _ssid(request: web.Request) -> bytes | str:
+        try:
+            ssid = bytes.fromhex(request.query.get("ssid_hex", ""))
+        except ValueError:
+            return "ssid_hex must be the SSID's bytes in hex"
+        return ssid if 1 <= len(ssid) <= 32 else f"an SSID is 1 to 32 bytes, got {len(ssid)}"
+
+    async def add_network(self, request: web.Request) -> web.Response:
+        """Make a network: ``?ssid_hex=..&security=open|wpa2-psk|wpa3-sae``, the password as the body (so that it
+        is never in a URL or a command line)."""
+        ssid = self._ssid(request)
+        security = request.query.get("security", "wpa2-psk")
+        password = await request.read()
+        problem = ssid if isinstance(ssid, str) else None
+        if security not in SECURITIES:
+            problem = f"security must be one of {', '.join(SECURITIES)}"
+        elif (security == "open") != (not password):
+            problem = "an open network has no password, a secured one has one"
+        if problem is not None or isinstance(ssid, str):
+            return web.json_response({"error": problem}, status=400)
+        air = self.camera.air
+        if isinstance(air, AnyNetworkAir):
+            air.managed = True
+        air.add_access_point(ssid, password)
+        self._securities[ssid] = security
+        return web.json_response(self._network(ssid))
+
+    async def remove_network(self, request: web.Request) -> web.Response:
+        ssid = self._ssid(request)
+        if isinstance(ssid, str):
+            return web.json_response({"error": ssid}, status=400)
+        present = self.camera.air.access_point(ssid) is not None
+        self.camera.air.remove_access_point(ssid)
+        self._securities.pop(ssid, None)
+        return web.json_response({"removed": present, "ssid_hex": ssid.hex()})
+
     async def wait(self, request: web.Request) -> web.Response:
         try:
             states = [State(s) for s in request.query.get("state", "online").split(",")]
@@ -230,13 +305,14 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
     control_host, control_port = _address(control_addr)
     if url_config is None and (cloud_url is None or mqtt_addr is None):
         raise click.UsageError("give --cloud-url and --mqtt, or --url-config")
-    world = DeviceWorld(SystemClock(), name="paircert-device").start()
+    device_loop = DeviceLoop(SystemClock(), name="paircert-device").start()
     try:
         if url_config is not None:
             ca_pem = ca_file.read_bytes() if ca_file is not None else None
-            endpoint = world.run(fetch_url_config(world, url_config, region, ca_pem), timeout=15)
+            endpoint = device_loop.run(fetch_url_config(device_loop, url_config, region, ca_pem), timeout=15)
         else:
-            assert cloud_url is not None and mqtt_addr is not None
+            if cloud_url is None or mqtt_addr is None:
+                raise HarnessError("broken invariant: cloud_url is not None and mqtt_addr is not None")
             host, port = _address(mqtt_addr)
             endpoint = CloudEndpoint(cloud_url, host, port)
         air: Air = AnyNetworkAir() if not wifi else Air()
@@ -245,32 +321,36 @@ def serve(cloud_url: str | None, mqtt_addr: str | None, url_config: str | None, 
             if not sep:
                 raise click.BadParameter(f"expected SSID=PASSWORD, got {entry!r}", param_hint="--wifi")
             air.add_access_point(ssid.encode("utf-8"), password.encode("utf-8"))
-        camera = make_camera(world, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
+        camera = make_camera(device_loop, air, uuid=uuid, auth_key=auth_key, pid=pid, mac=mac, firmware=firmware,
                              cloud={region: endpoint}, activation_api=activation_api, faults=faults, ap_host=ap_host,
                              ap_ports=(ap_udp_port, ap_tcp_port) if ap_udp_port or ap_tcp_port else None,
                              refused_retries=refused_retries)
         control = ControlServer(camera)
-        url = world.run(control.start(control_host, control_port))
+        url = device_loop.run(control.start(control_host, control_port))
         camera.power_on()
         if sniff_interface is not None:
-            from harness.net.sniff import EzSniffer  # the real-network bridge: only when asked
-
-            sniffer = EzSniffer(sniff_interface, camera.air, keep_outgoing=False)
-            sniffer.start()
-            world.on_stop(_stopper(sniffer))
+            device_loop.on_stop(_stopper(_sniff_bridge()(sniff_interface, camera.air)))
         click.echo(f"paircert device: control {url}", nl=True)
         click.echo(json.dumps({"control": url, "uuid": uuid, "faults": list(faults)}), nl=True)
         _wait_for_signal()
-        world.run(control.stop())
+        device_loop.run(control.stop())
     except (ProtocolError, OSError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        world.stop()
+        device_loop.stop()
 
 
-def _stopper(sniffer: Any) -> Callable[[], Awaitable[None]]:
+def _sniff_bridge() -> SniffBridge:
+    """The real-network bridge ``paircert device`` (:mod:`harness.cli.device`) put in the click context."""
+    bridges = click.get_current_context().find_object(Bridges)
+    if bridges is None or bridges.sniff is None:
+        raise click.UsageError("--sniff needs the real-network bridge of `paircert device serve` (harness.cli.device)")
+    return bridges.sniff
+
+
+def _stopper(stop_sniffing: Callable[[], object]) -> Callable[[], Awaitable[None]]:
     async def stop() -> None:
-        sniffer.stop()
+        stop_sniffing()
 
     return stop
 
@@ -290,4 +370,4 @@ def _wait_for_signal() -> None:
             signal.signal(sig, old)
 
 
-__all__ = ["AnyNetworkAir", "ControlServer", "cli_command", "fetch_url_config"]
+__all__ = ["AnyNetworkAir", "Bridges", "ControlServer", "SniffBridge", "cli_command", "fetch_url_config", "serve"]

@@ -1,4 +1,4 @@
-"""The emulated camera: a firmware model on the device world's shared event loop.
+"""The emulated camera: a firmware model on the shared event loop of a :class:`~harness.emulator.loop.DeviceLoop`.
 
 Built from a licence (UUID, AuthKey), a PID, a firmware version and a MAC, pointed at a cloud (ATOP URL and
 MQTT broker, per region) and an :class:`~harness.emulator.air.Air`. Its lifecycle is the table in
@@ -23,14 +23,13 @@ button (:meth:`EmulatedCamera.reset`) does not call the cloud: the binding stays
 again on re-activation (§6 "keeps <uuid>.devid"); the "prompt sound" plays once a QR's payload parses.
 
 Faults are subclasses overriding the small hook methods marked "hook" below; see :mod:`harness.emulator.camera.faults`.
-Every method without ``_async`` blocks the calling thread (never the world's loop thread) for at most its
-``timeout``; the ``_async`` twins run on the world's loop.
+Every method without ``_async`` blocks the calling thread (never the device loop's thread) for at most its
+``timeout``; the ``_async`` twins run on the device loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,7 +37,14 @@ from typing import Any, Literal
 from PIL import Image
 
 from harness.emulator.air import Air, AirObservation, ListenHandle
-from harness.emulator.camera.activation import API_BY_NAME, Activation, ActivationApi, ActivationMixin, CloudEndpoint
+from harness.emulator.camera.activation import (
+    API_BY_NAME,
+    Activation,
+    ActivationApi,
+    ActivationMixin,
+    CloudEndpoint,
+    activation_body,
+)
 from harness.emulator.camera.ap import ApServer
 from harness.emulator.camera.bind import UuidBindMixin
 from harness.emulator.camera.ble import BleMixin
@@ -46,9 +52,10 @@ from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.online import OnlineMixin
 from harness.emulator.camera.pairing import PairingConfig, PairingMixin
 from harness.emulator.camera.states import Event, Lifecycle, State
-from harness.emulator.loop import DeviceWorld
+from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.emulator.timeline import Timeline, TimelineEvent
+from harness.errors import HarnessError
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 from harness.protocol.token import split_token_fixed
@@ -83,7 +90,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
 
     fault_names: tuple[str, ...] = ()
 
-    def __init__(self, world: DeviceWorld, air: Air, *, uuid: str, auth_key: str, pid: str, mac: str,
+    def __init__(self, device_loop: DeviceLoop, air: Air, *, uuid: str, auth_key: str, pid: str, mac: str,
                  cloud: CloudEndpoint | Mapping[str, CloudEndpoint], firmware: str = "1.0.0",
                  activation_api: ActivationApi = "v4.4",
                  pairing_modes: Iterable[str] = ("qr", "ez", "ap"),
@@ -97,9 +104,9 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
                  bind_by_uuid: bool = False, radio: Radio | None = None, ble_generation: str = "v2") -> None:
         if activation_api not in _API:
             raise ValueError(f"activation_api must be one of {sorted(_API)}, got {activation_api!r}")
-        self.world = world
+        self.device_loop = device_loop
         self.air = air
-        self.clock = world.clock
+        self.clock = device_loop.clock
         self.uuid = uuid
         self.auth_key = auth_key
         self.pid = pid
@@ -139,7 +146,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         self._init_pairing()
         self._init_bind()
         self._init_ble(radio, ble_generation)  # BLE (§9): advertising and GATT on the world's radio
-        world.on_stop(self._shutdown)
+        device_loop.on_stop(self._shutdown)
 
     # -- observation ---------------------------------------------------------------------------------------
 
@@ -216,7 +223,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         self._notify()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = self.world.loop.create_task(coro)
+        task: asyncio.Task[Any] = self.device_loop.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -243,7 +250,8 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         if new is State.PAIRING:
             self._start_listening()
         elif new is State.CONFIG_RECEIVED:
-            assert self.config is not None
+            if self.config is None:
+                raise HarnessError("broken invariant: self.config is not None")
             self._spawn(self._join_and_activate(self.config))
         elif new is State.CONNECTING:
             self._spawn(self._mqtt_session())
@@ -285,7 +293,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         """Wait (in real time) until ``predicate()`` holds; checked after every event. TimeoutError otherwise."""
         if predicate():
             return
-        waiter = _Waiter(predicate, self.world.loop.create_future())
+        waiter = _Waiter(predicate, self.device_loop.loop.create_future())
         self._waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter.future, timeout)
@@ -306,10 +314,10 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         return next(e for e in self.timeline.events()[after:] if e.name == name)
 
     def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
-        return self.world.run(self.wait_for_state_async(*states, timeout=timeout), timeout + 1.0)
+        return self.device_loop.run(self.wait_for_state_async(*states, timeout=timeout), timeout + 1.0)
 
     def wait_for_event(self, name: str, timeout: float = 10.0, *, after: int = 0) -> TimelineEvent:
-        return self.world.run(self.wait_for_event_async(name, timeout, after=after), timeout + 1.0)
+        return self.device_loop.run(self.wait_for_event_async(name, timeout, after=after), timeout + 1.0)
 
     # -- power and buttons -------------------------------------------------------------------------------------
 
@@ -338,19 +346,19 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         self._fire(Event.FACTORY_RESET)
 
     def power_on(self, timeout: float = 10.0) -> None:
-        self.world.run(self.power_on_async(), timeout)
+        self.device_loop.run(self.power_on_async(), timeout)
 
     def power_off(self, timeout: float = 10.0) -> None:
-        self.world.run(self.power_off_async(), timeout)
+        self.device_loop.run(self.power_off_async(), timeout)
 
     def power_cycle(self, timeout: float = 10.0) -> None:
-        self.world.run(self.power_cycle_async(), timeout)
+        self.device_loop.run(self.power_cycle_async(), timeout)
 
     def reset(self, timeout: float = 10.0) -> None:
-        self.world.run(self.reset_async(), timeout)
+        self.device_loop.run(self.reset_async(), timeout)
 
     def factory_reset(self, timeout: float = 10.0) -> None:
-        self.world.run(self.factory_reset_async(), timeout)
+        self.device_loop.run(self.factory_reset_async(), timeout)
 
     def crash(self, reason: str) -> None:
         """The firmware dies (a fault): liveness lost, no more answers, until power cycled."""
@@ -383,7 +391,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         if self.state is not State.PAIRING or "qr" not in self.pairing_modes:
             self.record("qr-ignored", state=self.state.value)
             return QrScan("not-listening")
-        found = await self.world.loop.run_in_executor(None, self.decode_qr_image, image)
+        found = await self.device_loop.loop.run_in_executor(None, self.decode_qr_image, image)
         if not self.in_state(State.PAIRING):
             self.record("qr-ignored", state=self.state.value)
             return QrScan("not-listening")
@@ -402,7 +410,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         return QrScan("captured", data)
 
     def present_qr(self, image: Image.Image, timeout: float = 10.0) -> QrScan:
-        return self.world.run(self.present_qr_async(image), timeout)
+        return self.device_loop.run(self.present_qr_async(image), timeout)
 
     # -- join and activate (§0 steps 3-4, §4) ---------------------------------------------------------------------
 
@@ -453,16 +461,8 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
 
     def activation_body(self, *, token: str, t: int) -> dict[str, Any]:
         """Hook: the §4.2 activation body, key order as TO/CK build it."""
-        body: dict[str, Any] = {
-            "token": token, "softVer": self.firmware, "productKey": self.pid,
-            "protocolVer": "2.2" if self.activation_api == "v4.4" else "2.3",
-            "baselineVer": "40.00", "options": json.dumps({"otaChannel": 0, "isFK": False}, separators=(",", ":")),
-        }
-        if self.kept_dev_id is not None:
-            body["devId"] = self.kept_dev_id  # §6: a reset device re-activates with the devId it kept
-        body.update({"devAttribute": 2048, "cadVer": "1.0.3", "cdVer": "1.0.0", "t": t,
-                     "hid": self.mac.replace(":", "").replace("-", "").lower()})
-        return body
+        return activation_body(token=token, t=t, firmware=self.firmware, pid=self.pid,
+                               activation_api=self.activation_api, mac=self.mac, kept_dev_id=self.kept_dev_id)
 
     def join_wifi(self, ssid: bytes, password: bytes) -> str:
         """Hook: associate with the access point; "ok", "no-such-ssid" or "wrong-password"."""

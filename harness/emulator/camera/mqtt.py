@@ -1,4 +1,4 @@
-"""A paho-mqtt 2.x client driven by the device world's asyncio loop: no thread per camera.
+"""A paho-mqtt 2.x client driven by the device loop's asyncio loop: no thread per camera.
 
 paho supports an external event loop through its socket callbacks (``on_socket_open``,
 ``on_socket_close``, ``on_socket_register_write``, ``on_socket_unregister_write``): the loop watches the

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.states import Event, State
+from harness.errors import HarnessError
 from harness.protocol import mqtt as mq
 from harness.protocol.errors import ProtocolError
 
@@ -22,17 +23,23 @@ if TYPE_CHECKING:
     import asyncio
 
     from harness.clock import Clock
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.camera.activation import Activation
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
+
+
+def seal_message(message: mq.MqttMessage, *, local_key: str, pv: mq.ProtocolVersion, seq: int) -> bytes:
+    """A message from the device in the camera's envelope (§5): version ``pv``, its sequence number, from the device,
+    a fresh nonce for 2.3."""
+    nonce = secrets.token_bytes(mq.NONCE_LEN) if pv == "2.3" else None
+    return mq.encode_message(message, local_key=local_key, pv=pv, seq=seq, nonce=nonce)
 
 
 class OnlineMixin:
     """The MQTT half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        from harness.emulator.camera.firmware import Activation
-
-        world: DeviceWorld
+        device_loop: DeviceLoop
         clock: Clock
         activation: Activation | None
         dps: dict[str, Any]
@@ -62,14 +69,15 @@ class OnlineMixin:
 
     async def _mqtt_session(self) -> None:
         activation = self.activation
-        assert activation is not None
+        if activation is None:
+            raise HarnessError("broken invariant: activation is not None")
         if not self._fresh_activation and not self.reconnects():
             self.record("mqtt-not-attempted")
             return
         client_id, username, password = self.mqtt_credentials(activation.dev_id, activation.sec_key)
         endpoint = activation.endpoint
         while self.in_state(State.CONNECTING):
-            client = LoopMqttClient(self.world.loop, client_id=client_id, username=username, password=password,
+            client = LoopMqttClient(self.device_loop.loop, client_id=client_id, username=username, password=password,
                                     on_message=self._on_mqtt_message, on_lost=self._on_mqtt_lost,
                                     keepalive=self.mqtt_keepalive,
                                     tls=endpoint.tls_context() if endpoint.mqtt_tls else None)  # §11.1
@@ -111,7 +119,7 @@ class OnlineMixin:
         if client is None:
             return
         if graceful:
-            self.world.loop.create_task(client.disconnect())
+            self.device_loop.loop.create_task(client.disconnect())
         else:
             client.abort()
 
@@ -156,9 +164,7 @@ class OnlineMixin:
         if activation is None or client is None:
             return
         self._mqtt_seq += 1
-        nonce = secrets.token_bytes(mq.NONCE_LEN) if self.mqtt_pv == "2.3" else None
-        payload = mq.encode_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq,
-                                    nonce=nonce)
+        payload = seal_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq)
         client.publish(mq.topic_out(activation.dev_id), payload, 1)
         self.record("mqtt-publish", protocol=int(message.protocol), data=dict(message.data))
 
@@ -195,4 +201,4 @@ class OnlineMixin:
         self._fire(Event.REMOTE_RESET, factory=factory)
 
 
-__all__ = ["OnlineMixin"]
+__all__ = ["OnlineMixin", "seal_message"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from harness.emulator.air import AirObservation, ListenHandle
 from harness.emulator.camera.states import Event, State
-from harness.emulator.loop import WorldError
+from harness.emulator.loop import LoopError
 from harness.protocol import apconfig as ap
 from harness.protocol.errors import ProtocolError
 from harness.protocol.qr import parse_qr_text
@@ -23,7 +23,7 @@ from harness.protocol.smartconfig import EzCredentials, SmartConfigReceiver
 
 if TYPE_CHECKING:
     from harness.emulator.air import Air
-    from harness.emulator.loop import DeviceWorld
+    from harness.emulator.loop import DeviceLoop
     from harness.emulator.timeline import TimelineEvent
 
 PairingChannel = Literal["qr", "ez", "ap-legacy", "ap-lpv35", "mqtt-bind", "ble"]
@@ -58,7 +58,7 @@ class PairingMixin:
     """The pairing-channel half of :class:`~harness.emulator.camera.firmware.EmulatedCamera`."""
 
     if TYPE_CHECKING:
-        world: DeviceWorld
+        device_loop: DeviceLoop
         air: Air
         config: PairingConfig | None
         pairing_modes: frozenset[str]
@@ -133,8 +133,8 @@ class PairingMixin:
 
     def _on_air(self, observation: AirObservation) -> None:
         # Called in the sender's thread: hand the observation to the camera's loop.
-        with contextlib.suppress(WorldError):
-            self.world.call_soon(self._feed_ez, observation)
+        with contextlib.suppress(LoopError):
+            self.device_loop.call_soon(self._feed_ez, observation)
 
     def _feed_ez(self, observation: AirObservation) -> None:
         receiver = self._ez_receiver

@@ -89,7 +89,6 @@ class EmulatedCloud:
             names = [n for n in (host, advertise_host) if n]
             self.tls.names = tuple(dict.fromkeys([*self.tls.names, *names]))
             material = self.tls.material
-        self._broker_kind = broker
         self._link: DeviceLink = NullLink()
         self._broker_link = None
         if broker != "none":

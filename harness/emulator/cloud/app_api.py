@@ -42,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.errors import HarnessError
 from harness.model.binding import Role
 from harness.model.outcomes import AttemptSummary
 
@@ -157,7 +158,8 @@ class CloudApp:
     def remove_device(self, caller: str, dev_id: str, *, wipe: bool = False) -> None:
         with self.state.lock:
             dev = self._device_for(caller, dev_id)
-            assert dev.home is not None
+            if dev.home is None:
+                raise HarnessError("broken invariant: dev.home is not None")
             self._require_admin(self.state.require_home(dev.home), caller)
             self.state.remove_device(dev_id, wipe=wipe)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.errors import HarnessError
 from harness.model.errors import CloudError
 from harness.protocol.atop import (
     API_ACTIVE_V44,
@@ -250,7 +251,8 @@ class AtopService:
         if isinstance(opened, web.Response):
             return opened
         key, obj = opened
-        assert query.dev_id is not None
+        if query.dev_id is None:
+            raise HarnessError("broken invariant: query.dev_id is not None")
         ok, detail = self.matop.versions_update(query.dev_id, obj)
         if not ok:
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, detail, key, query.et)

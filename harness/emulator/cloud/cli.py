@@ -327,8 +327,8 @@ def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord]
     else:
         click.echo(f"  MQTT        {cloud.mqtt_host}:{cloud.mqtt_port}")
     _announce_tls(cloud)
-    for project in cloud.openapi.projects:
-        click.echo(f"  OpenAPI     {cloud.openapi_url}  client_id {project.client_id}  app schema {project.schema}")
+    for project in cloud.openapi.projects:  # flush left: scripts look for the line starting "OpenAPI "
+        click.echo(f"OpenAPI       {cloud.openapi_url}  client_id {project.client_id}  app schema {project.schema}")
     for product in products:
         click.echo(f"  product     {product.pid}  {product.binding_mode.value:<6}  {product.category}  {product.name}")
     for lic in licences:

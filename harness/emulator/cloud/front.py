@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.emulator.listen import ListenError, bind_error, listening_socket
+from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def rewrite_head(head: bytes) -> tuple[bytes, int | None]:
     kept: list[bytes] = []
     seen: dict[bytes, int] = {}
     for line, name in zip(fields, names, strict=True):
-        assert name is not None
+        if name is None:
+            raise HarnessError("broken invariant: name is not None")
         if name in MERGED_HEADERS and name in seen:
             index = seen[name]
             kept[index] = kept[index] + b" " + line.partition(b":")[2].strip(b" \t")

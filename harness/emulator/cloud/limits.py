@@ -31,6 +31,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
+from harness.errors import HarnessError
+
 from .records import CloudInputError
 
 log = logging.getLogger(__name__)
@@ -344,7 +346,8 @@ class GuardedProtocol(asyncio.Protocol):
         self.address = "?"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        if not isinstance(transport, asyncio.Transport):
+            raise HarnessError("broken invariant: isinstance(transport, asyncio.Transport)")
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
@@ -438,7 +441,8 @@ def json_errors_factory(runner: web.BaseRunner) -> Callable[[], asyncio.Protocol
     """A protocol factory like the runner's own server (the same options: keep-alive, logger, ...), making
     :class:`JsonErrorsHandler` protocols. Call it on the loop that serves."""
     server = runner.server
-    assert server is not None, "the runner is set up first"
+    if server is None:
+        raise HarnessError("broken invariant: the runner is set up first")
     loop = asyncio.get_running_loop()
     options = dict(getattr(server, "_kwargs", {}))
 

@@ -80,7 +80,6 @@ class CloudMqttClient:
         self._seq: dict[str, int] = {}
         self._malformed: collections.deque[MalformedPayload] = collections.deque(maxlen=malformed_kept)
         self._malformed_count = 0
-        self._received_count = 0
         self._ready = threading.Event()
         self._failure: str | None = None
         self._pending_subscribe: int | None = None
@@ -211,12 +210,6 @@ class CloudMqttClient:
     # -- what was received -----------------------------------------------------------------------------
 
     @property
-    def received_count(self) -> int:
-        """Messages decoded and handed to ``on_message``."""
-        with self._lock:
-            return self._received_count
-
-    @property
     def malformed_count(self) -> int:
         with self._lock:
             return self._malformed_count
@@ -288,7 +281,6 @@ class CloudMqttClient:
             return
         with self._lock:
             self._pv[dev_id] = envelope.pv
-            self._received_count += 1
         try:
             self._on_message(dev_id, message)
         except Exception:
@@ -305,8 +297,6 @@ class CloudMqttClient:
         if answer is None:
             self._record(topic, "an MQTT-ATOP request without a usable id", payload)
             return
-        with self._lock:
-            self._received_count += 1
         self._client.publish(mqtt.rpc_rsp(dev_id), answer, qos=1)
 
     def _record(self, topic: str, reason: str, payload: bytes) -> None:

@@ -61,6 +61,8 @@ from harness.protocol import openapi as oa
 from harness.protocol.openapi import OpenApiCode
 
 from .limits import read_body
+from .openapi_calls import DEFAULT_SCHEMA, Call, Handler, OpenApiError, OpenApiProject
+from .openapi_routes import routes
 from .records import CloudInputError
 from .state import CloudState, random_text
 
@@ -70,7 +72,6 @@ OPENAPI_PREFIXES = ("/v1.0/", "/v1.1/", "/v2.0/")
 MAX_OPENAPI_BODY = 64 * 1024
 ACCESS_TTL_S = 7200  # §10.4: "expire_time (seconds, 7200 in docs and in wire logs)"
 DEFAULT_SKEW_S = 300.0
-DEFAULT_SCHEMA = "paircert"
 MAX_GRANTS = 4096  # per project: the oldest are forgotten past this (every table bounded)
 CLIENT_ID_LEN = 20  # §10.1: "20 characters in every example"
 SECRET_LEN = 32  # §10.1: "32 characters in every example"
@@ -85,25 +86,6 @@ _INPUT_CODES = {
 }
 
 
-class OpenApiError(Exception):
-    """An OpenAPI refusal: answered HTTP 200 with ``{"success": false, "code", "msg"}`` (§10.3)."""
-
-    def __init__(self, code: int, msg: str | None = None) -> None:
-        self.code = int(code)
-        self.msg = oa.message_for(code) if msg is None else msg
-        super().__init__(f"{self.code} {self.msg}")
-
-
-@dataclass(frozen=True)
-class OpenApiProject:
-    """A cloud project: its Access ID, Access Secret (never shown) and the OEM app schema users sync into."""
-
-    client_id: str
-    secret: str = field(repr=False)
-    schema: str = DEFAULT_SCHEMA
-    uid: str = ""  # what the token answer names as ``uid`` (§10.4: not established for a project token)
-
-
 @dataclass
 class _Grant:
     client_id: str
@@ -116,19 +98,6 @@ class _Grant:
 def new_credentials() -> tuple[str, str]:
     """A fresh Access ID and Access Secret (§10.1 lengths), from a cryptographic RNG."""
     return random_text(CLIENT_ID_LEN), random_text(SECRET_LEN, string.ascii_lowercase + string.digits)
-
-
-@dataclass
-class Call:
-    """One authenticated call: the project, the JSON body (``{}`` when none) and the query."""
-
-    project: OpenApiProject
-    body: dict[str, Any]
-    query: dict[str, str]
-    match: dict[str, str]
-
-
-Handler = Callable[[Call], Any]
 
 
 class OpenApiService:
@@ -244,7 +213,6 @@ class OpenApiService:
             return self.refuse(OpenApiCode.SYSTEM_ERROR)
 
     def add_routes(self, app: web.Application) -> None:
-        from .openapi_routes import routes
 
         for method, path, handler, token_call in routes(self):
             app.router.add_route(method, path, self._wrap(handler, token_call=token_call))
@@ -335,5 +303,5 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-__all__ = ["OPENAPI_PREFIXES", "Call", "OpenApiError", "OpenApiProject", "OpenApiService", "client_file",
-           "new_credentials"]
+__all__ = ["DEFAULT_SCHEMA", "OPENAPI_PREFIXES", "Call", "Handler", "OpenApiError", "OpenApiProject", "OpenApiService",
+           "client_file", "new_credentials"]

@@ -1,6 +1,6 @@
 """The handlers of the emulated OpenAPI (PROTOCOL.md §10.4, §10.6-§10.9): each takes an authenticated
-:class:`~harness.emulator.cloud.openapi.Call` and returns the envelope's ``result``, or raises
-:class:`~harness.emulator.cloud.openapi.OpenApiError`. They act through the cloud state's public methods, as the
+:class:`~harness.emulator.cloud.openapi_calls.Call` and returns the envelope's ``result``, or raises
+:class:`~harness.emulator.cloud.openapi_calls.OpenApiError`. They act through the cloud state's public methods, as the
 project (§10.13 rule 9: "An OpenAPI call acts as the home's owner", project-level rights).
 """
 
@@ -9,16 +9,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.protocol import openapi as oa
 from harness.protocol.openapi import OpenApiCode
 
+from .openapi_calls import Call, OpenApiError, OpenApiProject
 from .records import Device, DpSchema, Home, Product
-from .state import REGION_TIME_ZONES
-
-if TYPE_CHECKING:
-    from .openapi import Call, OpenApiService
+from .state import REGION_TIME_ZONES, CloudState
 
 PAIRING_TYPES = frozenset({"EZ", "AP", "BLE"})  # §10.6.1 paring_type
 EVENT_ACTIVATION, EVENT_RESET = 3, 4  # §10.8 device log event ids
@@ -31,9 +29,17 @@ MAX_COMMANDS = 32
 MAX_LOGS = 100
 
 
-def _error(code: int, detail: str) -> Exception:
-    from .openapi import OpenApiError
+class Service(Protocol):
+    """What the handlers need of the service (:class:`harness.emulator.cloud.openapi.OpenApiService` is it)."""
 
+    state: CloudState
+    users: dict[tuple[str, str, str], str]  # (schema, country code, user name) -> account id
+
+    def issue(self, project: OpenApiProject) -> dict[str, Any]: ...
+    def refresh_grant(self, project: OpenApiProject, refresh_token: str) -> dict[str, Any]: ...
+
+
+def _error(code: int, detail: str) -> Exception:
     return OpenApiError(code, f"{oa.message_for(code)}: {detail}")
 
 
@@ -52,9 +58,9 @@ def _text(body: dict[str, Any], *names: str, required: bool = True, max_len: int
 
 
 class Routes:
-    """The handlers, bound to one :class:`OpenApiService`."""
+    """The handlers, bound to one service."""
 
-    def __init__(self, service: OpenApiService) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
         self.state = service.state
 
@@ -273,7 +279,7 @@ def remaining_s(expires_at: float, now: float) -> int:
     return max(0, math.ceil(expires_at - now))
 
 
-def routes(service: OpenApiService) -> list[tuple[str, str, Callable[[Call], Any], bool]]:
+def routes(service: Service) -> list[tuple[str, str, Callable[[Call], Any], bool]]:
     """``(method, path, handler, is a token call)`` for every route the service serves."""
     r = Routes(service)
     dev = "/v1.0/devices/{device_id}"
@@ -297,4 +303,4 @@ def routes(service: OpenApiService) -> list[tuple[str, str, Callable[[Call], Any
     ]
 
 
-__all__ = ["EVENT_ACTIVATION", "EVENT_RESET", "Routes", "remaining_s", "routes"]
+__all__ = ["EVENT_ACTIVATION", "EVENT_RESET", "Routes", "Service", "remaining_s", "routes"]

@@ -253,6 +253,7 @@ class Device:
     last_seen: float | None = None
     versions: str | None = None  # §11.5 tuya.device.versions.update, as the device last sent it
     protocol_ver: str | None = None  # §11.9.5: the MQTT protocol version the activation announced
+    reports: int = 0  # protocol-4 DP reports recorded since the latest activation (§5)
 
     @property
     def bound(self) -> bool:
@@ -264,14 +265,15 @@ class Device:
                 "account": self.account, "online": self.online, "dps": dict(self.dps),
                 "dataWipePending": self.data_wipe_pending, "activatedAt": self.activated_at,
                 "history": [h.to_dict() for h in self.history], "versions": self.versions,
-                "protocolVer": self.protocol_ver}
+                "protocolVer": self.protocol_ver, "reports": self.reports}
 
     def to_dict(self) -> dict[str, Any]:
         raw = {"dev_id": self.dev_id, "uuid": self.uuid, "pid": self.pid, "sec_key": self.sec_key,
                "local_key": self.local_key, "home": self.home, "account": self.account, "hid": self.hid,
                "online": False, "dps": self.dps, "history": [h.to_dict() for h in self.history],
                "data_wipe_pending": self.data_wipe_pending, "activated_at": self.activated_at,
-               "last_seen": self.last_seen, "versions": self.versions, "protocol_ver": self.protocol_ver}
+               "last_seen": self.last_seen, "versions": self.versions, "protocol_ver": self.protocol_ver,
+               "reports": self.reports}
         return raw
 
     @classmethod

@@ -441,6 +441,7 @@ class CloudState:
         self._issue_keys(dev)
         dev.home, dev.account, dev.hid = target.home_id, record.account, a.req.hid or dev.hid
         dev.activated_at = a.now
+        dev.reports = 0  # DP reports are counted per activation (record_dps)
         if decision.reset_factory:
             dev.dps = {}
         dev.data_wipe_pending = False
@@ -548,11 +549,12 @@ class CloudState:
                 dev.last_seen = self.clock.time()
 
     def record_dps(self, dev_id: str, dps: dict[str, Any]) -> None:
-        """A protocol-4 DP report from the device (§5)."""
+        """A protocol-4 DP report from the device (§5), counted in the device's ``reports`` since its activation."""
         with self._lock:
             dev = self.devices.get(dev_id)
             if dev is not None and dev.bound:
                 dev.dps.update({str(k): v for k, v in dps.items()})
+                dev.reports += 1
                 dev.last_seen = self.clock.time()
                 self._save(lambda: ("device", dev_id, dev.to_dict()))
 

@@ -25,7 +25,7 @@ Change = tuple[str, str, dict[str, Any] | list[Any] | None]
 class Store:
     """The in-memory store: keeps nothing."""
 
-    persistent = False
+    persistent = False  # the state builds rows only for a store that keeps them
 
     def load(self) -> Iterator[tuple[str, str, Any]]:
         return iter(())

@@ -210,7 +210,8 @@ class BleAppConnection(BleConnection):
     def _info_key(self, rand16: bytes) -> bytes:
         creds = self.credentials
         if creds.auth_key is None:
-            assert creds.device_info_key is not None
+            if creds.device_info_key is None:
+                raise LocalProtocolError("broken invariant: creds.device_info_key is not None")
             return creds.device_info_key
         if self.generation is Generation.V2:
             return key11(creds.auth_key, creds.ble_id, rand16)
@@ -266,7 +267,8 @@ class BleAppConnection(BleConnection):
     def _learn(self, message: DeviceMessage) -> None:
         if isinstance(message, DeviceInfoAnswer):
             self.device_info = message
-            assert self.info_key is not None
+            if self.info_key is None:
+                raise LocalProtocolError("broken invariant: self.info_key is not None")
             derive = key12 if self.generation is Generation.V2 else key2
             self.session_key = derive(self.info_key, message.srand)
         elif isinstance(message, PairAnswer):

@@ -188,7 +188,8 @@ class BleDeviceConnection(BleConnection):
     def key_for(self, envelope: Envelope) -> bytes | None:
         mode = envelope.mode
         if mode == device_info_mode(self.generation):
-            assert envelope.iv is not None
+            if envelope.iv is None:
+                raise LocalProtocolError("broken invariant: envelope.iv is not None")
             if self.generation is Generation.V2:
                 return key11(self.auth_key, self.ble_id, envelope.iv)
             return key1(self.auth_key, envelope.iv)
@@ -221,7 +222,8 @@ class BleDeviceConnection(BleConnection):
 
     def device_info_answer(self) -> DeviceInfoAnswer:
         """The §9.7.2 answer: TuyaOpen's layout, this connection's srand and the register key of rand16."""
-        assert self.rand16 is not None
+        if self.rand16 is None:
+            raise LocalProtocolError("broken invariant: self.rand16 is not None")
         register = register_key(self.auth_key, self.rand16) + bytes(16)
         template = self._device_info or DeviceInfoAnswer(
             srand=self.srand, register_field=register, v2_flags=0x06 if self.generation is Generation.V2 else 0)
@@ -309,9 +311,11 @@ class BleDeviceConnection(BleConnection):
         self._queue(self.device_info_answer(), mode=opened.mode, key=opened.key, ack_sn=frame.sn, iv=iv)
 
     def _derive_session_key(self) -> bytes:
-        assert self.info_key is not None
+        if self.info_key is None:
+            raise LocalProtocolError("broken invariant: self.info_key is not None")
         if self._owner_session:
-            assert self._owner_keys is not None
+            if self._owner_keys is None:
+                raise LocalProtocolError("broken invariant: self._owner_keys is not None")
             return key15(*self._owner_keys, self.srand)
         if self.generation is Generation.V2:
             return key12(self.info_key, self.srand)
@@ -339,7 +343,8 @@ class BleDeviceConnection(BleConnection):
         except BleError as exc:
             self._drop(DropReason.PAYLOAD, exc.message)
             return
-        assert isinstance(message, WifiConfigV2 | WifiConfigV1)
+        if not isinstance(message, WifiConfigV2 | WifiConfigV1):
+            raise LocalProtocolError("broken invariant: isinstance(message, WifiConfigV2 | WifiConfigV1)")
         self._received(message, opened)
         reason = self._wifi_ignored(message)
         if reason is not None:
@@ -370,7 +375,8 @@ class BleDeviceConnection(BleConnection):
         return None
 
     def _answer_wifi(self, message: WifiConfigV2 | WifiConfigV1, result: int, request_sn: int) -> None:
-        assert self.session_key is not None
+        if self.session_key is None:
+            raise LocalProtocolError("broken invariant: self.session_key is not None")
         if isinstance(message, WifiConfigV2):
             # §9.7.5: 0x801C in the session mode, ack_sn 0 in TuyaOpen (AK: the last received sn).
             self._queue(WifiConfigAnswerV2(result), mode=self._session_mode(), key=self.session_key,

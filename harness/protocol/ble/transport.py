@@ -106,7 +106,8 @@ class SubPacket:
 
     def encode(self) -> bytes:
         if self.number == 0:
-            assert self.total_len is not None and self.version is not None and self.seq is not None
+            if self.total_len is None or self.version is None or self.seq is None:
+                raise LocalProtocolError("broken invariant: a first sub-packet has total_len, version and seq")
             head = encode_varint(0) + encode_varint(self.total_len) + bytes([(self.version << 4) | self.seq])
             return head + self.payload
         return encode_varint(self.number) + self.payload
@@ -240,7 +241,8 @@ class Reassembler:
         return self._continuation(sub, raw)
 
     def _first_sub_packet(self, sub: SubPacket, raw: bytes) -> list[TransportEvent]:
-        assert sub.total_len is not None
+        if sub.total_len is None:
+            raise LocalProtocolError("broken invariant: sub.total_len is not None")
         if self._first is not None and self._raw.get(0) == raw:
             self.duplicates += 1
             return []
@@ -258,7 +260,8 @@ class Reassembler:
 
     def _abandon(self) -> PacketAbandoned:
         first = self._first
-        assert first is not None and first.total_len is not None
+        if first is None or first.total_len is None:
+            raise LocalProtocolError("broken invariant: first is not None and first.total_len is not None")
         have = sorted(self._parts)
         missing = tuple(n for n in range(have[-1] + 1) if n not in self._parts) or (have[-1] + 1,)
         event = PacketAbandoned(total_len=first.total_len, received=sum(map(len, self._parts.values())),
@@ -279,7 +282,8 @@ class Reassembler:
 
     def _continuation(self, sub: SubPacket, raw: bytes) -> list[TransportEvent]:
         first = self._first
-        assert first is not None and first.total_len is not None
+        if first is None or first.total_len is None:
+            raise LocalProtocolError("broken invariant: first is not None and first.total_len is not None")
         if sub.number > first.total_len:
             raise BleError(f"continuation {sub.number} cannot belong to a packet of {first.total_len} bytes",
                            reason=BleFault.REASSEMBLY, section=TRANSPORT)
@@ -304,7 +308,8 @@ class Reassembler:
 
     def _complete(self) -> list[TransportEvent]:
         first = self._first
-        assert first is not None and first.total_len is not None and first.version is not None
+        if first is None or first.total_len is None or first.version is None:
+            raise LocalProtocolError("broken invariant: the first sub-packet is held, with total_len and version")
         total, have, count = first.total_len, 0, 0
         while count in self._parts and have < total:  # bounded by the parts held
             have += len(self._parts[count])
@@ -313,7 +318,8 @@ class Reassembler:
             return []
         data = b"".join(self._parts[n] for n in range(count))[:total]  # §9.4: cap at total_len
         self._recent.append(frozenset(self._raw[n] for n in range(count)))
-        assert first.seq is not None
+        if first.seq is None:
+            raise LocalProtocolError("broken invariant: first.seq is not None")
         packet = ReassembledPacket(data=data, version=first.version, seq=first.seq, sub_packets=count)
         self._first, self._parts, self._raw, self._held = None, {}, {}, 0
         return [packet]

@@ -64,6 +64,7 @@ from harness.protocol.smartconfig.readings import (
     LOSSY,
     NOISY,
     Reading,
+    Shape,
     covered,
     fits,
     fold,
@@ -290,6 +291,11 @@ class BroadcastDecoder:
             self._damaged(LOSSY)  # a group's data all lost between its control values and the next pair
             if expected is not None and seq != expected and controls[-2] == expected:
                 return self._plausible(expected + 1), last  # ... then the next group's sequence value
+        self._note_sequence(seq, expected, merged)
+        return self._plausible(seq), check
+
+    def _note_sequence(self, seq: int, expected: int | None, merged: object) -> None:
+        """What the group's sequence value says of the air, against the one expected after the previous group."""
         if expected is None or seq == expected:
             if merged is not None:
                 self._damaged(NOISY)  # the run before was too long although no group was skipped: an insertion
@@ -297,7 +303,6 @@ class BroadcastDecoder:
             self._damaged(LOSSY)  # groups' control values lost, or a round whose header was lost
         else:
             self._damaged(NOISY)  # a control value out of place: duplicated, reordered or stray
-        return self._plausible(seq), check
 
     def _plausible(self, seq: int) -> int | None:
         if self.length is not None and seq >= (self.length + 3) // 4:
@@ -384,18 +389,26 @@ class BroadcastDecoder:
         every = [*readings, *([pending] if pending and len(pending) <= shape.widest + 1 else [])]
         if check is None or not every:
             return
-        value = None
+        value = self._decide(seq, check, shape, readings, pending, every, votes=group.checks[check])
+        if value is not None:
+            group.held = value
+            self._complete()
+
+    def _decide(self, seq: int, check: int, shape: Shape, readings: list[Reading], pending: Reading | None,
+                every: list[Reading], *, votes: int) -> bytes | None:
+        """The group's value, tried window width by window width: the one value the readings settle on (clean
+        or lossy air), or on noisy air the value enough readings cover once ``votes`` checks agree."""
         for width in shape.widths(readings, pending, damage=self._damage):
+            value = None
             if self._damage < NOISY:
                 fitting = [reading for reading in every if len(reading) <= width]
                 value = self._settled(seq, check, shape.size, width, fitting, judge=width == shape.widest)
-            if value is None and self._damage == NOISY and group.checks[check] >= max(self._votes, 2):
+            if value is None and self._damage == NOISY and votes >= max(self._votes, 2):
                 whole = [*readings, *([pending] if pending and len(pending) in shape.windows else [])]
                 value = covered(seq, check, shape.size, width, whole, max(self._votes, 2))
             if value is not None:
-                group.held = value
-                self._complete()
-                return
+                return value
+        return None
 
     def _settled(self, seq: int, check: int, size: int, width: int, readings: list[Reading], *,
                  judge: bool) -> bytes | None:

@@ -22,7 +22,7 @@ Adding a fault from outside the package takes a subclass, and (optionally) regis
             return super().endpoint_for("*")
 
     Camera = camera_class(["lab-always-star", "no-prompt-sound"])  # or camera_class([AlwaysStar])
-    camera = Camera(world, air, uuid=..., auth_key=..., pid=..., mac=..., cloud=...)
+    camera = Camera(device_loop, air, uuid=..., auth_key=..., pid=..., mac=..., cloud=...)
 
 A fault that must kill the firmware calls ``self.crash(reason)``: the camera goes to CRASHED, closes its
 sockets and answers nothing until power cycled; no exception escapes into the harness.

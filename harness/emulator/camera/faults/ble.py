@@ -24,6 +24,7 @@ from typing import Any
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.camera.pairing import PairingConfig
 from harness.emulator.camera.states import State
+from harness.errors import HarnessError
 from harness.protocol.ble import (
     AdvertisementV4,
     BleDeviceConnection,
@@ -114,7 +115,8 @@ class _BothGenerations(CameraConnection):
 
     def key_for(self, envelope: Envelope) -> bytes | None:
         if envelope.mode == device_info_mode(self._other()):
-            assert envelope.iv is not None
+            if envelope.iv is None:
+                raise HarnessError("broken invariant: envelope.iv is not None")
             if self._other() is Generation.V2:
                 return key11(self.auth_key, self.ble_id, envelope.iv)
             return key1(self.auth_key, envelope.iv)
@@ -426,7 +428,8 @@ class TuyaOpenReassembler:
         self._last = sub.number
         self._data += sub.payload
         first = self._first
-        assert first is not None and first.total_len is not None and first.version is not None
+        if first is None or first.total_len is None or first.version is None:
+            raise HarnessError("broken invariant: the first sub-packet is held, with total_len and version")
         if len(self._data) < first.total_len:
             return []
         packet = ReassembledPacket(bytes(self._data[:first.total_len]), first.version, first.seq or 0, self._last + 1)

@@ -1,0 +1,174 @@
+"""``paircert load``: thousands of emulated devices against a cloud, on Locust.
+
+Three forms, the standard Locust ones:
+
+- ``paircert load --cloud URL --devices N --rate R --duration D [--workers K]``: headless on this machine, in one
+  Locust process or a master and K local workers;
+- ``paircert load --master --expect-workers K --cloud URL --devices N ...``: a headless master for K workers
+  started elsewhere (listening on ``--bind-host``/``--bind-port``);
+- ``paircert load --worker --master-host H --cloud URL``: one worker on this machine for a master elsewhere.
+
+Before any Locust process starts, the cloud is asked for its lab controls with this machine's admin key (a cloud
+that cannot issue the run's licences is a setup error: exit 2). The summary (every step's latency and failures, the
+invariants) is printed and kept in the run directory beside Locust's CSV statistics and HTML report. Exit code:
+0 the invariants hold, 1 one is broken, 3 they could not be judged, 2 bad usage or setup.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from harness.cli.rundir import new_run_id
+from harness.fuzzing.cli import parse_duration
+from harness.load.app import ADMIN_KEY_ENV, LoadSetupError, connect, read_admin_key
+from harness.load.launch import Machine, Swarm, run_swarm, run_worker
+from harness.load.settings import ACTIVATION_APIS, MQTT_VERSIONS, RunSettings
+from harness.load.summary import exit_code, read_results, render
+
+MAX_DEVICES = 100_000
+MAX_WORKERS = 64
+
+
+def _seconds(low: float, high: float = 86_400.0) -> Callable[[click.Context, click.Parameter, str], float]:
+    """A click callback: a duration (``30s``, ``5m``, ``500ms``) between ``low`` and ``high`` seconds."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> float:
+        seconds = parse_duration(value)
+        if not low <= seconds <= high:
+            raise click.BadParameter(f"{value!r}: between {low:g} s and {high:g} s")
+        return seconds
+
+    return parse
+
+
+def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float, wait_s: float) -> Machine:
+    """This machine's cloud, checked: reachable, trusting ``ca``, offering lab controls to the admin key; tried
+    again every second for ``wait_s`` (a cloud starting beside the load, as in docker compose)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if ca is not None and not ca.is_file():
+                raise LoadSetupError(f"--ca {ca}: no such file")
+            admin_key = read_admin_key(admin_key_file)
+            connect(cloud, admin_key=admin_key, ca=str(ca) if ca else None, timeout_s=timeout_s).close()
+            return Machine(cloud, str(ca.resolve()) if ca else None, admin_key)
+        except LoadSetupError as exc:
+            if time.monotonic() + 1.0 > deadline:
+                raise click.UsageError(f"--cloud {cloud}: {exc}") from None
+        time.sleep(1.0)
+
+
+def _run_dir(report_dir: Path, kind: str) -> Path:
+    run_dir = report_dir / f"load-{kind}-{new_run_id()}"
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise click.UsageError(f"--report-dir {report_dir}: cannot create the run directory: {exc.strerror}") from None
+    return run_dir
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(3)
+
+
+@click.command("load")
+@click.option("--cloud", required=True, metavar="URL",
+              help="The cloud's app API as this machine reaches it (https://host:port/app/v1 from `cloud serve`).")
+@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The CA certificate (PEM) to trust for the cloud's app API, ATOP and MQTT over TLS.")
+@click.option("--admin-key-file", type=click.Path(dir_okay=False), default=None,
+              help=f"The lab's admin key (first line); ${ADMIN_KEY_ENV} wins over it.")
+@click.option("--cloud-wait", default="0s", show_default=True, callback=_seconds(0.0, 3600.0),
+              help="Try the cloud (and --ca, --admin-key-file) again every second this long before giving up.")
+@click.option("--devices", "-u", default=100, show_default=True, type=click.IntRange(1, MAX_DEVICES),
+              help="Devices in the run (Locust users), at most 100,000.")
+@click.option("--rate", "-r", default=10.0, show_default=True, type=click.FloatRange(0.01, 10_000),
+              help="Devices started per second (Locust's spawn rate).")
+@click.option("--duration", "-t", default="30s", show_default=True, callback=_seconds(0.5),
+              help="How long the run lasts from the start of spawning (30s, 5m, 1h).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, MAX_WORKERS),
+              help="Local Locust worker processes (0: one process runs every device).")
+@click.option("--master", "as_master", is_flag=True, help="Be the master of workers started elsewhere.")
+@click.option("--expect-workers", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="With --master: how many workers to wait for (at most --workers-wait) before starting.")
+@click.option("--workers-wait", default="60s", show_default=True, callback=_seconds(1.0, 3600.0),
+              help="How long a master waits for its workers to connect.")
+@click.option("--bind-host", default="127.0.0.1", show_default=True, help="With --master: where workers connect.")
+@click.option("--bind-port", default=5557, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--worker", "as_worker", is_flag=True, help="Be a worker of the master at --master-host.")
+@click.option("--master-host", default=None, help="With --worker: the master's address.")
+@click.option("--master-port", default=5557, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--worker-deadline", default="1h", show_default=True, callback=_seconds(1.0),
+              help="With --worker: stop after this long whatever the master does.")
+@click.option("--report-every", default="1s", show_default=True, callback=_seconds(0.01, 3600.0),
+              help="Each device takes a step this often: a DP report, or by weight a command, rebind or reset.")
+@click.option("--reports", "report_weight", default=10, show_default=True, type=click.IntRange(0, 1000),
+              help="Weight of a DP report among a device's steps.")
+@click.option("--commands", "command_weight", default=2, show_default=True, type=click.IntRange(0, 1000),
+              help="Weight of an app command round trip (the app sets a DP, the device reports it).")
+@click.option("--rebinds", "rebind_weight", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Weight of a rebind (the app removes the device, it pairs again).")
+@click.option("--resets", "reset_weight", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Weight of a reset (tuya.device.reset, then pairing again).")
+@click.option("--activation-api", default="v4.4", show_default=True, type=click.Choice(ACTIVATION_APIS))
+@click.option("--mqtt-pv", default="2.2", show_default=True, type=click.Choice(MQTT_VERSIONS))
+@click.option("--timeout", "timeout_s", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="Seconds a device waits for any one answer.")
+@click.option("--settle", default="10s", show_default=True, callback=_seconds(0.0, 600.0),
+              help="After the run, how long the cloud may take to record what was acknowledged.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Where the run directory is made.")
+def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_wait: float, devices: int, rate: float,
+                duration: float, workers: int, as_master: bool, expect_workers: int, workers_wait: float,
+                bind_host: str, bind_port: int, as_worker: bool, master_host: str | None, master_port: int,
+                worker_deadline: float, report_every: float, report_weight: int, command_weight: int,
+                rebind_weight: int, reset_weight: int, activation_api: str, mqtt_pv: str, timeout_s: float,
+                settle: float, report_dir: Path) -> None:
+    """Run emulated devices against a cloud with Locust and check that the cloud kept every binding and report."""
+    if as_master and as_worker:
+        raise click.UsageError("--master and --worker: one process is one of them")
+    if as_worker and not master_host:
+        raise click.UsageError("--worker needs --master-host")
+    if workers and (as_master or as_worker):
+        raise click.UsageError("--workers starts local workers for a local master: not with --master or --worker")
+    machine = _machine(cloud, ca, admin_key_file, timeout_s, cloud_wait)
+    # SIGTERM unwinds like Ctrl-C, so that the Locust processes are stopped on the way out (launch's finally)
+    signal.signal(signal.SIGTERM, _terminated)
+    if as_worker:
+        assert master_host is not None
+        run_dir = _run_dir(report_dir, "worker")
+        code = run_worker(run_dir, master_host, master_port, machine, worker_deadline)
+        click.echo(f"paircert load: worker {'ended' if code is not None else 'stopped at its deadline'}; "
+                   f"log in {run_dir}")
+        sys.exit(0 if code == 0 else 3)
+    try:
+        settings = RunSettings(duration_s=duration, report_every_s=report_every, report_weight=report_weight,
+                               command_weight=command_weight, rebind_weight=rebind_weight,
+                               reset_weight=reset_weight, timeout_s=timeout_s, settle_s=settle,
+                               activation_api=activation_api, mqtt_pv=mqtt_pv)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    swarm = Swarm(devices=devices, rate=rate, workers=workers, master=as_master, expect_workers=expect_workers,
+                  bind_host=bind_host, bind_port=bind_port, workers_wait_s=workers_wait)
+    run_dir = _run_dir(report_dir, "master" if as_master else "run")
+    form = (f"{workers} local workers" if workers else f"a master for {expect_workers} workers" if as_master
+            else "one process")
+    click.echo(f"paircert load: {devices} devices at {rate:g}/s for {duration:g} s against {cloud} ({form}); "
+               f"run directory {run_dir}", err=True)
+    code, _results = run_swarm(run_dir, settings, swarm, machine)
+    title = f"paircert load: {devices} devices, {rate:g}/s, {duration:g} s, {form}"
+    if code is None:
+        title += " (Locust overran its time and was stopped)"
+    summary = render(run_dir, title)
+    (run_dir / "summary.txt").write_text(summary, encoding="utf-8")
+    click.echo(summary, nl=False)
+    sys.exit(exit_code(read_results(run_dir)))
+
+
+__all__ = ["cli_command"]
