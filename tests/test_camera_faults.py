@@ -413,7 +413,7 @@ def test_mqtt_password_wrong(the_lab: Lab) -> None:
 def connected(cam: EmulatedCamera) -> None:
     """``cam`` has done what a camera does on connecting (its ``online`` step, which reports the DPs at once)."""
     wait_until(lambda: bool(cam.events("online")))
-    cam.world.run(asyncio.sleep(0))  # the step that recorded "online" has finished on the device loop
+    cam.device_loop.run(asyncio.sleep(0))  # the step that recorded "online" has finished on the device loop
 
 
 def test_never_reports_dps(the_lab: Lab) -> None:
