@@ -52,7 +52,9 @@ pytest: $(STAMP) sysdeps
 
 test: $(STAMP) sysdeps lint types pytest
 
+# wrk is the external load generator of the cloud benchmark (the servers and the load in separate processes).
 bench: $(STAMP) sysdeps
+	@bash scripts/sysdeps.sh wrk
 	$(BIN)/python -m benchmarks
 
 # Mutation testing of the emulator's rules (tests/mutation/campaign.py): bounded and resumable, never part of

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,7 @@ from harness.adapters.contracts import (
     Security,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
+from harness.adapters.labwifi import send_ap_lpv35_plain
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
@@ -47,7 +50,7 @@ from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
-from harness.protocol import apconfig, smartconfig
+from harness.protocol import smartconfig
 
 
 def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
@@ -234,6 +237,10 @@ class EmulatedDeviceAdapter:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
+        # events() converts each timeline event once: a session-long camera has thousands
+        self._events: deque[DeviceEvent] = deque(maxlen=camera.timeline.limit)
+        self._events_seen = 0
+        self._events_lock = threading.Lock()
         self._make_another = make_another
 
     def make_another(self) -> EmulatedDeviceAdapter:
@@ -269,10 +276,10 @@ class EmulatedDeviceAdapter:
         if self.camera.bind_by_uuid:  # §11.6: it shows the QR code with its UUID once it waits on d/ai/<uuid>
             from harness.emulator.camera.bind import BIND_SETTLED_EVENTS
 
-            since = self._pairing_mode_index()
+            since = self._pairing_mode_count()
 
             def settled() -> bool:
-                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.events()[since:])
+                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.timeline.events_since(since)[0])
 
             left = max(0.0, deadline - time.monotonic())
             try:
@@ -287,10 +294,12 @@ class EmulatedDeviceAdapter:
                 raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
             time.sleep(0.002)
 
-    def _pairing_mode_index(self) -> int:
-        """The timeline index of the camera's latest entry into pairing mode (its waits since count)."""
-        events = self.camera.events()
-        return next((i for i in range(len(events) - 1, -1, -1) if events[i].name == "pairing-mode"), 0)
+    def _pairing_mode_count(self) -> int:
+        """How many events the camera had recorded before its latest entry into pairing mode (its waits since
+        count)."""
+        events, total = self.camera.timeline.events_since(0)
+        back = next((n for n, e in enumerate(reversed(events)) if e.name == "pairing-mode"), len(events) - 1)
+        return total - back - 1
 
     def _observed(self) -> str:
         """What the camera is doing instead: its state and its last event."""
@@ -314,7 +323,11 @@ class EmulatedDeviceAdapter:
         return ApAddress(host, udp_port, tcp_port)
 
     def events(self) -> Sequence[DeviceEvent]:
-        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall) for e in self.camera.events()]
+        with self._events_lock:
+            fresh, self._events_seen = self.camera.timeline.events_since(self._events_seen)
+            self._events.extend(DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall)
+                                for e in fresh)
+            return list(self._events)
 
     def is_alive(self) -> bool:
         return bool(self.camera.alive)
@@ -398,28 +411,7 @@ class AirNetworkAdapter:
 
     def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]:
         """Send LPV3.5 frames over TCP (plain: Python's ssl has no TLS-PSK, §3.2) and collect the replies."""
-        if address.tcp_port is None:
-            raise AdapterError("the device's AP offers no LPV3.5 TCP config port")
-        replies: list[bytes] = []
-        buffer = apconfig.Lpv35FrameBuffer(key=apconfig.LPV35_APP_KEY)
-        try:
-            with socket.create_connection((address.host, address.tcp_port), timeout=timeout) as sock:
-                for frame in frames:
-                    sock.sendall(frame)
-                sock.settimeout(timeout)
-                while len(replies) < len(frames):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    buffer.receive_data(chunk)
-                    while (reply := buffer.next_frame()) is not None:
-                        replies.append(apconfig.encode_lpv35_frame(reply.type, reply.data, seq=reply.seq,
-                                                                   key=apconfig.LPV35_APP_KEY, nonce=reply.nonce))
-        except TimeoutError:
-            pass  # no (or too few) replies: what the device did is judged by the suites, not here
-        except OSError as exc:
-            raise AdapterError(f"could not reach the device's AP at {address.host}:{address.tcp_port}: {exc}") from exc
-        return replies
+        return send_ap_lpv35_plain(address, frames, timeout=timeout)
 
     def info(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}

@@ -3,6 +3,7 @@ then): the default world, collection checks, verdicts, evidence, the summary."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -169,6 +170,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if cases not in limits:
             limits[cases] = time_limit_s(run.profile, device=device, virtual_clock=virtual, cases=cases)
         item.add_marker(pytest.mark.timeout(limits[cases], func_only=True))  # the test's own marker comes first
+    # What start-up and collection built lives as long as the process: the collector need not walk it again and
+    # again during the run, nor at pytest's final gc.collect().
+    gc.freeze()
 
 
 def _fuzz_cases() -> int:

@@ -209,6 +209,12 @@ class EmulatedCloud:
         return None if self.tls is None else self.tls.ca.client_context()
 
     @property
+    def atop(self) -> AtopService:
+        """The device-facing ATOP service (its :meth:`~AtopService.answer` is the activation handler without
+        HTTP)."""
+        return self._atop
+
+    @property
     def atop_url(self) -> str:
         return f"{self.http_url}/d.json"
 

@@ -178,8 +178,12 @@ class CloudState:
             self.link.set_policy(behaviour)
             self.behaviour = behaviour
 
-    def _save(self, *changes: Change) -> None:
-        self._store.write(changes)
+    def _save(self, *changes: Change | Callable[[], Change]) -> None:
+        """Write rows to the store; a row given as a function is built only when the store keeps rows (the
+        in-memory store throws them away, and converting records to JSON rows was most of an activation's state
+        work)."""
+        if self._store.persistent:
+            self._store.write([change() if callable(change) else change for change in changes])
 
     def _load(self) -> None:
         loaders: dict[str, Callable[[str, Any], None]] = {
@@ -228,7 +232,7 @@ class CloudState:
                               schema=tuple(schema) if schema is not None else DEFAULT_SCHEMA,
                               schema_id=random_text(10, string.digits))
             self.products[pid] = product
-            self._save(("product", pid, product.to_dict()))
+            self._save(lambda: ("product", pid, product.to_dict()))
             return product
 
     def issue_licence(self, pid: str) -> LicenceRecord:
@@ -238,10 +242,9 @@ class CloudState:
                 raise CloudInputError("NOT_EXISTS", f"no product {pid}", status=404)
             uuid = "pc" + random_text(18, LOWER_ALNUM)
             lic = LicenceRecord(uuid=uuid, auth_key=random_text(32), pid=pid)
-            redaction.learn(lic.auth_key)
-            redaction.learn(preactivation_credentials(uuid, lic.auth_key).password)
+            redaction.learn(lic.auth_key, preactivation_credentials(uuid, lic.auth_key).password)
             self.licences[uuid] = lic
-            self._save(("licence", uuid, lic.to_dict()))
+            self._save(lambda: ("licence", uuid, lic.to_dict()))
             self.link.licence_issued(uuid, lic.auth_key)
             return lic
 
@@ -251,7 +254,7 @@ class CloudState:
             if lic is None:
                 raise CloudInputError("LICENSE_NOT_EXISTS", f"no licence {uuid}", status=404)
             lic.revoked = True
-            self._save(("licence", uuid, lic.to_dict()))
+            self._save(lambda: ("licence", uuid, lic.to_dict()))
             self.link.licence_revoked(uuid)
             return lic
 
@@ -261,7 +264,7 @@ class CloudState:
         with self._lock:
             account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name, password_hash=password_hash)
             self.accounts[account.account_id] = account
-            self._save(("account", account.account_id, account.to_dict()))
+            self._save(lambda: ("account", account.account_id, account.to_dict()))
             return account
 
     def create_home(self, owner: str, name: str) -> Home:
@@ -269,7 +272,7 @@ class CloudState:
             self.require_account(owner)
             home = Home(home_id="home" + random_text(8, string.digits), name=name, owner=owner)
             self.homes[home.home_id] = home
-            self._save(("home", home.home_id, home.to_dict()))
+            self._save(lambda: ("home", home.home_id, home.to_dict()))
             return home
 
     def set_member(self, home_id: str, account_id: str, role: Role | str) -> Home:
@@ -280,7 +283,7 @@ class CloudState:
             if account_id == home.owner or role is Role.OWNER:
                 raise CloudInputError("ILLEGAL_PARAM", "a home has exactly one owner, fixed at creation")
             home.members[account_id] = role
-            self._save(("home", home_id, home.to_dict()))
+            self._save(lambda: ("home", home_id, home.to_dict()))
             return home
 
     def require_account(self, account_id: str) -> Account:
@@ -327,7 +330,7 @@ class CloudState:
             record = TokenRecord(region=token.region, token=token.token, secret=token.secret, home=home_id,
                                  account=account_id, issued_at=self.clock.time(), ttl_s=self.token_ttl_s)
             self.tokens[token.token] = record
-            self._save(("token", token.token, _jsonable(record)))
+            self._save(lambda: ("token", token.token, _jsonable(record)))
             self._tokens_since_purge += 1
             if self._tokens_since_purge >= PURGE_EVERY_TOKENS:
                 self.purge_tokens()
@@ -340,7 +343,7 @@ class CloudState:
             if record is not None and record.consumed_at is None:
                 record = record.consume(self.clock.time())
                 self.tokens[token] = record
-                self._save(("token", token, _jsonable(record)))
+                self._save(lambda: ("token", token, _jsonable(record)))
 
     def token_attempts(self, token: str) -> list[AttemptSummary]:
         with self._lock:
@@ -372,7 +375,7 @@ class CloudState:
         history = self.attempts.setdefault(token, [])
         history.append(summary)
         del history[:-MAX_ATTEMPTS_PER_TOKEN]
-        self._save(("attempts", token, _jsonable(history)))
+        self._save(lambda: ("attempts", token, _jsonable(history)))
 
     # ------------------------------------------------------------------------------------- activation
 
@@ -444,7 +447,8 @@ class CloudState:
         dev.data_wipe_pending = False
         dev.history.append(ActivationEvent(at=a.now, event="activated", home=target.home_id, account=record.account,
                                            hid=a.req.hid, reset_factory=decision.reset_factory))
-        changes: list[Change] = [("licence", lic.uuid, lic.to_dict()), ("device", dev.dev_id, dev.to_dict())]
+        changes: list[Change | Callable[[], Change]] = [lambda: ("licence", lic.uuid, lic.to_dict()),
+                                                         lambda: ("device", dev.dev_id, dev.to_dict())]
         if a.notify and previous_home is not None and previous_home in self.homes:
             changes += self._notify_admins(self.homes[previous_home], dev.dev_id, a.now)
         self._save(*changes)
@@ -457,9 +461,9 @@ class CloudState:
         return ActivationOutcome(result=result), dev.dev_id, target.home_id
 
     def _mark_used(self, record: TokenRecord, now: float) -> None:
-        record = dataclasses.replace(record, consumed_at=now)
+        record = record.consume(now)
         self.tokens[record.token] = record
-        self._save(("token", record.token, _jsonable(record)))
+        self._save(lambda: ("token", record.token, _jsonable(record)))
 
     def _new_device(self, lic: LicenceRecord) -> Device:
         dev_id = lic.dev_id or self._new_dev_id()
@@ -471,8 +475,7 @@ class CloudState:
     def _issue_keys(dev: Device) -> None:
         """A fresh secKey and localKey: secrets no report, log or evidence file may show (DESIGN "Evidence")."""
         dev.sec_key, dev.local_key = random_text(16), random_text(16)
-        for secret in (dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password):
-            redaction.learn(secret)
+        redaction.learn(dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password)
 
     def _new_dev_id(self) -> str:
         while True:
@@ -526,7 +529,7 @@ class CloudState:
             self._unbind(dev, event="removed+wiped" if wipe else "removed", wipe=wipe)
             if wipe:
                 dev.data_wipe_pending = True
-                self._save(("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, dev.to_dict()))
             return dev
 
     def _unbind(self, dev: Device, *, event: str, wipe: bool) -> None:
@@ -535,7 +538,7 @@ class CloudState:
         dev.home = dev.account = None
         if wipe:
             dev.dps = {}
-        self._save(("device", dev.dev_id, dev.to_dict()))
+        self._save(lambda: ("device", dev.dev_id, dev.to_dict()))
         self.link.device_removed(dev.dev_id)
 
     def set_online(self, dev_id: str, online: bool) -> None:
@@ -555,7 +558,7 @@ class CloudState:
                 dev.report_pv = pv if pv is not None else dev.report_pv
                 dev.reports += 1
                 dev.last_seen = self.clock.time()
-                self._save(("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, dev.to_dict()))
 
     def record_device_info(self, dev_id: str, *, versions: str | None = None, protocol_ver: str | None = None) -> bool:
         """What a bound device said of itself: §11.5 versions.update, §11.9.5 its activation's protocolVer."""
@@ -565,7 +568,7 @@ class CloudState:
                 return False
             dev.versions = versions if versions is not None else dev.versions
             dev.protocol_ver = protocol_ver if protocol_ver is not None else dev.protocol_ver
-            self._save(("device", dev_id, dev.to_dict()))
+            self._save(lambda: ("device", dev_id, dev.to_dict()))
             if protocol_ver is not None:
                 self.link.device_protocol(dev_id, protocol_ver)
             return True

@@ -25,6 +25,8 @@ Change = tuple[str, str, dict[str, Any] | list[Any] | None]
 class Store:
     """The in-memory store: keeps nothing."""
 
+    persistent = False  # the state builds rows only for a store that keeps them
+
     def load(self) -> Iterator[tuple[str, str, Any]]:
         return iter(())
 
@@ -41,6 +43,8 @@ class Store:
 
 class SqliteStore(Store):
     """A SQLite file holding every row as JSON; reopened, it gives back the same state."""
+
+    persistent = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
