@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from PIL import Image
 
 from harness.clock import Clock
+from harness.errors import HarnessError
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
 
@@ -287,7 +288,8 @@ def make_access_point(network: NetworkAdapter, ssid: bytes, password: bytes,
     problem, chosen = _cannot(network, ssid, password, security)
     if problem is not None:
         raise problem
-    assert chosen is not None
+    if chosen is None:
+        raise HarnessError("broken invariant: chosen is not None")
     try:
         network.add_access_point(ssid, password, security=chosen)
     except TypeError as exc:  # an adapter without the security argument
