@@ -121,6 +121,9 @@ class CredentialAuthority:
 
     def __init__(self, *, policy: BrokerPolicy | None = None) -> None:
         self._lock = threading.RLock()
+        #: called before each login is decided: a cloud of several processes learns the credentials the others
+        #: issued (``paircert cloud serve --workers``); None: everything is set here already
+        self.refresh: Callable[[], None] | None = None
         self._devices: dict[str, str] = {}
         self._preactivation: dict[str, str] = {}
         self._cloud: dict[str, str] = {}
@@ -212,6 +215,8 @@ class CredentialAuthority:
         """The identity behind a CONNECT, or None when the broker must answer "not authorised"."""
         if username is None or password is None:
             return None
+        if self.refresh is not None:
+            self.refresh()
         with self._lock:
             cloud_password = self._cloud.get(username)
             if cloud_password is not None:

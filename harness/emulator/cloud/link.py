@@ -82,6 +82,11 @@ class BrokerLink:
     def tls(self) -> bool:
         return self._tls is not None
 
+    @property
+    def cloud_login(self) -> tuple[str, str]:
+        """The cloud's own MQTT username and password (a cloud's other workers log in with it)."""
+        return CLOUD_USERNAME, self._cloud_password
+
     def start(self) -> None:
         self.broker.start()
         try:

@@ -56,6 +56,7 @@ from .records import (
     Product,
     random_text,
 )
+from .shared import NullLink, StateLock, device_row
 from .store import Change, Store
 
 MAX_ATTEMPTS_PER_TOKEN = 200
@@ -87,32 +88,6 @@ class DeviceLink(Protocol):
 
     def set_policy(self, policy: BrokerPolicy) -> None:
         """The broker decides by ``policy`` from now on; ValueError when it cannot."""
-
-
-class NullLink:
-    """No broker: credentials go nowhere and nothing is sent."""
-
-    def licence_issued(self, uuid: str, auth_key: str) -> None:
-        return None
-
-    def licence_revoked(self, uuid: str) -> None:
-        return None
-
-    def device_activated(self, dev_id: str, sec_key: str, local_key: str) -> None:
-        return None
-
-    def device_removed(self, dev_id: str) -> None:
-        return None
-
-    def device_protocol(self, dev_id: str, protocol_ver: str) -> None:
-        return None
-
-    def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None, *, retain: bool = False) -> bool:
-        return False
-
-    def set_policy(self, policy: BrokerPolicy) -> None:
-        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -147,7 +122,7 @@ class CloudState:
         self.behaviour = behaviour if behaviour is not None else CloudBehaviour()
         self.link: DeviceLink = link or NullLink()
         self._store = store or Store()
-        self._lock = threading.RLock()
+        self._lock: StateLock | threading.RLock = StateLock(self) if self._store.shared else threading.RLock()
         self.products: dict[str, Product] = {}
         self.licences: dict[str, LicenceRecord] = {}
         self.accounts: dict[str, Account] = {}
@@ -156,6 +131,7 @@ class CloudState:
         self.devices: dict[str, Device] = {}
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}  # over a shared store: bearer digest -> account, until
         self._next_notification = 1
         self.token_retention_s = TOKEN_RETENTION_S
         self._tokens_since_purge = 0
@@ -164,7 +140,7 @@ class CloudState:
     # ------------------------------------------------------------------------------------- persistence
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> StateLock | threading.RLock:
         return self._lock
 
     @property
@@ -186,6 +162,18 @@ class CloudState:
             self._store.write([change() if callable(change) else change for change in changes])
 
     def _load(self) -> None:
+        for kind, key, row in self._store.load():
+            self._apply_row(kind, key, row)
+
+    def _apply_row(self, kind: str, key: str, row: Any) -> None:
+        """One stored row into memory (a row of None: deleted)."""
+        if row is None:
+            tables: dict[str, dict[str, Any]] = {
+                "product": self.products, "licence": self.licences, "account": self.accounts, "home": self.homes,
+                "token": self.tokens, "device": self.devices, "notifications": self.notifications,
+                "attempts": self.attempts, "session": self.sessions}
+            tables.get(kind, {}).pop(key, None)
+            return
         loaders: dict[str, Callable[[str, Any], None]] = {
             "product": lambda k, r: self.products.__setitem__(k, Product.from_dict(r)),
             "licence": lambda k, r: self.licences.__setitem__(k, LicenceRecord.from_dict(r)),
@@ -195,11 +183,16 @@ class CloudState:
             "device": lambda k, r: self.devices.__setitem__(k, Device.from_dict(r)),
             "notifications": lambda k, r: self.notifications.__setitem__(k, [Notification.from_dict(n) for n in r]),
             "attempts": lambda k, r: self.attempts.__setitem__(k, [_attempt_from_dict(a) for a in r]),
+            "session": lambda k, r: self.sessions.__setitem__(k, r),
             "meta": lambda k, r: setattr(self, "_next_notification", int(r["next_notification"])),
         }
-        for kind, key, row in self._store.load():
-            loaders[kind](key, row)
+        loaders[kind](key, row)
 
+    def sync(self) -> None:
+        """Apply what other processes changed (nothing to do unless the store is shared)."""
+        if self._store.shared:
+            with self._lock:
+                pass
     def restore_links(self) -> None:
         """Tell the link every live credential (after a restart from a SQLite file)."""
         with self._lock:
@@ -448,7 +441,7 @@ class CloudState:
         dev.history.append(ActivationEvent(at=a.now, event="activated", home=target.home_id, account=record.account,
                                            hid=a.req.hid, reset_factory=decision.reset_factory))
         changes: list[Change | Callable[[], Change]] = [lambda: ("licence", lic.uuid, lic.to_dict()),
-                                                         lambda: ("device", dev.dev_id, dev.to_dict())]
+                                                         lambda: ("device", dev.dev_id, device_row(self, dev))]
         if a.notify and previous_home is not None and previous_home in self.homes:
             changes += self._notify_admins(self.homes[previous_home], dev.dev_id, a.now)
         self._save(*changes)
@@ -529,7 +522,7 @@ class CloudState:
             self._unbind(dev, event="removed+wiped" if wipe else "removed", wipe=wipe)
             if wipe:
                 dev.data_wipe_pending = True
-                self._save(lambda: ("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, device_row(self, dev)))
             return dev
 
     def _unbind(self, dev: Device, *, event: str, wipe: bool) -> None:
@@ -538,7 +531,7 @@ class CloudState:
         dev.home = dev.account = None
         if wipe:
             dev.dps = {}
-        self._save(lambda: ("device", dev.dev_id, dev.to_dict()))
+        self._save(lambda: ("device", dev.dev_id, device_row(self, dev)))
         self.link.device_removed(dev.dev_id)
 
     def set_online(self, dev_id: str, online: bool) -> None:
@@ -547,6 +540,8 @@ class CloudState:
             if dev is not None:
                 dev.online = online and dev.bound
                 dev.last_seen = self.clock.time()
+                if self._store.shared:  # the other workers hear it from the store (the broker runs in one)
+                    self._save(("device", dev_id, device_row(self, dev)))
 
     def record_dps(self, dev_id: str, dps: dict[str, Any], *, pv: str | None = None) -> None:
         """A protocol-4 DP report from the device (§5), counted in the device's ``reports`` since its activation,
@@ -558,7 +553,7 @@ class CloudState:
                 dev.report_pv = pv if pv is not None else dev.report_pv
                 dev.reports += 1
                 dev.last_seen = self.clock.time()
-                self._save(lambda: ("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, device_row(self, dev)))
 
     def record_device_info(self, dev_id: str, *, versions: str | None = None, protocol_ver: str | None = None) -> bool:
         """What a bound device said of itself: §11.5 versions.update, §11.9.5 its activation's protocolVer."""
@@ -568,7 +563,7 @@ class CloudState:
                 return False
             dev.versions = versions if versions is not None else dev.versions
             dev.protocol_ver = protocol_ver if protocol_ver is not None else dev.protocol_ver
-            self._save(lambda: ("device", dev_id, dev.to_dict()))
+            self._save(lambda: ("device", dev_id, device_row(self, dev)))
             if protocol_ver is not None:
                 self.link.device_protocol(dev_id, protocol_ver)
             return True
