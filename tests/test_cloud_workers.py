@@ -13,8 +13,12 @@ import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from _cloud_helpers import AppClient, build_activation, new_account
+from _cloud_helpers import AppClient, activate, build_activation, make_world, new_account
+from test_cloud_mqtt import FakeDevice
 
+from harness.emulator.cloud import EmulatedCloud
+from harness.emulator.cloud.workers import WorkerRole
+from harness.protocol import mqtt
 from harness.protocol.atop import decode_response
 
 PAIRCERT = [sys.executable, "-c", "from harness.cli import main; main()"]
@@ -129,3 +133,26 @@ def test_a_worker_that_dies_is_reported_and_sigterm_stops_all(tmp_path: Path) ->
         _stop(proc)
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_an_app_command_through_the_second_worker_reaches_the_connected_device(tmp_path: Path) -> None:
+    """Worker 1 has no broker: its app command goes to worker 0's broker through its ClientLink, sealed with the
+    localKey of a device it activated itself (PROTOCOL.md §5), and the device decodes it."""
+    state = tmp_path / "state.sqlite"
+    with EmulatedCloud(state_path=state, worker=WorkerRole(0, 2)) as first:
+        second = EmulatedCloud(state_path=state, worker=WorkerRole(1, 2, first.broker_address()), broker="none")
+        with second:
+            world = make_world(first)
+            lic = world.licence()
+            result = activate(second, lic, world.token()).result  # the second worker activates it
+            assert result is not None
+            device = FakeDevice(first, result["devId"], result["secKey"], result["localKey"])
+            try:
+                assert device.connack.get(timeout=10) and device.subscribed.wait(10)
+                app = AppClient(second, world.owner)
+                status, answer = app.call("POST", f"/devices/{result['devId']}/dps", {"dps": {"1": True}})
+                assert (status, answer["result"]) == (200, {"sent": True}), answer
+                message = device.inbox.get(timeout=10)
+                assert (message.protocol, message.data["dps"]) == (mqtt.MqttProtocol.DP_COMMAND, {"1": True})
+            finally:
+                device.close()

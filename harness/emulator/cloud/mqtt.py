@@ -19,7 +19,7 @@ import logging
 import os
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +65,9 @@ class CloudMqttClient:
                  key_lookup: Callable[[str], str | None], on_message: MessageCallback,
                  clock: Clock | None = None, client_id: str | None = None, keepalive_s: int = 60,
                  timeout_s: float = 10.0, malformed_kept: int = 1000, tls: ssl.SSLContext | None = None,
-                 on_rpc: RpcCallback | None = None) -> None:
+                 on_rpc: RpcCallback | None = None, subscriptions: Sequence[str] = SUBSCRIPTIONS) -> None:
         self._host = host
+        self._subscriptions = tuple(subscriptions)  # none: a client that only sends (cloud serve --workers)
         self._port = port
         self._key_lookup = key_lookup
         self._on_message = on_message
@@ -228,7 +229,10 @@ class CloudMqttClient:
             client.disconnect()  # no retrying with credentials the broker refuses
             self._ready.set()
             return
-        result, mid = client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        if not self._subscriptions:
+            self._ready.set()
+            return
+        result, mid = client.subscribe([(topic, 1) for topic in self._subscriptions])
         if result != paho.MQTT_ERR_SUCCESS:
             self._failure = f"subscribing failed: {paho.error_string(result)}"
             self._ready.set()
@@ -239,7 +243,7 @@ class CloudMqttClient:
                           _props: Any) -> None:
         if mid != self._pending_subscribe:
             return
-        refused = [topic for topic, reason in zip(SUBSCRIPTIONS, reasons, strict=False) if reason.is_failure]
+        refused = [topic for topic, reason in zip(self._subscriptions, reasons, strict=False) if reason.is_failure]
         if refused:
             self._failure = f"the MQTT broker refused the cloud's subscriptions {refused}"
         self._ready.set()

@@ -69,8 +69,9 @@ class ClientLink:
 
         tls = self._material.client_context() if self._material is not None and self.broker.tls else None
         client = CloudMqttClient(dial_host(self.broker.host), self.broker.port, self.broker.username,
-                                 self.broker.password, key_lookup=lambda _dev: None, on_message=lambda *_: None,
-                                 clock=self._clock, client_id=f"{self.broker.username}-{self._name}", tls=tls)
+                                 self.broker.password, key_lookup=self._local_key, on_message=lambda *_: None,
+                                 clock=self._clock, client_id=f"{self.broker.username}-{self._name}", tls=tls,
+                                 subscriptions=())  # worker 0's client hears the devices; this one only sends
         client.start()
         self._client = client
 
@@ -78,6 +79,10 @@ class ClientLink:
         client, self._client = self._client, None
         if client is not None:
             client.stop()
+
+    def _local_key(self, dev_id: str) -> str | None:
+        with self._lock:
+            return self._local_keys.get(dev_id)
 
     def licence_issued(self, uuid: str, auth_key: str) -> None:
         return None  # worker 0's broker reads it from the store
@@ -105,6 +110,8 @@ class ClientLink:
         if client is None:
             return False
         message = MqttMessage(protocol, int(self._clock.time()), data, root or {})
+        with self._lock:  # §5: sealed with the localKey the state holds, whichever worker activated the device
+            self._local_keys[dev_id] = local_key
         try:
             client.publish(dev_id, message, pv=client.pv_for(dev_id), retain=retain)
         except Exception:
