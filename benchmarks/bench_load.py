@@ -1,9 +1,10 @@
 """``paircert load`` at the size the issue names for CI: 500 devices for 20 s against `paircert cloud serve`.
 
 Everything as a user runs it, on loopback: the cloud (HTTPS and MQTT over TLS with its lab CA, the embedded
-broker) in one process, ``paircert load --workers 2`` (a Locust master and two worker processes) beside it, all
-on the same 2 cores, so the numbers are the whole system's, not the cloud's alone. Budget: every device activated
-and the three invariants hold; the rates and latencies are reported, not judged.
+broker) in two processes (``cloud serve --workers 2``, as the README's Load section runs it), ``paircert load
+--workers 2`` (a Locust master and two worker processes) beside it, all on the same 2 cores, so the numbers are
+the whole system's, not the cloud's alone. Budget: every device activated and the three invariants hold;
+the rates and latencies are reported, not judged.
 """
 
 from __future__ import annotations
@@ -25,16 +26,19 @@ DEVICES = int(os.environ.get("PAIRCERT_BENCH_LOAD_DEVICES", "500"))
 RATE = 100
 DURATION = "20s"
 WORKERS = 2
+CLOUD_WORKERS = 2
 START_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 300.0
 PAIRCERT = [sys.executable, "-c", "from harness.cli import main; main()"]
 
 
 def _serve(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    """`paircert cloud serve --tls` on free loopback ports; its app API URL once its banner says it serves."""
+    """`paircert cloud serve --tls --workers 2` on free loopback ports; its app API URL once its banner says it
+    serves."""
     proc = subprocess.Popen([*PAIRCERT, "cloud", "serve", "--host", "127.0.0.1", "--port", "0", "--mqtt-port", "0",
                              "--tls", "--ca", str(folder / "ca"), "--admin-key-file", str(folder / "admin.key"),
-                             "--max-connections", "20000", "--max-connections-per-address", "20000"],
+                             "--max-connections", "20000", "--max-connections-per-address", "20000",
+                             "--workers", str(CLOUD_WORKERS)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     found: dict[str, str] = {}
