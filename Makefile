@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint types pytest bench demo dist sysdeps venv clean mosquitto chromium bluez
+.PHONY: all test lint types pytest bench demo dist sysdeps venv clean mosquitto chromium bluez mutation
 
 all: test
 
@@ -52,8 +52,16 @@ pytest: $(STAMP) sysdeps
 
 test: $(STAMP) sysdeps lint types pytest
 
+# wrk is the external load generator of the cloud benchmark (the servers and the load in separate processes).
 bench: $(STAMP) sysdeps
+	@bash scripts/sysdeps.sh wrk
 	$(BIN)/python -m benchmarks
+
+# Mutation testing of the emulator's rules (tests/mutation/campaign.py): bounded and resumable, never part of
+# `make test`. MUTATION_ARGS, e.g. --modules 'harness/model/*' --limit 40 --time 600 --jobs 2.
+MUTATION_ARGS ?= --time 3600 --jobs 2
+mutation: $(STAMP) sysdeps
+	$(BIN)/python tests/mutation/campaign.py $(MUTATION_ARGS)
 
 demo: $(STAMP) sysdeps
 	$(BIN)/paircert run --profile camera-strong --fuzz-budget ci -n auto
@@ -66,4 +74,4 @@ dist: $(STAMP)
 	$(BIN)/python -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis dist build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants dist build *.egg-info

@@ -19,6 +19,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from benchmarks._common import row
 from harness.emulator.broker.embedded import CredentialAuthority, MqttBroker, make_broker
 from harness.emulator.broker.mosquitto import find_mosquitto
 from harness.emulator.cloud.mqtt import CloudMqttClient
@@ -129,6 +130,12 @@ def run() -> dict[str, Any]:
         result["mosquitto"] = measure("mosquitto")
     else:
         result["mosquitto"] = "not installed (make mosquitto)"
+    result["measures"] = [
+        row(f"MQTT DP reports through the {kind} broker to the cloud",
+            f"{got['messages_per_s']:.0f}/s"
+            + ("" if got["complete"] else f" ({got['delivered']} of {got['messages_sent']})"),
+            "report", None if got["complete"] else False)
+        for kind, got in (("amqtt", result["amqtt"]), ("mosquitto", result["mosquitto"])) if isinstance(got, dict)]
     return result
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from benchmarks._common import row
 from harness.protocol.qr import QrPayload
 from harness.qrimage import Backend, decode_qr, render_qr
 
@@ -62,4 +63,7 @@ def run() -> dict[str, Any]:
         "repeats": REPEATS,
         "all_decodes_exact": exact,
         "payloads": per_payload,
+        "measures": [row(f"QR render + {backend} decode, {name}", f"{m[f'render_{backend}_payloads_per_s']:.0f}/s",
+                         "report", None if exact else False)
+                     for name, m in per_payload.items() for backend in BACKENDS],
     }

@@ -176,6 +176,7 @@ class SpellingMatcher:
         self._blocks: list[_Block] = []
         self._searchable: tuple[tuple[ahocorasick_rs.BytesAhoCorasick, list[bytes]], ...] = ()
         self.longest = 0
+        self.shortest = 0  # the shortest string learned (0: none yet): a shorter text holds none
 
     def add(self, patterns: Iterable[bytes]) -> int:
         """Learn ``patterns`` (empty ones are ignored); how many were new."""
@@ -190,6 +191,7 @@ class SpellingMatcher:
                 elif len(pattern) not in lengths:
                     self._lengths[prefix] = tuple(sorted((*lengths, len(pattern)), reverse=True))
                 self.longest = max(self.longest, len(pattern))
+                self.shortest = min(self.shortest or len(pattern), len(pattern))
             self._known.update(new)  # after the lengths: a search that sees a string can find it
             return len(new)
 
@@ -198,15 +200,17 @@ class SpellingMatcher:
 
     def _current(self) -> tuple[tuple[ahocorasick_rs.BytesAhoCorasick, list[bytes]], ...]:
         """The automata to search and their prefixes, with everything learned so far built in."""
+        if not self._pending:  # nothing to build in (add() appends under the lock before it returns)
+            return self._searchable
         with self._lock:
             if self._pending:
                 blocks = [*self._blocks, _Block(self._pending)]
-                self._pending = []
                 while len(blocks) > 1 and 2 * blocks[-1].size >= blocks[-2].size:
                     last, before = blocks.pop(), blocks.pop()
                     blocks.append(_Block(before.prefixes + last.prefixes))
                 self._blocks = blocks
                 self._searchable = tuple((block.automaton, block.prefixes) for block in blocks)
+                self._pending = []  # last: a search that finds nothing pending finds it all built in
             return self._searchable
 
     @property
@@ -216,6 +220,8 @@ class SpellingMatcher:
 
     def _hits(self, data: bytes, *, first: bool) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
+        if len(data) < self.shortest:  # timeline keys, short values: nothing learned fits in them
+            return found
         known, lengths, size = self._known, self._lengths, len(data)
         for automaton, prefixes in self._current():
             for index, start, _ in automaton.find_matches_as_indexes(data, overlapping=True):
@@ -471,12 +477,13 @@ def unregister(redactor: Redactor) -> None:
         _live.discard(redactor)
 
 
-def learn(secret: object) -> None:
-    """Tell every registered redactor about a secret met at run time (an adapter saw a localKey, ...)."""
+def learn(*secrets: object) -> None:
+    """Tell every registered redactor about secrets met at run time (an adapter saw a localKey, ...)."""
     with _live_lock:
         redactors = list(_live)
     for redactor in redactors:
-        redactor.add(secret)
+        for secret in secrets:
+            redactor.add(secret)
 
 
 __all__ = ["MASK", "MASK_BYTE", "MIN_BASE64_CORE", "MIN_SECRET_LENGTH", "PLACEHOLDER_TEXT", "Redactor",

@@ -4,6 +4,8 @@ frames and payloads while staying in pairing mode, and closes its access point a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.adapters import probes
@@ -107,3 +109,27 @@ def test_the_device_refuses_an_oversize_or_mistyped_ap_payload(lab: Lab, device:
     assert not lab.is_bound(), f"the device activated from a payload with {case}"
     outcome = lab.pair("ap", options=ApOptions(variant="legacy"))
     assert outcome.ok, f"after {case}: {outcome.error}"
+
+
+def refused_lpv35_payloads(token: str) -> dict[str, bytes]:
+    """§3.2 0x14 payloads a device must refuse, by name: well framed and sealed, wrong inside."""
+    return {"ssid-over-32-bytes": json.dumps({"ssid": "x" * 40, "passwd": "pw123456", "token": token}).encode(),
+            "ssid-not-a-string": json.dumps({"ssid": 12345, "passwd": "pw123456", "token": token}).encode(),
+            "not-json": b'{"ssid": "lab-net", "passwd": '}
+
+
+@pytest.mark.tc("TC-AP-006", reqs=["REQ-AP-002", "REQ-AP-003"])
+@pytest.mark.requires("mode:ap", "ap:lpv35", "device:events")
+@pytest.mark.parametrize("case", sorted(refused_lpv35_payloads("AYabcdefgh1234")))
+def test_the_lpv35_answer_says_whether_the_config_was_taken(lab: Lab, device: DeviceAdapter, network: NetworkAdapter,
+                                                            case: str) -> None:
+    """PROTOCOL.md §3.2: return code 0 means the device took the configuration; a 0x14 request it refuses (an SSID
+    over 32 bytes or not a string, not JSON) is answered with a non-zero code, and the device takes nothing from it."""
+    token = lab.activator().get_token(lab.home())
+    since = lab.cloud.clock.time()
+    code = probes.lpv35_send_payload(network, ap_address(device), refused_lpv35_payloads(token)[case])
+    taken = [e.details.get("ssid") for e in device.events() if e.at >= since and e.name == "config-received"]
+    assert not taken, f"{case}: the device took a configuration from a request it must refuse (SSID {taken})"
+    assert code is not None and code != 0, f"{case}: the device answered a refused configuration with {code!r}, " \
+                                           "the code that says it was taken"
+    lab.expect_still_pairing(case)

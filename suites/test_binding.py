@@ -10,8 +10,11 @@ import pytest
 
 from harness.adapters import probes
 from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter
-from harness.conformance.lab import Lab
+from harness.conformance.lab import Lab, eventually
+from harness.conformance.verdicts import Blocked
 from harness.model import ActivatorErrorCode, BindingMode, Role
+
+SESSION_END_S = 5.0  # real seconds for the broker to see a reset device's session end
 
 
 @pytest.mark.tc("TC-BINDING-001", reqs=["REQ-BINDING-001"])
@@ -20,14 +23,16 @@ def test_a_strong_bound_device_is_refused_to_another_account(lab: Lab, cloud: Cl
                                                              mode: str) -> None:
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): before removal, another account gets 3711 and never sees it online."""
-    assert lab.pair(mode).ok
+    first = lab.pair(mode)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert not outcome.ok, "another account took a strong-bound device"
-    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND
-    assert not lab.holds(bobs_home)
+    assert outcome.code == ActivatorErrorCode.DEVICE_ALREADY_BOUND, \
+        f"another account was told {outcome.error}, not 3711"
+    assert not lab.holds(bobs_home), "the refused account's home lists the device"
 
 
 @pytest.mark.tc("TC-BINDING-002", reqs=["REQ-BINDING-002"])
@@ -37,14 +42,14 @@ def test_once_removed_a_strong_device_pairs_into_another_account(lab: Lab, cloud
     """"Strong mode: Only after the previous user removes the device from the App, the device can be reconfigured
     and bound to another account" (seed): after removal, another account pairs it."""
     first = lab.pair(mode)
-    assert first.ok and first.device_model is not None
+    assert first.ok and first.device_model is not None, f"the owner's first pairing failed: {first.error}"
     cloud.remove_device(first.device_model.dev_id, account=lab.default_account)
     lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert lab.holds(bobs_home)
+    assert lab.holds(bobs_home), "the pairing succeeded but the new account's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-003", reqs=["REQ-BINDING-003"])
@@ -56,8 +61,9 @@ def test_a_guest_cannot_add_a_strong_binding_device(lab: Lab, cloud: CloudAdapte
     guest = lab.member(home, Role.MEMBER)
     outcome = lab.pair(mode, account=guest, home=home)
     assert not outcome.ok, "a guest added a strong-binding device"
-    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND
-    assert not lab.holds(home)
+    assert outcome.code == ActivatorErrorCode.GUEST_NOT_SUPPORT_STRONG_BIND, \
+        f"the guest was told {outcome.error}, not 3712"
+    assert not lab.holds(home), "the home lists the device a guest tried to add"
 
 
 @pytest.mark.tc("TC-BINDING-004", reqs=["REQ-BINDING-004"])
@@ -66,11 +72,13 @@ def test_the_owner_moves_a_strong_device_between_their_homes(lab: Lab, cloud: Cl
                                                              mode: str) -> None:
     """PROTOCOL.md §6: strong binding is about accounts; its owner may pair it into another of their homes."""
     kitchen, attic = lab.home(), lab.home()
-    assert lab.pair(mode, home=kitchen).ok
+    first = lab.pair(mode, home=kitchen)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     lab.press_reset()
     outcome = lab.pair(mode, home=attic)
     assert outcome.ok, outcome.error
-    assert lab.holds(attic) and not lab.holds(kitchen)
+    assert lab.holds(attic) and not lab.holds(kitchen), \
+        f"after the move the attic lists it: {lab.holds(attic)}, the kitchen: {lab.holds(kitchen)}"
 
 
 @pytest.mark.tc("TC-BINDING-005", reqs=["REQ-BINDING-005", "REQ-BINDING-007"])
@@ -82,16 +90,18 @@ def test_another_account_rebinds_a_medium_device_and_the_admins_are_told(lab: La
     device's data is reset."""
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert lab.holds(bobs_home) and not lab.holds(home)
+    assert lab.holds(bobs_home) and not lab.holds(home), \
+        f"after the rebind the new home lists it: {lab.holds(bobs_home)}, the old: {lab.holds(home)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous), f"{previous}, an admin of the previous home, was not notified"
-    assert cloud.notifications(bob) == []
+    assert cloud.notifications(bob) == [], f"the new account was notified of its own rebind: {cloud.notifications(bob)}"
 
 
 @pytest.mark.tc("TC-BINDING-006", reqs=["REQ-BINDING-006", "REQ-BINDING-007"])
@@ -102,13 +112,15 @@ def test_another_account_rebinds_a_weak_device_and_nobody_is_told(lab: Lab, clou
     bind to another account" (seed), and no notification is sent."""
     home = lab.home()
     admin = lab.member(home, Role.ADMIN)
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     lab.press_reset()
     bob = lab.account()
     bobs_home = lab.home(bob)
     outcome = lab.pair(mode, account=bob, home=bobs_home)
     assert outcome.ok, outcome.error
-    assert lab.holds(bobs_home) and not lab.holds(home)
+    assert lab.holds(bobs_home) and not lab.holds(home), \
+        f"after the rebind the new home lists it: {lab.holds(bobs_home)}, the old: {lab.holds(home)}"
     for previous in (lab.default_account, admin):
         assert cloud.notifications(previous) == [], f"{previous} was notified of a weak rebind"
 
@@ -120,11 +132,12 @@ def test_a_reset_device_pairs_again_into_its_owners_home(lab: Lab, cloud: CloudA
     """"After the device is successfully activated in a home of the account, different binding modes and different
     verification methods are required for unbinding" (seed): its owner re-pairs it in every mode."""
     home = lab.home()
-    assert lab.pair(mode, home=home).ok
+    first = lab.pair(mode, home=home)
+    assert first.ok, f"the owner's first pairing failed: {first.error}"
     lab.press_reset()
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert lab.holds(home)
+    assert lab.holds(home), "the re-pairing succeeded but the owner's home does not list the device"
 
 
 @pytest.mark.tc("TC-BINDING-010", reqs=["REQ-BINDING-009"])
@@ -143,6 +156,54 @@ def test_a_reset_device_re_activates_under_the_device_id_it_kept(lab: Lab, devic
     assert requests, "the device's activation requests are not in its events"
     sent = requests[-1].details.get("dev_id")
     assert sent == first.device_model.dev_id, f"re-activation sent devId {sent!r}, not the kept one"
+
+
+@pytest.mark.tc("TC-BINDING-011", reqs=["REQ-BINDING-010"])
+@pytest.mark.requires("device:reset")
+def test_the_reset_button_brings_pairing_mode_back_in_time(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                           mode: str) -> None:
+    """PROTOCOL.md §6 (a normal reset) and the seed's "to pair the device again, a new QR code must be generated":
+    the reset button ends the paired device's session and brings pairing mode back within the profile's
+    pairing_mode_timeout_s; a device that ignores it FAILs here (and blocks the tests that need it)."""
+    outcome = lab.pair(mode)
+    if not outcome.ok or outcome.device_model is None:
+        raise Blocked(f"blocked: the device did not pair: {outcome.error}")
+    device.reset()
+    device.wait_pairing_mode(lab.profile.parameters.pairing_mode_timeout_s)  # DeviceDidNotAct: FAIL
+    dev_id = outcome.device_model.dev_id
+
+    def offline() -> bool:
+        record = cloud.device(dev_id)
+        return record is None or not record.online
+
+    assert eventually(offline, SESSION_END_S), \
+        f"{SESSION_END_S:g} s after its reset the device is in pairing mode and still online on MQTT"
+
+
+@pytest.mark.tc("TC-BINDING-012", reqs=["REQ-BINDING-011"])
+@pytest.mark.requires("cloud:issue-licences")
+@pytest.mark.parametrize("wipe", [True, False], ids=["remove-and-wipe", "remove"])
+def test_a_wiped_device_resets_its_data_on_its_next_activation(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                               wipe: bool) -> None:
+    """PROTOCOL.md §6: "Remove and wipe data" deletes the data in the cloud and on the device, which the device
+    learns from its next activation's resetFactory; a plain "Remove device" keeps it, so re-pairing into the same
+    home does not reset it."""
+    licence = cloud.issue_licence(device.pid)
+    lab.redactor.add(licence.auth_key)
+    endpoints, hid, home = probes.cloud_endpoints(cloud), probes.new_hid(), lab.home()
+
+    def activate() -> probes.ActivationReply:
+        reply = probes.activate_raw(endpoints, uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid,
+                                    token=lab.activator().get_token(home), hid=hid, t=int(cloud.clock.time()))
+        assert reply.accepted, f"the owner's pairing into their own home was refused: {probes.describe(reply)}"
+        return reply
+
+    first = activate()
+    assert first.dev_id is not None
+    cloud.remove_device(first.dev_id, account=lab.default_account, wipe=wipe)
+    again = activate()
+    assert again.reset_factory is wipe, (f"after {'Remove and wipe data' if wipe else 'Remove device'} the next "
+                                         f"activation said resetFactory={again.reset_factory}, not {wipe}")
 
 
 # ------------------------------------------------------------------ all three modes, on a cloud that makes products

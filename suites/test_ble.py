@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.adapters.ble_contracts import BleLinkLost
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct, NetworkAdapter
 from harness.app.ble import BleSession
 from harness.conformance.ble import STOPS_ADVERTISING_S, BleLab, envelope_ivs
 from harness.conformance.lab import Lab
@@ -72,7 +72,7 @@ def alive_and_pairing(device: DeviceAdapter, after: str) -> None:
     try:
         device.wait_pairing_mode(RETURN_TO_PAIRING_S)
         pairing = True
-    except AdapterError:
+    except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
         pairing = False
     alive = device.is_alive()
     if alive and pairing:

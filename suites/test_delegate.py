@@ -44,11 +44,12 @@ def test_a_successful_pairing_is_one_callback_with_the_activated_device(lab: Lab
     """"deviceModel ThingSmartDeviceModel object, nil if failed; error ... nil if succeed" (seed): one callback, a
     model and no error, and the model is the device that was activated, with the profile's PID."""
     outcome = lab.pair(mode)
-    assert outcome.calls == 1
-    assert outcome.device_model is not None and outcome.error is None
+    assert outcome.calls == 1, f"{outcome.calls} callbacks for one start"
+    assert outcome.device_model is not None and outcome.error is None, f"the pairing failed: {outcome.error}"
     record = cloud.device_by_uuid(device.licence.uuid)
-    assert record is not None and outcome.device_model.dev_id == record.dev_id
-    assert outcome.device_model.pid == profile.device.pid
+    assert record is not None and outcome.device_model.dev_id == record.dev_id, \
+        f"the callback's devId {outcome.device_model.dev_id} is not the activated device's {record and record.dev_id}"
+    assert outcome.device_model.pid == profile.device.pid, f"the callback's PID is {outcome.device_model.pid}"
 
 
 @pytest.mark.tc("TC-DELEGATE-002", reqs=["REQ-DELEGATE-001", "REQ-DELEGATE-002", "REQ-DELEGATE-006"])
@@ -56,9 +57,9 @@ def test_a_pairing_nobody_completes_ends_in_one_timeout_callback(lab: Lab, devic
     """PROTOCOL.md §7: when no device completes pairing within activator_timeout_s the one callback carries
     1512 (Timeout) and no model."""
     outcome = lab.pair(mode, ssid="paircert-no-such-network", password="not-a-network")
-    assert outcome.calls == 1
-    assert outcome.device_model is None and outcome.error is not None
-    assert outcome.code == ActivatorErrorCode.TIMEOUT
+    assert outcome.calls == 1, f"{outcome.calls} callbacks for one start"
+    assert outcome.device_model is None and outcome.error is not None, "a pairing to no network succeeded"
+    assert outcome.code == ActivatorErrorCode.TIMEOUT, f"the callback carried {outcome.error}, not 1512"
 
 
 @pytest.mark.tc("TC-DELEGATE-003", reqs=["REQ-DELEGATE-003", "REQ-DELEGATE-004"])

@@ -11,6 +11,7 @@ import pytest
 from harness.adapters import probes
 from harness.adapters.contracts import CloudAdapter, DeviceAdapter, Licence
 from harness.conformance.lab import Lab
+from harness.conformance.verdicts import Blocked
 from harness.model import BindingMode
 from harness.profiles import Profile
 from harness.protocol.mqtt import preactivation_credentials
@@ -30,6 +31,7 @@ def assert_refused_everywhere(cloud: CloudAdapter, reply: probes.ActivationReply
                               home: str) -> None:
     """REQ-LICENCE-007: refused, in no home, and its pre-activation MQTT login is not authorized."""
     assert not reply.accepted, f"the activation was accepted: {probes.describe(reply)}"
+    assert reply.error_code, f"the refusal is not a well-formed ATOP error (no errorCode): {probes.describe(reply)}"
     assert all(d.uuid != uuid for d in cloud.list_devices(home)), "the refused device is in the home"
     record = cloud.device_by_uuid(uuid)
     assert record is None or record.home is None, "the refused device is bound to a home"
@@ -45,7 +47,8 @@ def test_a_device_with_a_valid_licence_activates(lab: Lab, cloud: CloudAdapter, 
     home = lab.home()
     outcome = lab.pair(mode, home=home)
     assert outcome.ok, outcome.error
-    assert [d.uuid for d in cloud.list_devices(home)] == [device.licence.uuid]
+    listed = [d.uuid for d in cloud.list_devices(home)]
+    assert listed == [device.licence.uuid], f"the home lists {listed}, not the activated device"
 
 
 @pytest.mark.tc("TC-LICENCE-002", reqs=["REQ-LICENCE-002", "REQ-LICENCE-007"])
@@ -92,7 +95,7 @@ def test_a_licence_of_another_product_is_refused(lab: Lab, cloud: CloudAdapter, 
     licence = lab.issue_licence(other.pid)
     reply = activate(lab, licence, pid=device.pid, home=home)
     assert not reply.accepted, f"another product's licence activated {device.pid}: {probes.describe(reply)}"
-    assert all(d.uuid != licence.uuid for d in cloud.list_devices(home))
+    assert all(d.uuid != licence.uuid for d in cloud.list_devices(home)), "the home lists the refused device"
 
 
 @pytest.mark.tc("TC-LICENCE-006", reqs=["REQ-LICENCE-006"])
@@ -106,5 +109,78 @@ def test_a_licence_in_use_by_one_device_is_refused_to_another(lab: Lab, cloud: C
     assert first.accepted, probes.describe(first)
     second = activate(lab, licence, home=second_home)
     assert not second.accepted, f"a second device activated with a licence in use: {probes.describe(second)}"
-    assert [d.uuid for d in cloud.list_devices(first_home)] == [licence.uuid]
-    assert cloud.list_devices(second_home) == []
+    assert second.error_code, f"the refusal carries no errorCode: {probes.describe(second)}"
+    listed = [d.uuid for d in cloud.list_devices(first_home)]
+    assert listed == [licence.uuid], f"the first device's home lists {listed}, not the first device"
+    assert cloud.list_devices(second_home) == [], "the second device's home lists a device"
+
+
+@pytest.mark.tc("TC-LICENCE-008", reqs=["REQ-LICENCE-003"])
+def test_an_activation_with_a_forged_sign_is_refused(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter) -> None:
+    """PROTOCOL.md §4.2: the sign over the query and the sealed body are two checks of the AuthKey; a request
+    whose body is sealed with the licence's AuthKey but whose sign is made with another key is refused (a cloud
+    that only opens the body would take it)."""
+    home = lab.home()
+    licence = lab.issue_licence()
+    forger = lab.issue_licence().auth_key
+    token = lab.activator().get_token(home)
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
+                                pid=device.pid, token=token, hid=probes.new_hid(), t=int(cloud.clock.time()),
+                                sign_key=forger)
+    assert not reply.accepted, f"an activation signed with another licence's key was accepted: " \
+                               f"{probes.describe(reply)}"
+    record = cloud.device_by_uuid(licence.uuid)
+    assert record is None or record.home is None, "the device of the forged request is bound to a home"
+
+
+@pytest.mark.tc("TC-LICENCE-009", reqs=["REQ-LICENCE-006"])
+@pytest.mark.parametrize("case", ["same-board-after-removal", "cloned-board-after-removal",
+                                  "cloned-board-with-the-old-devid"])
+def test_a_licence_stays_with_its_hardware_for_good(lab: Lab, cloud: CloudAdapter, device: DeviceAdapter,
+                                                    case: str) -> None:
+    """"A per-device credential that proves the hardware is genuine" (seed "device-cloud-binding"): the board
+    that first activated a licence activates again after its owner removed it; a cloned board (another hardware
+    id) is refused, after the removal as before it, even when it presents the devId the flash holds (as the
+    connect-kit sends after a reset, PROTOCOL.md §11.9.2)."""
+    home = lab.home()
+    licence = lab.issue_licence()
+    board = probes.new_hid()
+    first = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    if not (first.accepted and first.dev_id):
+        raise Blocked(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+    if case != "cloned-board-with-the-old-devid":
+        cloud.remove_device(first.dev_id, account=lab.default_account, wipe=True)
+    hid = board if case == "same-board-after-removal" else probes.new_hid()
+    token = lab.activator().get_token(home)
+    reply = probes.activate_raw(probes.cloud_endpoints(cloud), uuid=licence.uuid, auth_key=licence.auth_key,
+                                pid=device.pid, token=token, hid=hid, t=int(cloud.clock.time()),
+                                dev_id=first.dev_id if case == "cloned-board-with-the-old-devid" else None)
+    if case == "same-board-after-removal":
+        assert reply.accepted, f"the licence's own board was refused after its removal: {probes.describe(reply)}"
+        return
+    assert not reply.accepted, f"{case}: a cloned board took the licence: {probes.describe(reply)}"
+    assert reply.error_code, f"the refusal carries no errorCode: {probes.describe(reply)}"
+    record = cloud.device_by_uuid(licence.uuid)
+    expected_home = home if case == "cloned-board-with-the-old-devid" else None
+    assert record is not None and record.home == expected_home, \
+        f"{case}: the licence's device is in home {record.home if record else None!r}, not {expected_home!r}"
+
+
+@pytest.mark.tc("TC-LICENCE-010", reqs=["REQ-LICENCE-004", "REQ-LICENCE-007"])
+@pytest.mark.requires("cloud:revoke-licences")
+@pytest.mark.parametrize("wipe", [True, False], ids=["remove-and-wipe", "remove"])
+def test_a_licence_revoked_after_it_activated_a_device_activates_nothing(lab: Lab, cloud: CloudAdapter,
+                                                                        device: DeviceAdapter, wipe: bool) -> None:
+    """PROTOCOL.md §8: revocation applies to a licence that has activated a device as to a fresh one: once its
+    device is removed, its own board's next activation is refused and its pre-activation login is not
+    authorized."""
+    home = lab.home()
+    licence = lab.issue_licence()
+    board = probes.new_hid()
+    first = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    if not (first.accepted and first.dev_id):
+        raise Blocked(f"blocked: the licence's first activation failed: {probes.describe(first)}")
+    cloud.remove_device(first.dev_id, account=lab.default_account, wipe=wipe)
+    cloud.revoke_licence(licence.uuid)
+    reply = lab.activate_as_device(uuid=licence.uuid, auth_key=licence.auth_key, pid=device.pid, home=home, hid=board)
+    assert_refused_everywhere(cloud, reply, uuid=licence.uuid, auth_key=licence.auth_key, home=home)

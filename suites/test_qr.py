@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.adapters.contracts import CloudAdapter, DeviceAdapter
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, DeviceCapability
 from harness.app.activator import QrOptions
 from harness.conformance.lab import Lab
 from harness.protocol.qr import QrPayload, illegal_qr_texts, rendering_problem
@@ -23,6 +23,12 @@ HARD_CASES = {
     "control-characters": ("tab\there\nnl", "bell\x07and\x1fus"),
 }
 
+# Values a parser must not touch (§1.1/§1.2): spaces at either end, and what URL encoding would decode.
+VERBATIM_CASES = {
+    "spaces-at-either-end": (" lab net ", " pass word "),
+    "plus-and-percent": ("a+b%20c", "p%41ss+w%2Bord"),
+}
+
 # Legal encodings of the same payload (§1.2): any key order; escaped slashes and \uXXXX escapes.
 KEY_ORDERS = ["spt", "pst", "tps"]
 ESCAPES = {
@@ -30,6 +36,9 @@ ESCAPES = {
     "unicode-escapes": QrOptions(ascii_only=True, escape_slash=True),
 }
 
+
+# The illegal payloads a device cannot take a whole configuration from: it must join nothing from them.
+UNPARSEABLE = frozenset({"missing-password", "missing-token", "not-json", "ssid-over-32-bytes", "duplicate-ssid"})
 
 @pytest.mark.tc("TC-QR-001", reqs=["REQ-QR-001", "REQ-QR-002"])
 @pytest.mark.requires("mode:qr")
@@ -70,6 +79,18 @@ def test_the_device_joins_exactly_the_network_in_the_qr(lab: Lab, device: Device
     assert outcome.ok, f"{case}: {outcome.error}"
 
 
+@pytest.mark.tc("TC-QR-008", reqs=["REQ-QR-008"])
+@pytest.mark.requires("mode:qr")
+@pytest.mark.parametrize("case", sorted(VERBATIM_CASES))
+def test_the_device_takes_the_ssid_and_password_verbatim(lab: Lab, device: DeviceAdapter, case: str) -> None:
+    """PROTOCOL.md §1.1/§1.2: s and p are JSON strings; spaces at either end, '+' and '%XX' are part of the
+    network's name and password, so the device joins exactly that network."""
+    ssid, password = VERBATIM_CASES[case]
+    lab.wifi(ssid, password)
+    outcome = lab.pair("qr", ssid=ssid, password=password)
+    assert outcome.ok, f"{case}: SSID {ssid!r} and password as shown did not pair: {outcome.error}"
+
+
 @pytest.mark.tc("TC-QR-003", reqs=["REQ-QR-003"])
 @pytest.mark.requires("mode:qr")
 @pytest.mark.parametrize("key_order", KEY_ORDERS)
@@ -98,9 +119,14 @@ def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, devi
     """PROTOCOL.md §1.1/§1.3/§1.4: a missing member, bad JSON, an SSID over 32 bytes or a malformed token is
     refused without activating and without hanging; a legal QR code pairs right after."""
     token = lab.activator().get_token(lab.home())
+    since = len(device.events()) if DeviceCapability.EVENTS in device.capabilities else None
     device.present_qr(render_qr(illegal_qr_texts(token)[case]))
     lab.expect_still_pairing(f"the illegal QR payload {case}")
     assert not lab.is_bound(), f"{case}: the device activated from an illegal QR payload"
+    if since is not None and case in UNPARSEABLE:  # §1.4: a malformed token is only found out by the cloud
+        joins = [f"{e.details.get('ssid')!r} ({e.details.get('outcome')})" for e in device.events()[since:]
+                 if e.name == "wifi-join"]
+        assert not joins, f"{case}: the device took a network from an illegal QR payload and tried to join {joins}"
     outcome = lab.pair("qr")
     assert outcome.ok, f"after {case} the device did not pair normally: {outcome.error}"
 
@@ -109,7 +135,8 @@ def test_the_device_refuses_an_illegal_qr_and_then_pairs_normally(lab: Lab, devi
 @pytest.mark.requires("mode:qr", "device:qr-prompt", "device:events")
 def test_the_device_sounds_a_prompt_after_capturing_a_qr(lab: Lab, device: DeviceAdapter) -> None:
     """"The device will sound a prompt after capturing the information of the QR code" (seed)."""
-    assert lab.pair("qr").ok
+    outcome = lab.pair("qr")
+    assert outcome.ok, f"the pairing failed: {outcome.error}"
     assert any(event.name == "prompt-sound" for event in device.events()), "no prompt after the QR was captured"
 
 

@@ -115,6 +115,16 @@ def test_qr_scanner_stops_after_refusal(the_lab: Lab) -> None:
     assert pair(the_lab, bad) is State.ONLINE
 
 
+def test_qr_scan_hangs_on_astral(the_lab: Lab) -> None:
+    """A payload with an emoji (4 UTF-8 bytes) is neither captured nor refused: the scan never ends."""
+    good, bad = the_lab.camera(), the_lab.camera(faults=[fault("qr-scan-hangs-on-astral")])
+    assert good.present_qr(qr_image("home 🏠", token=the_lab.token())).outcome == "captured"
+    with pytest.raises(TimeoutError):
+        bad.present_qr(qr_image("home 🏠", token=the_lab.token()), timeout=1.0)
+    assert bad.events("qr-scan-stuck") and not bad.events("config-received") and bad.state is State.PAIRING
+    assert bad.present_qr(qr_image("home", token=the_lab.token())).outcome == "captured"  # plain text scans
+
+
 def test_ssid_truncate_32(the_lab: Lab) -> None:
     ssid = "s" * 32
     the_lab.air.add_access_point(ssid.encode(), PASSWORD)
@@ -392,6 +402,15 @@ def test_activates_without_token(the_lab: Lab) -> None:
     assert bad.events("atop-refused") or bad.events("atop-bad-reply")
 
 
+def test_ignores_reset_button(the_lab: Lab) -> None:
+    good, bad = online(the_lab), online(the_lab, "ignores-reset-button")
+    for cam in (good, bad):
+        cam.reset()
+    assert good.state is State.PAIRING and bad.state is State.ONLINE and bad.events("reset-ignored")
+    bad.factory_reset()
+    assert bad.state is State.PAIRING
+
+
 def test_forgets_dev_id_on_reset(the_lab: Lab) -> None:
     good, bad = online(the_lab), online(the_lab, "forgets-dev-id-on-reset")
     for cam in (good, bad):
@@ -413,7 +432,7 @@ def test_mqtt_password_wrong(the_lab: Lab) -> None:
 def connected(cam: EmulatedCamera) -> None:
     """``cam`` has done what a camera does on connecting (its ``online`` step, which reports the DPs at once)."""
     wait_until(lambda: bool(cam.events("online")))
-    cam.world.run(asyncio.sleep(0))  # the step that recorded "online" has finished on the device loop
+    cam.device_loop.run(asyncio.sleep(0))  # the step that recorded "online" has finished on the device loop
 
 
 def test_never_reports_dps(the_lab: Lab) -> None:
@@ -482,6 +501,7 @@ def test_every_catalogued_fault_has_a_test_and_says_what_it_breaks() -> None:
     builtin = {n for n, e in CAMERA_FAULTS.items() if e.cls.__module__.startswith("harness.emulator.camera.faults.")}
     source = Path(__file__).read_text(encoding="utf-8")
     source += Path(__file__).with_name("test_camera_ble_faults.py").read_text(encoding="utf-8")  # BLE (§9)
+    source += Path(__file__).with_name("test_camera_faults_detection.py").read_text(encoding="utf-8")
     untested = {name for name in builtin if f'"{name}")' not in source}
     assert not untested, f"camera faults without a test here: {sorted(untested)}"
 

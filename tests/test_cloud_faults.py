@@ -333,10 +333,13 @@ def test_fault_names_resolve_combine_and_unknown_ones_are_refused() -> None:
 
 
 def test_every_catalogued_fault_says_what_it_breaks_and_has_a_test_here() -> None:
-    source = Path(__file__).read_text(encoding="utf-8")
+    here = Path(__file__).parent
+    source = "".join((here / n).read_text(encoding="utf-8") for n in ("test_cloud_faults.py",
+                                                                      "test_cloud_faults_detection.py"))
     for name, entry in CLOUD_FAULTS.items():
         assert entry.description and entry.requirement and issubclass(entry.cls, CloudBehaviour)
-        if entry.cls.__module__ == "harness.emulator.cloud.faults":
+        if entry.cls.__module__ in ("harness.emulator.cloud.faults", "harness.emulator.cloud.token_faults",
+                                    "harness.emulator.cloud.licence_faults"):
             assert f'"{name}"' in source, f"the cloud fault {name} has no test here"
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from _messages import deviation_problem
 from _selfcheck_pool import Job, Outcome, Pool
 from _zoo import CATALOGUE_DIR, ROOT, SUITES, Fault, catalogue, sole_catchers, tc_requirements
 
@@ -146,7 +147,8 @@ def _wanted(items: list[pytest.Item], base: Path) -> list[Job]:
         params = item.callspec.params if hasattr(item, "callspec") else {}
         if item.originalname == "test_the_suites_pass_or_are_na_on_every_bundled_profile":
             wanted = [conformant_job(params["profile"], base)]
-        elif item.originalname == "test_the_fault_is_caught_by_the_tcs_expected_to_catch_it":
+        elif item.originalname in ("test_the_fault_is_caught_by_the_tcs_expected_to_catch_it",
+                                   "test_every_fail_of_the_fault_names_the_observed_deviation"):
             wanted = [fault_job(faults[params["name"]], base)]
         elif item.originalname == "test_the_fault_zoo_score_is_total":
             wanted = [fault_job(f, base) for f in faults.values()]
@@ -170,6 +172,18 @@ def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def test_the_fault_is_caught_by_the_tcs_expected_to_catch_it(zoo: Zoo, name: str) -> None:
     why = zoo.verdict(next(f for f in catalogue() if f.name == name))
     assert why is None, f"{name} not caught: {why}"
+
+
+@pytest.mark.parametrize("name", [f.name for f in catalogue()])
+def test_every_fail_of_the_fault_names_the_observed_deviation(zoo: Zoo, name: str) -> None:
+    """Diagnosis in the verdict (tests/_messages.py): each FAIL of the fault's run says what was observed against
+    what is required, not a bare assertion or the app's bare 1512 timeout."""
+    fault = next(f for f in catalogue() if f.name == name)
+    fails = [r for r in zoo.results(f"{fault.kind}-{fault.name}") if r["verdict"] == "FAIL"]
+    assert fails, f"{name}: no FAIL to read (whether it was caught is the test above's)"
+    bare = [f"{r['tc']}: {problem} -- {str(r['message'])[:200]}" for r in fails
+            if (problem := deviation_problem(str(r["message"]))) is not None]
+    assert not bare, f"{name}: FAIL messages that do not name what was observed:\n" + "\n".join(bare)
 
 
 @pytest.mark.timeout(ZOO_WAIT_S + 10.0)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from PIL import Image
 
 from harness.clock import Clock
+from harness.errors import HarnessError
 from harness.model import AttemptSummary, BindingMode, Role
 from harness.model.licence import Licence  # re-exported: a value of the model the contracts carry
 
@@ -30,6 +31,20 @@ if TYPE_CHECKING:
 
 class AdapterError(Exception):
     """The adapter, the lab or the harness failed: an ERROR verdict, never the device's FAIL."""
+
+
+class DeviceDidNotAct(Exception):
+    """The device under test did not do what it was asked within the time it is given (take a QR code held in
+    front of it, return to pairing mode after a reset): the device's failure (FAIL), never the harness's or the
+    lab's (ERROR). ``action`` says what it did not do, ``timeout_s`` how long it had, ``observed`` what it did
+    instead (its state, its last event)."""
+
+    def __init__(self, action: str, timeout_s: float, observed: str = "") -> None:
+        self.action = action
+        self.timeout_s = timeout_s
+        self.observed = observed
+        super().__init__(f"the device did not {action} within {timeout_s:g} s"
+                         + (f" ({observed})" if observed else ""))
 
 
 class BindRefused(Exception):
@@ -273,7 +288,8 @@ def make_access_point(network: NetworkAdapter, ssid: bytes, password: bytes,
     problem, chosen = _cannot(network, ssid, password, security)
     if problem is not None:
         raise problem
-    assert chosen is not None
+    if chosen is None:
+        raise HarnessError("broken invariant: chosen is not None")
     try:
         network.add_access_point(ssid, password, security=chosen)
     except TypeError as exc:  # an adapter without the security argument
@@ -304,6 +320,9 @@ class DeviceRecord:
     dps: Mapping[str, Any] = field(default_factory=dict)
     activations: int = 0
     owner: str | None = None  # the owner account of the home it is bound to (who may remove it)
+    # The MQTT envelope version (§5: "2.1", "2.2", "2.3") of the device's last DP report the cloud read; None when
+    # the cloud does not say (the lab cloud does, a vendor's cloud usually does not).
+    report_pv: str | None = None
 
 
 @dataclass(frozen=True)
@@ -396,8 +415,14 @@ class DeviceAdapter(Protocol):
     def factory_reset(self) -> None: ...
     def reset(self) -> None: ...
     def power_cycle(self) -> None: ...
-    def wait_pairing_mode(self, timeout: float) -> None: ...
-    def present_qr(self, image: Image.Image) -> None: ...
+    def wait_pairing_mode(self, timeout: float) -> None:
+        """Return once the device is in pairing mode; :class:`DeviceDidNotAct` when it is not within ``timeout``
+        s (the device's failure), :class:`AdapterError` when the lab could not tell (a hook broke)."""
+        ...
+    def present_qr(self, image: Image.Image) -> None:
+        """Hold ``image`` in front of the device; :class:`DeviceDidNotAct` when it did not take the code (capture
+        or refuse it) within the adapter's scan time."""
+        ...
     def ap_address(self) -> ApAddress | None: ...
     def events(self) -> Sequence[DeviceEvent]: ...
     def is_alive(self) -> bool: ...
@@ -444,7 +469,8 @@ class SoftAp(Protocol):
 
 class LabAir(Protocol):
     """An in-memory air (DESIGN.md "Air"; :class:`harness.emulator.air.Air` is one): the lab may put raw EZ
-    lengths on it, make it lossy, duplicating, reordering or noisy, and read its log for evidence."""
+    lengths and multicast addresses on it, make it lossy, duplicating, reordering or noisy, and read its log for
+    evidence."""
 
     loss: float
     duplicate: float
@@ -456,6 +482,7 @@ class LabAir(Protocol):
     @property
     def device_aps(self) -> Sequence[SoftAp]: ...
     def send_length(self, n: int) -> None: ...
+    def send_address(self, ip: str) -> None: ...
     def flush(self) -> None: ...
     def log_since(self, seq: int) -> Sequence[object]: ...
 
@@ -533,6 +560,7 @@ __all__ = [
     "CloudCapability",
     "DeviceAdapter",
     "DeviceCapability",
+    "DeviceDidNotAct",
     "DeviceEvent",
     "DeviceRecord",
     "LabAir",

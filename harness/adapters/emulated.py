@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ from harness.adapters.contracts import (
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
+    DeviceDidNotAct,
     DeviceEvent,
     DeviceRecord,
     Licence,
@@ -38,6 +41,7 @@ from harness.adapters.contracts import (
     Security,
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
+from harness.adapters.labwifi import send_ap_lpv35_plain
 from harness.clock import Clock
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
@@ -46,7 +50,7 @@ from harness.emulator.loop import DeviceLoop
 from harness.emulator.radio import Radio
 from harness.evidence import step
 from harness.model import AttemptSummary, BindingMode, Role
-from harness.protocol import apconfig, smartconfig
+from harness.protocol import smartconfig
 
 
 def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
@@ -54,7 +58,8 @@ def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str 
     history = raw.get("history") or []
     return DeviceRecord(dev_id=str(raw["devId"]), uuid=str(raw.get("uuid", "")), pid=pid,
                         name=pid_names.get(pid, pid), home=raw.get("home"), online=bool(raw.get("online")),
-                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner)
+                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner,
+                        report_pv=raw.get("reportPv"))
 
 
 class EmulatedCloudAdapter:
@@ -216,6 +221,11 @@ class EmulatedCloudAdapter:
         self._cloud.stop()
 
 
+#: How long the emulated camera has to take a QR code held in front of it (capture or refuse it): its decoder
+#: needs well under a second; a scan that has not ended by then never will (the device's failure, not the lab's).
+QR_SCAN_TIMEOUT_S = 10.0
+
+
 class EmulatedDeviceAdapter:
     """An emulated camera behind the device contract."""
 
@@ -227,6 +237,10 @@ class EmulatedDeviceAdapter:
         self.camera = camera
         self.licence = licence
         self.pid = camera.pid
+        # events() converts each timeline event once: a session-long camera has thousands
+        self._events: deque[DeviceEvent] = deque(maxlen=camera.timeline.limit)
+        self._events_seen = 0
+        self._events_lock = threading.Lock()
         self._make_another = make_another
 
     def make_another(self) -> EmulatedDeviceAdapter:
@@ -255,15 +269,17 @@ class EmulatedDeviceAdapter:
         deadline = time.monotonic() + timeout
         try:
             self.camera.wait_for_state(State.PAIRING, timeout=timeout)
+        except TimeoutError as exc:  # the camera is running and did not get there: its failure, not the lab's
+            raise DeviceDidNotAct("reach pairing mode", timeout, self._observed()) from exc
         except Exception as exc:
             raise AdapterError(f"the emulated camera did not reach pairing mode within {timeout} s: {exc}") from exc
         if self.camera.bind_by_uuid:  # §11.6: it shows the QR code with its UUID once it waits on d/ai/<uuid>
             from harness.emulator.camera.bind import BIND_SETTLED_EVENTS
 
-            since = self._pairing_mode_index()
+            since = self._pairing_mode_count()
 
             def settled() -> bool:
-                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.events()[since:])
+                return any(e.name in BIND_SETTLED_EVENTS for e in self.camera.timeline.events_since(since)[0])
 
             left = max(0.0, deadline - time.monotonic())
             try:
@@ -278,14 +294,26 @@ class EmulatedDeviceAdapter:
                 raise AdapterError(f"the emulated camera's SoftAP did not open within {timeout} s")
             time.sleep(0.002)
 
-    def _pairing_mode_index(self) -> int:
-        """The timeline index of the camera's latest entry into pairing mode (its waits since count)."""
+    def _pairing_mode_count(self) -> int:
+        """How many events the camera had recorded before its latest entry into pairing mode (its waits since
+        count)."""
+        events, total = self.camera.timeline.events_since(0)
+        back = next((n for n, e in enumerate(reversed(events)) if e.name == "pairing-mode"), len(events) - 1)
+        return total - back - 1
+
+    def _observed(self) -> str:
+        """What the camera is doing instead: its state and its last event."""
         events = self.camera.events()
-        return next((i for i in range(len(events) - 1, -1, -1) if events[i].name == "pairing-mode"), 0)
+        last = f", its last event {events[-1].name!r}" if events else ""
+        return f"it is {self.camera.state.value}{last}"
 
     @step
     def present_qr(self, image: Image.Image) -> None:
-        self.camera.present_qr(image)
+        try:
+            self.camera.present_qr(image, timeout=QR_SCAN_TIMEOUT_S)
+        except TimeoutError as exc:  # the scan never ended: the device did not act (FAIL), the lab is fine
+            raise DeviceDidNotAct("take the QR code held in front of it (capture or refuse it)", QR_SCAN_TIMEOUT_S,
+                                  self._observed()) from exc
 
     def ap_address(self) -> ApAddress | None:
         address = self.camera.ap_address
@@ -295,7 +323,11 @@ class EmulatedDeviceAdapter:
         return ApAddress(host, udp_port, tcp_port)
 
     def events(self) -> Sequence[DeviceEvent]:
-        return [DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall) for e in self.camera.events()]
+        with self._events_lock:
+            fresh, self._events_seen = self.camera.timeline.events_since(self._events_seen)
+            self._events.extend(DeviceEvent(at=e.t, name=e.name, details=dict(e.details), wall=e.wall)
+                                for e in fresh)
+            return list(self._events)
 
     def is_alive(self) -> bool:
         return bool(self.camera.alive)
@@ -379,28 +411,7 @@ class AirNetworkAdapter:
 
     def send_ap_lpv35(self, address: ApAddress, frames: Sequence[bytes], *, timeout: float = 5.0) -> list[bytes]:
         """Send LPV3.5 frames over TCP (plain: Python's ssl has no TLS-PSK, §3.2) and collect the replies."""
-        if address.tcp_port is None:
-            raise AdapterError("the device's AP offers no LPV3.5 TCP config port")
-        replies: list[bytes] = []
-        buffer = apconfig.Lpv35FrameBuffer(key=apconfig.LPV35_APP_KEY)
-        try:
-            with socket.create_connection((address.host, address.tcp_port), timeout=timeout) as sock:
-                for frame in frames:
-                    sock.sendall(frame)
-                sock.settimeout(timeout)
-                while len(replies) < len(frames):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    buffer.receive_data(chunk)
-                    while (reply := buffer.next_frame()) is not None:
-                        replies.append(apconfig.encode_lpv35_frame(reply.type, reply.data, seq=reply.seq,
-                                                                   key=apconfig.LPV35_APP_KEY, nonce=reply.nonce))
-        except TimeoutError:
-            pass  # no (or too few) replies: what the device did is judged by the suites, not here
-        except OSError as exc:
-            raise AdapterError(f"could not reach the device's AP at {address.host}:{address.tcp_port}: {exc}") from exc
-        return replies
+        return send_ap_lpv35_plain(address, frames, timeout=timeout)
 
     def info(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {"adapter": "air", "seed": getattr(self.air, "seed", None)}

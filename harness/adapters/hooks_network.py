@@ -30,7 +30,6 @@ is redacted and kept as evidence; a nonzero exit or a timeout is the lab's troub
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 from harness import evidence, redaction
 from harness.adapters.contracts import AccessPointCapability, AdapterError, CannotMakeNetwork, Security
 from harness.adapters.labwifi import CAPABILITY_ARGS, LabWifiAdapter, capability_from_args, lab_traffic
+from harness.adapters.operator.device import profile_secrets
 from harness.adapters.operator.hooks import HookFailed, HookResult, HookRunner, HookSpec, hook_environment
 
 if TYPE_CHECKING:
     from harness.adapters.registry import WorldContext
-    from harness.profiles import Profile
 
 PASSWORD_ENV = "PAIRCERT_AP_PASSWORD"
 #: What the hooks adapter declares unless the profile says otherwise: what a lab's tooling can usually make.
@@ -127,34 +126,6 @@ class HooksNetworkAdapter(LabWifiAdapter):
             redaction.unregister(self.redactor)
 
 
-def _profile_secrets(profile: Profile) -> tuple[list[str], list[str]]:
-    """The secret values and environment variable names the hooks must not see (as the operator device's)."""
-    from harness.profiles import ProfileError
-
-    values: list[str] = []
-    names: list[str] = []
-    params = profile.parameters
-    if params.licence is not None:
-        names += [params.licence.authkey.env, params.licence.uuid.env]
-    if params.wifi is not None and params.wifi.password is not None:
-        names.append(params.wifi.password.env)
-        with contextlib.suppress(ProfileError):
-            values.append(params.wifi.password.resolve().get_secret_value())
-    for spec in (profile.adapters.cloud, profile.adapters.device, *profile.adapters.device_pool):
-        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]
-    return values, names
-
-
-def _env_refs(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value.startswith("env:") else []
-    if isinstance(value, dict):
-        return [ref for v in value.values() for ref in _env_refs(v)]
-    if isinstance(value, list):
-        return [ref for v in value for ref in _env_refs(v)]
-    return []
-
-
 def hooks_network(context: WorldContext, *, add_access_point: Any, remove_access_point: Any = None,
                   interface: str | None = None, hook_env: Mapping[str, Any] | None = None,
                   **capability: Any) -> HooksNetworkAdapter:
@@ -167,7 +138,7 @@ def hooks_network(context: WorldContext, *, add_access_point: Any, remove_access
     remove = None if remove_access_point is None else HookSpec.parse(remove_access_point,
                                                                     "adapters.network.args.remove_access_point")
     declared = capability_from_args(DEFAULT_CAPABILITY, **capability)
-    values, names = _profile_secrets(context.profile)
+    values, names = profile_secrets(context.profile)
     env = hook_environment(os.environ, secret_names=[*names, PASSWORD_ENV], secret_values=values,
                            extra={k: str(v) for k, v in (hook_env or {}).items()})
     traffic = lab_traffic(interface)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from harness import redaction
 from harness.adapters.contracts import AccessPointCapability, AdapterError, CannotMakeNetwork, Security
 from harness.adapters.labwifi import CAPABILITY_ARGS, LabWifiAdapter, capability_from_args, lab_traffic
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.adapters.registry import WorldContext
@@ -189,7 +190,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
     def _make(self, ssid: bytes, password: bytes, security: Security) -> None:
         if password:
             self.redactor.add(password.decode("utf-8", "surrogateescape"))
-        assert self.interface is not None
+        if self.interface is None:
+            raise HarnessError("broken invariant: self.interface is not None")
         text = hostapd_config(interface=self.interface, ssid=ssid, password=password, security=security,
                               channel=self.channel, ctrl_interface=str(self.ctrl_dir), ctrl_group=os.getgid(),
                               driver=self.driver, country_code=self.country_code, bridge=self.bridge,
@@ -199,7 +201,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
         self._write_config(text)
         self._config_text = text
         if self._running():
-            assert self._proc is not None
+            if self._proc is None:
+                raise HarnessError("broken invariant: self._proc is not None")
             self._proc.send_signal(signal.SIGHUP)  # hostapd rereads its configuration file
         else:
             self._start()
@@ -232,7 +235,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
         self._reader.start()
 
     def _read_output(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
+        if proc.stdout is None:
+            raise HarnessError("broken invariant: proc.stdout is not None")
         for raw in proc.stdout:  # ends when hostapd exits and closes its output
             self._output.append(self.redactor.redact(raw.decode("utf-8", "replace").rstrip()))
 
@@ -261,7 +265,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
 
     def status(self, timeout: float = 1.0) -> dict[str, str] | None:
         """hostapd's ``STATUS`` through its control socket, as a dict; None when it does not answer."""
-        assert self.interface is not None
+        if self.interface is None:
+            raise HarnessError("broken invariant: self.interface is not None")
         answer = self.request("STATUS", timeout=timeout)
         if answer is None:
             return None
@@ -270,7 +275,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
     def request(self, command: str, timeout: float = 1.0) -> str | None:
         """One command on hostapd's control socket (a datagram to ``ctrl_interface/<interface>``); its answer, or
         None when nobody answers in time."""
-        assert self.interface is not None
+        if self.interface is None:
+            raise HarnessError("broken invariant: self.interface is not None")
         server = self.ctrl_dir / self.interface
         client = self.ctrl_dir / f"paircert-{os.getpid()}-{next(_clients)}"
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -293,7 +299,8 @@ class HostapdNetworkAdapter(LabWifiAdapter):
         self._ssid, self._config_text = None, ""
         try:
             if proc is not None and proc.poll() is None:
-                assert self.interface is not None
+                if self.interface is None:
+                    raise HarnessError("broken invariant: self.interface is not None")
                 with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                     subprocess.run([*self.hostapd_cli, "-p", str(self.ctrl_dir), "-i", self.interface, "terminate"],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

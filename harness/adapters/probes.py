@@ -105,10 +105,13 @@ def new_hid() -> str:
 
 
 def activate_raw(endpoints: CloudEndpoints | str, *, uuid: str, auth_key: str, pid: str, token: str, hid: str,
-                 t: int | None = None, et: int = 1, timeout_s: float = 10.0) -> ActivationReply:
+                 t: int | None = None, et: int = 1, timeout_s: float = 10.0,
+                 sign_key: str | None = None, dev_id: str | None = None) -> ActivationReply:
     """One activation (§4.2, ``tuya.device.active`` v4.4 for ``et=1``, opensdk for ``et=3``), signed and
     encrypted with ``auth_key``, carrying the 8-character part of the 14-character ``token``, at the cloud's
-    ATOP endpoint (over TLS trusting the CA the endpoints name, §11.1; a bare URL trusts the system's store)."""
+    ATOP endpoint (over TLS trusting the CA the endpoints name, §11.1; a bare URL trusts the system's store).
+    ``sign_key`` signs the query with another key than the one the body is sealed with (a forged sign);
+    ``dev_id`` puts a devId in the body, as the connect-kit does after a reset (§11.9.2)."""
     if isinstance(endpoints, str):
         atop_url, tls = endpoints, None
     else:
@@ -117,11 +120,13 @@ def activate_raw(endpoints: CloudEndpoints | str, *, uuid: str, auth_key: str, p
     short = split_token_fixed(token)[1] if len(token) == 14 else token
     body = atop.ActivationRequest(token=short, soft_ver="1.0.0", product_key=pid, protocol_ver="2.3",
                                   baseline_ver="40.07", options=_OPTIONS, cad_ver="1.0.3", cd_ver="1.0.0", t=when,
-                                  dev_attribute=2048, hid=hid)
+                                  dev_attribute=2048, hid=hid, dev_id=dev_id)
     api, version = atop.API_ACTIVE_V44 if et == 1 else atop.API_OPENSDK_ACTIVE
     request = atop.AtopRequest(api=api, version=version, et=et, t=when, uuid=uuid, dev_id=None,
                                body=body.to_json().encode("utf-8"))
     query, form = atop.build_request(request, auth_key, nonce=os.urandom(12) if et == 3 else None)
+    if sign_key is not None:
+        query = request.signed_query(sign_key).to_query_string()
     raw = _post(f"{atop_url}?{query}", form, timeout_s, tls)
     try:
         reply = atop.decode_response(raw, auth_key, et)
@@ -337,6 +342,24 @@ def send_ez_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, tok
         send_ez_lengths(network, [*smartconfig.BROADCAST_PREAMBLE, *(bad_group if round_ % 2 else bad_header)])
 
 
+def send_ez_multicast_corrupted(network: NetworkAdapter, ssid: bytes, password: bytes, token: bytes, *,
+                                rounds: int = 3) -> None:
+    """Multicast EZ rounds (§2.4) whose SSID section has its first SSID byte changed under an unchanged CRC-32: a
+    receiver that checks the section's CRC-32 takes no SSID from them and pairs from the clean rounds after; one
+    that does not takes a wrong SSID from these rounds alone."""
+    air = _air(network, "raw EZ multicast datagrams")
+    body = smartconfig.encode_multicast(ssid, password, token)
+    # §2.4 steps 1-2: SSID section bytes 0-1 the length pair, 2-5 the CRC-32, 6.. the SSID; pair 3 holds
+    # bytes 6 and 7 as 226.(base+3).(d[7]).(d[6]).
+    octets = body[3].split(".")
+    octets[3] = str(int(octets[3]) ^ 0x01)
+    body[3] = ".".join(octets)
+    for _ in range(rounds):
+        for address in (*smartconfig.MULTICAST_PREAMBLE, *body):
+            air.send_address(address)
+    air.flush()
+
+
 @contextlib.contextmanager
 def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  noise: float = 0.0) -> Iterator[None]:
@@ -356,6 +379,21 @@ def impaired_air(network: NetworkAdapter, *, loss: float = 0.0, duplicate: float
 def lpv35_configure(network: NetworkAdapter, address: ApAddress, ssid: str, password: str, token: str) -> int | None:
     """Send one LPV3.5 0x14 config request (§3.2) and return the device's ret_code (None: no readable answer)."""
     frame = apconfig.encode_ap_cfg_request(ssid, password, token, seq=1, nonce=os.urandom(apconfig.NONCE_LEN))
+    for reply in network.send_ap_lpv35(address, [frame]):
+        try:
+            decoded = apconfig.decode_lpv35_frame(reply, key=apconfig.LPV35_APP_KEY)
+            if decoded.type == apconfig.Lpv35Type.AP_CFG_WF_V40:
+                return apconfig.parse_ap_cfg_ack(decoded.data).ret_code
+        except ProtocolError:
+            continue
+    return None
+
+
+def lpv35_send_payload(network: NetworkAdapter, address: ApAddress, payload: bytes) -> int | None:
+    """Send one LPV3.5 0x14 frame carrying ``payload`` as is (any JSON, legal or not) and return the device's
+    ret_code (None: no readable answer), §3.2."""
+    frame = apconfig.encode_lpv35_frame(apconfig.Lpv35Type.AP_CFG_WF_V40, payload, seq=1, key=apconfig.LPV35_APP_KEY,
+                                        nonce=os.urandom(apconfig.NONCE_LEN))
     for reply in network.send_ap_lpv35(address, [frame]):
         try:
             decoded = apconfig.decode_lpv35_frame(reply, key=apconfig.LPV35_APP_KEY)

@@ -144,21 +144,8 @@ class RemoteCloudAdapter:
 
     def _http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> tuple[int, bytes]:
         """One exchange; ``(status, body)`` for any HTTP answer, AdapterError when there is none."""
-        request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as answer:
-                return int(answer.status), answer.read(MAX_ANSWER_BYTES)
-        except urllib.error.HTTPError as exc:
-            try:
-                return int(exc.code), exc.read(MAX_ANSWER_BYTES)
-            finally:
-                exc.close()
-        except urllib.error.URLError as exc:
-            raise AdapterError(f"the remote cloud at {url} is unreachable ({method}): {exc.reason}") from exc
-        except TimeoutError as exc:
-            raise AdapterError(f"the remote cloud at {url} did not answer {method} within {self.timeout_s} s") from exc
-        except OSError as exc:  # connection reset, broken pipe, ...
-            raise AdapterError(f"the remote cloud at {url} failed ({method}): {exc}") from exc
+        return wire.exchange(method, url, body, headers, timeout_s=self.timeout_s, tls=self._tls,
+                             where=f"the remote cloud at {url}")
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None, *,
               account: str | None = None, admin: bool = False) -> Any:
@@ -557,7 +544,8 @@ class RemoteCloudAdapter:
                             home=home if isinstance(home, str) else None, online=bool(raw.get("online")),
                             dps=dict(raw.get("dps") or {}),
                             activations=len(history) if isinstance(history, list) else 0,
-                            owner=owner if isinstance(home, str) else None)
+                            owner=owner if isinstance(home, str) else None,
+                            report_pv=raw.get("reportPv") if isinstance(raw.get("reportPv"), str) else None)
 
 
 def remote_cloud(context: WorldContext, *, url: str, timeout_s: float = 10.0, region: str | None = None,

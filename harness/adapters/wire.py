@@ -33,11 +33,12 @@ def tls_for(ca_der_base64: object) -> ssl.SSLContext | None:
 
 
 def exchange(method: str, url: str, body: bytes | None, headers: Mapping[str, str], *,
-             timeout_s: float, tls: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+             timeout_s: float, tls: ssl.SSLContext | None = None, where: str | None = None) -> tuple[int, bytes]:
     """One request; ``(status, body)`` for any HTTP answer (4xx and 5xx included), AdapterError when none came.
-    An ``https://`` URL is verified against ``tls`` (None: the system's trust store)."""
+    An ``https://`` URL is verified against ``tls`` (None: the system's trust store). ``where`` names the peer in
+    the error (default: the URL without its query)."""
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
-    where = url.split("?", 1)[0]
+    where = where or url.split("?", 1)[0]
     try:
         with urllib.request.urlopen(request, timeout=timeout_s, context=tls) as answer:
             return int(answer.status), answer.read(MAX_ANSWER_BYTES)

@@ -33,7 +33,14 @@ from typing import Protocol
 from PIL import Image
 
 from harness.adapters.ble_contracts import ble_central
-from harness.adapters.contracts import AdapterError, BindRefused, CloudAdapter, DeviceAdapter, NetworkAdapter
+from harness.adapters.contracts import (
+    AdapterError,
+    BindRefused,
+    CloudAdapter,
+    DeviceAdapter,
+    DeviceDidNotAct,
+    NetworkAdapter,
+)
 from harness.app.ble import DEFAULT_BLE_OPTIONS, BleOptions, provision
 from harness.model import ActivatorErrorCode, AttemptSummary, bind_refusal_code, outcome_for
 from harness.protocol import apconfig
@@ -187,6 +194,8 @@ class Activator:
         self.last_qr_image: Image.Image | None = None
         self.last_qr_text: str | None = None
         self.last_bind_token: str | None = None
+        #: why the configuration did not reach the device in the current start (it did not act in time), if so
+        self.last_delivery_problem: str | None = None
 
     # -- the ThingSmartActivator API ---------------------------------------------------------------
 
@@ -233,6 +242,7 @@ class Activator:
             self._state = _State.RUNNING
             self.last_qr_text = self.last_qr_image = None  # only this start's QR code, if it shows one
             self.last_bind_token = None
+            self.last_delivery_problem = None
             return self._run
 
     def stop_config_wifi(self) -> None:
@@ -320,7 +330,10 @@ class Activator:
             if failed is not None:
                 return None, failed
         else:
-            await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+            try:
+                await asyncio.to_thread(self._deliver, mode, ssid, password, token)
+            except DeviceDidNotAct as exc:  # e.g. a QR scan that never ended: the device's failure, not the
+                self.last_delivery_problem = str(exc)  # harness's; the app waits out its timeout as a phone does
         resend = None
         if mode is ActivatorMode.EZ:
             def resend() -> None:
@@ -347,9 +360,12 @@ class Activator:
                 self._step(run, ActivatorStep.INITIALIZED, model)
                 return model, None
             if decision.error_code is not None:
+                message = decision.message
                 if decision.error_code == ActivatorErrorCode.TIMEOUT:
                     self._step(run, ActivatorStep.TIMEOUT, None)
-                return None, ActivatorError(decision.error_code, decision.message, cloud_error=decision.cloud_error)
+                    if self.last_delivery_problem:
+                        message = f"{message}; {self.last_delivery_problem}"
+                return None, ActivatorError(decision.error_code, message, cloud_error=decision.cloud_error)
             if resend is not None and not attempts and clock.time() - last_ez >= self.ez_resend_every_s:
                 await asyncio.to_thread(resend)
                 last_ez = clock.time()

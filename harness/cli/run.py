@@ -105,15 +105,24 @@ def _list_file(run_dir: Path, name: str, node_ids: list[str]) -> Path:
     return path
 
 
+# The pytest plugins of a run, by entry-point name, and no others: a plugin that happens to be installed does not
+# change a certification run (``-p MODULE`` adds one), and pytest marks for assertion rewriting only these plugin
+# modules, not every module of their packages (the whole harness and hypothesis were parsed and rewritten on every
+# start of every process, 2-3 s of CPU each where bytecode is not cached: PYTHONDONTWRITEBYTECODE).
+RUN_PLUGINS = ("--disable-plugin-autoload", "-p", "paircert", "-p", "timeout", "-p", "hypothesispytest",
+               "-p", "allure_pytest")
+
+
 def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
     """The pytest child's command line. The project's own pytest settings (its 120 s ``timeout``) are not the
-    run's: each suite test gets its limit from the profile (:mod:`harness.plugin.limits`)."""
+    run's: each suite test gets its limit from the profile (:mod:`harness.plugin.limits`). Only the run's own
+    plugins load (:data:`RUN_PLUGINS`, ``-p``)."""
     profile_path = request.profile.path
     if profile_path is None:  # load_profile always records the file
         raise HarnessError("broken invariant: profile_path is not None")
     part = request.resume.part if request.resume is not None else 0
     junit = run_dir / ("junit.xml" if not part else f"junit-resumed-{part}.xml")
-    command = [sys.executable, "-m", "pytest", *map(str, request.targets),
+    command = [sys.executable, "-m", "pytest", *map(str, request.targets), *RUN_PLUGINS,
                "-p", "harness.report.sink", "-q", "-rN", "-o", "timeout=0",
                "-o", f"cache_dir={request.report_dir.resolve() / '.pytest_cache'}",
                "--paircert-profile", str(profile_path.resolve()), "--paircert-seed", str(request.seed),

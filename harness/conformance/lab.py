@@ -29,6 +29,7 @@ from harness.adapters.contracts import (
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
+    DeviceDidNotAct,
     Licence,
     NetworkAdapter,
     NetworkCapability,
@@ -39,8 +40,19 @@ from harness.adapters.contracts import (
     make_access_point,
     network_can,
 )
-from harness.app.activator import Activator, ActivatorMode, ApOptions, EzOptions, Outcome, QrOptions, bind, pair
+from harness.app.activator import (
+    Activator,
+    ActivatorError,
+    ActivatorMode,
+    ApOptions,
+    EzOptions,
+    Outcome,
+    QrOptions,
+    bind,
+    pair,
+)
 from harness.clock import Clock
+from harness.conformance.diagnosis import explain_pairing
 from harness.conformance.verdicts import Blocked, DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
 from harness.model import Role
@@ -377,7 +389,26 @@ class Lab:
         self.evidence.record("activator", "start", {"mode": str(mode), "account": account, "home": home,
                                                     "token": token, "ssid": ssid, "timeout_s": timeout,
                                                     "options": repr(options) if options is not None else None})
-        return self._outcome(pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall))
+        started = self.clock.time()
+        outcome = self._outcome(pair(activator, mode, ssid, password, token, timeout=timeout, real_timeout_s=wall))
+        return self._diagnosed(outcome, activator.device or self.device, since=started, mode=str(mode), ssid=ssid,
+                               password=password, token=token)
+
+    def _diagnosed(self, outcome: Outcome, device: DeviceAdapter, *, since: float, mode: str, ssid: str,
+                   password: str, token: str) -> Outcome:
+        """A failed pairing's error with what the device's events show it did (decoded, joined, was refused):
+        :mod:`harness.conformance.diagnosis`."""
+        if outcome.ok or outcome.error is None or DeviceCapability.EVENTS not in device.capabilities:
+            return outcome
+        why = explain_pairing(list(device.events()), since=since, mode=mode, ssid=ssid, password=password,
+                              token=token)
+        if why is None or (outcome.error.cloud_error is not None and why.startswith("the cloud refused")):
+            return outcome  # nothing to add: the app's code already carries the cloud's refusal
+        self.evidence.record("activator", "diagnosis", {"diagnosis": why})
+        error = outcome.error
+        outcome.error = ActivatorError(error.code, f"{error.message}; {why}", cloud_error=error.cloud_error,
+                                       harness_fault=error.harness_fault)
+        return outcome
 
     def _configured_activator(self, account: str, device: DeviceAdapter | None,
                               options: AppOptions | None) -> Activator:
@@ -435,11 +466,15 @@ class Lab:
 
     def press_reset(self, device: DeviceAdapter | None = None) -> None:
         """The user presses reset (not a factory reset): the device (default: the test's) forgets its Wi-Fi, keeps
-        its binding, and is in pairing mode again."""
+        its binding, and is in pairing mode again within the profile's pairing_mode_timeout_s. A device that does
+        not come back is judged by TC-BINDING-011 (REQ-BINDING-010); here it blocks the test (:class:`Blocked`)."""
         device = device or self.device
         device.reset()
         self.evidence.record("lab", "reset pressed", {"uuid": device.licence.uuid})
-        device.wait_pairing_mode(PAIRING_MODE_TIMEOUT_S)
+        try:
+            device.wait_pairing_mode(self.profile.parameters.pairing_mode_timeout_s)
+        except DeviceDidNotAct as exc:
+            raise Blocked(f"blocked: after its reset button {exc} (TC-BINDING-011 judges the reset)") from exc
 
     # -- what the cloud shows of a device -----------------------------------------------------------------
 
@@ -465,7 +500,7 @@ class Lab:
         try:
             device.wait_pairing_mode(within_s)
             pairing = True
-        except AdapterError:
+        except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
             pairing = False
         alive = device.is_alive()
         if alive and pairing:

@@ -6,7 +6,9 @@ Which verdict a failure gets is decided by the exception's type, never by where 
 FAIL               the device or cloud under test broke a requirement: :class:`DeviceFailure` (:func:`fail_device`),
                    any other ``AssertionError`` (a suite's ``assert``), a
                    :class:`~harness.protocol.errors.RemoteProtocolError` (its bytes break the protocol), an
-                   :class:`~harness.app.activator.ActivatorError` with no harness fault, ``pytest.fail()``
+                   :class:`~harness.app.activator.ActivatorError` with no harness fault, ``pytest.fail()``,
+                   :class:`~harness.adapters.contracts.DeviceDidNotAct` (the device did not act within its stated
+                   time: a QR scan that never ends, no pairing mode after a reset)
 ERROR              the harness, an adapter or the lab broke: :class:`~harness.errors.HarnessError` (the harness's
                    invariants raise it, never a bare ``assert``), :class:`~harness.adapters.contracts.AdapterError`,
                    a :class:`~harness.protocol.errors.LocalProtocolError` (a codec misused or its invariant broken),
@@ -127,7 +129,7 @@ def classify(exc: BaseException, *, phase: str) -> tuple[Verdict, str]:
 def _by_type(exc: BaseException) -> Verdict:
     """The taxonomy's table (see the module docstring), for one exception that is not a group."""
     # Imported here: the contracts pull in PIL and the model, which the plugin must not pay for when inert.
-    from harness.adapters.contracts import AdapterError, CapabilityMissing
+    from harness.adapters.contracts import AdapterError, CapabilityMissing, DeviceDidNotAct
     from harness.app.activator import ActivatorError
     from harness.protocol.errors import LocalProtocolError, RemoteProtocolError
 
@@ -137,6 +139,8 @@ def _by_type(exc: BaseException) -> Verdict:
         return Verdict.INCONCLUSIVE
     if isinstance(exc, HarnessError | AdapterError | LocalProtocolError):
         return Verdict.ERROR
+    if isinstance(exc, DeviceDidNotAct):  # the device, not the lab, let its stated time pass
+        return Verdict.FAIL
     if isinstance(exc, ActivatorError):
         return Verdict.ERROR if exc.harness_fault is not None else Verdict.FAIL
     if isinstance(exc, AssertionError | RemoteProtocolError) or _pytest_outcome(exc) == "Failed":

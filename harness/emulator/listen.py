@@ -83,11 +83,13 @@ def bind_error(kind: str, host: str, port: int, exc: OSError) -> ListenError:
     return ListenError(exc.errno, f"cannot listen for {kind} on {host}:{port}: {exc.strerror or exc}")
 
 
-def listening_socket(kind: str, host: str, port: int, *, backlog: int = 1024) -> socket.socket:
-    """A bound, listening, non-blocking TCP socket (IPv6 when ``host`` is an IPv6 address)."""
+def listening_socket(kind: str, host: str, port: int, *, backlog: int = 1024,
+                     reuse_port: bool = False) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (IPv6 when ``host`` is an IPv6 address); ``reuse_port``: one
+    of several processes' sockets on the same port, the kernel spreading connections over them (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        sock = socket.create_server((host, port), family=family, backlog=backlog, reuse_port=False)
+        sock = socket.create_server((host, port), family=family, backlog=backlog, reuse_port=reuse_port)
     except OSError as exc:
         raise bind_error(kind, host, port, exc) from exc
     sock.setblocking(False)

@@ -64,13 +64,16 @@ class Timeline:
 
     def __init__(self, clock: Clock, limit: int = 10_000) -> None:
         self._clock = clock
+        self.limit = limit
         self._events: deque[TimelineEvent] = deque(maxlen=limit)
         self._lock = threading.Lock()
+        self._recorded = 0  # events ever recorded (the bound and clear() drop some, never this count)
 
     def record(self, name: str, **details: Any) -> TimelineEvent:
         event = TimelineEvent(self._clock.time(), name, redact(details))
         with self._lock:
             self._events.append(event)
+            self._recorded += 1
         return event
 
     def events(self, name: str | None = None) -> list[TimelineEvent]:
@@ -78,10 +81,19 @@ class Timeline:
             events = list(self._events)
         return events if name is None else [e for e in events if e.name == name]
 
+    def events_since(self, count: int) -> tuple[list[TimelineEvent], int]:
+        """The events recorded after the first ``count`` ever recorded (those still kept), and the count now: a
+        reader that follows the timeline converts each event once instead of the whole timeline every time."""
+        with self._lock:
+            kept = len(self._events)
+            fresh = min(max(0, self._recorded - count), kept)
+            return [self._events[i] for i in range(kept - fresh, kept)], self._recorded  # O(fresh) near the end
+
     def names(self) -> list[str]:
         return [e.name for e in self.events()]
 
     def clear(self) -> None:
+        """Forget the kept events (a reader of :meth:`events_since` keeps what it has read already)."""
         with self._lock:
             self._events.clear()
 

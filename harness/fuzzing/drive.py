@@ -248,8 +248,11 @@ class FuzzContext:
         presented = token if token is not None else issued
         self._make(known_ssid.encode("utf-8"), known_password.encode("utf-8"))
         try:
+            since = len(self.device.events()) if DeviceCapability.EVENTS in self.device.capabilities else 0
             outcome = self._pair(self.activator(mode, send), mode, ssid, password, presented)
             self.check_alive(what)
+            if send is not None:  # a raw input it must refuse: nothing may be taken from it, not even a network
+                self._check_took_nothing(since, what)
             activated = [a for a in self.cloud.token_attempts(presented) if a.outcome == "activated"]
             if presented != issued:
                 activated += [a for a in self.cloud.token_attempts(issued) if a.outcome == "activated"]
@@ -265,6 +268,16 @@ class FuzzContext:
                 self.network.remove_access_point(known_ssid.encode("utf-8"))
         if then_pairs:
             self.check_after(what)
+
+    def _check_took_nothing(self, since: int, what: str) -> None:
+        """REQ-FUZZ-002: a device that refuses an input joins no network from it (the events say what it tried)."""
+        if DeviceCapability.EVENTS not in self.device.capabilities:
+            return
+        tried = [f"{e.details.get('ssid')!r} ({e.details.get('outcome')})" for e in list(self.device.events())[since:]
+                 if e.name == "wifi-join"]
+        if tried:
+            raise DeviceFailure(f"REQ-FUZZ-002: from {what} the device took a network and tried to join {tried} "
+                                f"(it must refuse the input and take nothing from it)")
 
     def check_after(self, what: str) -> None:
         """A valid pairing right after a refused case (REQ-FUZZ-002 "pairs normally afterwards")."""

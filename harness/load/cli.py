@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 
 from harness.cli.rundir import new_run_id
+from harness.errors import HarnessError
 from harness.fuzzing.cli import parse_duration
 from harness.load.app import ADMIN_KEY_ENV, LoadSetupError, connect, read_admin_key
 from harness.load.launch import Machine, Swarm, run_swarm, run_worker
@@ -141,7 +142,8 @@ def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_w
     # SIGTERM unwinds like Ctrl-C, so that the Locust processes are stopped on the way out (launch's finally)
     signal.signal(signal.SIGTERM, _terminated)
     if as_worker:
-        assert master_host is not None
+        if master_host is None:
+            raise HarnessError("broken invariant: master_host is not None")
         run_dir = _run_dir(report_dir, "worker")
         code = run_worker(run_dir, master_host, master_port, machine, worker_deadline)
         click.echo(f"paircert load: worker {'ended' if code is not None else 'stopped at its deadline'}; "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.adapters.contracts import AdapterError
+from harness.errors import HarnessError
 from harness.load.ledger import SEQ_DP, DeviceLedger, check_invariants, tally
 
 POLL_S = 0.25
@@ -50,7 +51,8 @@ class ProcessReport:
 def slim_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The members of a cloud device record the invariants read: ids, home, the run's DP, activations, reports."""
     dps = row.get("dps") if isinstance(row.get("dps"), Mapping) else {}
-    assert isinstance(dps, Mapping)
+    if not isinstance(dps, Mapping):
+        raise HarnessError("broken invariant: isinstance(dps, Mapping)")
     history = row.get("history") if isinstance(row.get("history"), list) else None
     slim: dict[str, Any] = {"devId": row.get("devId"), "uuid": row.get("uuid"), "home": row.get("home"),
                             "dps": {SEQ_DP: dps[SEQ_DP]} if SEQ_DP in dps else {}, "reports": row.get("reports")}

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from harness.errors import HarnessError
+
 Expected = Literal["bound", "unbound", "unknown"]
 #: The DP a device's periodic reports count in (its value is the report's sequence number) and the DP the app's
 #: commands set. Ids outside the camera's own DPs (101, 103, 106, 134), so the two never mix.
@@ -158,7 +160,8 @@ def _check_reports(ledgers: Sequence[DeviceLedger], by_uuid: Mapping[str, list[M
         result.checked += 1
         row = rows[0]
         dps = row.get("dps") if isinstance(row.get("dps"), Mapping) else {}
-        assert isinstance(dps, Mapping)
+        if not isinstance(dps, Mapping):
+            raise HarnessError("broken invariant: isinstance(dps, Mapping)")
         held = dps.get(SEQ_DP)
         if ledger.last_seq is not None and not _within(held, ledger.last_seq, ledger.sent_seq):
             result.fail(f"{ledger.uuid}: the cloud holds report {held!r}, the broker acknowledged "

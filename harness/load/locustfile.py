@@ -30,6 +30,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.adapters.contracts import AdapterError
 from harness.adapters.probes import CloudEndpoints
+from harness.errors import HarnessError
 from harness.load.app import LabApp, LoadSetupError, connect, device_endpoints, ensure_product
 from harness.load.collect import ProcessReport, judge, settle, write_results
 from harness.load.device import DeviceSettings, LoadDevice, StepFailed
@@ -186,7 +187,8 @@ def _end_after(environment: Environment, duration_s: float) -> None:
     """Stop the devices after the run's duration (test_stop judges them), then quit."""
     gevent.sleep(duration_s)
     runner = environment.runner
-    assert runner is not None
+    if runner is None:
+        raise HarnessError("broken invariant: runner is not None")
     PROCESS.ending = True
     runner.stop()
     runner.quit()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.errors import HarnessError
 from harness.protocol.errors import ProtocolError
 from harness.protocol.mqttpacket import (
     ConnAck,
@@ -168,7 +169,8 @@ class MqttClient:
         packet_id = self._new_id(pending)
         self._send(Subscribe(packet_id, ((topic, qos),)).encode())
         self._wait(packet_id, pending, "SUBACK")
-        assert pending.suback is not None
+        if pending.suback is None:
+            raise HarnessError("broken invariant: pending.suback is not None")
         return pending.suback
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> None:

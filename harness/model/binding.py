@@ -173,19 +173,30 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _coerce(kind: type[_E], value: str, what: str, error: type[LocalProtocolError] = LocalProtocolError) -> _E:
+    if type(value) is kind:  # already a member (the cloud's records hold members): no enum lookup
+        return value
     try:
         return kind(value)
     except ValueError:
         raise error(f"{what} {value!r} is not one of {[m.value for m in kind]}", section=S_BIND) from None
 
 
+# The row found for each combination, with the table it was found in (a table swapped in replaces them all).
+_ROWS: dict[tuple[BindingMode, Role, Relation], tuple[tuple[BindingRow, ...], BindingRow]] = {}
+
+
 def row_for(mode: BindingMode, role: Role, relation: Relation) -> BindingRow:
     """The one row covering the combination; LocalProtocolError if none or several do."""
-    found = [row for row in BINDING_TABLE if row.matches(mode, role, relation)]
+    table = BINDING_TABLE
+    known = _ROWS.get((mode, role, relation))
+    if known is not None and known[0] is table:
+        return known[1]
+    found = [row for row in table if row.matches(mode, role, relation)]
     if len(found) != 1:
         names = [row.name for row in found]
         raise LocalProtocolError(f"binding table has {len(found)} rows for ({mode}, {role}, {relation}): {names}",
                                  section=S_BIND)
+    _ROWS[(mode, role, relation)] = (table, found[0])
     return found[0]
 
 

@@ -68,7 +68,8 @@ def activate(config: pytest.Config, settings: Settings) -> Run:
     except ProfileError as exc:
         raise pytest.UsageError(f"{OPTIONS[0].flag} ({settings.sources['profile']}): {exc}") from None
     check_adapter_names(settings)
-    _check_fault_names(profile, settings.get("cloud"), settings.get("device"))
+    if getattr(config, "workerinput", None) is None:  # an xdist worker starts only once its controller checked
+        _check_fault_names(profile, settings.get("cloud"), settings.get("device"))
     seed = session_seed(settings)
     config.option.paircert_seed = str(seed)  # xdist workers inherit it: every process replays the same
     if settings.get("seed") is None:

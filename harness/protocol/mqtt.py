@@ -94,7 +94,7 @@ class ParsedTopic(NamedTuple):
 
 def _check_topic_id(value: object, what: str) -> str:
     """A devId or uuid used as a topic level: non-empty, no level separator or wildcard (MQTT 3.1.1 §4.7)."""
-    if not isinstance(value, str) or not value or any(c in value for c in "/+#\x00"):
+    if not isinstance(value, str) or not value or "/" in value or "+" in value or "#" in value or "\x00" in value:
         raise LocalProtocolError(f"{what} must be a non-empty string without '/', '+', '#' or NUL, got {value!r}")
     _nonempty(value, what)
     return value

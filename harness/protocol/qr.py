@@ -353,7 +353,8 @@ def rendering_problem(data: bytes, meant: QrPayload) -> str | None:
 
 
 def illegal_qr_texts(token: str) -> dict[str, str]:
-    """QR texts a device must refuse (§1.1 members, §1.2 JSON, §1.3 SSID length, §1.4 token shape), by name, each
+    """QR texts a device must refuse (§1.1 members, §1.2 JSON and its duplicates, §1.3 SSID length, §1.4 token
+    shape), by name, each
     built around ``token`` (one the cloud really issued, so that only the defect stands in the way)."""
     def text(ssid: str = "lab-net", token_text: str = token, *, drop: str = "", close: str = "}") -> str:
         members = {"s": ssid, "p": "pw123456", "t": token_text}
@@ -365,6 +366,8 @@ def illegal_qr_texts(token: str) -> dict[str, str]:
         "not-json": text(close=""),
         "ssid-over-32-bytes": text(ssid="x" * 40),
         "malformed-token": text(token_text=token[:9]),
+        # §1.2: strict JSON, one member per name; which "s" would count is exactly what a device must not guess
+        "duplicate-ssid": text()[:-1] + ',"s":"other-net"}',
     }
 
 

@@ -25,11 +25,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise ValueError(f"duplicate key {name!r}")
-        out[name] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # only then look for the name that came twice
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"duplicate key {name!r}")
+            seen.add(name)
     return out
 
 

@@ -48,6 +48,7 @@ from harness.adapters.contracts import (
     CloudCapability,
     DeviceAdapter,
     DeviceCapability,
+    DeviceDidNotAct,
     NetworkAdapter,
     World,
     network_can,
@@ -227,7 +228,7 @@ def _in_pairing_mode(device: DeviceAdapter) -> bool:
     """Whether ``device`` is in pairing mode now (the adapter's own wait, not waiting)."""
     try:
         device.wait_pairing_mode(0.0)
-    except AdapterError:
+    except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
         return False
     return True
 

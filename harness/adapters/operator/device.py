@@ -426,9 +426,17 @@ def _claimed(profile: Profile) -> frozenset[str]:
 
 def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
     """The secret values the adapter must never let out, and the environment variables that hold them."""
+    values, names = profile_secrets(profile)
+    return [licence.auth_key, *values], names
+
+
+def profile_secrets(profile: Profile) -> tuple[list[str], list[str]]:
+    """The profile's secret values (the Wi-Fi password) and the environment variables that hold secrets (the
+    licence's, the Wi-Fi password's, every ``env:`` argument of the adapters, pool units' too): what a hook must
+    never see."""
     from harness.profiles import ProfileError
 
-    values = [licence.auth_key]
+    values: list[str] = []
     names: list[str] = []
     params = profile.parameters
     if params.licence is not None:
@@ -438,7 +446,7 @@ def _secrets(profile: Profile, licence: Licence) -> tuple[list[str], list[str]]:
         with contextlib.suppress(ProfileError):
             values.append(params.wifi.password.resolve().get_secret_value())
     for spec in (profile.adapters.cloud, profile.adapters.device, *profile.adapters.device_pool):
-        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]  # pool units' too
+        names += [ref[4:] for ref in _env_refs(spec.model_dump(mode="json").get("args", {}))]
     return values, names
 
 
@@ -525,4 +533,4 @@ def operator_device(context: WorldContext, *, show_qr: str = "terminal", interac
     return adapter
 
 
-__all__ = ["QR_PROMPT", "OperatorDeviceAdapter", "operator_device"]
+__all__ = ["QR_PROMPT", "OperatorDeviceAdapter", "operator_device", "profile_secrets"]

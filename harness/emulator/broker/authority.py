@@ -97,6 +97,14 @@ class BrokerPolicy:
         registered device's password."""
         return same_secret(password, expected)
 
+    def device_may_subscribe(self, dev_id: str, topic_filter: str) -> bool:
+        """§5: a device's filter names one of its own topics exactly (no wildcards)."""
+        return not any(w in topic_filter for w in _WILDCARDS) and topic_filter in device_subscribe_topics(dev_id)
+
+    def device_may_publish(self, dev_id: str, topic: str) -> bool:
+        """§5: a device writes only its own report and RPC topics."""
+        return topic in device_publish_topics(dev_id)
+
     def unsupported_by(self, broker_kind: str) -> str | None:
         """Why a broker of this kind (``amqtt``, ``mosquitto``) cannot follow this policy, or None when it can."""
         return None
@@ -113,6 +121,9 @@ class CredentialAuthority:
 
     def __init__(self, *, policy: BrokerPolicy | None = None) -> None:
         self._lock = threading.RLock()
+        #: called before each login is decided: a cloud of several processes learns the credentials the others
+        #: issued (``paircert cloud serve --workers``); None: everything is set here already
+        self.refresh: Callable[[], None] | None = None
         self._devices: dict[str, str] = {}
         self._preactivation: dict[str, str] = {}
         self._cloud: dict[str, str] = {}
@@ -204,6 +215,8 @@ class CredentialAuthority:
         """The identity behind a CONNECT, or None when the broker must answer "not authorised"."""
         if username is None or password is None:
             return None
+        if self.refresh is not None:
+            self.refresh()
         with self._lock:
             cloud_password = self._cloud.get(username)
             if cloud_password is not None:
@@ -245,10 +258,10 @@ class CredentialAuthority:
             return False
         if identity.kind == "cloud":
             return True
+        if identity.kind == "device":
+            return self._policy.device_may_subscribe(identity.id, topic_filter)
         if any(w in topic_filter for w in _WILDCARDS):
             return False
-        if identity.kind == "device":
-            return topic_filter in device_subscribe_topics(identity.id)
         return topic_filter == mqtt.preactivation_topic(identity.id)
 
     def may_publish(self, identity: BrokerIdentity | None, topic: str) -> bool:
@@ -260,7 +273,7 @@ class CredentialAuthority:
         if identity.kind == "cloud":
             return True
         if identity.kind == "device":
-            return topic in device_publish_topics(identity.id)
+            return self._policy.device_may_publish(identity.id, topic)
         return False
 
     def snapshot(self) -> AuthoritySnapshot:

@@ -356,6 +356,7 @@ class EmbeddedBroker:
         # that moment raised "dictionary changed size during iteration" and the message was never delivered
         # (seen with 1,000 cameras). Iterating a snapshot delivers to every subscription present at the start.
         broker._subscriptions = _SnapshotDict(broker._subscriptions)
+        _retained_to_holders_only(broker)
         self._broker = broker
         await broker.start()
         servers = await self._listen()
@@ -449,6 +450,20 @@ class EmbeddedBroker:
         log.warning("MQTT will dropped: it names a topic its login may not publish to")
         log.debug("dropped the will of client %r on %r", connect.client_id, connect.will_topic)
         return False
+
+
+def _retained_to_holders_only(broker: Broker) -> None:
+    """amqtt 0.12 hands a client that connects the retained messages matching *every* client's subscriptions
+    ("a pre-existing session's subscriptions"), past the topic ACL: a device logging in got another device's
+    retained command. Here a retained message goes only with a filter the session itself holds (MQTT 3.3.1.3)."""
+    send = broker._publish_retained_messages_for_subscription
+
+    async def holders_only(subscription: tuple[str, int], session: Any) -> None:
+        holders = broker._subscriptions.get(subscription[0], ())
+        if any(held.client_id == session.client_id for held, _ in holders):
+            await send(subscription, session)
+
+    broker._publish_retained_messages_for_subscription = holders_only
 
 
 BrokerKind = Literal["amqtt", "mosquitto"]

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from harness.clock import take_hold
 from harness.emulator.camera.mqtt import LoopMqttClient
 from harness.emulator.camera.states import Event, State
 from harness.errors import HarnessError
@@ -83,17 +84,21 @@ class OnlineMixin:
                                     tls=endpoint.tls_context() if endpoint.mqtt_tls else None)  # §11.1
             self.record("mqtt-connect", host=activation.endpoint.mqtt_host, port=activation.endpoint.mqtt_port,
                         client_id=client_id, username=username, mqtt_password=password)
-            outcome = await client.connect(activation.endpoint.mqtt_host, activation.endpoint.mqtt_port)
+            # Real sockets in flight: the world's clock waits for the broker's answers (bounded by the client's
+            # own real-time timeouts), so that a busy machine never turns a slow CONNACK into a missed deadline.
+            release = take_hold(self.clock)
+            try:
+                outcome = await client.connect(activation.endpoint.mqtt_host, activation.endpoint.mqtt_port)
+                # Online only once the broker has granted the device its topic: a command the cloud sends after
+                # it counts the device online must reach it (an unbind published before the SUBACK would be lost).
+                granted = (outcome.accepted and self.in_state(State.CONNECTING)
+                           and await client.subscribe_acked(mq.topic_in(activation.dev_id), 1))
+            finally:
+                release()
             if not self.in_state(State.CONNECTING):
                 client.abort()
                 return
             if outcome.accepted:
-                # Online only once the broker has granted the device its topic: a command the cloud sends after
-                # it counts the device online must reach it (an unbind published before the SUBACK would be lost).
-                granted = await client.subscribe_acked(mq.topic_in(activation.dev_id), 1)
-                if not self.in_state(State.CONNECTING):
-                    client.abort()
-                    return
                 if granted:
                     self._mqtt = client
                     self._fresh_activation = False
@@ -164,11 +169,15 @@ class OnlineMixin:
         if activation is None or client is None:
             return
         self._mqtt_seq += 1
-        payload = seal_message(message, local_key=activation.local_key, pv=self.mqtt_pv, seq=self._mqtt_seq)
+        payload = seal_message(message, local_key=activation.local_key, pv=self.publish_pv(), seq=self._mqtt_seq)
         client.publish(mq.topic_out(activation.dev_id), payload, 1)
         self.record("mqtt-publish", protocol=int(message.protocol), data=dict(message.data))
 
     # -- hooks ----------------------------------------------------------------------------------------------
+
+    def publish_pv(self) -> mq.ProtocolVersion:
+        """Hook: the envelope version of what the camera publishes (§5): the one it speaks."""
+        return self.mqtt_pv
 
     def mqtt_credentials(self, dev_id: str, sec_key: str) -> tuple[str, str, str]:
         """Hook: §5 clientId = username = devId, password = md5(secKey) hex [8:24]."""

@@ -42,9 +42,11 @@ from .records import CloudInputError, Device, DpSchema, LicenceRecord, Product
 from .state import TOKEN_RETENTION_S, CloudState, DeviceLink, NullLink
 from .store import open_store
 from .tls import LabCa, TlsSettings
+from .workers import BrokerAddress, WorkerRole
 
 log = logging.getLogger(__name__)
 
+WORKER_HEADER = "X-Paircert-Worker"
 BrokerChoice = Literal["amqtt", "mosquitto", "none"]
 
 
@@ -65,6 +67,9 @@ class EmulatedCloud:
     server's timeouts and connection limits (by default those of one process's world: no lower limit per
     address than in all; ``paircert cloud serve`` sets a LAN's); ``token_retention_s`` how long an expired or
     used pairing token and its attempts are kept.
+
+    ``worker`` makes this cloud one of several processes serving the same ports (SO_REUSEPORT) over one shared
+    ``state_path`` (:mod:`.workers`, ``paircert cloud serve --workers N``).
     """
 
     def __init__(self, *, clock: Clock | None = None, region: str = "EU", token_ttl_s: float = 600.0,
@@ -72,7 +77,8 @@ class EmulatedCloud:
                  faults: Iterable[str | type[CloudBehaviour]] = (), host: str = "127.0.0.1", port: int = 0,
                  mqtt_port: int = 0, advertise_host: str | None = None, tls: TlsSettings | bool | None = None,
                  plain_port: int | None = None, plain_mqtt_port: int | None = None, auth: LabAuth | None = None,
-                 limits: ServerLimits | None = None, token_retention_s: float = TOKEN_RETENTION_S) -> None:
+                 limits: ServerLimits | None = None, token_retention_s: float = TOKEN_RETENTION_S,
+                 worker: WorkerRole | None = None) -> None:
         self.auth = auth if auth is not None else LabAuth(None)
         if not self.auth.required and not is_loopback_host(host):
             raise ValueError(f"a cloud bound to {host} (not loopback) needs authentication: give it an admin key "
@@ -91,6 +97,10 @@ class EmulatedCloud:
             material = self.tls.material
         self._link: DeviceLink = NullLink()
         self._broker_link = None
+        self.worker = worker
+        if worker is not None and worker.broker is not None:  # a worker without the broker: a client of it
+            self._link = worker.client_link(self.clock, material)
+            broker = "none"
         if broker != "none":
             from .link import BrokerLink
 
@@ -101,22 +111,38 @@ class EmulatedCloud:
             )
             self._link = self._broker_link
         self.state = CloudState(clock=self.clock, region=region, token_ttl_s=token_ttl_s, behaviour=behaviour,
-                                store=open_store(state_path), link=self._link)
+                                store=open_store(state_path, shared=worker is not None), link=self._link)
         self.state.token_retention_s = float(token_retention_s)
+        if worker is not None:  # a login on one worker holds on every worker
+            from .auth import SharedSessions
+
+            self.auth.sessions = SharedSessions(self.state, ttl_s=self.auth.sessions.ttl_s)
         self.app = CloudApp(self.state)
         if self._broker_link is not None:  # binding by UUID pushes the token over MQTT (§11.6)
             self.app.binder = UuidBinder(self.state, self._broker_link)
         self.matop = MatopService(self.state)  # the device's post-activation ATOP calls (§11.4, §11.5)
         if self._broker_link is not None:
             self._broker_link.rpc_handler = self.matop.answer
+            if worker is not None:  # a device another worker activated logs in here: learn it from the store first
+                self._broker_link.authority.refresh = self.state.sync
         self._atop = AtopService(self.state, self._addresses, self.matop)
         self.openapi = OpenApiService(self.state)  # Tuya's OpenAPI (§10); projects registered with .register()
         self.limits = limits or ServerLimits.for_one_process()
-        self._http = HttpServerThread(
-            lambda: build_app(self._atop, AppHttp(self.app, self.auth), self.openapi, limits=self.limits), host=host,
+        self._http = HttpServerThread(self._make_app, host=host,
             port=port, tls=material.server_context() if material is not None else None, plain_port=plain_port,
-            limits=self.limits)
+            limits=self.limits, reuse_port=worker is not None)
         self._started = False
+
+    def _make_app(self) -> web.Application:
+        app = build_app(self._atop, AppHttp(self.app, self.auth), self.openapi, limits=self.limits)
+        if self.worker is not None:  # which of the processes behind the port answered (cloud serve --workers)
+            index = str(self.worker.index)
+
+            async def name_worker(_request: web.Request, response: web.StreamResponse) -> None:
+                response.headers[WORKER_HEADER] = index
+
+            app.on_response_prepare.append(name_worker)
+        return app
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -125,6 +151,8 @@ class EmulatedCloud:
             return self
         if self._broker_link is not None:
             self._broker_link.start()
+        if self.worker is not None and self._broker_link is None:
+            self._link.start()  # type: ignore[attr-defined]
         self.state.restore_links()
         try:
             self._http.start()
@@ -144,6 +172,8 @@ class EmulatedCloud:
         self._http.stop()
         if self._broker_link is not None:
             self._broker_link.stop()
+        elif self.worker is not None:
+            self._link.stop()  # type: ignore[attr-defined]
         self.state.close()
 
     def __enter__(self) -> EmulatedCloud:
@@ -197,16 +227,26 @@ class EmulatedCloud:
     @property
     def mqtt_tls(self) -> bool:
         """Whether ``mqtt_port`` speaks MQTT over TLS (§11.1)."""
-        return self.tls is not None and self._broker_link is not None
+        remote = self.worker.broker if self.worker is not None else None
+        return self.tls is not None and (self._broker_link is not None or remote is not None)
 
     @property
     def plain_mqtt_port(self) -> int | None:
         """The plain MQTT listener beside MQTT over TLS (None without one)."""
+        remote = self.worker.broker if self.worker is not None else None
+        if remote is not None:  # another worker's broker (cloud serve --workers)
+            return remote.plain_port
         return self._broker_link.plain_port if self._broker_link is not None else None
 
     def client_tls_context(self) -> ssl.SSLContext | None:
         """A client context that trusts this cloud's lab CA (None when the cloud serves no TLS)."""
         return None if self.tls is None else self.tls.ca.client_context()
+
+    @property
+    def atop(self) -> AtopService:
+        """The device-facing ATOP service (its :meth:`~AtopService.answer` is the activation handler without
+        HTTP)."""
+        return self._atop
 
     @property
     def atop_url(self) -> str:
@@ -227,7 +267,20 @@ class EmulatedCloud:
 
     @property
     def mqtt_port(self) -> int:
+        remote = self.worker.broker if self.worker is not None else None
+        if remote is not None:
+            return remote.port
         return self._broker_link.port if self._broker_link is not None else 0
+
+    def broker_address(self) -> BrokerAddress | None:
+        """Where this cloud's broker listens and the cloud's login on it, for its other workers (None: no
+        broker)."""
+        link = self._broker_link
+        if link is None:
+            return None
+        username, password = link.cloud_login
+        return BrokerAddress(host=link.host, port=link.port, username=username, password=password,
+                             plain_port=link.plain_port, tls=link.tls)
 
     @property
     def connections(self) -> ConnectionGuard | None:
@@ -260,8 +313,8 @@ class EmulatedCloud:
     def _set_online(self, dev_id: str, online: bool) -> None:
         self.state.set_online(dev_id, online)
 
-    def _record_report(self, dev_id: str, dps: dict[str, object]) -> None:
-        self.state.record_dps(dev_id, dps)
+    def _record_report(self, dev_id: str, dps: dict[str, object], pv: str) -> None:
+        self.state.record_dps(dev_id, dps, pv=pv)
 
     def device(self, dev_id: str) -> Device | None:
         """The registry's record of a device (keys included: this is the lab's own view)."""

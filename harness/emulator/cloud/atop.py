@@ -142,8 +142,13 @@ class AtopService:
         if request.method != "POST":
             return self.plain_error(CloudError.ILLEGAL_PARAM, f"ATOP is POST only, not {request.method}")
         body = await read_body(request, max_bytes=MAX_ATOP_BODY)
+        return await self.answer(request.rel_url.raw_query_string, body)
+
+    async def answer(self, raw_query: str, body: bytes) -> web.Response:
+        """The answer to ``POST /d.json?<raw_query>`` with ``body``: everything the cloud does for an ATOP call
+        but HTTP (what benchmarks/bench_activation.py measures)."""
         try:
-            query = parse_query(request.rel_url.raw_query_string)
+            query = parse_query(raw_query)
         except ProtocolError as exc:
             return self.plain_error(CloudError.ILLEGAL_PARAM, exc.message)
         api = (query.a, query.v)

@@ -230,6 +230,56 @@ class Sessions:
                 del self._by_account[account]
 
 
+class SharedSessions(Sessions):
+    """Sessions kept in the cloud's shared state, so that a login on one worker holds on all (``cloud serve
+    --workers``); the monotonic clock is the machine's, the same in every worker."""
+
+    def __init__(self, state: Any, *, ttl_s: float = SESSION_TTL_S) -> None:
+        from .shared import put_session
+
+        self._put = put_session
+        super().__init__(ttl_s=ttl_s)
+        self._state = state
+
+    def __len__(self) -> int:
+        with self._state.lock:
+            return len(self._state.sessions)
+
+    def issue(self, account: str) -> str:
+        token = "pcs_" + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self._state.lock:
+            mine = sorted((row["until"], d) for d, row in self._state.sessions.items() if row["account"] == account)
+            for _, oldest in mine[:max(0, len(mine) - MAX_SESSIONS_PER_ACCOUNT + 1)]:
+                self._put(self._state, oldest, None)  # the oldest login of the account ends
+            self._put(self._state, digest, {"account": account, "until": self._now() + self.ttl_s})
+        return token
+
+    def account_of(self, token: str) -> str | None:
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        with self._state.lock:
+            row = self._state.sessions.get(digest)
+            if row is None:
+                return None
+            if row["until"] <= self._now():
+                self._put(self._state, digest, None)
+                return None
+            return str(row["account"])
+
+    def end_account(self, account: str) -> None:
+        with self._state.lock:
+            for digest in [d for d, row in self._state.sessions.items() if row["account"] == account]:
+                self._put(self._state, digest, None)
+
+    def purge(self) -> int:
+        with self._state.lock:
+            now = self._now()
+            expired = [d for d, row in self._state.sessions.items() if row["until"] <= now]
+            for digest in expired:
+                self._put(self._state, digest, None)
+            return len(expired)
+
+
 class LoginThrottle:
     """Failed logins per client address in a sliding window; a bounded table (oldest addresses forgotten)."""
 
@@ -289,6 +339,11 @@ class LabAuth:
 
     def __repr__(self) -> str:
         return f"LabAuth(required={self.required}, sessions={len(self.sessions)})"
+
+    def __reduce__(self) -> tuple[type[LabAuth], tuple[str | None]]:
+        """Pickled for another worker process (``cloud serve --workers``): the admin key only; logins and their
+        sessions stay in the process that made them."""
+        return LabAuth, (self._admin_key,)
 
     @property
     def required(self) -> bool:

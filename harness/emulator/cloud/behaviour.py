@@ -58,6 +58,11 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
         """Whether the app's "Remove device" (``wipe``: "Remove and wipe data") unbinds the device (§6: yes)."""
         return True
 
+    def retains_command(self, protocol: int) -> bool:
+        """Whether the cloud publishes a message of ``protocol`` to a device retained (§5: no, a command is for
+        the session it is sent to; a retained one would reach every later login of that device)."""
+        return False
+
     # -- ATOP (§4) ----------------------------------------------------------------------------------------
 
     def served_apis(self) -> frozenset[tuple[str, str]]:

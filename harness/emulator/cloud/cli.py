@@ -55,6 +55,7 @@ from .faults import CLOUD_FAULTS
 from .limits import ServerLimits
 from .records import DpSchema, LicenceRecord, Product
 from .state import TOKEN_RETENTION_S
+from .workers import WorkerRole
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,15 @@ def _ensure_licences(cloud: Any, products: list[Product], count: int) -> list[Li
             cloud.state.issue_licence(product.pid)
     with cloud.state.lock:
         return [lic for lic in cloud.state.licences.values() if not lic.revoked]
+
+
+def _products_and_licences(cloud: Any, declared: list[dict[str, Any]] | None,
+                           count: int) -> tuple[list[Product], list[LicenceRecord]]:
+    if declared is not None or not cloud.state.products:
+        products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
+    else:
+        products = list(cloud.state.products.values())
+    return products, _ensure_licences(cloud, products, count)
 
 
 def _write_licences(path: Path, licences: list[LicenceRecord]) -> None:
@@ -212,6 +222,9 @@ def ca_command(out_dir: Path, ca_dir: Path | None) -> None:
               help="Connections open at once, in all.")
 @click.option("--max-connections-per-address", default=64, show_default=True, type=click.IntRange(1, 65_535),
               help="Connections open at once from one client address.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Serve from N processes on the same ports (SO_REUSEPORT) sharing the --state file (a temporary "
+                   "one without --state); the MQTT broker runs in the first.")
 @click.option("--token-retention", default=TOKEN_RETENTION_S, show_default=True, type=click.FloatRange(min=0.0),
               help="Seconds an expired or used pairing token (and its attempts) is kept before it is purged.")
 def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls: bool, ca_dir: Path | None,
@@ -220,7 +233,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
           licences_out: Path | None, print_secrets: bool | None, faults: tuple[str, ...],
           openapi_client_file: Path | None, admin_key_file: Path | None, no_auth: bool, header_timeout: float,
           body_timeout: float, max_connections: int, max_connections_per_address: int,
-          token_retention: float) -> None:
+          token_retention: float, workers: int) -> None:
     """Serve a lab cloud for real devices until SIGINT or SIGTERM."""
     from . import EmulatedCloud
 
@@ -230,11 +243,14 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
     tls_settings = _tls_settings(tls, ca_dir, tls_names, plain=(plain_port, plain_mqtt_port))
     declared = load_products(products_path) if products_path else None
     project = _openapi_project(openapi_client_file)
+    shared = _SharedFile(state_path) if workers > 1 else None
+    kwargs: dict[str, Any] = dict(region=region, token_ttl_s=token_ttl, faults=faults, host=host,
+                                  advertise_host=advertise_host, tls=tls_settings, auth=auth, limits=limits,
+                                  token_retention_s=token_retention)
     try:
-        cloud = EmulatedCloud(region=region, token_ttl_s=token_ttl, state_path=state_path, broker=broker,  # type: ignore[arg-type]
-                              faults=faults, host=host, port=port, mqtt_port=mqtt_port, advertise_host=advertise_host,
-                              tls=tls_settings, plain_port=plain_port, plain_mqtt_port=plain_mqtt_port,
-                              auth=auth, limits=limits, token_retention_s=token_retention)
+        cloud = EmulatedCloud(state_path=shared.path if shared else state_path, broker=broker, port=port,  # type: ignore[arg-type]
+                              mqtt_port=mqtt_port, plain_port=plain_port, plain_mqtt_port=plain_mqtt_port,
+                              worker=WorkerRole(0, workers) if shared else None, **kwargs)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if project is not None:  # the OpenAPI project (PROTOCOL.md §10)
@@ -243,6 +259,7 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
         cloud.start()
     except (RuntimeError, OSError) as exc:  # a listener could not bind: port 443 without privileges, in use, ...
         raise click.ClickException(str(exc)) from None
+    pool = None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -250,11 +267,9 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if declared is not None or not cloud.state.products:
-            products = _ensure_products(cloud, declared or [DEFAULT_PRODUCT])
-        else:
-            products = list(cloud.state.products.values())
-        licences = _ensure_licences(cloud, products, licence_count)
+        products, licences = _products_and_licences(cloud, declared, licence_count)
+        if shared is not None:  # the others serve what worker 0 has set up: products and licences are stored
+            pool = _start_workers(cloud, workers, shared, kwargs, project)
         _announce(cloud, products, licences, licences_out=licences_out,
                   show_secrets=sys.stdout.isatty() if print_secrets is None else print_secrets)
         click.echo(key_line)
@@ -262,13 +277,61 @@ def serve(host: str, port: int, mqtt_port: int, advertise_host: str | None, tls:
             _write_licences(licences_out, licences)
         click.echo("serving; stop with Ctrl-C or SIGTERM", err=False)  # flushed: scripts wait for this line
         sys.stdout.flush()
-        while not stop.wait(1.0):
-            pass
+        _serve_until(stop, cloud, pool)
     finally:
         click.echo("stopping", err=True)
+        if pool is not None:
+            pool.stop()
         cloud.stop()
+        if shared is not None:
+            shared.cleanup()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class _SharedFile:
+    """The SQLite file the workers share: ``--state``, else a temporary one removed at the end."""
+
+    def __init__(self, state_path: Path | None) -> None:
+        import tempfile
+
+        self._temp = None if state_path is not None else tempfile.TemporaryDirectory(prefix="paircert-cloud-")
+        self.path = state_path if state_path is not None else Path(self._temp.name) / "state.sqlite"  # type: ignore[union-attr]
+
+    def cleanup(self) -> None:
+        if self._temp is not None:
+            self._temp.cleanup()
+
+
+def _start_workers(cloud: Any, workers: int, shared: _SharedFile, kwargs: dict[str, Any],
+                   project: tuple[str, str, str] | None) -> Any:
+    """Workers 1..N-1 on worker 0's actual ports (``--port 0`` chose them), with its broker's address."""
+    from .pool import WorkerPool
+
+    ports = dict(port=int(cloud.http_url.rpartition(":")[2]), plain_port=_port_of(cloud.plain_http_url))
+    pool = WorkerPool(workers, cloud.broker_address(), {**kwargs, **ports, "state_path": shared.path,
+                                                       "broker": "none"}, project)
+    try:
+        pool.start()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    return pool
+
+
+def _port_of(url: str | None) -> int | None:
+    return None if url is None else int(url.rpartition(":")[2])
+
+
+def _serve_until(stop: threading.Event, cloud: Any, pool: Any) -> None:
+    """Wait for SIGINT/SIGTERM; with workers, apply their changes often (worker 0's broker disconnects a device
+    another worker removed) and report a worker that died."""
+    while not stop.wait(1.0 if pool is None else 0.2):
+        if pool is None:
+            continue
+        cloud.state.sync()
+        for name, code in pool.dead():
+            log.error("cloud worker %s died (exit code %s): the others go on serving", name, code)
+            click.echo(f"worker {name} died (exit code {code})", err=True)
 
 
 def _openapi_project(path: Path | None) -> tuple[str, str, str] | None:
@@ -319,6 +382,9 @@ def _lab_auth(host: str, state_path: Path | None, key_file: Path | None, no_auth
 def _announce(cloud: Any, products: list[Product], licences: list[LicenceRecord], *, show_secrets: bool,
               licences_out: Path | None) -> None:
     click.echo(f"paircert cloud (region {cloud.region}, faults: {', '.join(sorted(cloud.faults)) or 'none'})")
+    if cloud.worker is not None:
+        click.echo(f"  workers     {cloud.worker.count} processes on the same ports (SO_REUSEPORT), sharing one "
+                   "state; the MQTT broker in the first")
     click.echo(f"  ATOP        {cloud.atop_url}")
     click.echo(f"  url_config  {cloud.http_url}/v2/url_config")
     click.echo(f"  app API     {cloud.app_url}")

@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 from aiohttp import web
 
 from harness.clock import holding
-from harness.emulator.broker.authority import same_secret
+from harness.emulator.broker.authority import device_subscribe_topics, same_secret
 from harness.emulator.fault_registry import FaultEntry, FaultRegistry
-from harness.model.binding import BindingDecision, BindingMode, Relation, Role, relation_of
+from harness.model.binding import BindingDecision, BindingMode, Relation, Role, decide_binding, relation_of
 from harness.model.errors import CloudError
 from harness.model.token import TokenRecord
 from harness.protocol import mqtt as mq
@@ -56,7 +56,9 @@ from harness.protocol.errors import ProtocolError
 
 from .activation import Activation, ActivationOutcome, model_decision
 from .behaviour import CloudBehaviour
+from .licence_faults import LICENCE_LIFE_FAULTS
 from .records import ALNUM, Device, Product
+from .token_faults import TOKEN_TIME_FAULTS
 
 if TYPE_CHECKING:
     from .atop import AtopService
@@ -134,6 +136,31 @@ class TokenReusableBySameDevice(CloudBehaviour):
 
     def token_retired_at(self, record: TokenRecord) -> float:
         return record.expires_at  # its own device may use it again until it expires
+
+
+@_fault("refused-activation-consumes-token", "an activation refused after its token was found (a binding "
+        "refusal) marks the token used: the refused device spends the token its owner meant for another",
+        requirement="PROTOCOL.md §0: a token is invalidated upon successful pairing, and only then")
+class RefusedActivationConsumesToken(CloudBehaviour):
+    def decide_activation(self, a: Activation) -> ActivationOutcome | None:
+        refusal = super().decide_activation(a)
+        if refusal is not None and a.token is not None and a.token.consumed_at is None:
+            a.state.tokens[a.token.token] = a.token.consume(a.now)  # the state's lock is held by the caller
+        return refusal
+
+
+@_fault("newer-token-revokes-older", "issuing a pairing token for a home silently invalidates the home's earlier "
+        "outstanding tokens: two phones adding devices to one home at once spoil each other's QR codes",
+        requirement="PROTOCOL.md §0: a token lives its lifetime until it pairs a device")
+class NewerTokenRevokesOlder(CloudBehaviour):
+    def token_as_checked(self, a: Activation) -> TokenRecord | None:
+        checked = super().token_as_checked(a)
+        if checked is None or checked.consumed_at is not None:
+            return checked
+        issued = list(a.state.tokens.values())  # in the order they were issued
+        later = issued[next((i for i, t in enumerate(issued) if t.token == checked.token), len(issued)) + 1:]
+        newer = any(t.home == checked.home for t in later)
+        return dataclasses.replace(checked, consumed_at=checked.issued_at) if newer else checked
 
 
 @_fault("token-not-bound-to-home", "the device is bound to another of the token account's homes (its first one "
@@ -232,6 +259,14 @@ class LicenceUnchecked(CloudBehaviour):
 
     def check_product(self, a: Activation) -> ActivationOutcome | None:
         return None
+
+
+@_fault("sign-unchecked", "the activation's sign is not verified: a request whose query is signed with any key "
+        "activates as long as its body opens under the licence's AuthKey",
+        requirement="PROTOCOL.md §4.2: the sign over the query is checked with the licence's AuthKey")
+class SignUnchecked(CloudBehaviour):
+    def checks_sign(self) -> bool:
+        return False
 
 
 @_fault("unknown-uuid-accepted", "an unknown licence uuid is looked up by its AuthKey instead: a body that opens "
@@ -363,6 +398,14 @@ class StrongRemoveKeepsBinding(CloudBehaviour):
         return super().removal_releases_binding(product, device, wipe=wipe)
 
 
+@_fault("wipe-forgotten-on-reactivation", "\"Remove and wipe data\" is not remembered: the device's next "
+        "activation does not say resetFactory, so it keeps the data its owner asked to wipe",
+        requirement="PROTOCOL.md §6: after remove-and-wipe the next activation resets the device's data")
+class WipeForgottenOnReactivation(CloudBehaviour):
+    def binding_decision(self, a: Activation) -> BindingDecision:
+        return decide_binding(a.current, a.found_product.binding_mode, a.found_claim, data_wipe_pending=False)
+
+
 @_fault("camera-binding-changeable", "a camera product keeps the binding mode it is created with: medium and weak "
         "cameras can be made", requirement="PROTOCOL.md §6: a camera is always strong-bound")
 class CameraBindingChangeable(CloudBehaviour):
@@ -412,6 +455,53 @@ class OwnerMoveNotifies(CloudBehaviour):
 class BrokerNoAcl(CloudBehaviour):
     def enforces_acl(self) -> bool:
         return False
+
+
+def filter_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 §4.7: whether ``topic_filter`` (with ``+`` and ``#``) matches ``topic``."""
+    parts, levels = topic_filter.split("/"), topic.split("/")
+    for index, part in enumerate(parts):
+        if part == "#":
+            return True
+        if index >= len(levels) or (part != "+" and part != levels[index]):
+            return False
+    return len(parts) == len(levels)
+
+
+_EMBEDDED_ONLY = "needs the embedded broker (amqtt): Mosquitto's ACL file is written from the conformant rules"
+
+
+@_fault("cloud-commands-retained", "the cloud publishes DP commands (protocol 5) retained: every later login of the "
+        "device, a reconnect or a reboot, is handed the last command again",
+        requirement="PROTOCOL.md §5: a command is for the session it is sent to")
+class CloudCommandsRetained(CloudBehaviour):
+    def retains_command(self, protocol: int) -> bool:
+        return protocol == 5
+
+
+@_fault("acl-wildcard-covers-own-topic", "the subscribe ACL grants any filter that matches one of the device's own "
+        "topics, wildcards included: smart/device/in/# reaches every device's commands",
+        requirement="PROTOCOL.md §5: a device subscribes only to its own topics, never with wildcards")
+class AclWildcardCoversOwnTopic(CloudBehaviour):
+    def device_may_subscribe(self, dev_id: str, topic_filter: str) -> bool:
+        return super().device_may_subscribe(dev_id, topic_filter) or any(
+            filter_matches(topic_filter, own) for own in device_subscribe_topics(dev_id))
+
+    def unsupported_by(self, broker_kind: str) -> str | None:
+        return f"acl-wildcard-covers-own-topic {_EMBEDDED_ONLY}" if broker_kind == "mosquitto" else \
+            super().unsupported_by(broker_kind)
+
+
+@_fault("acl-publish-any-device", "the publish ACL checks only the topic's smart/device/ prefix: a device publishes "
+        "commands on another device's smart/device/in/<devId>",
+        requirement="PROTOCOL.md §5: a device publishes only on its own report and RPC topics")
+class AclPublishAnyDevice(CloudBehaviour):
+    def device_may_publish(self, dev_id: str, topic: str) -> bool:
+        return topic.startswith("smart/device/") or super().device_may_publish(dev_id, topic)
+
+    def unsupported_by(self, broker_kind: str) -> str | None:
+        return f"acl-publish-any-device {_EMBEDDED_ONLY}" if broker_kind == "mosquitto" else \
+            super().unsupported_by(broker_kind)
 
 
 @_fault("broker-password-any-device", "the broker matches a device login's password against every registered "
@@ -465,6 +555,11 @@ class ActiveTokenPushAlways23(CloudBehaviour):
     def active_token_push_pv(self, login_pv: str | None) -> mq.ProtocolVersion:
         return "2.3"
 
+
+# The faults of a token's time and of a licence's life live in modules of their own (no cycle: they import none
+# of this one); registered here like the others.
+for _name, _cls, _description, _requirement in (*TOKEN_TIME_FAULTS, *LICENCE_LIFE_FAULTS):
+    _fault(_name, _description, requirement=_requirement)(_cls)
 
 __all__ = ["CLOUD_FAULTS", "REGISTRY", "SEQUENTIAL_TOKEN_STRIDE", "TOKEN_ID_SPACE", "CloudFault", "behaviour_class",
            "licence_opening", "register_cloud_fault"]

@@ -206,10 +206,11 @@ class HttpListeners:
     def _wrapped(self) -> asyncio.Protocol:
         return HeaderFront(self._factory())
 
-    async def listen(self, host: str, port: int, *, tls: ssl.SSLContext | None = None, https_hint: str = "") -> int:
+    async def listen(self, host: str, port: int, *, tls: ssl.SSLContext | None = None, https_hint: str = "",
+                     reuse_port: bool = False) -> int:
         """Listen on ``host:port`` (0 = a free port), with TLS when ``tls`` is given; the bound port."""
         kind = "HTTPS" if tls is not None else "HTTP"
-        sock = listening_socket(kind, host, port)
+        sock = listening_socket(kind, host, port, reuse_port=reuse_port)
         self._sockets.append(sock)
         self._spawn(self._accept_loop(sock, tls, https_hint or f"https://{host}:{sock.getsockname()[1]}/"))
         return int(sock.getsockname()[1])

@@ -130,8 +130,9 @@ class HttpServerThread:
 
     def __init__(self, make_app: Callable[[], web.Application], *, host: str = "127.0.0.1", port: int = 0,
                  timeout_s: float = 10.0, tls: ssl.SSLContext | None = None, plain_port: int | None = None,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None, reuse_port: bool = False) -> None:
         self._make_app = make_app
+        self._reuse_port = reuse_port  # several processes accept on the same ports (cloud serve --workers)
         self.limits = limits or ServerLimits()
         self.guard: ConnectionGuard | None = None
         self.host = host
@@ -202,9 +203,11 @@ class HttpServerThread:
         self.guard = ConnectionGuard(self.limits)
         listeners = _GuardedListeners(json_errors_factory(runner), self.guard)
         try:
-            self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls)
+            self.port = await listeners.listen(self.host, self._requested_port, tls=self._tls,
+                                               reuse_port=self._reuse_port)
             if self._tls is not None and self._requested_plain_port is not None:
-                self.plain_port = await listeners.listen(self.host, self._requested_plain_port)
+                self.plain_port = await listeners.listen(self.host, self._requested_plain_port,
+                                                         reuse_port=self._reuse_port)
             # -- end listeners
             self._ready.set()
             await self._stop.wait()

@@ -140,8 +140,11 @@ async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
     if request.content_length is not None and request.content_length > max_bytes:
         raise CloudInputError("ILLEGAL_PARAM", "request body too large", status=413)
     try:
-        async with asyncio.timeout(limits.body_timeout_s):
+        if request.content.is_eof():  # the whole body came with the head (a device's small POST): no wait to bound
             raw = await request.read()
+        else:
+            async with asyncio.timeout(limits.body_timeout_s):
+                raw = await request.read()
     except TimeoutError:
         raise CloudInputError("REQUEST_TIMEOUT", f"the request body did not arrive within {limits.body_timeout_s} s",
                               status=408) from None

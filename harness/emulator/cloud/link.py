@@ -38,7 +38,7 @@ class BrokerLink:
 
     def __init__(self, *, broker_kind: str = "amqtt", host: str = "127.0.0.1", port: int = 0,
                  policy: BrokerPolicy | None = None, clock: Clock, on_online: Callable[[str, bool], None],
-                 on_report: Callable[[str, dict[str, Any]], None],
+                 on_report: Callable[[str, dict[str, Any], str], None],
                  tls: TlsMaterial | None = None, plain_port: int | None = None) -> None:
         self.broker_kind = broker_kind
         self._tls = tls
@@ -81,6 +81,11 @@ class BrokerLink:
     @property
     def tls(self) -> bool:
         return self._tls is not None
+
+    @property
+    def cloud_login(self) -> tuple[str, str]:
+        """The cloud's own MQTT username and password (a cloud's other workers log in with it)."""
+        return CLOUD_USERNAME, self._cloud_password
 
     def start(self) -> None:
         self.broker.start()
@@ -130,8 +135,9 @@ class BrokerLink:
     def _message(self, dev_id: str, message: MqttMessage) -> None:
         if message.protocol == MqttProtocol.DP_REPORT:
             dps = message.data.get("dps")
-            if isinstance(dps, dict):
-                self._on_report(dev_id, dict(dps))
+            client = self._client
+            if isinstance(dps, dict) and client is not None:  # with the envelope version it came in
+                self._on_report(dev_id, dict(dps), client.pv_for(dev_id))
 
     def _check(self, policy: BrokerPolicy) -> None:
         problem = policy.unsupported_by(self.broker_kind)
@@ -192,7 +198,7 @@ class BrokerLink:
         return True
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None) -> bool:
+             root: dict[str, Any] | None = None, *, retain: bool = False) -> bool:
         client = self._client
         if client is None:
             return False
@@ -200,7 +206,7 @@ class BrokerLink:
         with self._lock:
             self._local_keys[dev_id] = local_key
         try:
-            client.publish(dev_id, message, pv=client.pv_for(dev_id))
+            client.publish(dev_id, message, pv=client.pv_for(dev_id), retain=retain)
         except Exception:
             log.exception("could not publish protocol %d to %s", protocol, dev_id)
             return False

@@ -147,7 +147,7 @@ class CloudMqttClient:
     # -- sending ---------------------------------------------------------------------------------------
 
     def publish(self, dev_id: str, message: mqtt.MqttMessage, *, pv: mqtt.ProtocolVersion = "2.2",
-                qos: int = 1) -> paho.MQTTMessageInfo:
+                qos: int = 1, retain: bool = False) -> paho.MQTTMessageInfo:
         """Seal ``message`` with the device's localKey and publish it on ``smart/device/in/<devId>``.
 
         Pass ``pv=client.pv_for(dev_id)`` to answer a device in the version it speaks.
@@ -160,18 +160,18 @@ class CloudMqttClient:
             self._seq[dev_id] = seq
         nonce = os.urandom(mqtt.NONCE_LEN) if pv == "2.3" else None
         payload = mqtt.encode_message(message, local_key=local_key, pv=pv, seq=seq, source=CLOUD_SOURCE, nonce=nonce)
-        return self._publish(mqtt.topic_in(dev_id), payload, qos)
+        return self._publish(mqtt.topic_in(dev_id), payload, qos, retain=retain)
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 1) -> paho.MQTTMessageInfo:
         """Publish ``payload`` as it is (the protocol-46 push on ``d/ai/<uuid>``, MQTT-ATOP answers)."""
         return self._publish(topic, payload, qos)
 
-    def _publish(self, topic: str, payload: bytes, qos: int) -> paho.MQTTMessageInfo:
+    def _publish(self, topic: str, payload: bytes, qos: int, *, retain: bool = False) -> paho.MQTTMessageInfo:
         # The world's clock waits while the message crosses paho's network thread to the broker (a virtual clock
         # must not time a device out for a message still on its way); the broker's loop and the device's are
         # the clock's own business (harness.clock.register_world_loop).
         release = self._hold_until_published()
-        info = self._client.publish(topic, payload, qos=qos)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             release()
             raise CloudMqttError(f"publish on {topic!r} failed: {paho.error_string(info.rc)}")

@@ -8,6 +8,7 @@ its lock), each with ``to_dict``/``from_dict`` so the SQLite store can keep them
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -35,14 +36,24 @@ LOWER_ALNUM = string.ascii_lowercase + string.digits
 def random_text(length: int, alphabet: str = ALNUM) -> str:
     """``length`` characters of ``alphabet`` from a cryptographic RNG, uniformly (bytes past the largest
     multiple of the alphabet's size are rejected, so no character is likelier than another)."""
+    table, rejected = _byte_table(alphabet)
+    out = b""
+    for _ in range(64):  # each round keeps over 3/4 of its bytes: 64 rounds never run out in practice
+        out += secrets.token_bytes(length + length // 4 + 4).translate(table, rejected)
+        if len(out) >= length:
+            return out[:length].decode("ascii")
+    raise RuntimeError("the system RNG kept returning rejected bytes")
+
+
+@functools.cache
+def _byte_table(alphabet: str) -> tuple[bytes, bytes]:
+    """For ``bytes.translate``: byte b becomes ``alphabet[b % size]``, and the bytes at or past the largest
+    multiple of the size are deleted (the rejection that keeps the draw uniform). ASCII alphabets only."""
+    if not alphabet.isascii() or not 1 <= len(alphabet) <= 256:
+        raise ValueError("random_text draws from an ASCII alphabet of 1 to 256 characters")
     size = len(alphabet)
     limit = 256 - 256 % size
-    out: list[str] = []
-    for _ in range(64):  # each round keeps over 3/4 of its bytes: 64 rounds never run out in practice
-        out.extend(alphabet[b % size] for b in secrets.token_bytes(length) if b < limit)
-        if len(out) >= length:
-            return "".join(out[:length])
-    raise RuntimeError("the system RNG kept returning rejected bytes")
+    return bytes(ord(alphabet[b % size]) if b < limit else 0 for b in range(256)), bytes(range(limit, 256))
 
 
 class CloudInputError(ValueError):
@@ -88,6 +99,16 @@ class DpSchema:
                    mode=raw.get("mode", "rw"))
 
 
+@functools.lru_cache(maxsize=64)
+def _schema_json(schema: tuple[DpSchema, ...]) -> str:
+    """A schema as a JSON array string; the same for every activation of a product, so built once."""
+    entries = [
+        {"id": dp.id, "code": dp.code, "mode": dp.mode, "type": "obj", "property": {"type": dp.type}}
+        for dp in schema
+    ]
+    return json.dumps(entries, separators=(",", ":"))
+
+
 DEFAULT_SCHEMA: tuple[DpSchema, ...] = (DpSchema(1, "switch", "bool", "rw"),)
 
 
@@ -111,11 +132,7 @@ class Product:
 
     def schema_json(self) -> str:
         """The schema as the activation answer carries it: a *string* holding a JSON array (§4.3)."""
-        entries = [
-            {"id": dp.id, "code": dp.code, "mode": dp.mode, "type": "obj", "property": {"type": dp.type}}
-            for dp in self.schema
-        ]
-        return json.dumps(entries, separators=(",", ":"))
+        return _schema_json(self.schema)
 
     def to_dict(self) -> dict[str, Any]:
         return {"pid": self.pid, "name": self.name, "category": self.category,
@@ -236,6 +253,7 @@ class Device:
     last_seen: float | None = None
     versions: str | None = None  # §11.5 tuya.device.versions.update, as the device last sent it
     protocol_ver: str | None = None  # §11.9.5: the MQTT protocol version the activation announced
+    report_pv: str | None = None  # §5: the envelope version of the last DP report read from the device
     reports: int = 0  # protocol-4 DP reports recorded since the latest activation (§5)
 
     @property
@@ -248,7 +266,7 @@ class Device:
                 "account": self.account, "online": self.online, "dps": dict(self.dps),
                 "dataWipePending": self.data_wipe_pending, "activatedAt": self.activated_at,
                 "history": [h.to_dict() for h in self.history], "versions": self.versions,
-                "protocolVer": self.protocol_ver, "reports": self.reports}
+                "protocolVer": self.protocol_ver, "reportPv": self.report_pv, "reports": self.reports}
 
     def to_dict(self) -> dict[str, Any]:
         raw = {"dev_id": self.dev_id, "uuid": self.uuid, "pid": self.pid, "sec_key": self.sec_key,
@@ -256,7 +274,7 @@ class Device:
                "online": False, "dps": self.dps, "history": [h.to_dict() for h in self.history],
                "data_wipe_pending": self.data_wipe_pending, "activated_at": self.activated_at,
                "last_seen": self.last_seen, "versions": self.versions, "protocol_ver": self.protocol_ver,
-               "reports": self.reports}
+               "report_pv": self.report_pv, "reports": self.reports}
         return raw
 
     @classmethod

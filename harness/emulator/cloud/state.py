@@ -56,6 +56,7 @@ from .records import (
     Product,
     random_text,
 )
+from .shared import NullLink, StateLock, device_row
 from .store import Change, Store
 
 MAX_ATTEMPTS_PER_TOKEN = 200
@@ -83,36 +84,10 @@ class DeviceLink(Protocol):
     def device_protocol(self, dev_id: str, protocol_ver: str) -> None: ...
 
     def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None) -> bool: ...
+             root: dict[str, Any] | None = None, *, retain: bool = False) -> bool: ...
 
     def set_policy(self, policy: BrokerPolicy) -> None:
         """The broker decides by ``policy`` from now on; ValueError when it cannot."""
-
-
-class NullLink:
-    """No broker: credentials go nowhere and nothing is sent."""
-
-    def licence_issued(self, uuid: str, auth_key: str) -> None:
-        return None
-
-    def licence_revoked(self, uuid: str) -> None:
-        return None
-
-    def device_activated(self, dev_id: str, sec_key: str, local_key: str) -> None:
-        return None
-
-    def device_removed(self, dev_id: str) -> None:
-        return None
-
-    def device_protocol(self, dev_id: str, protocol_ver: str) -> None:
-        return None
-
-    def send(self, dev_id: str, local_key: str, protocol: int, data: dict[str, Any],
-             root: dict[str, Any] | None = None) -> bool:
-        return False
-
-    def set_policy(self, policy: BrokerPolicy) -> None:
-        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -147,7 +122,7 @@ class CloudState:
         self.behaviour = behaviour if behaviour is not None else CloudBehaviour()
         self.link: DeviceLink = link or NullLink()
         self._store = store or Store()
-        self._lock = threading.RLock()
+        self._lock: StateLock | threading.RLock = StateLock(self) if self._store.shared else threading.RLock()
         self.products: dict[str, Product] = {}
         self.licences: dict[str, LicenceRecord] = {}
         self.accounts: dict[str, Account] = {}
@@ -156,6 +131,7 @@ class CloudState:
         self.devices: dict[str, Device] = {}
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}  # over a shared store: bearer digest -> account, until
         self._next_notification = 1
         self.token_retention_s = TOKEN_RETENTION_S
         self._tokens_since_purge = 0
@@ -164,7 +140,7 @@ class CloudState:
     # ------------------------------------------------------------------------------------- persistence
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> StateLock | threading.RLock:
         return self._lock
 
     @property
@@ -178,10 +154,26 @@ class CloudState:
             self.link.set_policy(behaviour)
             self.behaviour = behaviour
 
-    def _save(self, *changes: Change) -> None:
-        self._store.write(changes)
+    def _save(self, *changes: Change | Callable[[], Change]) -> None:
+        """Write rows to the store; a row given as a function is built only when the store keeps rows (the
+        in-memory store throws them away, and converting records to JSON rows was most of an activation's state
+        work)."""
+        if self._store.persistent:
+            self._store.write([change() if callable(change) else change for change in changes])
 
     def _load(self) -> None:
+        for kind, key, row in self._store.load():
+            self._apply_row(kind, key, row)
+
+    def _apply_row(self, kind: str, key: str, row: Any) -> None:
+        """One stored row into memory (a row of None: deleted)."""
+        if row is None:
+            tables: dict[str, dict[str, Any]] = {
+                "product": self.products, "licence": self.licences, "account": self.accounts, "home": self.homes,
+                "token": self.tokens, "device": self.devices, "notifications": self.notifications,
+                "attempts": self.attempts, "session": self.sessions}
+            tables.get(kind, {}).pop(key, None)
+            return
         loaders: dict[str, Callable[[str, Any], None]] = {
             "product": lambda k, r: self.products.__setitem__(k, Product.from_dict(r)),
             "licence": lambda k, r: self.licences.__setitem__(k, LicenceRecord.from_dict(r)),
@@ -191,11 +183,16 @@ class CloudState:
             "device": lambda k, r: self.devices.__setitem__(k, Device.from_dict(r)),
             "notifications": lambda k, r: self.notifications.__setitem__(k, [Notification.from_dict(n) for n in r]),
             "attempts": lambda k, r: self.attempts.__setitem__(k, [_attempt_from_dict(a) for a in r]),
+            "session": lambda k, r: self.sessions.__setitem__(k, r),
             "meta": lambda k, r: setattr(self, "_next_notification", int(r["next_notification"])),
         }
-        for kind, key, row in self._store.load():
-            loaders[kind](key, row)
+        loaders[kind](key, row)
 
+    def sync(self) -> None:
+        """Apply what other processes changed (nothing to do unless the store is shared)."""
+        if self._store.shared:
+            with self._lock:
+                pass
     def restore_links(self) -> None:
         """Tell the link every live credential (after a restart from a SQLite file)."""
         with self._lock:
@@ -228,7 +225,7 @@ class CloudState:
                               schema=tuple(schema) if schema is not None else DEFAULT_SCHEMA,
                               schema_id=random_text(10, string.digits))
             self.products[pid] = product
-            self._save(("product", pid, product.to_dict()))
+            self._save(lambda: ("product", pid, product.to_dict()))
             return product
 
     def issue_licence(self, pid: str) -> LicenceRecord:
@@ -238,10 +235,9 @@ class CloudState:
                 raise CloudInputError("NOT_EXISTS", f"no product {pid}", status=404)
             uuid = "pc" + random_text(18, LOWER_ALNUM)
             lic = LicenceRecord(uuid=uuid, auth_key=random_text(32), pid=pid)
-            redaction.learn(lic.auth_key)
-            redaction.learn(preactivation_credentials(uuid, lic.auth_key).password)
+            redaction.learn(lic.auth_key, preactivation_credentials(uuid, lic.auth_key).password)
             self.licences[uuid] = lic
-            self._save(("licence", uuid, lic.to_dict()))
+            self._save(lambda: ("licence", uuid, lic.to_dict()))
             self.link.licence_issued(uuid, lic.auth_key)
             return lic
 
@@ -251,7 +247,7 @@ class CloudState:
             if lic is None:
                 raise CloudInputError("LICENSE_NOT_EXISTS", f"no licence {uuid}", status=404)
             lic.revoked = True
-            self._save(("licence", uuid, lic.to_dict()))
+            self._save(lambda: ("licence", uuid, lic.to_dict()))
             self.link.licence_revoked(uuid)
             return lic
 
@@ -261,7 +257,7 @@ class CloudState:
         with self._lock:
             account = Account(account_id="acc" + random_text(9, LOWER_ALNUM), name=name, password_hash=password_hash)
             self.accounts[account.account_id] = account
-            self._save(("account", account.account_id, account.to_dict()))
+            self._save(lambda: ("account", account.account_id, account.to_dict()))
             return account
 
     def create_home(self, owner: str, name: str) -> Home:
@@ -269,7 +265,7 @@ class CloudState:
             self.require_account(owner)
             home = Home(home_id="home" + random_text(8, string.digits), name=name, owner=owner)
             self.homes[home.home_id] = home
-            self._save(("home", home.home_id, home.to_dict()))
+            self._save(lambda: ("home", home.home_id, home.to_dict()))
             return home
 
     def set_member(self, home_id: str, account_id: str, role: Role | str) -> Home:
@@ -280,7 +276,7 @@ class CloudState:
             if account_id == home.owner or role is Role.OWNER:
                 raise CloudInputError("ILLEGAL_PARAM", "a home has exactly one owner, fixed at creation")
             home.members[account_id] = role
-            self._save(("home", home_id, home.to_dict()))
+            self._save(lambda: ("home", home_id, home.to_dict()))
             return home
 
     def require_account(self, account_id: str) -> Account:
@@ -327,7 +323,7 @@ class CloudState:
             record = TokenRecord(region=token.region, token=token.token, secret=token.secret, home=home_id,
                                  account=account_id, issued_at=self.clock.time(), ttl_s=self.token_ttl_s)
             self.tokens[token.token] = record
-            self._save(("token", token.token, _jsonable(record)))
+            self._save(lambda: ("token", token.token, _jsonable(record)))
             self._tokens_since_purge += 1
             if self._tokens_since_purge >= PURGE_EVERY_TOKENS:
                 self.purge_tokens()
@@ -340,7 +336,7 @@ class CloudState:
             if record is not None and record.consumed_at is None:
                 record = record.consume(self.clock.time())
                 self.tokens[token] = record
-                self._save(("token", token, _jsonable(record)))
+                self._save(lambda: ("token", token, _jsonable(record)))
 
     def token_attempts(self, token: str) -> list[AttemptSummary]:
         with self._lock:
@@ -372,7 +368,7 @@ class CloudState:
         history = self.attempts.setdefault(token, [])
         history.append(summary)
         del history[:-MAX_ATTEMPTS_PER_TOKEN]
-        self._save(("attempts", token, _jsonable(history)))
+        self._save(lambda: ("attempts", token, _jsonable(history)))
 
     # ------------------------------------------------------------------------------------- activation
 
@@ -444,7 +440,8 @@ class CloudState:
         dev.data_wipe_pending = False
         dev.history.append(ActivationEvent(at=a.now, event="activated", home=target.home_id, account=record.account,
                                            hid=a.req.hid, reset_factory=decision.reset_factory))
-        changes: list[Change] = [("licence", lic.uuid, lic.to_dict()), ("device", dev.dev_id, dev.to_dict())]
+        changes: list[Change | Callable[[], Change]] = [lambda: ("licence", lic.uuid, lic.to_dict()),
+                                                         lambda: ("device", dev.dev_id, device_row(self, dev))]
         if a.notify and previous_home is not None and previous_home in self.homes:
             changes += self._notify_admins(self.homes[previous_home], dev.dev_id, a.now)
         self._save(*changes)
@@ -457,9 +454,9 @@ class CloudState:
         return ActivationOutcome(result=result), dev.dev_id, target.home_id
 
     def _mark_used(self, record: TokenRecord, now: float) -> None:
-        record = dataclasses.replace(record, consumed_at=now)
+        record = record.consume(now)
         self.tokens[record.token] = record
-        self._save(("token", record.token, _jsonable(record)))
+        self._save(lambda: ("token", record.token, _jsonable(record)))
 
     def _new_device(self, lic: LicenceRecord) -> Device:
         dev_id = lic.dev_id or self._new_dev_id()
@@ -471,8 +468,7 @@ class CloudState:
     def _issue_keys(dev: Device) -> None:
         """A fresh secKey and localKey: secrets no report, log or evidence file may show (DESIGN "Evidence")."""
         dev.sec_key, dev.local_key = random_text(16), random_text(16)
-        for secret in (dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password):
-            redaction.learn(secret)
+        redaction.learn(dev.sec_key, dev.local_key, device_credentials(dev.dev_id, dev.sec_key).password)
 
     def _new_dev_id(self) -> str:
         while True:
@@ -526,7 +522,7 @@ class CloudState:
             self._unbind(dev, event="removed+wiped" if wipe else "removed", wipe=wipe)
             if wipe:
                 dev.data_wipe_pending = True
-                self._save(("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, device_row(self, dev)))
             return dev
 
     def _unbind(self, dev: Device, *, event: str, wipe: bool) -> None:
@@ -535,7 +531,7 @@ class CloudState:
         dev.home = dev.account = None
         if wipe:
             dev.dps = {}
-        self._save(("device", dev.dev_id, dev.to_dict()))
+        self._save(lambda: ("device", dev.dev_id, device_row(self, dev)))
         self.link.device_removed(dev.dev_id)
 
     def set_online(self, dev_id: str, online: bool) -> None:
@@ -544,16 +540,20 @@ class CloudState:
             if dev is not None:
                 dev.online = online and dev.bound
                 dev.last_seen = self.clock.time()
+                if self._store.shared:  # the other workers hear it from the store (the broker runs in one)
+                    self._save(("device", dev_id, device_row(self, dev)))
 
-    def record_dps(self, dev_id: str, dps: dict[str, Any]) -> None:
-        """A protocol-4 DP report from the device (§5), counted in the device's ``reports`` since its activation."""
+    def record_dps(self, dev_id: str, dps: dict[str, Any], *, pv: str | None = None) -> None:
+        """A protocol-4 DP report from the device (§5), counted in the device's ``reports`` since its activation,
+        and the envelope version ``pv`` it came in."""
         with self._lock:
             dev = self.devices.get(dev_id)
             if dev is not None and dev.bound:
                 dev.dps.update({str(k): v for k, v in dps.items()})
+                dev.report_pv = pv if pv is not None else dev.report_pv
                 dev.reports += 1
                 dev.last_seen = self.clock.time()
-                self._save(("device", dev_id, dev.to_dict()))
+                self._save(lambda: ("device", dev_id, device_row(self, dev)))
 
     def record_device_info(self, dev_id: str, *, versions: str | None = None, protocol_ver: str | None = None) -> bool:
         """What a bound device said of itself: §11.5 versions.update, §11.9.5 its activation's protocolVer."""
@@ -563,7 +563,7 @@ class CloudState:
                 return False
             dev.versions = versions if versions is not None else dev.versions
             dev.protocol_ver = protocol_ver if protocol_ver is not None else dev.protocol_ver
-            self._save(("device", dev_id, dev.to_dict()))
+            self._save(lambda: ("device", dev_id, device_row(self, dev)))
             if protocol_ver is not None:
                 self.link.device_protocol(dev_id, protocol_ver)
             return True
@@ -576,7 +576,7 @@ class CloudState:
                 raise CloudInputError("DEVICE_NOT_EXISTS", f"no bound device {dev_id!r}", status=404)
             if not dev.online:
                 return False
-            return self.link.send(dev_id, dev.local_key, 5, {"dps": dps})
+            return self.link.send(dev_id, dev.local_key, 5, {"dps": dps}, retain=self.behaviour.retains_command(5))
 
     def notifications_of(self, account_id: str) -> list[Notification]:
         with self._lock:

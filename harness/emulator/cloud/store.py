@@ -3,6 +3,13 @@
 One table of JSON rows keyed by (kind, key). The state calls :meth:`Store.write` with every row a mutation
 changed, inside its own lock, and the store commits them in one transaction: a crash leaves either the
 whole mutation or none of it. The in-memory store does nothing, so the in-memory cloud stays fast.
+
+A *shared* SQLite store (``paircert cloud serve --workers N``: several processes, one file in WAL mode) also
+numbers every changed row in a ``seqs`` table. A process holding the state's lock holds SQLite's write lock
+(``BEGIN IMMEDIATE``, :meth:`SqliteStore.begin`): it first reads the rows other processes changed since it last
+looked (:meth:`SqliteStore.changed_since`), then decides and writes, and :meth:`SqliteStore.commit` ends the
+transaction. So a decision across processes is as serial as one within a process: a token consumed by one
+worker is seen used by the next activation on any other.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from typing import Any
 AUTO_VACUUM_INCREMENTAL = 2
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 FULL_VACUUM_ROWS = 256
+BUSY_TIMEOUT_MS = 30_000  # how long a shared store's process waits for another's write transaction
 # (kind, key, row) to write; a row of None deletes.
 Change = tuple[str, str, dict[str, Any] | list[Any] | None]
 
 
 class Store:
     """The in-memory store: keeps nothing."""
+
+    persistent = False  # the state builds rows only for a store that keeps them
 
     def load(self) -> Iterator[tuple[str, str, Any]]:
         return iter(())
@@ -38,12 +48,29 @@ class Store:
         """Give back the space of ``deleted`` rows just removed (nothing to do in memory)."""
         return None
 
+    shared = False  # other processes write the same store: the state re-reads their changes
+
+    def begin(self) -> None:
+        """Start the transaction of one locked state operation (shared stores only)."""
+        return None
+
+    def commit(self) -> None:
+        return None
+
+    def changes(self) -> list[tuple[str, str, Any]]:
+        """The rows other processes changed since this one last looked or wrote (a row of None: deleted)."""
+        return []
+
 
 class SqliteStore(Store):
     """A SQLite file holding every row as JSON; reopened, it gives back the same state."""
 
-    def __init__(self, path: str | Path) -> None:
+    persistent = True
+
+    def __init__(self, path: str | Path, *, shared: bool = False) -> None:
         self.path = Path(path)
+        self.shared = shared
+        self._seen = 0  # shared: the latest change this process has applied
         self._lock = threading.Lock()
         # The state holds AuthKeys, secKeys and password hashes: the file is the owner's only (SQLite gives its
         # -wal and -shm files the same mode).
@@ -60,10 +87,48 @@ class SqliteStore(Store):
             "CREATE TABLE IF NOT EXISTS rows (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, "
             "PRIMARY KEY (kind, key))"
         )
+        if shared:
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._db.execute("CREATE TABLE IF NOT EXISTS seqs (kind TEXT NOT NULL, key TEXT NOT NULL, "
+                             "seq INTEGER NOT NULL, PRIMARY KEY (kind, key))")
+            self._db.execute("CREATE INDEX IF NOT EXISTS seqs_by_seq ON seqs (seq)")
+
+    def begin(self) -> None:
+        if self.shared:
+            self._lock.acquire()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def commit(self) -> None:
+        if self.shared:
+            try:
+                self._db.execute("COMMIT")
+            finally:
+                self._lock.release()
+
+    def changes(self) -> list[tuple[str, str, Any]]:
+        rows = self._db.execute(
+            "SELECT s.seq, s.kind, s.key, r.body FROM seqs s LEFT JOIN rows r ON r.kind = s.kind AND r.key = s.key "
+            "WHERE s.seq > ? ORDER BY s.seq", (self._seen,)).fetchall()
+        if not rows:
+            return []
+        self._seen = rows[-1][0]
+        return [(kind, key, None if body is None else json.loads(body)) for _, kind, key, body in rows]
+
+    def _head(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM seqs").fetchone()[0])
 
     def load(self) -> Iterator[tuple[str, str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT kind, key, body FROM rows ORDER BY kind, rowid").fetchall()
+            self._db.execute("BEGIN")
+            try:
+                rows = self._db.execute("SELECT kind, key, body FROM rows ORDER BY kind, rowid").fetchall()
+                self._seen = self._head() if self.shared else 0  # what this process knows from now on
+            finally:
+                self._db.execute("COMMIT")
         for kind, key, body in rows:
             yield kind, key, json.loads(body)
 
@@ -71,25 +136,40 @@ class SqliteStore(Store):
         batch = list(changes)
         if not batch:
             return
+        if self.shared and self._db.in_transaction:  # the one begin() opened, under the state's lock
+            self._write_rows(batch)
+            # Under the write lock, after changes(): no other process wrote since, so this one knows every row.
+            self._seen = self._head() + 1
+            self._db.executemany(
+                "INSERT INTO seqs (kind, key, seq) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET seq = "
+                "excluded.seq", [(kind, key, self._seen) for kind, key, _ in batch])
+            return
+        if self.shared:
+            raise RuntimeError("a shared store writes only inside begin() and commit()")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for kind, key, row in batch:
-                    if row is None:
-                        self._db.execute("DELETE FROM rows WHERE kind = ? AND key = ?", (kind, key))
-                    else:
-                        self._db.execute(
-                            "INSERT INTO rows (kind, key, body) VALUES (?, ?, ?) "
-                            "ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
-                            (kind, key, json.dumps(row, separators=(",", ":"))),
-                        )
+                self._write_rows(batch)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
+    def _write_rows(self, batch: list[Change]) -> None:
+        for kind, key, row in batch:
+            if row is None:
+                self._db.execute("DELETE FROM rows WHERE kind = ? AND key = ?", (kind, key))
+            else:
+                self._db.execute(
+                    "INSERT INTO rows (kind, key, body) VALUES (?, ?, ?) "
+                    "ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+                    (kind, key, json.dumps(row, separators=(",", ":"))),
+                )
+
     def compact(self, deleted: int) -> None:
         """After a purge: return free pages to the file system and fold the write-ahead log back in."""
+        if self.shared:
+            return  # another process may be reading: no VACUUM under it (SQLite reuses the free pages)
         with self._lock:
             # Many rows gone: rebuild the file (half-empty pages included); a few: hand back the free pages.
             self._db.execute("VACUUM" if deleted >= FULL_VACUUM_ROWS else "PRAGMA incremental_vacuum")
@@ -100,9 +180,10 @@ class SqliteStore(Store):
             self._db.close()
 
 
-def open_store(path: str | Path | None) -> Store:
-    """A SQLite store at ``path``, or the in-memory store when ``path`` is None."""
-    return Store() if path is None else SqliteStore(path)
+def open_store(path: str | Path | None, *, shared: bool = False) -> Store:
+    """A SQLite store at ``path`` (``shared`` by several processes), or the in-memory store when ``path`` is
+    None."""
+    return Store() if path is None else SqliteStore(path, shared=shared)
 
 
 __all__ = ["Change", "SqliteStore", "Store", "open_store"]

@@ -3,6 +3,7 @@ the cloud answers, checked field by field, with the key orders the SDK families 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any, Final
 from harness.protocol.errors import LocalProtocolError, RemoteProtocolError
 from harness.protocol.strictjson import dumps_compact, loads_json
 
-from .exchange import S_REQ, S_RESP
+from .exchange import S_REQ, S_RESP, _checked
 
 # ------------------------------------------------------------------------------------- typed records
 
@@ -30,6 +31,8 @@ class _Field:
 
 
 def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -37,7 +40,23 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
+def _embedded_problem(wire: str, value: str, embedded: type) -> str | None:
+    """Why the string ``value`` of member ``wire`` does not hold a JSON ``embedded``, or None. Cached: a cloud
+    answers every activation of a product with the same schema string, and devices send the same options."""
+    try:
+        inner = loads_json(value, section=S_REQ, what=wire)
+    except RemoteProtocolError:
+        return f"{wire} must be a string holding JSON"
+    if not isinstance(inner, embedded):
+        return f"{wire} must hold a JSON {'object' if embedded is dict else 'array'}"
+    return None
+
+
 def _field_problem(f: _Field, value: Any) -> str | None:
+    if f.kind is str and type(value) is str and f.min_len <= len(value) <= f.max_len and value.isascii():
+        # the common case first: a short ASCII string (ASCII is Unicode text), only its embedded JSON to check
+        return None if f.embedded is None else _embedded_problem(f.wire, value, f.embedded)
     if f.kind is int:
         if type(value) is not int:
             return f"{f.wire} must be an integer, got {type(value).__name__}"
@@ -57,12 +76,7 @@ def _field_problem(f: _Field, value: Any) -> str | None:
     if len(value) < f.min_len:
         return f"{f.wire} is too short: {len(value)} characters, at least {f.min_len}"
     if f.embedded is not None:
-        try:
-            inner = loads_json(value, section=S_REQ, what=f.wire)
-        except RemoteProtocolError:
-            return f"{f.wire} must be a string holding JSON"
-        if not isinstance(inner, f.embedded):
-            return f"{f.wire} must hold a JSON {'object' if f.embedded is dict else 'array'}"
+        return _embedded_problem(f.wire, value, f.embedded)
     return None
 
 
@@ -80,11 +94,37 @@ def _check_record(obj: Mapping[str, Any], fields: tuple[_Field, ...], error: _Er
             raise error(problem, section=section)
 
 
+def _check_fields(record: Any, fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    """:func:`_check_record` on a record's attributes (None: absent), without building its dict first."""
+    for f in fields:
+        value = getattr(record, f.attr)
+        if value is None:
+            if f.required:
+                raise error(f"{f.wire} is missing", section=section)
+            continue
+        problem = _field_problem(f, value)
+        if problem:
+            raise error(problem, section=section)
+
+
+_ATTRS: dict[tuple[int, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
+
+
+def _attrs(fields: tuple[_Field, ...], order: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(wire name, attribute) of a record's fields in a key order; kept by the identity of the (module-level)
+    field tuple, whose hash would hash every field."""
+    key = (id(fields), order)
+    found = _ATTRS.get(key)
+    if found is None:
+        by_wire = {f.wire: f for f in fields}
+        found = _ATTRS[key] = tuple((wire, by_wire[wire].attr) for wire in order)
+    return found
+
+
 def _record_dict(record: Any, fields: tuple[_Field, ...], order: tuple[str, ...]) -> dict[str, Any]:
-    by_wire = {f.wire: f for f in fields}
     out: dict[str, Any] = {}
-    for wire in order:
-        value = getattr(record, by_wire[wire].attr)
+    for wire, attr in _attrs(fields, order):
+        value = getattr(record, attr)
         if value is not None:
             out[wire] = list(value) if isinstance(value, tuple) else value
     out.update(record.extras)
@@ -99,6 +139,8 @@ def _record_kwargs(obj: Mapping[str, Any], fields: tuple[_Field, ...]) -> dict[s
 
 
 def _check_extras(extras: Mapping[str, Any], fields: tuple[_Field, ...], error: _ErrorType, section: str) -> None:
+    if not extras:
+        return
     clash = {f.wire for f in fields} & set(extras)
     if clash:
         raise error(f"extras repeat record fields {sorted(clash)}", section=section)
@@ -162,7 +204,7 @@ class ActivationRequest:
 
     def __post_init__(self) -> None:
         _check_extras(self.extras, ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
-        _check_record(self.to_dict(), ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
+        _check_fields(self, ACTIVATION_FIELDS, LocalProtocolError, S_REQ)
 
     def to_dict(self, *, order: tuple[str, ...] = ACTIVATION_ORDER_TO) -> dict[str, Any]:
         return _record_dict(self, ACTIVATION_FIELDS, order)
@@ -186,7 +228,7 @@ class ActivationRequest:
         _check_record(obj, ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
         kwargs = _record_kwargs(obj, ACTIVATION_FIELDS)
         _check_extras(kwargs["extras"], ACTIVATION_FIELDS, RemoteProtocolError, S_REQ)
-        return cls(**kwargs)
+        return _checked(cls, kwargs)
 
 
 # §4.3 "Activation result fields": required by TO devId, secKey, localKey, schemaId, schema.
@@ -225,7 +267,7 @@ class ActivationResult:
         if self.dst_intervals is not None and not isinstance(self.dst_intervals, tuple):
             object.__setattr__(self, "dst_intervals", tuple(self.dst_intervals))
         _check_extras(self.extras, RESULT_FIELDS, LocalProtocolError, S_RESP)
-        _check_record(self.to_dict(), RESULT_FIELDS, LocalProtocolError, S_RESP)
+        _check_fields(self, RESULT_FIELDS, LocalProtocolError, S_RESP)
 
     def to_dict(self) -> dict[str, Any]:
         return _record_dict(self, RESULT_FIELDS, RESULT_ORDER)
@@ -241,7 +283,9 @@ class ActivationResult:
         _check_record(obj, RESULT_FIELDS, RemoteProtocolError, S_RESP)
         kwargs = _record_kwargs(obj, RESULT_FIELDS)
         _check_extras(kwargs["extras"], RESULT_FIELDS, RemoteProtocolError, S_RESP)
-        return cls(**kwargs)
+        if kwargs.get("dst_intervals") is not None:
+            kwargs["dst_intervals"] = tuple(kwargs["dst_intervals"])
+        return _checked(cls, kwargs)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> ActivationResult:

@@ -30,7 +30,7 @@ sockets and answers nothing until power cycled; no exception escapes into the ha
 
 from __future__ import annotations
 
-from . import activation, ap, bind, ble, config, ez, mqtt, qr  # noqa: F401 (registers the built-in faults)
+from . import activation, ap, bind, ble, config, ez, mqtt, qr, reset  # noqa: F401 (registers the built-in faults)
 from .ez import LaxEzReceiver
 from .registry import CAMERA_FAULTS, CameraFault, camera_class, make_camera, register_camera_fault
 

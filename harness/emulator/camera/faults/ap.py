@@ -47,6 +47,14 @@ class Lpv35AcksNonzero(EmulatedCamera):
         return 1 if mode == "ap-lpv35" and ret == 0 else super().ap_ack_code(mode, ret)
 
 
+@_fault("lpv35-acks-zero-always", "answers every LPV3.5 0x14 config with ret_code 0, the ones it refuses too: the "
+        "app believes a configuration was taken that never was",
+        "PROTOCOL.md §3.2: return code 0 means the configuration was taken")
+class Lpv35AcksZeroAlways(EmulatedCamera):
+    def ap_ack_code(self, mode: PairingChannel, ret: int) -> int:
+        return 0 if mode == "ap-lpv35" else super().ap_ack_code(mode, ret)
+
+
 def _raw_member(raw: bytes, *names: str) -> object:
     try:
         obj = json.loads(raw)

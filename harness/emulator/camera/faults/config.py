@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import urllib.parse
 
 from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.pairing import PairingChannel, PairingConfig
@@ -58,6 +59,27 @@ class SsidStripsFormatChars(EmulatedCamera):
 
     def accept_config(self, config: PairingConfig) -> PairingConfig:
         config = PairingConfig(config.mode, _without_format_characters(config.ssid), config.password, config.token)
+        return super().accept_config(config)
+
+
+@_fault("qr-trims-credentials", "trims spaces around the SSID and password it reads from a QR code (a text-field "
+        "habit): a network whose name ends in a space is never found",
+        "PROTOCOL.md §1.1/§1.2: the QR's s and p are JSON strings, taken verbatim")
+class QrTrimsCredentials(EmulatedCamera):
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        if config.mode == "qr":
+            config = PairingConfig(config.mode, config.ssid.strip(b" "), config.password.strip(b" "), config.token)
+        return super().accept_config(config)
+
+
+@_fault("qr-url-decodes-credentials", "URL-decodes the SSID and password it reads from a QR code, as if the text "
+        "were a query string: '+' becomes a space and %41 an 'A'",
+        "PROTOCOL.md §1.1/§1.2: the QR payload is JSON, not URL encoding")
+class QrUrlDecodesCredentials(EmulatedCamera):
+    def accept_config(self, config: PairingConfig) -> PairingConfig:
+        if config.mode == "qr":
+            config = PairingConfig(config.mode, urllib.parse.unquote_to_bytes(config.ssid.replace(b"+", b" ")),
+                                   urllib.parse.unquote_to_bytes(config.password.replace(b"+", b" ")), config.token)
         return super().accept_config(config)
 
 

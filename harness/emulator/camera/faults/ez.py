@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.pairing import EzReceiver, PairingConfig
 from harness.protocol.errors import ProtocolError
@@ -15,6 +17,7 @@ from harness.protocol.smartconfig import (
     crc8_maxim,
     decode_multicast_address,
 )
+from harness.protocol.smartconfig.multicast import MulticastDecoder
 
 from .registry import builtin as _fault
 
@@ -85,6 +88,28 @@ class LaxEzReceiver:
 class EzSkipsCrc(EmulatedCamera):
     def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
         return LaxEzReceiver()
+
+
+class _CrcBlindMulticast(MulticastDecoder):
+    """The §2.4 decoder without its section check: the first candidate pairs make the section."""
+
+    def _check_section(self, name: str, length: int, size: int, combo: list[tuple[int, int]]) -> bytes | None:
+        plain = bytes(chain.from_iterable(combo))[4:4 + size]
+        return (self._decrypt(plain) if name == "password" else plain)[:length]
+
+
+class _MulticastCrcBlindReceiver(SmartConfigReceiver):
+    def __init__(self) -> None:
+        super().__init__()
+        self._multicast = _CrcBlindMulticast()
+
+
+@_fault("ez-multicast-crc-unchecked", "takes EZ multicast sections without checking their CRC-32 (the first "
+        "addresses heard make the SSID, password and token)",
+        "PROTOCOL.md §2.4: a section whose CRC-32 of the plaintext fails is ignored")
+class EzMulticastCrcUnchecked(EmulatedCamera):
+    def make_ez_receiver(self) -> EzReceiver | SmartConfigReceiver:
+        return _MulticastCrcBlindReceiver()
 
 
 class _FilteredEzReceiver:

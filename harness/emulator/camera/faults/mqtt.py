@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,14 @@ class ReportsDpsOnlyOnCommand(EmulatedCamera):
         self.record("online", dev_id=self.dev_id)  # the fault: no protocol-4 report of its state
 
 
+@_fault("reports-in-another-mqtt-version", "publishes its reports in another MQTT envelope version than the one its "
+        "profile claims (2.2 when it claims 2.3, else 2.3); the cloud reads both, so everything still works",
+        "PROTOCOL.md §5: the device speaks the protocol version it announces (profile mqtt_protocol_version)")
+class ReportsInAnotherMqttVersion(EmulatedCamera):
+    def publish_pv(self) -> mq.ProtocolVersion:
+        return "2.2" if self.mqtt_pv == "2.3" else "2.3"
+
+
 @_fault("ignores-dp-commands", "drops DP commands (protocol 5) without applying or reporting them",
         "PROTOCOL.md §5: cloud DP commands reach the device and are reported back")
 class IgnoresDpCommands(EmulatedCamera):
@@ -60,3 +69,24 @@ class IgnoresRemoteReset(EmulatedCamera):
 class ReconnectNever(EmulatedCamera):
     def reconnects(self) -> bool:
         return False
+
+
+@_fault("drops-falsy-dp-values", "leaves DPs whose value is false, 0 or \"\" out of its reports: a command that "
+        "switches something off is applied but never reported",
+        "seed device-cloud-binding: the device reports state back as DPs (every value, false and 0 included)")
+class DropsFalsyDpValues(EmulatedCamera):
+    async def report_dps(self, dps: Mapping[str, Any]) -> None:
+        kept = {dp: value for dp, value in dps.items() if value}
+        if kept:
+            await super().report_dps(kept)
+
+
+@_fault("forgets-ca-on-reboot", "keeps its activation across a power cycle but not the lab CA url_config gave it: "
+        "after a reboot its MQTT-over-TLS login fails verification and it never comes back online",
+        "PROTOCOL.md §11.1/§5: the CA from url_config is stored with the activation and reused after a reboot")
+class ForgetsCaOnReboot(EmulatedCamera):
+    async def power_on_async(self) -> None:
+        if self.activation is not None:
+            self.activation = dataclasses.replace(
+                self.activation, endpoint=dataclasses.replace(self.activation.endpoint, ca_pem=None))
+        await super().power_on_async()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 from PIL import Image
 
-from harness.emulator.camera.firmware import EmulatedCamera
+from harness.emulator.camera.firmware import EmulatedCamera, QrScan
 from harness.emulator.camera.pairing import PairingChannel, PairingConfig
+from harness.emulator.camera.states import State
 from harness.protocol.errors import ProtocolError, RemoteProtocolError
 from harness.qrimage import decode_qr
 
@@ -33,6 +35,45 @@ class QrFixedKeyOrder(EmulatedCamera):
         if not isinstance(pairs, list) or pairs[:3] != ["s", "p", "t"]:
             raise RemoteProtocolError("members are not in the order s, p, t", section="§1.2")
         return super().parse_qr_payload(data)
+
+
+@_fault("qr-joins-without-token", "takes a QR payload without a token t all the same: joins the Wi-Fi network in "
+        "it, then has nothing to activate with (the app's network sees a device it was never told to pair)",
+        "PROTOCOL.md §1.1: s, p and t are all required; a payload without t is refused, nothing taken from it")
+class QrJoinsWithoutToken(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        try:
+            return super().parse_qr_payload(data)
+        except ProtocolError as refused:
+            try:
+                members = json.loads(data)
+            except ValueError:
+                members = None
+            if not (isinstance(members, dict) and "t" not in members and isinstance(members.get("s"), str)
+                    and isinstance(members.get("p"), str)):
+                raise refused from None
+            return PairingConfig("qr", members["s"].encode("utf-8"), members["p"].encode("utf-8"), "")
+
+
+@_fault("qr-duplicate-member-last-wins", "reads the QR payload with a lenient JSON parser that keeps the last of "
+        "duplicated members: a payload with two s members sends it to the second network",
+        "PROTOCOL.md §1.2: the payload is one strict JSON object; a duplicated member is refused")
+class QrDuplicateMemberLastWins(EmulatedCamera):
+    def parse_qr_payload(self, data: bytes) -> PairingConfig:
+        try:
+            return super().parse_qr_payload(data)
+        except ProtocolError as refused:
+            try:
+                pairs = json.loads(data, object_pairs_hook=lambda p: p)
+            except ValueError:
+                raise refused from None
+            names = [name for name, _ in pairs] if isinstance(pairs, list) else []
+            if len(names) == len(set(names)):
+                raise refused from None
+            members = dict(pairs)
+            if not all(isinstance(members.get(k), str) for k in "spt"):
+                raise refused from None
+            return PairingConfig("qr", members["s"].encode("utf-8"), members["p"].encode("utf-8"), members["t"])
 
 
 _RAW_MEMBER = re.compile(rb'"([spt])"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -109,3 +150,17 @@ class QrScannerStopsAfterRefusal(EmulatedCamera):
     async def power_on_async(self) -> None:
         self._qr_scanner_dead = False
         await super().power_on_async()
+
+
+@_fault("qr-scan-hangs-on-astral", "its QR scanner never finishes a code whose payload holds a character outside "
+        "the Basic Multilingual Plane (4 UTF-8 bytes: an emoji), neither capturing nor refusing it",
+        "PROTOCOL.md §1.2: the payload is UTF-8, any character; a device in pairing mode takes the code it is shown")
+class QrScanHangsOnAstral(EmulatedCamera):
+    """The decoder's UTF-8 loop never advances past a 4-byte sequence: the scan is stuck until the next reset."""
+
+    async def present_qr_async(self, image: Image.Image) -> QrScan:
+        found = await self.device_loop.loop.run_in_executor(None, self.decode_qr_image, image)
+        if found and any(byte >= 0xF0 for byte in found[0]) and self.in_state(State.PAIRING):
+            self.record("qr-scan-stuck")
+            await asyncio.Event().wait()  # cancelled when the one holding the code gives up
+        return await super().present_qr_async(image)
