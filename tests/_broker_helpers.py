@@ -22,7 +22,6 @@ from harness.emulator.broker.mosquitto import find_mosquitto
 from harness.protocol import mqtt
 
 WAIT_S = 5.0
-QUIET_S = 0.15  # how long "nothing arrives" is watched for, after a sentinel that did arrive
 
 DEV_A, SEC_A, LOCAL_A = "bf0a1b2c3d4e5f6a7b8c", "secAAAAAAAAAAAAA", "localAAAAAAAAAAA"
 DEV_B, SEC_B, LOCAL_B = "bf9a8b7c6d5e4f3a2b1c", "secBBBBBBBBBBBBB", "localBBBBBBBBBBB"

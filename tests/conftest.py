@@ -5,6 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+# pytester's in-process runs (tests/test_junit.py, test_plugin*.py) drop every module first imported during the
+# inner run from sys.modules when they end. cryptography's Rust core caches its Python classes (x509.Name, the hash
+# algorithms) on first use and is never imported twice, so a later re-import of cryptography's Python modules makes
+# classes the Rust core refuses ("Expecting x509.Name object"). Importing them here puts them in every snapshot.
+import cryptography.hazmat.primitives.asymmetric.ec
+import cryptography.hazmat.primitives.asymmetric.padding
+import cryptography.hazmat.primitives.asymmetric.rsa
+import cryptography.hazmat.primitives.ciphers.aead
+import cryptography.hazmat.primitives.hashes
+import cryptography.hazmat.primitives.serialization
+import cryptography.x509
+import cryptography.x509.oid  # noqa: F401
 import pytest
 
 ROW_KEY = "fuzz_selfcheck_row"  # tests/test_fuzz_selfcheck.py records one row per campaign under this name

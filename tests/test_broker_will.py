@@ -10,7 +10,6 @@ device's ``smart/device/in``, a DP report recorded as another device's, a retain
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,10 +24,10 @@ from _broker_helpers import (
     LOCAL_A,
     LOCAL_B,
     LOCAL_KEYS,
-    QUIET_S,
     SEC_A,
     SEC_B,
     UUID,
+    Events,
     Peer,
     cloud,
     device,
@@ -69,26 +68,31 @@ def drop_abruptly(peer: Peer) -> None:
     sock.close()
 
 
-def leave_with_will(peers: Callable[..., Peer], topic: str, payload: bytes, *, retain: bool = False,
+def leave_with_will(peers: Callable[..., Peer], events: Events, topic: str, payload: bytes, *, retain: bool = False,
                     creds: mqtt.MqttCredentials | None = None) -> None:
     """The breach: log in with a will, then end the connection abruptly, so that the broker would send it; then
-    the same client id logs in again, as in the report of the breach."""
+    the same client id logs in again, as in the report of the breach.
+
+    Returns once the broker has reported the drop: both brokers route (or drop) the will before they report the
+    disconnect, so a message published after this is delivered after the will would have been."""
     peer, connack = with_will(peers, topic, payload, retain=retain, creds=creds)
     assert accepted(connack), "the CONNECT itself is accepted; only its will goes"
+    client_id = (creds or mqtt.device_credentials(DEV_A, SEC_A)).client_id
+    gone = len([c for c, _ in events.disconnected if c == client_id])
     drop_abruptly(peer)
+    assert wait_until(lambda: len([c for c, _ in events.disconnected if c == client_id]) > gone), "drop not seen"
     if creds is None:
         device(peers, DEV_A, SEC_A)
 
 
-def test_a_will_on_another_devices_command_topic_is_dropped(peers: Callable[..., Peer]) -> None:
+def test_a_will_on_another_devices_command_topic_is_dropped(peers: Callable[..., Peer], events: Events) -> None:
     b = device(peers, DEV_B, SEC_B)
     b.subscribe(mqtt.topic_in(DEV_B))
     forged = mqtt.encode_message(mqtt.dp_command({"1": False}, t=1), local_key=LOCAL_B)
-    leave_with_will(peers, mqtt.topic_in(DEV_B), forged)
+    leave_with_will(peers, events, mqtt.topic_in(DEV_B), forged)
     c = cloud(peers)
     c.publish(mqtt.topic_in(DEV_B), b"sentinel")
-    assert wait_until(lambda: b.received(mqtt.topic_in(DEV_B), b"sentinel"))
-    time.sleep(QUIET_S)
+    assert wait_until(lambda: b.received(mqtt.topic_in(DEV_B), b"sentinel"))  # after the will would have come
     assert not b.received(mqtt.topic_in(DEV_B), forged)
 
 
@@ -103,19 +107,19 @@ def cloud_client(broker: MqttBroker) -> Iterator[tuple[CloudMqttClient, list[tup
 
 
 def test_a_will_is_never_recorded_as_another_devices_dp_report(
-        cloud_client: tuple[CloudMqttClient, list[tuple[str, Any]]], peers: Callable[..., Peer]) -> None:
+        cloud_client: tuple[CloudMqttClient, list[tuple[str, Any]]], peers: Callable[..., Peer],
+        events: Events) -> None:
     _, inbox = cloud_client
     forged = mqtt.encode_message(mqtt.dp_report({"1": True}, t=1), local_key=LOCAL_B)
-    leave_with_will(peers, mqtt.topic_out(DEV_B), forged)
+    leave_with_will(peers, events, mqtt.topic_out(DEV_B), forged)
     a = device(peers, DEV_A, SEC_A)
     a.publish(mqtt.topic_out(DEV_A), mqtt.encode_message(mqtt.dp_report({"2": 1}, t=2), local_key=LOCAL_A))
-    assert wait_until(lambda: [dev for dev, _ in inbox] == [DEV_A])
-    time.sleep(QUIET_S)
+    assert wait_until(lambda: DEV_A in [dev for dev, _ in inbox])  # A's report comes after the will would have
     assert [dev for dev, _ in inbox] == [DEV_A], "nothing was recorded as device B's"
 
 
-def test_a_retained_will_never_greets_another_device(peers: Callable[..., Peer]) -> None:
-    leave_with_will(peers, mqtt.rpc_rsp(DEV_B), b"retained greeting", retain=True)
+def test_a_retained_will_never_greets_another_device(peers: Callable[..., Peer], events: Events) -> None:
+    leave_with_will(peers, events, mqtt.rpc_rsp(DEV_B), b"retained greeting", retain=True)
     b = device(peers, DEV_B, SEC_B)
     b.subscribe(mqtt.rpc_rsp(DEV_B))
     c = cloud(peers)
@@ -138,28 +142,29 @@ def test_a_retained_publish_obeys_the_acl(peers: Callable[..., Peer]) -> None:
     assert not b.received(mqtt.rpc_rsp(DEV_B), b"forged retained")
 
 
-def test_a_will_on_the_devices_own_topic_is_accepted_and_sent(peers: Callable[..., Peer]) -> None:
+def test_a_will_on_the_devices_own_topic_is_accepted_and_sent(peers: Callable[..., Peer], events: Events) -> None:
     c = cloud(peers)
     c.subscribe(mqtt.topic_out(DEV_A))
-    leave_with_will(peers, mqtt.topic_out(DEV_A), b"gone")
+    leave_with_will(peers, events, mqtt.topic_out(DEV_A), b"gone")
     assert wait_until(lambda: c.received(mqtt.topic_out(DEV_A), b"gone"))
 
 
-def test_a_licence_before_activation_may_leave_no_will(peers: Callable[..., Peer]) -> None:
+def test_a_licence_before_activation_may_leave_no_will(peers: Callable[..., Peer], events: Events) -> None:
     c = cloud(peers)
     c.subscribe(mqtt.preactivation_topic(UUID))
-    leave_with_will(peers, mqtt.preactivation_topic(UUID), b"x", creds=mqtt.preactivation_credentials(UUID, AUTH_KEY))
+    leave_with_will(peers, events, mqtt.preactivation_topic(UUID), b"x",
+                    creds=mqtt.preactivation_credentials(UUID, AUTH_KEY))
     c.publish(mqtt.preactivation_topic(UUID), b"sentinel")
-    assert wait_until(lambda: c.received(mqtt.preactivation_topic(UUID), b"sentinel"))
-    time.sleep(QUIET_S)
+    assert wait_until(lambda: c.received(mqtt.preactivation_topic(UUID), b"sentinel"))  # after the will's place
     assert not c.received(mqtt.preactivation_topic(UUID), b"x")
 
 
-def test_without_acls_a_foreign_will_is_sent(authority: CredentialAuthority, peers: Callable[..., Peer]) -> None:
+def test_without_acls_a_foreign_will_is_sent(authority: CredentialAuthority, peers: Callable[..., Peer],
+                                             events: Events) -> None:
     authority.set_policy(NoAcl())  # the "broker without ACLs" fault: the breach comes back
     b = device(peers, DEV_B, SEC_B)
     b.subscribe(mqtt.topic_in(DEV_B))
-    leave_with_will(peers, mqtt.topic_in(DEV_B), b"forged")
+    leave_with_will(peers, events, mqtt.topic_in(DEV_B), b"forged")
     assert wait_until(lambda: b.received(mqtt.topic_in(DEV_B), b"forged"))
 
 

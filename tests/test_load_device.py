@@ -46,13 +46,19 @@ class Run:
                           tls=self.endpoints.tls_context(), settings=DeviceSettings(timeout_s=10.0, **settings))
 
     def settled_rows(self, devices: list[LoadDevice], deadline_s: float = 10.0) -> list[Mapping[str, Any]]:
-        """The home's devices once the cloud holds every device's last acknowledged report (polled, bounded)."""
+        """The home's devices once the cloud holds every device's last acknowledged report and has counted every
+        acknowledged one (polled, bounded): the broker acknowledges a report (a command's answer too, which carries
+        no sequence number) before the cloud's subscriber records it."""
         end = time.monotonic() + deadline_s
+
+        def settled(d: LoadDevice, row: Mapping[str, Any]) -> bool:
+            return ((d.ledger.last_seq is None or row.get("dps", {}).get(SEQ_DP) == d.ledger.last_seq)
+                    and row.get("reports", 0) >= d.ledger.reports_acked)
+
         while True:
             rows = self.app.rows()
             seen = {row["uuid"]: row for row in rows}
-            if all(d.ledger.last_seq is None or seen.get(d.ledger.uuid, {}).get("dps", {}).get(SEQ_DP)
-                   == d.ledger.last_seq for d in devices) or time.monotonic() > end:
+            if all(settled(d, seen.get(d.ledger.uuid, {})) for d in devices) or time.monotonic() > end:
                 return rows
             time.sleep(0.05)
 

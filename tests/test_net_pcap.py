@@ -97,14 +97,21 @@ def test_cloud_ports_come_from_the_adapter_info() -> None:
 
 @needs_raw_sockets
 def test_the_recorder_keeps_only_its_ports_and_each_packet_once(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        for sock in (listener, other):
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(10.0)
+        port, other_port = listener.getsockname()[1], other.getsockname()[1]
         recorder = PcapRecorder(["lo"], udp_ports=[port], max_s=20).start()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             for i in range(5):
                 sender.sendto(bytes([i]) * 3, ("127.0.0.1", port))
-                sender.sendto(b"other", ("127.0.0.1", port + 1 if port < 65535 else port - 1))
+                sender.sendto(b"other", ("127.0.0.1", other_port))
+        # Loopback delivers in the kernel's receive path, after sendto returns; packet sockets (the taps) get a
+        # datagram before the UDP socket does, so once both listeners have all ten the taps have seen them all.
+        received = [listener.recv(64) for _ in range(5)] + [other.recv(64) for _ in range(5)]
+        assert received == [bytes([i]) * 3 for i in range(5)] + [b"other"] * 5
         packets = recorder.stop(tmp_path / "lo.pcap")
     assert [bytes(p[UDP].payload) for p in packets] == [bytes([i]) * 3 for i in range(5)]
     assert len(rdpcap(str(tmp_path / "lo.pcap"))) == 5

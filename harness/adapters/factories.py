@@ -20,29 +20,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.adapters.contracts import AdapterError, CloudCapability, Licence
-from harness.adapters.emulated import (
-    CATEGORY_BY_KIND,
-    AirNetworkAdapter,
-    EmulatedCloudAdapter,
-    EmulatedDeviceAdapter,
-    build_emulated_camera,
-)
-from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.adapters.registry import WorldContext, split_spec
-from harness.emulator.air import Air
-from harness.emulator.camera.faults.registry import REGISTRY as CAMERA_FAULT_REGISTRY
-from harness.emulator.camera.firmware import CloudEndpoint
-from harness.emulator.cloud import EmulatedCloud
-from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
-from harness.emulator.fault_registry import FaultRegistry
-from harness.emulator.loop import DeviceLoop
-from harness.emulator.radio import Radio
 from harness.errors import HarnessError
-from harness.model import BindingMode
 from harness.profiles import Profile, ProfileError
+
+# The emulators are imported by the factories that build them, not here: `paircert run` resolves these factories in
+# its own process to check a profile's adapter arguments (harness.adapters.preflight), and the emulated world is
+# only ever built in the pytest process.
+if TYPE_CHECKING:
+    from harness.adapters.emulated import AirNetworkAdapter, EmulatedCloudAdapter, EmulatedDeviceAdapter
+    from harness.emulator.air import Air
+    from harness.emulator.camera.firmware import CloudEndpoint
+    from harness.emulator.fault_registry import FaultRegistry
+    from harness.emulator.loop import DeviceLoop
+    from harness.emulator.radio import Radio
 
 _macs = itertools.count(1)
 F = TypeVar("F")
@@ -78,6 +72,9 @@ def fault_problems(registry: FaultRegistry[Any], key: str, args: Mapping[str, An
 def check_fault_names(profile: Profile, *, cloud: str | None = None, device: str | None = None) -> None:
     """Raise :class:`ProfileError` (file, key, why) for every fault of the profile's emulated cloud and device that
     names nothing; ``cloud``/``device`` are the adapters overriding the profile's (``--cloud``, ``--device``)."""
+    from harness.emulator.camera.faults.registry import REGISTRY as CAMERA_FAULT_REGISTRY
+    from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
+
     adapters = profile.adapters
     problems: list[tuple[str, str]] = []
     if split_spec("cloud", cloud or adapters.cloud.name)[0] == "emulated":
@@ -95,6 +92,11 @@ def check_fault_names(profile: Profile, *, cloud: str | None = None, device: str
 def air_network(context: WorldContext, *, seed: int | None = None, loss: float = 0.0, duplicate: float = 0.0,
                 reorder: float = 0.0, noise: float = 0.0, ble_loss: float = 0.0,
                 ble_duplicate: float = 0.0) -> AirNetworkAdapter:
+    from harness.adapters.emulated import AirNetworkAdapter
+    from harness.adapters.emulated_ble import EmulatedBleCentral
+    from harness.emulator.air import Air
+    from harness.emulator.radio import Radio
+
     air = Air(seed=context.seed if seed is None else seed, loss=loss, duplicate=duplicate, reorder=reorder,
               noise=noise)
     context.shared["air"] = air
@@ -108,6 +110,11 @@ def air_network(context: WorldContext, *, seed: int | None = None, loss: float =
 def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker: str = "amqtt",
                    state_path: str | None = None, tls: bool | None = None) -> EmulatedCloudAdapter:
     """``tls`` (default: the profile's ``parameters.tls``) serves HTTPS and MQTT over TLS with a fresh lab CA."""
+    from harness.adapters.emulated import CATEGORY_BY_KIND, EmulatedCloudAdapter
+    from harness.emulator.cloud import EmulatedCloud
+    from harness.emulator.cloud.faults import REGISTRY as CLOUD_FAULT_REGISTRY
+    from harness.model import BindingMode
+
     profile = context.profile
     cloud = EmulatedCloud(clock=context.clock, region=profile.parameters.region,
                           token_ttl_s=profile.parameters.token_ttl_s,
@@ -127,6 +134,8 @@ def emulated_cloud(context: WorldContext, *, faults: Sequence[str] = (), broker:
 
 
 def _device_endpoint(context: WorldContext) -> CloudEndpoint:
+    from harness.emulator.camera.firmware import CloudEndpoint
+
     cloud = context.cloud
     endpoint = getattr(cloud, "device_endpoint", None)
     if endpoint is not None:
@@ -169,6 +178,8 @@ def _licence(context: WorldContext) -> Licence:
 
 
 def _device_loop(context: WorldContext) -> DeviceLoop:
+    from harness.emulator.loop import DeviceLoop
+
     device_loop = context.shared.get("device_loop")
     if device_loop is None:
         device_loop = DeviceLoop(context.clock).start()
@@ -180,6 +191,8 @@ def _device_loop(context: WorldContext) -> DeviceLoop:
 
 
 def _air(context: WorldContext) -> Air:
+    from harness.emulator.air import Air
+
     air = context.shared.get("air")
     if air is None:
         raise AdapterError("an emulated device needs the in-memory air (network adapter 'air')")
@@ -191,6 +204,8 @@ def _air(context: WorldContext) -> Air:
 def _radio(context: WorldContext) -> Radio:
     """The air network's radio; beside another network adapter (scapy), a radio of the device's own, which no
     central hears: the BLE tests are then N/A by that network's capabilities, and the camera still boots."""
+    from harness.emulator.radio import Radio
+
     radio = context.shared.get("radio")
     if radio is None:
         radio = context.shared["radio"] = Radio(seed=context.seed, clock=context.clock)
@@ -204,6 +219,9 @@ def emulated_device(context: WorldContext, *, faults: Sequence[str] = (), mac: s
                     refused_retries: int = 0) -> EmulatedDeviceAdapter:
     """``refused_retries``: retry a refused activation that many times, a second apart, with the same token, as
     genuine SDKs do (PROTOCOL.md §11.7); the camera waits to be bound by UUID when the profile claims it."""
+    from harness.adapters.emulated import AirNetworkAdapter, EmulatedDeviceAdapter, build_emulated_camera
+    from harness.emulator.camera.faults.registry import REGISTRY as CAMERA_FAULT_REGISTRY
+
     profile = context.profile
     caps = profile.capabilities
     fault_classes = resolve_faults(CAMERA_FAULT_REGISTRY, faults, profile)

@@ -36,7 +36,7 @@ from harness.report.compare import compare, previous_run
 from harness.report.html import write_html
 from harness.report.manifest import write_manifest
 from harness.report.results import RunState, iter_worlds
-from harness.report.sink import EVENTS_ENV, SECRETS_ENV, SecretFeed
+from harness.report.secretfeed import EVENTS_ENV, SECRETS_ENV, SecretFeed
 from harness.report.summary import SUMMARY_FILE, RunSummary, summary_from_json
 from harness.report.sweep import SweepRedactor, profile_secrets, sweep_directory
 

@@ -230,9 +230,11 @@ class LoadDevice:
         if dev_id is None or keys is None:
             raise StepFailed("not activated")
         credentials = mq.device_credentials(dev_id, keys[0])
+        made: list[MqttClient] = []  # the reader may report a loss only of this client, never of a later one
         client = MqttClient(self.endpoints.mqtt_host, self.endpoints.mqtt_port,
                             tls=self.tls if self.endpoints.mqtt_tls else None, timeout_s=self.settings.timeout_s,
-                            on_message=self._on_message, on_lost=self._on_lost)
+                            on_message=self._on_message, on_lost=lambda _reason: self._on_lost(made))
+        made.append(client)
 
         def login() -> None:
             client.connect(*credentials, keepalive=self.settings.keepalive_s)
@@ -273,8 +275,11 @@ class LoadDevice:
             seq = self._mqtt_seq
         return seal_message(message, local_key=local_key, pv=self.settings.mqtt_pv, seq=seq)
 
-    def _on_lost(self, reason: str) -> None:
-        self._mqtt = None
+    def _on_lost(self, made: list[MqttClient]) -> None:
+        """A session ended without close(): forget it, unless the device has moved on to a newer one."""
+        with self._lock:
+            if made and self._mqtt is made[0]:
+                self._mqtt = None
 
     def _on_message(self, packet: Publish) -> None:
         """The reader thread: the camera's handling of protocol 5, 8 and 11 (§5, §6); never blocks."""

@@ -203,7 +203,10 @@ class PacketTap:
                 self._handle(packet)
 
     def stop(self) -> list[Packet]:
-        """Stop, take in what the kernel had queued, close the socket, return what was kept."""
+        """Stop, take in what the kernel had queued, close the socket, return what was kept.
+
+        A packet still on its way through the kernel's receive path (loopback delivers after ``sendto`` returns,
+        later still under load) is not waited for: stop once the traffic to keep has been received."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

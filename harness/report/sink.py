@@ -17,19 +17,18 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pytest
 
 from harness import redaction
+from harness.report.secretfeed import EVENTS_ENV, SECRETS_ENV, SecretFeed, read_secret_lines
 
 if TYPE_CHECKING:
     from harness.adapters.contracts import World
 
-SECRETS_ENV = "PAIRCERT_SECRETS_SINK"
-EVENTS_ENV = "PAIRCERT_EVENTS"
 _MESSAGE_LIMIT = 2000
 
 
@@ -65,38 +64,6 @@ class SinkRedactor(redaction.Redactor):
             self._feed.refresh()
 
 
-class SecretFeed:
-    """Follows a sink file: each refresh hands the secrets appended since the last one to ``learn``."""
-
-    def __init__(self, path: Path, learn: Callable[[str], None]) -> None:
-        self.path = path
-        self._learn = learn
-        self._offset = 0
-
-    def refresh(self) -> None:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next refresh
-        self._offset += len(complete)
-        for secret in read_secret_lines(complete):
-            self._learn(secret)
-
-
-def read_secret_lines(data: bytes) -> list[str]:
-    """The secrets in a sink file's content."""
-    secrets: list[str] = []
-    for line in data.splitlines():
-        try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(value, dict) and isinstance(value.get("secret"), str):
-            secrets.append(value["secret"])
-    return secrets
 
 
 class _Sink:
@@ -256,4 +223,4 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _current = session.config.stash[_KEY]
 
 
-__all__ = ["EVENTS_ENV", "SECRETS_ENV", "SinkRedactor", "read_secret_lines"]
+__all__ = ["EVENTS_ENV", "SECRETS_ENV", "SecretFeed", "SinkRedactor", "read_secret_lines"]

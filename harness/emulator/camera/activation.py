@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import secrets
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 ActivationApi = Literal["v4.4", "opensdk"]
 API_BY_NAME = {"v4.4": atop.API_ACTIVE_V44, "opensdk": atop.API_OPENSDK_ACTIVE}
+SETTLE_S = 5.0  # a reset waits this long at most for requests already sent (the lab's reset call allows 10 s)
 GATEWAY_NOT_EXISTS = "GATEWAY_NOT_EXISTS"  # §11.7: the one refusal after which the SDK does not retry
 #: §11.3: coreHTTP's own User-Agent, sent after the SDK's (CK ``core_http_config.h``).
 HTTP_LIBRARY_AGENT = "coreHTTP"
@@ -143,6 +145,7 @@ class ActivationMixin:
         activation_attempts: int
         refused_retries: int
         refused_retry_s: float
+        _atop_in_flight: set[asyncio.Task[bytes]]
         kept_dev_id: str | None
         dps: dict[str, Any]
         default_dps: dict[str, Any]
@@ -209,9 +212,7 @@ class ActivationMixin:
         tls = endpoint.tls_context() if url.scheme == "https" else None
         for attempt in range(1, self.activation_attempts + 1):
             try:
-                async with self.device_loop.http_session().post(url, data=form, headers=headers,
-                                                          ssl=tls if tls is not None else True) as response:
-                    return await response.read()
+                return await self._in_flight(self._post(url, form, headers, tls))
             except aiohttp.ClientConnectorCertificateError as exc:  # §11.1: verification is never skipped
                 self.record("atop-tls-refused", attempt=attempt, error=str(exc.certificate_error))
                 return None
@@ -220,6 +221,33 @@ class ActivationMixin:
                 if attempt < self.activation_attempts:
                     await self.clock.sleep(1.0)
         return None
+
+    async def _post(self, url: yarl.URL, form: bytes, headers: CIMultiDict[str], tls: ssl.SSLContext | None) -> bytes:
+        async with self.device_loop.http_session().post(url, data=form, headers=headers,
+                                                      ssl=tls if tls is not None else True) as response:
+            return await response.read()
+
+    async def _in_flight(self, request: Any) -> bytes:
+        """Run one ATOP request to its answer even when the camera moves on (a reset cancels the activation): the
+        cloud acts on a request it has received whether or not the device still reads the answer, so a reset
+        waits for it (:meth:`settle_requests`) and nothing from before it lands after it."""
+        task: asyncio.Task[bytes] = self.device_loop.loop.create_task(request)
+        self._atop_in_flight.add(task)
+        task.add_done_callback(_forget_request(self._atop_in_flight))
+        return await asyncio.shield(task)
+
+    async def settle_requests(self, timeout_s: float = SETTLE_S) -> None:
+        """Wait (bounded, in real time) until every ATOP request already sent has its answer."""
+        if self._atop_in_flight:
+            await asyncio.wait(set(self._atop_in_flight), timeout=timeout_s)
+
+
+def _forget_request(pending: set[asyncio.Task[bytes]]) -> Any:
+    def done(task: asyncio.Task[bytes]) -> None:
+        pending.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the activation that wanted it reports it, or nobody needs it any more
+    return done
 
 
 __all__ = ["API_BY_NAME", "Activation", "ActivationApi", "ActivationMixin", "AtopCall", "CloudEndpoint",

@@ -137,6 +137,7 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         self.config: PairingConfig | None = None
         self._life = Lifecycle()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._atop_in_flight: set[asyncio.Task[bytes]] = set()  # ATOP requests sent, not yet answered
         self._waiters: list[_Waiter] = []
         self._mqtt: LoopMqttClient | None = None
         self._mqtt_seq = 0
@@ -338,12 +339,14 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         if self.state is not State.CRASHED:
             self._unactivate(forget_dev_id=not self.keeps_dev_id_on_reset())
         self._fire(Event.RESET)
+        await self.settle_requests()  # an activation sent before the reset is answered before it returns
 
     async def factory_reset_async(self) -> None:
         """Reset and wipe: activation, kept devId and DPs go; back to pairing mode."""
         if self.state is not State.CRASHED:
             self._unactivate(forget_dev_id=True)
         self._fire(Event.FACTORY_RESET)
+        await self.settle_requests()
 
     def power_on(self, timeout: float = 10.0) -> None:
         self.device_loop.run(self.power_on_async(), timeout)
