@@ -12,13 +12,19 @@ from harness.adapters.registry import ProfileWorld, build_world
 from harness.app.activator import Activator, QrOptions, pair
 from harness.app.faults import ACTIVATOR_FAULTS, activator_class
 from harness.profiles import load_profile
-from harness.protocol.qr import QrPayload, parse_qr_text
+from harness.protocol.qr import QrPayload, parse_qr_text, rendering_problem
 from harness.qrimage import decode_qr
-from suites.test_qr import qr_payload_problem
 
 SSID, PASSWORD = "Home/Net é", 'hunter"22'
 TOKEN = "AYabcdefgh1234"
 QR_FAULTS = ["qr-pretty-printed-json", "qr-extra-version-member"]
+
+
+def qr_payload_problem(data: bytes, ssid: str, password: str, token: str) -> str | None:
+    """TC-QR-001's check of what the app rendered (harness.protocol.qr.rendering_problem)."""
+    return rendering_problem(data, QrPayload(ssid, password, token))
+
+
 LEGAL = [QrOptions(), QrOptions(key_order="pst"), QrOptions(key_order="tps", escape_slash=True),
          QrOptions(ascii_only=True, escape_slash=True)]
 

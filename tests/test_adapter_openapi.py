@@ -428,7 +428,8 @@ def test_the_suites_give_the_emulated_clouds_verdicts_through_the_openapi_adapte
         differ.append(nodeid)
         message = result["message"]
         explained = result["verdict"] == "N/A" and "openapi" in message and (
-            any(f"'{c}'" in message for c in DECLARED) or "cannot issue licences" in message)
+            any(f"'{c}'" in message for c in DECLARED) or "cannot issue licences" in message
+            or "does not say which envelope version a report came in" in message)
         if not explained:
             unexplained.append(f"{baseline[nodeid]['verdict']} -> {result['verdict']} {nodeid}: {result['message']}")
     assert not unexplained, "\n".join(unexplained)
