@@ -333,6 +333,23 @@ def test_a_parametrised_tc_is_one_row_with_its_requirement_once_and_its_cases_be
     assert "[spaced]</span> <span class=\"msg\">refused</span>" in page
 
 
+def test_a_passing_tc_is_one_line_on_screen_and_whole_in_print_a_failing_one_is_open() -> None:
+    results = [Result("TC-AP-001", "PASS", f"suites/test_ap.py::test_frames[{case}]", "ap", 0.1, ["REQ-AP-001"], "",
+                      title="the device pairs from a legacy frame") for case in ("compact", "spaced")]
+    results.append(Result("TC-AP-002", "FAIL", "suites/test_ap.py::test_lpv35", "ap", 0.1, ["REQ-AP-002"],
+                          "AssertionError: no answer", title="the device answers an LPV 3.5 frame"))
+    page = render_html(sample_summary(results), Path("/nonexistent"))
+    passing = re.search(r'id="tc-TC-AP-001" data-verdict="PASS"><details>\s*<summary>(.*?)</summary>(.*?)</details>',
+                        page, re.S)
+    assert passing is not None  # closed: its title line shows, the rest one click away
+    assert "The device pairs from a legacy frame" in passing.group(1) and "2 cases" in passing.group(1)
+    folded = passing.group(2)
+    assert "A device that claims the legacy variant" in folded and 'data-case-verdict="PASS"' in folded
+    failing = re.search(r'id="tc-TC-AP-002" data-verdict="FAIL"><details open>\s*<summary>(.*?)</summary>', page, re.S)
+    assert failing is not None and "no answer" in failing.group(1)  # a failure's headline is never folded away
+    assert "details::details-content { content-visibility: visible; display: block; }" in page  # printed whole
+
+
 def _result(tc: str, verdict: str, case: str = "") -> Result:
     return Result(tc, verdict, f"suites/test_x.py::test_{tc.lower()}" + (f"[{case}]" if case else ""), "qr")
 

@@ -5,8 +5,9 @@ evidence images as ``data:`` URIs. Everything shown is escaped (autoescape on). 
 "EMULATED ..." mark when anything was emulated, what did not pass (each with the deviation observed against the
 requirement and a link to its evidence), the comparison with the previous run, the device (PID, firmware, the
 capabilities claimed, the profile's hash), the lab and the summary by area; then every TC once with its
-parametrisations as sub-rows, the traceability matrix (requirement -> TCs -> verdicts, "not covered" where no TC
-ran, sources named for a reader), and the evidence of every test that did not pass, the timeline one click away.
+parametrisations as sub-rows (a TC that passed folded to its title line on screen, whole in print), the
+traceability matrix (requirement -> TCs -> verdicts, "not covered" where no TC ran, sources named for a reader),
+and the evidence of every test that did not pass, the timeline one click away.
 Printed (or ``paircert report --pdf``): A4, each section on its own pages. What it says is worked out in
 :mod:`harness.report.certificate`.
 """
