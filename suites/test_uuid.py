@@ -106,7 +106,8 @@ def test_another_account_cannot_bind_a_strong_bound_device_by_its_uuid(lab: Lab,
     by UUID as by token, and stays in A's home."""
     owner = lab.account()
     owner_home = lab.home(owner)
-    assert lab.bind_by_uuid(account=owner, home=owner_home).ok
+    first = lab.bind_by_uuid(account=owner, home=owner_home)
+    assert first.ok, f"the owner's bind by UUID did not pair the device (REQ-UUID-001 requires it to): {first.error}"
     stranger = lab.account()
     stranger_home = lab.home(stranger)
     outcome = lab.bind_by_uuid(account=stranger, home=stranger_home)
@@ -137,8 +138,11 @@ def test_binding_a_device_that_is_not_waiting_is_a_clear_error(lab: Lab, cloud: 
     licence = issue(lab, cloud, device)
     home = lab.home()
     outcome = lab.bind_by_uuid(home=home, uuid=licence.uuid)
-    assert not outcome.ok
-    assert outcome.code == ActivatorErrorCode.DEVICE_NOT_CONNECT_MQTT, f"expected 3709, got {outcome.error}"
+    assert not outcome.ok, f"binding UUID {licence.uuid}, on which no device waits, paired a device"
+    issued = "" if outcome.token is None else f"; the cloud issued token {outcome.token} for it instead"
+    assert outcome.code == ActivatorErrorCode.DEVICE_NOT_CONNECT_MQTT, \
+        f"binding UUID {licence.uuid}, on which no device waits, was not refused with 3709 (DeviceNotConnectMQTT) " \
+        f"at once: the app got {outcome.error}{issued}"
     assert outcome.token is None, "the cloud issued a token for a device that is not waiting"
 
 
