@@ -83,6 +83,20 @@ def test_each_stage_of_a_failed_pairing_is_named(events: list[DeviceEvent], expe
     assert why is not None and why.startswith(expected), why
 
 
+@pytest.mark.parametrize(("events", "expected"), [
+    ([event(1, "bind-push-ignored", protocol=46)],
+     "the device received the bind push but ignored it (took no token from it, never activated)"),
+    ([event(1, "bind-push-refused", reason="a 2.3 envelope; this login reads only 2.2")],
+     "the device refused the bind push: a 2.3 envelope; this login reads only 2.2"),
+    ([], "the device never took the bind push"),
+])
+def test_what_a_device_did_with_a_token_pushed_by_a_bind_by_uuid_is_named(events: list[DeviceEvent],
+                                                                          expected: str) -> None:
+    """PROTOCOL.md §11.6: a device bound by its UUID activates with the token it is pushed."""
+    why = explain_pairing(events, since=0.0, mode="mqtt-bind", ssid="", password="", token=TOKEN)
+    assert why is not None and why.startswith(expected), why
+
+
 def test_a_pairing_the_events_show_nothing_wrong_with_has_no_diagnosis() -> None:
     events = [event(1, "config-received", ssid="lab", password="<redacted 8>", token=TOKEN),
               event(2, "wifi-join", ssid="lab", outcome="ok"), event(3, "atop-request", token="abcdefgh"),

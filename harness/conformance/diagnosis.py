@@ -9,9 +9,10 @@ redacted (``<redacted N>``), and so does every message.
 
 The events read here are the emulated camera's, and a vendor's ``events_hook`` may print the same names:
 ``config-received`` {mode, ssid, password, token}, ``config-refused`` {mode, reason}, ``qr-no-code``,
-``qr-ignored`` {state}, ``qr-scan-stuck``, ``wifi-join`` {ssid, outcome}, ``atop-request`` {token},
-``atop-refused`` {error_code, error_msg}, ``atop-activated``, ``mqtt-refused`` {reason}, ``mqtt-unreachable``
-{reason}, ``online``.
+``qr-ignored`` {state}, ``qr-scan-stuck``, ``bind-push-refused`` {reason}, ``bind-push-ignored`` (a token
+pushed by a bind by UUID, §11.6), ``wifi-join`` {ssid, outcome}, ``atop-request`` {token}, ``atop-refused``
+{error_code, error_msg}, ``atop-activated``, ``mqtt-refused`` {reason}, ``mqtt-unreachable`` {reason},
+``online``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _config_deviation(config: EventLike, *, carrier: str, ssid: str, password: s
 
 def _before_config(events: Sequence[EventLike], carrier: str) -> str:
     """Why no configuration was taken: refused, no code found, ignored, stuck, or nothing at all."""
-    refused = _last(events, "config-refused", "ble-config-refused")
+    refused = _last(events, "config-refused", "ble-config-refused", "bind-push-refused")
     if refused is not None:
         reason = refused.details.get("reason") or refused.details.get("detail") or refused.details.get("result")
         return f"the device refused {carrier}: {reason}"
@@ -72,6 +73,8 @@ def _before_config(events: Sequence[EventLike], carrier: str) -> str:
         return "the device's QR scan never ended"
     if _last(events, "qr-no-code") is not None:
         return "the device found no QR code in the image it was shown"
+    if _last(events, "bind-push-ignored") is not None:
+        return f"the device received {carrier} but ignored it (took no token from it, never activated)"
     ignored = _last(events, "qr-ignored", "config-ignored", "ap-ignored")
     if ignored is not None:
         return f"the device ignored {carrier} (it was {ignored.details.get('state', 'not listening')})"

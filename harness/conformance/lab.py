@@ -444,7 +444,12 @@ class Lab:
         wall = WALL_MARGIN_S + (0.0 if self.clock.is_virtual else timeout)
         self.evidence.record("activator", "start", {"mode": str(ActivatorMode.UUID), "account": account,
                                                     "home": home, "uuid": uuid, "timeout_s": timeout})
-        return self._outcome(bind(activator, home, uuid, timeout=timeout, real_timeout_s=wall))
+        started = self.clock.time()
+        outcome = self._outcome(bind(activator, home, uuid, timeout=timeout, real_timeout_s=wall))
+        if outcome.token is None or uuid != device.licence.uuid:
+            return outcome  # no token was pushed, or not to this device: its events have nothing to say
+        return self._diagnosed(outcome, device, since=started, mode="mqtt-bind", ssid="", password="",
+                               token=outcome.token)
 
     def _outcome(self, outcome: Outcome) -> Outcome:
         """Record what the delegate heard as evidence; a harness fault behind it is an ERROR, never a FAIL."""

@@ -33,6 +33,7 @@ from harness.adapters.contracts import (
 )
 from harness.app.activator import Activator, ActivatorError, ActivatorMode, ApOptions, Outcome, pair
 from harness.app.ble import BleOptions, BleSession, credentials_for, find_device
+from harness.conformance.diagnosis import explain_pairing
 from harness.conformance.verdicts import DeviceFailure, Inconclusive
 from harness.profiles import Profile
 from harness.protocol import apconfig
@@ -189,6 +190,15 @@ class FuzzContext:
         return [str(e.details.get("ssid")) for e in events
                 if e.name == "wifi-join" and e.details.get("outcome") == "ok"]
 
+    def _diagnosis(self, since: int, mode: str, ssid: str, password: str, token: str) -> str:
+        """What the device's events since index ``since`` show it did with what it was given
+        (:mod:`harness.conformance.diagnosis`), as "; ..." to follow a failed pairing's error, or ""."""
+        if DeviceCapability.EVENTS not in self.device.capabilities:
+            return ""
+        events = list(self.device.events())[since:]
+        why = explain_pairing(events, since=float("-inf"), mode=mode, ssid=ssid, password=password, token=token)
+        return f"; {why}" if why is not None else ""
+
     # -- the two kinds of case ---------------------------------------------------------------------------
 
     def check_pairs(self, mode: str, ssid: str, password: str, style: QrStyle | None = None) -> None:
@@ -214,7 +224,8 @@ class FuzzContext:
             self.check_alive(f"pairing in {mode}")
             if not outcome.ok:
                 raise DeviceFailure(f"REQ-FUZZ-001: pairing in {mode} with SSID {ssid!r} failed: {outcome.error} "
-                                    f"(joined {self._joined(since) or 'no network'})")
+                                    f"(joined {self._joined(since) or 'no network'})"
+                                    f"{self._diagnosis(since, mode, ssid, password, token)}")
             if outcome.device_model is None or outcome.device_model.home != self.home:
                 raise DeviceFailure(f"REQ-FUZZ-001: pairing in {mode} put the device in another home "
                                     f"({outcome.device_model!r})")
