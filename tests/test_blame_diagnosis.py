@@ -152,3 +152,20 @@ def test_a_qr_scan_that_never_ends_is_the_devices_timeout_not_a_harness_error(ha
     message = str(outcome.error)
     assert "the device did not take the QR code held in front of it" in message
     assert "the device's QR scan never ended" in message
+
+
+def test_a_failed_pairing_whose_events_cannot_be_read_keeps_the_devices_error(mangling_lab: tuple[World, Lab],
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diagnosis is best effort: a hung camera's events hook timing out must not turn its FAIL into an ERROR."""
+    world, lab = mangling_lab
+
+    def unreadable() -> list[DeviceEvent]:
+        raise AdapterError("hook 'events' timed out")
+
+    monkeypatch.setattr(world.device, "events", unreadable)
+    lab.wifi("open café", "")
+    outcome = lab.pair("qr", ssid="open café", password="")  # no AdapterError: an outcome to judge
+    assert outcome.code is ActivatorErrorCode.TIMEOUT
+    assert "the device decoded" not in str(outcome.error)
+    [entry] = [e for e in lab.evidence.timeline if e.name == "diagnosis unavailable"]
+    assert "hook 'events' timed out" in entry.details["error"]

@@ -397,11 +397,15 @@ class Lab:
     def _diagnosed(self, outcome: Outcome, device: DeviceAdapter, *, since: float, mode: str, ssid: str,
                    password: str, token: str) -> Outcome:
         """A failed pairing's error with what the device's events show it did (decoded, joined, was refused):
-        :mod:`harness.conformance.diagnosis`."""
+        :mod:`harness.conformance.diagnosis`. Best effort: events the adapter cannot read leave the error as is."""
         if outcome.ok or outcome.error is None or DeviceCapability.EVENTS not in device.capabilities:
             return outcome
-        why = explain_pairing(list(device.events()), since=since, mode=mode, ssid=ssid, password=password,
-                              token=token)
+        try:
+            events = list(device.events())
+        except AdapterError as exc:  # a hung device cannot tell: the pairing's own code is the verdict
+            self.evidence.record("activator", "diagnosis unavailable", {"error": f"{type(exc).__name__}: {exc}"})
+            return outcome
+        why = explain_pairing(events, since=since, mode=mode, ssid=ssid, password=password, token=token)
         if why is None or (outcome.error.cloud_error is not None and why.startswith("the cloud refused")):
             return outcome  # nothing to add: the app's code already carries the cloud's refusal
         self.evidence.record("activator", "diagnosis", {"diagnosis": why})
