@@ -217,6 +217,10 @@ class ConnectionGuard:
     def open_connections(self) -> int:
         return len(self._open)
 
+    def open_from(self, address: str) -> int:
+        """How many connections ``address`` has open now."""
+        return self._per_address[address]
+
     def factory(self, make_inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         return lambda: GuardedProtocol(self, make_inner)
 
