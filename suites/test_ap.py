@@ -11,7 +11,7 @@ import pytest
 from harness.adapters import probes
 from harness.adapters.contracts import ApAddress, DeviceAdapter, DeviceCapability, NetworkAdapter
 from harness.app.activator import ApOptions
-from harness.conformance.lab import Lab, eventually
+from harness.conformance.lab import SETTLE_S, Lab, eventually
 from harness.conformance.verdicts import inconclusive
 from harness.profiles import Profile
 from harness.protocol.apconfig import PayloadStyle
@@ -27,9 +27,17 @@ BROKEN_FRAME_SHAPES = probes.broken_ap_frames("lab-net", "pw123456", "AYabcdefgh
 
 
 def ap_address(device: DeviceAdapter) -> ApAddress:
-    address = device.ap_address()
-    assert address is not None, "the device in pairing mode offers no access point"
-    return address
+    """The device's SoftAP, polled for a moment: in pairing mode it comes up soon after, not at the same instant."""
+    seen: list[ApAddress] = []
+
+    def up() -> bool:
+        address = device.ap_address()
+        if address is not None:
+            seen.append(address)
+        return address is not None
+
+    assert eventually(up), f"the device in pairing mode offers no access point (none within {SETTLE_S:g} s)"
+    return seen[-1]
 
 
 @pytest.mark.tc("TC-AP-001", reqs=["REQ-AP-001"])
