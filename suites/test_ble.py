@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.adapters.ble_contracts import BleLinkLost
-from harness.adapters.contracts import AdapterError, CloudAdapter, DeviceAdapter, DeviceDidNotAct, NetworkAdapter
+from harness.adapters.contracts import CloudAdapter, DeviceAdapter, NetworkAdapter
 from harness.app.ble import BleSession
 from harness.conformance.ble import STOPS_ADVERTISING_S, BleLab, envelope_ivs
 from harness.conformance.lab import Lab
@@ -37,7 +37,6 @@ from harness.protocol.ble.messages import Cmd
 from harness.protocol.ble.security import is_compressed_uuid
 from harness.protocol.token import KNOWN_REGIONS
 
-RETURN_TO_PAIRING_S = 5.0
 FOREIGN_TOKEN_TIMEOUT_S = 15.0  # world-clock seconds the app waits for a token that must activate nothing
 
 
@@ -64,23 +63,6 @@ def configure(ble: BleLab, session: BleSession, payload: bytes, **options: objec
     session.send(ble.raw_config(payload), **options)
     answer = ble.wifi_answer(session)
     return None if answer is None else answer.result
-
-
-def alive_and_pairing(device: DeviceAdapter, after: str) -> None:
-    """Alive and in pairing mode, within a bounded wait; a dead device is power cycled for the tests that follow
-    (the verdict on this one stands)."""
-    try:
-        device.wait_pairing_mode(RETURN_TO_PAIRING_S)
-        pairing = True
-    except (AdapterError, DeviceDidNotAct):  # either way it is not in pairing mode
-        pairing = False
-    alive = device.is_alive()
-    if alive and pairing:
-        return
-    device.power_cycle()
-    if not alive:
-        pytest.fail(f"the device died on {after}", pytrace=False)
-    pytest.fail(f"after {after} the device was not in pairing mode within {RETURN_TO_PAIRING_S:g} s", pytrace=False)
 
 
 @pytest.mark.tc("TC-BLE-001", reqs=["REQ-BLE-001"])
@@ -339,7 +321,7 @@ def test_bad_ble_input_never_kills_the_device(ble: BleLab, lab: Lab, device: Dev
         assert result != 0x00, f"{case}: the configuration was accepted (0x00)"
     else:
         bad_request(ble, case)
-    alive_and_pairing(device, case)
+    lab.expect_still_pairing(case, device)
     assert not ble.activated(attempt), f"{case}: the device activated with a refused configuration"
     outcome = lab.pair("ble")
     assert outcome.ok, f"after {case} the device no longer pairs: {outcome.error}"
