@@ -135,7 +135,8 @@ def test_arguments_after_double_dash_go_to_pytest(tmp_path: Path) -> None:
 
 def _seeded(suites: Path, tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     seen = tmp_path / f"{name}.json"
-    done = _run(suites, tmp_path / name, *extra, env={"SEEN": str(seen)})
+    # CI set: Hypothesis's own ci profile (derandomized) is loaded, as on any CI machine; the seed still decides
+    done = _run(suites, tmp_path / name, *extra, env={"SEEN": str(seen), "CI": "true"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done, json.loads(seen.read_text(encoding="utf-8"))
 

@@ -42,12 +42,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_selection_options(parser.getgroup("paircert"))
 
 
+@pytest.hookimpl(trylast=True)  # after Hypothesis's own plugin has loaded its settings profile
 def pytest_configure(config: pytest.Config) -> None:
     if not profile_requested(config):
         return  # not asked for: no markers, no fixtures, no hooks, no imports, no directories made
     settings = resolve(config)
     if settings.get("profile") is not None:
         activate(config, settings)
+        _let_the_seed_decide(config)
+
+
+def _let_the_seed_decide(config: pytest.Config) -> None:
+    """A run given a Hypothesis seed draws its examples from that seed, also on a CI machine.
+
+    Hypothesis loads its ``ci`` profile whenever a CI variable (``CI``, ``GITHUB_ACTIONS``, ...) is set, and that
+    profile derandomizes: every test draws from its own source's hash and the seed is never read. ``paircert run``
+    prints its seed as the way to replay a run or to draw different examples, so in a paircert run a derandomizing
+    profile keeps all its other settings and gives up only ``derandomize``.
+    """
+    if config.getoption("hypothesis_seed", None) is None:
+        return
+    from hypothesis import settings as hypothesis_settings
+
+    if hypothesis_settings.default.derandomize:
+        name = f"{hypothesis_settings.get_current_profile_name()}-seeded"
+        hypothesis_settings.register_profile(name, derandomize=False)
+        hypothesis_settings.load_profile(name)
 
 
 def activate(config: pytest.Config, settings: Settings) -> Run:
