@@ -64,7 +64,8 @@ def _let_the_seed_decide(config: pytest.Config) -> None:
         return
     from hypothesis import settings as hypothesis_settings
 
-    if hypothesis_settings.default.derandomize:
+    current = hypothesis_settings.default
+    if current is not None and current.derandomize:
         name = f"{hypothesis_settings.get_current_profile_name()}-seeded"
         hypothesis_settings.register_profile(name, derandomize=False)
         hypothesis_settings.load_profile(name)
