@@ -164,6 +164,24 @@ def test_a_wrong_ca_is_refused_without_disturbing_other_connections(cloud: Emula
         assert good.recv(65536).startswith(b"HTTP/1.1 200")
 
 
+def test_in_memory_worlds_share_key_pairs_but_never_trust_each_other() -> None:
+    """Emulated worlds of one process reuse their CA's and server's key pairs (making RSA keys is costly), yet each
+    CA has a name of its own: a client of one world's cloud is refused by another world's cloud."""
+    with EmulatedCloud(tls=True) as first, EmulatedCloud(tls=True) as second:
+        assert first.tls is not None and second.tls is not None
+        assert first.tls.ca.key_pem == second.tls.ca.key_pem  # the shared key pair
+        assert first.tls.ca.cert_pem != second.tls.ca.cert_pem
+        assert first.tls.ca.certificate.subject != second.tls.ca.certificate.subject
+        status, _, body = http_exchange("127.0.0.1", https_port(first), b"GET /app/v1/lab/capabilities HTTP/1.1\r\n"
+                                        b"Host: 127.0.0.1\r\n\r\n", tls=first.tls.ca.client_context())
+        assert status == 200, body[:200]
+        with pytest.raises(ssl.SSLCertVerificationError):
+            http_exchange("127.0.0.1", https_port(second), b"GET / HTTP/1.1\r\n\r\n",
+                          tls=first.tls.ca.client_context())
+    written = LabCa.create()  # a CA a lab keeps gets keys of its own
+    assert written.key_pem != first.tls.ca.key_pem and not written.ephemeral
+
+
 def test_a_name_not_in_the_certificate_is_refused(cloud: EmulatedCloud, lab_ca: LabCa) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
         http_exchange("127.0.0.1", https_port(cloud), b"GET / HTTP/1.1\r\n\r\n", tls=lab_ca.client_context(),

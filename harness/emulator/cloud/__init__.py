@@ -60,7 +60,7 @@ class EmulatedCloud:
 
     With ``tls`` (PROTOCOL.md §11.1) ``port`` serves HTTPS and ``mqtt_port`` MQTT over TLS, with a server
     certificate from the lab CA; ``plain_port`` and ``plain_mqtt_port`` (None: none) add plain listeners for
-    old firmware. ``tls=True`` makes a fresh in-memory lab CA.
+    old firmware. ``tls=True`` makes a fresh in-memory lab CA (on this process's shared key pairs).
 
     ``auth`` holds the lab's credentials (:class:`LabAuth` with an admin key); without it the app API and the lab
     controls are open, which only a loopback ``host`` allows (ValueError otherwise). ``limits`` are the HTTP
@@ -88,7 +88,7 @@ class EmulatedCloud:
         self._host = host
         self._advertise_host = advertise_host
         if tls is True:
-            tls = TlsSettings(LabCa.create())
+            tls = TlsSettings(LabCa.create(ephemeral=True))
         self.tls: TlsSettings | None = tls or None
         material = None
         if self.tls is not None:

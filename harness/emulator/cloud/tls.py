@@ -18,7 +18,9 @@ import base64
 import datetime
 import ipaddress
 import os
+import secrets
 import ssl
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,25 @@ def _now() -> datetime.datetime:
 
 def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+_ephemeral_keys: dict[str, rsa.RSAPrivateKey] = {}
+_ephemeral_lock = threading.Lock()
+
+
+def _ephemeral_key(role: str) -> rsa.RSAPrivateKey:
+    """This process's key for ``role`` (``ca`` or ``server``) of in-memory CAs, made once.
+
+    An in-memory CA lives as long as its emulated world and is trusted by that world's clients alone; each world
+    still gets its own CA certificate and server certificate (fresh serials and names), and only the key pairs,
+    which cost about 60 ms each to make, are shared by the worlds of one process. A CA written to disk
+    (:meth:`LabCa.load_or_create`) always gets keys of its own.
+    """
+    with _ephemeral_lock:
+        key = _ephemeral_keys.get(role)
+        if key is None:
+            key = _ephemeral_keys[role] = _new_key()
+        return key
 
 
 def split_names(names: Iterable[str]) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
@@ -90,13 +111,17 @@ class LabCa:
     cert_pem: bytes
     key_pem: bytes = field(repr=False)
     path: Path | None = None
+    ephemeral: bool = False  # in memory only: its server certificates use this process's shared server key
 
     # -- making and loading ------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, common_name: str = "paircert lab CA") -> LabCa:
-        """A fresh self-signed CA (RSA-2048, ten years), in memory."""
-        key = _new_key()
+    def create(cls, common_name: str = "paircert lab CA", *, ephemeral: bool = False) -> LabCa:
+        """A fresh self-signed CA (RSA-2048, ten years), in memory; ``ephemeral``: for one emulated world and
+        never written out, so its key pair is this process's shared one (:func:`_ephemeral_key`)."""
+        key = _ephemeral_key("ca") if ephemeral else _new_key()
+        if ephemeral:  # a name of its own: another world's clients, which trust their CA, find no issuer here
+            common_name = f"{common_name} {secrets.token_hex(4)}"
         subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paircert lab"),
                              x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = _now()
@@ -113,7 +138,7 @@ class LabCa:
         )
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-        return cls(cert.public_bytes(serialization.Encoding.PEM), key_pem)
+        return cls(cert.public_bytes(serialization.Encoding.PEM), key_pem, ephemeral=ephemeral)
 
     @classmethod
     def load_or_create(cls, directory: str | os.PathLike[str]) -> LabCa:
@@ -191,7 +216,7 @@ class LabCa:
         ca_key = serialization.load_pem_private_key(self.key_pem, password=None)
         if not isinstance(ca_key, rsa.RSAPrivateKey):
             raise LabCaError("the lab CA key is not an RSA key")
-        key = _new_key()
+        key = _ephemeral_key("server") if self.ephemeral else _new_key()
         now = _now()
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
         sans += [x509.IPAddress(ip) for ip in ips]
