@@ -143,3 +143,50 @@ def test_a_qr_pairing_passes_on_the_emulated_world_with_camera_strong(pytester: 
                                  "PASS 1  FAIL 0*"])
     timeline = (pytester.path / "reports" / "evidence" / "TC-TOKEN-001" / "timeline.txt").read_text(encoding="utf-8")
     assert "activator  outcome" in timeline
+
+
+MIXED_SUITE = """
+    import pytest
+
+    @pytest.mark.tc("TC-TOKEN-001", reqs=["REQ-TOKEN-001"])
+    def test_pass(lab, evidence):
+        evidence.note("passing", step=1)
+
+    @pytest.mark.tc("TC-TOKEN-002", reqs=["REQ-TOKEN-002"])
+    def test_fail(evidence):
+        evidence.note("failing", step=1)
+        assert False, "the device kept the token"
+"""
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("all", {"TC-TOKEN-001", "TC-TOKEN-002"}), ("failed", {"TC-TOKEN-002"}),
+                                            ("none", set())])
+def test_evidence_is_kept_for_the_tests_the_option_names(project: pytest.Pytester, mode: str, kept: set[str]) -> None:
+    project.makepyfile(MIXED_SUITE)
+    result = project.runpytest_subprocess("--paircert-profile", "fake-cam.toml", "--paircert-report-dir", "reports",
+                                          "--paircert-evidence", mode)
+    assert result.ret == 1, result.stdout.str()
+    records = {r["tc"]: r for r in map(json.loads, (project.path / "reports" / "results.jsonl").read_text(
+        encoding="utf-8").splitlines())}
+    assert {tc: r["verdict"] for tc, r in records.items()} == {"TC-TOKEN-001": "PASS", "TC-TOKEN-002": "FAIL"}
+    evidence = project.path / "reports" / "evidence"
+    written = {p.name for p in evidence.iterdir()} if evidence.exists() else set()
+    assert written == kept
+    assert {tc for tc, r in records.items() if r["evidence"]} == kept
+    for tc in kept:
+        assert (evidence / tc / "timeline.txt").is_file()
+
+
+def test_an_unknown_evidence_mode_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(MIXED_SUITE)
+    result = project.runpytest_subprocess("--paircert-profile", "fake-cam.toml", "--paircert-evidence", "some")
+    assert result.ret == 4, result.stdout.str() + result.stderr.str()
+    assert "--paircert-evidence: expected one of all, failed, none, got 'some'" in result.stderr.str()
+
+
+def test_paircert_run_offers_the_plugins_evidence_modes() -> None:
+    from harness.cli.run import cli_command
+    from harness.plugin.options import EVIDENCE_CHOICES
+
+    choice = next(p for p in cli_command.params if p.name == "evidence").type
+    assert tuple(choice.choices) == EVIDENCE_CHOICES  # type: ignore[attr-defined]

@@ -314,7 +314,8 @@ def _conclude(run: Run, item: pytest.Item, state: ItemState, report: pytest.Test
     phase, message = next(((p, m) for p, v, m in state.phases if v is final), ("call", ""))
     if not state.attached:
         _collect_device_events(run, state)
-    evidence = _write_evidence(run, item, state, traffic=final in (Verdict.FAIL, Verdict.ERROR))
+    kept = run.evidence == "all" or final not in (Verdict.PASS, Verdict.NA)
+    evidence = _write_evidence(run, item, state, traffic=final in (Verdict.FAIL, Verdict.ERROR)) if kept else None
     tc = item.stash[TC_KEY]
     requirements = run.requirements()
     result = {

@@ -52,9 +52,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("network", "network adapter: air or scapy (default: the profile's)"),
     Option("report_dir", "directory for results.jsonl, session.json and evidence/", path=True),
     Option("evidence_dir", "directory for each test's evidence (default: <report-dir>/evidence)", path=True),
+    Option("evidence", "which tests keep an evidence directory: all (the default), failed (those not PASS or N/A: "
+                       "the rest write none and capture no traffic) or none (results only)"),
     Option("seed", "seed for the world and the lab's generated names and passwords (default: random, printed)"),
 )
 
+EVIDENCE_CHOICES = ("all", "failed", "none")
 _ADAPTER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*(:\S+)?$")
 
 
@@ -130,6 +133,8 @@ def _check(option: Option, value: str) -> None:
     if option.name in ("cloud", "device", "network") and not _ADAPTER.match(value):
         raise pytest.UsageError(f"{option.flag}: expected a registered adapter name (e.g. 'emulated') or a "
                                 f"'package.module:factory' spec, got {value!r}")
+    if option.name == "evidence" and value not in EVIDENCE_CHOICES:
+        raise pytest.UsageError(f"{option.flag}: expected one of {', '.join(EVIDENCE_CHOICES)}, got {value!r}")
     if option.name == "seed" and not value.isdigit():
         raise pytest.UsageError(f"{option.flag}: expected a non-negative integer, got {value!r}")
     if option.path:
@@ -161,5 +166,5 @@ def session_seed(settings: Settings) -> int:
     return int(value) if value is not None else random.SystemRandom().randrange(2**32)
 
 
-__all__ = ["OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names", "profile_requested",
-           "resolve", "session_seed"]
+__all__ = ["EVIDENCE_CHOICES", "OPTIONS", "PRECEDENCE", "Option", "Settings", "add_options", "check_adapter_names",
+           "profile_requested", "resolve", "session_seed"]

@@ -64,7 +64,10 @@ class Run:
         self.worker: str | None = workerinput["workerid"] if workerinput else None
         self.report_dir = settings.path("report_dir")
         evidence = settings.path("evidence_dir")
-        self.evidence_dir = evidence or (self.report_dir / "evidence" if self.report_dir else None)
+        # all | failed | none (--paircert-evidence): which tests keep an evidence directory
+        self.evidence = settings.get("evidence") or "all"
+        self.evidence_dir = (evidence or (self.report_dir / "evidence" if self.report_dir else None)
+                             if self.evidence != "none" else None)
         self.allure_dir: str | None = config.getoption("allure_report_dir", None)
         self.suite_dirs = [Path(p).resolve() for p in config.getini("paircert_suites")] or _bundled_suites()
         catalogue = config.getini("paircert_requirements")
