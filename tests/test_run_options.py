@@ -116,6 +116,19 @@ def test_tc_selects_by_id_and_by_glob(tmp_path: Path) -> None:
     assert _ran(tmp_path / "ran") == ["fine", "broken-a", "broken-b"]
 
 
+def test_evidence_failed_keeps_the_evidence_of_the_failing_tests_only(tmp_path: Path) -> None:
+    suites = write_suites(tmp_path / "suites", FIXABLE)
+    env = {"RAN": str(tmp_path / "ran"), "FIXED": str(tmp_path / "fixed"), "PAIRCERT_EVIDENCE": "none"}
+    done = _run(suites, tmp_path / "reports", "--evidence", "failed", env=env)  # the option wins over the variable
+    run_dir = latest_run(tmp_path / "reports")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert sorted(p.name for p in (run_dir / "evidence").iterdir()) == ["TC-QR-007"]
+    assert load_summary(run_dir / "summary.json").selection["evidence"] == "failed"
+    done = _run(suites, tmp_path / "from-env", env=env)  # without the option: $PAIRCERT_EVIDENCE
+    kept = latest_run(tmp_path / "from-env") / "evidence"
+    assert done.returncode == 1 and not (kept.exists() and any(kept.iterdir())), done.stdout + done.stderr
+
+
 def test_arguments_after_double_dash_go_to_pytest(tmp_path: Path) -> None:
     suites = write_suites(tmp_path / "suites", FIXABLE)
     env = {"RAN": str(tmp_path / "ran"), "FIXED": str(tmp_path / "fixed")}

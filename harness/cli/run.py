@@ -84,7 +84,7 @@ class RunRequest:
     rerun_of: str = ""
     interactive: bool = False
     plugins: list[str] = field(default_factory=list)  # -p/--plugin: pytest plugin modules to load
-    evidence: str = "all"  # which tests keep an evidence directory: all, failed, none
+    evidence: str | None = None  # which tests keep an evidence directory (all, failed, none); None: the plugin's
 
     def selection(self) -> dict[str, Any]:
         """What the summary records about the selection (all strings, as the report shows them)."""
@@ -92,7 +92,7 @@ class RunRequest:
                   "fuzz_budget": self.fuzz_budget, "seed": str(self.seed), "tc": ",".join(self.tcs),
                   "pytest_args": " ".join(self.pytest_args), "suites_chosen": "yes" if self.suites else "no",
                   "cloud": self.cloud or "", "device": self.device or "", "network": self.network or "",
-                  "plugins": ",".join(self.plugins), "evidence": self.evidence}
+                  "plugins": ",".join(self.plugins), "evidence": self.evidence or ""}
         if self.resume is not None:
             chosen["resumed"] = str(self.resume.part)
         if self.rerun_of:
@@ -129,12 +129,13 @@ def pytest_command(request: RunRequest, run_dir: Path) -> list[str]:
                "--paircert-profile", str(profile_path.resolve()), "--paircert-seed", str(request.seed),
                f"--hypothesis-seed={request.seed}",
                "--paircert-report-dir", str(run_dir), "--paircert-evidence-dir", str(run_dir / "evidence"),
-               "--paircert-evidence", request.evidence,
                f"--junitxml={junit}", f"--alluredir={run_dir / 'allure-results'}"]
     for option, value in (("--paircert-cloud", request.cloud), ("--paircert-device", request.device),
                           ("--paircert-network", request.network)):
         if value:
             command += [option, value]
+    if request.evidence:
+        command += ["--paircert-evidence", request.evidence]
     if request.keyword:
         command += ["-k", request.keyword]
     for plugin in request.plugins:
@@ -185,9 +186,9 @@ def _profile_problem(exc: ProfileError) -> str:
               help="Go on with an unfinished run: only its tests without a verdict, into the same report.")
 @click.option("--rerun-failed", "rerun_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Run the FAIL and ERROR tests of that run again, as a new run.")
-@click.option("--evidence", type=click.Choice(("all", "failed", "none")), default="all", show_default=True,
-              help="Which tests keep an evidence directory (timeline, images, pcaps): all, failed (not PASS or "
-                   "N/A) or none.")
+@click.option("--evidence", type=click.Choice(("all", "failed", "none")), default=None,
+              help="Which tests keep an evidence directory (timeline, images, pcaps): all (the default, or "
+                   "$PAIRCERT_EVIDENCE), failed (not PASS or N/A) or none.")
 @click.option("--no-progress", is_flag=True, help="Plain lines instead of the live table.")
 @click.option("-p", "--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Load this pytest plugin module in the run (repeatable), e.g. one that registers your own faults.")
@@ -195,7 +196,7 @@ def _profile_problem(exc: ProfileError) -> str:
 def cli_command(profile_name: str | None, cloud: str | None, device: str | None, network: str | None,
                 suite_names: str | None, tcs: tuple[str, ...], suites_dir: Path | None, report_dir: Path | None,
                 workers: str | None, fuzz_budget: str | None, keyword: str | None, seed: int | None,
-                resume_dir: Path | None, rerun_dir: Path | None, evidence: str, no_progress: bool,
+                resume_dir: Path | None, rerun_dir: Path | None, evidence: str | None, no_progress: bool,
                 plugins: tuple[str, ...], pytest_args: tuple[str, ...]) -> None:
     """Run the conformance suites against a profile and write the report."""
     from rich.console import Console
