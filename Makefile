@@ -6,6 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.paircert-installed
 PYTEST_ARGS ?=
 
+# Python caches bytecode here even where the environment says not to: the tests start a few hundred Python
+# processes (paircert run, its pytest workers, the self-check's runners, lab clouds and devices), and each would
+# otherwise compile the harness, and pytest rewrite every suite module, from source again.
+unexport PYTHONDONTWRITEBYTECODE
+# One Hypothesis directory for every process of the tests, wherever it starts: Hypothesis reads the constants of
+# every local module (the whole harness, in an editable install) once per process and caches them there.
+export HYPOTHESIS_STORAGE_DIRECTORY ?= $(CURDIR)/.hypothesis
+
 .PHONY: all test lint types pytest bench demo dist sysdeps venv clean mosquitto chromium bluez mutation
 
 all: test
