@@ -402,7 +402,7 @@ def run_suites(report_dir: Path, *, openapi: bool) -> list[dict[str, Any]]:
         env.pop(variable, None)
     command = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "--paircert-profile", "camera-strong", "-p",
                "_openapi_world", "-p", "no:cacheprovider", "-q", "-W", "ignore", "--paircert-seed", "20240611",
-               "--paircert-report-dir", str(report_dir)]
+               "--paircert-report-dir", str(report_dir), "--paircert-evidence", "none"]  # verdicts only
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUITES_TIMEOUT_S)
     results = report_dir / "results.jsonl"
     assert results.exists(), f"no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
