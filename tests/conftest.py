@@ -22,9 +22,14 @@ import pytest
 ROW_KEY = "fuzz_selfcheck_row"  # tests/test_fuzz_selfcheck.py records one row per campaign under this name
 HEADER = f"{'fault':<26} {'kind':<7} {'profile':<14} {'target':<9} {'verdict':<8} {'examples':>8} {'seconds':>8}"
 _rows: list[str] = []
-# Modules whose tests start first: the self-check (its runner pool then works beside everything else) and the
-# fuzz self-check. Under xdist (make test) the first work units go out first.
-FIRST = ("test_selfcheck.py", "test_fuzz_selfcheck.py")
+# Modules whose tests start first, longest first (as measured with --durations): the self-check (its runner pool
+# then works beside everything else), then the modules that each take a worker for half a minute or more. Under
+# xdist (make test, --dist loadfile) the first work units go out first, so that no long module starts last and
+# keeps one worker busy while the other has nothing left.
+FIRST = ("test_selfcheck.py", "test_realpath.py", "test_adapter_openapi.py", "test_wheel.py",
+         "test_report_browser.py", "test_run_options.py", "test_runner.py", "test_blame_diagnosis.py",
+         "test_load_readme.py", "test_fuzz_selfcheck.py", "test_load.py", "test_broker_will.py",
+         "test_external_faults.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
