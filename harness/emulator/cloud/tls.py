@@ -213,7 +213,9 @@ class LabCa:
         """A server certificate for ``names`` (plus ``localhost`` and ``127.0.0.1``), signed by this CA."""
         dns, ips = split_names([*names, *LOOPBACK_NAMES])
         ca_cert = self.certificate
-        ca_key = serialization.load_pem_private_key(self.key_pem, password=None)
+        # an in-memory CA's key is this process's (already checked) CA key: loading its PEM again would check it again
+        ca_key = _ephemeral_key("ca") if self.ephemeral else serialization.load_pem_private_key(self.key_pem,
+                                                                                                password=None)
         if not isinstance(ca_key, rsa.RSAPrivateKey):
             raise LabCaError("the lab CA key is not an RSA key")
         key = _ephemeral_key("server") if self.ephemeral else _new_key()
