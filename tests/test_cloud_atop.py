@@ -104,6 +104,47 @@ def test_licence_in_use_by_another_hid(world: World) -> None:
     assert activate(world.cloud, lic, token, hid="aaaaaaaaaaaa").success
 
 
+def test_a_hid_less_reactivation_keeps_the_licence_tied_to_its_first_hardware_id(world: World) -> None:
+    """§8 "one licence, one device": the licence stays tied to the first hardware id it saw, also after an
+    activation that names none; another board is still refused."""
+    lic = world.licence()
+    assert activate(world.cloud, lic, world.token(), hid="aaaaaaaaaaaa").success
+    assert activate(world.cloud, lic, world.token(), hid=None).success
+    assert world.cloud.state.licences[lic.uuid].hid == "aaaaaaaaaaaa"
+    assert activate(world.cloud, lic, world.token(), hid="bbbbbbbbbbbb").error_code == "LICENSE_IN_USE"
+
+
+def test_every_activation_refusal_says_why_to_the_device_and_in_the_token_attempts(world: World) -> None:
+    """A refused activation's errorMsg (to the device, sealed) and its recorded attempt name the cause: the
+    revoked licence, the productKey, the hardware id, the binding rule (what a FAIL's diagnosis quotes)."""
+    app, token = world.cloud.app, world.token()
+    revoked, lic, bound = world.licence(), world.licence(), world.licence()
+    app.revoke_licence(revoked.uuid)
+    assert activate(world.cloud, bound, world.token(), hid="aaaaaaaaaaaa").success
+    assert activate(world.cloud, lic, world.token(), hid="cccccccccccc").success
+    thief = app.create_account("other")
+    thief_home = app.create_home(thief, "elsewhere")
+    guest = app.create_account("guest")
+    app.set_member(world.owner, world.home, guest, "member")
+    cases = [
+        (activate(world.cloud, revoked, token), "LICENSE_REVOKED", [f"licence {revoked.uuid} is revoked"]),
+        (activate(world.cloud, lic, token, pid="zzzzzzzzzzzzzzzz"), "FIRMWARE_NOT_MATCH",
+         ["productKey zzzzzzzzzzzzzzzz", "not the licence's product"]),
+        (activate(world.cloud, bound, token, hid="bbbbbbbbbbbb"), "LICENSE_IN_USE", ["in use", "hardware id differs"]),
+        (activate(world.cloud, bound, world.token(thief, thief_home), hid="aaaaaaaaaaaa"), "DEVICE_ALREADY_BIND",
+         ["binding refused (strong-other-account-refused)"]),
+        (activate(world.cloud, world.licence(), world.token(guest, world.home)), "GUEST_NOT_SUPPORT_STRONG_BIND",
+         ["binding refused (strong-guest-refused)"]),
+    ]
+    for answer, code, words in cases:
+        assert answer.encrypted and answer.error_code == code, (code, answer)
+        for word in words:
+            assert word in (answer.error_msg or ""), (code, answer.error_msg)
+    recorded = [(a["errorCode"], a["errorMsg"]) for a in app.token_attempts(world.owner, token)]
+    assert recorded == [(c[1], c[0].error_msg) for c in cases[:3]]
+    assert all(msg for _, msg in recorded)
+
+
 def test_token_valid_just_before_600_s_and_expired_after(world: World) -> None:
     clock = world.cloud.clock
     assert isinstance(clock, VirtualClock)

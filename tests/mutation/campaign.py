@@ -4,10 +4,10 @@ nobody here has written (issue "Detection power").
 mutmut (pinned in the dev extra, configured under ``[tool.mutmut]`` in pyproject.toml) copies ``harness/`` into
 ``mutants/``, rewrites every function of the modules in :data:`MODULES` so that each mutant can be switched on by
 name, learns once which tests run which function, and then runs, for each mutant, only the tests that reach the
-mutated function (the suites on the emulated camera-strong profile, and the unit tests of the model and the
-codecs), stopping at the first failure. Its results live in ``mutants/**/*.meta``, so a campaign stopped by its
-time budget, by Ctrl-C or by a crash goes on where it stopped: a mutant with a result is never run again until
-its function changes.
+mutated function (the suites on the emulated camera-strong profile, and the unit tests of the model, the codecs
+and the cloud's ATOP endpoint), stopping at the first failure. Its results live in ``mutants/**/*.meta``, so a
+campaign stopped by its time budget, by Ctrl-C or by a crash goes on where it stopped: a mutant with a result is
+never run again until its function changes (or the test selection in pyproject.toml does: then all run again).
 
 This driver bounds a campaign (``--limit`` mutants per module, ``--time`` seconds of wall time, ``--jobs``
 parallel children), runs one module at a time, and writes the report: a table per module (killed, survived,
