@@ -1,5 +1,5 @@
-"""``paircert load --via openapi`` end to end, as a user runs it: `paircert cloud serve --openapi-client-file` in one
-process, `paircert load` in others, on loopback. The devices' users, homes, pairing tokens, removals and commands
+"""``paircert load --via openapi`` end to end, as a user runs it: `paircert cloud serve --workers 2
+--openapi-client-file` (two processes, one state), `paircert load` in others, on loopback. The devices' users, homes, pairing tokens, removals and commands
 and the final device lists go through Tuya's OpenAPI (signed with the project's client id and secret), their
 licences come from a CSV list as a production cloud's do, or from the lab's app API when no list is given."""
 
@@ -39,7 +39,7 @@ class OpenApiLab:
 @pytest.fixture(scope="module")
 def openapi_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiLab]:
     folder = tmp_path_factory.mktemp("openapi-lab")
-    served = ServedCloud("--admin-key-file", str(folder / "admin.key"), "--openapi-client-file",
+    served = ServedCloud("--workers", "2", "--admin-key-file", str(folder / "admin.key"), "--openapi-client-file",
                          str(folder / "openapi.json"), "--licences", str(DEVICES + 5), "--licences-out",
                          str(folder / "licences.json"), *LIMITS)
     try:
