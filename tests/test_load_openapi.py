@@ -1,7 +1,8 @@
 """``paircert load --via openapi`` end to end, as a user runs it: `paircert cloud serve --workers 2
---openapi-client-file` (two processes, one state), `paircert load` in others, on loopback. The devices' users, homes, pairing tokens, removals and commands
-and the final device lists go through Tuya's OpenAPI (signed with the project's client id and secret), their
-licences come from a CSV list as a production cloud's do, or from the lab's app API when no list is given."""
+--openapi-client-file` (two processes, one state), `paircert load` in others, on loopback. The devices' users,
+homes, pairing tokens, removals and commands and the final device lists go through Tuya's OpenAPI (signed with the
+project's client id and secret), their licences come from a CSV list as a production cloud's do, or from the lab's
+app API when no list is given."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The app side of a load run through Tuya's OpenAPI (PROTOCOL.md §10): what a cloud project, not a phone, does.
 
 Each load process is one user of the project: :class:`OpenApiApp` syncs a user into the project's OEM app
-(``POST /v1.0/apps/{schema}/user``, §10.9), creates its home (``POST /v1.0/home/create-home``), gets each device's
+(``POST /v1.0/apps/{schema}/user``, §10.9), creates its homes (``POST /v1.0/home/create-home``; a new one every
+100 tokens, so that a home's device list stays one answer), gets each device's
 pairing token with ``POST /v1.0/device/paring/token`` (§10.6), removes devices (``DELETE /v1.0/devices/{id}``) and
-sends them DPs (``…/commands``, §10.8), and at the end lists the home's devices (``GET /v1.0/homes/{home}/devices``,
+sends them DPs (``…/commands``, §10.8), and at the end lists its homes' devices (``GET /v1.0/homes/{home}/devices``,
 each with its DP status, §10.8) and each one's activations (event 3 of ``…/logs``, §10.12) for the invariants. The
 signing, the access token and its refresh are :mod:`harness.adapters.openapi_client`'s, through the ``openapi``
 cloud adapter (:class:`~harness.adapters.openapi.OpenApiCloudAdapter`), one token holder per process.
@@ -15,6 +16,7 @@ from the url_config (§4.1, §11.2), as they would.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,6 +29,10 @@ from harness.protocol.errors import ProtocolError
 from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
 
 URL_CONFIG_PATH = "/v2/url_config"
+#: Pairing tokens per home: a home's device list is one answer, unpaged (§10.8), and a device's detail takes most of
+#: a kilobyte, so a home of a few hundred devices would pass what the client reads of one answer (256 KiB,
+#: harness.protocol.openapi.MAX_ANSWER_BYTES).
+HOME_TOKENS = 100
 #: The run's DPs keep their ids as their codes (§10.8: a numeric code is the DP id on paircert's cloud).
 DP_CODES = {SEQ_DP: SEQ_DP, COMMAND_DP: COMMAND_DP}
 
@@ -82,22 +88,35 @@ def device_endpoints(adapter: OpenApiCloudAdapter) -> CloudEndpoints:
 
 
 class OpenApiApp:
-    """One user of the project and its home; the devices' licences come from ``licences``."""
+    """One user of the project and its homes (a new one every :data:`HOME_TOKENS` pairing tokens); the devices'
+    licences come from ``licences``."""
 
     def __init__(self, adapter: OpenApiCloudAdapter, licences: Callable[[], Licence], label: str) -> None:
         self.adapter = adapter
         self._licences = licences
+        self._label = label
+        self._lock = threading.Lock()
+        self._tokens = 0
         try:
             self.account = adapter.create_account(label)
-            self.home = adapter.create_home(self.account, label)
+            self.homes = [adapter.create_home(self.account, label)]
         except AdapterError as exc:
             raise OpenApiSetupError(f"the OpenAPI refused the run's user or home: {exc}") from None
 
     def licence(self) -> Licence:
         return self._licences()
 
+    def _home(self) -> str:
+        with self._lock:
+            if self._tokens >= HOME_TOKENS:
+                self.homes.append(self.adapter.create_home(self.account, f"{self._label}-{len(self.homes) + 1}"))
+                self._tokens = 0
+            self._tokens += 1
+            return self.homes[-1]
+
     def token(self) -> tuple[str, str]:
-        return self.adapter.get_token(self.home, self.account), self.home
+        home = self._home()
+        return self.adapter.get_token(home, self.account), home
 
     def remove(self, dev_id: str) -> None:
         self.adapter.remove_device(dev_id, account=self.account)
@@ -108,11 +127,14 @@ class OpenApiApp:
     def rows(self) -> list[Mapping[str, Any]]:
         """The home's devices as the OpenAPI lists them, in the invariants' terms (devId, uuid, home, DPs by id,
         and the activations its log counts)."""
+        with self._lock:
+            homes = list(self.homes)
         return [{"devId": r.dev_id, "uuid": r.uuid, "home": r.home, "dps": dict(r.dps), "activations": r.activations}
-                for r in self.adapter.list_devices(self.home)]
+                for home in homes for r in self.adapter.list_devices(home)]
 
     def close(self) -> None:
         self.adapter.close()
 
 
-__all__ = ["DP_CODES", "OpenApiApp", "OpenApiSetupError", "device_endpoints", "open_client", "url_config_of"]
+__all__ = ["DP_CODES", "HOME_TOKENS", "OpenApiApp", "OpenApiSetupError", "device_endpoints", "open_client",
+           "url_config_of"]
