@@ -8,10 +8,14 @@ Three forms, the standard Locust ones:
   started elsewhere (listening on ``--bind-host``/``--bind-port``);
 - ``paircert load --worker --master-host H --cloud URL``: one worker on this machine for a master elsewhere.
 
-Before any Locust process starts, the cloud is asked for its lab controls with this machine's admin key (a cloud
-that cannot issue the run's licences is a setup error: exit 2). The summary (every step's latency and failures, the
-invariants) is printed and kept in the run directory beside Locust's CSV statistics and HTML report. Exit code:
-0 the invariants hold, 1 one is broken, 3 they could not be judged, 2 bad usage or setup.
+``--via openapi`` drives the app side through Tuya's OpenAPI (:mod:`harness.load.openapi`) instead of the app API,
+and ``--licences FILE`` hands the devices a vendor's licence list (:mod:`harness.load.licences`).
+
+Before any Locust process starts, the cloud is asked for its lab controls with this machine's admin key, or the
+OpenAPI logs the project in (a cloud that cannot take the run or issue its licences is a setup error: exit 2). The
+summary (every step's latency and failures, the invariants) is printed and kept in the run directory beside Locust's
+CSV statistics and HTML report. Exit code: 0 the invariants hold, 1 one is broken, 3 they could not be judged, 2 bad
+usage or setup.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ def read_secret(path: str | None) -> str:
     if secret or not path:
         if not secret:
             raise LoadSetupError(f"--via openapi needs the project's secret: set ${SECRET_ENV} or --secret-file")
+        redaction.learn(secret)
         return secret
     try:
         text = Path(path).read_text(encoding="utf-8")
