@@ -305,6 +305,17 @@ def test_an_answer_that_is_not_the_openapi_is_a_lab_error(scripted: tuple[Script
         adapter.close()
 
 
+def test_a_long_answer_is_read_whole(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    devices = [{"id": f"dev{i:05d}", "name": "x" * 900} for i in range(200)]  # about 190 KB, under the 256 KiB cap
+    script.answers["/v1.0/long"] = [(None, {"result": devices})]
+    adapter = adapter_for(url)
+    try:
+        assert adapter.client.call("GET", "/v1.0/long") == devices
+    finally:
+        adapter.close()
+
+
 def test_a_wrong_secret_names_the_configuration(scripted: tuple[Script, str]) -> None:
     script, url = scripted
     script.answers["/v1.0/token"] = [(1004, {})]

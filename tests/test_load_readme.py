@@ -4,6 +4,7 @@ made loopback's), and examples/load/docker-compose.yml's commands are `paircert`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -45,7 +46,7 @@ class LabCloud(ServedCloud):
     """`paircert cloud serve` with the README's arguments, in the lab's directory, on loopback's free ports."""
 
     def __init__(self, lab: Path) -> None:
-        args = replaced(readme("cloud", "serve"), {"--port": "0", "--mqtt-port": "0"})
+        args = ["--tls", *replaced(readme("cloud", "serve", "--tls"), {"--port": "0", "--mqtt-port": "0"})]
         self.urls: dict[str, str] = {}
         self.admin_key = None
         Served.__init__(self, ["cloud", "serve", "--host", "127.0.0.1", *args], ready=r"^serving", cwd=str(lab))
@@ -62,12 +63,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
 
 
 def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "PAIRCERT_ADMIN_KEY"}
+    return {k: v for k, v in os.environ.items() if k not in ("PAIRCERT_ADMIN_KEY", "PAIRCERT_OPENAPI_SECRET")}
 
 
-def test_the_readme_has_the_four_load_commands() -> None:
-    assert [c[:3] for c in COMMANDS] == [["paircert", "cloud", "serve"], ["paircert", "load", "--cloud"],
-                                         ["paircert", "load", "--master"], ["paircert", "load", "--worker"]]
+def test_the_readme_has_the_six_load_commands() -> None:
+    assert [c[:4] for c in COMMANDS] == [
+        ["paircert", "cloud", "serve", "--tls"], ["paircert", "load", "--cloud", "https://127.0.0.1:8443/app/v1"],
+        ["paircert", "load", "--master", "--expect-workers"], ["paircert", "load", "--worker", "--master-host"],
+        ["paircert", "cloud", "serve", "--openapi-client-file"], ["paircert", "load", "--via", "openapi"]]
 
 
 def test_the_readme_run_on_one_machine_with_two_local_workers_rebinding_and_resetting(lab: tuple[Path, str],
@@ -136,3 +139,24 @@ def test_the_compose_file_runs_paircert_commands_that_fit_together() -> None:
     assert str(master["ca"]) == str(worker["ca"]) == f"{cloud['ca_dir']}/ca.pem"
     assert master["admin_key_file"] == worker["admin_key_file"] == str(cloud["admin_key_file"])
     assert cloud["advertise_host"] in cloud["tls_names"]  # type: ignore[operator]
+
+
+def test_the_readme_run_through_the_openapi_on_one_machine(tmp_path: Path) -> None:
+    serve = replaced(readme("cloud", "serve", "--openapi-client-file"), {"--port": "0", "--mqtt-port": "0"})
+    served = Served(["cloud", "serve", "--host", "127.0.0.1", "--openapi-client-file", *serve], ready=r"^serving",
+                    cwd=str(tmp_path))
+    try:
+        [line] = [line for line in served.lines if line.startswith("OpenAPI ")]
+        url = line.split()[1]
+        client_file = serve[0]
+        client_id = json.loads((tmp_path / client_file).read_text(encoding="utf-8"))["client_id"]
+        args = replaced(readme("load", "--via", "openapi"), {"--cloud": url, "--client-id": client_id, **SCALED,
+                                                             "--report-dir": str(tmp_path / "reports")})
+        assert args[args.index("--secret-file") + 1] == client_file and args[args.index("--workers") + 1] == "2"
+        done = subprocess.run([*PAIRCERT, "load", "--via", "openapi", *args], capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT_S, cwd=tmp_path, env=env())
+    finally:
+        served.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_held(run_dir_of(tmp_path / "reports"), devices=8, processes=2)
+    assert "the cloud's device record has no report count" in done.stdout  # listed through the OpenAPI

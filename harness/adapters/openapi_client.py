@@ -149,7 +149,7 @@ class OpenApiClient:
         try:
             async with self._session.request(method, URL(url, encoded=True), data=body or None,
                                              headers=headers) as answer:
-                return answer.status, await answer.content.read(oa.MAX_ANSWER_BYTES + 1)
+                return answer.status, await _read_capped(answer.content, oa.MAX_ANSWER_BYTES + 1)
         except TimeoutError:
             raise AdapterError(f"{url} did not answer {method} within {self.timeout_s} s") from None
         except aiohttp.ClientError as exc:
@@ -246,6 +246,18 @@ class OpenApiClient:
                 continue
             break
         raise OpenApiError(method, path, code, envelope.msg)
+
+
+async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes:
+    """The body to its end or to ``cap`` bytes, whichever comes first (one ``read(n)`` answers what has arrived,
+    which for a long answer is a part of it)."""
+    body = bytearray()
+    while len(body) < cap:
+        chunk = await content.read(cap - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
 
 
 def _excerpt(raw: bytes, limit: int = 200) -> str:

@@ -9,7 +9,7 @@ tokens for that home, removes and commands them, and at the end lists the home's
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,15 @@ def read_admin_key(path: str | None) -> str | None:
         raise LoadSetupError(f"--admin-key-file {path}: {exc.strerror or exc}") from None
 
 
-def connect(url: str, *, admin_key: str | None, ca: str | None, timeout_s: float) -> LoadCloud:
-    """The cloud at ``url`` with its lab controls; LoadSetupError when it cannot issue licences to the run."""
+def connect(url: str, *, admin_key: str | None, ca: str | None, timeout_s: float,
+            licences_needed: bool = True) -> LoadCloud:
+    """The cloud at ``url`` with its lab controls; LoadSetupError when it cannot issue licences to the run (and
+    the run has no list of its own, ``licences_needed``)."""
     try:
         cloud = LoadCloud(url, admin_key=admin_key, ca=ca, timeout_s=timeout_s)
     except AdapterError as exc:
         raise LoadSetupError(str(exc)) from None
-    if CloudCapability.ISSUE_LICENCES.value not in cloud.capabilities:
+    if licences_needed and CloudCapability.ISSUE_LICENCES.value not in cloud.capabilities:
         why = (f"no admin key (set ${ADMIN_KEY_ENV} or --admin-key-file)" if admin_key is None
                else "its lab API does not offer it")
         raise LoadSetupError(f"the cloud at {cloud.app_url} cannot issue licences to the run's devices: {why}")
@@ -84,9 +86,11 @@ def device_endpoints(cloud: LoadCloud) -> CloudEndpoints:
 class LabApp:
     """One app user of the run: an account and a home, and the devices' licences, tokens, removals and commands."""
 
-    def __init__(self, cloud: LoadCloud, pid: str, label: str) -> None:
+    def __init__(self, cloud: LoadCloud, pid: str, label: str, *,
+                 licences: Callable[[], Licence] | None = None) -> None:
         self.cloud = cloud
         self.pid = pid
+        self._licences = licences
         try:
             self.account = cloud.create_account(label)
             self.home = cloud.create_home(self.account, label)
@@ -94,7 +98,8 @@ class LabApp:
             raise LoadSetupError(f"the cloud refused the run's account or home: {exc}") from None
 
     def licence(self) -> Licence:
-        return self.cloud.issue_licence(self.pid)
+        """The next licence of the run's list (``--licences``), else one the lab issues."""
+        return self._licences() if self._licences is not None else self.cloud.issue_licence(self.pid)
 
     def token(self) -> tuple[str, str]:
         return self.cloud.get_token(self.home, self.account), self.home

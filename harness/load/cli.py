@@ -8,32 +8,45 @@ Three forms, the standard Locust ones:
   started elsewhere (listening on ``--bind-host``/``--bind-port``);
 - ``paircert load --worker --master-host H --cloud URL``: one worker on this machine for a master elsewhere.
 
-Before any Locust process starts, the cloud is asked for its lab controls with this machine's admin key (a cloud
-that cannot issue the run's licences is a setup error: exit 2). The summary (every step's latency and failures, the
-invariants) is printed and kept in the run directory beside Locust's CSV statistics and HTML report. Exit code:
-0 the invariants hold, 1 one is broken, 3 they could not be judged, 2 bad usage or setup.
+``--via openapi`` drives the app side through Tuya's OpenAPI (:mod:`harness.load.openapi`) instead of the app API,
+and ``--licences FILE`` hands the devices a vendor's licence list (:mod:`harness.load.licences`).
+
+Before any Locust process starts, the cloud is asked for its lab controls with this machine's admin key, or the
+OpenAPI logs the project in (a cloud that cannot take the run or issue its licences is a setup error: exit 2). The
+summary (every step's latency and failures, the invariants) is printed and kept in the run directory beside Locust's
+CSV statistics and HTML report. Exit code: 0 the invariants hold, 1 one is broken, 3 they could not be judged, 2 bad
+usage or setup.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
+from harness import redaction
 from harness.cli.rundir import new_run_id
 from harness.errors import HarnessError
 from harness.fuzzing.cli import parse_duration
-from harness.load.app import ADMIN_KEY_ENV, LoadSetupError, connect, read_admin_key
+from harness.load.app import ADMIN_KEY_ENV, LoadSetupError, read_admin_key
+from harness.load.appside import check
 from harness.load.launch import Machine, Swarm, run_swarm, run_worker
-from harness.load.settings import ACTIVATION_APIS, MQTT_VERSIONS, RunSettings
+from harness.load.licences import LicenceFileError, read_licences
+from harness.load.settings import ACTIVATION_APIS, MQTT_VERSIONS, SECRET_ENV, VIAS, MachineSettings, RunSettings
 from harness.load.summary import exit_code, read_results, render
 
 MAX_DEVICES = 100_000
 MAX_WORKERS = 64
+CLAIMS_FILE = "licence-claims"  # how many lines of --licences this machine's processes have taken
 
 
 def _seconds(low: float, high: float = 86_400.0) -> Callable[[click.Context, click.Parameter, str], float]:
@@ -48,21 +61,90 @@ def _seconds(low: float, high: float = 86_400.0) -> Callable[[click.Context, cli
     return parse
 
 
-def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float, wait_s: float) -> Machine:
-    """This machine's cloud, checked: reachable, trusting ``ca``, offering lab controls to the admin key; tried
-    again every second for ``wait_s`` (a cloud starting beside the load, as in docker compose)."""
+def _machine(cloud: str, ca: Path | None, admin_key_file: str | None, timeout_s: float, wait_s: float,
+             access: Access) -> Machine:
+    """This machine's cloud, checked: reachable, trusting ``ca``, offering lab controls to the admin key (or, with
+    ``--via openapi``, logging the project in); tried again every second for ``wait_s`` (a cloud starting beside
+    the load, as in docker compose)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             if ca is not None and not ca.is_file():
                 raise LoadSetupError(f"--ca {ca}: no such file")
             admin_key = read_admin_key(admin_key_file)
-            connect(cloud, admin_key=admin_key, ca=str(ca) if ca else None, timeout_s=timeout_s).close()
-            return Machine(cloud, str(ca.resolve()) if ca else None, admin_key)
+            secret = read_secret(access.secret_file) if access.via == "openapi" else None
+            options = access.options()
+            check(MachineSettings(cloud, str(ca) if ca else None, admin_key, secret, **dict(options)), access.via,
+                  timeout_s)
+            return Machine(cloud, str(ca.resolve()) if ca else None, admin_key, secret, options)
         except LoadSetupError as exc:
             if time.monotonic() + 1.0 > deadline:
                 raise click.UsageError(f"--cloud {cloud}: {exc}") from None
         time.sleep(1.0)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How the run reaches the app side (``--via``), with the OpenAPI project and the licences file."""
+
+    via: str = "app"
+    client_id: str | None = None
+    secret_file: str | None = None
+    schema: str | None = None
+    url_config: str | None = None
+    lab_api: str | None = None
+    licences: Path | None = None
+    product_id: str | None = None
+
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """The machine-local options for the Locust processes' environment (no secret among them)."""
+        values = {"client_id": self.client_id, "schema": self.schema, "url_config": self.url_config,
+                  "lab": self.lab_api, "licences": str(self.licences.resolve()) if self.licences else None,
+                  "product_id": self.product_id}
+        return tuple((name, value) for name, value in values.items() if value)
+
+    def check_usage(self, devices: int | None) -> None:
+        """Usage errors of these options (exit 2): the OpenAPI's id without ``--via openapi``, a licences file
+        that cannot be read or lists fewer licences than ``devices``."""
+        if self.via != "openapi" and (self.client_id or self.secret_file or self.url_config or self.lab_api):
+            raise click.UsageError("--client-id, --secret-file, --url-config and --lab-api go with --via openapi")
+        if self.via == "openapi" and not self.client_id:
+            raise click.UsageError("--via openapi needs --client-id (the cloud project's Access ID)")
+        if self.licences is None:
+            if self.product_id:
+                raise click.UsageError("--product-id goes with --licences")
+            return
+        try:
+            count = len(read_licences(self.licences, product_id=self.product_id))
+        except LicenceFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        if devices is not None and count < devices:
+            raise click.UsageError(f"--licences {self.licences}: {count} licences for {devices} devices "
+                                   "(one a device)")
+
+
+def read_secret(path: str | None) -> str:
+    """The OpenAPI project's secret: ``$PAIRCERT_OPENAPI_SECRET``, else ``--secret-file``: the ``secret`` of a JSON
+    object (the file ``cloud serve --openapi-client-file`` keeps) or the file's first line."""
+    secret = os.environ.get(SECRET_ENV, "").strip()
+    if secret or not path:
+        if not secret:
+            raise LoadSetupError(f"--via openapi needs the project's secret: set ${SECRET_ENV} or --secret-file")
+        redaction.learn(secret)
+        return secret
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadSetupError(f"--secret-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    with contextlib.suppress(ValueError):
+        raw = json.loads(text)
+        if isinstance(raw, dict) and isinstance(raw.get("secret"), str):
+            text = raw["secret"]
+    secret = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise LoadSetupError(f"--secret-file {path}: empty")
+    redaction.learn(secret)
+    return secret
 
 
 def _run_dir(report_dir: Path, kind: str) -> Path:
@@ -125,26 +207,48 @@ def _terminated(signum: int, frame: object) -> None:
               help="After the run, how long the cloud may take to record what was acknowledged.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where the run directory is made.")
+@click.option("--via", default="app", show_default=True, type=click.Choice(VIAS),
+              help="How the devices' pairing tokens, removals and commands and the final device lists reach the "
+                   "cloud: its app API (with the lab's admin key) or Tuya's OpenAPI (--cloud is then its base URL).")
+@click.option("--client-id", default=None, help="With --via openapi: the cloud project's Access ID.")
+@click.option("--secret-file", default=None, type=click.Path(dir_okay=False),
+              help=f"With --via openapi: the project's Access Secret (first line, or the 'secret' of a JSON file); "
+                   f"${SECRET_ENV} wins over it.")
+@click.option("--schema", default=None, help="With --via openapi: the OEM app users are synced into (default "
+                                             "paircert, the lab's).")
+@click.option("--url-config", default=None, metavar="URL",
+              help="With --via openapi: where devices ask for their endpoints (default: the OpenAPI host's "
+                   "/v2/url_config).")
+@click.option("--lab-api", default=None, metavar="URL",
+              help="With --via openapi and no --licences: the lab's app API that issues licences (default: the "
+                   "OpenAPI host's /app/v1).")
+@click.option("--licences", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The devices' licences as CSV, uuid,authkey[,product id] a line, one a device (at least "
+                   "--devices of them); else the lab issues them.")
+@click.option("--product-id", default=None, help="With --licences: the product of the lines without one.")
 def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_wait: float, devices: int, rate: float,
                 duration: float, workers: int, as_master: bool, expect_workers: int, workers_wait: float,
                 bind_host: str, bind_port: int, as_worker: bool, master_host: str | None, master_port: int,
                 worker_deadline: float, report_every: float, report_weight: int, command_weight: int,
                 rebind_weight: int, reset_weight: int, activation_api: str, mqtt_pv: str, timeout_s: float,
-                settle: float, report_dir: Path) -> None:
+                settle: float, report_dir: Path, **access_options: Any) -> None:
     """Run emulated devices against a cloud with Locust and check that the cloud kept every binding and report."""
+    access = Access(**access_options)
+    access.check_usage(None if as_worker else devices)
     if as_master and as_worker:
         raise click.UsageError("--master and --worker: one process is one of them")
     if as_worker and not master_host:
         raise click.UsageError("--worker needs --master-host")
     if workers and (as_master or as_worker):
         raise click.UsageError("--workers starts local workers for a local master: not with --master or --worker")
-    machine = _machine(cloud, ca, admin_key_file, timeout_s, cloud_wait)
+    machine = _machine(cloud, ca, admin_key_file, timeout_s, cloud_wait, access)
     # SIGTERM unwinds like Ctrl-C, so that the Locust processes are stopped on the way out (launch's finally)
     signal.signal(signal.SIGTERM, _terminated)
     if as_worker:
         if master_host is None:
             raise HarnessError("broken invariant: master_host is not None")
         run_dir = _run_dir(report_dir, "worker")
+        machine = machine.with_option("claims", str(run_dir.resolve() / CLAIMS_FILE))
         code = run_worker(run_dir, master_host, master_port, machine, worker_deadline)
         click.echo(f"paircert load: worker {'ended' if code is not None else 'stopped at its deadline'}; "
                    f"log in {run_dir}")
@@ -153,15 +257,17 @@ def cli_command(cloud: str, ca: Path | None, admin_key_file: str | None, cloud_w
         settings = RunSettings(duration_s=duration, report_every_s=report_every, report_weight=report_weight,
                                command_weight=command_weight, rebind_weight=rebind_weight,
                                reset_weight=reset_weight, timeout_s=timeout_s, settle_s=settle,
-                               activation_api=activation_api, mqtt_pv=mqtt_pv)
+                               activation_api=activation_api, mqtt_pv=mqtt_pv, via=access.via)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     swarm = Swarm(devices=devices, rate=rate, workers=workers, master=as_master, expect_workers=expect_workers,
                   bind_host=bind_host, bind_port=bind_port, workers_wait_s=workers_wait)
     run_dir = _run_dir(report_dir, "master" if as_master else "run")
+    machine = machine.with_option("claims", str(run_dir.resolve() / CLAIMS_FILE))
     form = (f"{workers} local workers" if workers else f"a master for {expect_workers} workers" if as_master
             else "one process")
-    click.echo(f"paircert load: {devices} devices at {rate:g}/s for {duration:g} s against {cloud} ({form}); "
+    click.echo(f"paircert load: {devices} devices at {rate:g}/s for {duration:g} s against {cloud} ({form}, "
+               f"via {access.via}); "
                f"run directory {run_dir}", err=True)
     code, _results = run_swarm(run_dir, settings, swarm, machine)
     title = f"paircert load: {devices} devices, {rate:g}/s, {duration:g} s, {form}"

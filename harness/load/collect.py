@@ -56,6 +56,8 @@ def slim_row(row: Mapping[str, Any]) -> dict[str, Any]:
     history = row.get("history") if isinstance(row.get("history"), list) else None
     slim: dict[str, Any] = {"devId": row.get("devId"), "uuid": row.get("uuid"), "home": row.get("home"),
                             "dps": {SEQ_DP: dps[SEQ_DP]} if SEQ_DP in dps else {}, "reports": row.get("reports")}
+    if isinstance(row.get("activations"), int):
+        slim["activations"] = row["activations"]
     if history is not None:
         slim["history"] = [{"event": "activated"} for event in history
                            if isinstance(event, Mapping) and event.get("event") == "activated"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.load.app import ADMIN_KEY_ENV
-from harness.load.settings import CA_ENV, CLOUD_ENV, RunSettings
+from harness.load.settings import CA_ENV, CLOUD_ENV, OPTION_ENVS, SECRET_ENV, RunSettings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RESULTS = "invariants.json"
@@ -34,21 +34,31 @@ STOP_WAIT_S = 10.0
 
 @dataclass(frozen=True)
 class Machine:
-    """This machine's view of the cloud: the URL its devices use, the CA file it trusts, the lab's admin key."""
+    """This machine's view of the cloud: the URL its devices use, the CA file it trusts, the lab's admin key, the
+    OpenAPI project's secret, and the other machine-local options (:data:`~harness.load.settings.OPTION_ENVS`)."""
 
     cloud: str
     ca: str | None
     admin_key: str | None
+    secret: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, CLOUD_ENV: self.cloud, "PYTHONUNBUFFERED": "1"}
-        env.pop(CA_ENV, None)
-        env.pop(ADMIN_KEY_ENV, None)
+        for name in (CA_ENV, ADMIN_KEY_ENV, SECRET_ENV, *OPTION_ENVS.values()):
+            env.pop(name, None)
         if self.ca:
             env[CA_ENV] = self.ca
         if self.admin_key:
             env[ADMIN_KEY_ENV] = self.admin_key
+        if self.secret:
+            env[SECRET_ENV] = self.secret
+        env.update({OPTION_ENVS[name]: value for name, value in self.options if value})
         return env
+
+    def with_option(self, name: str, value: str) -> Machine:
+        """This machine with one more option (the run directory's claims file, known once it exists)."""
+        return Machine(self.cloud, self.ca, self.admin_key, self.secret, (*self.options, (name, value)))
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ REPORTS_RECORDED = "every acknowledged DP report recorded"
 
 
 def _activations_recorded(row: Mapping[str, Any]) -> int | None:
+    """The cloud's count of the device's activations: its history's (app API), else ``activations`` (the OpenAPI's
+    log count); None when the row has neither."""
+    counted = row.get("activations")
+    if isinstance(counted, int) and not isinstance(counted, bool) and "history" not in row:
+        return counted
     history = row.get("history")
     if not isinstance(history, list):
         return None

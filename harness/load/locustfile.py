@@ -2,7 +2,8 @@
 
 ``paircert load`` runs Locust on this file (``locust -f <this file>``); a project's own locustfile may import
 :class:`DeviceUser` from here as well. Each process (a lone local runner, or a worker) is one app user of the cloud
-(:class:`~harness.load.app.LabApp`: an account and a home, made on its first device); each user gets a licence,
+(:class:`~harness.load.appside.RunApp`: an account and a home, through the app API or the OpenAPI as
+``--paircert-via`` says, made on its first device); each user gets a licence,
 pairs (a pairing token from the app, activation over ATOP, MQTT login) and then takes a step every
 ``--paircert-report-every`` seconds: a DP report, an app command round trip, a rebind or a reset, by weight. Every
 step is a Locust request event (type APP, ATOP, MQTT or DP) with its latency and failure reason.
@@ -31,7 +32,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.adapters.contracts import AdapterError
 from harness.adapters.probes import CloudEndpoints
 from harness.errors import HarnessError
-from harness.load.app import LabApp, LoadSetupError, connect, device_endpoints, ensure_product
+from harness.load.app import LoadSetupError
+from harness.load.appside import RunApp, open_app
 from harness.load.collect import ProcessReport, judge, settle, write_results
 from harness.load.device import DeviceSettings, LoadDevice, StepFailed
 from harness.load.settings import MachineSettings, RunSettings, add_locust_arguments
@@ -51,7 +53,7 @@ class _Process:
         self.lock = threading.Lock()
         self.settings = RunSettings()
         self.name = LOCAL
-        self.app: LabApp | None = None
+        self.app: RunApp | None = None
         self.endpoints: CloudEndpoints | None = None
         self.setup_error: str | None = None
         self.devices: list[LoadDevice] = []
@@ -59,16 +61,14 @@ class _Process:
         self.reports: dict[str, ProcessReport] = {}
         self.ending = False  # the run reached its duration (not Ctrl-C, SIGTERM or a lost master)
 
-    def ensure_app(self) -> tuple[LabApp, CloudEndpoints]:
+    def ensure_app(self) -> tuple[RunApp, CloudEndpoints]:
         """The app user and the cloud's device endpoints; LoadSetupError (once, then remembered) if not to be had."""
         with self.lock:
             if self.app is None and self.setup_error is None:
                 try:
                     machine = MachineSettings.from_env()
-                    cloud = connect(machine.cloud, admin_key=machine.admin_key, ca=machine.ca,
-                                    timeout_s=self.settings.timeout_s)
-                    self.endpoints = device_endpoints(cloud)
-                    self.app = LabApp(cloud, ensure_product(cloud).pid, f"paircert-load-{self.name}")
+                    self.app, self.endpoints = open_app(machine, self.settings.via, f"paircert-load-{self.name}",
+                                                        self.settings.timeout_s)
                 except (LoadSetupError, AdapterError, ValueError) as exc:
                     self.setup_error = str(exc)
                     log.error("paircert load: this process cannot run devices: %s", exc)

@@ -22,6 +22,13 @@ from harness.protocol import mqtt as mq
 
 CLOUD_ENV = "PAIRCERT_LOAD_CLOUD"
 CA_ENV = "PAIRCERT_LOAD_CA"
+SECRET_ENV = "PAIRCERT_OPENAPI_SECRET"
+#: Machine-local settings of ``--via openapi`` and ``--licences`` (none of them a secret), by environment variable.
+OPTION_ENVS = {"client_id": "PAIRCERT_LOAD_CLIENT_ID", "schema": "PAIRCERT_LOAD_SCHEMA",
+               "url_config": "PAIRCERT_LOAD_URL_CONFIG", "lab": "PAIRCERT_LOAD_LAB",
+               "licences": "PAIRCERT_LOAD_LICENCES", "product_id": "PAIRCERT_LOAD_PRODUCT",
+               "claims": "PAIRCERT_LOAD_CLAIMS"}
+VIAS = ("app", "openapi")
 ACTIVATION_APIS: tuple[str, ...] = get_args(ActivationApi)
 MQTT_VERSIONS: tuple[str, ...] = get_args(mq.ProtocolVersion)
 
@@ -46,6 +53,7 @@ class RunSettings:
     settle_s: float = 10.0
     activation_api: str = "v4.4"
     mqtt_pv: str = "2.2"
+    via: str = "app"
     results: str = ""
 
     def __post_init__(self) -> None:
@@ -58,6 +66,8 @@ class RunSettings:
             raise ValueError(f"activation API {self.activation_api!r} is not one of {', '.join(ACTIVATION_APIS)}")
         if self.mqtt_pv not in MQTT_VERSIONS:
             raise ValueError(f"MQTT protocol version {self.mqtt_pv!r} is not one of {', '.join(MQTT_VERSIONS)}")
+        if self.via not in VIAS:
+            raise ValueError(f"--via {self.via!r} is not one of {', '.join(VIAS)}")
 
     @property
     def weights(self) -> dict[str, int]:
@@ -104,11 +114,21 @@ def add_locust_arguments(parser: Any) -> None:
 
 @dataclass(frozen=True)
 class MachineSettings:
-    """What one machine's processes take from their own environment: the cloud, its CA, the admin key."""
+    """What one machine's processes take from their own environment: the cloud, its CA, the admin key, and for
+    ``--via openapi`` or ``--licences`` the project's client id and secret, the OEM app schema, where devices learn
+    their endpoints, the lab's app API, the licences file, its product and the claims file of the run."""
 
     cloud: str
     ca: str | None
     admin_key: str | None
+    secret: str | None = None
+    client_id: str | None = None
+    schema: str | None = None
+    url_config: str | None = None
+    lab: str | None = None
+    licences: str | None = None
+    product_id: str | None = None
+    claims: str | None = None
 
     @classmethod
     def from_env(cls) -> MachineSettings:
@@ -117,7 +137,10 @@ class MachineSettings:
             raise ValueError(f"${CLOUD_ENV} names no cloud: start the load processes with `paircert load`")
         from harness.load.app import ADMIN_KEY_ENV
 
-        return cls(cloud, os.environ.get(CA_ENV) or None, os.environ.get(ADMIN_KEY_ENV) or None)
+        options = {name: os.environ.get(env) or None for name, env in OPTION_ENVS.items()}
+        return cls(cloud, os.environ.get(CA_ENV) or None, os.environ.get(ADMIN_KEY_ENV) or None,
+                   os.environ.get(SECRET_ENV) or None, **options)
 
 
-__all__ = ["CA_ENV", "CLOUD_ENV", "MachineSettings", "RunSettings", "add_locust_arguments"]
+__all__ = ["CA_ENV", "CLOUD_ENV", "OPTION_ENVS", "SECRET_ENV", "VIAS", "MachineSettings", "RunSettings",
+           "add_locust_arguments"]

@@ -60,6 +60,7 @@ from aiohttp import web
 from harness.protocol import openapi as oa
 from harness.protocol.openapi import OpenApiCode
 
+from . import openapi_grants as grants
 from .limits import read_body
 from .openapi_calls import DEFAULT_SCHEMA, Call, Handler, OpenApiError, OpenApiProject
 from .openapi_routes import routes
@@ -115,6 +116,7 @@ class OpenApiService:
         self._refresh: dict[str, _Grant] = {}
         self._used_refresh: set[str] = set()
         self.users: dict[tuple[str, str, str], str] = {}  # (schema, country code, user name) -> account id
+        self._shared = bool(getattr(getattr(state, "_store", None), "shared", False))
 
     # -- projects and tokens -----------------------------------------------------------------------------
 
@@ -143,6 +145,9 @@ class OpenApiService:
                        self._wall() + self.access_ttl_s)
         redaction.learn(grant.access_token)
         redaction.learn(grant.refresh_token)
+        if self._shared:  # cloud serve --workers N: every process knows the pair
+            grants.keep(self.state, grant.client_id, grant.access_token, grant.refresh_token, grant.expires_at,
+                        2 * MAX_GRANTS * max(1, len(self._projects)))
         with self._lock:
             self._access[grant.access_token] = grant
             self._refresh[grant.refresh_token] = grant
@@ -155,6 +160,11 @@ class OpenApiService:
         """§10.4: an expired access token is 1010; unknown, another project's or refreshed away, 1011."""
         if not access_token:
             raise OpenApiError(OpenApiCode.ACCESS_TOKEN_NULL)
+        if self._shared:
+            code = grants.check_access(self.state, project.client_id, access_token, self._wall())
+            if code is not None:
+                raise OpenApiError(code)
+            return
         with self._lock:
             grant = self._access.get(access_token)
         if grant is None or grant.client_id != project.client_id or grant.revoked:
@@ -165,6 +175,9 @@ class OpenApiService:
     def refresh_grant(self, project: OpenApiProject, refresh_token: str) -> dict[str, Any]:
         """§10.4: the refresh token "works once: refreshing invalidates the old access token and the old refresh
         token"; a second use is 1012."""
+        if self._shared:
+            grants.use_refresh(self.state, project.client_id, refresh_token)
+            return self.issue(project)
         with self._lock:
             if refresh_token in self._used_refresh:
                 raise OpenApiError(OpenApiCode.TOKEN_STATUS_INVALID, "token status is invalid: refresh token used")

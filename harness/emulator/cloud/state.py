@@ -132,6 +132,7 @@ class CloudState:
         self.notifications: dict[str, list[Notification]] = {}
         self.attempts: dict[str, list[AttemptSummary]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}  # over a shared store: bearer digest -> account, until
+        self.openapi_grants: dict[str, dict[str, Any]] = {}  # over a shared store: OpenAPI tokens (openapi_grants)
         self._next_notification = 1
         self.token_retention_s = TOKEN_RETENTION_S
         self._tokens_since_purge = 0
@@ -171,7 +172,7 @@ class CloudState:
             tables: dict[str, dict[str, Any]] = {
                 "product": self.products, "licence": self.licences, "account": self.accounts, "home": self.homes,
                 "token": self.tokens, "device": self.devices, "notifications": self.notifications,
-                "attempts": self.attempts, "session": self.sessions}
+                "attempts": self.attempts, "session": self.sessions, "openapi-grant": self.openapi_grants}
             tables.get(kind, {}).pop(key, None)
             return
         loaders: dict[str, Callable[[str, Any], None]] = {
@@ -184,6 +185,7 @@ class CloudState:
             "notifications": lambda k, r: self.notifications.__setitem__(k, [Notification.from_dict(n) for n in r]),
             "attempts": lambda k, r: self.attempts.__setitem__(k, [_attempt_from_dict(a) for a in r]),
             "session": lambda k, r: self.sessions.__setitem__(k, r),
+            "openapi-grant": lambda k, r: self.openapi_grants.__setitem__(k, r),
             "meta": lambda k, r: setattr(self, "_next_notification", int(r["next_notification"])),
         }
         loaders[kind](key, row)
