@@ -27,8 +27,8 @@ _rows: list[str] = []
 # xdist (make test, --dist loadfile) the first work units go out first, so that no long module starts last and
 # keeps one worker busy while the other has nothing left.
 FIRST = ("test_selfcheck.py", "test_realpath.py", "test_adapter_openapi.py", "test_wheel.py",
-         "test_report_browser.py", "test_run_options.py", "test_runner.py", "test_blame_diagnosis.py",
-         "test_load_readme.py", "test_fuzz_selfcheck.py", "test_load.py", "test_broker_will.py",
+         "test_report_browser.py", "test_load_readme.py", "test_load_openapi.py", "test_run_options.py",
+         "test_runner.py", "test_blame_diagnosis.py", "test_fuzz_selfcheck.py", "test_load.py", "test_broker_will.py",
          "test_external_faults.py")
 
 
