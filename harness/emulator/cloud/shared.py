@@ -41,7 +41,7 @@ class StateLock:
                 self._rlock.release()
                 raise
             try:
-                apply_changes(self._state)
+                apply_changes(self._state, self._state._store.changes())
             except BaseException:
                 self.__exit__(None, None, None)
                 raise
@@ -57,6 +57,30 @@ class StateLock:
 
 
 
+class StateReader:
+    """A read-only hold of a :class:`StateLock`: outside a write hold it first applies what the other processes
+    committed, read from one snapshot of the shared file without its write lock, so a lookup (an AuthKey, a
+    secKey) neither waits for nor delays another process's write. A write hold nested inside starts its own
+    transaction."""
+
+    def __init__(self, lock: StateLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> StateReader:
+        lock = self._lock
+        lock._rlock.acquire()
+        if lock._depth == 0:
+            try:
+                apply_changes(lock._state, lock._state._store.refresh())
+            except BaseException:
+                lock._rlock.release()
+                raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._lock._rlock.release()
+
+
 def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
     """What of a licence or device the broker's credentials depend on."""
     if isinstance(record, LicenceRecord):
@@ -65,10 +89,10 @@ def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
 
 
 
-def apply_changes(state: CloudState) -> None:
+def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]]) -> None:
     """Over a shared store: apply the rows other processes changed, and tell the link of the credentials
     they changed (the broker's process learns every device another worker activated)."""
-    for kind, key, row in state._store.changes():
+    for kind, key, row in changes:
         before = state.licences.get(key) if kind == "licence" else state.devices.get(key) if kind == "device" else None
         was = None if before is None else _credentials(before)
         state._apply_row(kind, key, row)
@@ -138,4 +162,4 @@ def put_session(state: CloudState, digest: str, row: dict[str, Any] | None) -> N
         state._save(("session", digest, row))
 
 
-__all__ = ["NullLink", "StateLock", "apply_changes", "device_row", "put_session"]
+__all__ = ["NullLink", "StateLock", "StateReader", "apply_changes", "device_row", "put_session"]
