@@ -26,7 +26,7 @@ from typing import Any
 AUTO_VACUUM_INCREMENTAL = 2
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 FULL_VACUUM_ROWS = 256
-MMAP_SIZE = 256 * 1024 * 1024  # a shared store's file mapped into memory up to this size
+CHECKPOINT_EVERY = 256  # a shared store's process folds the WAL back in after this many of its commits
 BUSY_TIMEOUT_MS = 30_000  # how long a shared store's process waits for another's write transaction
 # (kind, key, row) to write; a row of None deletes.
 Change = tuple[str, str, dict[str, Any] | list[Any] | None]
@@ -79,6 +79,7 @@ class SqliteStore(Store):
         self._seen = 0  # shared: the latest change this process has applied
         self._version = -1  # shared: PRAGMA data_version when changes() last read the seqs
         self._pending: dict[tuple[str, str], Any] = {}  # shared: this transaction's rows, written at commit
+        self._commits = 0
         self._lock = threading.Lock()
         # The state holds AuthKeys, secKeys and password hashes: the file is the owner's only (SQLite gives its
         # -wal and -shm files the same mode).
@@ -97,9 +98,9 @@ class SqliteStore(Store):
         )
         if shared:
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            # Another process's commit empties this connection's page cache: mapped, the file's pages are read
-            # again without a system call each.
-            self._db.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
+            # No checkpoint inside a commit, under the write lock every other process waits on: commit() runs it
+            # after letting go (a PASSIVE checkpoint does not stop the other writers).
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute("CREATE TABLE IF NOT EXISTS seqs (kind TEXT NOT NULL, key TEXT NOT NULL, "
                              "seq INTEGER NOT NULL, PRIMARY KEY (kind, key))")
             self._db.execute("CREATE INDEX IF NOT EXISTS seqs_by_seq ON seqs (seq)")
@@ -133,19 +134,23 @@ class SqliteStore(Store):
                 self._pending.clear()
                 self._ungate()
                 self._lock.release()
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                with self._lock:
+                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _ungate(self) -> None:
         if self._gate is not None:
             fcntl.flock(self._gate, fcntl.LOCK_UN)
 
     def _flush(self) -> None:
-        """Write the rows buffered by this transaction's :meth:`write` calls, all numbered with one new seq
-        (under the write lock, after :meth:`changes`: no other process wrote since)."""
+        """Write the rows buffered by this transaction's :meth:`write` calls, all numbered with one new seq.
+        Under the write lock, after :meth:`changes`, ``_seen`` is the newest seq (no other process wrote since)."""
         if not self._pending:
             return
         batch = [(kind, key, row) for (kind, key), row in self._pending.items()]
         self._write_rows(batch)
-        self._seen = self._head() + 1
+        self._seen += 1
         self._db.executemany(
             "INSERT INTO seqs (kind, key, seq) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET seq = "
             "excluded.seq", [(kind, key, self._seen) for kind, key, _ in batch])
