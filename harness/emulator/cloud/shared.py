@@ -29,6 +29,7 @@ class StateLock:
         self._state = state
         self._rlock = threading.RLock()
         self._depth = 0
+        self._told: list[LicenceRecord | Device] = []  # credentials to tell the link once the write lock is let go
 
     def __enter__(self) -> StateLock:
         self._rlock.acquire()
@@ -41,19 +42,25 @@ class StateLock:
                 self._rlock.release()
                 raise
             try:
-                apply_changes(self._state, self._state._store.changes())
+                self._told = apply_changes(self._state, self._state._store.changes(), tell=False)
             except BaseException:
                 self.__exit__(None, None, None)
                 raise
         return self
 
     def __exit__(self, *_: object) -> None:
+        told: list[LicenceRecord | Device] = []
         try:
             if self._depth == 1:
+                told, self._told = self._told, []
                 self._state._store.commit()  # what was written is kept, as each write was before sharing
         finally:
-            self._depth -= 1
-            self._rlock.release()
+            try:
+                for record in told:  # still under this process's lock, no longer under the other processes'
+                    _tell_link(self._state, record)
+            finally:
+                self._depth -= 1
+                self._rlock.release()
 
 
 
@@ -89,9 +96,12 @@ def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
 
 
 
-def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]]) -> None:
+def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]], *,
+                  tell: bool = True) -> list[LicenceRecord | Device]:
     """Over a shared store: apply the rows other processes changed, and tell the link of the credentials
-    they changed (the broker's process learns every device another worker activated)."""
+    they changed (the broker's process learns every device another worker activated); ``tell=False``: return
+    the records to tell instead."""
+    untold: list[LicenceRecord | Device] = []
     for kind, key, row in changes:
         before = state.licences.get(key) if kind == "licence" else state.devices.get(key) if kind == "device" else None
         was = None if before is None else _credentials(before)
@@ -99,7 +109,11 @@ def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]]) -> Non
         if row is not None and kind in ("licence", "device"):
             after = state.licences[key] if kind == "licence" else state.devices[key]
             if _credentials(after) != was:  # a DP report or online change rewrites a row, not its keys
-                _tell_link(state, after)
+                if tell:
+                    _tell_link(state, after)
+                else:
+                    untold.append(after)
+    return untold
 
 def _tell_link(state: CloudState, record: LicenceRecord | Device) -> None:
     if isinstance(record, LicenceRecord):
