@@ -6,10 +6,12 @@ whole mutation or none of it. The in-memory store does nothing, so the in-memory
 
 A *shared* SQLite store (``paircert cloud serve --workers N``: several processes, one file in WAL mode) also
 numbers every changed row in a ``seqs`` table. A process holding the state's lock holds SQLite's write lock
-(``BEGIN IMMEDIATE``, :meth:`SqliteStore.begin`): it first reads the rows other processes changed since it last
-looked (:meth:`SqliteStore.changed_since`), then decides and writes, and :meth:`SqliteStore.commit` ends the
-transaction. So a decision across processes is as serial as one within a process: a token consumed by one
-worker is seen used by the next activation on any other.
+(``BEGIN IMMEDIATE``, :meth:`SqliteStore.begin`, queued on the ``<file>.lock`` lock file): it first reads the rows
+other processes changed since it last looked (:meth:`SqliteStore.changes`, skipped when ``PRAGMA data_version``
+says nobody else committed), then decides and writes (buffered, and written under one seq by
+:meth:`SqliteStore.commit`, which ends the transaction). So a decision across processes is as serial as one within
+a process: a token consumed by one worker is seen used by the next activation on any other. A read-only lookup
+(:meth:`SqliteStore.refresh`) reads the changes from one snapshot without the write lock.
 """
 
 from __future__ import annotations
