@@ -198,12 +198,11 @@ class AtopService:
             if token is not None and len(token) != TOKEN_LEN:
                 self.state.note_token_layout(uuid, token, exc.message)
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
-        outcome = await behaviour.run_activation(self.state, uuid, req)
+        outcome = await behaviour.run_activation(
+            self.state, uuid, req, protocol_ver=announced_protocol((query.a, query.v), req.protocol_ver))
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
         log.debug("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)
-        self.state.record_device_info(outcome.result.dev_id,
-                                      protocol_ver=announced_protocol((query.a, query.v), req.protocol_ver))
         return self.encrypted(success_payload(outcome.result.to_dict(), t=self.now()), key, query.et)
 
     def _reset(self, query: AtopQuery, body: bytes) -> web.Response:

@@ -29,6 +29,7 @@ class StateLock:
         self._state = state
         self._rlock = threading.RLock()
         self._depth = 0
+        self._told: list[LicenceRecord | Device] = []  # credentials to tell the link once the write lock is let go
 
     def __enter__(self) -> StateLock:
         self._rlock.acquire()
@@ -41,20 +42,50 @@ class StateLock:
                 self._rlock.release()
                 raise
             try:
-                apply_changes(self._state)
+                self._told = apply_changes(self._state, self._state._store.changes(), tell=False)
             except BaseException:
                 self.__exit__(None, None, None)
                 raise
         return self
 
     def __exit__(self, *_: object) -> None:
+        told: list[LicenceRecord | Device] = []
         try:
             if self._depth == 1:
+                told, self._told = self._told, []
                 self._state._store.commit()  # what was written is kept, as each write was before sharing
         finally:
-            self._depth -= 1
-            self._rlock.release()
+            try:
+                for record in told:  # still under this process's lock, no longer under the other processes'
+                    _tell_link(self._state, record)
+            finally:
+                self._depth -= 1
+                self._rlock.release()
 
+
+
+class StateReader:
+    """A read-only hold of a :class:`StateLock`: outside a write hold it first applies what the other processes
+    committed, read from one snapshot of the shared file without its write lock, so a lookup (an AuthKey, a
+    secKey) neither waits for nor delays another process's write. A write hold nested inside starts its own
+    transaction."""
+
+    def __init__(self, lock: StateLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> StateReader:
+        lock = self._lock
+        lock._rlock.acquire()
+        if lock._depth == 0:
+            try:
+                apply_changes(lock._state, lock._state._store.refresh())
+            except BaseException:
+                lock._rlock.release()
+                raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._lock._rlock.release()
 
 
 def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
@@ -65,17 +96,24 @@ def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
 
 
 
-def apply_changes(state: CloudState) -> None:
+def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]], *,
+                  tell: bool = True) -> list[LicenceRecord | Device]:
     """Over a shared store: apply the rows other processes changed, and tell the link of the credentials
-    they changed (the broker's process learns every device another worker activated)."""
-    for kind, key, row in state._store.changes():
+    they changed (the broker's process learns every device another worker activated); ``tell=False``: return
+    the records to tell instead."""
+    untold: list[LicenceRecord | Device] = []
+    for kind, key, row in changes:
         before = state.licences.get(key) if kind == "licence" else state.devices.get(key) if kind == "device" else None
         was = None if before is None else _credentials(before)
         state._apply_row(kind, key, row)
         if row is not None and kind in ("licence", "device"):
             after = state.licences[key] if kind == "licence" else state.devices[key]
             if _credentials(after) != was:  # a DP report or online change rewrites a row, not its keys
-                _tell_link(state, after)
+                if tell:
+                    _tell_link(state, after)
+                else:
+                    untold.append(after)
+    return untold
 
 def _tell_link(state: CloudState, record: LicenceRecord | Device) -> None:
     if isinstance(record, LicenceRecord):
@@ -138,4 +176,4 @@ def put_session(state: CloudState, digest: str, row: dict[str, Any] | None) -> N
         state._save(("session", digest, row))
 
 
-__all__ = ["NullLink", "StateLock", "apply_changes", "device_row", "put_session"]
+__all__ = ["NullLink", "StateLock", "StateReader", "apply_changes", "device_row", "put_session"]

@@ -56,7 +56,7 @@ from .records import (
     Product,
     random_text,
 )
-from .shared import NullLink, StateLock, device_row
+from .shared import NullLink, StateLock, StateReader, device_row
 from .store import Change, Store
 
 MAX_ATTEMPTS_PER_TOKEN = 200
@@ -123,6 +123,7 @@ class CloudState:
         self.link: DeviceLink = link or NullLink()
         self._store = store or Store()
         self._lock: StateLock | threading.RLock = StateLock(self) if self._store.shared else threading.RLock()
+        self._reading = StateReader(self._lock) if isinstance(self._lock, StateLock) else self._lock  # lookups
         self.products: dict[str, Product] = {}
         self.licences: dict[str, LicenceRecord] = {}
         self.accounts: dict[str, Account] = {}
@@ -143,6 +144,11 @@ class CloudState:
     @property
     def lock(self) -> StateLock | threading.RLock:
         return self._lock
+
+    @property
+    def reading(self) -> StateReader | StateLock | threading.RLock:
+        """The lock of an operation that only reads (over a shared store: no write transaction)."""
+        return self._reading
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -193,7 +199,7 @@ class CloudState:
     def sync(self) -> None:
         """Apply what other processes changed (nothing to do unless the store is shared)."""
         if self._store.shared:
-            with self._lock:
+            with self._reading:
                 pass
     def restore_links(self) -> None:
         """Tell the link every live credential (after a restart from a SQLite file)."""
@@ -376,17 +382,22 @@ class CloudState:
 
     def licence_key(self, uuid: str) -> str | None:
         """The AuthKey that signs and encrypts a request naming ``uuid`` (None: unknown licence)."""
-        with self._lock:
-            lic = self.licences.get(uuid)
-            return None if lic is None else lic.auth_key
+        lic = self.licences.get(uuid)  # an AuthKey never changes: only an unknown licence is looked up anew
+        if lic is None:
+            with self._reading:
+                lic = self.licences.get(uuid)
+        return None if lic is None else lic.auth_key
 
-    def activate(self, uuid: str, req: ActivationRequest, *, consume: bool = True) -> ActivationOutcome:
-        """Check the licence, the token and the binding rules, then bind (§4, §6). Atomic.
-
-        ``consume=False`` leaves the token unused (:meth:`consume_token` marks it used later).
+    def activate(self, uuid: str, req: ActivationRequest, *, consume: bool = True,
+                 protocol_ver: str | None = None) -> ActivationOutcome:
+        """Check the licence, the token and the binding rules, then bind (§4, §6). Atomic. ``consume=False``
+        leaves the token unused (:meth:`consume_token` marks it used later); ``protocol_ver``:
+        the MQTT version the activation announced (§11.9.5), recorded in the same transaction.
         """
         with self._lock:
             outcome, dev_id, home = self._activate_locked(uuid, req, consume=consume)
+            if outcome.result is not None and protocol_ver is not None:
+                self.record_device_info(outcome.result.dev_id, protocol_ver=protocol_ver)
             now = self.clock.time()
             if outcome.result is not None:
                 summary = AttemptSummary(at=now, outcome="activated", error_code=None, error_msg=None,
@@ -495,7 +506,7 @@ class CloudState:
 
     def device_key(self, dev_id: str) -> str | None:
         """The secKey that signs a request naming ``dev_id`` (None: unknown or unbound device)."""
-        with self._lock:
+        with self._reading:
             dev = self.devices.get(dev_id)
             return dev.sec_key if dev is not None and dev.bound else None
 
