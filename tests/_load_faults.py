@@ -17,9 +17,8 @@ class ForgetsEveryThirdBinding(CloudBehaviour):
 
     _count = itertools.count(1)
 
-    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest, *,
-                             protocol_ver: str | None = None) -> ActivationOutcome:
-        outcome = await super().run_activation(state, uuid, req, protocol_ver=protocol_ver)
+    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
+        outcome = await super().run_activation(state, uuid, req)
         if outcome.result is not None and next(self._count) % 3 == 0:
             device = state.devices.get(outcome.result.dev_id)
             if device is not None:

@@ -11,7 +11,9 @@ feed them and refuse on their answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -218,4 +220,25 @@ class ActivationSteps:
         return None
 
 
-__all__ = ["Activation", "ActivationOutcome", "ActivationSteps", "Step", "binding_of", "model_decision"]
+_ANNOUNCED: contextvars.ContextVar[str | None] = contextvars.ContextVar("paircert_announced_protocol", default=None)
+
+
+@contextlib.contextmanager
+def announcing(protocol_ver: str | None) -> Iterator[None]:
+    """Around a behaviour's ``run_activation`` hook (the ATOP handler): the activation the hook makes records
+    ``protocol_ver``, the MQTT version the request announced, in its own transaction; the hook's signature stays
+    ``run_activation(state, uuid, req)`` for the faults written against it."""
+    token = _ANNOUNCED.set(protocol_ver)
+    try:
+        yield
+    finally:
+        _ANNOUNCED.reset(token)
+
+
+def announced() -> str | None:
+    """The protocol version :func:`announcing` names here (None outside it)."""
+    return _ANNOUNCED.get()
+
+
+__all__ = ["Activation", "ActivationOutcome", "ActivationSteps", "Step", "announced", "announcing", "binding_of",
+           "model_decision"]

@@ -48,6 +48,7 @@ from harness.protocol.mqtt import PROTOCOL_VERSIONS
 from harness.protocol.strictjson import loads_json
 from harness.protocol.token import TOKEN_LEN
 
+from .activation import announcing
 from .behaviour import CloudBehaviour
 from .limits import read_body
 from .matop import MatopService
@@ -198,8 +199,8 @@ class AtopService:
             if token is not None and len(token) != TOKEN_LEN:
                 self.state.note_token_layout(uuid, token, exc.message)
             return self.encrypted_error(CloudError.ILLEGAL_PARAM, exc.message, key, query.et)
-        outcome = await behaviour.run_activation(
-            self.state, uuid, req, protocol_ver=announced_protocol((query.a, query.v), req.protocol_ver))
+        with announcing(announced_protocol((query.a, query.v), req.protocol_ver)):
+            outcome = await behaviour.run_activation(self.state, uuid, req)
         if outcome.result is None:
             return self.encrypted_error(outcome.error or CloudError.ILLEGAL_PARAM, outcome.message, key, query.et)
         log.debug("activated %s (licence %s) for token %s", outcome.result.dev_id, uuid, req.token)

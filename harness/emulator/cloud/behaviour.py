@@ -91,10 +91,10 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
         opened = atop.open_body(query, body, key, check_sign=self.checks_sign())
         return opened if isinstance(opened, web.Response) else (opened, key)
 
-    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest, *,
-                             protocol_ver: str | None = None) -> ActivationOutcome:
-        """Activate (atomically: check, consume the token, bind, record the announced ``protocol_ver``)."""
-        return state.activate(uuid, req, protocol_ver=protocol_ver)
+    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
+        """Activate (atomically: check, consume the token, bind, and record the protocol version the request
+        announced: :func:`harness.emulator.cloud.state.announcing`)."""
+        return state.activate(uuid, req)
 
 
 __all__ = ["CloudBehaviour"]

@@ -183,9 +183,8 @@ class TokenConsumeRace(CloudBehaviour):
     #: How long the (emulated) device-record write takes before the token is marked used.
     store_write_s = 0.5
 
-    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest, *,
-                             protocol_ver: str | None = None) -> ActivationOutcome:
-        outcome = state.activate(uuid, req, consume=False, protocol_ver=protocol_ver)
+    async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
+        outcome = state.activate(uuid, req, consume=False)
         if outcome.result is not None:
             with holding(state.clock):  # a slow write in real time: the world's clock waits for it
                 await asyncio.sleep(self.store_write_s)

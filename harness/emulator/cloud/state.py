@@ -39,7 +39,7 @@ from harness.protocol.errors import ProtocolError
 from harness.protocol.mqtt import device_credentials, preactivation_credentials
 from harness.protocol.token import TOKEN_LEN, PairingToken
 
-from .activation import Activation, ActivationOutcome
+from .activation import Activation, ActivationOutcome, announced
 from .behaviour import CloudBehaviour
 from .records import (
     ALNUM,
@@ -107,6 +107,7 @@ def _jsonable(value: Any) -> Any:
 
 def _attempt_from_dict(raw: dict[str, Any]) -> AttemptSummary:
     return AttemptSummary(**raw)
+
 
 
 class CloudState:
@@ -392,21 +393,19 @@ class CloudState:
                  protocol_ver: str | None = None) -> ActivationOutcome:
         """Check the licence, the token and the binding rules, then bind (§4, §6). Atomic. ``consume=False``
         leaves the token unused (:meth:`consume_token` marks it used later); ``protocol_ver``:
-        the MQTT version the activation announced (§11.9.5), recorded in the same transaction.
+        the MQTT version the activation announced (§11.9.5; default: :func:`.activation.announcing`'s), recorded in
+        the same transaction.
         """
+        protocol_ver = announced() if protocol_ver is None else protocol_ver
         with self._lock:
             outcome, dev_id, home = self._activate_locked(uuid, req, consume=consume)
             if outcome.result is not None and protocol_ver is not None:
                 self.record_device_info(outcome.result.dev_id, protocol_ver=protocol_ver)
-            now = self.clock.time()
-            if outcome.result is not None:
-                summary = AttemptSummary(at=now, outcome="activated", error_code=None, error_msg=None,
-                                         dev_id=dev_id, home=home)
-            else:
-                summary = AttemptSummary(at=now, outcome="refused",
-                                         error_code=None if outcome.error is None else outcome.error.value,
-                                         error_msg=outcome.message, dev_id=dev_id, home=home)
-            self._record_attempt(req.token, summary)
+            refused = outcome.result is None
+            self._record_attempt(req.token, AttemptSummary(
+                at=self.clock.time(), outcome="refused" if refused else "activated",
+                error_code=outcome.error.value if refused and outcome.error is not None else None,
+                error_msg=outcome.message if refused else None, dev_id=dev_id, home=home))
             return outcome
 
     def note_token_layout(self, uuid: str, text: str, message: str) -> None:
