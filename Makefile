@@ -27,10 +27,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# libzbar0 is the system library behind pyzbar; iproute2 (ip netns, veth) carries the real-network tests.
+# libzbar0 is the system library behind pyzbar; iproute2 (ip netns, veth) carries the real-network tests;
+# tcpdump compiles the packet captures' port filters for the kernel (without it every frame on the interface is
+# read and filtered in Python, and a busy loopback overflows the socket's buffer).
 # Installed with apt when we are root; otherwise say exactly what to run.
 sysdeps:
-	@bash scripts/sysdeps.sh libzbar0 iproute2
+	@bash scripts/sysdeps.sh libzbar0 iproute2 tcpdump
 
 mosquitto:
 	@bash scripts/sysdeps.sh mosquitto

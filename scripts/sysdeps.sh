@@ -9,6 +9,7 @@ present() {
         mosquitto) command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto ;;
         chromium) command -v chromium >/dev/null 2>&1 ;;
         iproute2) command -v ip >/dev/null 2>&1 ;;
+        tcpdump) command -v tcpdump >/dev/null 2>&1 || test -x /usr/bin/tcpdump ;;
         wrk) command -v wrk >/dev/null 2>&1 ;;
         *) dpkg -s "$1" >/dev/null 2>&1 ;;
     esac
