@@ -294,6 +294,76 @@ def _nothing() -> None:
     return None
 
 
+REAL_FLOOR_S = 2.0  # a wait on a virtual clock that fails still lasts this long in real time (see eventually_on)
+WORLD_LOOKS = 100  # how often a wait on a virtual clock looks at its predicate over its world seconds (at most)
+WORLD_POLL_S = 0.1  # ... but not more often than every this many world-clock seconds
+
+
+def eventually_on(clock: Clock | None, predicate: Callable[[], bool], seconds: float, *, poll_s: float = 0.02,
+                  real_floor_s: float = REAL_FLOOR_S) -> bool:
+    """Whether ``predicate()`` holds within ``seconds`` on the world's ``clock``, polled.
+
+    On a real clock (or none) that is ``seconds`` of real time, looked at every ``poll_s``. On a
+    :class:`VirtualClock` it is ``seconds`` of the world's time: the wait sleeps on the clock, which moves only once
+    every world loop has run what it had ready, so a predicate that never holds costs what the world takes to idle
+    through ``seconds``, not ``seconds`` of wall time. Such a wait still lasts at least ``real_floor_s`` of real
+    time (for work outside the world's loops: a probe's MQTT client, a message in a socket) and never more than
+    ``seconds`` of real time (a held clock does not stretch it)."""
+    start = time.monotonic()
+    real_deadline = start + seconds
+    if clock is None or not clock.is_virtual:
+        while time.monotonic() < real_deadline:
+            if predicate():
+                return True
+            time.sleep(poll_s)
+        return predicate()
+    floor = start + min(seconds, real_floor_s)
+    world_deadline = clock.time() + seconds
+    step = max(WORLD_POLL_S, seconds / WORLD_LOOKS)
+    loop = asyncio.new_event_loop()
+    try:
+        while not predicate():
+            now = time.monotonic()
+            world_left = world_deadline - clock.time()
+            if now >= real_deadline or (world_left <= 0 and now >= floor):
+                return predicate()
+            if world_left <= 0:
+                time.sleep(poll_s)  # the world's time is up, the real floor is not
+                continue
+            with contextlib.suppress(TimeoutError):
+                loop.run_until_complete(asyncio.wait_for(clock.sleep(min(step, world_left)),
+                                                         max(poll_s, real_deadline - now)))
+        return True
+    finally:
+        loop.close()
+
+
+async def wait_for_on(clock: Clock, future: asyncio.Future[Any], seconds: float, *,
+                      real_floor_s: float = REAL_FLOOR_S) -> Any:
+    """``future``'s result, awaited for ``seconds`` of the world's ``clock`` (TimeoutError after them).
+
+    :func:`eventually_on` for a loop of the world: on a :class:`VirtualClock` the wait ends once the world idled
+    through ``seconds`` and at least ``real_floor_s`` of real time passed, and never lasts more than ``seconds``
+    of real time; on a real clock it is ``asyncio.wait_for``. ``future`` is left as it is (the caller owns it)."""
+    if not clock.is_virtual:
+        done, _ = await asyncio.wait((future,), timeout=seconds)
+        if not done:
+            raise TimeoutError
+        return future.result()
+    loop = asyncio.get_running_loop()
+    floor = loop.time() + min(seconds, real_floor_s)
+    timer = loop.create_task(clock.sleep(seconds))
+    try:
+        await asyncio.wait((future, timer), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        if not future.done() and timer.done() and floor > loop.time():
+            await asyncio.wait((future,), timeout=floor - loop.time())  # the world's time is up, the floor is not
+        if not future.done():
+            raise TimeoutError
+        return future.result()
+    finally:
+        timer.cancel()
+
+
 def wait_until(clock: Clock, predicate: Callable[[], bool], seconds: float, *, poll_s: float = 0.25) -> bool:
     """Poll ``predicate`` until it holds or ``seconds`` have passed on ``clock``, sleeping on the clock between
     polls (from a thread that runs no event loop); its last value. On a :class:`VirtualClock` the wait costs
@@ -307,5 +377,5 @@ def wait_until(clock: Clock, predicate: Callable[[], bool], seconds: float, *, p
     return True
 
 
-__all__ = ["Clock", "SystemClock", "VirtualClock", "holding", "register_world_loop", "take_hold",
-           "unregister_world_loop", "wait_until"]
+__all__ = ["REAL_FLOOR_S", "Clock", "SystemClock", "VirtualClock", "eventually_on", "holding", "register_world_loop",
+           "take_hold", "unregister_world_loop", "wait_for_on", "wait_until"]

@@ -64,7 +64,7 @@ def test_the_device_pairs_from_an_lpv35_frame_and_answers_zero(lab: Lab, device:
     wifi = lab.default_wifi
     code = probes.lpv35_configure(network, ap_address(device), wifi.ssid, wifi.password, token)
     # The pairing it started ends within this test whatever the answer (else it would land in the next one).
-    bound = eventually(lambda: lab.holds(home), BIND_WAIT_S)
+    bound = eventually(lambda: lab.holds(home), BIND_WAIT_S, clock=lab.world.clock)
     assert code == 0, f"the device answered the 0x14 config frame with return code {code}, not 0"
     assert bound, "no activation after the 0x14 frame"
 

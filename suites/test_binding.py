@@ -176,7 +176,7 @@ def test_the_reset_button_brings_pairing_mode_back_in_time(lab: Lab, cloud: Clou
         record = cloud.device(dev_id)
         return record is None or not record.online
 
-    assert eventually(offline, SESSION_END_S), \
+    assert eventually(offline, SESSION_END_S, clock=cloud.clock), \
         f"{SESSION_END_S:g} s after its reset the device is in pairing mode and still online on MQTT"
 
 

@@ -64,7 +64,7 @@ def test_the_device_comes_online_with_its_derived_credentials(lab: Lab, cloud: C
     outcome = lab.pair(mode)
     assert outcome.ok and outcome.device_model is not None, f"the device never came online: {outcome.error}"
     dev_id = outcome.device_model.dev_id
-    assert eventually(lambda: bool((r := cloud.device(dev_id)) and r.online)), "never online"
+    assert eventually(lambda: bool((r := cloud.device(dev_id)) and r.online), clock=cloud.clock), "never online"
 
 
 @pytest.mark.tc("TC-MQTT-002", reqs=["REQ-MQTT-002"])
@@ -90,7 +90,7 @@ def test_a_device_reaches_no_other_devices_topics(lab: Lab, cloud: CloudAdapter,
         granted = [topic for topic in (topic_in(victim), topic_out(victim)) if snoop.subscribe(topic)]
         command = profile.parameters.dp_command
         cloud.send_dps(victim, {str(command.id): command.value}, account=lab.default_account)
-        eventually(lambda: bool(snoop.received()), QUIET_S)
+        eventually(lambda: bool(snoop.received()), QUIET_S, clock=cloud.clock)
         overheard = snoop.received()
     assert not granted and not overheard, f"subscribed to {granted}, overheard {len(overheard)} message(s)"
 
@@ -99,7 +99,8 @@ def test_a_device_reaches_no_other_devices_topics(lab: Lab, cloud: CloudAdapter,
 def test_the_devices_dp_reports_reach_the_cloud(cloud: CloudAdapter, online_device: DeviceRecord) -> None:
     """"the device reports state back as DPs" (seed "device-cloud-binding"): its reports arrive, decoded with
     its localKey in the protocol version it claims."""
-    assert eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps)), "no DP report arrived"
+    assert eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps), clock=cloud.clock), \
+        "no DP report arrived"
 
 
 @pytest.mark.tc("TC-MQTT-005", reqs=["REQ-MQTT-005"])
@@ -110,14 +111,14 @@ def test_a_dp_command_is_applied_and_reported_back(lab: Lab, cloud: CloudAdapter
     DPs" (seed "device-cloud-binding")."""
     command = profile.parameters.dp_command
     dp, value = str(command.id), command.value
-    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps))
+    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps), clock=cloud.clock)
     cloud.send_dps(online_device.dev_id, {dp: value}, account=lab.default_account)
 
     def reported() -> bool:
         record = cloud.device(online_device.dev_id)
         return record is not None and dp in record.dps and record.dps[dp] == value
 
-    assert eventually(reported), f"DP {dp} was not reported back as {value!r}"
+    assert eventually(reported, clock=cloud.clock), f"DP {dp} was not reported back as {value!r}"
 
 
 @pytest.mark.tc("TC-MQTT-006", reqs=["REQ-MQTT-007"])
@@ -133,7 +134,7 @@ def test_a_removed_device_is_told_and_its_old_login_is_refused(lab: Lab, cloud: 
         device.wait_pairing_mode(SETTLE_S)
     except Exception:
         pytest.fail("the removed device was not told: it never left its session for pairing mode", pytrace=False)
-    assert eventually(lambda: not (r := cloud.device(online_device.dev_id)) or not r.online), \
+    assert eventually(lambda: not (r := cloud.device(online_device.dev_id)) or not r.online, clock=cloud.clock), \
         "the removed device is still online"
     cloud.remove_device(other_device.dev_id, account=other_device.owner, wipe=wipe)
     old = device_credentials(other_device.dev_id, other_device.sec_key)
@@ -180,7 +181,7 @@ def test_dp_values_are_reported_back_by_value_false_zero_and_empty_too(lab: Lab,
     all, each time."""
     command = profile.parameters.dp_command
     dp = str(command.id)
-    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps))
+    eventually(lambda: bool((r := cloud.device(online_device.dev_id)) and r.dps), clock=cloud.clock)
     for value in (FALSY[type(command.value)], command.value):
         cloud.send_dps(online_device.dev_id, {dp: value}, account=lab.default_account)
 
@@ -189,7 +190,7 @@ def test_dp_values_are_reported_back_by_value_false_zero_and_empty_too(lab: Lab,
             got = None if record is None else record.dps.get(dp, ...)
             return type(got) is type(value) and got == value
 
-        if not eventually(reported):
+        if not eventually(reported, clock=cloud.clock):
             record = cloud.device(online_device.dev_id)
             pytest.fail(f"DP {dp} set to {value!r} was reported as "
                         f"{record.dps.get(dp, 'nothing') if record else 'no device'!r}", pytrace=False)
@@ -210,7 +211,7 @@ def test_no_wildcard_reaches_another_devices_topics(lab: Lab, cloud: CloudAdapte
         granted = [f.format(victim=victim) for f in WILDCARD_FILTERS if snoop.subscribe(f.format(victim=victim))]
         command = profile.parameters.dp_command
         cloud.send_dps(victim, {str(command.id): command.value}, account=lab.default_account)
-        eventually(lambda: bool(snoop.received()), QUIET_S)
+        eventually(lambda: bool(snoop.received()), QUIET_S, clock=cloud.clock)
         overheard = sorted({topic for topic, _ in snoop.received()})
     assert not granted and not overheard, f"the broker granted {granted}; the other device overheard {overheard}"
 
@@ -233,7 +234,7 @@ def test_a_device_cannot_publish_on_another_devices_command_topic(cloud: CloudAd
             return [e.name for e in device.events()[seen:] if e.name in ("mqtt-message", "mqtt-bad-message")
                     and e.details.get("topic") == topic_in(victim)]
 
-        eventually(lambda: bool(heard()), QUIET_S)
+        eventually(lambda: bool(heard()), QUIET_S, clock=cloud.clock)
     assert not heard(), f"the victim received what another device published on its command topic: {heard()}"
 
 
@@ -248,7 +249,7 @@ def test_the_device_reports_in_the_mqtt_version_its_profile_claims(cloud: CloudA
         record = cloud.device(online_device.dev_id)
         return record if record is not None and record.dps else None
 
-    eventually(lambda: reported() is not None)
+    eventually(lambda: reported() is not None, clock=cloud.clock)
     record = reported()
     if record is None:
         raise Blocked("blocked: no DP report arrived (TC-MQTT-004 judges that)")
@@ -272,13 +273,13 @@ def test_a_command_is_not_retained_for_the_devices_next_login(lab: Lab, cloud: C
     topic = topic_in(other_device.dev_id)
     with probes.mqtt_session(endpoints, credentials) as first:
         assert first.connect() and first.subscribe(topic), "a device could not log in and take its own topic"
-        if not eventually(lambda: bool((r := cloud.device(other_device.dev_id)) and r.online)):
+        if not eventually(lambda: bool((r := cloud.device(other_device.dev_id)) and r.online), clock=cloud.clock):
             raise Blocked("blocked: the cloud never counted the lab's second device online")
         cloud.send_dps(other_device.dev_id, {str(command.id): command.value}, account=other_device.owner)
-        if not eventually(lambda: bool(first.received(topic))):
+        if not eventually(lambda: bool(first.received(topic)), clock=cloud.clock):
             raise Blocked("blocked: the DP command never reached the device's session (TC-MQTT-005 judges that)")
     with probes.mqtt_session(endpoints, credentials) as again:
         assert again.connect() and again.subscribe(topic), "the device could not log in again"
-        eventually(lambda: bool(again.received(topic)), QUIET_S)
+        eventually(lambda: bool(again.received(topic)), QUIET_S, clock=cloud.clock)
         stale = again.received(topic)
     assert not stale, f"the device's next login was handed {len(stale)} command(s) sent to its previous session"

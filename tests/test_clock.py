@@ -6,7 +6,15 @@ import time
 
 import pytest
 
-from harness.clock import SystemClock, VirtualClock, register_world_loop, unregister_world_loop, wait_until
+from harness.clock import (
+    SystemClock,
+    VirtualClock,
+    eventually_on,
+    register_world_loop,
+    unregister_world_loop,
+    wait_for_on,
+    wait_until,
+)
 
 
 def test_virtual_clock_moves_only_when_advanced() -> None:
@@ -149,3 +157,59 @@ def test_work_in_a_world_loops_executor_holds_the_jump_until_it_ends() -> None:
         assert seen == [0.0], "time jumped while the world's executor still had work in hand"
     finally:
         _stop(loop, thread)
+
+
+def test_a_wait_on_a_virtual_clock_that_fails_is_counted_in_world_seconds_above_a_real_floor() -> None:
+    clock = VirtualClock(start=0.0)
+    started = time.monotonic()
+    assert not eventually_on(clock, lambda: False, 600.0, real_floor_s=0.2)
+    assert clock.time() >= 600.0  # the whole wait, in the world's time
+    assert time.monotonic() - started >= 0.2  # never shorter than the real floor
+
+
+def test_a_wait_on_a_virtual_clock_sees_what_the_world_does_meanwhile() -> None:
+    clock = VirtualClock(start=0.0)
+    assert eventually_on(clock, lambda: clock.time() >= 5.0, 10.0)
+    assert 5.0 <= clock.time() < 10.0  # it looked again as the world's time passed, and stopped when it held
+
+
+def test_a_wait_on_a_held_virtual_clock_lasts_its_seconds_of_real_time_at_most() -> None:
+    clock = VirtualClock(start=0.0)
+    with clock.hold():
+        started = time.monotonic()
+        assert not eventually_on(clock, lambda: False, 0.3, real_floor_s=0.1)
+        assert time.monotonic() - started >= 0.3
+    assert clock.time() == 0.0
+
+
+def test_a_wait_on_a_real_clock_is_real_seconds() -> None:
+    started = time.monotonic()
+    assert not eventually_on(SystemClock(), lambda: False, 0.2)
+    assert time.monotonic() - started >= 0.2
+    assert eventually_on(None, lambda: True, 0.2)
+
+
+def test_wait_for_on_a_virtual_clock_gives_the_result_or_times_out_in_world_time() -> None:
+    clock = VirtualClock(start=0.0)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[str] = loop.create_future()
+
+        async def answer() -> None:
+            await clock.sleep(30.0)
+            answered.set_result("up")
+
+        task = loop.create_task(answer())
+        assert await wait_for_on(clock, answered, 60.0) == "up"
+        await task
+        never: asyncio.Future[str] = loop.create_future()
+        started, world = time.monotonic(), clock.time()
+        with pytest.raises(TimeoutError):
+            await wait_for_on(clock, never, 600.0, real_floor_s=0.1)
+        assert clock.time() - world >= 600.0 and time.monotonic() - started >= 0.1
+        assert not never.done()  # the caller's future is left as it was
+        with pytest.raises(TimeoutError):
+            await wait_for_on(SystemClock(), never, 0.05)
+
+    asyncio.run(main())

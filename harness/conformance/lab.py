@@ -51,7 +51,7 @@ from harness.app.activator import (
     bind,
     pair,
 )
-from harness.clock import Clock
+from harness.clock import Clock, eventually_on
 from harness.conformance.diagnosis import explain_pairing
 from harness.conformance.verdicts import Blocked, DeviceFailure, HarnessError, Refused
 from harness.evidence import EvidenceRecorder
@@ -61,7 +61,7 @@ from harness.redaction import Redactor
 
 PAIRING_MODE_TIMEOUT_S = 60.0
 WALL_MARGIN_S = 60.0
-SETTLE_S = 10.0  # real seconds for the world to get somewhere (the emulated clock jumps meanwhile)
+SETTLE_S = 10.0  # seconds for the world to get somewhere (world-clock seconds where a wait is given the clock)
 RETURN_TO_PAIRING_S = 5.0  # real seconds a device refusing bad input may take to be in pairing mode again
 POLL_S = 0.02
 #: the characters of a generated lab Wi-Fi password (no 0/O, 1/l/I: a person may have to type it)
@@ -70,14 +70,11 @@ WIFI_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ234567
 AppOptions = QrOptions | EzOptions | ApOptions
 
 
-def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S) -> bool:
-    """Whether ``predicate()`` holds within ``timeout_s`` of real time (polled every 20 ms, bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(POLL_S)
-    return predicate()
+def eventually(predicate: Callable[[], bool], timeout_s: float = SETTLE_S, *, clock: Clock | None = None) -> bool:
+    """Whether ``predicate()`` holds within ``timeout_s``, polled every 20 ms: seconds of the world's ``clock``
+    (give ``cloud.clock``), so that on an emulated world a wait that fails costs what the world takes to idle
+    through them (:func:`harness.clock.eventually_on`); without a clock, real seconds."""
+    return eventually_on(clock, predicate, timeout_s, poll_s=POLL_S)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from harness.clock import wait_for_on
 from harness.emulator.air import Air, AirObservation, ListenHandle
 from harness.emulator.camera.activation import (
     API_BY_NAME,
@@ -291,13 +292,14 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         self._waiters = [w for w in self._waiters if not w.future.done()]
 
     async def wait_until_async(self, predicate: Callable[[], bool], timeout: float) -> None:
-        """Wait (in real time) until ``predicate()`` holds; checked after every event. TimeoutError otherwise."""
+        """Wait until ``predicate()`` holds, ``timeout`` seconds of the camera's clock at most (real ones too:
+        :func:`~harness.clock.wait_for_on`); checked after every event. TimeoutError otherwise."""
         if predicate():
             return
         waiter = _Waiter(predicate, self.device_loop.loop.create_future())
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter.future, timeout)
+            await wait_for_on(self.clock, waiter.future, timeout)
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
