@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -109,6 +109,21 @@ def _kind_of(value: Any) -> str:
     return text if text and " object at 0x" not in text and not text.startswith("<") else name
 
 
+def _from(events: Iterable[Any], since: float | None) -> list[Any]:
+    """The events at or after ``since``. A device's events come in the order they happened (every adapter's
+    timeline is kept that way), and a device's whole history grows with every test: the walk starts at the end
+    and stops at the first event before ``since``."""
+    if since is None:
+        return list(events)
+    found: list[Any] = []
+    for event in reversed(events if isinstance(events, Sequence) else list(events)):
+        if float(getattr(event, "at", 0.0)) < since:
+            break
+        found.append(event)
+    found.reverse()
+    return found
+
+
 class EvidenceRecorder:
     """The evidence of one test. ``note``, ``attach_image`` and ``attach_text`` may be called from any thread."""
 
@@ -169,11 +184,9 @@ class EvidenceRecorder:
         An event the adapter already recorded as it happened (same time and name) is not recorded twice."""
         with self._lock:
             heard = Counter((e.at, e.name) for e in self._timeline if e.kind == "device")
-        for event in events:
+        for event in _from(events, since):
             at = float(getattr(event, "at", 0.0))
             name = str(getattr(event, "name", event))
-            if since is not None and at < since:
-                continue
             if heard[(at, name)] > 0:  # recorded already, once for each time it was
                 heard[(at, name)] -= 1
                 continue

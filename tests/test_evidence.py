@@ -102,6 +102,16 @@ def test_a_real_time_timeline_has_wall_times_only_and_device_events_interleave_b
     assert "offset_s" not in json.loads((tmp_path / "timeline.json").read_text(encoding="utf-8"))[0]
 
 
+def test_a_test_keeps_the_device_events_from_its_start_on_out_of_the_devices_whole_history() -> None:
+    recorder = EvidenceRecorder("TC-X-001", "node", now=_Clock(1_000.0))
+    history = [DeviceEvent(at=float(t), name=f"event-{t}", wall=None) for t in range(1_000)]
+    recorder.add_device_events(history, since=997.0)
+    recorder.add_device_events((e for e in history), since=999.0)  # any iterable; event-999 is not kept twice
+    assert [e.name for e in recorder.timeline] == ["event-997", "event-998", "event-999"]
+    recorder.add_device_events(history[:3])
+    assert [e.name for e in recorder.timeline][:3] == ["event-0", "event-1", "event-2"]
+
+
 @dataclasses.dataclass
 class _Licence:
     uuid: str

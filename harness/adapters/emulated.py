@@ -55,10 +55,10 @@ from harness.protocol import smartconfig
 
 def _record(raw: Mapping[str, Any], *, pid_names: Mapping[str, str], owner: str | None) -> DeviceRecord:
     pid = str(raw.get("productKey", ""))
-    history = raw.get("history") or []
+    activations = raw["historyLength"] if "historyLength" in raw else len(raw.get("history") or [])
     return DeviceRecord(dev_id=str(raw["devId"]), uuid=str(raw.get("uuid", "")), pid=pid,
                         name=pid_names.get(pid, pid), home=raw.get("home"), online=bool(raw.get("online")),
-                        dps=dict(raw.get("dps") or {}), activations=len(history), owner=owner,
+                        dps=dict(raw.get("dps") or {}), activations=int(activations), owner=owner,
                         report_pv=raw.get("reportPv"))
 
 
@@ -141,16 +141,16 @@ class EmulatedCloudAdapter:
 
     def list_devices(self, home: str) -> Sequence[DeviceRecord]:
         with self._cloud.state.lock:
-            raws = [d.public_dict() for d in self._cloud.state.devices.values() if d.home == home]
+            raws = [d.public_dict(history=False) for d in self._cloud.state.devices.values() if d.home == home]
         return [self._to_record(raw) for raw in raws]
 
     def device(self, dev_id: str) -> DeviceRecord | None:
         dev = self._cloud.device(dev_id)
-        return None if dev is None else self._to_record(dev.public_dict())
+        return None if dev is None else self._to_record(dev.public_dict(history=False))
 
     def device_by_uuid(self, uuid: str) -> DeviceRecord | None:
         with self._cloud.state.lock:
-            found = [d.public_dict() for d in self._cloud.state.devices.values() if d.uuid == uuid]
+            found = [d.public_dict(history=False) for d in self._cloud.state.devices.values() if d.uuid == uuid]
         return self._to_record(found[-1]) if found else None
 
     @step

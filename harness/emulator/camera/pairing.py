@@ -9,7 +9,8 @@ outcomes: :meth:`PairingMixin.capture_config` (the state table's CONFIG_CAPTURED
 
 from __future__ import annotations
 
-import contextlib
+import collections
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -80,6 +81,11 @@ class PairingMixin:
 
     def _init_pairing(self) -> None:
         self._ez_receiver = None
+        # What the air delivered and the camera's loop has not read yet: a burst of EZ datagrams (hundreds per
+        # transmission) costs the loop one wake-up, not one each.
+        self._air_heard: collections.deque[AirObservation] = collections.deque()
+        self._air_lock = threading.Lock()
+        self._air_reading = False
 
     # -- common outcome --------------------------------------------------------------------------------------
 
@@ -132,9 +138,30 @@ class PairingMixin:
         self._ez_receiver = None
 
     def _on_air(self, observation: AirObservation) -> None:
-        # Called in the sender's thread: hand the observation to the camera's loop.
-        with contextlib.suppress(LoopError):
-            self.device_loop.call_soon(self._feed_ez, observation)
+        # Called in the sender's thread: queue the observation and, unless the loop is already on its way to
+        # read the queue, wake it once.
+        with self._air_lock:
+            self._air_heard.append(observation)
+            if self._air_reading:
+                return
+            self._air_reading = True
+        try:
+            self.device_loop.call_soon(self._read_air)
+        except LoopError:  # the camera is gone: nothing will read what it heard
+            with self._air_lock:
+                self._air_heard.clear()
+                self._air_reading = False
+
+    def _read_air(self) -> None:
+        while True:
+            with self._air_lock:
+                if not self._air_heard:
+                    self._air_reading = False
+                    return
+                heard = list(self._air_heard)
+                self._air_heard.clear()
+            for observation in heard:
+                self._feed_ez(observation)
 
     def _feed_ez(self, observation: AirObservation) -> None:
         receiver = self._ez_receiver

@@ -260,12 +260,15 @@ class Device:
     def bound(self) -> bool:
         return self.home is not None
 
-    def public_dict(self) -> dict[str, Any]:
-        """What the app API shows of a device: everything but its keys."""
+    def public_dict(self, *, history: bool = True) -> dict[str, Any]:
+        """What the app API shows of a device: everything but its keys (without ``history``: its length only, as
+        ``historyLength``, for readers that poll a device whose history grows with every test)."""
+        lines: dict[str, Any] = ({"history": [h.to_dict() for h in self.history]} if history
+                                 else {"historyLength": len(self.history)})
         return {"devId": self.dev_id, "uuid": self.uuid, "productKey": self.pid, "home": self.home,
                 "account": self.account, "online": self.online, "dps": dict(self.dps),
                 "dataWipePending": self.data_wipe_pending, "activatedAt": self.activated_at,
-                "history": [h.to_dict() for h in self.history], "versions": self.versions,
+                **lines, "versions": self.versions,
                 "protocolVer": self.protocol_ver, "reportPv": self.report_pv, "reports": self.reports}
 
     def to_dict(self) -> dict[str, Any]:
