@@ -338,6 +338,15 @@ def eventually_on(clock: Clock | None, predicate: Callable[[], bool], seconds: f
         loop.close()
 
 
+async def _world_seconds(clock: Clock, seconds: float) -> None:
+    """Sleep ``seconds`` on ``clock`` in steps (as :func:`eventually_on` looks): a waiter moves a virtual clock
+    by one step at a time, never by its whole wait in one jump while a message is on its way between loops."""
+    deadline = clock.time() + seconds
+    step = max(WORLD_POLL_S, seconds / WORLD_LOOKS)
+    while (left := deadline - clock.time()) > 0:
+        await clock.sleep(min(step, left))
+
+
 async def wait_for_on(clock: Clock, future: asyncio.Future[Any], seconds: float, *,
                       real_floor_s: float = REAL_FLOOR_S) -> Any:
     """``future``'s result, awaited for ``seconds`` of the world's ``clock`` (TimeoutError after them).
@@ -352,7 +361,7 @@ async def wait_for_on(clock: Clock, future: asyncio.Future[Any], seconds: float,
         return future.result()
     loop = asyncio.get_running_loop()
     floor = loop.time() + min(seconds, real_floor_s)
-    timer = loop.create_task(clock.sleep(seconds))
+    timer = loop.create_task(_world_seconds(clock, seconds))
     try:
         await asyncio.wait((future, timer), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         if not future.done() and timer.done() and floor > loop.time():
