@@ -223,7 +223,7 @@ class EmulatedCloudAdapter:
 
 #: How long the emulated camera has to take a QR code held in front of it (capture or refuse it): its decoder
 #: needs well under a second; a scan that has not ended by then never will (the device's failure, not the lab's).
-QR_SCAN_TIMEOUT_S = 10.0
+QR_SCAN_TIMEOUT_S = 5.0
 
 
 class EmulatedDeviceAdapter:
