@@ -273,3 +273,23 @@ def test_a_device_logs_in_over_tls_and_not_with_a_wrong_ca(world: World, cloud: 
         assert plain.accepted, "the plain MQTT listener kept for old firmware refused the device"
     finally:
         plain.close()
+
+
+def test_the_openapi_adapter_hands_devices_the_ca_its_url_config_names(cloud: EmulatedCloud, lab_ca: LabCa) -> None:
+    """§11.2: the url_config's caArr is the CA devices trust; the openapi adapter's endpoints carry it as the
+    remote adapter's do (``ca``), for raw ATOP over TLS and for ``paircert load --via openapi``."""
+    from harness.adapters.openapi import OpenApiCloudAdapter
+    from harness.load.openapi import device_endpoints
+
+    assert cloud.plain_http_url is not None
+    cloud.openapi.register("tlsurlconfig0001", "tls-url-config-secret-0000000001")
+    adapter = OpenApiCloudAdapter(cloud.plain_http_url, client_id="tlsurlconfig0001",
+                                  secret="tls-url-config-secret-0000000001",
+                                  url_config=f"{cloud.plain_http_url}/v2/url_config")
+    try:
+        found = adapter.endpoints()
+        assert found["atop_url"] == cloud.atop_url and found["ca"] == lab_ca.der_base64
+        endpoints = device_endpoints(adapter)
+        assert endpoints.ca_der_base64 == lab_ca.der_base64 and endpoints.mqtt_port == cloud.mqtt_port
+    finally:
+        adapter.close()

@@ -444,8 +444,9 @@ class OpenApiCloudAdapter:
     # -- where devices go ----------------------------------------------------------------------------------
 
     def endpoints(self) -> dict[str, str]:
-        """Where devices activate, from the ``url_config`` the profile names (an emulated cloud's, §4.1); the real
-        cloud's devices find their own, so without ``url_config`` this is empty."""
+        """Where devices activate and the CA they trust (``atop_url``, ``mqtt``, ``ca``: the first of ``caArr``),
+        from the ``url_config`` the profile names (an emulated cloud's, §4.1, §11.2); the real cloud's devices find
+        their own, so without ``url_config`` this is empty."""
         if self._endpoints is not None:
             return dict(self._endpoints)
         found: dict[str, str] = {}
@@ -462,7 +463,8 @@ class OpenApiCloudAdapter:
                 raise AdapterError(f"the url_config at {self.url_config} is not usable: {exc}") from None
             atop = answer.addr("httpsSelfUrl") or answer.addr("httpUrl")
             mqtt = answer.addr("mqttsSelfUrl") or answer.addr("mqttUrl")
-            found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt)) if v}
+            ca = answer.ca_arr[0] if answer.ca_arr else None  # the CA devices trust (§11.2), as remote's
+            found = {k: v for k, v in (("atop_url", atop), ("mqtt", mqtt), ("ca", ca)) if v}
         self._endpoints = found
         return dict(found)
 

@@ -25,8 +25,6 @@ from harness.adapters.openapi import OpenApiCloudAdapter
 from harness.adapters.probes import CloudEndpoints
 from harness.load.ledger import COMMAND_DP, SEQ_DP
 from harness.protocol import openapi as oa
-from harness.protocol.errors import ProtocolError
-from harness.protocol.iotdns import UrlConfigRequest, UrlConfigResponse
 
 URL_CONFIG_PATH = "/v2/url_config"
 #: Pairing tokens per home: a home's device list is one answer, unpaged (§10.8), and a device's detail takes most of
@@ -69,22 +67,19 @@ def open_client(base_url: str, *, client_id: str | None, secret: str | None, sch
 
 
 def device_endpoints(adapter: OpenApiCloudAdapter) -> CloudEndpoints:
-    """Where devices activate and log in, and the CA they trust, from the url_config (§4.1, §11.2)."""
-    where = adapter.url_config or ""
+    """Where devices activate and log in, and the CA they trust, from the url_config (§4.1, §11.2), as the
+    adapter reads it (:meth:`~harness.adapters.openapi.OpenApiCloudAdapter.endpoints`)."""
+    if not adapter.url_config:
+        raise OpenApiSetupError("no url_config: devices would not know where the cloud is")
     try:
-        status, raw = adapter.client.raw("POST", where, UrlConfigRequest().to_json().encode("utf-8"),
-                                         {"Content-Type": "application/json"})
-        if status != 200:
-            raise AdapterError(f"HTTP {status}")
-        answer = UrlConfigResponse.from_json(raw)
-    except (AdapterError, ProtocolError) as exc:
-        raise OpenApiSetupError(f"the url_config at {where} is not usable: {exc}") from None
-    atop_url = answer.addr("httpsSelfUrl") or answer.addr("httpUrl")
-    mqtt = answer.addr("mqttsSelfUrl") or answer.addr("mqttUrl")
+        found = adapter.endpoints()
+    except AdapterError as exc:
+        raise OpenApiSetupError(str(exc)) from None
+    atop_url, mqtt = found.get("atop_url"), found.get("mqtt")
     if not atop_url or not mqtt or ":" not in mqtt:
-        raise OpenApiSetupError(f"the url_config at {where} names no ATOP URL and MQTT broker")
+        raise OpenApiSetupError(f"the url_config at {adapter.url_config} names no ATOP URL and MQTT broker")
     host, _, port = mqtt.rpartition(":")
-    return CloudEndpoints(atop_url, host.strip("[]"), int(port), answer.ca_arr[0] if answer.ca_arr else None)
+    return CloudEndpoints(atop_url, host.strip("[]"), int(port), found.get("ca"))
 
 
 class OpenApiApp:
