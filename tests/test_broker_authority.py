@@ -194,37 +194,31 @@ def test_a_licence_login_is_refused_on_any_mismatch(client_id: str, username: st
 # -- changes ------------------------------------------------------------------------------------------------
 
 
-def test_removing_a_device_refuses_its_next_login_and_tells_the_brokers_once() -> None:
+# What is removed: the remover, an unknown key it ignores, the login it refuses, and the right it takes away.
+REMOVALS = {
+    "device": (CredentialAuthority.remove_device, DEV_B, DEV_A, (DEV_A, DEV_A, PW_A),
+               lambda a, i: a.may_publish(i, mqtt.topic_out(DEV_A))),
+    "licence": (CredentialAuthority.remove_preactivation, "uuid-unknown", UUID, (ACON, ACON, PW_PRE),
+                lambda a, i: a.may_subscribe(i, mqtt.preactivation_topic(UUID))),
+}
+
+
+@pytest.mark.parametrize("what", sorted(REMOVALS))
+def test_removing_refuses_the_next_login_and_tells_the_brokers_once(what: str) -> None:
+    remove, unknown, known, login, right = REMOVALS[what]
     authority = _authority()
     changes: list[int] = []
     authority.add_listener(lambda: changes.append(1))
-    authority.remove_device(DEV_B)  # unknown: nothing changes, nobody is told
+    remove(authority, unknown)  # unknown: nothing changes, nobody is told
     assert changes == []
-    identity = authority.authenticate(DEV_A, DEV_A, PW_A)
+    identity = authority.authenticate(*login)
     assert identity is not None and authority.is_current(identity)
-    authority.remove_device(DEV_A)
+    remove(authority, known)
     assert changes == [1]
-    assert authority.authenticate(DEV_A, DEV_A, PW_A) is None
+    assert authority.authenticate(*login) is None
     assert not authority.is_current(identity)
-    assert authority.may_publish(identity, mqtt.topic_out(DEV_A)) is False
-    authority.remove_device(DEV_A)
-    assert changes == [1]
-
-
-def test_removing_a_licence_refuses_its_next_login_and_tells_the_brokers_once() -> None:
-    authority = _authority()
-    changes: list[int] = []
-    authority.add_listener(lambda: changes.append(1))
-    authority.remove_preactivation("uuid-unknown")
-    assert changes == []
-    identity = authority.authenticate(ACON, ACON, PW_PRE)
-    assert identity is not None and authority.is_current(identity)
-    authority.remove_preactivation(UUID)
-    assert changes == [1]
-    assert authority.authenticate(ACON, ACON, PW_PRE) is None
-    assert not authority.is_current(identity)
-    assert authority.may_subscribe(identity, mqtt.preactivation_topic(UUID)) is False
-    authority.remove_preactivation(UUID)
+    assert right(authority, identity) is False
+    remove(authority, known)  # again: nothing left to remove, nobody is told
     assert changes == [1]
 
 
