@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -44,7 +45,7 @@ from harness.emulator.broker.embedded import (
     MqttBroker,
     make_broker,
 )
-from harness.emulator.broker.mosquitto import password_line
+from harness.emulator.broker.mosquitto import MosquittoBroker, password_line
 from harness.emulator.cloud.mqtt import CloudMqttClient, CloudMqttError
 from harness.protocol import mqtt
 
@@ -435,3 +436,28 @@ def test_the_connect_gate_reads_a_real_connect() -> None:
     assert parsed is not None
     assert (parsed.level, parsed.client_id, parsed.username, parsed.password) == (4, *creds)
     assert creds.password not in repr(parsed)
+
+
+def test_a_burst_of_activations_each_logs_in_at_once_after_few_reloads(broker: MqttBroker, kind: str,
+                                                                       authority: CredentialAuthority,
+                                                                       peers: Callable[..., Peer]) -> None:
+    """Twenty devices activated at once, from twenty threads: each change returns only when its device can log
+    in (Mosquitto has reloaded files that hold it), and Mosquitto took the burst in fewer reloads than changes."""
+    keys = {f"burst{n:02d}devid00000": f"burst{n:02d}seckey00" for n in range(20)}
+    before = broker._reloads if isinstance(broker, MosquittoBroker) else 0
+    logins: dict[str, bool] = {}
+
+    def activate(dev_id: str) -> None:
+        authority.set_device(dev_id, keys[dev_id])  # returns once the broker holds it
+        creds = mqtt.device_credentials(dev_id, keys[dev_id])
+        peer = peers(creds.client_id, creds.username, creds.password, connect=False)
+        logins[dev_id] = not peer.connect().is_failure
+
+    threads = [threading.Thread(target=activate, args=(dev_id,)) for dev_id in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(4 * WAIT_S)
+    assert logins == dict.fromkeys(keys, True)
+    if isinstance(broker, MosquittoBroker):
+        assert broker._reloads - before < len(keys), (kind, broker._reloads - before)

@@ -3,8 +3,9 @@
 Mosquitto cannot call into Python, so the :class:`~harness.emulator.broker.authority.CredentialAuthority` is
 rendered as files in a private temporary directory (0700, files 0600): a configuration, a password file in
 Mosquitto's salted SHA-512 format (``$6$``) and an ACL file. Every change of the authority rewrites them and
-reloads Mosquitto with SIGHUP; the change returns once Mosquitto has logged the reload, so a device activated
-a moment ago can log in at once.
+reloads Mosquitto with SIGHUP (changes that come while a reload is under way are taken together by the next one);
+the change returns once Mosquitto has logged a reload of files that hold it, so a device activated a moment ago can
+log in at once.
 
 What Mosquitto does differently from the embedded broker (and how this class deals with it):
 
@@ -90,9 +91,15 @@ def _free_port(host: str) -> int:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write ``path`` (0600) whole, by rename: a Mosquitto reloading meanwhile reads the old file or the new one."""
+    part = path.with_name(path.name + ".part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    os.replace(part, path)
+
+
+RESIGNAL_S = 0.5  # how long a reload may go unconfirmed before its SIGHUP is sent again
 
 
 class MosquittoBroker:
@@ -121,10 +128,12 @@ class MosquittoBroker:
         self._monitor_password = secrets.token_urlsafe(24)
         self._lock = threading.Lock()
         self._reload_seen = threading.Condition(self._lock)
-        self._reloads = 0
+        self._reloads = 0  # reloads Mosquitto has logged
+        self._asked = 0  # changes of the authority heard
+        self._applied = 0  # of those, how many are in files Mosquitto has reloaded
+        self._reloading = False  # a caller is rewriting and reloading (the others wait for it)
         self._connected: dict[str, BrokerIdentity | None] = {}
         self._identities: dict[str, BrokerIdentity] = {}
-        self._reload_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MosquittoBroker(host={self._host!r}, port={self._port}, running={self.running})"
@@ -304,18 +313,56 @@ class MosquittoBroker:
         return client
 
     def _reload(self) -> None:
-        """The authority changed: rewrite the files, SIGHUP, and wait (bounded) until Mosquitto has reloaded."""
-        with self._reload_lock:
-            process = self._process
-            if process is None or process.poll() is not None or self._dir is None:
+        """The authority changed: return once Mosquitto has reloaded files written after the change (bounded).
+
+        One caller at a time rewrites the files and reloads; changes that come meanwhile wait and are taken
+        together by the next reload, so that a burst of activations costs a few reloads, not one each."""
+        with self._reload_seen:
+            self._asked += 1
+            wanted = self._asked
+            deadline = time.monotonic() + 2 * self._timeout_s
+            while self._reloading and self._applied < wanted:
+                if not self._reload_seen.wait(max(0.0, deadline - time.monotonic())):
+                    log.warning("mosquitto did not confirm a reload with this change within %s s", 2 * self._timeout_s)
+                    return
+            if self._applied >= wanted:
                 return
-            self._write_files(self.authority.snapshot())
-            with self._lock:
-                seen = self._reloads
+            self._reloading = True
+        try:
+            while True:
+                with self._lock:
+                    if self._applied >= wanted:
+                        return
+                    target = self._asked
+                self._reload_once()
+                with self._reload_seen:
+                    self._applied = max(self._applied, target)
+                    self._reload_seen.notify_all()
+        finally:
+            with self._reload_seen:
+                self._reloading = False
+                self._reload_seen.notify_all()
+
+    def _reload_once(self) -> None:
+        """Rewrite the files from the authority as it is now, SIGHUP, and wait (bounded) for Mosquitto's word."""
+        process = self._process
+        if process is None or process.poll() is not None or self._dir is None:
+            return
+        self._write_files(self.authority.snapshot())
+        with self._lock:
+            seen = self._reloads
+        # A SIGHUP that lands while Mosquitto is still in the reload before is lost (it clears its reload flag
+        # when that one ends): without its word soon, the signal is sent again, within the timeout.
+        deadline = time.monotonic() + self._timeout_s
+        while True:
             process.send_signal(signal.SIGHUP)
             with self._reload_seen:
-                if not self._reload_seen.wait_for(lambda: self._reloads > seen, self._timeout_s):
-                    log.warning("mosquitto did not confirm its reload within %s s", self._timeout_s)
+                left = deadline - time.monotonic()
+                if self._reload_seen.wait_for(lambda: self._reloads > seen, max(0.0, min(RESIGNAL_S, left))):
+                    return
+            if time.monotonic() >= deadline or process.poll() is not None:
+                log.warning("mosquitto did not confirm its reload within %s s", self._timeout_s)
+                return
 
     # -- the monitor: Mosquitto's log on $SYS ----------------------------------------------------------
 
