@@ -6,8 +6,8 @@ would, decoded by the camera with zbar) and EZ (each camera in a room of its own
 phone plays one shortened EZ transmission of broadcast lengths and multicast addresses, computed beforehand; in
 one shared air every camera would hear every phone). With Mosquitto installed (``make mosquitto``) and
 ``PAIRCERT_BENCH_BIG_FLEET=1``, 5,000 cameras pair by AP with Mosquitto as the cloud's broker (budget 30 s; not
-met: every credential change is a Mosquitto reload that the change waits for, so activations are serialized). Each fleet runs in a process of its own, so that its
-peak RSS is its own.
+met: every credential change is a Mosquitto reload that the change waits for, so activations are serialized).
+Each fleet runs in a process of its own, so that its peak RSS is its own.
 
 Everything real-time (SystemClock): one cloud (HTTP + embedded amqtt broker) and one device world (all cameras
 on one shared event loop), in this process. Each camera gets its own licence and its own token; the app side
