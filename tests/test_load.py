@@ -165,10 +165,10 @@ def test_sigterm_stops_the_run_and_its_locust_processes(tls_cloud: Cloud, tmp_pa
             time.sleep(0.1)  # polled: the master and its worker have started
         assert len(_locust_processes(tls_cloud.url)) == 2, "the Locust master and worker never started"
         proc.terminate()
-        proc.wait(timeout=30)
+        out, err = proc.communicate(timeout=30)  # read as it ends: a full pipe must not hold it
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(timeout=10)
-    assert proc.returncode == 3
+            proc.communicate(timeout=10)
+    assert proc.returncode == 3, (proc.returncode, out[-2000:], err[-3000:])
     assert _locust_processes(tls_cloud.url) == []  # the master and the worker have ended with the run
