@@ -120,6 +120,8 @@ def test_the_lpv35_ack_names_its_variant_and_code_on_the_timeline(the_lab: Lab) 
     assert ap.parse_ap_cfg_ack(frames[0].data).ret_code == RET_REFUSED == 1
     wait_until(lambda: bool(cam.events("ap-ack")))
     assert [e.details for e in cam.events("ap-ack")] == [{"variant": "ap-lpv35", "ret_code": 1}]
+    assert [e.details for e in cam.events("config-refused")] == [
+        {"mode": "ap-lpv35", "reason": "AP config payload has no ssid", "section": "§3.2", "length": 14}]
     assert cam.state is State.PAIRING and not cam.events("config-received")
     cam.power_off()
 
@@ -285,3 +287,22 @@ def test_an_ez_token_with_a_byte_outside_ascii_is_still_taken(the_lab: Lab) -> N
     assert [e.details for e in cam.events("ez-decoded")] == [{"ssid": SSID.decode(), "token": "AYabcdefg\ufffd1234"}]
     assert cam.events("config-received")[0].details["token"] == "AYabcdefg\ufffd1234"
     cam.power_off()
+
+
+def test_a_config_reaching_a_softap_left_open_after_pairing_is_ignored_and_answered_1(the_lab: Lab) -> None:
+    # keeps-ap-open-after-success leaves the sockets open; the conformant take_ap_payload still decides.
+    cam = the_lab.camera(pairing_modes=("ap",), faults=["keeps-ap-open-after-success"])
+    address = cam.ap_address
+    assert address is not None
+    frame = ap.encode_ap_config(SSID.decode(), PASSWORD.decode(), the_lab.token(), seq=1)
+    assert udp_exchange(address, frame) is not None
+    wait_until(lambda: cam.state is not State.PAIRING)
+    state = cam.state
+    reply = udp_exchange(address, ap.encode_ap_config(SSID.decode(), PASSWORD.decode(), the_lab.token(), seq=2))
+    assert reply is not None
+    assert ap.decode_ap_frame(reply).payload == RET_REFUSED.to_bytes(4, ap.RET_CODE_BYTEORDER)
+    ignored = cam.events("ap-ignored")
+    assert len(ignored) == 1 and ignored[0].details["mode"] == "ap-legacy"
+    assert ignored[0].details["state"] != "pairing" and ignored[0].details["state"] in {s.value for s in State}
+    assert state is not State.PAIRING and len(cam.events("config-received")) == 1
+    the_lab.online(cam)
