@@ -306,3 +306,54 @@ def test_a_config_reaching_a_softap_left_open_after_pairing_is_ignored_and_answe
     assert ignored[0].details["state"] != "pairing" and ignored[0].details["state"] in {s.value for s in State}
     assert state is not State.PAIRING and len(cam.events("config-received")) == 1
     the_lab.online(cam)
+
+
+def free_ports() -> tuple[int, int]:
+    """A UDP and a TCP port on 127.0.0.1 that were free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        udp.bind(("127.0.0.1", 0))
+        tcp.bind(("127.0.0.1", 0))
+        return udp.getsockname()[1], tcp.getsockname()[1]
+
+
+def test_a_softap_whose_ports_were_taken_meanwhile_opens_on_new_ones(the_lab: Lab) -> None:
+    cam, address = ap_camera(the_lab)
+    cam.power_off()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        udp.bind(("127.0.0.1", address[1]))
+        tcp.bind(("127.0.0.1", address[2]))
+        tcp.listen()
+        cam.power_on()
+        wait_until(lambda: cam.ap_address is not None)
+        moved = cam.ap_address
+        assert moved is not None and moved[1] not in (0, address[1]) and moved[2] not in (0, address[2])
+        assert cam.events("ap-open")[-1].details["udp_port"] == moved[1]
+        assert udp_exchange(moved, ap.encode_ap_frame(b'{"passwd":"x"}', seq=5)) is not None
+    cam.power_off()
+
+
+def test_a_lab_softap_keeps_its_fixed_ports_or_does_not_open(the_lab: Lab) -> None:
+    ports = free_ports()
+    cam, address = ap_camera(the_lab, ap_ports=ports)
+    assert address == ("127.0.0.1", *ports)
+    cam.power_off()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", ports[0]))
+        cam.power_on()
+        wait_until(lambda: bool(cam.events("firmware-error")))
+        assert "OSError" in cam.events("firmware-error")[0].details["error"]
+        assert cam.ap_address is None and the_lab.air.device_ap(cam.ap_ssid) is None
+        assert len(cam.events("ap-open")) == 1
+    cam.power_off()
+
+
+def test_closing_the_softap_ends_its_open_config_connections(the_lab: Lab) -> None:
+    cam, address = ap_camera(the_lab)
+    with socket.create_connection((address[0], address[2]), timeout=2) as sock:
+        sock.sendall(ext_cmd(ap.ExtCmdRequest("query_netcfg_stat")))
+        assert len(lpv35_replies(sock, 1)) == 1  # the connection is up on the camera's side
+        assert udp_exchange(address, ap.encode_ap_config(SSID.decode(), PASSWORD.decode(), the_lab.token())) is not None
+        sock.settimeout(2)
+        assert sock.recv(4096) == b""  # the camera closed the connection when it left pairing mode
+    the_lab.online(cam)
+    assert len(cam.events("ap-closed")) == 1
