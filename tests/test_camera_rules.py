@@ -357,3 +357,35 @@ def test_closing_the_softap_ends_its_open_config_connections(the_lab: Lab) -> No
         assert sock.recv(4096) == b""  # the camera closed the connection when it left pairing mode
     the_lab.online(cam)
     assert len(cam.events("ap-closed")) == 1
+    cam.reset()  # back to pairing mode: the SoftAP reopens where it was, its old connection's port included
+    wait_until(lambda: cam.ap_address is not None)
+    assert cam.ap_address == address
+    cam.power_off()
+
+
+def test_only_the_first_of_two_configs_in_one_segment_is_taken(the_lab: Lab) -> None:
+    cam, address = ap_camera(the_lab)
+    token = the_lab.token()
+    first = ap.encode_ap_cfg_request(SSID.decode(), PASSWORD.decode(), token, seq=1, nonce=os.urandom(ap.NONCE_LEN))
+    second = ap.encode_ap_cfg_request("other-net", "pw999999", token, seq=2, nonce=os.urandom(ap.NONCE_LEN))
+    with socket.create_connection((address[0], address[2]), timeout=2) as sock:
+        sock.sendall(first + second)
+        frames = lpv35_replies(sock, 2)
+    assert len(frames) == 1 and ap.parse_ap_cfg_ack(frames[0].data).ok
+    the_lab.online(cam)
+    assert [e.details["ssid"] for e in cam.events("config-received")] == [SSID.decode()]
+    assert not cam.events("ap-ignored") and len(cam.events("ap-ack")) == 1
+
+
+def test_a_lab_softap_that_cannot_take_its_tcp_port_releases_its_udp_port(the_lab: Lab) -> None:
+    ports = free_ports()
+    with socket.socket() as tcp:
+        tcp.bind(("127.0.0.1", ports[1]))
+        tcp.listen()
+        cam = the_lab.camera(pairing_modes=("ap",), ap_ports=ports, power=False)
+        cam.power_on()
+        wait_until(lambda: bool(cam.events("firmware-error")))
+        assert cam.ap_address is None and the_lab.air.device_ap(cam.ap_ssid) is None and not cam.events("ap-open")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", ports[0]))  # free again: the half-open SoftAP closed its UDP socket
+    cam.power_off()
