@@ -12,12 +12,20 @@ from typing import Any
 import pytest
 from _camera_helpers import PASSWORD, SSID, Lab, lab, qr_image, wait_until
 
+from harness.adapters.contracts import Licence
+from harness.adapters.emulated_ble import EmulatedBleCentral
+from harness.app.ble import provision
+from harness.clock import VirtualClock
 from harness.emulator.air import Air, AirObservation
 from harness.emulator.camera.ap import RET_REFUSED
 from harness.emulator.camera.firmware import EmulatedCamera
 from harness.emulator.camera.pairing import PairingConfig
 from harness.emulator.camera.states import Event, IllegalTransition, Lifecycle, State
+from harness.emulator.cloud import EmulatedCloud
+from harness.emulator.loop import DeviceLoop
+from harness.emulator.radio import Radio
 from harness.protocol import apconfig as ap
+from harness.protocol.ble import WifiCredentials
 from harness.protocol.errors import ProtocolError
 from harness.protocol.qr import parse_qr_text
 from harness.protocol.smartconfig import transmission_schedule
@@ -388,4 +396,25 @@ def test_a_lab_softap_that_cannot_take_its_tcp_port_releases_its_udp_port(the_la
         assert cam.ap_address is None and the_lab.air.device_ap(cam.ap_ssid) is None and not cam.events("ap-open")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind(("127.0.0.1", ports[0]))  # free again: the half-open SoftAP closed its UDP socket
+    cam.power_off()
+
+
+def test_a_ble_config_reaching_a_camera_that_is_joining_is_ignored() -> None:
+    # A clock that moves only when told: the camera waits in JOINING for its join retry until the test is done.
+    clock = VirtualClock(autojump=False)
+    with EmulatedCloud(clock=clock) as cloud, DeviceLoop(clock) as device_loop:
+        ble_config_while_joining(Lab(cloud, device_loop, clock))
+
+
+def ble_config_while_joining(the_lab: Lab) -> None:
+    radio = Radio(clock=the_lab.clock)
+    cam = the_lab.camera(pairing_modes=("qr", "ble"), radio=radio, ble_generation="v2")
+    assert cam.present_qr(qr_image(ssid="no-such-net", token=the_lab.token())).outcome == "captured"
+    wait_until(lambda: bool(cam.events("wifi-join")))
+    assert cam.state is State.JOINING  # waiting on the virtual clock to retry the join
+    licence = Licence(uuid=cam.uuid, auth_key=cam.auth_key, pid=cam.pid)
+    provision(EmulatedBleCentral(radio), licence, WifiCredentials(SSID.decode(), PASSWORD.decode(), the_lab.token()))
+    wait_until(lambda: bool(cam.events("config-ignored")))
+    assert [e.details for e in cam.events("config-ignored")] == [{"mode": "ble", "state": "joining"}]
+    assert cam.config is not None and cam.config.ssid == b"no-such-net" and cam.state is State.JOINING
     cam.power_off()
