@@ -445,3 +445,15 @@ def test_a_camera_without_ez_does_not_decode_an_ez_transmission(the_lab: Lab) ->
     assert cam.state is State.PAIRING and not cam.events("ez-decoded") and not cam.events("config-received")
     cam.power_off()
     listening.power_off()
+
+
+def test_the_wifi_list_shows_an_ssid_that_is_not_utf8_with_a_replacement_character(the_lab: Lab) -> None:
+    air = Air(clock=the_lab.clock)
+    air.add_access_point(b"caf\xe9-net", PASSWORD)
+    cam, address = ap_camera(the_lab, air=air)
+    with socket.create_connection((address[0], address[2]), timeout=2) as sock:
+        sock.sendall(ext_cmd(ap.ExtCmdRequest("get_wifi_list", cnt=1)))
+        frames = lpv35_replies(sock, 1)
+    assert len(frames) == 1
+    assert ap.parse_ext_cmd_reply(frames[0].data).data == {"list": [{"ssid": "caf\ufffd-net", "rssi": -40}]}
+    cam.power_off()
