@@ -20,7 +20,7 @@ from harness.clock import VirtualClock
 from harness.emulator.air import Air, AirObservation
 from harness.emulator.camera.ap import RET_REFUSED
 from harness.emulator.camera.firmware import EmulatedCamera
-from harness.emulator.camera.pairing import PairingConfig
+from harness.emulator.camera.pairing import PairingChannel, PairingConfig
 from harness.emulator.camera.states import Event, IllegalTransition, Lifecycle, State
 from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.loop import DeviceLoop
@@ -456,4 +456,23 @@ def test_the_wifi_list_shows_an_ssid_that_is_not_utf8_with_a_replacement_charact
         frames = lpv35_replies(sock, 1)
     assert len(frames) == 1
     assert ap.parse_ext_cmd_reply(frames[0].data).data == {"list": [{"ssid": "caf\ufffd-net", "rssi": -40}]}
+    cam.power_off()
+
+
+class NotesAckModes(EmulatedCamera):
+    """A user's fault class (profiles may name package.module:Class) keyed on the channel the ack hook is given."""
+
+    def ap_ack_code(self, mode: PairingChannel, ret: int) -> int:
+        self.record("ack-hook", mode=mode)
+        return super().ap_ack_code(mode, ret)
+
+
+def test_the_ack_hook_is_told_which_ap_channel_it_answers(the_lab: Lab) -> None:
+    cam, address = ap_camera(the_lab, faults=[NotesAckModes])
+    assert udp_exchange(address, ap.encode_ap_frame(b'{"passwd":"x"}', seq=1)) is not None
+    with socket.create_connection((address[0], address[2]), timeout=2) as sock:
+        sock.sendall(ap.encode_lpv35_frame(ap.Lpv35Type.AP_CFG_WF_V40, b'{"passwd":"x"}', seq=1,
+                                           key=ap.LPV35_APP_KEY, nonce=os.urandom(ap.NONCE_LEN)))
+        assert len(lpv35_replies(sock, 1)) == 1
+    assert [e.details["mode"] for e in cam.events("ack-hook")] == ["ap-legacy", "ap-lpv35"]
     cam.power_off()
