@@ -476,3 +476,17 @@ def test_the_ack_hook_is_told_which_ap_channel_it_answers(the_lab: Lab) -> None:
         assert len(lpv35_replies(sock, 1)) == 1
     assert [e.details["mode"] for e in cam.events("ack-hook")] == ["ap-legacy", "ap-lpv35"]
     cam.power_off()
+
+
+def test_a_softap_still_open_when_pairing_mode_returns_is_kept_as_it_is(the_lab: Lab) -> None:
+    # keeps-ap-open-after-success leaves the sockets open; a failed join brings pairing mode back with them open.
+    cam = the_lab.camera(pairing_modes=("ap",), faults=["keeps-ap-open-after-success"], join_attempts=1)
+    address = cam.ap_address
+    assert address is not None
+    frame = ap.encode_ap_config("no-such-net", PASSWORD.decode(), the_lab.token(), seq=1)
+    assert udp_exchange(address, frame) is not None
+    wait_until(lambda: any(e.details.get("event") == "join-failed" for e in cam.events("state")))
+    wait_until(lambda: cam.state is State.PAIRING and cam.ap_address is not None)
+    assert cam.ap_address == address and len(cam.events("ap-open")) == 1 and not cam.events("ap-closed")
+    assert udp_exchange(address, ap.encode_ap_frame(b'{"passwd":"x"}', seq=2)) is not None
+    cam.power_off()
