@@ -248,6 +248,7 @@ def test_a_refused_login_under_an_online_devices_id_does_not_cut_it_off(broker: 
                                                                         peers: Callable[..., Peer]) -> None:
     a = device(peers, DEV_A, SEC_A)
     a.subscribe(mqtt.topic_in(DEV_A))
+    assert wait_until(lambda: DEV_A in broker.connected_clients())  # Mosquitto's word comes a moment later
     intruder = peers(DEV_A, DEV_A, "0000000000000000", connect=False)
     assert intruder.connect() == "Not authorized"
     intruder.close()
