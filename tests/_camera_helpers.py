@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,18 @@ def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> 
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def udp_exchange(address: tuple[str, int, int], frame: bytes, timeout: float = 0.5) -> bytes | None:
+    """One datagram to a camera's SoftAP UDP port (``address``: host, UDP port, TCP port) and its answer, if any
+    comes within ``timeout``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(frame, (address[0], address[1]))
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return None
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from _camera_helpers import PASSWORD, SSID, Lab, lab, wait_until
+from _camera_helpers import PASSWORD, SSID, Lab, lab, udp_exchange, wait_until
 
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import EmulatedCamera
@@ -63,16 +63,6 @@ async def _settle() -> None:
 
     for _ in range(5):
         await asyncio.sleep(0.01)
-
-
-def udp_exchange(address: tuple[str, int, int], frame: bytes, timeout: float = 0.5) -> bytes | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(frame, (address[0], address[1]))
-        try:
-            return sock.recv(4096)
-        except TimeoutError:
-            return None
 
 
 def tcp_exchange(address: tuple[str, int, int], data: bytes, timeout: float = 0.5) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _camera_helpers import PASSWORD, SSID, Lab, lab, qr_image, wait_until
+from _camera_helpers import PASSWORD, SSID, Lab, lab, qr_image, udp_exchange, wait_until
 
 from harness.adapters.contracts import Licence
 from harness.adapters.emulated_ble import EmulatedBleCentral
@@ -133,16 +133,6 @@ def test_the_lpv35_ack_names_its_variant_and_code_on_the_timeline(the_lab: Lab) 
         {"mode": "ap-lpv35", "reason": "AP config payload has no ssid", "section": "§3.2", "length": 14}]
     assert cam.state is State.PAIRING and not cam.events("config-received")
     cam.power_off()
-
-
-def udp_exchange(address: tuple[str, int, int], frame: bytes, timeout: float = 0.5) -> bytes | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(frame, (address[0], address[1]))
-        try:
-            return sock.recv(4096)
-        except TimeoutError:
-            return None
 
 
 def test_a_legacy_ack_echoes_the_frame_s_seq_and_a_refusal_answers_1(the_lab: Lab) -> None:
