@@ -130,3 +130,35 @@ def test_usage_and_setup_errors_exit_2_naming_what_to_fix(openapi_lab: OpenApiLa
     # no list and no admin key: nothing can issue the devices' licences
     err = _usage(openapi_lab, tmp_path, *via, secret=openapi_lab.secret)
     assert "cannot issue licences" in err and "no admin key" in err
+
+
+class _Endpoints:
+    """What device_endpoints reads of the openapi adapter: its url_config and the endpoints found there."""
+
+    def __init__(self, found: dict[str, str], url_config: str | None = "http://lab/v2/url_config") -> None:
+        self.url_config, self._found = url_config, found
+
+    def endpoints(self) -> dict[str, str]:
+        return dict(self._found)
+
+
+@pytest.mark.parametrize(("found", "url_config", "why"), [
+    ({"atop_url": "http://lab/d.json", "mqtt": "lab:1883"}, None, "no url_config"),
+    ({"atop_url": "http://lab/d.json"}, "http://lab/v2/url_config", "names no ATOP URL and MQTT broker"),
+    ({"atop_url": "http://lab/d.json", "mqtt": "lab:mqtt"}, "http://lab/v2/url_config", "without a port: lab:mqtt"),
+], ids=["no-url-config", "no-broker", "no-port"])
+def test_device_endpoints_that_devices_could_not_use_are_a_setup_error(found: dict[str, str], url_config: str | None,
+                                                                       why: str) -> None:
+    from harness.load.openapi import OpenApiSetupError, device_endpoints
+
+    with pytest.raises(OpenApiSetupError, match=why):
+        device_endpoints(_Endpoints(found, url_config))  # type: ignore[arg-type]
+
+
+def test_device_endpoints_carry_the_broker_and_the_ca_the_url_config_names() -> None:
+    from harness.load.openapi import device_endpoints
+
+    adapter = _Endpoints({"atop_url": "https://lab/d.json", "mqtt": "[::1]:8883", "ca": "MIIB"})
+    got = device_endpoints(adapter)  # type: ignore[arg-type]
+    assert (got.atop_url, got.mqtt_host, got.mqtt_port, got.ca_der_base64) == ("https://lab/d.json", "::1", 8883,
+                                                                               "MIIB")

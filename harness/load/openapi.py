@@ -79,6 +79,8 @@ def device_endpoints(adapter: OpenApiCloudAdapter) -> CloudEndpoints:
     if not atop_url or not mqtt or ":" not in mqtt:
         raise OpenApiSetupError(f"the url_config at {adapter.url_config} names no ATOP URL and MQTT broker")
     host, _, port = mqtt.rpartition(":")
+    if not port.isdigit():
+        raise OpenApiSetupError(f"the url_config at {adapter.url_config} names an MQTT broker without a port: {mqtt}")
     return CloudEndpoints(atop_url, host.strip("[]"), int(port), found.get("ca"))
 
 

@@ -93,7 +93,7 @@ class CloudBehaviour(ActivationSteps, BrokerPolicy, UuidBindSteps):
 
     async def run_activation(self, state: CloudState, uuid: str, req: ActivationRequest) -> ActivationOutcome:
         """Activate (atomically: check, consume the token, bind, and record the protocol version the request
-        announced: :func:`harness.emulator.cloud.state.announcing`)."""
+        announced: :func:`harness.emulator.cloud.activation.announcing`)."""
         return state.activate(uuid, req)
 
 

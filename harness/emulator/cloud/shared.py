@@ -63,7 +63,6 @@ class StateLock:
                 self._rlock.release()
 
 
-
 class StateReader:
     """A read-only hold of a :class:`StateLock`: outside a write hold it first applies what the other processes
     committed, read from one snapshot of the shared file without its write lock, so a lookup (an AuthKey, a
@@ -95,7 +94,6 @@ def _credentials(record: LicenceRecord | Device) -> tuple[Any, ...]:
     return (record.bound, record.sec_key, record.local_key, record.protocol_ver)
 
 
-
 def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]], *,
                   tell: bool = True) -> list[LicenceRecord | Device]:
     """Over a shared store: apply the rows other processes changed, and tell the link of the credentials
@@ -115,6 +113,7 @@ def apply_changes(state: CloudState, changes: list[tuple[str, str, Any]], *,
                     untold.append(after)
     return untold
 
+
 def _tell_link(state: CloudState, record: LicenceRecord | Device) -> None:
     if isinstance(record, LicenceRecord):
         if record.revoked:
@@ -129,7 +128,6 @@ def _tell_link(state: CloudState, record: LicenceRecord | Device) -> None:
             state.link.device_protocol(record.dev_id, record.protocol_ver)
     else:
         state.link.device_removed(record.dev_id)
-
 
 
 class NullLink:

@@ -109,7 +109,6 @@ def _attempt_from_dict(raw: dict[str, Any]) -> AttemptSummary:
     return AttemptSummary(**raw)
 
 
-
 class CloudState:
     """Everything the cloud knows, behind one lock; ``behaviour`` decides (the conformant one by default)."""
 
@@ -202,6 +201,7 @@ class CloudState:
         if self._store.shared:
             with self._reading:
                 pass
+
     def restore_links(self) -> None:
         """Tell the link every live credential (after a restart from a SQLite file)."""
         with self._lock:
