@@ -51,14 +51,17 @@ types: $(STAMP)
 	$(BIN)/mypy --strict harness
 
 # Chromium is optional: the test that opens report.html in a headless browser skips without it.
-# One xdist worker per core; --dist loadfile keeps each test module on one worker, so the self-check (which starts
-# first, tests/conftest.py) drives its runner pool from one worker while the others share the rest. (loadgroup
-# would do for xdist_group marks, but pytest-xdist 3.8 cannot tag pytest 9's node ids with the group.)
+# --dist loadfile keeps each test module on one worker. The modules go out in tests/conftest.py's order
+# (--no-loadscope-reorder: xdist would otherwise hand out the modules with the most tests first), so the self-check
+# and the real-path tests start at once. One worker more than cores: the self-check's worker only drives its runner
+# pool and the real-path tests mostly wait for a camera process on real time, so the others keep the cores busy.
+# (loadgroup would do for xdist_group marks, but pytest-xdist 3.8 cannot tag pytest 9's node ids with the group.)
+XDIST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 pytest: $(STAMP) sysdeps
 	@bash scripts/sysdeps.sh chromium || echo "chromium is missing: the report's browser test will skip"
 	@if [ -e /dev/vhci ] || zgrep -qs '^CONFIG_BT_HCIVHCI=' /proc/config.gz; then \
 		bash scripts/sysdeps.sh bluez bluez-test-tools kmod || echo "BlueZ is missing: the BlueZ test will skip"; fi
-	$(BIN)/python -m pytest tests -n auto --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n $(XDIST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # mypy (about 13 s from a fresh clone, no cache yet) runs beside pytest, whose workers leave CPU free while they wait.
 test: $(STAMP) sysdeps lint

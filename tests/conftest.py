@@ -23,13 +23,14 @@ ROW_KEY = "fuzz_selfcheck_row"  # tests/test_fuzz_selfcheck.py records one row p
 HEADER = f"{'fault':<26} {'kind':<7} {'profile':<14} {'target':<9} {'verdict':<8} {'examples':>8} {'seconds':>8}"
 _rows: list[str] = []
 # Modules whose tests start first, longest first (as measured with --durations): the self-check (its runner pool
-# then works beside everything else), then the modules that each take a worker for half a minute or more. Under
-# xdist (make test, --dist loadfile) the first work units go out first, so that no long module starts last and
-# keeps one worker busy while the other has nothing left.
-FIRST = ("test_selfcheck.py", "test_realpath.py", "test_adapter_openapi.py", "test_wheel.py",
+# then works beside everything else), the real-path tests (mostly waiting on real time), then the modules that each
+# take a worker for half a minute or more. Under xdist (make test: --dist loadfile --no-loadscope-reorder) the work
+# units go out in this order, so that no long module starts last and keeps one worker busy while the others have
+# nothing left.
+FIRST = ("test_selfcheck.py", "test_realpath.py", "test_wheel.py", "test_adapter_openapi.py",
          "test_report_browser.py", "test_load_readme.py", "test_load_openapi.py", "test_run_options.py",
-         "test_runner.py", "test_blame_diagnosis.py", "test_fuzz_selfcheck.py", "test_load.py", "test_broker_will.py",
-         "test_external_faults.py")
+         "test_fuzz_selfcheck.py", "test_runner.py", "test_load.py", "test_broker_will.py", "test_blame_diagnosis.py",
+         "test_external_faults.py", "test_broker.py", "test_vendor_example.py", "test_stateful.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
