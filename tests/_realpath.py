@@ -290,6 +290,11 @@ timeout_s = 5
     return path
 
 
+def latest(reports: Path) -> Path:
+    """The run directory ``reports/latest`` points to."""
+    return (reports / "latest").resolve()
+
+
 def check_profile(lab: Lab, profile: Path) -> subprocess.CompletedProcess[str]:
     """The README's ``paircert profiles --check my-camera.toml``."""
     args = [str(profile) if a == "my-camera.toml" else a for a in readme_command("profiles", "--check")]

@@ -27,10 +27,11 @@ _rows: list[str] = []
 # take a worker for half a minute or more. Under xdist (make test: --dist loadfile --no-loadscope-reorder) the work
 # units go out in this order, so that no long module starts last and keeps one worker busy while the others have
 # nothing left.
-FIRST = ("test_selfcheck.py", "test_realpath.py", "test_wheel.py", "test_adapter_openapi.py",
-         "test_report_browser.py", "test_load_readme.py", "test_load_openapi.py", "test_run_options.py",
-         "test_fuzz_selfcheck.py", "test_runner.py", "test_load.py", "test_broker_will.py", "test_blame_diagnosis.py",
-         "test_external_faults.py", "test_broker.py", "test_vendor_example.py", "test_stateful.py")
+FIRST = ("test_selfcheck.py", "test_realpath.py", "test_realpath_blocked.py", "test_wheel.py",
+         "test_adapter_openapi.py", "test_report_browser.py", "test_load_readme.py", "test_load_openapi.py",
+         "test_run_options.py", "test_fuzz_selfcheck.py", "test_runner.py", "test_load.py", "test_broker_will.py",
+         "test_blame_diagnosis.py", "test_external_faults.py", "test_broker.py", "test_vendor_example.py",
+         "test_stateful.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
