@@ -295,8 +295,17 @@ def _nothing() -> None:
 
 
 REAL_FLOOR_S = 2.0  # a wait on a virtual clock that fails still lasts this long in real time (see eventually_on)
+REAL_STRETCH = 3.0  # ... and may last this many times its seconds in real time, while the world's time lags behind
 WORLD_LOOKS = 100  # how often a wait on a virtual clock looks at its predicate over its world seconds (at most)
 WORLD_POLL_S = 0.1  # ... but not more often than every this many world-clock seconds
+
+
+def real_limit_s(clock: Clock | None, seconds: float) -> float:
+    """The most real time a wait of ``seconds`` on ``clock`` lasts (:func:`eventually_on`, :func:`wait_for_on`):
+    ``seconds`` on a real clock; on a :class:`VirtualClock` :data:`REAL_STRETCH` times as many, for the world's
+    time moves only as fast as its loops settle, and a busy machine slows them. A timeout around such a wait
+    must be longer than this."""
+    return seconds * REAL_STRETCH if clock is not None and clock.is_virtual else seconds
 
 
 def eventually_on(clock: Clock | None, predicate: Callable[[], bool], seconds: float, *, poll_s: float = 0.02,
@@ -308,9 +317,10 @@ def eventually_on(clock: Clock | None, predicate: Callable[[], bool], seconds: f
     every world loop has run what it had ready, so a predicate that never holds costs what the world takes to idle
     through ``seconds``, not ``seconds`` of wall time. Such a wait still lasts at least ``real_floor_s`` of real
     time (for work outside the world's loops: a probe's MQTT client, a message in a socket) and never more than
-    ``seconds`` of real time (a held clock does not stretch it)."""
+    :func:`real_limit_s` (a held clock, or a machine too busy for the world's loops to keep up, does not stretch
+    it further)."""
     start = time.monotonic()
-    real_deadline = start + seconds
+    real_deadline = start + real_limit_s(clock, seconds)
     if clock is None or not clock.is_virtual:
         while time.monotonic() < real_deadline:
             if predicate():
@@ -352,8 +362,9 @@ async def wait_for_on(clock: Clock, future: asyncio.Future[Any], seconds: float,
     """``future``'s result, awaited for ``seconds`` of the world's ``clock`` (TimeoutError after them).
 
     :func:`eventually_on` for a loop of the world: on a :class:`VirtualClock` the wait ends once the world idled
-    through ``seconds`` and at least ``real_floor_s`` of real time passed, and never lasts more than ``seconds``
-    of real time; on a real clock it is ``asyncio.wait_for``. ``future`` is left as it is (the caller owns it)."""
+    through ``seconds`` and at least ``real_floor_s`` of real time passed, and never lasts more than
+    :func:`real_limit_s`; on a real clock it is ``asyncio.wait_for``. ``future`` is left as it is (the caller owns
+    it)."""
     if not clock.is_virtual:
         done, _ = await asyncio.wait((future,), timeout=seconds)
         if not done:
@@ -363,7 +374,7 @@ async def wait_for_on(clock: Clock, future: asyncio.Future[Any], seconds: float,
     floor = loop.time() + min(seconds, real_floor_s)
     timer = loop.create_task(_world_seconds(clock, seconds))
     try:
-        await asyncio.wait((future, timer), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((future, timer), timeout=real_limit_s(clock, seconds), return_when=asyncio.FIRST_COMPLETED)
         if not future.done() and timer.done() and floor > loop.time():
             await asyncio.wait((future,), timeout=floor - loop.time())  # the world's time is up, the floor is not
         if not future.done():
@@ -386,5 +397,5 @@ def wait_until(clock: Clock, predicate: Callable[[], bool], seconds: float, *, p
     return True
 
 
-__all__ = ["REAL_FLOOR_S", "Clock", "SystemClock", "VirtualClock", "eventually_on", "holding", "register_world_loop",
-           "take_hold", "unregister_world_loop", "wait_for_on", "wait_until"]
+__all__ = ["REAL_FLOOR_S", "REAL_STRETCH", "Clock", "SystemClock", "VirtualClock", "eventually_on", "holding",
+           "real_limit_s", "register_world_loop", "take_hold", "unregister_world_loop", "wait_for_on", "wait_until"]

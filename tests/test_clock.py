@@ -7,9 +7,11 @@ import time
 import pytest
 
 from harness.clock import (
+    REAL_STRETCH,
     SystemClock,
     VirtualClock,
     eventually_on,
+    real_limit_s,
     register_world_loop,
     unregister_world_loop,
     wait_for_on,
@@ -173,13 +175,31 @@ def test_a_wait_on_a_virtual_clock_sees_what_the_world_does_meanwhile() -> None:
     assert 5.0 <= clock.time() < 10.0  # it looked again as the world's time passed, and stopped when it held
 
 
-def test_a_wait_on_a_held_virtual_clock_lasts_its_seconds_of_real_time_at_most() -> None:
+def test_a_wait_on_a_held_virtual_clock_ends_at_its_real_limit() -> None:
+    """A world whose time does not move (held here; on a busy machine, loops slow to settle) still ends the wait:
+    after REAL_STRETCH times its seconds of real time, not sooner (the world may just be slow) and not never."""
     clock = VirtualClock(start=0.0)
+    assert real_limit_s(clock, 0.3) == pytest.approx(0.3 * REAL_STRETCH) and real_limit_s(SystemClock(), 0.3) == 0.3
     with clock.hold():
         started = time.monotonic()
         assert not eventually_on(clock, lambda: False, 0.3, real_floor_s=0.1)
-        assert time.monotonic() - started >= 0.3
+        assert time.monotonic() - started >= real_limit_s(clock, 0.3)
     assert clock.time() == 0.0
+
+
+def test_a_wait_for_a_slow_world_is_not_cut_at_its_seconds_of_real_time() -> None:
+    """The world's time lags behind real time (each step waits on work outside the clock): what the device does
+    at 1 s of the world's time is still seen, though more than 1 s of real time has passed by then."""
+    clock = VirtualClock(start=0.0)
+    started = time.monotonic()
+
+    def slow_world() -> bool:
+        with clock.hold():
+            time.sleep(0.15)  # the busy machine: each look costs real time while the world's time stands still
+        return clock.time() >= 1.0
+
+    assert eventually_on(clock, slow_world, 1.0, real_floor_s=0.0)  # 10 looks, 0.1 s of the world's time apart
+    assert time.monotonic() - started > 1.0
 
 
 def test_a_wait_on_a_real_clock_is_real_seconds() -> None:

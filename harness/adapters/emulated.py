@@ -42,7 +42,7 @@ from harness.adapters.contracts import (
 )
 from harness.adapters.emulated_ble import EmulatedBleCentral
 from harness.adapters.labwifi import send_ap_lpv35_plain
-from harness.clock import Clock
+from harness.clock import Clock, real_limit_s
 from harness.emulator.air import Air
 from harness.emulator.camera.firmware import CloudEndpoint, EmulatedCamera
 from harness.emulator.cloud import CloudInputError, EmulatedCloud
@@ -283,7 +283,8 @@ class EmulatedDeviceAdapter:
 
             left = max(0.0, deadline - time.monotonic())
             try:
-                self.camera.device_loop.run(self.camera.wait_until_async(settled, left), left + 1.0)
+                self.camera.device_loop.run(self.camera.wait_until_async(settled, left),
+                                            real_limit_s(self.camera.clock, left) + 1.0)
             except Exception as exc:
                 raise AdapterError(f"the emulated camera did not wait to be bound by UUID within {timeout} s: "
                                    f"{exc}") from exc

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from harness.clock import wait_for_on
+from harness.clock import real_limit_s, wait_for_on
 from harness.emulator.air import Air, AirObservation, ListenHandle
 from harness.emulator.camera.activation import (
     API_BY_NAME,
@@ -317,10 +317,12 @@ class EmulatedCamera(PairingMixin, BleMixin, OnlineMixin, ActivationMixin, UuidB
         return next(e for e in self.timeline.events()[after:] if e.name == name)
 
     def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
-        return self.device_loop.run(self.wait_for_state_async(*states, timeout=timeout), timeout + 1.0)
+        return self.device_loop.run(self.wait_for_state_async(*states, timeout=timeout),
+                                    real_limit_s(self.clock, timeout) + 1.0)
 
     def wait_for_event(self, name: str, timeout: float = 10.0, *, after: int = 0) -> TimelineEvent:
-        return self.device_loop.run(self.wait_for_event_async(name, timeout, after=after), timeout + 1.0)
+        return self.device_loop.run(self.wait_for_event_async(name, timeout, after=after),
+                                    real_limit_s(self.clock, timeout) + 1.0)
 
     # -- power and buttons -------------------------------------------------------------------------------------
 
