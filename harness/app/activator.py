@@ -173,7 +173,7 @@ class Activator:
                  step_callback: Callable[[Activator, ActivatorStep, DeviceModel | None], None] | None = None,
                  qr: QrOptions = QrOptions(), ap: ApOptions = ApOptions(), ez: EzOptions = EzOptions(),
                  ble: BleOptions = DEFAULT_BLE_OPTIONS, poll_interval_s: float = POLL_INTERVAL_S,
-                 ez_resend_every_s: float = 2.0) -> None:
+                 resend_every_s: float = 2.0) -> None:
         self.cloud = cloud
         self.account = account
         self.device = device
@@ -185,7 +185,7 @@ class Activator:
         self.ez = ez
         self.ble = ble
         self.poll_interval_s = poll_interval_s
-        self.ez_resend_every_s = ez_resend_every_s
+        self.resend_every_s = resend_every_s  # EZ and legacy AP (datagrams): again while the device has not tried
         self._lock = threading.Lock()
         self._state = _State.IDLE
         self._run = 0
@@ -335,7 +335,9 @@ class Activator:
             except DeviceDidNotAct as exc:  # e.g. a QR scan that never ended: the device's failure, not the
                 self.last_delivery_problem = str(exc)  # harness's; the app waits out its timeout as a phone does
         resend = None
-        if mode is ActivatorMode.EZ:
+        # Datagrams get lost (a busy air, an AP whose config port is not open yet): EZ and the legacy AP frame over
+        # UDP are handed over again while the device has not tried, as an app does; LPV3.5 is TCP and answers.
+        if mode is ActivatorMode.EZ or (mode is ActivatorMode.AP and self.ap.variant != "lpv35"):
             def resend() -> None:
                 self._deliver(mode, ssid, password, token)
         return await self._watch(run, token, home, deadline, baseline=baseline, resend=resend)
@@ -343,9 +345,10 @@ class Activator:
     async def _watch(self, run: int, token: str, home: str | None, deadline: float, *, baseline: int,
                      resend: Callable[[], None] | None = None) -> tuple[DeviceModel | None, ActivatorError | None]:
         """Poll the token's attempts until the model decides (§7): success, a refusal, or the deadline.
-        ``resend`` hands the configuration over again while the device has not tried (EZ, every few seconds)."""
+        ``resend`` hands the configuration over again while the device has not tried (EZ and the legacy AP frame,
+        every few seconds)."""
         clock = self.cloud.clock
-        last_ez = clock.time()
+        last_sent = clock.time()
         steps: set[ActivatorStep] = set()
         while self._current(run):
             attempts: Sequence[AttemptSummary] = (await asyncio.to_thread(self.cloud.token_attempts, token))[baseline:]
@@ -366,9 +369,9 @@ class Activator:
                     if self.last_delivery_problem:
                         message = f"{message}; {self.last_delivery_problem}"
                 return None, ActivatorError(decision.error_code, message, cloud_error=decision.cloud_error)
-            if resend is not None and not attempts and clock.time() - last_ez >= self.ez_resend_every_s:
+            if resend is not None and not attempts and clock.time() - last_sent >= self.resend_every_s:
                 await asyncio.to_thread(resend)
-                last_ez = clock.time()
+                last_sent = clock.time()
             await clock.sleep(min(self.poll_interval_s, max(0.0, deadline - clock.time())) or self.poll_interval_s)
         return None, None
 
