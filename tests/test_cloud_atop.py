@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +19,15 @@ from _cloud_helpers import (
     post_atop,
 )
 
+from harness import redaction
 from harness.clock import VirtualClock
 from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.cloud.records import CloudInputError
 from harness.emulator.cloud.state import PURGE_EVERY_TOKENS, CloudState
 from harness.emulator.cloud.store import open_store
 from harness.protocol.atop import UrlConfigRequest, UrlConfigResponse, decode_response
+from harness.protocol.mqtt import preactivation_credentials
+from harness.redaction import MASK, Redactor
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +337,30 @@ def test_revoking_an_unknown_licence_is_a_404_license_not_exists_naming_it(world
         world.cloud.app.revoke_licence("pcunknownunknownunk0")
     assert (refused.value.code, refused.value.status) == ("LICENSE_NOT_EXISTS", 404)
     assert refused.value.message == "no licence pcunknownunknownunk0"
+
+
+def test_a_licence_is_a_pc_uuid_of_20_lowercase_characters_whose_secrets_every_redactor_learns(world: World) -> None:
+    """§8: a 20-character UUID ("pc" + 18 lowercase letters and digits); its AuthKey and the MQTT password made of
+    it never reach a report (DESIGN "Evidence")."""
+    redactor = Redactor()
+    redaction.register(redactor)
+    try:
+        licences = [world.licence() for _ in range(4)]
+    finally:
+        redaction.unregister(redactor)
+    for lic in licences:
+        assert re.fullmatch(r"pc[a-z0-9]{18}", lic.uuid), lic.uuid
+        password = preactivation_credentials(lic.uuid, lic.auth_key).password
+        assert redactor.redact(f"key {lic.auth_key} password {password}") == f"key {MASK} password {MASK}"
+
+
+def test_a_licence_for_an_unknown_product_is_a_404_not_exists_naming_it(world: World) -> None:
+    licences = len(world.cloud.state.licences)
+    with pytest.raises(CloudInputError) as refused:
+        world.cloud.app.issue_licence("nosuchproduct000")
+    assert (refused.value.code, refused.value.status) == ("NOT_EXISTS", 404)
+    assert refused.value.message == "no product nosuchproduct000"
+    assert len(world.cloud.state.licences) == licences
 
 
 def test_a_token_for_a_home_the_account_is_not_a_member_of_is_a_403_naming_both(world: World) -> None:
