@@ -24,8 +24,8 @@ from harness.clock import VirtualClock
 from harness.emulator.cloud import EmulatedCloud
 from harness.emulator.cloud.records import CloudInputError
 from harness.emulator.cloud.state import PURGE_EVERY_TOKENS, CloudState
-from harness.emulator.cloud.store import open_store
-from harness.protocol.atop import UrlConfigRequest, UrlConfigResponse, decode_response
+from harness.emulator.cloud.store import SqliteStore, open_store
+from harness.protocol.atop import ActivationRequest, UrlConfigRequest, UrlConfigResponse, decode_response
 from harness.protocol.mqtt import preactivation_credentials
 from harness.redaction import MASK, Redactor
 
@@ -473,3 +473,32 @@ def test_token_creation_purges_after_exactly_purge_every_tokens_new_tokens() -> 
     assert retired in state.tokens  # PURGE_EVERY_TOKENS - 1 tokens since the purge
     state.create_token(home.home_id, owner.account_id)
     assert retired not in state.tokens and len(state.tokens) == PURGE_EVERY_TOKENS - 1
+
+
+def test_a_device_going_online_is_seen_now_and_written_for_the_other_workers_of_a_shared_state(
+        tmp_path: Path) -> None:
+    """``cloud serve --workers N``: the broker runs in one worker, so the online flag and the time the device was
+    last seen reach the others through the shared store."""
+    clock = VirtualClock()
+    path = tmp_path / "state.sqlite"
+    state = CloudState(clock=clock, store=SqliteStore(path, shared=True))
+    product = state.create_product(name="p", category="sp")
+    owner = state.create_account("owner")
+    home = state.create_home(owner.account_id, "home")
+    lic = state.issue_licence(product.pid)
+    token = state.create_token(home.home_id, owner.account_id).token
+    request = ActivationRequest(token=token, soft_ver="1.0.0", product_key=product.pid, protocol_ver="2.2",
+                                baseline_ver="40.00", options='{"isFK":true}', cad_ver="1.0.2", cd_ver="1.0.0",
+                                t=1_700_000_000, hid="0123456789ab", extras={})
+    result = state.activate(lic.uuid, request).result
+    assert result is not None
+    clock.advance(7.0)
+    state.set_online(result.dev_id, True)
+    assert state.devices[result.dev_id].last_seen == clock.time()
+    other = CloudState(clock=clock, store=SqliteStore(path, shared=True))
+    try:
+        seen = other.devices[result.dev_id]
+        assert (seen.online, seen.last_seen) == (True, clock.time())
+    finally:
+        other.close()
+        state.close()
