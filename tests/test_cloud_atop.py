@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _cloud_helpers import (
@@ -17,9 +19,15 @@ from _cloud_helpers import (
     post_atop,
 )
 
+from harness import redaction
 from harness.clock import VirtualClock
 from harness.emulator.cloud import EmulatedCloud
-from harness.protocol.atop import UrlConfigRequest, UrlConfigResponse, decode_response
+from harness.emulator.cloud.records import CloudInputError
+from harness.emulator.cloud.state import PURGE_EVERY_TOKENS, CloudState
+from harness.emulator.cloud.store import SqliteStore, open_store
+from harness.protocol.atop import ActivationRequest, UrlConfigRequest, UrlConfigResponse, decode_response
+from harness.protocol.mqtt import preactivation_credentials
+from harness.redaction import MASK, Redactor
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +305,200 @@ def test_attempts_are_recorded_per_token(world: World) -> None:
     assert [(a["outcome"], a["errorCode"]) for a in attempts] == [
         ("refused", "FIRMWARE_NOT_MATCH"), ("activated", None), ("refused", "EXPIRE")]
     assert attempts[1]["home"] == world.home and attempts[1]["devId"]
+
+
+# ---- the state's own rules, as the cloud answers them (issue "Detection power": survivors of cloud/state.py) -----
+
+
+def test_a_used_token_a_revoked_licence_and_a_reset_device_stay_so_after_a_restart_from_the_state_file(
+        tmp_path: Path) -> None:
+    """A cloud served with ``--state`` keeps a token it marked used, a licence it revoked and a device that reset
+    itself unbound (§4, §6, §8)."""
+    state_file = tmp_path / "state.sqlite"
+    with EmulatedCloud(clock=VirtualClock(), broker="none", state_path=state_file) as first:
+        world = make_world(first)
+        used, revoked, fresh = world.licence(), world.licence(), world.licence()
+        token, spare = world.token(), world.token()
+        assert activate(first, used, token).success
+        first.app.revoke_licence(revoked.uuid)
+        bound = activate(first, world.licence(), world.token()).result
+        assert bound is not None
+        query, body = build_reset(bound["devId"], bound["secKey"])
+        assert decode_response(post_atop(first, query, body), bound["secKey"], 1).success
+    with EmulatedCloud(clock=VirtualClock(), broker="none", state_path=state_file) as again:
+        assert again.state.device_key(bound["devId"]) is None  # the device-initiated reset unbound it for good
+        reused = activate(again, fresh, token)
+        assert reused.error_code == "EXPIRE" and "used" in (reused.error_msg or ""), reused
+        assert activate(again, revoked, spare).error_code == "LICENSE_REVOKED"
+
+
+def test_revoking_an_unknown_licence_is_a_404_license_not_exists_naming_it(world: World) -> None:
+    with pytest.raises(CloudInputError) as refused:
+        world.cloud.app.revoke_licence("pcunknownunknownunk0")
+    assert (refused.value.code, refused.value.status) == ("LICENSE_NOT_EXISTS", 404)
+    assert refused.value.message == "no licence pcunknownunknownunk0"
+
+
+def test_a_licence_is_a_pc_uuid_of_20_lowercase_characters_whose_secrets_every_redactor_learns(world: World) -> None:
+    """§8: a 20-character UUID ("pc" + 18 lowercase letters and digits); its AuthKey and the MQTT password made of
+    it never reach a report (DESIGN "Evidence")."""
+    redactor = Redactor()
+    redaction.register(redactor)
+    try:
+        licences = [world.licence() for _ in range(4)]
+    finally:
+        redaction.unregister(redactor)
+    for lic in licences:
+        assert re.fullmatch(r"pc[a-z0-9]{18}", lic.uuid), lic.uuid
+        password = preactivation_credentials(lic.uuid, lic.auth_key).password
+        assert redactor.redact(f"key {lic.auth_key} password {password}") == f"key {MASK} password {MASK}"
+
+
+def test_a_licence_for_an_unknown_product_is_a_404_not_exists_naming_it(world: World) -> None:
+    licences = len(world.cloud.state.licences)
+    with pytest.raises(CloudInputError) as refused:
+        world.cloud.app.issue_licence("nosuchproduct000")
+    assert (refused.value.code, refused.value.status) == ("NOT_EXISTS", 404)
+    assert refused.value.message == "no product nosuchproduct000"
+    assert len(world.cloud.state.licences) == licences
+
+
+def test_a_token_for_a_home_the_account_is_not_a_member_of_is_a_403_naming_both(world: World) -> None:
+    stranger = world.cloud.app.create_account("stranger")
+    with pytest.raises(CloudInputError) as refused:
+        world.cloud.state.create_token(world.home, stranger)
+    assert (refused.value.code, refused.value.status) == ("PERMISSION_DENIED", 403)
+    assert refused.value.message == f"{stranger} is not a member of {world.home}"
+    assert all(record.account != stranger for record in world.cloud.state.tokens.values())
+
+
+def test_a_device_factory_reset_clears_its_dps_and_a_plain_reset_keeps_them(world: World) -> None:
+    """§6 ``tuya.device.reset``: ``"type":"reset_factory"`` wipes the device's data, a plain reset keeps it."""
+    for factory, kept in ((True, {}), (False, {"1": True})):
+        result = activate(world.cloud, world.licence(), world.token()).result
+        assert result is not None
+        world.cloud.state.record_dps(result["devId"], {"1": True})
+        body = {"t": 1_700_000_000, "type": "reset_factory"} if factory else None
+        query, raw = build_reset(result["devId"], result["secKey"], body=body)
+        assert decode_response(post_atop(world.cloud, query, raw), result["secKey"], 1).success
+        assert world.cloud.state.devices[result["devId"]].dps == kept
+
+
+def test_resetting_an_unknown_or_unbound_device_changes_nothing(world: World) -> None:
+    result = activate(world.cloud, world.licence(), world.token()).result
+    assert result is not None
+    state = world.cloud.state
+    assert state.device_reset(result["devId"]) is True
+    history = list(state.devices[result["devId"]].history)
+    assert state.device_reset(result["devId"], factory=True) is False
+    assert state.devices[result["devId"]].history == history
+    assert state.device_reset("pcnosuchdevicenosuch") is False
+
+
+def test_a_device_reset_is_recorded_with_its_time_home_account_and_hardware_id(world: World) -> None:
+    lic = world.licence()
+    result = activate(world.cloud, lic, world.token(), hid="a1b2c3d4e5f6").result
+    assert result is not None
+    world.cloud.clock.advance(5.0)  # type: ignore[attr-defined]
+    query, body = build_reset(result["devId"], result["secKey"])
+    assert decode_response(post_atop(world.cloud, query, body), result["secKey"], 1).success
+    event = world.cloud.state.devices[result["devId"]].history[-1]
+    assert (event.event, event.home, event.account, event.hid) == ("device-reset", world.home, world.owner,
+                                                                   "a1b2c3d4e5f6")
+    assert event.at == world.cloud.clock.time()
+
+
+def test_purge_forgets_exactly_the_tokens_retired_for_the_retention_time_and_their_attempts(tmp_path: Path) -> None:
+    """Tokens expired or used ``token_retention_s`` ago (boundary included) go, with their attempts, in memory and
+    in the state file; younger ones stay."""
+    clock = VirtualClock()
+    path = tmp_path / "state.sqlite"
+    state = CloudState(clock=clock, store=open_store(path))
+    product = state.create_product(name="p", category="sp")
+    owner = state.create_account("owner")
+    home = state.create_home(owner.account_id, "home")
+    lic = state.issue_licence(product.pid)
+    old = state.create_token(home.home_id, owner.account_id).token
+    quiet = state.create_token(home.home_id, owner.account_id).token  # retired too, and never presented
+    clock.advance(10.0)
+    young = state.create_token(home.home_id, owner.account_id).token
+    for token in (old, young):
+        state.note_token_layout(lic.uuid, "EU" + token + "abcd", "token cut wrongly")
+    clock.advance(state.token_ttl_s + state.token_retention_s - 10.0)  # old retired exactly retention_s ago
+    assert state.purge_tokens() == 2
+    assert old not in state.tokens and old not in state.attempts and quiet not in state.tokens
+    assert young in state.tokens and len(state.attempts[young]) == 1
+    assert state.purge_tokens() == 0
+    state.close()
+    reopened = CloudState(clock=clock, store=open_store(path))
+    assert old not in reopened.tokens and old not in reopened.attempts and quiet not in reopened.tokens
+    assert young in reopened.tokens and len(reopened.attempts[young]) == 1
+    reopened.close()
+
+
+def test_consuming_a_token_later_marks_it_used_once_and_keeps_it_so_in_the_state_file(tmp_path: Path) -> None:
+    """``consume_token`` (an activation made with ``consume=False``): the token is used from then on, at the time
+    it was first consumed, and an unknown token is ignored."""
+    clock = VirtualClock()
+    path = tmp_path / "state.sqlite"
+    state = CloudState(clock=clock, store=open_store(path))
+    owner = state.create_account("owner")
+    home = state.create_home(owner.account_id, "home")
+    token = state.create_token(home.home_id, owner.account_id).token
+    clock.advance(3.0)
+    state.consume_token(token)
+    used_at = clock.time()
+    assert state.tokens[token].consumed_at == used_at
+    clock.advance(4.0)
+    state.consume_token(token)
+    state.consume_token("ZZZZZZZZ")
+    assert state.tokens[token].consumed_at == used_at and "ZZZZZZZZ" not in state.tokens
+    state.close()
+    reopened = CloudState(clock=clock, store=open_store(path))
+    assert reopened.tokens[token].consumed_at == used_at
+    reopened.close()
+
+
+def test_token_creation_purges_after_exactly_purge_every_tokens_new_tokens() -> None:
+    """create_token looks for retired tokens every PURGE_EVERY_TOKENS tokens, counted from the last purge."""
+    clock = VirtualClock()
+    state = CloudState(clock=clock)
+    owner = state.create_account("owner")
+    home = state.create_home(owner.account_id, "home")
+    assert state.purge_tokens() == 0  # the count starts again here
+    retired = state.create_token(home.home_id, owner.account_id).token
+    clock.advance(state.token_ttl_s + state.token_retention_s + 1.0)
+    for _ in range(PURGE_EVERY_TOKENS - 2):
+        state.create_token(home.home_id, owner.account_id)
+    assert retired in state.tokens  # PURGE_EVERY_TOKENS - 1 tokens since the purge
+    state.create_token(home.home_id, owner.account_id)
+    assert retired not in state.tokens and len(state.tokens) == PURGE_EVERY_TOKENS - 1
+
+
+def test_a_device_going_online_is_seen_now_and_written_for_the_other_workers_of_a_shared_state(
+        tmp_path: Path) -> None:
+    """``cloud serve --workers N``: the broker runs in one worker, so the online flag and the time the device was
+    last seen reach the others through the shared store."""
+    clock = VirtualClock()
+    path = tmp_path / "state.sqlite"
+    state = CloudState(clock=clock, store=SqliteStore(path, shared=True))
+    product = state.create_product(name="p", category="sp")
+    owner = state.create_account("owner")
+    home = state.create_home(owner.account_id, "home")
+    lic = state.issue_licence(product.pid)
+    token = state.create_token(home.home_id, owner.account_id).token
+    request = ActivationRequest(token=token, soft_ver="1.0.0", product_key=product.pid, protocol_ver="2.2",
+                                baseline_ver="40.00", options='{"isFK":true}', cad_ver="1.0.2", cd_ver="1.0.0",
+                                t=1_700_000_000, hid="0123456789ab", extras={})
+    result = state.activate(lic.uuid, request).result
+    assert result is not None
+    clock.advance(7.0)
+    state.set_online(result.dev_id, True)
+    assert state.devices[result.dev_id].last_seen == clock.time()
+    other = CloudState(clock=clock, store=SqliteStore(path, shared=True))
+    try:
+        seen = other.devices[result.dev_id]
+        assert (seen.online, seen.last_seen) == (True, clock.time())
+    finally:
+        other.close()
+        state.close()
