@@ -108,6 +108,16 @@ def test_a_headless_run_in_one_process_over_tls_keeps_every_binding_and_report(t
     assert_no_secret(run_dir, tls_cloud.key_file.read_text(encoding="utf-8").strip())
 
 
+def test_the_duration_counts_once_every_device_has_been_spawned(tls_cloud: Cloud, tmp_path: Path) -> None:
+    """4 devices at 2/s take 1.5 s to spawn: a 1 s run still has all 4 (its clock starts once they are there)."""
+    done = load(*tls_cloud.args(), "--devices", "4", "--rate", "2", "--duration", "1s", "--report-every", "0.3s",
+                "--settle", "10s", "--report-dir", str(tmp_path / "reports"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = run_dir_of(tmp_path / "reports")
+    assert stats(run_dir)[("APP", "licence")] == (4, 0)
+    assert_held(run_dir, devices=4, processes=1)
+
+
 def test_a_cloud_that_forgets_bindings_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     served = ServedCloud("--admin-key-file", str(tmp_path / "admin.key"), "--fault",

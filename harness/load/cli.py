@@ -174,7 +174,7 @@ def _terminated(signum: int, frame: object) -> None:
 @click.option("--rate", "-r", default=10.0, show_default=True, type=click.FloatRange(0.01, 10_000),
               help="Devices started per second (Locust's spawn rate).")
 @click.option("--duration", "-t", default="30s", show_default=True, callback=_seconds(0.5),
-              help="How long the run lasts from the start of spawning (30s, 5m, 1h).")
+              help="How long the run lasts once every device has been spawned (30s, 5m, 1h).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, MAX_WORKERS),
               help="Local Locust worker processes (0: one process runs every device).")
 @click.option("--master", "as_master", is_flag=True, help="Be the master of workers started elsewhere.")

@@ -27,7 +27,8 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RESULTS = "invariants.json"
 HTML = "locust.html"
 CSV_PREFIX = "locust"
-#: Beyond duration and settle time, what a run may take: spawning, the workers stopping and reporting, the HTML.
+#: Beyond spawning (devices / rate), duration and settle time, what a run may take: the workers starting,
+#: stopping and reporting, the HTML.
 OVERHEAD_S = 90.0
 STOP_WAIT_S = 10.0
 
@@ -151,7 +152,8 @@ def run_swarm(run_dir: Path, settings: RunSettings, swarm: Swarm, machine: Machi
         for index in range(swarm.workers):
             launched.start(f"worker-{index + 1}", worker_command(swarm.bind_host, swarm.bind_port), machine.env(),
                            run_dir / f"locust-worker-{index + 1}.log")
-        budget = swarm.workers_wait_s + settings.duration_s + settings.settle_s + settings.timeout_s + OVERHEAD_S
+        budget = (swarm.workers_wait_s + swarm.devices / swarm.rate + settings.duration_s + settings.settle_s
+                  + settings.timeout_s + OVERHEAD_S)
         code = launched.wait(master, budget)
     finally:
         launched.stop_all()

@@ -8,10 +8,11 @@ pairs (a pairing token from the app, activation over ATOP, MQTT login) and then 
 ``--paircert-report-every`` seconds: a DP report, an app command round trip, a rebind or a reset, by weight. Every
 step is a Locust request event (type APP, ATOP, MQTT or DP) with its latency and failure reason.
 
-The master (or the lone process) ends the run itself ``--paircert-duration`` seconds after spawning starts, with
-Locust's ``stop`` rather than its run-time limit, which quits without waiting for the workers: every worker then
-reports its devices (:mod:`harness.load.collect`) before it says it has stopped, and the master judges the
-invariants over all of them and writes them to ``--paircert-results``.
+The master (or the lone process) ends the run itself ``--paircert-duration`` seconds after spawning has completed
+(every worker has made its app user and started its devices: a machine slow to start its workers does not cut
+the run short of devices), with Locust's ``stop`` rather than its run-time limit, which quits without waiting for
+the workers: every worker then reports its devices (:mod:`harness.load.collect`) before it says it has stopped,
+and the master judges the invariants over all of them and writes them to ``--paircert-results``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ MESSAGE = "paircert-devices"
 LOCAL = "local"
 #: How long the master waits past the settle time for the workers' reports before it calls the run incomplete.
 REPORT_GRACE_S = 30.0
+#: How long past ``devices / rate`` the run's clock waits for spawning to complete before it starts anyway.
+SPAWN_GRACE_S = 30.0
 log = logging.getLogger("paircert.load")
 
 
@@ -184,11 +187,20 @@ def _test_start(environment: Environment, **_: Any) -> None:
 
 
 def _end_after(environment: Environment, duration_s: float) -> None:
-    """Stop the devices after the run's duration (test_stop judges them), then quit."""
-    gevent.sleep(duration_s)
+    """Stop the devices the run's duration after spawning completed (test_stop judges them), then quit."""
     runner = environment.runner
     if runner is None:
         raise HarnessError("broken invariant: runner is not None")
+    options = environment.parsed_options
+    users, rate = (getattr(options, "num_users", 0) or 0), (getattr(options, "spawn_rate", 0) or 0)
+    deadline = time.monotonic() + (users / rate if users and rate else 0.0) + SPAWN_GRACE_S
+    # the master's count is what its workers report once they have spawned (after making their app users)
+    while runner.user_count < users and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    if runner.user_count < users:
+        log.warning("paircert load: %d of %d devices spawned by the deadline; the run's %g s start now",
+                    runner.user_count, users, duration_s)
+    gevent.sleep(duration_s)
     PROCESS.ending = True
     runner.stop()
     runner.quit()
