@@ -241,6 +241,9 @@ class HostapdNetworkAdapter(LabWifiAdapter):
             self._output.append(self.redactor.redact(raw.decode("utf-8", "replace").rstrip()))
 
     def _said(self) -> str:
+        """The last lines hostapd printed; once it has exited, all of them (its output is read to the end first)."""
+        if self._reader is not None and self._proc is not None and self._proc.poll() is not None:
+            self._reader.join(timeout=2)  # EOF comes with the exit: the reader ends right after
         tail = list(self._output)[-5:]
         return (": " + " | ".join(tail)) if tail else ""
 
